@@ -1,0 +1,105 @@
+//! Command line: clap definitions and thin glue from subcommands to the library stages.
+//!
+//! In: argv. Out: an exit code (0 ok, 1 some input rejected or a command failed, 2 usage error),
+//! human output on stdout (or one stable JSON document with `--json`), logs on stderr.
+
+mod demo;
+mod traces;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Exit code: everything went through.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: some input was rejected or a command failed.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code: the command line was wrong.
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Debug, Parser)]
+#[command(name = "socratic", version, about = "Turn a coding agent's traces into targeted, validated repair tasks")]
+pub struct Cli {
+    /// Home folder holding the store (default: $SOCRATIC_HOME, else the XDG data dir).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import, list and inspect Solver traces.
+    #[command(subcommand)]
+    Traces(traces::TracesCmd),
+    /// Run the loop on the embedded example (imports the example traces, prints their stats).
+    Demo(demo::DemoArgs),
+}
+
+/// Where the store lives: `--home`, else `$SOCRATIC_HOME`, else `<XDG data dir>/socratic`.
+pub fn resolve_home(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(h) = flag {
+        return Ok(h);
+    }
+    if let Some(h) = std::env::var_os("SOCRATIC_HOME").filter(|h| !h.is_empty()) {
+        return Ok(PathBuf::from(h));
+    }
+    dirs::data_dir()
+        .map(|d| d.join("socratic"))
+        .ok_or_else(|| anyhow::anyhow!("no home folder: pass --home DIR or set SOCRATIC_HOME"))
+}
+
+/// Parse argv, set up logging, run, and map the result to an exit code.
+pub fn main_exit_code() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+        }
+    };
+    init_logging();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_FAILED
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Run one command; `Ok` carries the exit code.
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    let home = resolve_home(cli.home)?;
+    match cli.command {
+        Command::Traces(cmd) => traces::run(&home, cmd),
+        Command::Demo(args) => demo::run(&home, args),
+    }
+}
+
+/// Print a value as pretty JSON on stdout.
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// A progress bar on a terminal, hidden otherwise (pipes, CI).
+pub(crate) fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg:12} [{bar:30}] {pos}/{len} {elapsed_precise} ETA {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}

@@ -1,0 +1,17 @@
+//! socratic: a closed loop around a coding agent (the Solver).
+//!
+//! Traces of the Solver's attempts go in; distilled skills, repair tasks anchored at real code
+//! sites, validation verdicts, scores and a curriculum come out. One module per stage:
+//!
+//! - [`model`]: the plain data types every stage shares (no IO).
+//! - [`traces`]: importers for every agent / harness format, format detected from content.
+//! - [`redact`]: secret redaction applied before anything is stored.
+//! - [`store`]: the SQLite file; the only code that opens it.
+//! - [`cli`]: thin glue from the command line to the stages.
+
+pub mod cli;
+pub mod examples;
+pub mod model;
+pub mod redact;
+pub mod store;
+pub mod traces;

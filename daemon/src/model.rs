@@ -1,0 +1,554 @@
+//! The data model: plain serde types shared by every stage, and no IO.
+//!
+//! In: nothing (other modules construct these). Out: `Trace` (+ `Event`), `EvalReport`,
+//! `Instance`, `Skill`, `Site`, `Task`, `Verdict`, `Score`, `Round`.
+//!
+//! Architecture invariant: this module never touches the file system, the network, SQLite or
+//! Docker. It may compute derived values (hashes, ids) from its own fields.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// Hex SHA-256 of some bytes; the one hash used for ids across the project.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Which producer a trace, report or instance came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceFormat {
+    /// SWE-agent `.traj`, v0 (history + info) or v1 (trajectory + info, tool calls).
+    SweAgent,
+    /// SWE-agent / SWE-bench predictions (`all_preds.jsonl`, `preds.json`): a patch, no steps.
+    Predictions,
+    /// mini-swe-agent `.traj.json` (v1 bash-block text, v2 tool calls).
+    MiniSweAgent,
+    /// OpenHands evaluation `output.jsonl` lines.
+    OpenHandsEval,
+    /// OpenHands serialized event list.
+    OpenHandsEvents,
+    /// SWE-bench dataset instance (gold patch, FAIL_TO_PASS/PASS_TO_PASS).
+    SweBenchInstance,
+    /// SWE-smith task instance (bug patch, image_name).
+    SweSmithInstance,
+    /// SWE-bench harness per-instance `report.json` (wrapped by instance id or not).
+    SweBenchReport,
+    /// SWE-bench harness aggregate run report `<model>.<run_id>.json`.
+    SweBenchRunReport,
+    /// SWE-smith validation report (which tests flip with the patch).
+    SweSmithValidation,
+    /// Claude Code session JSONL.
+    ClaudeCode,
+    /// Codex CLI rollout JSONL.
+    CodexCli,
+    /// Cline task export (`api_conversation_history.json`, `ui_messages.json`).
+    Cline,
+    /// Recorded by our language server during an editor attempt.
+    Editor,
+    /// Produced by `socratic solve` (built-in or external solver).
+    Solver,
+}
+
+impl SourceFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceFormat::SweAgent => "swe-agent",
+            SourceFormat::Predictions => "predictions",
+            SourceFormat::MiniSweAgent => "mini-swe-agent",
+            SourceFormat::OpenHandsEval => "openhands-eval",
+            SourceFormat::OpenHandsEvents => "openhands-events",
+            SourceFormat::SweBenchInstance => "swe-bench-instance",
+            SourceFormat::SweSmithInstance => "swe-smith-instance",
+            SourceFormat::SweBenchReport => "swe-bench-report",
+            SourceFormat::SweBenchRunReport => "swe-bench-run-report",
+            SourceFormat::SweSmithValidation => "swe-smith-validation",
+            SourceFormat::ClaudeCode => "claude-code",
+            SourceFormat::CodexCli => "codex-cli",
+            SourceFormat::Cline => "cline",
+            SourceFormat::Editor => "editor",
+            SourceFormat::Solver => "solver",
+        }
+    }
+}
+
+/// What task a trace attacked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRef {
+    pub instance_id: Option<String>,
+    pub repo: Option<String>,
+    pub base_commit: Option<String>,
+    /// The problem statement the Solver was given, when the trace carries it.
+    pub problem_statement: Option<String>,
+}
+
+/// Status of one test in one run, as the SWE-bench harness names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TestStatus {
+    Passed,
+    Failed,
+    Skipped,
+    Error,
+    XFail,
+}
+
+/// One step of a trace, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A file edit. `diff` is a unified diff when the source gives one, else a description
+    /// (e.g. `str_replace old -> new`).
+    Edit { path: Option<String>, diff: String },
+    /// A shell command. `exit_code` is `None` when the source does not record it.
+    Command { command: String, exit_code: Option<i32>, output: String },
+    /// A test run with per-test statuses (empty when only the command is known).
+    TestRun {
+        command: String,
+        exit_code: Option<i32>,
+        statuses: BTreeMap<String, TestStatus>,
+        output: String,
+    },
+    /// A message from the user, the assistant or the system (thoughts included).
+    Message { role: String, text: String },
+    /// The agent submitted its patch (or gave up).
+    Submit { note: Option<String> },
+}
+
+impl Event {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Edit { .. } => "edit",
+            Event::Command { .. } => "command",
+            Event::TestRun { .. } => "test_run",
+            Event::Message { .. } => "message",
+            Event::Submit { .. } => "submit",
+        }
+    }
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Resolved,
+    Unresolved,
+    Partial,
+    NoPatch,
+    Error,
+    /// Nothing says yet (e.g. a patch with no report and no evidence either way).
+    Unknown,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Resolved => "resolved",
+            Outcome::Unresolved => "unresolved",
+            Outcome::Partial => "partial",
+            Outcome::NoPatch => "no-patch",
+            Outcome::Error => "error",
+            Outcome::Unknown => "unknown",
+        }
+    }
+}
+
+/// Why a trace failed, as far as the importer can tell (the skills stage refines it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureReason {
+    /// No patch or an empty patch was submitted.
+    EmptyPatch,
+    /// The step / iteration limit was hit.
+    MaxIterations,
+    /// The cost limit was hit.
+    CostLimit,
+    /// The context window was exceeded.
+    ContextLimit,
+    /// The wall-clock limit was hit.
+    TimeLimit,
+    /// The patch did not apply.
+    PatchDoesNotApply,
+    /// FAIL_TO_PASS tests still fail.
+    FailToPassStillFailing,
+    /// PASS_TO_PASS tests broke.
+    Regression,
+    /// The agent or harness errored.
+    AgentError,
+    /// The agent's output was malformed (format errors).
+    FormatError,
+    /// Unresolved, reason not given by the source.
+    Unspecified,
+}
+
+impl FailureReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::EmptyPatch => "empty-patch",
+            FailureReason::MaxIterations => "max-iterations",
+            FailureReason::CostLimit => "cost-limit",
+            FailureReason::ContextLimit => "context-limit",
+            FailureReason::TimeLimit => "time-limit",
+            FailureReason::PatchDoesNotApply => "patch-does-not-apply",
+            FailureReason::FailToPassStillFailing => "fail-to-pass-still-failing",
+            FailureReason::Regression => "regression",
+            FailureReason::AgentError => "agent-error",
+            FailureReason::FormatError => "format-error",
+            FailureReason::Unspecified => "unspecified",
+        }
+    }
+}
+
+/// The label of a trace: outcome, the reason, and whether it was inferred or reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Label {
+    pub outcome: Outcome,
+    pub failure: Option<FailureReason>,
+    /// Human-readable why (e.g. "exit_status=submitted (exit_cost)", "report: 2/2 F2P failed").
+    pub reason: String,
+    /// True when no evaluation report said so and the importer inferred it.
+    pub inferred: bool,
+}
+
+impl Label {
+    pub fn inferred(outcome: Outcome, failure: Option<FailureReason>, reason: impl Into<String>) -> Self {
+        Label { outcome, failure, reason: reason.into(), inferred: true }
+    }
+}
+
+/// A recorded attempt of a Solver at a repair task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trace {
+    /// Stable id: hash of the source format and the trace's content (see `Trace::compute_id`).
+    pub id: String,
+    pub source: SourceFormat,
+    /// Format version as the source names it (e.g. "v0", "1.0.1", "mini-swe-agent-1.1").
+    pub format_version: Option<String>,
+    pub task: TaskRef,
+    pub model: Option<String>,
+    pub events: Vec<Event>,
+    /// The final patch (unified diff); `None` when there was none.
+    pub final_patch: Option<String>,
+    pub label: Label,
+    /// Spend in US dollars, when recorded.
+    pub cost_usd: Option<f64>,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    /// Where it was imported from (file path, and line for JSONL).
+    pub origin: String,
+}
+
+impl Trace {
+    /// Id from the source, task, patch and events: the same content gives the same id, so
+    /// re-importing a file is idempotent.
+    pub fn compute_id(&self) -> String {
+        let key = serde_json::json!({
+            "source": self.source,
+            "task": self.task.instance_id,
+            "patch": self.final_patch,
+            "events": self.events,
+            "model": self.model,
+        });
+        format!("tr-{}", &sha256_hex(key.to_string().as_bytes())[..16])
+    }
+
+    /// True when the final patch is missing or has no content.
+    pub fn has_patch(&self) -> bool {
+        self.final_patch.as_deref().is_some_and(|p| !p.trim().is_empty())
+    }
+}
+
+/// An evaluation report for one instance: the authority that labels traces of that instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    pub instance_id: String,
+    pub source: SourceFormat,
+    pub resolved: bool,
+    /// Outcome class the report gives (resolved, unresolved, no-patch, error, ...).
+    pub outcome: Outcome,
+    pub failure: Option<FailureReason>,
+    pub fail_to_pass_success: Vec<String>,
+    pub fail_to_pass_failure: Vec<String>,
+    pub pass_to_pass_success: Vec<String>,
+    pub pass_to_pass_failure: Vec<String>,
+    /// Model or run name, when the report names one.
+    pub run: Option<String>,
+    pub origin: String,
+}
+
+impl EvalReport {
+    /// The label this report gives a trace of its instance.
+    pub fn label(&self) -> Label {
+        let f2p = self.fail_to_pass_success.len() + self.fail_to_pass_failure.len();
+        let p2p = self.pass_to_pass_success.len() + self.pass_to_pass_failure.len();
+        let detail = if f2p + p2p > 0 {
+            format!(
+                ", F2P {}/{} pass, P2P {}/{} pass",
+                self.fail_to_pass_success.len(),
+                f2p,
+                self.pass_to_pass_success.len(),
+                p2p
+            )
+        } else {
+            String::new()
+        };
+        Label {
+            outcome: self.outcome,
+            failure: self.failure,
+            reason: format!("report {}: {}{}", self.source.as_str(), self.outcome.as_str(), detail),
+            inferred: false,
+        }
+    }
+}
+
+/// A benchmark task instance (SWE-bench or SWE-smith): the gold patch and the tests that prove it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    pub instance_id: String,
+    pub source: SourceFormat,
+    pub repo: Option<String>,
+    pub base_commit: Option<String>,
+    pub problem_statement: Option<String>,
+    /// The fix (SWE-bench `patch`). For SWE-smith instances, the reverse of the bug patch is the
+    /// fix; `bug_patch` keeps the original.
+    pub gold_patch: Option<String>,
+    pub bug_patch: Option<String>,
+    pub test_patch: Option<String>,
+    pub fail_to_pass: Vec<String>,
+    pub pass_to_pass: Vec<String>,
+    pub image_name: Option<String>,
+    pub origin: String,
+}
+
+/// What one input file held.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    Trace(Trace),
+    Report(EvalReport),
+    Instance(Instance),
+}
+
+/// Agent Skill kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkillKind {
+    FailureMode,
+    RepairPattern,
+}
+
+/// A distilled skill: a recurring failure mode or an effective repair pattern.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skill {
+    /// kebab-case, at most 64 characters; stable across re-distillation.
+    pub name: String,
+    pub kind: SkillKind,
+    /// At most 1024 characters: what and when.
+    pub description: String,
+    pub applicability: Vec<String>,
+    pub operations: Vec<String>,
+    /// Anchor query file name in `queries/python/` (without extension).
+    pub anchor: String,
+    /// Mutation operators that produce tasks exercising the skill.
+    pub operators: Vec<String>,
+    /// Trace ids.
+    pub evidence: Vec<String>,
+    pub stats: SkillStats,
+    pub version: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SkillStats {
+    pub traces: usize,
+    pub failures: usize,
+    /// failures / traces.
+    pub failure_rate: f64,
+}
+
+/// A place in a repository that a query matched.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Site {
+    /// Path relative to the repository root, with `/` separators.
+    pub file: String,
+    pub start_byte: usize,
+    pub end_byte: usize,
+    /// 0-based line and column (UTF-8 bytes), as tree-sitter reports them.
+    pub start_line: usize,
+    pub start_col: usize,
+    pub end_line: usize,
+    pub end_col: usize,
+    pub node_kind: String,
+    /// Dotted enclosing scope, e.g. `Parser.parse` or `<module>`.
+    pub scope: String,
+    /// The query (operator) and capture that matched.
+    pub query: String,
+    pub capture: String,
+}
+
+/// Where a task is in its life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", content = "reason", rename_all = "kebab-case")]
+pub enum TaskStatus {
+    Candidate,
+    Valid,
+    Invalid(String),
+    Scored,
+    Accepted,
+    Rejected,
+    /// Its site was deleted by an edit.
+    Stale,
+}
+
+impl TaskStatus {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TaskStatus::Candidate => "candidate",
+            TaskStatus::Valid => "valid",
+            TaskStatus::Invalid(_) => "invalid",
+            TaskStatus::Scored => "scored",
+            TaskStatus::Accepted => "accepted",
+            TaskStatus::Rejected => "rejected",
+            TaskStatus::Stale => "stale",
+        }
+    }
+}
+
+/// A generated repair task: a bug-introducing patch whose reverse is the fix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    /// Stable hash of the repository commit and the patch.
+    pub id: String,
+    /// Repository root this task was generated in.
+    pub repo: String,
+    pub base_commit: String,
+    pub operator: String,
+    pub skill: Option<String>,
+    pub site: Site,
+    /// Unified diff that introduces the bug (applies with `git apply` at `base_commit`).
+    pub bug_patch: String,
+    /// Dotted name of the enclosing function or class.
+    pub enclosing: String,
+    /// Problem statement (a draft before validation).
+    pub problem_statement: String,
+    pub fail_to_pass: Vec<String>,
+    pub pass_to_pass: Vec<String>,
+    pub image: Option<String>,
+    pub status: TaskStatus,
+    pub seed: u64,
+    pub round: Option<u32>,
+}
+
+impl Task {
+    /// Id from the commit and the patch: same bug at the same commit, same id.
+    pub fn compute_id(base_commit: &str, bug_patch: &str) -> String {
+        let mut bytes = base_commit.as_bytes().to_vec();
+        bytes.push(0);
+        bytes.extend_from_slice(bug_patch.as_bytes());
+        format!("t-{}", &sha256_hex(&bytes)[..16])
+    }
+}
+
+/// The staged verdict of validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub task_id: String,
+    pub valid: bool,
+    /// The stage that rejected it (format, grounding, execution, fail-to-pass, pass-to-pass,
+    /// flaky, reverse), or `None` when valid.
+    pub rejected_at: Option<String>,
+    pub reason: String,
+    pub fail_to_pass: Vec<String>,
+    pub pass_to_pass: Vec<String>,
+    pub duration_ms: u64,
+}
+
+/// A task's reward with its parts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    pub task_id: String,
+    pub validity: f64,
+    pub cosine: f64,
+    pub reward: f64,
+    pub reference_set: String,
+    pub model_hash: String,
+}
+
+/// One turn of the loop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Round {
+    pub number: u32,
+    pub trace_ids: Vec<String>,
+    pub skill_versions: BTreeMap<String, u32>,
+    pub seed: u64,
+    pub candidates: usize,
+    pub valid: usize,
+    pub kept: usize,
+    pub timings_ms: BTreeMap<String, u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace(patch: Option<&str>) -> Trace {
+        Trace {
+            id: String::new(),
+            source: SourceFormat::SweAgent,
+            format_version: None,
+            task: TaskRef { instance_id: Some("a__b-1".into()), ..Default::default() },
+            model: None,
+            events: vec![Event::Submit { note: None }],
+            final_patch: patch.map(str::to_string),
+            label: Label::inferred(Outcome::Unknown, None, "test"),
+            cost_usd: None,
+            started_at: None,
+            ended_at: None,
+            origin: "x".into(),
+        }
+    }
+
+    #[test]
+    fn trace_id_depends_on_content_not_origin() {
+        let a = trace(Some("diff"));
+        let mut b = a.clone();
+        b.origin = "elsewhere".into();
+        assert_eq!(a.compute_id(), b.compute_id());
+        assert_ne!(a.compute_id(), trace(Some("other diff")).compute_id());
+        assert!(a.compute_id().starts_with("tr-"));
+    }
+
+    #[test]
+    fn empty_patch_is_no_patch() {
+        assert!(!trace(Some("  \n")).has_patch());
+        assert!(!trace(None).has_patch());
+        assert!(trace(Some("diff --git a/x b/x")).has_patch());
+    }
+
+    #[test]
+    fn report_label_is_not_inferred_and_counts_tests() {
+        let r = EvalReport {
+            instance_id: "x".into(),
+            source: SourceFormat::SweBenchReport,
+            resolved: false,
+            outcome: Outcome::Unresolved,
+            failure: Some(FailureReason::FailToPassStillFailing),
+            fail_to_pass_success: vec![],
+            fail_to_pass_failure: vec!["t1".into(), "t2".into()],
+            pass_to_pass_success: vec!["p".into()],
+            pass_to_pass_failure: vec![],
+            run: None,
+            origin: "r.json".into(),
+        };
+        let l = r.label();
+        assert!(!l.inferred);
+        assert_eq!(l.outcome, Outcome::Unresolved);
+        assert!(l.reason.contains("F2P 0/2"), "{}", l.reason);
+    }
+
+    #[test]
+    fn task_id_is_stable() {
+        assert_eq!(Task::compute_id("abc", "p"), Task::compute_id("abc", "p"));
+        assert_ne!(Task::compute_id("abc", "p"), Task::compute_id("abd", "p"));
+    }
+}

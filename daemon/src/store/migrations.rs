@@ -1,0 +1,71 @@
+//! Versioned schema migrations, applied in order inside one transaction each; the version lives in
+//! `PRAGMA user_version`. Append new steps; never edit a released one.
+
+use rusqlite::Connection;
+
+/// Migration N (1-based) is `MIGRATIONS[N-1]`.
+const MIGRATIONS: &[&str] = &[
+    // 1: traces, reports, instances, tasks.
+    "CREATE TABLE traces (
+        id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        instance_id TEXT,
+        json TEXT NOT NULL,
+        label_json TEXT NOT NULL,
+        imported_at TEXT NOT NULL
+     );
+     CREATE INDEX traces_instance ON traces(instance_id);
+     CREATE TABLE reports (
+        key TEXT PRIMARY KEY,
+        instance_id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        json TEXT NOT NULL,
+        imported_at TEXT NOT NULL
+     );
+     CREATE INDEX reports_instance ON reports(instance_id);
+     CREATE TABLE instances (
+        instance_id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        json TEXT NOT NULL,
+        imported_at TEXT NOT NULL
+     );
+     CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        repo TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        file TEXT NOT NULL,
+        status TEXT NOT NULL,
+        json TEXT NOT NULL,
+        created_at TEXT NOT NULL
+     );
+     CREATE INDEX tasks_repo_file ON tasks(repo, file);",
+];
+
+#[derive(Debug)]
+pub enum MigrationError {
+    TooNew { found: i64, known: i64 },
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for MigrationError {
+    fn from(e: rusqlite::Error) -> Self {
+        MigrationError::Sqlite(e)
+    }
+}
+
+/// Bring the schema to the latest version.
+pub fn apply(conn: &mut Connection) -> Result<(), MigrationError> {
+    let known = MIGRATIONS.len() as i64;
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > known {
+        return Err(MigrationError::TooNew { found, known });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,425 @@
+//! The store: one SQLite file (`socratic.db`) under the home directory, and the only code that
+//! opens it.
+//!
+//! In: model records to keep. Out: the same records back, summaries and counts.
+//! WAL journal, versioned migrations (`PRAGMA user_version`), every write a transaction: a
+//! process killed at any instant leaves the file readable with every committed record intact.
+//!
+//! Labels: a trace keeps the label its importer inferred; its *effective* label comes from the
+//! best evaluation report for its instance id when one is stored (a per-instance report beats an
+//! aggregate run report; the later import wins a tie), whichever was imported first.
+
+mod migrations;
+pub mod tasks;
+
+use crate::model::{EvalReport, Instance, Label, Record, SourceFormat, Trace};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Store errors name the operation and the file.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {path}: {op}: {source}")]
+    Sqlite { path: String, op: &'static str, source: rusqlite::Error },
+    #[error("store {path}: cannot create home folder: {source}")]
+    Home { path: String, source: std::io::Error },
+    #[error("store {path}: stored record is corrupt: {message}")]
+    Corrupt { path: String, message: String },
+    #[error("store {path}: schema version {found} is newer than this program knows ({known}); upgrade socratic")]
+    TooNew { path: String, found: i64, known: i64 },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The open store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// What inserting one batch of records did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct InsertSummary {
+    pub traces: usize,
+    pub reports: usize,
+    pub instances: usize,
+    pub duplicates: usize,
+}
+
+/// Counts for `traces stats`.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct TraceStats {
+    pub traces: usize,
+    pub reports: usize,
+    pub instances: usize,
+    pub by_source: BTreeMap<String, usize>,
+    pub by_outcome: BTreeMap<String, usize>,
+    pub by_failure: BTreeMap<String, usize>,
+    pub labelled_by_report: usize,
+    pub inferred: usize,
+}
+
+/// A trace with its effective label.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredTrace {
+    #[serde(flatten)]
+    pub trace: Trace,
+    /// The label in force: from a report when one is stored, else the inferred one.
+    pub effective_label: Label,
+    pub imported_at: String,
+}
+
+/// Reports that describe one instance rank: per-instance reports above aggregate ones.
+fn report_priority(source: SourceFormat) -> i64 {
+    match source {
+        SourceFormat::SweBenchRunReport => 1,
+        _ => 2,
+    }
+}
+
+impl Store {
+    /// Open (creating if needed) `home/socratic.db` and bring its schema up to date.
+    pub fn open(home: &Path) -> Result<Store> {
+        std::fs::create_dir_all(home).map_err(|source| StoreError::Home { path: home.display().to_string(), source })?;
+        let path = home.join("socratic.db");
+        let conn = Connection::open(&path).map_err(|source| StoreError::Sqlite { path: path.display().to_string(), op: "open", source })?;
+        let mut store = Store { conn, path };
+        store.configure()?;
+        migrations::apply(&mut store.conn).map_err(|e| store.migration_error(e))?;
+        Ok(store)
+    }
+
+    fn configure(&self) -> Result<()> {
+        self.conn
+            .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;")
+            .map_err(|e| self.err("configure", e))
+    }
+
+    fn migration_error(&self, e: migrations::MigrationError) -> StoreError {
+        match e {
+            migrations::MigrationError::TooNew { found, known } => StoreError::TooNew { path: self.path_str(), found, known },
+            migrations::MigrationError::Sqlite(source) => self.err("migrate", source),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn path_str(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    pub(crate) fn err(&self, op: &'static str, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite { path: self.path_str(), op, source }
+    }
+
+    pub(crate) fn corrupt(&self, message: impl Into<String>) -> StoreError {
+        StoreError::Corrupt { path: self.path_str(), message: message.into() }
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// `PRAGMA integrity_check` says "ok".
+    pub fn integrity_ok(&self) -> Result<bool> {
+        let r: String = self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(|e| self.err("integrity_check", e))?;
+        Ok(r == "ok")
+    }
+
+    /// Insert one file's records in a single transaction; duplicates (same content) are counted,
+    /// not stored twice. Reports relabel the traces of their instance.
+    pub fn insert_records(&mut self, records: &[Record]) -> Result<InsertSummary> {
+        let path = self.path.clone();
+        let sql_err = |op, source| sql_error(&path, op, source);
+        let tx = self.conn.transaction().map_err(|e| sql_err("begin", e))?;
+        let mut summary = InsertSummary::default();
+        let mut touched = Vec::new();
+        for record in records {
+            let inserted = match record {
+                Record::Trace(t) => insert_trace(&tx, t).map(|n| {
+                    summary.traces += n;
+                    n
+                }),
+                Record::Report(r) => insert_report(&tx, r).map(|n| {
+                    summary.reports += n;
+                    n
+                }),
+                Record::Instance(i) => insert_instance(&tx, i).map(|n| {
+                    summary.instances += n;
+                    n
+                }),
+            }
+            .map_err(|e| sql_err("insert", e))?;
+            if inserted == 0 {
+                summary.duplicates += 1;
+            }
+            if let Some(id) = record_instance_id(record) {
+                touched.push(id.to_string());
+            }
+        }
+        touched.sort();
+        touched.dedup();
+        for id in &touched {
+            relabel(&tx, id).map_err(|e| sql_err("relabel", e))?;
+        }
+        tx.commit().map_err(|e| sql_err("commit", e))?;
+        Ok(summary)
+    }
+
+    /// All traces, oldest import first.
+    pub fn traces(&self) -> Result<Vec<StoredTrace>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT json, label_json, imported_at FROM traces ORDER BY rowid")
+            .map_err(|e| self.err("list traces", e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            .map_err(|e| self.err("list traces", e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (json, label, imported_at) = row.map_err(|e| self.err("list traces", e))?;
+            out.push(self.decode_trace(&json, &label, imported_at)?);
+        }
+        Ok(out)
+    }
+
+    /// One trace by id or unique id prefix.
+    pub fn trace(&self, id: &str) -> Result<Option<StoredTrace>> {
+        let like = format!("{}%", id.replace(['%', '_'], ""));
+        let mut stmt = self
+            .conn
+            .prepare("SELECT json, label_json, imported_at FROM traces WHERE id = ?1 OR id LIKE ?2 LIMIT 2")
+            .map_err(|e| self.err("get trace", e))?;
+        let rows: Vec<(String, String, String)> = stmt
+            .query_map(params![id, like], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(|e| self.err("get trace", e))?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err("get trace", e))?;
+        match rows.as_slice() {
+            [(json, label, at)] => Ok(Some(self.decode_trace(json, label, at.clone())?)),
+            _ => Ok(None),
+        }
+    }
+
+    fn decode_trace(&self, json: &str, label: &str, imported_at: String) -> Result<StoredTrace> {
+        let trace: Trace = serde_json::from_str(json).map_err(|e| self.corrupt(format!("trace: {e}")))?;
+        let effective_label: Label = serde_json::from_str(label).map_err(|e| self.corrupt(format!("label: {e}")))?;
+        Ok(StoredTrace { trace, effective_label, imported_at })
+    }
+
+    /// Every stored evaluation report.
+    pub fn reports(&self) -> Result<Vec<EvalReport>> {
+        self.json_rows("SELECT json FROM reports ORDER BY rowid", "list reports")
+    }
+
+    /// Every stored benchmark instance.
+    pub fn instances(&self) -> Result<Vec<Instance>> {
+        self.json_rows("SELECT json FROM instances ORDER BY rowid", "list instances")
+    }
+
+    /// The instance with this id, if stored.
+    pub fn instance(&self, instance_id: &str) -> Result<Option<Instance>> {
+        let json: Option<String> = self
+            .conn
+            .query_row("SELECT json FROM instances WHERE instance_id = ?1", [instance_id], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err("get instance", e))?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| self.corrupt(format!("instance: {e}")))).transpose()
+    }
+
+    pub(crate) fn json_rows<T: serde::de::DeserializeOwned>(&self, sql: &str, op: &'static str) -> Result<Vec<T>> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(op, e))?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(|e| self.err(op, e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let json = row.map_err(|e| self.err(op, e))?;
+            out.push(serde_json::from_str(&json).map_err(|e| self.corrupt(format!("{op}: {e}")))?);
+        }
+        Ok(out)
+    }
+
+    /// Counts by source, effective outcome and failure reason.
+    pub fn trace_stats(&self) -> Result<TraceStats> {
+        let mut stats = TraceStats::default();
+        for st in self.traces()? {
+            stats.traces += 1;
+            *stats.by_source.entry(st.trace.source.as_str().to_string()).or_default() += 1;
+            *stats.by_outcome.entry(st.effective_label.outcome.as_str().to_string()).or_default() += 1;
+            if let Some(f) = st.effective_label.failure {
+                *stats.by_failure.entry(f.as_str().to_string()).or_default() += 1;
+            }
+            if st.effective_label.inferred {
+                stats.inferred += 1;
+            } else {
+                stats.labelled_by_report += 1;
+            }
+        }
+        stats.reports = self.count("reports")?;
+        stats.instances = self.count("instances")?;
+        Ok(stats)
+    }
+
+    fn count(&self, table: &'static str) -> Result<usize> {
+        let n: i64 = self
+            .conn
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .map_err(|e| self.err("count", e))?;
+        Ok(n as usize)
+    }
+}
+
+/// A SQLite error for the store at `path`, usable while a transaction borrows the store.
+pub(crate) fn sql_error(path: &Path, op: &'static str, source: rusqlite::Error) -> StoreError {
+    StoreError::Sqlite { path: path.display().to_string(), op, source }
+}
+
+fn record_instance_id(record: &Record) -> Option<&str> {
+    match record {
+        Record::Trace(t) => t.task.instance_id.as_deref(),
+        Record::Report(r) => Some(&r.instance_id),
+        Record::Instance(_) => None,
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn to_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("model types serialize")
+}
+
+fn insert_trace(tx: &rusqlite::Transaction, t: &Trace) -> rusqlite::Result<usize> {
+    tx.execute(
+        "INSERT OR IGNORE INTO traces (id, source, instance_id, json, label_json, imported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![t.id, t.source.as_str(), t.task.instance_id, to_json(t), to_json(&t.label), now()],
+    )
+}
+
+fn insert_report(tx: &rusqlite::Transaction, r: &EvalReport) -> rusqlite::Result<usize> {
+    let mut keyed = r.clone();
+    keyed.origin.clear();
+    let key = crate::model::sha256_hex(to_json(&keyed).as_bytes());
+    tx.execute(
+        "INSERT OR IGNORE INTO reports (key, instance_id, source, priority, json, imported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![key, r.instance_id, r.source.as_str(), report_priority(r.source), to_json(r), now()],
+    )
+}
+
+fn insert_instance(tx: &rusqlite::Transaction, i: &Instance) -> rusqlite::Result<usize> {
+    tx.execute(
+        "INSERT OR IGNORE INTO instances (instance_id, source, json, imported_at) VALUES (?1, ?2, ?3, ?4)",
+        params![i.instance_id, i.source.as_str(), to_json(i), now()],
+    )
+}
+
+/// Set the effective label of every trace of an instance from the best report, if any.
+fn relabel(tx: &rusqlite::Transaction, instance_id: &str) -> rusqlite::Result<()> {
+    let best: Option<String> = tx
+        .query_row(
+            "SELECT json FROM reports WHERE instance_id = ?1 ORDER BY priority DESC, rowid DESC LIMIT 1",
+            [instance_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(best) = best else { return Ok(()) };
+    let Ok(report) = serde_json::from_str::<EvalReport>(&best) else { return Ok(()) };
+    tx.execute(
+        "UPDATE traces SET label_json = ?1 WHERE instance_id = ?2",
+        params![to_json(&report.label()), instance_id],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::*;
+
+    fn trace(instance: &str, patch: &str) -> Trace {
+        let mut t = Trace {
+            id: String::new(),
+            source: SourceFormat::MiniSweAgent,
+            format_version: None,
+            task: TaskRef { instance_id: Some(instance.into()), ..Default::default() },
+            model: None,
+            events: vec![],
+            final_patch: Some(patch.into()),
+            label: Label::inferred(Outcome::Unknown, None, "patch submitted; no report"),
+            cost_usd: None,
+            started_at: None,
+            ended_at: None,
+            origin: "t.json".into(),
+        };
+        t.id = t.compute_id();
+        t
+    }
+
+    fn report(instance: &str, source: SourceFormat, outcome: Outcome) -> EvalReport {
+        EvalReport {
+            instance_id: instance.into(),
+            source,
+            resolved: outcome == Outcome::Resolved,
+            outcome,
+            failure: None,
+            fail_to_pass_success: vec![],
+            fail_to_pass_failure: vec![],
+            pass_to_pass_success: vec![],
+            pass_to_pass_failure: vec![],
+            run: None,
+            origin: "r.json".into(),
+        }
+    }
+
+    #[test]
+    fn report_labels_trace_in_either_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        // Trace first, then report.
+        s.insert_records(&[Record::Trace(trace("a__b-1", "d1"))]).unwrap();
+        s.insert_records(&[Record::Report(report("a__b-1", SourceFormat::SweBenchReport, Outcome::Resolved))]).unwrap();
+        // Report first, then trace.
+        s.insert_records(&[Record::Report(report("a__b-2", SourceFormat::SweBenchReport, Outcome::Unresolved))]).unwrap();
+        s.insert_records(&[Record::Trace(trace("a__b-2", "d2"))]).unwrap();
+        let traces = s.traces().unwrap();
+        let by_instance = |id: &str| traces.iter().find(|t| t.trace.task.instance_id.as_deref() == Some(id)).unwrap();
+        assert_eq!(by_instance("a__b-1").effective_label.outcome, Outcome::Resolved);
+        assert!(!by_instance("a__b-1").effective_label.inferred);
+        assert_eq!(by_instance("a__b-2").effective_label.outcome, Outcome::Unresolved);
+        // The inferred label is kept on the trace itself.
+        assert!(by_instance("a__b-2").trace.label.inferred);
+    }
+
+    #[test]
+    fn per_instance_report_beats_run_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        s.insert_records(&[Record::Trace(trace("a__b-3", "d"))]).unwrap();
+        s.insert_records(&[Record::Report(report("a__b-3", SourceFormat::SweBenchReport, Outcome::Unresolved))]).unwrap();
+        s.insert_records(&[Record::Report(report("a__b-3", SourceFormat::SweBenchRunReport, Outcome::Resolved))]).unwrap();
+        assert_eq!(s.traces().unwrap()[0].effective_label.outcome, Outcome::Unresolved);
+    }
+
+    #[test]
+    fn reinsert_is_idempotent_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut s = Store::open(dir.path()).unwrap();
+            let recs = [Record::Trace(trace("x__y-1", "p")), Record::Report(report("x__y-1", SourceFormat::SweBenchReport, Outcome::Resolved))];
+            let first = s.insert_records(&recs).unwrap();
+            assert_eq!((first.traces, first.reports, first.duplicates), (1, 1, 0));
+            let second = s.insert_records(&recs).unwrap();
+            assert_eq!((second.traces, second.reports, second.duplicates), (0, 0, 2));
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert!(s.integrity_ok().unwrap());
+        let stats = s.trace_stats().unwrap();
+        assert_eq!((stats.traces, stats.reports, stats.labelled_by_report), (1, 1, 1));
+        let id = &s.traces().unwrap()[0].trace.id;
+        assert!(s.trace(&id[..8]).unwrap().is_some());
+    }
+}
