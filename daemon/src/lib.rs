@@ -7,11 +7,13 @@
 //! - [`traces`]: importers for every agent / harness format, format detected from content.
 //! - [`redact`]: secret redaction applied before anything is stored.
 //! - [`store`]: the SQLite file; the only code that opens it.
+//! - [`sandbox`]: Docker (bollard): base and environment images, warm test workers.
 //! - [`cli`]: thin glue from the command line to the stages.
 
 pub mod cli;
 pub mod examples;
 pub mod model;
 pub mod redact;
+pub mod sandbox;
 pub mod store;
 pub mod traces;

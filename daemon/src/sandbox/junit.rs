@@ -1,0 +1,128 @@
+//! JUnit XML (pytest `--junitxml`, `junit_family=xunit1`) to per-test statuses.
+//!
+//! In: the XML text. Out: pytest node id (`tests/test_x.py::TestC::test_a[1]`) → `TestStatus`,
+//! plus the first failure message of each failing test (for problem statements).
+
+use crate::model::TestStatus;
+use quick_xml::events::{BytesStart, Event};
+use std::collections::BTreeMap;
+
+/// One test's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestResult {
+    pub status: TestStatus,
+    /// `message` attribute of the failure / error element (exception and assertion text).
+    pub message: String,
+}
+
+/// Parse a JUnit report; `Err` names what was malformed.
+pub fn parse(xml: &str) -> Result<BTreeMap<String, TestResult>, String> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut out = BTreeMap::new();
+    let mut current: Option<(String, TestResult)> = None;
+    loop {
+        match reader.read_event().map_err(|e| format!("JUnit XML at byte {}: {e}", reader.buffer_position()))? {
+            Event::Start(e) if e.name().as_ref() == b"testcase" => {
+                current = Some((node_id(&e), TestResult { status: TestStatus::Passed, message: String::new() }));
+            }
+            Event::Empty(e) if e.name().as_ref() == b"testcase" => {
+                out.insert(node_id(&e), TestResult { status: TestStatus::Passed, message: String::new() });
+            }
+            Event::Start(e) | Event::Empty(e) if current.is_some() => {
+                if let Some((_, result)) = current.as_mut() {
+                    apply_child(result, &e);
+                }
+            }
+            Event::End(e) if e.name().as_ref() == b"testcase" => {
+                if let Some((id, result)) = current.take() {
+                    out.insert(id, result);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// A `<failure>`, `<error>` or `<skipped>` child sets the status (the worst one wins).
+fn apply_child(result: &mut TestResult, e: &BytesStart) {
+    let status = match e.name().as_ref() {
+        b"failure" => TestStatus::Failed,
+        b"error" => TestStatus::Error,
+        b"skipped" => {
+            if attr(e, "type").is_some_and(|t| t.contains("xfail")) {
+                TestStatus::XFail
+            } else {
+                TestStatus::Skipped
+            }
+        }
+        _ => return,
+    };
+    if result.status == TestStatus::Passed || status == TestStatus::Error {
+        result.status = status;
+        result.message = attr(e, "message").unwrap_or_default();
+    }
+}
+
+fn attr(e: &BytesStart, name: &str) -> Option<String> {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.as_ref() == name.as_bytes())
+        .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
+}
+
+/// Rebuild the pytest node id from `file`, `classname` and `name` (xunit1 carries `file`).
+fn node_id(e: &BytesStart) -> String {
+    let name = attr(e, "name").unwrap_or_default();
+    let classname = attr(e, "classname").unwrap_or_default();
+    match attr(e, "file") {
+        Some(file) => {
+            let module = file.trim_end_matches(".py").replace('/', ".");
+            let classes = classname.strip_prefix(&module).unwrap_or("").trim_start_matches('.');
+            let mut id = file;
+            for class in classes.split('.').filter(|c| !c.is_empty()) {
+                id.push_str("::");
+                id.push_str(class);
+            }
+            format!("{id}::{name}")
+        }
+        None if classname.is_empty() => name,
+        None => format!("{classname}::{name}"),
+    }
+}
+
+/// True when the run could not collect tests (an import or syntax error at module level).
+pub fn has_collection_error(results: &BTreeMap<String, TestResult>) -> bool {
+    results.iter().any(|(id, r)| r.status == TestStatus::Error && !id.contains("::test") && r.message.contains("collect"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REPORT: &str = r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" failures="1" skipped="1" tests="4">
+<testcase classname="tests.test_money" name="test_add" file="tests/test_money.py" line="3" time="0.001" />
+<testcase classname="tests.test_money.TestRound" name="test_half[2]" file="tests/test_money.py" line="9" time="0.001"><failure message="AssertionError: assert 3 == 2">trace</failure></testcase>
+<testcase classname="tests.test_money" name="test_skip" file="tests/test_money.py" line="12" time="0"><skipped type="pytest.skip" message="later" /></testcase>
+<testcase classname="tests.test_io" name="test_read" file="tests/test_io.py" line="1" time="0"><error message="ValueError: bad &amp; worse">x</error></testcase>
+</testsuite></testsuites>"#;
+
+    #[test]
+    fn node_ids_and_statuses() {
+        let r = parse(REPORT).unwrap();
+        assert_eq!(r.len(), 4);
+        assert_eq!(r["tests/test_money.py::test_add"].status, TestStatus::Passed);
+        let half = &r["tests/test_money.py::TestRound::test_half[2]"];
+        assert_eq!(half.status, TestStatus::Failed);
+        assert_eq!(half.message, "AssertionError: assert 3 == 2");
+        assert_eq!(r["tests/test_money.py::test_skip"].status, TestStatus::Skipped);
+        assert_eq!(r["tests/test_io.py::test_read"].message, "ValueError: bad & worse");
+    }
+
+    #[test]
+    fn malformed_xml_is_an_error_not_a_panic() {
+        assert!(parse("<testsuite><testcase name='a'></testsuite>").is_err());
+        assert!(parse("").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,155 @@
+//! A warm worker: one long-lived container from an environment image, running our Python
+//! runner (`runner.py`), fed requests over the exec's stdin, answering on its stdout.
+//!
+//! In: `RunRequest`s (a patch and the tests to run). Out: `RunResponse`s with the JUnit XML.
+//! The runner forks per request with pytest already loaded, so a candidate costs a fork and its
+//! selected tests, not a container or interpreter start. A worker that stops answering is
+//! dropped (its container removed) and the caller starts a new one.
+
+use super::{docker_err, Container, Engine, Limits, Result, SandboxError};
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use futures_util::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use std::pin::Pin;
+use std::time::Duration;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+/// The runner script, copied into each worker container.
+pub const RUNNER_PY: &str = include_str!("runner.py");
+/// Where the repository lives inside environment images.
+pub const REPO_DIR: &str = "/work/repo";
+const RUNNER_DIR: &str = "/opt/socratic";
+
+/// One candidate run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRequest {
+    pub id: String,
+    /// Unified diff to apply first; empty for the clean tree.
+    pub patch: String,
+    /// pytest node ids; empty runs the whole suite.
+    pub tests: Vec<String>,
+    pub timeout: f64,
+    /// Leave the patch applied after the run (default: the tree is reset).
+    pub keep: bool,
+}
+
+/// The runner's answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RunResponse {
+    pub id: String,
+    pub ok: bool,
+    /// `apply` (patch failed), `timeout`, `done`, or `error`.
+    pub stage: String,
+    pub exit: i64,
+    pub junit: String,
+    #[serde(default)]
+    pub ms: u64,
+    #[serde(default)]
+    pub detail: String,
+}
+
+type Output = Pin<Box<dyn Stream<Item = std::result::Result<LogOutput, bollard::errors::Error>> + Send>>;
+
+/// A container with a running runner process.
+pub struct Worker {
+    container: Option<Container>,
+    input: Pin<Box<dyn AsyncWrite + Send>>,
+    output: Output,
+    pending: String,
+}
+
+/// A tar archive holding one file.
+pub fn tar_one_file(name: &str, contents: &[u8], mode: u32) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(contents.len() as u64);
+    header.set_mode(mode);
+    header.set_cksum();
+    builder.append_data(&mut header, name, contents).expect("writing to a Vec cannot fail");
+    builder.into_inner().expect("writing to a Vec cannot fail")
+}
+
+impl Worker {
+    /// Start a container from `image` with `limits` and the runner inside it, and wait until
+    /// the runner says it is ready.
+    pub async fn start(engine: &Engine, image: &str, limits: &Limits) -> Result<Worker> {
+        let container = engine.start_container(image, limits, &[]).await?;
+        container.upload_tar("/", tar_one_file(&format!("{RUNNER_DIR}/runner.py"), RUNNER_PY.as_bytes(), 0o644)).await?;
+        let exec = engine
+            .docker()
+            .create_exec(
+                &container.id,
+                CreateExecOptions {
+                    cmd: Some(vec!["python3".to_string(), "-u".to_string(), format!("{RUNNER_DIR}/runner.py")]),
+                    env: Some(vec![format!("SOCRATIC_REPO={REPO_DIR}"), "PYTHONDONTWRITEBYTECODE=1".to_string()]),
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    working_dir: Some(REPO_DIR.to_string()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(docker_err("create runner exec"))?;
+        let StartExecResults::Attached { output, input } =
+            engine.docker().start_exec(&exec.id, None).await.map_err(docker_err("start runner"))?
+        else {
+            return Err(SandboxError::Other("runner exec started detached".into()));
+        };
+        let mut worker = Worker { container: Some(container), input, output, pending: String::new() };
+        let ready = tokio::time::timeout(Duration::from_secs(60), worker.next_line())
+            .await
+            .map_err(|_| SandboxError::Timeout { op: "runner start".into(), secs: 60 })??;
+        if !ready.contains("\"ready\"") {
+            return Err(SandboxError::Other(format!("runner did not start: {ready}")));
+        }
+        Ok(worker)
+    }
+
+    /// Send one request and wait for its answer (the runner enforces `timeout`; this call
+    /// gives up `timeout + 30 s` later and the worker should then be discarded).
+    pub async fn run(&mut self, request: &RunRequest) -> Result<RunResponse> {
+        let mut line = serde_json::to_string(request).map_err(|e| SandboxError::Other(e.to_string()))?;
+        line.push('\n');
+        self.input.write_all(line.as_bytes()).await.map_err(|e| SandboxError::Other(format!("runner stdin: {e}")))?;
+        self.input.flush().await.map_err(|e| SandboxError::Other(format!("runner stdin: {e}")))?;
+        let limit = request.timeout as u64 + 30;
+        let answer = tokio::time::timeout(Duration::from_secs(limit), self.next_line())
+            .await
+            .map_err(|_| SandboxError::Timeout { op: format!("candidate {}", request.id), secs: limit })??;
+        serde_json::from_str(&answer).map_err(|e| SandboxError::Other(format!("runner answered {answer:.200}: {e}")))
+    }
+
+    /// The next full line on the runner's stdout (stderr is logged).
+    async fn next_line(&mut self) -> Result<String> {
+        loop {
+            if let Some(pos) = self.pending.find('\n') {
+                let line: String = self.pending.drain(..=pos).collect();
+                let line = line.trim().to_string();
+                if line.starts_with('{') {
+                    return Ok(line);
+                }
+                continue;
+            }
+            match self.output.next().await {
+                Some(Ok(LogOutput::StdOut { message })) => self.pending.push_str(&String::from_utf8_lossy(&message)),
+                Some(Ok(LogOutput::StdErr { message })) => {
+                    tracing::debug!(target: "socratic::runner", "{}", String::from_utf8_lossy(&message));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(SandboxError::Docker { op: "read runner".into(), source: e }),
+                None => return Err(SandboxError::Other("runner exited".into())),
+            }
+        }
+    }
+
+    /// Stop the runner and remove the container.
+    pub async fn shutdown(mut self) -> Result<()> {
+        let _ = self.input.shutdown().await;
+        match self.container.take() {
+            Some(c) => c.remove().await,
+            None => Ok(()),
+        }
+    }
+}
