@@ -8,6 +8,7 @@
 //! - [`redact`]: secret redaction applied before anything is stored.
 //! - [`store`]: the SQLite file; the only code that opens it.
 //! - [`sandbox`]: Docker (bollard): base and environment images, warm test workers.
+//! - [`validate`]: staged verdicts (F2P / P2P) for candidate tasks, run in warm workers.
 //! - [`cli`]: thin glue from the command line to the stages.
 
 pub mod cli;
@@ -17,3 +18,4 @@ pub mod redact;
 pub mod sandbox;
 pub mod store;
 pub mod traces;
+pub mod validate;

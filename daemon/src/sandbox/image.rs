@@ -252,7 +252,7 @@ type Prepared = (Vec<String>, BTreeMap<String, TestStatus>, BTreeMap<String, BTr
 async fn prepare(container: &Container, repo: &Path, cfg: &EnvConfig) -> Result<Prepared> {
     if let Some(ca) = &cfg.ca_bundle {
         let bytes = std::fs::read(ca).map_err(|e| SandboxError::Other(format!("CA bundle {}: {e}", ca.display())))?;
-        container.upload_tar("/", tar_one_file(CA_PATH.trim_start_matches('/'), &bytes, 0o644)).await?;
+        container.upload_tar("/", tar_one_file(CA_PATH, &bytes, 0o644)?).await?;
     }
     container.exec(&["mkdir", "-p", REPO_DIR], 30).await?;
     container.upload_tar(REPO_DIR, tar_repo(repo)?).await?;

@@ -94,7 +94,7 @@ fn node_id(e: &BytesStart) -> String {
 
 /// True when the run could not collect tests (an import or syntax error at module level).
 pub fn has_collection_error(results: &BTreeMap<String, TestResult>) -> bool {
-    results.iter().any(|(id, r)| r.status == TestStatus::Error && !id.contains("::test") && r.message.contains("collect"))
+    results.values().any(|r| r.status == TestStatus::Error && r.message.contains("collection failure"))
 }
 
 #[cfg(test)]
@@ -106,12 +106,14 @@ mod tests {
 <testcase classname="tests.test_money.TestRound" name="test_half[2]" file="tests/test_money.py" line="9" time="0.001"><failure message="AssertionError: assert 3 == 2">trace</failure></testcase>
 <testcase classname="tests.test_money" name="test_skip" file="tests/test_money.py" line="12" time="0"><skipped type="pytest.skip" message="later" /></testcase>
 <testcase classname="tests.test_io" name="test_read" file="tests/test_io.py" line="1" time="0"><error message="ValueError: bad &amp; worse">x</error></testcase>
+<testcase classname="" name="tests.test_broken" file="tests/test_broken.py" time="0.000"><error message="collection failure">ImportError</error></testcase>
 </testsuite></testsuites>"#;
 
     #[test]
     fn node_ids_and_statuses() {
         let r = parse(REPORT).unwrap();
-        assert_eq!(r.len(), 4);
+        assert_eq!(r.len(), 5);
+        assert!(has_collection_error(&r));
         assert_eq!(r["tests/test_money.py::test_add"].status, TestStatus::Passed);
         let half = &r["tests/test_money.py::TestRound::test_half[2]"];
         assert_eq!(half.status, TestStatus::Failed);
@@ -124,5 +126,7 @@ mod tests {
     fn malformed_xml_is_an_error_not_a_panic() {
         assert!(parse("<testsuite><testcase name='a'></testsuite>").is_err());
         assert!(parse("").unwrap().is_empty());
+        let ok = parse(r#"<testsuite><testcase classname="a" name="t" file="a.py"><error message="boom"/></testcase></testsuite>"#).unwrap();
+        assert!(!has_collection_error(&ok));
     }
 }

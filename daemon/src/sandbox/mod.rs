@@ -104,6 +104,16 @@ impl Engine {
         self.docker.inspect_image(name).await.is_ok()
     }
 
+    /// Remove an image (forced); absent images are not an error.
+    pub async fn remove_image(&self, name: &str) -> Result<()> {
+        let opts = bollard::query_parameters::RemoveImageOptionsBuilder::default().force(true).build();
+        match self.docker.remove_image(name, Some(opts), None).await {
+            Ok(_) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+            Err(e) => Err(SandboxError::Docker { op: format!("remove image {name}"), source: e }),
+        }
+    }
+
     /// Create and start a container that idles (`sleep infinity`), with our labels and limits.
     pub async fn start_container(&self, image: &str, limits: &Limits, env: &[String]) -> Result<Container> {
         let mut labels = HashMap::new();

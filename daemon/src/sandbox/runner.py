@@ -40,6 +40,7 @@ def run_tests(tests, timeout):
     if pid == 0:
         try:
             os.chdir(REPO)
+            sys.path.insert(0, REPO)  # as `python -m pytest` does
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
             os.dup2(devnull, 2)

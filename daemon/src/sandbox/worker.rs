@@ -59,15 +59,17 @@ pub struct Worker {
     pending: String,
 }
 
-/// A tar archive holding one file.
-pub fn tar_one_file(name: &str, contents: &[u8], mode: u32) -> Vec<u8> {
+/// A tar archive holding one file; `path` is relative to where the archive is unpacked (a
+/// leading `/` is dropped).
+pub fn tar_one_file(path: &str, contents: &[u8], mode: u32) -> Result<Vec<u8>> {
+    let archive_err = |e: std::io::Error| SandboxError::Other(format!("archiving {path}: {e}"));
     let mut builder = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_gnu();
     header.set_size(contents.len() as u64);
     header.set_mode(mode);
     header.set_cksum();
-    builder.append_data(&mut header, name, contents).expect("writing to a Vec cannot fail");
-    builder.into_inner().expect("writing to a Vec cannot fail")
+    builder.append_data(&mut header, path.trim_start_matches('/'), contents).map_err(archive_err)?;
+    builder.into_inner().map_err(archive_err)
 }
 
 impl Worker {
@@ -75,7 +77,7 @@ impl Worker {
     /// the runner says it is ready.
     pub async fn start(engine: &Engine, image: &str, limits: &Limits) -> Result<Worker> {
         let container = engine.start_container(image, limits, &[]).await?;
-        container.upload_tar("/", tar_one_file(&format!("{RUNNER_DIR}/runner.py"), RUNNER_PY.as_bytes(), 0o644)).await?;
+        container.upload_tar("/", tar_one_file(&format!("{RUNNER_DIR}/runner.py"), RUNNER_PY.as_bytes(), 0o644)?).await?;
         let exec = engine
             .docker()
             .create_exec(

@@ -40,6 +40,21 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL
      );
      CREATE INDEX tasks_repo_file ON tasks(repo, file);",
+    // 2: environments and verdicts.
+    "CREATE TABLE environments (
+        repo TEXT NOT NULL,
+        head TEXT NOT NULL,
+        image TEXT NOT NULL,
+        json TEXT NOT NULL,
+        built_at TEXT NOT NULL,
+        PRIMARY KEY (repo, head)
+     );
+     CREATE TABLE verdicts (
+        task_id TEXT PRIMARY KEY,
+        valid INTEGER NOT NULL,
+        json TEXT NOT NULL,
+        decided_at TEXT NOT NULL
+     );",
 ];
 
 #[derive(Debug)]

@@ -11,6 +11,7 @@
 
 mod migrations;
 pub mod tasks;
+mod validation;
 
 use crate::model::{EvalReport, Instance, Label, Record, SourceFormat, Trace};
 use rusqlite::{params, Connection, OptionalExtension};

@@ -1,0 +1,58 @@
+//! Environment and verdict rows: what `tasks validate` builds and decides.
+
+use super::{now, sql_error, to_json, Result, Store};
+use crate::model::{Task, Verdict};
+use crate::sandbox::image::Environment;
+use rusqlite::{params, OptionalExtension};
+
+impl Store {
+    /// Keep a built environment (replacing one for the same repository and commit).
+    pub fn save_environment(&mut self, env: &Environment) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT OR REPLACE INTO environments (repo, head, image, json, built_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![env.repo, env.head, env.image, to_json(env), now()],
+            )
+            .map_err(|e| self.err("save environment", e))?;
+        Ok(())
+    }
+
+    /// The environment built for a repository at a commit, if any.
+    pub fn environment(&self, repo: &str, head: &str) -> Result<Option<Environment>> {
+        let json: Option<String> = self
+            .conn()
+            .query_row("SELECT json FROM environments WHERE repo = ?1 AND head = ?2", params![repo, head], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err("get environment", e))?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| self.corrupt(format!("environment: {e}")))).transpose()
+    }
+
+    /// Record a verdict and the task it updates, in one transaction.
+    pub fn record_verdict(&mut self, task: &Task, verdict: &Verdict) -> Result<()> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| sql_error(&path, "begin", e))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO verdicts (task_id, valid, json, decided_at) VALUES (?1, ?2, ?3, ?4)",
+            params![verdict.task_id, verdict.valid, to_json(verdict), now()],
+        )
+        .map_err(|e| sql_error(&path, "save verdict", e))?;
+        tx.execute("UPDATE tasks SET status = ?2, json = ?3 WHERE id = ?1", params![task.id, task.status.name(), to_json(task)])
+            .map_err(|e| sql_error(&path, "update task", e))?;
+        tx.commit().map_err(|e| sql_error(&path, "commit", e))
+    }
+
+    /// The verdict for a task, if decided.
+    pub fn verdict(&self, task_id: &str) -> Result<Option<Verdict>> {
+        let json: Option<String> = self
+            .conn()
+            .query_row("SELECT json FROM verdicts WHERE task_id = ?1", [task_id], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err("get verdict", e))?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| self.corrupt(format!("verdict: {e}")))).transpose()
+    }
+
+    /// Every verdict.
+    pub fn verdicts(&self) -> Result<Vec<Verdict>> {
+        self.json_rows("SELECT json FROM verdicts ORDER BY rowid", "list verdicts")
+    }
+}

@@ -1,0 +1,290 @@
+//! Validation: a candidate becomes a task only if execution proves it.
+//!
+//! In: candidate `Task`s and the repository's `Environment` (clean results, coverage map).
+//! Out: one staged `Verdict` per candidate, and for valid ones F2P / P2P lists and a problem
+//! statement written from the failing tests.
+//!
+//! Stages, each a reason to reject: `format` (the patch applies) → `grounding` (some test
+//! reaches the changed lines) → `execution` (the run finished: no timeout, no collection error)
+//! → `fail-to-pass` (≥ 1 selected test that passed clean fails with the bug) → `flaky` (the F2P
+//! tests pass again on the restored tree, which also proves the reverse patch repairs it).
+//! Grading follows the SWE-bench harness: a test missing from a run counts as not passing.
+//!
+//! The decisions (`select_tests`, `grade`, `problem_statement`) are plain functions; `run`
+//! drives warm workers and is the only part that does IO.
+
+pub mod run;
+
+use crate::model::{Task, TestStatus, Verdict};
+use crate::sandbox::image::Environment;
+use crate::sandbox::junit::TestResult;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Lines of the clean file that a unified diff changes, per file (1-based). An insertion counts
+/// the lines on both sides of it.
+pub fn changed_lines(patch: &str) -> BTreeMap<String, BTreeSet<u32>> {
+    let mut out: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
+    let mut file: Option<String> = None;
+    let mut old_line = 0u32;
+    for line in patch.lines() {
+        if let Some(path) = line.strip_prefix("--- ") {
+            file = Some(path.trim().trim_start_matches("a/").to_string());
+        } else if line.starts_with("+++ ") {
+            continue;
+        } else if let Some(rest) = line.strip_prefix("@@ -") {
+            old_line = rest.split([',', ' ']).next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        } else if let Some(f) = &file {
+            let lines = out.entry(f.clone()).or_default();
+            match line.chars().next() {
+                Some('-') => {
+                    lines.insert(old_line);
+                    old_line += 1;
+                }
+                Some('+') => {
+                    lines.insert(old_line.saturating_sub(1).max(1));
+                    lines.insert(old_line.max(1));
+                }
+                _ => old_line += 1,
+            }
+        }
+    }
+    out
+}
+
+/// Which tests to run for a candidate, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Selection {
+    /// Tests that executed the changed lines on the clean tree.
+    Covering(Vec<String>),
+    /// Module-level change: the test files named after the module.
+    ModuleTests(Vec<String>),
+    /// Nothing narrower applies: the whole passing suite.
+    WholeSuite(Vec<String>),
+    /// A change inside a function that no test executes: it cannot fail a test.
+    Uncovered,
+}
+
+impl Selection {
+    pub fn tests(&self) -> &[String] {
+        match self {
+            Selection::Covering(t) | Selection::ModuleTests(t) | Selection::WholeSuite(t) => t,
+            Selection::Uncovered => &[],
+        }
+    }
+}
+
+/// Select the tests for a candidate from the coverage map (only tests passing clean count).
+pub fn select_tests(env: &Environment, task: &Task) -> Selection {
+    let passing: BTreeSet<String> = env.passing().into_iter().collect();
+    let mut covering = BTreeSet::new();
+    for (file, lines) in changed_lines(&task.bug_patch) {
+        if let Some(cov) = env.coverage.get(&file) {
+            for line in lines {
+                for t in cov.get(&line).into_iter().flatten() {
+                    if passing.contains(t) {
+                        covering.insert(t.clone());
+                    }
+                }
+            }
+        }
+    }
+    if !covering.is_empty() {
+        return Selection::Covering(covering.into_iter().collect());
+    }
+    if task.site.scope != "<module>" && !env.coverage.is_empty() {
+        return Selection::Uncovered;
+    }
+    let stem = std::path::Path::new(&task.site.file).file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let module_tests: Vec<String> = passing
+        .iter()
+        .filter(|t| t.split("::").next().is_some_and(|f| f.contains(&format!("test_{stem}")) || f.contains(&format!("{stem}_test"))))
+        .cloned()
+        .collect();
+    if !module_tests.is_empty() {
+        return Selection::ModuleTests(module_tests);
+    }
+    Selection::WholeSuite(passing.into_iter().collect())
+}
+
+/// What a run of the bugged tree produced.
+#[derive(Debug, Clone)]
+pub enum BugRun {
+    PatchFailed(String),
+    TimedOut,
+    Finished(BTreeMap<String, TestResult>),
+}
+
+/// F2P / P2P from a bugged run: selected tests missing from the run count as not passing.
+pub fn grade(selected: &[String], run: &BTreeMap<String, TestResult>) -> (Vec<String>, Vec<String>) {
+    let mut f2p = Vec::new();
+    let mut p2p = Vec::new();
+    for t in selected {
+        match run.get(t) {
+            Some(r) if r.status == TestStatus::Passed => p2p.push(t.clone()),
+            _ => f2p.push(t.clone()),
+        }
+    }
+    (f2p, p2p)
+}
+
+/// The verdict before the flakiness re-run: `Ok((f2p, p2p))` to go on, or the rejection.
+pub fn judge(task_id: &str, selection: &Selection, run: &BugRun) -> Result<(Vec<String>, Vec<String>), Verdict> {
+    let reject = |stage: &str, reason: String| Verdict {
+        task_id: task_id.to_string(),
+        valid: false,
+        rejected_at: Some(stage.to_string()),
+        reason,
+        fail_to_pass: vec![],
+        pass_to_pass: vec![],
+        duration_ms: 0,
+    };
+    if *selection == Selection::Uncovered {
+        return Err(reject("grounding", "no test executes the changed lines".into()));
+    }
+    let results = match run {
+        BugRun::PatchFailed(why) => return Err(reject("format", format!("patch does not apply: {why}"))),
+        BugRun::TimedOut => return Err(reject("execution", "the tests timed out with the bug".into())),
+        BugRun::Finished(r) => r,
+    };
+    if results.is_empty() || crate::sandbox::junit::has_collection_error(results) {
+        return Err(reject("execution", "the tests could not be collected with the bug (import or syntax error)".into()));
+    }
+    let (f2p, p2p) = grade(selection.tests(), results);
+    if f2p.is_empty() {
+        return Err(reject("fail-to-pass", format!("all {} selected tests still pass with the bug", p2p.len())));
+    }
+    Ok((f2p, p2p))
+}
+
+/// A problem statement from the failing tests: what fails and how, through which public entry
+/// point, never where the change is or what the fix is.
+pub fn problem_statement(task: &Task, f2p: &[String], failures: &BTreeMap<String, TestResult>) -> String {
+    let entry = public_entry_point(&task.enclosing);
+    let module = task.site.file.trim_end_matches(".py").replace('/', ".");
+    let mut s = match entry {
+        Some(e) => format!("`{e}` (module `{module}`) no longer behaves as expected.\n\n"),
+        None => format!("Something in `{module}` no longer behaves as expected.\n\n"),
+    };
+    s.push_str(&format!("{} test{} fail{}:\n\n", f2p.len(), if f2p.len() == 1 { "" } else { "s" }, if f2p.len() == 1 { "s" } else { "" }));
+    for t in f2p.iter().take(8) {
+        let msg = failures.get(t).map(|r| first_line(&r.message)).filter(|m| !m.is_empty());
+        match msg {
+            Some(m) => s.push_str(&format!("- `{t}`: {m}\n")),
+            None => s.push_str(&format!("- `{t}`\n")),
+        }
+    }
+    if f2p.len() > 8 {
+        s.push_str(&format!("- ... and {} more\n", f2p.len() - 8));
+    }
+    s.push_str("\nThese tests passed before. Find the cause and make them pass again without breaking the other tests.\n");
+    s
+}
+
+/// The public name a caller would use: the enclosing dotted name, cut at its first private part.
+fn public_entry_point(enclosing: &str) -> Option<String> {
+    let parts: Vec<&str> = enclosing.split('.').take_while(|p| !p.starts_with('_') || p.starts_with("__")).collect();
+    (!parts.is_empty() && !enclosing.is_empty() && enclosing != "<module>").then(|| parts.join("."))
+}
+
+fn first_line(s: &str) -> String {
+    let l = s.lines().next().unwrap_or("").trim();
+    if l.chars().count() > 200 { format!("{}...", l.chars().take(200).collect::<String>()) } else { l.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Site, TaskStatus};
+
+    const PATCH: &str = "diff --git a/pkg/m.py b/pkg/m.py\n--- a/pkg/m.py\n+++ b/pkg/m.py\n@@ -10,3 +10,3 @@ def f():\n     a = 1\n-    if a < 2:\n+    if a <= 2:\n         return a\n";
+
+    fn task(scope: &str) -> Task {
+        Task {
+            id: "t-1".into(),
+            repo: "r".into(),
+            base_commit: "c".into(),
+            operator: "flip-comparison".into(),
+            skill: None,
+            site: Site {
+                file: "pkg/m.py".into(),
+                start_byte: 0,
+                end_byte: 1,
+                start_line: 10,
+                start_col: 4,
+                end_line: 10,
+                end_col: 9,
+                node_kind: "comparison_operator".into(),
+                scope: scope.into(),
+                query: "q".into(),
+                capture: "c".into(),
+            },
+            bug_patch: PATCH.into(),
+            enclosing: "Ledger._helper".into(),
+            problem_statement: String::new(),
+            fail_to_pass: vec![],
+            pass_to_pass: vec![],
+            image: None,
+            status: TaskStatus::Candidate,
+            seed: 0,
+            round: None,
+        }
+    }
+
+    fn env(cov_line: u32) -> Environment {
+        let mut clean = BTreeMap::new();
+        for t in ["tests/test_m.py::test_a", "tests/test_m.py::test_b", "tests/test_other.py::test_c"] {
+            clean.insert(t.to_string(), TestStatus::Passed);
+        }
+        clean.insert("tests/test_m.py::test_broken".into(), TestStatus::Failed);
+        let mut lines = BTreeMap::new();
+        lines.insert(cov_line, vec!["tests/test_m.py::test_a".to_string(), "tests/test_m.py::test_broken".to_string()]);
+        let mut coverage = BTreeMap::new();
+        coverage.insert("pkg/m.py".to_string(), lines);
+        Environment { repo: "r".into(), head: "c".into(), image: "i".into(), base_image: "b".into(), install_commands: vec![], clean, coverage, build_ms: 0 }
+    }
+
+    fn result(status: TestStatus, message: &str) -> TestResult {
+        TestResult { status, message: message.into() }
+    }
+
+    #[test]
+    fn changed_lines_are_old_side_lines() {
+        let lines = changed_lines(PATCH);
+        assert_eq!(lines["pkg/m.py"].iter().copied().collect::<Vec<_>>(), vec![11]);
+    }
+
+    #[test]
+    fn selection_prefers_covering_passing_tests() {
+        assert_eq!(select_tests(&env(11), &task("Ledger._helper")), Selection::Covering(vec!["tests/test_m.py::test_a".into()]));
+        assert_eq!(select_tests(&env(99), &task("Ledger._helper")), Selection::Uncovered);
+        match select_tests(&env(99), &task("<module>")) {
+            Selection::ModuleTests(t) => assert_eq!(t, vec!["tests/test_m.py::test_a".to_string(), "tests/test_m.py::test_b".to_string()]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn judge_stages() {
+        let sel = Selection::Covering(vec!["a".into(), "b".into()]);
+        let reject = |run: BugRun| judge("t", &sel, &run).unwrap_err().rejected_at.unwrap();
+        assert_eq!(reject(BugRun::PatchFailed("x".into())), "format");
+        assert_eq!(reject(BugRun::TimedOut), "execution");
+        assert_eq!(reject(BugRun::Finished(BTreeMap::new())), "execution");
+        let all_pass: BTreeMap<_, _> = [("a".to_string(), result(TestStatus::Passed, "")), ("b".to_string(), result(TestStatus::Passed, ""))].into();
+        assert_eq!(reject(BugRun::Finished(all_pass)), "fail-to-pass");
+        // b missing from the run counts as not passing.
+        let one: BTreeMap<_, _> = [("a".to_string(), result(TestStatus::Passed, ""))].into();
+        assert_eq!(judge("t", &sel, &BugRun::Finished(one)).unwrap(), (vec!["b".to_string()], vec!["a".to_string()]));
+        assert_eq!(judge("t", &Selection::Uncovered, &BugRun::TimedOut).unwrap_err().rejected_at.as_deref(), Some("grounding"));
+    }
+
+    #[test]
+    fn statement_names_tests_and_entry_point_not_the_change() {
+        let f2p = vec!["tests/test_m.py::test_a".to_string()];
+        let failures: BTreeMap<_, _> = [(f2p[0].clone(), result(TestStatus::Failed, "AssertionError: assert 3 == 2\nmore"))].into();
+        let s = problem_statement(&task("Ledger._helper"), &f2p, &failures);
+        assert!(s.contains("`Ledger`"), "{s}");
+        assert!(!s.contains("_helper") && !s.contains("<=") && !s.contains("line 11"), "{s}");
+        assert!(s.contains("tests/test_m.py::test_a`: AssertionError: assert 3 == 2"), "{s}");
+    }
+}

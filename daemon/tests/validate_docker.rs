@@ -1,0 +1,173 @@
+//! Validation against a real Docker engine: build a repository's environment image, then put
+//! hand-made candidates through the stages with warm workers and in strict mode.
+//!
+//! Needs a running engine and the base image (`socratic env bootstrap`; `.ci/run` does both).
+//! Without an engine this test fails: it never skips.
+
+use socratic::model::{Site, Task, TaskStatus, Verdict};
+use socratic::sandbox::image::{self, BootstrapConfig, EnvConfig, Environment};
+use socratic::sandbox::Engine;
+use socratic::validate::run::{validate_all, ValidateConfig};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const CALC: &str = r#"def clamp(value, low, high):
+    if value < low:
+        return low
+    if value > high:
+        return high
+    return value
+
+
+def mean(values):
+    if not values:
+        return None
+    return sum(values) / len(values)
+
+
+def spin(n):
+    total = 0
+    i = 0
+    while i < n:
+        total += i
+        i += 1
+    return total
+
+
+def unused(x):
+    return x * 2
+"#;
+
+const TESTS: &str = r#"from pkg.calc import clamp, mean, spin
+
+
+def test_clamp_low():
+    assert clamp(-5, 0, 10) == 0
+
+
+def test_clamp_high():
+    assert clamp(50, 0, 10) == 10
+
+
+def test_clamp_inside():
+    assert clamp(5, 0, 10) == 5
+
+
+def test_mean():
+    assert mean([1, 2, 3]) == 2
+
+
+def test_mean_empty():
+    assert mean([]) is None
+
+
+def test_spin():
+    assert spin(4) == 6
+"#;
+
+fn commit_all(dir: &Path) -> String {
+    let repo = git2::Repository::init(dir).unwrap();
+    let mut index = repo.index().unwrap();
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("test", "test@example.com").unwrap();
+    repo.commit(Some("HEAD"), &sig, &sig, "initial", &tree, &[]).unwrap().to_string()
+}
+
+fn patch(file: &str, old: &str, new: &str) -> String {
+    let diff = similar::TextDiff::from_lines(old, new);
+    format!("diff --git a/{file} b/{file}\n{}", diff.unified_diff().context_radius(3).header(&format!("a/{file}"), &format!("b/{file}")))
+}
+
+fn candidate(name: &str, line: usize, scope: &str, bug_patch: String) -> Task {
+    Task {
+        id: Task::compute_id("head", &bug_patch),
+        repo: "calc".into(),
+        base_commit: "head".into(),
+        operator: name.into(),
+        skill: None,
+        site: Site { file: "pkg/calc.py".into(), start_byte: 0, end_byte: 0, start_line: line, start_col: 0, end_line: line, end_col: 0, node_kind: "x".into(), scope: scope.into(), query: name.into(), capture: "site".into() },
+        bug_patch,
+        enclosing: scope.into(),
+        problem_statement: String::new(),
+        fail_to_pass: vec![],
+        pass_to_pass: vec![],
+        image: None,
+        status: TaskStatus::Candidate,
+        seed: 0,
+        round: None,
+    }
+}
+
+fn candidates() -> Vec<Task> {
+    let f = "pkg/calc.py";
+    vec![
+        candidate("flip", 1, "clamp", patch(f, CALC, &CALC.replacen("value < low", "value > low", 1))),
+        candidate("bound", 4, "clamp", patch(f, CALC, &CALC.replacen("value > high", "value > high + 100", 1))),
+        candidate("uncovered", 23, "unused", patch(f, CALC, &CALC.replacen("x * 2", "x * 3", 1))),
+        candidate("stale", 1, "clamp", patch(f, &CALC.replacen("clamp", "clip", 1), &CALC.replacen("clamp", "clop", 1))),
+        candidate("equivalent", 9, "mean", patch(f, CALC, &CALC.replacen("if not values:", "if len(values) == 0:", 1))),
+        candidate("hang", 17, "spin", patch(f, CALC, &CALC.replacen("        i += 1\n", "", 1))),
+        candidate("syntax", 1, "clamp", patch(f, CALC, &CALC.replacen("if value < low:", "if value < low", 1))),
+    ]
+}
+
+async fn environment(engine: &Engine, repo: &Path, head: &str) -> Environment {
+    let base = image::bootstrap_base(engine, &BootstrapConfig::default()).await.expect("base image");
+    let cfg = EnvConfig { base_image: base, ca_bundle: None, install_timeout_s: 300, test_timeout_s: 300 };
+    image::build_env(engine, repo, head, &cfg).await.expect("environment builds")
+}
+
+async fn verdicts(engine: &Engine, env: &Environment, strict: bool) -> BTreeMap<String, Verdict> {
+    let cfg = ValidateConfig { workers: 2, strict, timeout_s: 5.0, ..Default::default() };
+    let mut out = BTreeMap::new();
+    validate_all(engine, env, candidates(), &cfg, |task, verdict| {
+        out.insert(task.operator.clone(), verdict);
+    })
+    .await
+    .expect("validation runs");
+    out
+}
+
+fn stage(v: &BTreeMap<String, Verdict>, name: &str) -> Option<String> {
+    v[name].rejected_at.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staged_verdicts_in_warm_and_strict_workers() {
+    let engine = Engine::connect().await.expect("a Docker engine must be running (see .ci/run)");
+    engine.sweep().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("calc");
+    std::fs::create_dir_all(repo.join("pkg")).unwrap();
+    std::fs::create_dir_all(repo.join("tests")).unwrap();
+    std::fs::write(repo.join("pkg/__init__.py"), "").unwrap();
+    std::fs::write(repo.join("pkg/calc.py"), CALC).unwrap();
+    std::fs::write(repo.join("tests/test_calc.py"), TESTS).unwrap();
+    let head = commit_all(&repo);
+
+    let env = environment(&engine, &repo, &head).await;
+    assert_eq!(env.passing().len(), 6, "clean run: {:?}", env.clean);
+    let covered = &env.coverage["pkg/calc.py"];
+    assert_eq!(covered[&2], vec!["tests/test_calc.py::test_clamp_high", "tests/test_calc.py::test_clamp_inside", "tests/test_calc.py::test_clamp_low"]);
+    assert!(covered.get(&24).is_none_or(|t| t.is_empty()), "unused() is not executed by any test");
+
+    for strict in [false, true] {
+        let v = verdicts(&engine, &env, strict).await;
+        let flip = &v["flip"];
+        assert!(flip.valid, "strict={strict}: {flip:?}");
+        assert_eq!(flip.fail_to_pass, vec!["tests/test_calc.py::test_clamp_high", "tests/test_calc.py::test_clamp_inside", "tests/test_calc.py::test_clamp_low"]);
+        assert!(flip.pass_to_pass.is_empty());
+        let bound = &v["bound"];
+        assert!(bound.valid, "strict={strict}: {bound:?}");
+        assert_eq!(bound.fail_to_pass, vec!["tests/test_calc.py::test_clamp_high"]);
+        assert_eq!(bound.pass_to_pass, vec!["tests/test_calc.py::test_clamp_inside"], "only tests reaching line 4 run");
+        assert_eq!(stage(&v, "uncovered").as_deref(), Some("grounding"));
+        assert_eq!(stage(&v, "stale").as_deref(), Some("format"));
+        assert_eq!(stage(&v, "equivalent").as_deref(), Some("fail-to-pass"));
+        assert_eq!(stage(&v, "hang").as_deref(), Some("execution"), "{:?}", v["hang"]);
+        assert_eq!(stage(&v, "syntax").as_deref(), Some("execution"), "{:?}", v["syntax"]);
+    }
+    engine.remove_image(&env.image).await.unwrap();
+}
