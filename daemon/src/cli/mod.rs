@@ -4,6 +4,8 @@
 //! human output on stdout (or one stable JSON document with `--json`), logs on stderr.
 
 mod demo;
+mod env;
+pub mod validate;
 mod traces;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +34,9 @@ pub enum Command {
     /// Import, list and inspect Solver traces.
     #[command(subcommand)]
     Traces(traces::TracesCmd),
+    /// Base and environment images (Docker).
+    #[command(subcommand)]
+    Env(env::EnvCmd),
     /// Run the loop on the embedded example (imports the example traces, prints their stats).
     Demo(demo::DemoArgs),
 }
@@ -78,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let home = resolve_home(cli.home)?;
     match cli.command {
         Command::Traces(cmd) => traces::run(&home, cmd),
+        Command::Env(cmd) => env::run(&home, cmd),
         Command::Demo(args) => demo::run(&home, args),
     }
 }
