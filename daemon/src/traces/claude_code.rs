@@ -422,7 +422,10 @@ mod tests {
     #[test]
     fn real_shared_file() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/traces/claude-code/representative_messages.jsonl");
-        let Ok(bytes) = std::fs::read(path) else { return };
+        if !Path::new(path).parent().is_some_and(Path::exists) {
+            return;
+        }
+        let bytes = std::fs::read(path).unwrap();
         let (name, records) = parse_file(Path::new(path), &bytes).unwrap();
         assert_eq!(name, "claude-code");
         let Some(Record::Trace(t)) = records.first() else { panic!("no trace") };

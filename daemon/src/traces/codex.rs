@@ -486,7 +486,10 @@ mod tests {
     fn real_shared_file() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/traces/codex-cli");
         let path = format!("{dir}/rollout-2026-01-02T03-04-05-11111111-1111-4111-8111-111111111111.jsonl");
-        let Ok(bytes) = std::fs::read(&path) else { return };
+        if !Path::new(dir).exists() {
+            return;
+        }
+        let bytes = std::fs::read(&path).unwrap();
         let (name, records) = parse_file(Path::new(&path), &bytes).unwrap();
         assert_eq!((name, records.len()), ("codex-cli", 1));
         let Some(Record::Trace(t)) = records.first() else { panic!("no trace") };

@@ -781,6 +781,34 @@ mod tests {
 
     const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/traces");
 
+    /// The sniffs of this module and of the Claude Code, Codex and Cline modules claim none of
+    /// the real files of the formats tried before them (or of each other's).
+    #[test]
+    fn sniffs_leave_other_real_formats_alone() {
+        use crate::traces::{claude_code, cline, codex};
+        let sniffs: [(&str, fn(&Doc) -> bool); 4] =
+            [("swe-bench", sniff), ("claude-code", claude_code::sniff), ("codex-cli", codex::sniff), ("cline", cline::sniff)];
+        let own = |folder: &str| match folder {
+            "swebench-eval" | "swebench-instances" | "swe-smith" => "swe-bench",
+            "claude-code" => "claude-code",
+            "codex-cli" => "codex-cli",
+            "cline" => "cline",
+            _ => "",
+        };
+        let Ok(folders) = std::fs::read_dir(SHARED) else { return };
+        for folder in folders.filter_map(Result::ok).filter(|e| e.path().is_dir()) {
+            let folder_name = folder.file_name().to_string_lossy().to_string();
+            for file in std::fs::read_dir(folder.path()).into_iter().flatten().filter_map(Result::ok) {
+                let Ok(bytes) = std::fs::read(file.path()) else { continue };
+                let Ok(doc) = crate::traces::decode("f", &bytes) else { continue };
+                for (name, sniff) in sniffs {
+                    let want = name == own(&folder_name);
+                    assert_eq!(sniff(&doc), want, "{name} sniff on {}", file.path().display());
+                }
+            }
+        }
+    }
+
     #[test]
     fn real_shared_files() {
         if !Path::new(SHARED).join("swebench-eval").exists() {
