@@ -128,6 +128,59 @@ mod tests {
         assert!(object_or_json_string(&json!("{\"x\": 1}")).is_some());
         assert!(object_or_json_string(&json!("[1]")).is_none());
     }
+
+    /// Every node of a JSON value, as JSON pointers.
+    fn pointers(v: &Value, here: String, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => m.iter().for_each(|(k, c)| pointers(c, format!("{here}/{}", k.replace('~', "~0").replace('/', "~1")), out)),
+            Value::Array(a) => a.iter().enumerate().for_each(|(i, c)| pointers(c, format!("{here}/{i}"), out)),
+            _ => {}
+        }
+        out.push(here);
+    }
+
+    /// The agent-trace importers never panic on their fixtures with any one node swapped for
+    /// another JSON type, nor on any truncation of them.
+    #[test]
+    fn importers_survive_mutated_fixtures() {
+        let files = [
+            "swe-agent/v0_toy.traj",
+            "swe-agent/v1_toy.traj",
+            "mini-swe-agent/v1text_toy.traj.json",
+            "mini-swe-agent/toolcall_toy.traj.json",
+            "openhands/events_toy.json",
+            "openhands/output_toy.jsonl",
+            "predictions/all_preds_toy.jsonl",
+            "predictions/preds_toy.json",
+        ];
+        let swaps = [json!(null), json!(-1), json!("s"), json!([]), json!({}), json!([{"a": 1}])];
+        for rel in files {
+            let path = std::path::Path::new(test_support::FIXTURES).join(rel);
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{rel}: {e}"));
+            for cut in (0..bytes.len()).step_by(37) {
+                let _ = crate::traces::parse_file(&path, bytes.get(..cut).unwrap_or_default());
+            }
+            let docs: Vec<Value> = match crate::traces::decode(rel, &bytes) {
+                Ok(crate::traces::Doc::Json(v)) => vec![v],
+                Ok(crate::traces::Doc::Lines(l)) => l,
+                Err(e) => panic!("{e}"),
+            };
+            for (n, doc) in docs.iter().enumerate() {
+                let mut all = Vec::new();
+                pointers(doc, String::new(), &mut all);
+                for pointer in &all {
+                    for swap in &swaps {
+                        let mut mutated = docs.clone();
+                        if let Some(node) = mutated.get_mut(n).and_then(|d| d.pointer_mut(pointer)) {
+                            *node = swap.clone();
+                        }
+                        let text: Vec<String> = mutated.iter().map(Value::to_string).collect();
+                        let _ = crate::traces::parse_file(&path, text.join("\n").as_bytes());
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Fixture loading shared by the importers' tests.
