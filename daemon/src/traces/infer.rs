@@ -76,7 +76,7 @@ fn last_test_run(events: &[Event]) -> Option<bool> {
 /// True when a shell command runs tests (pytest, unittest, tox, nox, Django's runtests, ...).
 pub fn is_test_command(command: &str) -> bool {
     static TEST: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"(^|[\s;&|/(])(pytest|py\.test|tox|nox|runtests\.py|manage\.py test|-m unittest|-m pytest|npm test|cargo test|go test)\b").unwrap()
+        regex::Regex::new(r"(?:^|[;&|(]|&&)\s*(?:\w+=\S*\s+)*(?:(?:timeout\s+\d+\s+)?\S*python[\d.]*\s+(?:-\S+\s+(?:[^-\s]\S*\s+)?)*)?(?:\S*/)?(?:pytest|py\.test|tox|nox|runtests\.py|manage\.py\s+test|-m\s+(?:pytest|unittest)|npm\s+test|cargo\s+test|go\s+test)\b").unwrap()
     });
     TEST.is_match(command)
 }
@@ -153,6 +153,16 @@ mod tests {
         let l = label(Some("diff"), Some("submitted"), &[passing]);
         assert!(l.inferred && l.outcome == Outcome::Resolved);
         assert_eq!(label(Some("diff"), Some("submitted"), &[]).outcome, Outcome::Unknown);
+    }
+
+    #[test]
+    fn test_commands_are_recognised_by_what_runs() {
+        for yes in ["pytest -x tests", "python -m pytest tests/a.py", "cd /repo && python tests/runtests.py utils", "PYTHONPATH=. pytest", "python3 -W ignore -m unittest", "timeout 60 python -m pytest", "tox -e py311"] {
+            assert!(is_test_command(yes), "{yes}");
+        }
+        for no in ["ls tests/runtests.py", "cat pytest.ini", "grep -r pytest .", "pip install pytest"] {
+            assert!(!is_test_command(no), "{no}");
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod openhands;
 pub mod predictions;
 pub mod swe_agent;
 pub mod swebench;
+pub mod value_fields;
 
 use crate::model::Record;
 use crate::redact;
@@ -173,7 +174,7 @@ pub fn json_type(v: &Value) -> &'static str {
 /// name. Ids look like `owner__repo-123` or `owner__repo.abc1234.pr_42`.
 pub fn instance_id_hint(path: &Path) -> Option<String> {
     static ID: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"[A-Za-z0-9][A-Za-z0-9-]*__[A-Za-z0-9_.-]*?(?:-\d+|\.pr_\d+|\.[0-9a-f]{8}\.[A-Za-z0-9_]+)").unwrap()
+        regex::Regex::new(r"[A-Za-z0-9][A-Za-z0-9-]*__[A-Za-z0-9_.-]*?(?:-i?\d+|\.pr_\d+|\.[0-9a-f]{8}\.[A-Za-z0-9_]+)").unwrap()
     });
     let parent = path.parent().and_then(|p| p.file_name()).and_then(|s| s.to_str());
     let stem = path.file_name().and_then(|s| s.to_str()).map(|s| s.split(".json").next().unwrap_or(s));
@@ -295,6 +296,7 @@ mod tests {
             ("x/experiments_report_unresolved_django__django-10999.json", Some("django__django-10999")),
             ("a/pydantic__pydantic.acb0f10f.pr_8316.traj", Some("pydantic__pydantic.acb0f10f.pr_8316")),
             ("a/scikit-learn__scikit-learn-15100.traj.json", Some("scikit-learn__scikit-learn-15100")),
+            ("a/swe-agent__test-repo-i1.traj", Some("swe-agent__test-repo-i1")),
             ("a/plain.json", None),
         ];
         for (path, want) in cases {

@@ -26,6 +26,8 @@ pub fn changed_lines(patch: &str) -> BTreeMap<String, BTreeSet<u32>> {
     let mut out: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
     let mut file: Option<String> = None;
     let mut old_line = 0u32;
+    // A `+` run right after a `-` run replaces those lines: already counted.
+    let mut replacing = false;
     for line in patch.lines() {
         if let Some(path) = line.strip_prefix("--- ") {
             file = Some(path.trim().trim_start_matches("a/").to_string());
@@ -39,12 +41,17 @@ pub fn changed_lines(patch: &str) -> BTreeMap<String, BTreeSet<u32>> {
                 Some('-') => {
                     lines.insert(old_line);
                     old_line += 1;
+                    replacing = true;
                 }
-                Some('+') => {
+                Some('+') if !replacing => {
                     lines.insert(old_line.saturating_sub(1).max(1));
                     lines.insert(old_line.max(1));
                 }
-                _ => old_line += 1,
+                Some('+') => {}
+                _ => {
+                    old_line += 1;
+                    replacing = false;
+                }
             }
         }
     }
@@ -251,6 +258,8 @@ mod tests {
     fn changed_lines_are_old_side_lines() {
         let lines = changed_lines(PATCH);
         assert_eq!(lines["pkg/m.py"].iter().copied().collect::<Vec<_>>(), vec![11]);
+        let insertion = "--- a/f.py\n+++ b/f.py\n@@ -3,2 +3,3 @@\n a\n+b\n c\n";
+        assert_eq!(changed_lines(insertion)["f.py"].iter().copied().collect::<Vec<_>>(), vec![3, 4]);
     }
 
     #[test]

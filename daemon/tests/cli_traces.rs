@@ -1,0 +1,113 @@
+//! `socratic traces ...` end to end through the binary: import the project's own fixtures and the
+//! real shared samples, check labels, idempotency, exit codes and error messages.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn socratic(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_socratic")).arg("--home").arg(home).args(args).output().unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn repo_fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/traces")
+}
+
+fn shared_fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/traces")
+}
+
+#[test]
+fn imports_every_project_fixture_and_is_idempotent() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = repo_fixtures();
+    let first = socratic(home.path(), &["traces", "import", dir.to_str().unwrap(), "--json"]);
+    let report = json(&first);
+    assert!(report["rejected"].as_array().unwrap().is_empty(), "{report:#}");
+    assert_eq!(first.status.code(), Some(0));
+    assert!(report["imported"]["traces"].as_u64().unwrap() >= 10, "{report:#}");
+    let again = json(&socratic(home.path(), &["traces", "import", dir.to_str().unwrap(), "--json"]));
+    assert_eq!(again["imported"]["traces"], 0);
+    assert_eq!(again["imported"]["duplicates"].as_u64(), Some(report["imported"]["traces"].as_u64().unwrap() + report["imported"]["reports"].as_u64().unwrap() + report["imported"]["instances"].as_u64().unwrap()));
+
+    let list = json(&socratic(home.path(), &["traces", "list", "--json"]));
+    let first_id = list[0]["id"].as_str().unwrap();
+    let shown = socratic(home.path(), &["traces", "show", &first_id[..10], "--json"]);
+    assert_eq!(json(&shown)["id"], first_id);
+    let stats = json(&socratic(home.path(), &["traces", "stats", "--json"]));
+    assert_eq!(stats["traces"], list.as_array().unwrap().len());
+    // Nothing stored carries a secret from the fixtures.
+    let db = std::fs::read(home.path().join("socratic.db")).unwrap();
+    for secret in ["hunter2pass", "ghp_abcdefghij", "sk-ant-api03-"] {
+        assert!(!db.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} stored");
+    }
+}
+
+#[test]
+fn bad_inputs_are_named_and_the_rest_imports() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let good = repo_fixtures().join("swebench-eval/wrapped_report.json");
+    std::fs::copy(&good, dir.path().join("good.json")).unwrap();
+    std::fs::write(dir.path().join("truncated.json"), "{\"instance_id\": \"a__b-1\", \"model_pa").unwrap();
+    std::fs::write(dir.path().join("binary.json"), [0u8, 159, 146, 150, 255]).unwrap();
+    std::fs::write(dir.path().join("unknown.json"), "{\"hello\": 1}").unwrap();
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("loop")).unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let out = socratic(home.path(), &["traces", "import", dir.path().to_str().unwrap(), empty.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for needle in ["truncated.json: not JSON", "binary.json: not UTF-8", "unknown.json: unrecognised format", "symlink loop", "holds no .json"] {
+        assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
+    }
+    assert!(!stderr.contains("panicked"));
+    let stats = json(&socratic(home.path(), &["traces", "stats", "--json"]));
+    assert_eq!(stats["reports"], 1, "the good file still imported");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let home = tempfile::tempdir().unwrap();
+    assert_eq!(socratic(home.path(), &["traces", "frobnicate"]).status.code(), Some(2));
+    assert_eq!(socratic(home.path(), &["traces", "import"]).status.code(), Some(2));
+    // --home accepted after the subcommand too.
+    let out = Command::new(env!("CARGO_BIN_EXE_socratic")).args(["traces", "stats", "--json", "--home"]).arg(home.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// The real public samples beside the project (present in CI; absent on a bare clone).
+#[test]
+fn real_shared_samples_are_labelled_as_their_reports_say() {
+    let dir = shared_fixtures();
+    if !dir.exists() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let out = socratic(home.path(), &["traces", "import", dir.to_str().unwrap(), "--json"]);
+    let report = json(&out);
+    assert!(report["rejected"].as_array().unwrap().is_empty(), "{report:#}");
+    let list = json(&socratic(home.path(), &["traces", "list", "--json"]));
+    let find = |source: &str, instance: &str| -> Value {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["source"] == source && t["instance_id"] == instance)
+            .unwrap_or_else(|| panic!("no {source} trace of {instance}"))
+            .clone()
+    };
+    let pydantic = find("swe-agent", "pydantic__pydantic.acb0f10f.pr_8316");
+    assert_eq!((pydantic["outcome"].as_str(), pydantic["inferred"].as_bool()), (Some("resolved"), Some(false)));
+    let django = find("mini-swe-agent", "django__django-10999");
+    assert_eq!((django["outcome"].as_str(), django["inferred"].as_bool()), (Some("unresolved"), Some(false)));
+    let django_ok = find("mini-swe-agent", "django__django-16255");
+    assert_eq!(django_ok["outcome"], "resolved");
+    let sklearn = find("mini-swe-agent", "scikit-learn__scikit-learn-15100");
+    assert_eq!(sklearn["outcome"], "resolved");
+    let stats = json(&socratic(home.path(), &["traces", "stats", "--json"]));
+    assert!(stats["by_failure"]["max-iterations"].as_u64().unwrap_or(0) >= 1, "{stats:#}");
+    assert!(stats["by_failure"]["empty-patch"].as_u64().unwrap_or(0) >= 1, "{stats:#}");
+}
