@@ -30,5 +30,7 @@ pub const TRACE_FILES: &[(&str, &[u8])] = &[
     example!("swebench-eval/acme.run1.json"),
     example!("swebench-eval/logs/acme__widgets-7/report.json"),
     example!("swebench-eval/wrapped_report.json"),
+    example!("swebench-eval/logs/toy__calc-9/report.json"),
+    example!("swebench-eval/toy_slug_report.json"),
     example!("swebench-instances/instances.json"),
 ];
