@@ -102,9 +102,6 @@ class Config:
     def __contains__(self, key):
         return key in self._values
 
-    def __len__(self):
-        return len(self._values)
-
     def get(self, key, default=None):
         return self._values.get(key, default)
 

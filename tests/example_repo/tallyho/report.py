@@ -45,13 +45,19 @@ def format_table(rows, headers=None, align=None, max_width=None, sep="  "):
 
 
 def balance_report(ledger, currency=DEFAULT_CURRENCY, depth=None, period=None, indent=2):
-    """An indented account tree with balances and a grand total line."""
+    """An indented account tree with subtotals and a grand total line."""
     balances = ledger.balances(currency, depth=depth, period=period)
-    rows = []
+    tree = {}
     for account, amount in balances.items():
+        parts = account.split(ACCOUNT_SEPARATOR)
+        for size in range(1, len(parts) + 1):
+            key = ACCOUNT_SEPARATOR.join(parts[:size])
+            tree[key] = tree.get(key, Money.zero(currency)) + amount
+    rows = []
+    for account in sorted(tree, key=lambda name: name.split(ACCOUNT_SEPARATOR)):
         level = account.count(ACCOUNT_SEPARATOR)
         name = account.rsplit(ACCOUNT_SEPARATOR, 1)[-1]
-        rows.append([" " * (indent * level) + name, amount.format()])
+        rows.append([" " * (indent * level) + name, tree[account].format()])
     grand = sum(balances.values(), Money.zero(currency))
     rows.append(["total", grand.format()])
     return format_table(rows, headers=["account", "balance"], align=["left", "right"])
