@@ -140,13 +140,12 @@ class Money:
         scale = 10**places
         units = int(self.rounded().amount * scale)
         shares = [units * r // weight for r in ratios]
-        remainder = units - sum(shares)
-        step = 1 if remainder > 0 else -1
+        remainder = units - sum(shares)  # floor division never overshoots
         index = 0
-        while remainder != 0:
+        while remainder > 0:
             if ratios[index % len(ratios)] > 0:
-                shares[index % len(ratios)] += step
-                remainder -= step
+                shares[index % len(ratios)] += 1
+                remainder -= 1
             index += 1
         return [Money(Decimal(s).scaleb(-places), self.currency) for s in shares]
 

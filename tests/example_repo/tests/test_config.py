@@ -53,6 +53,7 @@ def test_parse_config_text():
     }
     assert parse_config_text("a = 'x'\nb = \"\nc = 'y\"\nd=") == {"a": "x", "b": '"', "c": "'y\"", "d": ""}
     assert parse_config_text("k = a = b") == {"k": "a = b"}
+    assert parse_config_text("e = ''\n[ Sec ]  \nk =  v  \n") == {"e": "", "sec.k": "v"}
 
 
 def test_parse_config_text_errors():
@@ -100,6 +101,9 @@ def test_missing_and_unknown_settings():
     assert isinstance(info.value, TallyError)
     with pytest.raises(ConfigError, match="unknown setting"):
         schema().load({"name": "x", "colour": "red"})
+    with pytest.raises(ConfigError, match="colour: unknown setting"):
+        schema().load_text("name = x\ncolour = red")
+    assert schema().load_text("name = x\ncolour = red", allow_unknown=True)["name"] == "x"
     config = schema().load({"name": "x", "colour": "red"}, allow_unknown=True)
     assert "colour" not in config
     assert config["report.width"] == 80 and config["report.show_zero"] is False

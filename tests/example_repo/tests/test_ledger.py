@@ -73,6 +73,10 @@ def test_balance_infers_missing_amount():
     assert t.balance() is t
     assert t.postings[-1].amount == Money("-14.5")
     assert t.totals() == {"USD": Money(0)}
+    first = txn("2024-01-01", "Refund", ("assets:cash", None), ("income:refunds", "-5"))
+    assert first.balance().postings[0].amount == Money(5)
+    complete = txn("2024-01-01", "Full", ("a", "1"), ("b", "-1"))
+    assert complete.balance() is complete
 
 
 def test_balance_rejects_problems():
@@ -93,7 +97,7 @@ def test_balance_rejects_problems():
 def test_sub_cent_residual_is_tolerated_and_is_balanced():
     assert txn("2024-01-01", "Fx", ("a", "10.001"), ("b", "-10")).is_balanced()
     assert not txn("2024-01-01", "Off", ("a", "10.01"), ("b", "-10")).is_balanced()
-    assert not txn("2024-01-01", "Lonely", ("a", "1")).is_balanced()
+    assert txn("2024-01-01", "Lonely", ("a", "1")).is_balanced() is False
     multi = txn("2024-01-01", "Fx", ("a", "1 EUR"), ("b", "-1 EUR"), ("c", "2"), ("d", "-2"))
     assert multi.is_balanced()
     assert multi.totals() == {"EUR": Money(0, "EUR"), "USD": Money(0)}
@@ -168,6 +172,9 @@ def test_running_balance_and_search(ledger):
     ]
     assert ledger.running_balance("assets:wallet") == []
     assert len(ledger.running_balance("assets:wallet", "EUR")) == 1
+    assert [r[3] for r in ledger.running_balance("assets")] == [
+        Money(2500), Money("2454.90"), Money("1554.90"), Money("1542.50")
+    ]
     assert [t.description for t in ledger.search("CO")] == ["Coffee beans"]
     assert ledger.search("zzz") == []
     assert [p.account for _, p in ledger.postings("expenses:food")] == ["expenses:food"] * 2

@@ -146,6 +146,8 @@ def test_minor_units():
     assert minor_units("usd") == 2
     assert minor_units("JPY") == 0
     assert minor_units("BHD") == 3
+    assert minor_units("GBP") == 2
+    assert minor_units("KRW") == 0
     assert minor_units("ZZZ") == 2
 
 

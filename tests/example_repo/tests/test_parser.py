@@ -113,6 +113,14 @@ def test_non_strict_skips_unbalanced():
         parse_ledger("2024-01-01 bad\n  a  1 2\n  b\n", strict=False)
 
 
+def test_blank_lines_end_transactions_but_comments_do_not():
+    ledger = parse_ledger("2024-01-01 *Lunch\n  a  1\n  ; paid in cash\n  b\n")
+    assert ledger.transactions[0].description == "Lunch"
+    assert [p.account for p in ledger.transactions[0].postings] == ["a", "b"]
+    with pytest.raises(ParseError, match="line 5: posting outside"):
+        parse_ledger("2024-01-01 Lunch\n  a  1\n  b\n\n  c  2\n")
+
+
 def test_empty_and_comment_only_input():
     assert len(parse_ledger("")) == 0
     assert len(parse_ledger("; nothing\n\n# here\n")) == 0
@@ -141,6 +149,8 @@ def test_round_trip():
     assert [t.tags for t in again] == [t.tags for t in ledger]
     assert again.balances("EUR") == ledger.balances("EUR")
     assert text.count("\n\n") == 3
+    assert text.splitlines()[1] == "    assets:bank              2500.00 USD"
+    assert format_transaction(again.transactions[0]).splitlines()[1] == "    assets:bank              2500.00 USD"
     pending = again.transactions[0]
     pending.postings[1].amount = None
     assert format_transaction(pending).splitlines()[-1] == "    income:salary"

@@ -14,6 +14,10 @@ def test_parse_date_formats(text):
     assert parse_date(text) == date(2024, 3, 7)
 
 
+def test_parse_date_compact_form():
+    assert parse_date("20241231") == date(2024, 12, 31)
+
+
 def test_parse_date_errors():
     for text in ["07-03-2024", "2024-03", "2024-03-07-01", "yesterday", "2024031"]:
         with pytest.raises(ValueError, match="unrecognised date"):

@@ -113,6 +113,7 @@ def test_register_report():
     limited = register_report(make_ledger(), "assets", limit=2).splitlines()
     assert [line[:10] for line in limited[2:]] == ["2024-01-09", "2024-02-01"]
     assert len(register_report(make_ledger(), "assets", limit=0).splitlines()) == 2
+    assert register_report(make_ledger(), "assets", limit=1).splitlines()[2][:16] == "2024-02-01  Rent"
     assert len(register_report(make_ledger(), "assets", limit=-1).splitlines()) == 2
     assert len(register_report(make_ledger(), "assets", limit=10).splitlines()) == 6
 

@@ -43,6 +43,8 @@ def test_policy_validation():
     assert (policy.attempts, policy.base, policy.factor, policy.maximum) == (1, 0, 1, 30.0)
     assert policy.retry_on == (Exception,)
     assert policy.give_up_on == ()
+    default = Retry()
+    assert (default.attempts, default.base, default.factor, default.maximum) == (3, 0.5, 2.0, 30.0)
 
 
 def test_succeeds_after_failures_and_sleeps_between():
