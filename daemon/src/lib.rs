@@ -7,11 +7,15 @@
 //! - [`traces`]: importers for every agent / harness format, format detected from content.
 //! - [`redact`]: secret redaction applied before anything is stored.
 //! - [`store`]: the SQLite file; the only code that opens it.
+//! - [`anchor`]: the tree-sitter site index of a Python repository (incremental per file).
+//! - [`operators`]: the mutation-operator catalogue (one query + one rewrite each).
 //! - [`cli`]: thin glue from the command line to the stages.
 
+pub mod anchor;
 pub mod cli;
 pub mod examples;
 pub mod model;
+pub mod operators;
 pub mod redact;
 pub mod store;
 pub mod traces;
