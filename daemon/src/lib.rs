@@ -9,6 +9,7 @@
 //! - [`store`]: the SQLite file; the only code that opens it.
 //! - [`anchor`]: the tree-sitter site index of a Python repository (incremental per file).
 //! - [`operators`]: the mutation-operator catalogue (one query + one rewrite each).
+//! - [`tasks`]: candidate repair tasks generated from the index and the operators.
 //! - [`cli`]: thin glue from the command line to the stages.
 
 pub mod anchor;
@@ -18,4 +19,5 @@ pub mod model;
 pub mod operators;
 pub mod redact;
 pub mod store;
+pub mod tasks;
 pub mod traces;
