@@ -67,7 +67,7 @@ pub fn repo_root(path: &Path) -> Result<PathBuf, AnchorError> {
         return Err(not_repo("no such folder".into()));
     }
     let repo = git2::Repository::open(path).map_err(|e| not_repo(e.message().to_string()))?;
-    repo.workdir().map(Path::to_path_buf).ok_or_else(|| not_repo("a bare repository has no working tree".into()))
+    repo.workdir().map(|w| w.components().collect::<PathBuf>()).ok_or_else(|| not_repo("a bare repository has no working tree".into()))
 }
 
 /// Index every eligible Python file of the repository at `path`.

@@ -19,22 +19,26 @@ fn field_children<'t>(node: Node<'t>, field: &str) -> Vec<Node<'t>> {
     node.children_by_field_name(field, &mut cursor).collect()
 }
 
-/// Swap the bodies of an `if` with exactly one plain `else`.
+/// Swap the `else` body with the body of the branch just before it (the `if`, or the last
+/// `elif`).
 pub fn invert_if_else(node: Node, source: &str, _rng: &mut ChaCha8Rng) -> Option<Vec<Edit>> {
     let alternatives = field_children(node, "alternative");
-    let [else_clause] = alternatives.as_slice() else { return None };
+    let (else_clause, earlier) = alternatives.split_last()?;
     if else_clause.kind() != "else_clause" {
         return None;
     }
-    let then_body = node.child_by_field_name("consequence")?;
+    let (branch, branch_body) = match earlier.last() {
+        Some(elif) => (*elif, elif.child_by_field_name("consequence")?),
+        None => (node, node.child_by_field_name("consequence")?),
+    };
     let else_body = else_clause.child_by_field_name("body")?;
-    let own_lines = then_body.start_position().row > node.start_position().row && else_body.start_position().row > else_clause.start_position().row;
-    if !own_lines || then_body.start_position().column != else_body.start_position().column {
+    let own_lines = branch_body.start_position().row > branch.start_position().row && else_body.start_position().row > else_clause.start_position().row;
+    if !own_lines || branch_body.start_position().column != else_body.start_position().column {
         return None;
     }
     Some(vec![
-        Edit::replace(then_body, node_text(else_body, source)),
-        Edit::replace(else_body, node_text(then_body, source)),
+        Edit::replace(branch_body, node_text(else_body, source)),
+        Edit::replace(else_body, node_text(branch_body, source)),
     ])
 }
 
@@ -201,7 +205,12 @@ mod tests {
             "def f(x):\n    if x > 0:\n        return 1\n    else:\n        return -1\n",
             "def f(x):\n    if x > 0:\n        return -1\n    else:\n        return 1\n",
         );
-        check_none("invert_if_else", "def f(x):\n    if x:\n        a()\n    elif x is None:\n        b()\n    else:\n        c()\n");
+        check(
+            "invert_if_else",
+            "def f(x):\n    if x:\n        a()\n    elif x is None:\n        b()\n    else:\n        # fallback\n        c()\n",
+            "def f(x):\n    if x:\n        a()\n    elif x is None:\n        c()\n    else:\n        # fallback\n        b()\n",
+        );
+        check_none("invert_if_else", "def f(x):\n    if x: a()\n    else:\n        b()\n");
     }
 
     #[test]
