@@ -1,4 +1,8 @@
 //! `socratic repo index PATH`: index a repository and report what the anchor stage sees.
+//!
+//! In: a git repository path, optionally a queries folder. Out: files, lines, functions,
+//! classes, sites per query, skipped files with reasons, syntax errors and time, as text or one
+//! JSON document; exit 1 when a query file does not compile or the path is not a repository.
 
 use super::{print_json, EXIT_FAILED, EXIT_OK};
 use crate::anchor::{index_repo, IndexConfig, IndexSummary, QuerySet, DEFAULT_MAX_FILE_BYTES};

@@ -1,4 +1,8 @@
 //! `socratic tasks generate|list|show`: candidate repair tasks in the store.
+//!
+//! In: a git repository, operators, budget and seed (generate), or a task id (show). Out: the
+//! generated tasks stored, a per-operator report, task rows, or one task with its bug patch;
+//! exit 2 for an unknown operator.
 
 use super::traces::JsonFlag;
 use super::{print_json, EXIT_FAILED, EXIT_OK, EXIT_USAGE};

@@ -193,6 +193,39 @@ mod tests {
         assert_eq!(names.len(), CATALOGUE.len());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Any text, Python-like or not: indexing and every operator at every site never panic.
+        #[test]
+        fn operators_never_panic_on_any_input(src in "[a-z_ ():=+<>!\\-\n\t0-9,.\\[\\]'\"#*/%&|]{0,240}") {
+            let queries = crate::anchor::QuerySet::embedded();
+            if let Ok(file) = crate::anchor::FileIndex::new("p.py", src.clone(), &queries) {
+                for site in &file.sites {
+                    if let Some(op) = operator(&site.query) {
+                        if let Ok(out) = mutate(op, &src, file.tree(), site, 1) {
+                            proptest::prop_assert!(out != src);
+                        }
+                    }
+                }
+            }
+        }
+
+        /// Random edits keep the incremental index equal to a fresh one.
+        #[test]
+        fn random_edits_match_fresh_index(a in 0usize..200, b in 0usize..40, text in "[a-z \n():=]{0,12}") {
+            let queries = crate::anchor::QuerySet::embedded();
+            let src = "def f(x):\n    if x is None:\n        return 0\n    for i in range(x):\n        x += i\n    return x\n";
+            let mut file = crate::anchor::FileIndex::new("p.py", src.to_string(), &queries).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            let start = a.min(src.len());
+            let end = (start + b).min(src.len());
+            if file.apply_edit(start, end, &text, &queries).is_ok() {
+                let fresh = crate::anchor::FileIndex::new("p.py", file.source().to_string(), &queries).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+                proptest::prop_assert_eq!(&file.sites, &fresh.sites);
+            }
+        }
+    }
+
     #[test]
     fn validate_rejects_unchanged_and_broken() {
         assert_eq!(validate("x = 1\n", "x = 1\n"), Err(MutateError::Unchanged));
