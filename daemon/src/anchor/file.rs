@@ -12,7 +12,7 @@ use super::AnchorError;
 use crate::model::Site;
 use std::time::{Duration, Instant};
 use streaming_iterator::StreamingIterator;
-use tree_sitter::{InputEdit, Node, Parser, QueryCursor, Tree};
+use tree_sitter::{InputEdit, Node, Parser, Query, QueryCursor, Tree};
 
 /// How long the last edit took, by phase.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -124,8 +124,8 @@ impl FileIndex {
     }
 
     fn reindex(&mut self, queries: &QuerySet) {
-        self.sites = collect_sites(&self.tree, &self.source, &self.path, queries);
         self.definitions = syntax::definitions(&self.tree, &self.source);
+        self.sites = collect_sites(&self.tree, &self.source, &self.path, queries, &self.definitions);
         self.syntax_errors = syntax::syntax_errors(&self.tree);
     }
 
@@ -150,21 +150,22 @@ pub fn find_node<'t>(tree: &'t Tree, site: &Site) -> Option<Node<'t>> {
 }
 
 /// Run every query over the tree; a capture whose name starts with `_` is a helper and makes
-/// no site. Sites are sorted by position then query, without duplicates.
-pub fn collect_sites(tree: &Tree, source: &str, path: &str, queries: &QuerySet) -> Vec<Site> {
+/// no site. Sites are sorted by position then query, without duplicates. `defs` are the
+/// file's [`syntax::definitions`], used for scopes.
+pub fn collect_sites(tree: &Tree, source: &str, path: &str, queries: &QuerySet, defs: &[Definition]) -> Vec<Site> {
     let mut sites = Vec::new();
-    let root = tree.root_node();
-    for named in &queries.queries {
-        let names = named.query.capture_names();
-        let mut cursor = QueryCursor::new();
-        let mut matches = cursor.matches(&named.query, root, source.as_bytes());
-        while let Some(m) = matches.next() {
-            for capture in m.captures {
-                let capture_name = names.get(capture.index as usize).copied().unwrap_or("");
-                if capture_name.starts_with('_') {
-                    continue;
+    match &queries.combined {
+        Some(combined) => {
+            let owner = |pattern: usize| combined.owner.get(pattern).and_then(|i| queries.queries.get(*i)).map(|q| q.name.as_str());
+            run_query(&combined.query, tree, source, &mut |pattern, node, capture| {
+                if let Some(name) = owner(pattern) {
+                    sites.push(site_for(node, path, name, capture, defs));
                 }
-                sites.push(site_for(capture.node, source, path, &named.name, capture_name));
+            });
+        }
+        None => {
+            for named in &queries.queries {
+                run_query(&named.query, tree, source, &mut |_, node, capture| sites.push(site_for(node, path, &named.name, capture, defs)));
             }
         }
     }
@@ -173,7 +174,22 @@ pub fn collect_sites(tree: &Tree, source: &str, path: &str, queries: &QuerySet) 
     sites
 }
 
-fn site_for(node: Node, source: &str, path: &str, query: &str, capture: &str) -> Site {
+/// Call `found(pattern, node, capture name)` for every capture not named `_...`.
+fn run_query(query: &Query, tree: &Tree, source: &str, found: &mut dyn FnMut(usize, Node, &str)) {
+    let names = query.capture_names();
+    let mut cursor = QueryCursor::new();
+    let mut matches = cursor.matches(query, tree.root_node(), source.as_bytes());
+    while let Some(m) = matches.next() {
+        for capture in m.captures {
+            let capture_name = names.get(capture.index as usize).copied().unwrap_or("");
+            if !capture_name.starts_with('_') {
+                found(m.pattern_index, capture.node, capture_name);
+            }
+        }
+    }
+}
+
+fn site_for(node: Node, path: &str, query: &str, capture: &str, defs: &[Definition]) -> Site {
     let (start, end) = (node.start_position(), node.end_position());
     Site {
         file: path.to_string(),
@@ -184,7 +200,7 @@ fn site_for(node: Node, source: &str, path: &str, query: &str, capture: &str) ->
         end_line: end.row,
         end_col: end.column,
         node_kind: node.kind().to_string(),
-        scope: syntax::scope_of(node, source),
+        scope: syntax::scope_in(defs, node.start_byte(), node.end_byte()),
         query: query.to_string(),
         capture: capture.to_string(),
     }
@@ -218,6 +234,19 @@ mod tests {
         assert_eq!(f.sites, fresh.sites);
         assert!(f.syntax_errors.is_empty());
         assert!(f.sites.iter().any(|s| s.query == "remove_none_guard"), "guard site after edit");
+    }
+
+    #[test]
+    fn combined_query_finds_what_separate_queries_find() {
+        let src = include_str!("../../tests/fixtures/tallyho/ledger.py");
+        let mut queries = QuerySet::embedded();
+        let tree = parse_python(src).expect("tree");
+        let defs = syntax::definitions(&tree, src);
+        let combined = collect_sites(&tree, src, "l.py", &queries, &defs);
+        queries.combined = None;
+        let separate = collect_sites(&tree, src, "l.py", &queries, &defs);
+        assert!(combined.len() > 100);
+        assert_eq!(combined, separate);
     }
 
     #[test]

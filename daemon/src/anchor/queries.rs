@@ -83,6 +83,25 @@ pub struct QuerySet {
     pub problems: Vec<QueryProblem>,
     /// The folder they were read from; `None` for the embedded copies.
     pub dir: Option<PathBuf>,
+    /// All good queries compiled as one, so a file is walked once rather than once per query.
+    pub combined: Option<CombinedQuery>,
+}
+
+/// Every good query's patterns in one [`Query`]; `owner[pattern]` is the index in
+/// `QuerySet::queries` of the query the pattern came from.
+#[derive(Debug)]
+pub struct CombinedQuery {
+    pub query: Query,
+    pub owner: Vec<usize>,
+}
+
+/// Compile the good queries' texts (in `queries` order) as one query; `None` if that fails or
+/// the pattern counts do not line up.
+fn combine(texts: &[&str], queries: &[NamedQuery]) -> Option<CombinedQuery> {
+    let joined: String = texts.iter().map(|t| format!("{t}\n")).collect();
+    let query = Query::new(&python(), &joined).ok()?;
+    let owner: Vec<usize> = queries.iter().enumerate().flat_map(|(i, q)| std::iter::repeat_n(i, q.query.pattern_count())).collect();
+    (owner.len() == query.pattern_count()).then_some(CombinedQuery { query, owner })
 }
 
 impl QuerySet {
@@ -90,9 +109,10 @@ impl QuerySet {
     pub fn from_sources<'a>(items: impl IntoIterator<Item = (&'a str, String, &'a str)>) -> QuerySet {
         let language = python();
         let mut set = QuerySet::default();
+        let mut good: Vec<(NamedQuery, &str)> = Vec::new();
         for (name, origin, text) in items {
             match Query::new(&language, text) {
-                Ok(query) => set.queries.push(NamedQuery { name: name.to_string(), origin, query }),
+                Ok(query) => good.push((NamedQuery { name: name.to_string(), origin, query }, text)),
                 Err(e) => set.problems.push(QueryProblem {
                     file: origin,
                     line: e.row + 1,
@@ -101,7 +121,10 @@ impl QuerySet {
                 }),
             }
         }
-        set.queries.sort_by(|a, b| a.name.cmp(&b.name));
+        good.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        let texts: Vec<&str> = good.iter().map(|(_, t)| *t).collect();
+        set.queries = good.into_iter().map(|(q, _)| q).collect();
+        set.combined = combine(&texts, &set.queries);
         set
     }
 
@@ -178,6 +201,8 @@ mod tests {
         let set = QuerySet::embedded();
         assert!(set.problems.is_empty(), "{:?}", set.problems);
         assert_eq!(set.queries.len(), EMBEDDED.len());
+        let combined = set.combined.as_ref().expect("combined");
+        assert_eq!(combined.owner.len(), combined.query.pattern_count());
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub struct Definition {
     /// 0-based lines.
     pub start_line: usize,
     pub end_line: usize,
+    /// Index of the enclosing definition in the same list.
+    #[serde(skip)]
+    pub parent: Option<usize>,
 }
 
 /// A region tree-sitter could not parse (`ERROR`) or had to invent (`MISSING`).
@@ -78,29 +81,50 @@ pub fn join_scope(scope: &str, name: &str) -> String {
 
 /// Every function and class in the tree, in source order, with dotted names.
 pub fn definitions(tree: &Tree, source: &str) -> Vec<Definition> {
-    let mut out = Vec::new();
-    let mut stack: Vec<(Node, String)> = vec![(tree.root_node(), String::new())];
-    while let Some((node, prefix)) = stack.pop() {
-        let mut child_prefix = prefix.clone();
+    let mut out: Vec<Definition> = Vec::new();
+    let mut stack: Vec<(Node, Option<usize>)> = vec![(tree.root_node(), None)];
+    while let Some((node, parent)) = stack.pop() {
+        let mut child_parent = parent;
         if let Some(name) = definition_name(node, source) {
-            let dotted = if prefix.is_empty() { name.to_string() } else { format!("{prefix}.{name}") };
+            let dotted = match parent.and_then(|p| out.get(p)) {
+                Some(p) => format!("{}.{name}", p.name),
+                None => name.to_string(),
+            };
             out.push(Definition {
-                name: dotted.clone(),
+                name: dotted,
                 kind: if node.kind() == "class_definition" { "class" } else { "function" },
                 start_byte: node.start_byte(),
                 end_byte: node.end_byte(),
                 start_line: node.start_position().row,
                 end_line: node.end_position().row,
+                parent,
             });
-            child_prefix = dotted;
+            child_parent = Some(out.len() - 1);
         }
         let mut cursor = node.walk();
         let children: Vec<Node> = node.named_children(&mut cursor).collect();
         for child in children.into_iter().rev() {
-            stack.push((child, child_prefix.clone()));
+            stack.push((child, child_parent));
         }
     }
     out
+}
+
+/// The same answer as [`scope_of`], from a file's [`definitions`] instead of parent walks
+/// (which cost a descent from the root each): the innermost definition strictly enclosing the
+/// byte range `start..end`. A definition with exactly that range is the node itself or a
+/// node wrapping it (a block holding only that definition), so it is never the scope.
+pub fn scope_in(defs: &[Definition], start: usize, end: usize) -> String {
+    let mut at = defs.partition_point(|d| d.start_byte <= start).checked_sub(1);
+    while let Some(i) = at {
+        let Some(d) = defs.get(i) else { break };
+        let is_self = d.start_byte == start && d.end_byte == end;
+        if !is_self && d.start_byte <= start && end <= d.end_byte {
+            return d.name.clone();
+        }
+        at = d.parent;
+    }
+    MODULE_SCOPE.to_string()
 }
 
 /// `ERROR` and `MISSING` regions, outermost only; empty for a clean tree.
@@ -179,6 +203,26 @@ mod tests {
         let ret = tree.root_node().descendant_for_byte_range(src.find("1").unwrap_or(0), src.find("1").unwrap_or(0) + 1).expect("node");
         assert_eq!(scope_of(ret, src), "A.m.inner");
         assert_eq!(scope_of(tree.root_node(), src), MODULE_SCOPE);
+        let defs = definitions(&tree, src);
+        let mut stack = vec![tree.root_node()];
+        while let Some(n) = stack.pop() {
+            assert_eq!(scope_in(&defs, n.start_byte(), n.end_byte()), scope_of(n, src), "{}", n.kind());
+            let mut c = n.walk();
+            stack.extend(n.children(&mut c));
+        }
+    }
+
+    #[test]
+    fn scope_lookup_agrees_with_parent_walk_on_every_node() {
+        let src = include_str!("../../tests/fixtures/tallyho/ledger.py");
+        let tree = parse(src);
+        let defs = definitions(&tree, src);
+        let mut stack = vec![tree.root_node()];
+        while let Some(n) = stack.pop() {
+            assert_eq!(scope_in(&defs, n.start_byte(), n.end_byte()), scope_of(n, src), "{} at {:?}", n.kind(), n.start_position());
+            let mut c = n.walk();
+            stack.extend(n.children(&mut c));
+        }
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub struct AnchorBench {
     pub reparse: Percentiles,
     /// Re-parse plus re-running every query on the file.
     pub reparse_and_requery: Percentiles,
+    /// Time of each query over the edited file (one run), slowest first, in microseconds.
+    pub query_us: Vec<(String, f64)>,
 }
 
 pub fn run(cmd: BenchCmd) -> anyhow::Result<i32> {
@@ -96,6 +98,7 @@ fn anchor(args: AnchorArgs) -> anyhow::Result<i32> {
         edits: args.edits,
         reparse: percentiles(&mut parse),
         reparse_and_requery: percentiles(&mut total),
+        query_us: query_times(&file, &queries),
     };
     if args.json {
         print_json(&bench)?;
@@ -132,6 +135,24 @@ fn edit_offset(file: &FileIndex) -> usize {
     }
 }
 
+/// How long each query takes over one file, slowest first.
+fn query_times(file: &FileIndex, queries: &QuerySet) -> Vec<(String, f64)> {
+    use streaming_iterator::StreamingIterator;
+    let mut times: Vec<(String, f64)> = queries
+        .queries
+        .iter()
+        .map(|q| {
+            let started = std::time::Instant::now();
+            let mut cursor = tree_sitter::QueryCursor::new();
+            let mut matches = cursor.matches(&q.query, file.tree().root_node(), file.source().as_bytes());
+            while matches.next().is_some() {}
+            (q.name.clone(), started.elapsed().as_secs_f64() * 1e6)
+        })
+        .collect();
+    times.sort_by(|a, b| b.1.total_cmp(&a.1));
+    times
+}
+
 /// p50/p99/max of some durations (sorted in place).
 pub fn percentiles(samples: &mut [Duration]) -> Percentiles {
     samples.sort();
@@ -146,7 +167,8 @@ pub fn percentiles(samples: &mut [Duration]) -> Percentiles {
 }
 
 fn bench_text(b: &AnchorBench) -> String {
-    format!(
+    let slowest: Vec<String> = b.query_us.iter().take(5).map(|(n, us)| format!("{n} {us:.0} us")).collect();
+    let text = format!(
         "files: {}  lines: {}  sites: {}\nfull index: {:.0} ms ({:.0} lines/s)\nincremental: {} ({} lines), {} one-character edits\n  re-parse:             p50 {:.0} us  p99 {:.0} us  max {:.0} us\n  re-parse + re-query:  p50 {:.0} us  p99 {:.0} us  max {:.0} us\n",
         b.files,
         b.lines,
@@ -162,7 +184,8 @@ fn bench_text(b: &AnchorBench) -> String {
         b.reparse_and_requery.p50_us,
         b.reparse_and_requery.p99_us,
         b.reparse_and_requery.max_us
-    )
+    );
+    format!("{text}  slowest queries on that file: {}\n", slowest.join(", "))
 }
 
 #[cfg(test)]
