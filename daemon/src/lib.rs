@@ -7,15 +7,21 @@
 //! - [`traces`]: importers for every agent / harness format, format detected from content.
 //! - [`redact`]: secret redaction applied before anything is stored.
 //! - [`store`]: the SQLite file; the only code that opens it.
+//! - [`anchor`]: the tree-sitter site index of a Python repository (incremental per file).
+//! - [`operators`]: the mutation-operator catalogue (one query + one rewrite each).
+//! - [`tasks`]: candidate repair tasks generated from the index and the operators.
 //! - [`sandbox`]: Docker (bollard): base and environment images, warm test workers.
 //! - [`validate`]: staged verdicts (F2P / P2P) for candidate tasks, run in warm workers.
 //! - [`cli`]: thin glue from the command line to the stages.
 
+pub mod anchor;
 pub mod cli;
 pub mod examples;
 pub mod model;
+pub mod operators;
 pub mod redact;
 pub mod sandbox;
 pub mod store;
+pub mod tasks;
 pub mod traces;
 pub mod validate;

@@ -3,9 +3,12 @@
 //! In: argv. Out: an exit code (0 ok, 1 some input rejected or a command failed, 2 usage error),
 //! human output on stdout (or one stable JSON document with `--json`), logs on stderr.
 
+mod bench;
 mod demo;
 mod env;
 pub mod validate;
+mod repo;
+mod tasks;
 mod traces;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +37,15 @@ pub enum Command {
     /// Import, list and inspect Solver traces.
     #[command(subcommand)]
     Traces(traces::TracesCmd),
+    /// Index a Python repository (the anchor stage).
+    #[command(subcommand)]
+    Repo(repo::RepoCmd),
+    /// Generate, list and show repair tasks.
+    #[command(subcommand)]
+    Tasks(tasks::TasksCmd),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
     /// Base and environment images (Docker).
     #[command(subcommand)]
     Env(env::EnvCmd),
@@ -85,6 +97,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Traces(cmd) => traces::run(&home, cmd),
         Command::Env(cmd) => env::run(&home, cmd),
         Command::Demo(args) => demo::run(&home, args),
+        Command::Repo(cmd) => repo::run(cmd),
+        Command::Tasks(cmd) => tasks::run(&home, cmd),
+        Command::Bench(cmd) => bench::run(cmd),
     }
 }
 

@@ -1,0 +1,202 @@
+//! `socratic bench anchor PATH`: full-index throughput and incremental re-parse latency.
+//!
+//! In: a git repository. Out: files, lines, full-index time and lines/s, then p50/p99 of
+//! `FileIndex::apply_edit` over N one-character edits (alternately inserted and removed, so the
+//! file stays valid) in the file closest to 2,000 lines.
+
+use super::repo::rate;
+use super::{print_json, EXIT_FAILED, EXIT_OK};
+use crate::anchor::{index_repo, FileIndex, IndexConfig, QuerySet, RepoIndex};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// Time a full index and incremental re-parses of one file.
+    Anchor(AnchorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AnchorArgs {
+    /// Root of a git repository.
+    pub path: PathBuf,
+    /// Number of edits to time.
+    #[arg(long, default_value_t = 200)]
+    pub edits: usize,
+    /// Target size of the edited file, in lines.
+    #[arg(long, default_value_t = 2000)]
+    pub target_lines: usize,
+    #[arg(long, value_name = "DIR")]
+    pub queries: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Latency percentiles in microseconds.
+#[derive(Debug, Serialize)]
+pub struct Percentiles {
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub max_us: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AnchorBench {
+    pub files: usize,
+    pub lines: usize,
+    pub sites: usize,
+    pub index_ms: f64,
+    pub lines_per_second: f64,
+    pub edit_file: String,
+    pub edit_file_lines: usize,
+    pub edits: usize,
+    /// `Tree::edit` + incremental parse.
+    pub reparse: Percentiles,
+    /// Re-parse plus re-running every query on the file.
+    pub reparse_and_requery: Percentiles,
+    /// Time of each query over the edited file (one run), slowest first, in microseconds.
+    pub query_us: Vec<(String, f64)>,
+}
+
+pub fn run(cmd: BenchCmd) -> anyhow::Result<i32> {
+    match cmd {
+        BenchCmd::Anchor(args) => anchor(args),
+    }
+}
+
+fn anchor(args: AnchorArgs) -> anyhow::Result<i32> {
+    let queries = QuerySet::resolve(args.queries.as_deref())?;
+    let index = index_repo(&args.path, &queries, &IndexConfig::default())?;
+    let Some(target) = closest_file(&index, args.target_lines) else {
+        eprintln!("error: no Python file to edit in {}", args.path.display());
+        return Ok(EXIT_FAILED);
+    };
+    let mut file = FileIndex::new(&target.path, target.source().to_string(), &queries)?;
+    let at = edit_offset(&file);
+    let (mut parse, mut total) = (Vec::new(), Vec::new());
+    for i in 0..args.edits {
+        if i % 2 == 0 {
+            file.apply_edit(at, at, "x", &queries)?;
+        } else {
+            file.apply_edit(at, at + 1, "", &queries)?;
+        }
+        parse.push(file.last_edit.parse);
+        total.push(file.last_edit.parse + file.last_edit.reindex);
+    }
+    let lines: usize = index.files.iter().map(FileIndex::lines).sum();
+    let index_ms = index.elapsed.as_secs_f64() * 1000.0;
+    let bench = AnchorBench {
+        files: index.files.len(),
+        lines,
+        sites: index.files.iter().map(|f| f.sites.len()).sum(),
+        index_ms,
+        lines_per_second: rate(lines, index_ms),
+        edit_file: target.path.clone(),
+        edit_file_lines: target.lines(),
+        edits: args.edits,
+        reparse: percentiles(&mut parse),
+        reparse_and_requery: percentiles(&mut total),
+        query_us: query_times(&file, &queries),
+    };
+    if args.json {
+        print_json(&bench)?;
+    } else {
+        print!("{}", bench_text(&bench));
+    }
+    Ok(EXIT_OK)
+}
+
+/// The indexed file whose line count is closest to `target` (first by path on a tie).
+fn closest_file(index: &RepoIndex, target: usize) -> Option<&FileIndex> {
+    index.files.iter().filter(|f| f.syntax_errors.is_empty()).min_by_key(|f| (f.lines().abs_diff(target), f.path.clone()))
+}
+
+/// The end of the first identifier at or after the middle line: appending a letter there
+/// keeps the file valid. Falls back to the start of the file.
+fn edit_offset(file: &FileIndex) -> usize {
+    let middle = file.lines() / 2;
+    let mut cursor = file.tree().root_node().walk();
+    loop {
+        let node = cursor.node();
+        if node.kind() == "identifier" && node.start_position().row >= middle {
+            return node.end_byte();
+        }
+        let descend = node.end_position().row >= middle && cursor.goto_first_child();
+        if descend {
+            continue;
+        }
+        while !cursor.goto_next_sibling() {
+            if !cursor.goto_parent() {
+                return 0;
+            }
+        }
+    }
+}
+
+/// How long each query takes over one file, slowest first.
+fn query_times(file: &FileIndex, queries: &QuerySet) -> Vec<(String, f64)> {
+    use streaming_iterator::StreamingIterator;
+    let mut times: Vec<(String, f64)> = queries
+        .queries
+        .iter()
+        .map(|q| {
+            let started = std::time::Instant::now();
+            let mut cursor = tree_sitter::QueryCursor::new();
+            let mut matches = cursor.matches(&q.query, file.tree().root_node(), file.source().as_bytes());
+            while matches.next().is_some() {}
+            (q.name.clone(), started.elapsed().as_secs_f64() * 1e6)
+        })
+        .collect();
+    times.sort_by(|a, b| b.1.total_cmp(&a.1));
+    times
+}
+
+/// p50/p99/max of some durations (sorted in place).
+pub fn percentiles(samples: &mut [Duration]) -> Percentiles {
+    samples.sort();
+    let at = |q: f64| -> f64 {
+        if samples.is_empty() {
+            return 0.0;
+        }
+        let rank = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
+        samples[rank - 1].as_secs_f64() * 1e6
+    };
+    Percentiles { p50_us: at(0.50), p99_us: at(0.99), max_us: at(1.0) }
+}
+
+fn bench_text(b: &AnchorBench) -> String {
+    let slowest: Vec<String> = b.query_us.iter().take(5).map(|(n, us)| format!("{n} {us:.0} us")).collect();
+    let text = format!(
+        "files: {}  lines: {}  sites: {}\nfull index: {:.0} ms ({:.0} lines/s)\nincremental: {} ({} lines), {} one-character edits\n  re-parse:             p50 {:.0} us  p99 {:.0} us  max {:.0} us\n  re-parse + re-query:  p50 {:.0} us  p99 {:.0} us  max {:.0} us\n",
+        b.files,
+        b.lines,
+        b.sites,
+        b.index_ms,
+        b.lines_per_second,
+        b.edit_file,
+        b.edit_file_lines,
+        b.edits,
+        b.reparse.p50_us,
+        b.reparse.p99_us,
+        b.reparse.max_us,
+        b.reparse_and_requery.p50_us,
+        b.reparse_and_requery.p99_us,
+        b.reparse_and_requery.max_us
+    );
+    format!("{text}  slowest queries on that file: {}\n", slowest.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_ranks() {
+        let mut v: Vec<Duration> = (1..=100).map(Duration::from_micros).collect();
+        let p = percentiles(&mut v);
+        assert_eq!((p.p50_us, p.p99_us, p.max_us), (50.0, 99.0, 100.0));
+        assert_eq!(percentiles(&mut []).p50_us, 0.0);
+    }
+}

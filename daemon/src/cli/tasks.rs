@@ -1,0 +1,190 @@
+//! `socratic tasks generate|list|show`: candidate repair tasks in the store.
+//!
+//! In: a git repository, operators, budget and seed (generate), or a task id (show). Out: the
+//! generated tasks stored, a per-operator report, task rows, or one task with its bug patch;
+//! exit 2 for an unknown operator.
+
+use super::traces::JsonFlag;
+use super::{print_json, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::model::Task;
+use crate::store::Store;
+use crate::tasks::{generate, select_operators, GenerateConfig, Report, DEFAULT_BUDGET};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Subcommand)]
+pub enum TasksCmd {
+    /// Generate candidate tasks by mutating sites of a git repository; stores them.
+    Generate(GenerateArgs),
+    /// List stored tasks.
+    List(JsonFlag),
+    /// Validate stored candidates in containers (F2P / P2P, staged verdicts).
+    Validate(super::validate::ValidateArgs),
+    /// Show one task (id or unique prefix) with its verdict, tests, statement and bug patch.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Root of a git repository.
+    #[arg(long)]
+    pub repo: PathBuf,
+    /// Comma-separated operator names (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub operators: Option<Vec<String>>,
+    /// At most this many candidates.
+    #[arg(long, default_value_t = DEFAULT_BUDGET)]
+    pub budget: usize,
+    /// Seed: the same seed gives the same tasks.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Folder of `*.scm` anchor queries.
+    #[arg(long, value_name = "DIR")]
+    pub queries: Option<PathBuf>,
+    /// One stable JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `tasks generate` reports.
+#[derive(Debug, Serialize)]
+pub struct GenerateOutput {
+    pub repo: String,
+    pub base_commit: Option<String>,
+    pub seed: u64,
+    pub budget: usize,
+    pub generated: usize,
+    pub stored_new: usize,
+    pub operators: Vec<Report>,
+    pub tasks: Vec<TaskRow>,
+}
+
+/// One line of `tasks list`.
+#[derive(Debug, Serialize)]
+pub struct TaskRow {
+    pub id: String,
+    pub operator: String,
+    pub status: String,
+    pub file: String,
+    /// 1-based.
+    pub line: usize,
+    pub enclosing: String,
+    pub base_commit: String,
+}
+
+impl TaskRow {
+    fn new(t: &Task) -> TaskRow {
+        TaskRow {
+            id: t.id.clone(),
+            operator: t.operator.clone(),
+            status: t.status.name().to_string(),
+            file: t.site.file.clone(),
+            line: t.site.start_line + 1,
+            enclosing: t.enclosing.clone(),
+            base_commit: t.base_commit.clone(),
+        }
+    }
+}
+
+pub fn run(home: &Path, cmd: TasksCmd) -> anyhow::Result<i32> {
+    match cmd {
+        TasksCmd::Generate(args) => generate_cmd(home, args),
+        TasksCmd::Validate(args) => super::validate::run(home, args),
+        TasksCmd::List(f) => {
+            let store = Store::open(home)?;
+            let rows: Vec<TaskRow> = store.tasks()?.iter().map(TaskRow::new).collect();
+            if f.json {
+                print_json(&rows)?;
+            } else {
+                for r in &rows {
+                    println!("{}  {:10} {:24} {}:{}  {}", r.id, r.status, r.operator, r.file, r.line, r.enclosing);
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        TasksCmd::Show { id, json } => {
+            let store = Store::open(home)?;
+            match store.task(&id)? {
+                Some(t) if json => {
+                    let verdict = store.verdict(&t.id)?;
+                    print_json(&serde_json::json!({ "task": t, "verdict": verdict })).map(|_| EXIT_OK)
+                }
+                Some(t) => {
+                    print!("{}", show_text(&t, store.verdict(&t.id)?.as_ref()));
+                    Ok(EXIT_OK)
+                }
+                None => {
+                    eprintln!("error: no task with id or unique prefix '{id}'");
+                    Ok(EXIT_FAILED)
+                }
+            }
+        }
+    }
+}
+
+fn generate_cmd(home: &Path, args: GenerateArgs) -> anyhow::Result<i32> {
+    if let Err(e) = select_operators(args.operators.as_deref()) {
+        eprintln!("error: {e}");
+        return Ok(EXIT_USAGE);
+    }
+    let config = GenerateConfig { operators: args.operators, budget: args.budget, seed: args.seed, queries_dir: args.queries, ..Default::default() };
+    let bar = super::progress_bar(0, "generating");
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let result = generate(&args.repo, &config);
+    bar.finish_and_clear();
+    let (tasks, reports) = result?;
+    let mut store = Store::open(home)?;
+    let stored_new = store.insert_tasks(&tasks)?;
+    let out = GenerateOutput {
+        repo: tasks.first().map_or_else(|| args.repo.display().to_string(), |t| t.repo.clone()),
+        base_commit: tasks.first().map(|t| t.base_commit.clone()),
+        seed: args.seed,
+        budget: args.budget,
+        generated: tasks.len(),
+        stored_new,
+        operators: reports,
+        tasks: tasks.iter().map(TaskRow::new).collect(),
+    };
+    if args.json {
+        print_json(&out)?;
+    } else {
+        print!("{}", generate_text(&out));
+    }
+    Ok(EXIT_OK)
+}
+
+fn generate_text(o: &GenerateOutput) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "generated {} candidate tasks ({} new in the store) from {} with seed {}", o.generated, o.stored_new, o.repo, o.seed);
+    let _ = writeln!(s, "{:28} {:>7} {:>9} {:>10}  note", "operator", "sites", "attempts", "candidates");
+    for r in &o.operators {
+        let _ = writeln!(s, "{:28} {:>7} {:>9} {:>10}  {}", r.operator, r.sites, r.attempted, r.candidates, r.reason.as_deref().unwrap_or(""));
+    }
+    s
+}
+
+fn show_text(t: &Task, verdict: Option<&crate::model::Verdict>) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "id:        {}", t.id);
+    let _ = writeln!(s, "operator:  {}", t.operator);
+    let _ = writeln!(s, "status:    {}", t.status.name());
+    let _ = writeln!(s, "repo:      {} @ {}", t.repo, t.base_commit);
+    let _ = writeln!(s, "site:      {}:{}:{} ({})", t.site.file, t.site.start_line + 1, t.site.start_col + 1, t.site.node_kind);
+    let _ = writeln!(s, "enclosing: {}", t.enclosing);
+    if let Some(v) = verdict {
+        let stage = v.rejected_at.as_deref().map(|st| format!(" at {st}")).unwrap_or_default();
+        let _ = writeln!(s, "verdict:   {}{stage}: {} ({} ms)", if v.valid { "valid" } else { "invalid" }, v.reason, v.duration_ms);
+        let _ = writeln!(s, "FAIL_TO_PASS: {}", v.fail_to_pass.join(", "));
+        let _ = writeln!(s, "PASS_TO_PASS: {}", v.pass_to_pass.join(", "));
+    }
+    let _ = writeln!(s, "statement: {}", t.problem_statement);
+    let _ = writeln!(s, "\n{}", t.bug_patch);
+    s
+}

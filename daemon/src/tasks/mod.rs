@@ -1,0 +1,307 @@
+//! Candidate repair tasks: mutate real code sites and keep the bug patches that apply.
+//!
+//! In: a git repository and a [`GenerateConfig`] (operators, budget, seed). Out: candidate
+//! [`Task`]s (a bug patch that applies at HEAD, the site, the enclosing function or class and a
+//! draft problem statement) and one [`Report`] per operator saying how many sites it had, how
+//! many it tried, what it produced and, when nothing, why. Deterministic for a seed: sites are
+//! ordered by a ChaCha RNG seeded from the seed and the operator, the budget is spread
+//! round-robin across operators and, within an operator, across files.
+
+pub mod patch;
+pub mod statement;
+
+use crate::anchor::syntax::{definition_name, join_scope};
+use crate::anchor::{index_repo, AnchorError, FileIndex, IndexConfig, QuerySet, RepoIndex, DEFAULT_MAX_FILE_BYTES};
+use crate::model::{sha256_hex, Site, Task, TaskStatus};
+use crate::operators::{self, Operator, CATALOGUE, SITE_CAPTURE};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+
+/// Default number of candidates per run.
+pub const DEFAULT_BUDGET: usize = 100;
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct GenerateConfig {
+    /// Operator names; `None` means the whole catalogue.
+    pub operators: Option<Vec<String>>,
+    /// At most this many candidates.
+    pub budget: usize,
+    pub seed: u64,
+    /// Queries folder; `None` resolves as `QuerySet::resolve` does.
+    pub queries_dir: Option<PathBuf>,
+    pub max_file_bytes: u64,
+    /// Loop round the tasks belong to, if any.
+    pub round: Option<u32>,
+}
+
+impl Default for GenerateConfig {
+    fn default() -> Self {
+        GenerateConfig { operators: None, budget: DEFAULT_BUDGET, seed: 0, queries_dir: None, max_file_bytes: DEFAULT_MAX_FILE_BYTES, round: None }
+    }
+}
+
+/// What one operator did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub operator: String,
+    /// Sites its query matched in indexable files.
+    pub sites: usize,
+    pub attempted: usize,
+    pub candidates: usize,
+    /// Near-duplicates dropped (same site, same normalised patch).
+    pub duplicates: usize,
+    /// Why there are no candidates (`no site`, ...); `None` when there are some.
+    pub reason: Option<String>,
+    /// Rejections by kind (`not-applicable`, `broken-syntax`, `patch-does-not-apply`, ...).
+    pub rejected: BTreeMap<String, usize>,
+}
+
+/// Errors that stop generation.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error(transparent)]
+    Anchor(#[from] AnchorError),
+    #[error("unknown operator '{name}'; known: {known}")]
+    UnknownOperator { name: String, known: String },
+    #[error("{path}: {message}")]
+    Git { path: String, message: String },
+}
+
+/// The operators a config names, in catalogue order (all when none are named).
+pub fn select_operators(names: Option<&[String]>) -> Result<Vec<&'static Operator>, TaskError> {
+    let Some(names) = names else { return Ok(CATALOGUE.iter().collect()) };
+    for name in names {
+        if operators::operator(name).is_none() {
+            let known: Vec<&str> = CATALOGUE.iter().map(|o| o.name).collect();
+            return Err(TaskError::UnknownOperator { name: name.clone(), known: known.join(", ") });
+        }
+    }
+    Ok(CATALOGUE.iter().filter(|o| names.iter().any(|n| n == o.name)).collect())
+}
+
+/// A seed derived from the run seed and some labels (stable across platforms).
+pub fn derive_seed(seed: u64, labels: &[&str]) -> u64 {
+    let mut key = seed.to_le_bytes().to_vec();
+    for label in labels {
+        key.push(0);
+        key.extend_from_slice(label.as_bytes());
+    }
+    let hex = sha256_hex(&key);
+    u64::from_str_radix(&hex[..16], 16).unwrap_or(seed)
+}
+
+/// Index the repository (resolving the queries) and generate candidates.
+pub fn generate(repo_path: &Path, config: &GenerateConfig) -> Result<(Vec<Task>, Vec<Report>), TaskError> {
+    let queries = QuerySet::resolve(config.queries_dir.as_deref())?;
+    generate_with(repo_path, config, &queries)
+}
+
+/// Generate candidates with already loaded queries.
+pub fn generate_with(repo_path: &Path, config: &GenerateConfig, queries: &QuerySet) -> Result<(Vec<Task>, Vec<Report>), TaskError> {
+    let ops = select_operators(config.operators.as_deref())?;
+    let index = index_repo(repo_path, queries, &IndexConfig { max_file_bytes: config.max_file_bytes })?;
+    let git_err = |e: git2::Error| TaskError::Git { path: index.root.display().to_string(), message: e.message().to_string() };
+    let repo = git2::Repository::open(&index.root).map_err(git_err)?;
+    let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(git_err)?.id().to_string();
+    let mut gen = Generator { index: &index, repo: &repo, head, config, clean: HashMap::new(), seen: HashSet::new(), tasks: Vec::new() };
+    let mut plans: Vec<Plan> = ops.iter().map(|op| Plan::new(op, &index, queries, config.seed)).collect();
+    gen.run(&mut plans);
+    let reports = plans.into_iter().map(Plan::finish).collect();
+    Ok((gen.tasks, reports))
+}
+
+/// One operator's queue of sites and its running report.
+struct Plan {
+    op: &'static Operator,
+    queue: VecDeque<(usize, usize)>,
+    report: Report,
+}
+
+impl Plan {
+    fn new(op: &'static Operator, index: &RepoIndex, queries: &QuerySet, seed: u64) -> Plan {
+        let mut report = Report { operator: op.name.to_string(), ..Default::default() };
+        let queue = if queries.get(op.name).is_some() {
+            site_queue(index, op.name, seed, &mut report)
+        } else {
+            report.reason = Some(format!("no query file {}.scm", op.name));
+            VecDeque::new()
+        };
+        Plan { op, queue, report }
+    }
+
+    fn finish(mut self) -> Report {
+        if self.report.reason.is_none() && self.report.candidates == 0 {
+            self.report.reason = Some(if self.report.sites == 0 {
+                "no site".to_string()
+            } else if !self.queue.is_empty() {
+                "budget spent before this operator's turn".to_string()
+            } else {
+                format!("no site fits ({} tried)", self.report.attempted)
+            });
+        }
+        self.report
+    }
+}
+
+/// The operator's sites as `(file, site)` indices: files in a seeded order, sites shuffled
+/// within each file, then interleaved one per file per turn. Files with syntax errors are left
+/// out (counted under `rejected`).
+fn site_queue(index: &RepoIndex, operator: &str, seed: u64, report: &mut Report) -> VecDeque<(usize, usize)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, &[operator]));
+    let mut per_file: Vec<Vec<(usize, usize)>> = Vec::new();
+    for (fi, file) in index.files.iter().enumerate() {
+        let sites: Vec<(usize, usize)> = file.sites.iter().enumerate().filter(|(_, s)| s.query == operator && s.capture == SITE_CAPTURE).map(|(si, _)| (fi, si)).collect();
+        if sites.is_empty() {
+            continue;
+        }
+        if !file.syntax_errors.is_empty() {
+            *report.rejected.entry("file-has-syntax-errors".into()).or_default() += sites.len();
+            continue;
+        }
+        report.sites += sites.len();
+        per_file.push(sites);
+    }
+    per_file.shuffle(&mut rng);
+    for sites in &mut per_file {
+        sites.shuffle(&mut rng);
+    }
+    interleave(per_file)
+}
+
+/// Round-robin over lists: first of each, then second of each, ...
+fn interleave<T: Copy>(lists: Vec<Vec<T>>) -> VecDeque<T> {
+    let longest = lists.iter().map(Vec::len).max().unwrap_or(0);
+    (0..longest).flat_map(|i| lists.iter().filter_map(move |l| l.get(i).copied())).collect()
+}
+
+/// Generation state shared across operators.
+struct Generator<'a> {
+    index: &'a RepoIndex,
+    repo: &'a git2::Repository,
+    head: String,
+    config: &'a GenerateConfig,
+    /// Whether each file is unchanged from HEAD.
+    clean: HashMap<usize, bool>,
+    /// (file, start, end, normalised patch) of every kept task.
+    seen: HashSet<(String, usize, usize, String)>,
+    tasks: Vec<Task>,
+}
+
+impl Generator<'_> {
+    /// Give each operator one candidate per turn until the budget is spent or no operator
+    /// has sites left.
+    fn run(&mut self, plans: &mut [Plan]) {
+        loop {
+            let mut progressed = false;
+            for plan in plans.iter_mut() {
+                if self.tasks.len() >= self.config.budget {
+                    return;
+                }
+                progressed |= self.next_candidate(plan);
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    /// Try the plan's sites in order until one gives a new candidate.
+    fn next_candidate(&mut self, plan: &mut Plan) -> bool {
+        while let Some((fi, si)) = plan.queue.pop_front() {
+            plan.report.attempted += 1;
+            match self.attempt(plan.op, fi, si) {
+                Ok(task) => {
+                    let file = &task.site.file;
+                    let key = (file.clone(), task.site.start_byte, task.site.end_byte, patch::normalised(&task.bug_patch));
+                    if self.tasks.iter().any(|t| t.id == task.id) || !self.seen.insert(key) {
+                        plan.report.duplicates += 1;
+                        continue;
+                    }
+                    plan.report.candidates += 1;
+                    self.tasks.push(task);
+                    return true;
+                }
+                Err(reason) => *plan.report.rejected.entry(reason).or_default() += 1,
+            }
+        }
+        false
+    }
+
+    fn attempt(&mut self, op: &Operator, fi: usize, si: usize) -> Result<Task, String> {
+        let file = self.index.files.get(fi).ok_or("no-file")?;
+        let site = file.sites.get(si).ok_or("no-site")?;
+        let seed = derive_seed(self.config.seed, &[op.name, &file.path, &site.start_byte.to_string(), &site.end_byte.to_string()]);
+        let mutated = operators::mutate(op, file.source(), file.tree(), site, seed).map_err(|e| e.key().to_string())?;
+        if !self.is_clean(fi) {
+            return Err("file-differs-from-head".into());
+        }
+        let bug_patch = patch::unified_diff(&file.path, file.source(), &mutated);
+        patch::check_applies(self.repo, &bug_patch).map_err(|_| "patch-does-not-apply".to_string())?;
+        let enclosing = enclosing_name(file, site);
+        Ok(Task {
+            id: Task::compute_id(&self.head, &bug_patch),
+            repo: self.index.root.display().to_string(),
+            base_commit: self.head.clone(),
+            operator: op.name.to_string(),
+            skill: None,
+            problem_statement: statement::draft(op.name, &enclosing, &file.path),
+            site: site.clone(),
+            bug_patch,
+            enclosing,
+            fail_to_pass: Vec::new(),
+            pass_to_pass: Vec::new(),
+            image: None,
+            status: TaskStatus::Candidate,
+            seed: self.config.seed,
+            round: self.config.round,
+        })
+    }
+
+    fn is_clean(&mut self, fi: usize) -> bool {
+        let (index, repo) = (self.index, self.repo);
+        *self.clean.entry(fi).or_insert_with(|| {
+            index.files.get(fi).is_some_and(|f| repo.status_file(Path::new(&f.path)).is_ok_and(|s| s.is_empty()))
+        })
+    }
+}
+
+/// The dotted function or class a task's entry point is: the class itself for a class site,
+/// else the site's scope.
+pub fn enclosing_name(file: &FileIndex, site: &Site) -> String {
+    if site.node_kind == "class_definition" {
+        if let Some(name) = file.node_for(site).and_then(|n| definition_name(n, file.source())) {
+            return join_scope(&site.scope, name);
+        }
+    }
+    site.scope.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interleave_spreads_across_lists() {
+        let q = interleave(vec![vec![1, 2, 3], vec![10], vec![20, 21]]);
+        assert_eq!(q.into_iter().collect::<Vec<_>>(), [1, 10, 20, 2, 21, 3]);
+    }
+
+    #[test]
+    fn derived_seeds_differ_by_label_and_are_stable() {
+        assert_eq!(derive_seed(7, &["a"]), derive_seed(7, &["a"]));
+        assert_ne!(derive_seed(7, &["a"]), derive_seed(7, &["b"]));
+        assert_ne!(derive_seed(7, &["a"]), derive_seed(8, &["a"]));
+    }
+
+    #[test]
+    fn unknown_operator_is_an_error() {
+        assert!(matches!(select_operators(Some(&["nope".to_string()])), Err(TaskError::UnknownOperator { .. })));
+        let picked = select_operators(Some(&["remove_loop".to_string(), "change_constant".to_string()])).map(|v| v.len()).unwrap_or(0);
+        assert_eq!(picked, 2);
+    }
+}

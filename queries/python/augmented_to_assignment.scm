@@ -1,0 +1,2 @@
+; mutmut: `x += y` -> `x = y` (any augmented assignment).
+(augmented_assignment) @site

@@ -1,0 +1,2 @@
+; SWE-smith: change an integer constant by one.
+(integer) @site

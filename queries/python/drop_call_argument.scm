@@ -1,0 +1,2 @@
+; mutmut: drop a call argument, or set it to None.
+(call arguments: (argument_list . (_))) @site

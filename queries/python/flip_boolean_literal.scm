@@ -1,0 +1,2 @@
+; mutmut: `True` <-> `False`.
+[(true) (false)] @site

@@ -1,0 +1,2 @@
+; SWE-smith: remove a base class from a class definition.
+(class_definition superclasses: (argument_list)) @site

@@ -1,0 +1,2 @@
+; mutmut: drop a `not`.
+(not_operator) @site

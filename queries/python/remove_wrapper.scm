@@ -1,0 +1,3 @@
+; SWE-smith: remove a `try` or `with` wrapper, keeping its body.
+(try_statement body: (block)) @site
+(with_statement body: (block)) @site

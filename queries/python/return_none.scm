@@ -1,0 +1,2 @@
+; mutmut: `return x` -> `return None`.
+(return_statement (_)) @site

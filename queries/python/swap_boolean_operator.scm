@@ -1,0 +1,2 @@
+; mutmut: `and` <-> `or`.
+(boolean_operator) @site

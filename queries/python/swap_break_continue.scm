@@ -1,0 +1,2 @@
+; mutmut: `break` <-> `continue`.
+[(break_statement) (continue_statement)] @site
