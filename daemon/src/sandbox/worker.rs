@@ -32,6 +32,8 @@ pub struct RunRequest {
     pub timeout: f64,
     /// Leave the patch applied after the run (default: the tree is reset).
     pub keep: bool,
+    /// Re-import the project's modules instead of swapping changed function code in place.
+    pub cold: bool,
 }
 
 /// The runner's answer.
@@ -47,6 +49,9 @@ pub struct RunResponse {
     pub ms: u64,
     #[serde(default)]
     pub detail: String,
+    /// How the child brought its code up to date: `hot` (code swapped in place) or `cold`.
+    #[serde(default)]
+    pub mode: String,
 }
 
 type Output = Pin<Box<dyn Stream<Item = std::result::Result<LogOutput, bollard::errors::Error>> + Send>>;

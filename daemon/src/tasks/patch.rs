@@ -35,6 +35,12 @@ pub fn check_applies(repo: &Repository, patch: &str) -> Result<(), String> {
     let mut options = ApplyOptions::new();
     options.check(true);
     repo.apply(&diff, ApplyLocation::WorkDir, Some(&mut options)).map_err(|e| format!("does not apply to the working tree: {}", e.message()))?;
+    check_applies_at_head(repo, patch)
+}
+
+/// Check that a patch applies to HEAD's tree (what environment images hold).
+pub fn check_applies_at_head(repo: &Repository, patch: &str) -> Result<(), String> {
+    let diff = Diff::from_buffer(patch.as_bytes()).map_err(|e| format!("not a patch: {}", e.message()))?;
     let head = repo.head().and_then(|h| h.peel_to_tree()).map_err(|e| format!("no HEAD tree: {}", e.message()))?;
     repo.apply_to_tree(&head, &diff, None).map_err(|e| format!("does not apply at HEAD: {}", e.message()))?;
     Ok(())

@@ -145,11 +145,9 @@ pub fn judge(task_id: &str, selection: &Selection, run: &BugRun) -> Result<(Vec<
         pass_to_pass: vec![],
         duration_ms: 0,
     };
-    if *selection == Selection::Uncovered {
-        return Err(reject("grounding", "no test executes the changed lines".into()));
-    }
     let results = match run {
         BugRun::PatchFailed(why) => return Err(reject("format", format!("patch does not apply: {why}"))),
+        _ if *selection == Selection::Uncovered => return Err(reject("grounding", "no test executes the changed lines".into())),
         BugRun::TimedOut => return Err(reject("execution", "the tests timed out with the bug".into())),
         BugRun::Finished(r) => r,
     };
@@ -285,6 +283,7 @@ mod tests {
         let one: BTreeMap<_, _> = [("a".to_string(), result(TestStatus::Passed, ""))].into();
         assert_eq!(judge("t", &sel, &BugRun::Finished(one)).unwrap(), (vec!["b".to_string()], vec!["a".to_string()]));
         assert_eq!(judge("t", &Selection::Uncovered, &BugRun::TimedOut).unwrap_err().rejected_at.as_deref(), Some("grounding"));
+        assert_eq!(judge("t", &Selection::Uncovered, &BugRun::PatchFailed("x".into())).unwrap_err().rejected_at.as_deref(), Some("format"));
     }
 
     #[test]

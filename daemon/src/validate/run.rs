@@ -24,11 +24,13 @@ pub struct ValidateConfig {
     /// Seconds the selected tests of one candidate may take.
     pub timeout_s: f64,
     pub limits: Limits,
+    /// Always re-import the project's modules in the runner (no in-place code swap).
+    pub cold_reload: bool,
 }
 
 impl Default for ValidateConfig {
     fn default() -> Self {
-        ValidateConfig { workers: 2, strict: false, timeout_s: 60.0, limits: Limits::default() }
+        ValidateConfig { workers: 2, strict: false, timeout_s: 60.0, limits: Limits::default(), cold_reload: false }
     }
 }
 
@@ -71,7 +73,7 @@ async fn worker_loop(engine: &Engine, env: &Environment, cfg: &ValidateConfig, q
             worker = Some(Worker::start(engine, &env.image, &cfg.limits).await?);
         }
         let Some(w) = worker.as_mut() else { continue };
-        let (task, verdict, healthy) = validate_one(w, env, task, cfg.timeout_s).await;
+        let (task, verdict, healthy) = validate_one(w, env, task, cfg).await;
         if !healthy || cfg.strict {
             if let Some(w) = worker.take() {
                 let _ = w.shutdown().await;
@@ -88,13 +90,16 @@ async fn worker_loop(engine: &Engine, env: &Environment, cfg: &ValidateConfig, q
 }
 
 /// One candidate through the stages. The bool says whether the worker is still usable.
-pub async fn validate_one(worker: &mut Worker, env: &Environment, mut task: Task, timeout_s: f64) -> (Task, Verdict, bool) {
+pub async fn validate_one(worker: &mut Worker, env: &Environment, mut task: Task, cfg: &ValidateConfig) -> (Task, Verdict, bool) {
+    let timeout_s = cfg.timeout_s;
     let started = Instant::now();
     let selection = select_tests(env, &task);
-    let (bug_run, healthy) = if selection == Selection::Uncovered {
+    let (bug_run, healthy) = if let Err(why) = applies_at_head(env, &task) {
+        (BugRun::PatchFailed(why), true)
+    } else if selection == Selection::Uncovered {
         (BugRun::TimedOut, true)
     } else {
-        run_bugged(worker, &task, selection.tests(), timeout_s).await
+        run_bugged(worker, &task, selection.tests(), cfg).await
     };
     let mut verdict = match judge(&task.id, &selection, &bug_run) {
         Err(v) => v,
@@ -118,8 +123,14 @@ pub async fn validate_one(worker: &mut Worker, env: &Environment, mut task: Task
     (task, verdict, healthy)
 }
 
-async fn run_bugged(worker: &mut Worker, task: &Task, tests: &[String], timeout_s: f64) -> (BugRun, bool) {
-    let req = RunRequest { id: task.id.clone(), patch: task.bug_patch.clone(), tests: tests.to_vec(), timeout: timeout_s, keep: false };
+/// The format stage, checked on the host with git2 (no repository code runs here).
+fn applies_at_head(env: &Environment, task: &Task) -> std::result::Result<(), String> {
+    let repo = git2::Repository::open(&env.repo).map_err(|e| format!("{}: {}", env.repo, e.message()))?;
+    crate::tasks::patch::check_applies_at_head(&repo, &task.bug_patch)
+}
+
+async fn run_bugged(worker: &mut Worker, task: &Task, tests: &[String], cfg: &ValidateConfig) -> (BugRun, bool) {
+    let req = RunRequest { id: task.id.clone(), patch: task.bug_patch.clone(), tests: tests.to_vec(), timeout: cfg.timeout_s, keep: false, cold: cfg.cold_reload };
     match worker.run(&req).await {
         Err(e) => {
             tracing::warn!("worker lost on {}: {e}", task.id);
@@ -133,7 +144,7 @@ async fn run_bugged(worker: &mut Worker, task: &Task, tests: &[String], timeout_
 
 /// The F2P tests must pass again on the restored tree (not flaky; the reverse patch repairs it).
 async fn rerun_clean(worker: &mut Worker, task: &Task, f2p: &[String], timeout_s: f64) -> std::result::Result<(), String> {
-    let req = RunRequest { id: format!("{}-clean", task.id), patch: String::new(), tests: f2p.to_vec(), timeout: timeout_s, keep: false };
+    let req = RunRequest { id: format!("{}-clean", task.id), patch: String::new(), tests: f2p.to_vec(), timeout: timeout_s, keep: false, cold: false };
     let resp = worker.run(&req).await.map_err(|e| format!("clean re-run failed: {e}"))?;
     let results = junit::parse(&resp.junit).unwrap_or_default();
     let failing: Vec<&String> = f2p.iter().filter(|t| results.get(*t).map(|r| r.status) != Some(TestStatus::Passed)).collect();
