@@ -16,6 +16,8 @@ use std::time::Duration;
 pub enum BenchCmd {
     /// Time a full index and incremental re-parses of one file.
     Anchor(AnchorArgs),
+    /// ms per validated candidate and yield (warm workers; `--vs-strict` beside strict mode).
+    Validate(super::bench_validate::ValidateBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -60,9 +62,10 @@ pub struct AnchorBench {
     pub query_us: Vec<(String, f64)>,
 }
 
-pub fn run(cmd: BenchCmd) -> anyhow::Result<i32> {
+pub fn run(home: &std::path::Path, cmd: BenchCmd) -> anyhow::Result<i32> {
     match cmd {
         BenchCmd::Anchor(args) => anchor(args),
+        BenchCmd::Validate(args) => super::bench_validate::run(home, args),
     }
 }
 

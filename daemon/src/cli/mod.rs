@@ -4,6 +4,7 @@
 //! human output on stdout (or one stable JSON document with `--json`), logs on stderr.
 
 mod bench;
+mod bench_validate;
 mod demo;
 mod env;
 pub mod validate;
@@ -99,7 +100,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Demo(args) => demo::run(&home, args),
         Command::Repo(cmd) => repo::run(cmd),
         Command::Tasks(cmd) => tasks::run(&home, cmd),
-        Command::Bench(cmd) => bench::run(cmd),
+        Command::Bench(cmd) => bench::run(&home, cmd),
     }
 }
 

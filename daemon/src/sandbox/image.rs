@@ -31,6 +31,9 @@ pub struct Environment {
     pub install_commands: Vec<String>,
     /// Every test of the clean run with its status.
     pub clean: BTreeMap<String, TestStatus>,
+    /// Seconds each test took on the clean run (for per-candidate timeouts).
+    #[serde(default)]
+    pub durations: BTreeMap<String, f64>,
     /// file (repo-relative) → line (1-based) → tests that executed it.
     pub coverage: BTreeMap<String, BTreeMap<u32, Vec<String>>>,
     pub build_ms: u64,
@@ -206,7 +209,7 @@ pub async fn build_env(engine: &Engine, repo: &Path, head: &str, cfg: &EnvConfig
     let limits = Limits { memory_bytes: 4 << 30, pids: 1024, nano_cpus: 2_000_000_000, network: true };
     let container = engine.start_container(&cfg.base_image, &limits, &env_vars).await?;
     let result = prepare(&container, repo, cfg).await;
-    let (install_commands, clean, coverage) = match result {
+    let (install_commands, clean, durations, coverage) = match result {
         Ok(v) => v,
         Err(e) => {
             let _ = container.remove().await;
@@ -220,6 +223,7 @@ pub async fn build_env(engine: &Engine, repo: &Path, head: &str, cfg: &EnvConfig
         base_image: cfg.base_image.clone(),
         install_commands,
         clean,
+        durations,
         coverage,
         build_ms: 0,
     };
@@ -246,7 +250,8 @@ fn refusal(env: &Environment) -> String {
     )
 }
 
-type Prepared = (Vec<String>, BTreeMap<String, TestStatus>, BTreeMap<String, BTreeMap<u32, Vec<String>>>);
+/// Install commands, clean statuses, clean durations, coverage.
+type Prepared = (Vec<String>, BTreeMap<String, TestStatus>, BTreeMap<String, f64>, BTreeMap<String, BTreeMap<u32, Vec<String>>>);
 
 /// Copy, install, and run the clean suite with coverage inside the build container.
 async fn prepare(container: &Container, repo: &Path, cfg: &EnvConfig) -> Result<Prepared> {
@@ -285,14 +290,12 @@ async fn prepare(container: &Container, repo: &Path, cfg: &EnvConfig) -> Result<
         let log = container.exec(&["cat", "/tmp/clean.log"], 60).await?;
         return Err(SandboxError::Other(format!("the test suite did not run: {}", tail(&log.stdout, 1500))));
     }
-    let clean = junit::parse(&xml.stdout)
-        .map_err(SandboxError::Other)?
-        .into_iter()
-        .map(|(id, r)| (id, r.status))
-        .collect();
+    let results = junit::parse(&xml.stdout).map_err(SandboxError::Other)?;
+    let durations = results.iter().map(|(id, r)| (id.clone(), r.seconds)).collect();
+    let clean = results.into_iter().map(|(id, r)| (id, r.status)).collect();
     let cov = container.exec(&["cat", "/tmp/coverage.json"], 120).await?;
     let coverage = if cov.exit_code == 0 { parse_coverage(&cov.stdout) } else { BTreeMap::new() };
-    Ok((installed, clean, coverage))
+    Ok((installed, clean, durations, coverage))
 }
 
 async fn sh(container: &Container, script: &str, secs: u64) -> Result<super::ExecOutput> {

@@ -13,6 +13,8 @@ pub struct TestResult {
     pub status: TestStatus,
     /// `message` attribute of the failure / error element (exception and assertion text).
     pub message: String,
+    /// The `time` attribute: seconds the test took.
+    pub seconds: f64,
 }
 
 /// Parse a JUnit report; `Err` names what was malformed.
@@ -23,10 +25,10 @@ pub fn parse(xml: &str) -> Result<BTreeMap<String, TestResult>, String> {
     loop {
         match reader.read_event().map_err(|e| format!("JUnit XML at byte {}: {e}", reader.buffer_position()))? {
             Event::Start(e) if e.name().as_ref() == b"testcase" => {
-                current = Some((node_id(&e), TestResult { status: TestStatus::Passed, message: String::new() }));
+                current = Some((node_id(&e), passed(&e)));
             }
             Event::Empty(e) if e.name().as_ref() == b"testcase" => {
-                out.insert(node_id(&e), TestResult { status: TestStatus::Passed, message: String::new() });
+                out.insert(node_id(&e), passed(&e));
             }
             Event::Start(e) | Event::Empty(e) if current.is_some() => {
                 if let Some((_, result)) = current.as_mut() {
@@ -43,6 +45,12 @@ pub fn parse(xml: &str) -> Result<BTreeMap<String, TestResult>, String> {
         }
     }
     Ok(out)
+}
+
+/// A test case before its children say otherwise.
+fn passed(e: &BytesStart) -> TestResult {
+    let seconds = attr(e, "time").and_then(|t| t.parse().ok()).unwrap_or(0.0);
+    TestResult { status: TestStatus::Passed, message: String::new(), seconds }
 }
 
 /// A `<failure>`, `<error>` or `<skipped>` child sets the status (the worst one wins).
@@ -115,6 +123,7 @@ mod tests {
         assert_eq!(r.len(), 5);
         assert!(has_collection_error(&r));
         assert_eq!(r["tests/test_money.py::test_add"].status, TestStatus::Passed);
+        assert_eq!(r["tests/test_money.py::test_add"].seconds, 0.001);
         let half = &r["tests/test_money.py::TestRound::test_half[2]"];
         assert_eq!(half.status, TestStatus::Failed);
         assert_eq!(half.message, "AssertionError: assert 3 == 2");

@@ -151,6 +151,15 @@ impl Worker {
         }
     }
 
+    /// The container's peak memory use in bytes (cgroup v2 `memory.peak`, else v1
+    /// `memory.max_usage_in_bytes`; page cache included), if the kernel reports it.
+    pub async fn memory_peak(&mut self) -> Option<u64> {
+        let container = self.container.as_ref()?;
+        let script = "cat /sys/fs/cgroup/memory.peak 2>/dev/null || cat /sys/fs/cgroup/memory/memory.max_usage_in_bytes";
+        let out = container.exec(&["sh", "-c", script], 10).await.ok()?;
+        out.stdout.trim().parse().ok()
+    }
+
     /// Stop the runner and remove the container.
     pub async fn shutdown(mut self) -> Result<()> {
         let _ = self.input.shutdown().await;

@@ -113,6 +113,13 @@ pub fn select_tests(env: &Environment, task: &Task) -> Selection {
     Selection::WholeSuite(passing.into_iter().collect())
 }
 
+/// Seconds a candidate's selected tests may take: ten times what they took on the clean tree
+/// plus two seconds of start-up, never more than `cap` (a mutant that loops is cut off early).
+pub fn timeout_for(env: &Environment, tests: &[String], cap: f64) -> f64 {
+    let clean: f64 = tests.iter().filter_map(|t| env.durations.get(t)).sum();
+    (2.0 + 10.0 * clean).min(cap)
+}
+
 /// What a run of the bugged tree produced.
 #[derive(Debug, Clone)]
 pub enum BugRun {
@@ -245,11 +252,11 @@ mod tests {
         lines.insert(cov_line, vec!["tests/test_m.py::test_a".to_string(), "tests/test_m.py::test_broken".to_string()]);
         let mut coverage = BTreeMap::new();
         coverage.insert("pkg/m.py".to_string(), lines);
-        Environment { repo: "r".into(), head: "c".into(), image: "i".into(), base_image: "b".into(), install_commands: vec![], clean, coverage, build_ms: 0 }
+        Environment { repo: "r".into(), head: "c".into(), image: "i".into(), base_image: "b".into(), install_commands: vec![], clean, durations: BTreeMap::new(), coverage, build_ms: 0 }
     }
 
     fn result(status: TestStatus, message: &str) -> TestResult {
-        TestResult { status, message: message.into() }
+        TestResult { status, message: message.into(), seconds: 0.0 }
     }
 
     #[test]
@@ -268,6 +275,15 @@ mod tests {
             Selection::ModuleTests(t) => assert_eq!(t, vec!["tests/test_m.py::test_a".to_string(), "tests/test_m.py::test_b".to_string()]),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn timeouts_scale_with_the_clean_run() {
+        let mut e = env(11);
+        e.durations.insert("tests/test_m.py::test_a".into(), 0.5);
+        assert_eq!(timeout_for(&e, &["tests/test_m.py::test_a".to_string()], 60.0), 7.0);
+        assert_eq!(timeout_for(&e, &["tests/test_m.py::test_a".to_string()], 4.0), 4.0);
+        assert_eq!(timeout_for(&e, &["unknown".to_string()], 60.0), 2.0);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! In: an engine, the environment, candidates, a config. Out: `(Task, Verdict)` pairs through
 //! the `on_verdict` callback, in completion order.
 
-use super::{judge, problem_statement, select_tests, BugRun, Selection};
+use super::{judge, problem_statement, select_tests, timeout_for, BugRun, Selection};
 use crate::model::{Task, TaskStatus, TestStatus, Verdict};
 use crate::sandbox::image::Environment;
 use crate::sandbox::worker::{RunRequest, Worker};
@@ -26,11 +26,23 @@ pub struct ValidateConfig {
     pub limits: Limits,
     /// Always re-import the project's modules in the runner (no in-place code swap).
     pub cold_reload: bool,
+    /// Run the whole passing suite for every candidate instead of the coverage selection
+    /// (the SWE-smith way; a baseline for benchmarks).
+    pub full_suite: bool,
+}
+
+/// Figures from one `validate_all` call.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ValidateStats {
+    /// Containers started (one per worker, plus replacements; one per candidate in strict mode).
+    pub containers: usize,
+    /// Peak memory of each container, bytes, as its cgroup reports it.
+    pub container_peak_bytes: Vec<u64>,
 }
 
 impl Default for ValidateConfig {
     fn default() -> Self {
-        ValidateConfig { workers: 2, strict: false, timeout_s: 60.0, limits: Limits::default(), cold_reload: false }
+        ValidateConfig { workers: 2, strict: false, timeout_s: 60.0, limits: Limits::default(), cold_reload: false, full_suite: false }
     }
 }
 
@@ -41,14 +53,15 @@ pub async fn validate_all(
     tasks: Vec<Task>,
     cfg: &ValidateConfig,
     mut on_verdict: impl FnMut(Task, Verdict),
-) -> Result<()> {
+) -> Result<ValidateStats> {
     let queue = Arc::new(Mutex::new(VecDeque::from(tasks)));
     let env = Arc::new(env.clone());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let stats = Arc::new(Mutex::new(ValidateStats::default()));
     let mut handles = Vec::new();
     for _ in 0..cfg.workers.max(1) {
-        let (engine, env, cfg, queue, tx) = (engine.clone(), env.clone(), cfg.clone(), queue.clone(), tx.clone());
-        handles.push(tokio::spawn(async move { worker_loop(&engine, &env, &cfg, &queue, &tx).await }));
+        let (engine, env, cfg, queue, tx, stats) = (engine.clone(), env.clone(), cfg.clone(), queue.clone(), tx.clone(), stats.clone());
+        handles.push(tokio::spawn(async move { worker_loop(&engine, &env, &cfg, &queue, &tx, &stats).await }));
     }
     drop(tx);
     while let Some((task, verdict)) = rx.recv().await {
@@ -57,7 +70,8 @@ pub async fn validate_all(
     for h in handles {
         h.await.map_err(|e| crate::sandbox::SandboxError::Other(format!("validation worker: {e}")))??;
     }
-    Ok(())
+    let stats = stats.lock().map(|s| s.clone()).unwrap_or_default();
+    Ok(stats)
 }
 
 type Sender = tokio::sync::mpsc::UnboundedSender<(Task, Verdict)>;
@@ -66,17 +80,27 @@ fn pop(queue: &Mutex<VecDeque<Task>>) -> Option<Task> {
     queue.lock().ok()?.pop_front()
 }
 
-async fn worker_loop(engine: &Engine, env: &Environment, cfg: &ValidateConfig, queue: &Mutex<VecDeque<Task>>, tx: &Sender) -> Result<()> {
+async fn worker_loop(
+    engine: &Engine,
+    env: &Environment,
+    cfg: &ValidateConfig,
+    queue: &Mutex<VecDeque<Task>>,
+    tx: &Sender,
+    stats: &Mutex<ValidateStats>,
+) -> Result<()> {
     let mut worker: Option<Worker> = None;
     while let Some(task) = pop(queue) {
         if worker.is_none() {
             worker = Some(Worker::start(engine, &env.image, &cfg.limits).await?);
+            if let Ok(mut s) = stats.lock() {
+                s.containers += 1;
+            }
         }
         let Some(w) = worker.as_mut() else { continue };
         let (task, verdict, healthy) = validate_one(w, env, task, cfg).await;
         if !healthy || cfg.strict {
             if let Some(w) = worker.take() {
-                let _ = w.shutdown().await;
+                retire(w, stats).await;
             }
         }
         if tx.send((task, verdict)).is_err() {
@@ -84,26 +108,38 @@ async fn worker_loop(engine: &Engine, env: &Environment, cfg: &ValidateConfig, q
         }
     }
     if let Some(w) = worker {
-        w.shutdown().await?;
+        retire(w, stats).await;
     }
     Ok(())
+}
+
+/// Note a worker's peak memory, then remove it.
+async fn retire(mut worker: Worker, stats: &Mutex<ValidateStats>) {
+    if let Some(peak) = worker.memory_peak().await {
+        if let Ok(mut s) = stats.lock() {
+            s.container_peak_bytes.push(peak);
+        }
+    }
+    if let Err(e) = worker.shutdown().await {
+        tracing::warn!("removing a worker container: {e}");
+    }
 }
 
 /// One candidate through the stages. The bool says whether the worker is still usable.
 pub async fn validate_one(worker: &mut Worker, env: &Environment, mut task: Task, cfg: &ValidateConfig) -> (Task, Verdict, bool) {
     let timeout_s = cfg.timeout_s;
     let started = Instant::now();
-    let selection = select_tests(env, &task);
+    let selection = if cfg.full_suite { Selection::WholeSuite(env.passing()) } else { select_tests(env, &task) };
     let (bug_run, healthy) = if let Err(why) = applies_at_head(env, &task) {
         (BugRun::PatchFailed(why), true)
     } else if selection == Selection::Uncovered {
         (BugRun::TimedOut, true)
     } else {
-        run_bugged(worker, &task, selection.tests(), cfg).await
+        run_bugged(worker, env, &task, selection.tests(), cfg).await
     };
     let mut verdict = match judge(&task.id, &selection, &bug_run) {
         Err(v) => v,
-        Ok((f2p, p2p)) => match rerun_clean(worker, &task, &f2p, timeout_s).await {
+        Ok((f2p, p2p)) => match rerun_clean(worker, &task, &f2p, timeout_for(env, &f2p, timeout_s)).await {
             Ok(()) => {
                 let failures = match &bug_run {
                     BugRun::Finished(r) => r.clone(),
@@ -129,8 +165,8 @@ fn applies_at_head(env: &Environment, task: &Task) -> std::result::Result<(), St
     crate::tasks::patch::check_applies_at_head(&repo, &task.bug_patch)
 }
 
-async fn run_bugged(worker: &mut Worker, task: &Task, tests: &[String], cfg: &ValidateConfig) -> (BugRun, bool) {
-    let req = RunRequest { id: task.id.clone(), patch: task.bug_patch.clone(), tests: tests.to_vec(), timeout: cfg.timeout_s, keep: false, cold: cfg.cold_reload };
+async fn run_bugged(worker: &mut Worker, env: &Environment, task: &Task, tests: &[String], cfg: &ValidateConfig) -> (BugRun, bool) {
+    let req = RunRequest { id: task.id.clone(), patch: task.bug_patch.clone(), tests: tests.to_vec(), timeout: timeout_for(env, tests, cfg.timeout_s), keep: false, cold: cfg.cold_reload };
     match worker.run(&req).await {
         Err(e) => {
             tracing::warn!("worker lost on {}: {e}", task.id);

@@ -1,0 +1,151 @@
+//! `socratic bench validate`: ms per validated candidate and yield on a repository, warm workers
+//! with coverage-selected tests, optionally beside strict mode (a fresh container per candidate
+//! running the whole suite, the SWE-smith way) on the same candidates.
+//!
+//! In: a git repository. Out: a table (or JSON) of ms per candidate, yield, verdicts by stage,
+//! containers started and their peak memory, for each mode.
+
+use super::env::{ensure_env, runtime, ImageArgs};
+use super::{print_json, EXIT_OK};
+use crate::model::{Task, Verdict};
+use crate::sandbox::Engine;
+use crate::store::Store;
+use crate::tasks::{generate, GenerateConfig};
+use crate::validate::run::{validate_all, ValidateConfig, ValidateStats};
+use clap::Args;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, Args)]
+pub struct ValidateBenchArgs {
+    /// Root of a git repository.
+    #[arg(long)]
+    pub repo: PathBuf,
+    /// Candidates to generate and validate.
+    #[arg(long, default_value_t = 200)]
+    pub candidates: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Seconds the tests of one candidate may take.
+    #[arg(long, default_value_t = 60.0)]
+    pub timeout: f64,
+    /// Also validate the first `--strict-candidates` candidates in strict mode (fresh container,
+    /// whole suite per candidate).
+    #[arg(long)]
+    pub vs_strict: bool,
+    #[arg(long, default_value_t = 30)]
+    pub strict_candidates: usize,
+    #[command(flatten)]
+    pub image: ImageArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One mode's figures.
+#[derive(Debug, Serialize)]
+pub struct ModeFigures {
+    pub mode: String,
+    pub candidates: usize,
+    pub valid: usize,
+    pub yield_rate: f64,
+    pub wall_ms: u64,
+    pub ms_per_candidate: f64,
+    pub by_stage: BTreeMap<String, usize>,
+    pub containers: usize,
+    pub peak_container_mib: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ValidateBench {
+    pub repo: String,
+    pub tests_clean: usize,
+    pub env_ms: u64,
+    pub modes: Vec<ModeFigures>,
+    /// strict ms per candidate / warm ms per candidate.
+    pub speedup_vs_strict: Option<f64>,
+    /// Verdicts that differ between the modes (on the shared candidates).
+    pub disagreements: usize,
+}
+
+pub fn run(home: &Path, args: ValidateBenchArgs) -> anyhow::Result<i32> {
+    let mut store = Store::open(home)?;
+    let (tasks, _) = generate(&args.repo, &GenerateConfig { budget: args.candidates, seed: args.seed, ..Default::default() })?;
+    let bench = runtime()?.block_on(async {
+        let env_started = Instant::now();
+        let env = ensure_env(&mut store, &args.repo, &args.image).await?;
+        let env_ms = env_started.elapsed().as_millis() as u64;
+        let engine = Engine::connect().await?;
+        let warm_cfg = ValidateConfig { workers: args.workers, timeout_s: args.timeout, ..Default::default() };
+        let (warm, warm_verdicts) = measure("warm", &engine, &env, &tasks, &warm_cfg).await?;
+        let mut modes = vec![warm];
+        let mut speedup = None;
+        let mut disagreements = 0;
+        if args.vs_strict {
+            let subset: Vec<Task> = tasks.iter().take(args.strict_candidates).cloned().collect();
+            let strict_cfg = ValidateConfig { strict: true, full_suite: true, ..warm_cfg.clone() };
+            let (strict, strict_verdicts) = measure("strict-full-suite", &engine, &env, &subset, &strict_cfg).await?;
+            disagreements = strict_verdicts.iter().filter(|(id, v)| warm_verdicts.get(*id).is_some_and(|w| w.valid != v.valid)).count();
+            speedup = Some(strict.ms_per_candidate / modes[0].ms_per_candidate.max(1e-9));
+            modes.push(strict);
+        }
+        anyhow::Ok(ValidateBench { repo: env.repo.clone(), tests_clean: env.clean.len(), env_ms, modes, speedup_vs_strict: speedup, disagreements })
+    })?;
+    if args.json {
+        print_json(&bench)?;
+    } else {
+        print!("{}", table(&bench));
+    }
+    Ok(EXIT_OK)
+}
+
+async fn measure(mode: &str, engine: &Engine, env: &crate::sandbox::image::Environment, tasks: &[Task], cfg: &ValidateConfig) -> anyhow::Result<(ModeFigures, BTreeMap<String, Verdict>)> {
+    let bar = super::progress_bar(tasks.len() as u64, mode);
+    let mut verdicts = BTreeMap::new();
+    let started = Instant::now();
+    let stats: ValidateStats = validate_all(engine, env, tasks.to_vec(), cfg, |t, v| {
+        bar.inc(1);
+        verdicts.insert(t.id, v);
+    })
+    .await?;
+    bar.finish_and_clear();
+    let wall_ms = started.elapsed().as_millis() as u64;
+    let valid = verdicts.values().filter(|v| v.valid).count();
+    let mut by_stage = BTreeMap::new();
+    for v in verdicts.values() {
+        *by_stage.entry(v.rejected_at.clone().unwrap_or_else(|| "valid".into())).or_insert(0) += 1;
+    }
+    let n = tasks.len().max(1) as f64;
+    let peak = stats.container_peak_bytes.iter().copied().max().unwrap_or(0) as f64 / (1024.0 * 1024.0);
+    let figures = ModeFigures {
+        mode: mode.to_string(),
+        candidates: tasks.len(),
+        valid,
+        yield_rate: valid as f64 / n,
+        wall_ms,
+        ms_per_candidate: wall_ms as f64 / n,
+        by_stage,
+        containers: stats.containers,
+        peak_container_mib: peak,
+    };
+    Ok((figures, verdicts))
+}
+
+fn table(b: &ValidateBench) -> String {
+    let mut s = format!("repository: {} ({} tests on the clean tree; environment ready in {} ms)\n", b.repo, b.tests_clean, b.env_ms);
+    s.push_str(&format!("{:<20} {:>10} {:>8} {:>8} {:>12} {:>11} {:>14}  verdicts\n", "mode", "candidates", "valid", "yield", "wall s", "ms/cand", "peak MiB/ctr"));
+    for m in &b.modes {
+        let stages: Vec<String> = m.by_stage.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        s.push_str(&format!(
+            "{:<20} {:>10} {:>8} {:>7.0}% {:>12.1} {:>11.1} {:>14.0}  {}\n",
+            m.mode, m.candidates, m.valid, m.yield_rate * 100.0, m.wall_ms as f64 / 1000.0, m.ms_per_candidate, m.peak_container_mib, stages.join(" ")
+        ));
+    }
+    if let Some(x) = b.speedup_vs_strict {
+        s.push_str(&format!("warm is {x:.1}x faster per candidate than strict; {} verdicts differ on shared candidates\n", b.disagreements));
+    }
+    s
+}
