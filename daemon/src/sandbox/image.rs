@@ -173,14 +173,26 @@ pub struct EnvConfig {
     pub test_timeout_s: u64,
 }
 
-/// Install commands to try for a repository, in order; the first that succeeds is kept.
+/// Requirement files installed before the project itself, when present (runtime first, then
+/// test requirements, in the layouts projects use).
+const REQUIREMENT_FILES: &[&str] = &[
+    "requirements.txt",
+    "requirements-test.txt",
+    "requirements_test.txt",
+    "requirements-tests.txt",
+    "test-requirements.txt",
+    "test_requirements.txt",
+    "requirements-dev.txt",
+    "requirements/test.txt",
+    "requirements/tests.txt",
+    "requirements/testing.txt",
+];
+
+/// Install commands to try for a repository, given its files (relative paths), in order.
 pub fn install_plan(files: &[String]) -> Vec<String> {
     let has = |name: &str| files.iter().any(|f| f == name);
     let pip = "python3 -m pip install --quiet --break-system-packages --disable-pip-version-check";
-    let mut plan = Vec::new();
-    for req in files.iter().filter(|f| f.starts_with("requirements") && f.ends_with(".txt")) {
-        plan.push(format!("{pip} -r {req}"));
-    }
+    let mut plan: Vec<String> = REQUIREMENT_FILES.iter().filter(|f| has(f)).map(|f| format!("{pip} -r {f}")).collect();
     if has("pyproject.toml") || has("setup.py") || has("setup.cfg") {
         plan.push(format!("{pip} -e '.[test]' || {pip} -e '.[tests]' || {pip} -e '.[testing]' || {pip} -e . || {pip} --no-build-isolation --no-deps -e ."));
     }
@@ -308,10 +320,17 @@ fn tail(s: &str, n: usize) -> String {
     chars[chars.len().saturating_sub(n)..].iter().collect()
 }
 
+/// Files at the top level and one folder down (`requirements/tests.txt`), relative.
 fn top_level_files(repo: &Path) -> Vec<String> {
-    std::fs::read_dir(repo)
-        .map(|rd| rd.flatten().filter_map(|e| e.file_name().to_str().map(String::from)).collect())
-        .unwrap_or_default()
+    walkdir::WalkDir::new(repo)
+        .min_depth(1)
+        .max_depth(2)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".git")
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| e.path().strip_prefix(repo).ok().and_then(|p| p.to_str()).map(String::from))
+        .collect()
 }
 
 /// The repository (working tree and `.git`) as a tar archive, without caches.
@@ -365,10 +384,11 @@ mod tests {
     #[test]
     fn install_plan_follows_the_files() {
         assert!(install_plan(&["README.md".into()]).is_empty());
-        let plan = install_plan(&["pyproject.toml".into(), "requirements-dev.txt".into()]);
-        assert_eq!(plan.len(), 2);
-        assert!(plan[0].contains("-r requirements-dev.txt"));
-        assert!(plan[1].contains("-e '.[test]'"));
+        let plan = install_plan(&["pyproject.toml".into(), "requirements/tests.txt".into(), "requirements/docs.txt".into(), "requirements.txt".into()]);
+        assert_eq!(plan.len(), 3, "{plan:?}");
+        assert!(plan[0].ends_with("-r requirements.txt"));
+        assert!(plan[1].ends_with("-r requirements/tests.txt"));
+        assert!(plan[2].contains("-e '.[test]'"));
     }
 
     #[test]
