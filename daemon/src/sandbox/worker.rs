@@ -80,7 +80,7 @@ pub fn tar_one_file(path: &str, contents: &[u8], mode: u32) -> Result<Vec<u8>> {
 impl Worker {
     /// Start a container from `image` with `limits` and the runner inside it, and wait until
     /// the runner says it is ready.
-    pub async fn start(engine: &Engine, image: &str, limits: &Limits) -> Result<Worker> {
+    pub async fn start(engine: &Engine, image: &str, limits: &Limits, run_env: &[String]) -> Result<Worker> {
         let container = engine.start_container(image, limits, &[]).await?;
         container.upload_tar("/", tar_one_file(&format!("{RUNNER_DIR}/runner.py"), RUNNER_PY.as_bytes(), 0o644)?).await?;
         let exec = engine
@@ -89,7 +89,7 @@ impl Worker {
                 &container.id,
                 CreateExecOptions {
                     cmd: Some(vec!["python3".to_string(), "-u".to_string(), format!("{RUNNER_DIR}/runner.py")]),
-                    env: Some(vec![format!("SOCRATIC_REPO={REPO_DIR}"), "PYTHONDONTWRITEBYTECODE=1".to_string()]),
+                    env: Some([vec![format!("SOCRATIC_REPO={REPO_DIR}"), "PYTHONDONTWRITEBYTECODE=1".to_string()], run_env.to_vec()].concat()),
                     attach_stdin: Some(true),
                     attach_stdout: Some(true),
                     attach_stderr: Some(true),

@@ -252,7 +252,7 @@ mod tests {
         lines.insert(cov_line, vec!["tests/test_m.py::test_a".to_string(), "tests/test_m.py::test_broken".to_string()]);
         let mut coverage = BTreeMap::new();
         coverage.insert("pkg/m.py".to_string(), lines);
-        Environment { repo: "r".into(), head: "c".into(), image: "i".into(), base_image: "b".into(), install_commands: vec![], clean, durations: BTreeMap::new(), coverage, build_ms: 0 }
+        Environment { repo: "r".into(), head: "c".into(), image: "i".into(), base_image: "b".into(), install_commands: vec![], clean, durations: BTreeMap::new(), python_path: None, install_notes: vec![], coverage, build_ms: 0 }
     }
 
     fn result(status: TestStatus, message: &str) -> TestResult {

@@ -91,7 +91,7 @@ async fn worker_loop(
     let mut worker: Option<Worker> = None;
     while let Some(task) = pop(queue) {
         if worker.is_none() {
-            worker = Some(Worker::start(engine, &env.image, &cfg.limits).await?);
+            worker = Some(Worker::start(engine, &env.image, &cfg.limits, &env.run_env()).await?);
             if let Ok(mut s) = stats.lock() {
                 s.containers += 1;
             }
