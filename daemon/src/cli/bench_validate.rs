@@ -67,8 +67,8 @@ pub struct ValidateBench {
     pub modes: Vec<ModeFigures>,
     /// strict ms per candidate / warm ms per candidate.
     pub speedup_vs_strict: Option<f64>,
-    /// Verdicts that differ between the modes (on the shared candidates).
-    pub disagreements: usize,
+    /// Candidates whose validity differs between the modes, with both verdicts' reasons.
+    pub disagreements: Vec<String>,
 }
 
 pub fn run(home: &Path, args: ValidateBenchArgs) -> anyhow::Result<i32> {
@@ -83,12 +83,16 @@ pub fn run(home: &Path, args: ValidateBenchArgs) -> anyhow::Result<i32> {
         let (warm, warm_verdicts) = measure("warm", &engine, &env, &tasks, &warm_cfg).await?;
         let mut modes = vec![warm];
         let mut speedup = None;
-        let mut disagreements = 0;
+        let mut disagreements = Vec::new();
         if args.vs_strict {
             let subset: Vec<Task> = tasks.iter().take(args.strict_candidates).cloned().collect();
             let strict_cfg = ValidateConfig { strict: true, full_suite: true, ..warm_cfg.clone() };
             let (strict, strict_verdicts) = measure("strict-full-suite", &engine, &env, &subset, &strict_cfg).await?;
-            disagreements = strict_verdicts.iter().filter(|(id, v)| warm_verdicts.get(*id).is_some_and(|w| w.valid != v.valid)).count();
+            for (id, s) in &strict_verdicts {
+                if let Some(w) = warm_verdicts.get(id).filter(|w| w.valid != s.valid) {
+                    disagreements.push(format!("{id}: warm {} ({}), strict {} ({})", w.valid, w.reason, s.valid, s.reason));
+                }
+            }
             speedup = Some(strict.ms_per_candidate / modes[0].ms_per_candidate.max(1e-9));
             modes.push(strict);
         }
@@ -145,7 +149,10 @@ fn table(b: &ValidateBench) -> String {
         ));
     }
     if let Some(x) = b.speedup_vs_strict {
-        s.push_str(&format!("warm is {x:.1}x faster per candidate than strict; {} verdicts differ on shared candidates\n", b.disagreements));
+        s.push_str(&format!("warm is {x:.1}x faster per candidate than strict; {} verdicts differ on shared candidates\n", b.disagreements.len()));
+        for d in &b.disagreements {
+            s.push_str(&format!("  {d}\n"));
+        }
     }
     s
 }

@@ -127,7 +127,8 @@ pub async fn ensure_env(store: &mut Store, repo: &Path, args: &ImageArgs) -> any
     engine.sweep().await?;
     if !args.rebuild {
         if let Some(env) = store.environment(&key, &head)? {
-            if engine.image_exists(&env.image).await {
+            let current = image::env_image_name(Path::new(&key).file_name().and_then(|n| n.to_str()).unwrap_or("repo"), &head, &env.base_image);
+            if env.image == current && engine.image_exists(&env.image).await {
                 return Ok(env);
             }
         }

@@ -207,9 +207,12 @@ pub fn install_plan(files: &[String]) -> Vec<String> {
     plan
 }
 
+/// Bump when the way environments are built changes, so old images are not reused.
+const ENV_RECIPE_VERSION: u32 = 2;
+
 /// The environment image's name for a repository at a commit.
 pub fn env_image_name(repo_name: &str, head: &str, base: &str) -> String {
-    let key = crate::model::sha256_hex(format!("{head}|{base}|{}", super::worker::RUNNER_PY.len()).as_bytes());
+    let key = crate::model::sha256_hex(format!("{head}|{base}|{ENV_RECIPE_VERSION}|{}", super::worker::RUNNER_PY).as_bytes());
     let clean: String = repo_name.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect();
     format!("socratic-env-{}:{}", clean.trim_matches('-'), &key[..12])
 }
@@ -315,6 +318,9 @@ async fn prepare(container: &Container, repo: &Path, cfg: &EnvConfig) -> Result<
             python_path = Some(format!("{REPO_DIR}/src"));
         }
     }
+    // Build products of the install (compiled extensions, egg-info) are untracked files that
+    // the per-candidate `git clean` must keep: exclude them from git's view.
+    sh(container, "git ls-files --others --exclude-standard | sed 's|^|/|' >> .git/info/exclude", 60).await?;
     let probe = sh(container, "python3 -c 'import pytest, coverage, pytest_cov'", 60).await?;
     if probe.exit_code != 0 {
         let cmd = "python3 -m pip install --quiet --break-system-packages pytest coverage pytest-cov";

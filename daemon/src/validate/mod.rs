@@ -84,13 +84,15 @@ impl Selection {
 pub fn select_tests(env: &Environment, task: &Task) -> Selection {
     let passing: BTreeSet<String> = env.passing().into_iter().collect();
     let mut covering = BTreeSet::new();
+    // A changed line executed only while importing (a signature, a default value, a class
+    // attribute) has no test context, yet changes what every caller sees.
+    let mut import_time = false;
     for (file, lines) in changed_lines(&task.bug_patch) {
         if let Some(cov) = env.coverage.get(&file) {
             for line in lines {
-                for t in cov.get(&line).into_iter().flatten() {
-                    if passing.contains(t) {
-                        covering.insert(t.clone());
-                    }
+                if let Some(tests) = cov.get(&line) {
+                    import_time |= tests.is_empty();
+                    covering.extend(tests.iter().filter(|t| passing.contains(*t)).cloned());
                 }
             }
         }
@@ -98,7 +100,7 @@ pub fn select_tests(env: &Environment, task: &Task) -> Selection {
     if !covering.is_empty() {
         return Selection::Covering(covering.into_iter().collect());
     }
-    if task.site.scope != "<module>" && !env.coverage.is_empty() {
+    if task.site.scope != "<module>" && !import_time && !env.coverage.is_empty() {
         return Selection::Uncovered;
     }
     let stem = std::path::Path::new(&task.site.file).file_stem().and_then(|s| s.to_str()).unwrap_or("");
@@ -271,6 +273,10 @@ mod tests {
     fn selection_prefers_covering_passing_tests() {
         assert_eq!(select_tests(&env(11), &task("Ledger._helper")), Selection::Covering(vec!["tests/test_m.py::test_a".into()]));
         assert_eq!(select_tests(&env(99), &task("Ledger._helper")), Selection::Uncovered);
+        // Line 11 executed only at import time (a default value): the module's tests run.
+        let mut imported = env(99);
+        imported.coverage.get_mut("pkg/m.py").unwrap().insert(11, vec![]);
+        assert!(matches!(select_tests(&imported, &task("Ledger._helper")), Selection::ModuleTests(_)));
         match select_tests(&env(99), &task("<module>")) {
             Selection::ModuleTests(t) => assert_eq!(t, vec!["tests/test_m.py::test_a".to_string(), "tests/test_m.py::test_b".to_string()]),
             other => panic!("{other:?}"),

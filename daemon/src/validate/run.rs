@@ -1,6 +1,7 @@
 //! Driving validation: warm workers pull candidates from a shared queue; each verdict is handed
-//! back as soon as it exists, so the caller can store it before the next one (a crash loses no
-//! result already recorded).
+//! back as soon as it exists, so the caller can store it at once (a crash loses no result
+//! already recorded). Candidates whose bugged run made tests fail wait in a small batch for one
+//! shared clean re-run of their F2P tests (the flakiness check), then are decided together.
 //!
 //! In: an engine, the environment, candidates, a config. Out: `(Task, Verdict)` pairs through
 //! the `on_verdict` callback, in completion order.
@@ -29,6 +30,9 @@ pub struct ValidateConfig {
     /// Run the whole passing suite for every candidate instead of the coverage selection
     /// (the SWE-smith way; a baseline for benchmarks).
     pub full_suite: bool,
+    /// Candidates whose F2P tests are re-run together on the restored tree (one pytest session
+    /// per batch instead of one per candidate).
+    pub recheck_batch: usize,
 }
 
 /// Figures from one `validate_all` call.
@@ -42,7 +46,7 @@ pub struct ValidateStats {
 
 impl Default for ValidateConfig {
     fn default() -> Self {
-        ValidateConfig { workers: 2, strict: false, timeout_s: 60.0, limits: Limits::default(), cold_reload: false, full_suite: false }
+        ValidateConfig { workers: 2, strict: false, timeout_s: 60.0, limits: Limits::default(), cold_reload: false, full_suite: false, recheck_batch: 8 }
     }
 }
 
@@ -89,6 +93,7 @@ async fn worker_loop(
     stats: &Mutex<ValidateStats>,
 ) -> Result<()> {
     let mut worker: Option<Worker> = None;
+    let mut pending: Vec<Pending> = Vec::new();
     while let Some(task) = pop(queue) {
         if worker.is_none() {
             worker = Some(Worker::start(engine, &env.image, &cfg.limits, &env.run_env()).await?);
@@ -97,20 +102,45 @@ async fn worker_loop(
             }
         }
         let Some(w) = worker.as_mut() else { continue };
-        let (task, verdict, healthy) = validate_one(w, env, task, cfg).await;
+        let (outcome, healthy) = run_candidate(w, env, task, cfg).await;
+        match outcome {
+            Stage::Decided(task, verdict) => {
+                if tx.send((task, verdict)).is_err() {
+                    break;
+                }
+            }
+            Stage::AwaitingRecheck(p) => pending.push(p),
+        }
+        let batch_full = pending.len() >= cfg.recheck_batch.max(1) || cfg.strict;
+        if healthy && batch_full {
+            if let Some(w) = worker.as_mut() {
+                if !send_all(tx, recheck(w, env, std::mem::take(&mut pending), cfg).await) {
+                    break;
+                }
+            }
+        }
         if !healthy || cfg.strict {
             if let Some(w) = worker.take() {
                 retire(w, stats).await;
             }
         }
-        if tx.send((task, verdict)).is_err() {
-            break;
+    }
+    if !pending.is_empty() {
+        if worker.is_none() {
+            worker = Some(Worker::start(engine, &env.image, &cfg.limits, &env.run_env()).await?);
+        }
+        if let Some(w) = worker.as_mut() {
+            send_all(tx, recheck(w, env, std::mem::take(&mut pending), cfg).await);
         }
     }
     if let Some(w) = worker {
         retire(w, stats).await;
     }
     Ok(())
+}
+
+fn send_all(tx: &Sender, decided: Vec<(Task, Verdict)>) -> bool {
+    decided.into_iter().all(|d| tx.send(d).is_ok())
 }
 
 /// Note a worker's peak memory, then remove it.
@@ -125,9 +155,23 @@ async fn retire(mut worker: Worker, stats: &Mutex<ValidateStats>) {
     }
 }
 
-/// One candidate through the stages. The bool says whether the worker is still usable.
-pub async fn validate_one(worker: &mut Worker, env: &Environment, mut task: Task, cfg: &ValidateConfig) -> (Task, Verdict, bool) {
-    let timeout_s = cfg.timeout_s;
+/// A candidate after its bugged run: decided, or waiting for the clean re-run of its F2P tests.
+pub enum Stage {
+    Decided(Task, Verdict),
+    AwaitingRecheck(Pending),
+}
+
+/// A candidate whose F2P tests must pass again on the restored tree.
+pub struct Pending {
+    task: Task,
+    f2p: Vec<String>,
+    p2p: Vec<String>,
+    failures: std::collections::BTreeMap<String, crate::sandbox::junit::TestResult>,
+    started: Instant,
+}
+
+/// The bugged run of one candidate. The bool says whether the worker is still usable.
+pub async fn run_candidate(worker: &mut Worker, env: &Environment, task: Task, cfg: &ValidateConfig) -> (Stage, bool) {
     let started = Instant::now();
     let selection = if cfg.full_suite { Selection::WholeSuite(env.passing()) } else { select_tests(env, &task) };
     let (bug_run, healthy) = if let Err(why) = applies_at_head(env, &task) {
@@ -137,26 +181,66 @@ pub async fn validate_one(worker: &mut Worker, env: &Environment, mut task: Task
     } else {
         run_bugged(worker, env, &task, selection.tests(), cfg).await
     };
-    let mut verdict = match judge(&task.id, &selection, &bug_run) {
-        Err(v) => v,
-        Ok((f2p, p2p)) => match rerun_clean(worker, &task, &f2p, timeout_for(env, &f2p, timeout_s)).await {
-            Ok(()) => {
-                let failures = match &bug_run {
-                    BugRun::Finished(r) => r.clone(),
-                    _ => Default::default(),
-                };
-                task.problem_statement = problem_statement(&task, &f2p, &failures);
-                Verdict { task_id: task.id.clone(), valid: true, rejected_at: None, reason: format!("{} fail to pass, {} pass to pass", f2p.len(), p2p.len()), fail_to_pass: f2p, pass_to_pass: p2p, duration_ms: 0 }
-            }
-            Err(reason) => Verdict { task_id: task.id.clone(), valid: false, rejected_at: Some("flaky".into()), reason, fail_to_pass: f2p, pass_to_pass: p2p, duration_ms: 0 },
-        },
+    let stage = match judge(&task.id, &selection, &bug_run) {
+        Err(verdict) => Stage::Decided(task, verdict),
+        Ok((f2p, p2p)) => {
+            let failures = match bug_run {
+                BugRun::Finished(r) => r,
+                _ => Default::default(),
+            };
+            Stage::AwaitingRecheck(Pending { task, f2p, p2p, failures, started })
+        }
     };
+    (match stage {
+        Stage::Decided(task, verdict) => {
+            let (task, verdict) = finish(env, task, verdict, started);
+            Stage::Decided(task, verdict)
+        }
+        other => other,
+    }, healthy)
+}
+
+/// Re-run the union of the pending candidates' F2P tests once on the restored tree; a candidate
+/// is valid when all its F2P tests pass again (flaky otherwise).
+async fn recheck(worker: &mut Worker, env: &Environment, pending: Vec<Pending>, cfg: &ValidateConfig) -> Vec<(Task, Verdict)> {
+    let mut tests: Vec<String> = pending.iter().flat_map(|p| p.f2p.iter().cloned()).collect();
+    tests.sort();
+    tests.dedup();
+    let req = RunRequest { id: "recheck".into(), patch: String::new(), tests: tests.clone(), timeout: timeout_for(env, &tests, cfg.timeout_s), keep: false, cold: false };
+    let clean = match worker.run(&req).await {
+        Ok(r) => crate::sandbox::junit::parse(&r.junit).unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!("clean re-run failed: {e}");
+            Default::default()
+        }
+    };
+    pending
+        .into_iter()
+        .map(|p| {
+            let failing: Vec<&String> = p.f2p.iter().filter(|t| clean.get(*t).map(|r| r.status) != Some(TestStatus::Passed)).collect();
+            let verdict = if failing.is_empty() {
+                Verdict { task_id: p.task.id.clone(), valid: true, rejected_at: None, reason: format!("{} fail to pass, {} pass to pass", p.f2p.len(), p.p2p.len()), fail_to_pass: p.f2p.clone(), pass_to_pass: p.p2p.clone(), duration_ms: 0 }
+            } else {
+                let reason = format!("{} F2P test(s) do not pass again on the restored tree (flaky), e.g. {}", failing.len(), failing[0]);
+                Verdict { task_id: p.task.id.clone(), valid: false, rejected_at: Some("flaky".into()), reason, fail_to_pass: p.f2p.clone(), pass_to_pass: p.p2p.clone(), duration_ms: 0 }
+            };
+            let mut task = p.task;
+            if verdict.valid {
+                task.problem_statement = problem_statement(&task, &p.f2p, &p.failures);
+            }
+            finish(env, task, verdict, p.started)
+        })
+        .collect()
+}
+
+/// Copy the verdict onto its task (status, tests, image) and stamp the time taken.
+fn finish(env: &Environment, mut task: Task, mut verdict: Verdict, started: Instant) -> (Task, Verdict) {
     verdict.duration_ms = started.elapsed().as_millis() as u64;
     task.fail_to_pass = verdict.fail_to_pass.clone();
     task.pass_to_pass = verdict.pass_to_pass.clone();
     task.image = Some(env.image.clone());
     task.status = if verdict.valid { TaskStatus::Valid } else { TaskStatus::Invalid(format!("{}: {}", verdict.rejected_at.as_deref().unwrap_or(""), verdict.reason)) };
-    (task, verdict, healthy)
+    (task, verdict)
 }
 
 /// The format stage, checked on the host with git2 (no repository code runs here).
@@ -175,18 +259,5 @@ async fn run_bugged(worker: &mut Worker, env: &Environment, task: &Task, tests: 
         Ok(r) if r.stage == "apply" => (BugRun::PatchFailed(r.detail), true),
         Ok(r) if r.stage == "timeout" => (BugRun::TimedOut, true),
         Ok(r) => (BugRun::Finished(junit::parse(&r.junit).unwrap_or_default()), true),
-    }
-}
-
-/// The F2P tests must pass again on the restored tree (not flaky; the reverse patch repairs it).
-async fn rerun_clean(worker: &mut Worker, task: &Task, f2p: &[String], timeout_s: f64) -> std::result::Result<(), String> {
-    let req = RunRequest { id: format!("{}-clean", task.id), patch: String::new(), tests: f2p.to_vec(), timeout: timeout_s, keep: false, cold: false };
-    let resp = worker.run(&req).await.map_err(|e| format!("clean re-run failed: {e}"))?;
-    let results = junit::parse(&resp.junit).unwrap_or_default();
-    let failing: Vec<&String> = f2p.iter().filter(|t| results.get(*t).map(|r| r.status) != Some(TestStatus::Passed)).collect();
-    if failing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("{} F2P test(s) do not pass again on the restored tree (flaky), e.g. {}", failing.len(), failing[0]))
     }
 }
