@@ -1,0 +1,289 @@
+//! End to end for the skills stage, with real tree-sitter, a real SQLite store and a real git
+//! repository: distilling the fixture traces, recovering known skills from a synthetic Solver
+//! that fails on chosen operators, targeted task generation, and the exported SKILL.md folders.
+
+use socratic::model::{Event, Instance, Label, Outcome, Record, SkillKind, SourceFormat, Trace, TaskRef};
+use socratic::skills::distill::RuleDistiller;
+use socratic::skills::{self, agent_skill, diff, target};
+use socratic::store::Store;
+use socratic::tasks::{generate, GenerateConfig};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn import(store: &mut Store, root: &Path) -> usize {
+    let (files, _errors) = socratic::traces::collect_files(&[root.to_path_buf()]);
+    let mut n = 0;
+    for f in files {
+        let Ok(bytes) = socratic::traces::read_input(&f) else { continue };
+        if let Ok((_, records)) = socratic::traces::parse_file(&f, &bytes) {
+            n += store.insert_records(&records).expect("insert").traces;
+        }
+    }
+    n
+}
+
+fn fixture_roots() -> Vec<PathBuf> {
+    let mut roots = vec![PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/traces"))];
+    let shared = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/traces"));
+    if shared.is_dir() {
+        roots.push(shared);
+    }
+    roots
+}
+
+#[test]
+fn fixture_traces_distill_into_skills_with_the_right_evidence() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(home.path()).expect("store");
+    let mut imported = 0;
+    for root in fixture_roots() {
+        imported += import(&mut store, &root);
+    }
+    assert!(imported > 0);
+    let (traces, instances) = (store.traces().expect("traces"), store.instances().expect("instances"));
+    let result = skills::distill_with(&RuleDistiller, &traces, &instances, &[], 1).expect("distill");
+    assert!(!result.skills.is_empty());
+    store.upsert_skills(&result.skills).expect("store skills");
+    let outcome: BTreeMap<&str, Outcome> = traces.iter().map(|t| (t.trace.id.as_str(), t.effective_label.outcome)).collect();
+    for s in &result.skills {
+        eprintln!("skill {:44} {:?} rate {:.2} traces {} failures {} evidence {}", s.name, s.kind, s.stats.failure_rate, s.stats.traces, s.stats.failures, s.evidence.len());
+        assert!(s.evidence.iter().all(|id| outcome.contains_key(id.as_str())), "{}: unknown evidence", s.name);
+        if s.kind == SkillKind::FailureMode {
+            // Failure evidence is failed runs only.
+            for id in &s.evidence {
+                let o = outcome[id.as_str()];
+                assert!(!matches!(o, Outcome::Resolved | Outcome::Unknown), "{}: {id} is {o:?}", s.name);
+            }
+        }
+        assert_eq!(s.stats.failures <= s.stats.traces, true);
+    }
+    // Every judged, failed trace is failure evidence of some skill unless it is a duplicate of
+    // another failed run of the same instance.
+    let in_failure_evidence: std::collections::BTreeSet<&str> =
+        result.skills.iter().filter(|s| s.kind == SkillKind::FailureMode).flat_map(|s| s.evidence.iter().map(String::as_str)).collect();
+    let failed: Vec<&socratic::store::StoredTrace> =
+        traces.iter().filter(|t| !matches!(t.effective_label.outcome, Outcome::Resolved | Outcome::Unknown)).collect();
+    assert!(!failed.is_empty());
+    for t in &failed {
+        let covered = in_failure_evidence.contains(t.trace.id.as_str())
+            || failed.iter().any(|o| o.trace.id != t.trace.id && o.trace.task.instance_id == t.trace.task.instance_id && in_failure_evidence.contains(o.trace.id.as_str()));
+        assert!(covered, "failed trace {} ({:?}) is in no failure skill", t.trace.id, t.trace.task.instance_id);
+    }
+    // Resolved runs with a known fix are repair-pattern evidence.
+    let export = tempfile::tempdir().expect("tempdir");
+    let with_examples: Vec<_> = result.skills.iter().map(|s| (s.clone(), skills::examples(s, &traces, &instances, 3))).collect();
+    agent_skill::export(export.path(), &with_examples).expect("export");
+    assert_eq!(agent_skill::validate(export.path()), vec![]);
+    // Re-distilling the same traces changes nothing.
+    let stored = store.skills().expect("skills");
+    let again = skills::distill_with(&RuleDistiller, &traces, &instances, &stored, 1).expect("distill");
+    assert!(again.changed.is_empty(), "{:?}", again.changed);
+    assert!(again.skills.iter().all(|s| s.version == 1));
+}
+
+/// Copy the example repository to a tempdir and commit it.
+fn example_repo() -> tempfile::TempDir {
+    let src = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/example_repo"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    for entry in walkdir::WalkDir::new(&src).into_iter().filter_map(Result::ok) {
+        let rel = entry.path().strip_prefix(&src).expect("prefix");
+        if rel.components().any(|c| matches!(c.as_os_str().to_str(), Some(".git" | "__pycache__" | ".pytest_cache"))) {
+            continue;
+        }
+        let to = dir.path().join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&to).expect("mkdir");
+        } else if entry.file_type().is_file() {
+            std::fs::copy(entry.path(), &to).expect("copy");
+        }
+    }
+    let repo = git2::Repository::init(dir.path()).expect("init");
+    let mut index = repo.index().expect("index");
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).expect("add");
+    index.write().expect("write index");
+    let tree = repo.find_tree(index.write_tree().expect("tree")).expect("find tree");
+    let sig = git2::Signature::now("Test", "test@example.com").expect("sig");
+    repo.commit(Some("HEAD"), &sig, &sig, "initial", &tree, &[]).expect("commit");
+    dir
+}
+
+/// A Solver trace for a generated task: resolved with the reverse of the bug patch, or
+/// unresolved with an empty patch.
+fn solver_records(task: &socratic::model::Task, resolved: bool) -> Vec<Record> {
+    let fix = diff::reverse(&task.bug_patch);
+    let instance = Instance {
+        instance_id: task.id.clone(),
+        source: SourceFormat::SweSmithInstance,
+        repo: Some("example/tallyho".into()),
+        base_commit: Some(task.base_commit.clone()),
+        problem_statement: Some(task.problem_statement.clone()),
+        gold_patch: Some(fix.clone()),
+        bug_patch: Some(task.bug_patch.clone()),
+        test_patch: None,
+        fail_to_pass: vec![],
+        pass_to_pass: vec![],
+        image_name: None,
+        origin: "synthetic".into(),
+    };
+    let (patch, label) = if resolved {
+        (Some(fix), Label { outcome: Outcome::Resolved, failure: None, reason: "synthetic: resolved".into(), inferred: false })
+    } else {
+        (Some(String::new()), Label { outcome: Outcome::Unresolved, failure: None, reason: "synthetic: gave up".into(), inferred: false })
+    };
+    let mut trace = Trace {
+        id: String::new(),
+        source: SourceFormat::Solver,
+        format_version: None,
+        task: TaskRef { instance_id: Some(task.id.clone()), repo: Some("example/tallyho".into()), base_commit: Some(task.base_commit.clone()), problem_statement: None },
+        model: Some("synthetic-solver".into()),
+        events: vec![
+            Event::Command { command: format!("grep -n {} -r .", task.enclosing), exit_code: Some(0), output: String::new() },
+            Event::Submit { note: None },
+        ],
+        final_patch: patch,
+        label,
+        cost_usd: None,
+        started_at: None,
+        ended_at: None,
+        origin: "synthetic".into(),
+    };
+    trace.id = trace.compute_id();
+    vec![Record::Instance(instance), Record::Trace(trace)]
+}
+
+#[test]
+fn synthetic_solver_failures_are_recovered_as_skills() {
+    let repo = example_repo();
+    let config = GenerateConfig { operators: Some(vec!["flip_comparison".into(), "remove_none_guard".into()]), budget: 12, seed: 11, ..Default::default() };
+    let (tasks, _) = generate(repo.path(), &config).expect("generate");
+    let flips = tasks.iter().filter(|t| t.operator == "flip_comparison").count();
+    let guards = tasks.iter().filter(|t| t.operator == "remove_none_guard").count();
+    assert!(flips >= 2 && guards >= 2, "flips {flips} guards {guards}");
+    let home = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(home.path()).expect("store");
+    for t in &tasks {
+        // The Solver fails every flipped comparison and fixes every removed None guard.
+        store.insert_records(&solver_records(t, t.operator == "remove_none_guard")).expect("insert");
+    }
+    let (traces, instances) = (store.traces().expect("traces"), store.instances().expect("instances"));
+    let result = skills::distill_with(&RuleDistiller, &traces, &instances, &[], 2).expect("distill");
+    let got: Vec<(String, usize, usize)> = result.skills.iter().map(|s| (s.name.clone(), s.stats.traces, s.stats.failures)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("added-none-guard".to_string(), guards, 0),
+            ("changed-comparison".to_string(), flips, flips),
+            ("changed-comparison-no-patch".to_string(), flips, flips),
+        ]
+    );
+    let by_name: BTreeMap<&str, &socratic::model::Skill> = result.skills.iter().map(|s| (s.name.as_str(), s)).collect();
+    assert_eq!(by_name["changed-comparison"].stats.failure_rate, 1.0);
+    assert_eq!(by_name["added-none-guard"].stats.failure_rate, 0.0);
+    assert_eq!(by_name["added-none-guard"].operators, vec!["remove_none_guard".to_string()]);
+    assert!(by_name["changed-comparison"].operators.contains(&"flip_comparison".to_string()));
+    // Evidence points at exactly the traces of those tasks.
+    let trace_of = |op: &str| -> Vec<String> {
+        let ids: Vec<&str> = tasks.iter().filter(|t| t.operator == op).map(|t| t.id.as_str()).collect();
+        let mut v: Vec<String> = traces.iter().filter(|t| t.trace.task.instance_id.as_deref().is_some_and(|i| ids.contains(&i))).map(|t| t.trace.id.clone()).collect();
+        v.sort();
+        v
+    };
+    let mut ev = by_name["changed-comparison-no-patch"].evidence.clone();
+    ev.sort();
+    assert_eq!(ev, trace_of("flip_comparison"));
+    let mut ev = by_name["added-none-guard"].evidence.clone();
+    ev.sort();
+    assert_eq!(ev, trace_of("remove_none_guard"));
+
+    // Versioning: store, add one resolved flip (new evidence), re-distill: same names, stats
+    // updated, versions unchanged (content is the same).
+    store.upsert_skills(&result.skills).expect("store");
+    let extra = tasks.iter().find(|t| t.operator == "flip_comparison").expect("a flip");
+    let mut records = solver_records(extra, true);
+    if let Some(Record::Trace(t)) = records.get_mut(1) {
+        t.model = Some("second-solver".into());
+        t.id = t.compute_id();
+    }
+    store.insert_records(&records).expect("insert");
+    let traces = store.traces().expect("traces");
+    let again = skills::distill_with(&RuleDistiller, &traces, &store.instances().expect("instances"), &store.skills().expect("skills"), 2).expect("distill");
+    let cmp = again.skills.iter().find(|s| s.name == "changed-comparison").expect("still there");
+    assert_eq!((cmp.stats.traces, cmp.stats.failures, cmp.version), (flips + 1, flips, 1));
+    assert_eq!(cmp.evidence.len(), flips + 1);
+
+    // Exported skills validate.
+    let out = tempfile::tempdir().expect("tempdir");
+    let with_examples: Vec<_> = again.skills.iter().map(|s| (s.clone(), skills::examples(s, &traces, &instances, 2))).collect();
+    agent_skill::export(out.path(), &with_examples).expect("export");
+    assert_eq!(agent_skill::validate(out.path()), vec![]);
+    assert!(out.path().join("changed-comparison/SKILL.md").is_file());
+}
+
+fn skill(name: &str, op: &str, rate: f64) -> socratic::model::Skill {
+    socratic::model::Skill {
+        name: name.into(),
+        kind: SkillKind::RepairPattern,
+        description: "d".into(),
+        applicability: vec![],
+        operations: vec![],
+        anchor: op.into(),
+        operators: vec![op.into()],
+        evidence: vec![],
+        stats: socratic::model::SkillStats { traces: 10, failures: (rate * 10.0).round() as usize, failure_rate: rate },
+        version: 1,
+    }
+}
+
+#[test]
+fn targeted_generation_follows_skill_weights() {
+    let repo = example_repo();
+    let skills = [skill("changed-comparison", "flip_comparison", 0.9), skill("added-none-guard", "remove_none_guard", 0.1)];
+    let weights = target::operator_weights(&skills, &[]);
+    let config = GenerateConfig { budget: 20, seed: 5, operator_weights: Some(weights), ..Default::default() };
+    let (tasks, _) = generate(repo.path(), &config).expect("generate");
+    let count = |op: &str| tasks.iter().filter(|t| t.operator == op).count();
+    let (flips, guards) = (count("flip_comparison"), count("remove_none_guard"));
+    eprintln!("targeted: flip_comparison {flips}, remove_none_guard {guards}, other {}", tasks.len() - flips - guards);
+    assert_eq!((flips, guards), (18, 2));
+    assert_eq!(tasks.len(), 20);
+    // Deterministic for a seed.
+    let (again, _) = generate(repo.path(), &config).expect("generate");
+    assert_eq!(tasks.iter().map(|t| &t.id).collect::<Vec<_>>(), again.iter().map(|t| &t.id).collect::<Vec<_>>());
+    // Untargeted: every operator gets a turn.
+    let (plain, _) = generate(repo.path(), &GenerateConfig { budget: 20, seed: 5, ..Default::default() }).expect("generate");
+    let ops: std::collections::BTreeSet<&str> = plain.iter().map(|t| t.operator.as_str()).collect();
+    eprintln!("untargeted: {} operators among 20 candidates", ops.len());
+    assert!(ops.len() > 5);
+}
+
+#[test]
+fn cli_distill_list_show_export() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let out = tempfile::tempdir().expect("tempdir");
+    let bin = env!("CARGO_BIN_EXE_socratic");
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(bin).arg("--home").arg(home.path()).args(args).output().expect("run");
+        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    let roots = fixture_roots();
+    let root = roots[0].to_str().expect("utf8");
+    let (code, _, err) = run(&["traces", "import", root]);
+    assert!(code == 0 || code == 1, "{err}");
+    let (code, stdout, err) = run(&["skills", "distill", "--min-traces", "1", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let names: Vec<String> = doc["skills"].as_array().expect("skills").iter().filter_map(|s| s["name"].as_str().map(str::to_string)).collect();
+    assert!(!names.is_empty());
+    let (code, stdout, _) = run(&["skills", "list", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout).expect("json").as_array().map(Vec::len), Some(names.len()));
+    let (code, stdout, _) = run(&["skills", "show", &names[0]]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("---\nname: "), "{stdout}");
+    assert_eq!(run(&["skills", "show", "no-such-skill"]).0, 1);
+    let (code, _, err) = run(&["skills", "export", out.path().to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(agent_skill::validate(out.path()), vec![]);
+    assert_eq!(run(&["skills", "distill", "--min-traces", "0"]).0, 2);
+    assert_eq!(run(&["skills", "distill", "--llm-url", "http://127.0.0.1:9"]).0, 2);
+}
