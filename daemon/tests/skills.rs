@@ -55,7 +55,7 @@ fn fixture_traces_distill_into_skills_with_the_right_evidence() {
                 assert!(!matches!(o, Outcome::Resolved | Outcome::Unknown), "{}: {id} is {o:?}", s.name);
             }
         }
-        assert_eq!(s.stats.failures <= s.stats.traces, true);
+        assert!(s.stats.failures <= s.stats.traces);
     }
     // Every judged, failed trace is failure evidence of some skill unless it is a duplicate of
     // another failed run of the same instance.
@@ -286,4 +286,44 @@ fn cli_distill_list_show_export() {
     assert_eq!(agent_skill::validate(out.path()), vec![]);
     assert_eq!(run(&["skills", "distill", "--min-traces", "0"]).0, 2);
     assert_eq!(run(&["skills", "distill", "--llm-url", "http://127.0.0.1:9"]).0, 2);
+}
+
+#[test]
+fn cli_tasks_generate_with_skills_spreads_the_budget_by_weight() {
+    let repo = example_repo();
+    let home = tempfile::tempdir().expect("tempdir");
+    let bin = env!("CARGO_BIN_EXE_socratic");
+    let generate = |extra: &[&str]| {
+        let o = std::process::Command::new(bin)
+            .arg("--home")
+            .arg(home.path())
+            .args(["tasks", "generate", "--repo"])
+            .arg(repo.path())
+            .args(["--budget", "10", "--seed", "3", "--json"])
+            .args(extra)
+            .output()
+            .expect("run");
+        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    // No skills stored yet: nothing to target.
+    let (code, _, err) = generate(&["--skills"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("skills distill"), "{err}");
+    {
+        let mut store = Store::open(home.path()).expect("store");
+        store.upsert_skills(&[skill("changed-comparison", "flip_comparison", 0.9), skill("added-none-guard", "remove_none_guard", 0.1)]).expect("upsert");
+    }
+    let (code, stdout, err) = generate(&["--skills"]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let ops: Vec<&str> = doc["tasks"].as_array().expect("tasks").iter().filter_map(|t| t["operator"].as_str()).collect();
+    let count = |op: &str| ops.iter().filter(|o| **o == op).count();
+    assert_eq!((count("flip_comparison"), count("remove_none_guard"), ops.len()), (9, 1, 10));
+    assert!((doc["operator_weights"]["flip_comparison"].as_f64().unwrap_or(0.0) - 0.9).abs() < 1e-9);
+    // --untargeted ignores the skills; both flags together are a usage error.
+    let (code, stdout, _) = generate(&["--untargeted"]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert!(doc["operator_weights"].is_null());
+    assert_eq!(generate(&["--skills", "--untargeted"]).0, 2);
 }

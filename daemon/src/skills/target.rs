@@ -22,7 +22,7 @@ pub struct SkillWeight {
 /// Does this kept task exercise the skill (named for it, or made by one of its operators)?
 fn exercises(task: &Task, skill: &Skill) -> bool {
     matches!(task.status, TaskStatus::Valid | TaskStatus::Accepted)
-        && (task.skill.as_deref() == Some(skill.name.as_str()) || skill.operators.iter().any(|o| *o == task.operator))
+        && (task.skill.as_deref() == Some(skill.name.as_str()) || skill.operators.contains(&task.operator))
 }
 
 /// Weight of every skill that has operators, by name.
