@@ -177,6 +177,8 @@ fn pattern_steps(p: Pattern) -> &'static [&'static str] {
         Pattern::WrongAttributeOrName => &["check which attribute or variable holds the value", "use that name"],
         Pattern::ReorderedStatements => &["follow the data dependencies between the statements", "restore the order in which each value is set before it is used"],
         Pattern::RestoredBaseClass => &["check the behaviour the class should inherit", "restore the base class"],
+        Pattern::SwappedBranches => &["check which branch each input takes", "swap the bodies of the if and else back"],
+        Pattern::RestoredOperand => &["recompute the expected value by hand", "restore the missing term of the expression"],
     }
 }
 

@@ -37,6 +37,8 @@ pub enum Pattern {
     FixedCallArguments,
     WrongAttributeOrName,
     ReorderedStatements,
+    SwappedBranches,
+    RestoredOperand,
     RestoredBaseClass,
 }
 
@@ -54,11 +56,13 @@ pub const ALL: &[Pattern] = &[
     Pattern::ChangedLoopControl,
     Pattern::ChangedBooleanLiteral,
     Pattern::OffByOne,
+    Pattern::RestoredOperand,
     Pattern::ChangedArithmeticOperator,
     Pattern::ChangedReturnValue,
     Pattern::FixedCallArguments,
     Pattern::RestoredMissingStatement,
     Pattern::ReorderedStatements,
+    Pattern::SwappedBranches,
     Pattern::WrongAttributeOrName,
 ];
 
@@ -83,6 +87,8 @@ impl Pattern {
             Pattern::FixedCallArguments => "fixed-call-arguments",
             Pattern::WrongAttributeOrName => "wrong-attribute-or-name",
             Pattern::ReorderedStatements => "reordered-statements",
+            Pattern::SwappedBranches => "swapped-branches",
+            Pattern::RestoredOperand => "restored-operand",
             Pattern::RestoredBaseClass => "restored-base-class",
         }
     }
@@ -95,7 +101,7 @@ impl Pattern {
     /// Catalogue operators whose bug, reversed, is this repair (first: the closest).
     pub fn operators(self) -> &'static [&'static str] {
         match self {
-            Pattern::AddedNoneGuard => &["remove_none_guard"],
+            Pattern::AddedNoneGuard => &["remove_none_guard", "remove_conditional"],
             Pattern::AddedExceptionHandling => &["remove_wrapper", "swallow_exception"],
             Pattern::ChangedExceptionType => &["wrong_exception_type"],
             Pattern::RestoredLoopOrCondition => &["remove_loop", "remove_conditional", "invert_if_else"],
@@ -112,6 +118,8 @@ impl Pattern {
             Pattern::FixedCallArguments => &["drop_call_argument"],
             Pattern::WrongAttributeOrName => &["return_wrong_value", "swap_operands"],
             Pattern::ReorderedStatements => &["shuffle_statements", "shuffle_methods"],
+            Pattern::SwappedBranches => &["invert_if_else"],
+            Pattern::RestoredOperand => &["break_chain"],
             Pattern::RestoredBaseClass => &["remove_base_class"],
         }
     }
@@ -125,7 +133,7 @@ impl Pattern {
     pub fn summary(self) -> &'static str {
         match self {
             Pattern::AddedNoneGuard => "add a guard that handles a None value before it is used",
-            Pattern::AddedExceptionHandling => "add or restore exception handling around a failing operation",
+            Pattern::AddedExceptionHandling => "add or restore exception handling (or the context manager) around a failing operation",
             Pattern::ChangedExceptionType => "catch the exception type the code actually raises",
             Pattern::RestoredLoopOrCondition => "restore a missing loop or condition",
             Pattern::RestoredMissingStatement => "restore a missing statement (assignment, call, return)",
@@ -141,6 +149,8 @@ impl Pattern {
             Pattern::FixedCallArguments => "pass the right arguments to a call",
             Pattern::WrongAttributeOrName => "use the right attribute or variable name",
             Pattern::ReorderedStatements => "put statements back in the right order",
+            Pattern::SwappedBranches => "put the bodies of an if / else back on the right branches",
+            Pattern::RestoredOperand => "restore an operand dropped from an expression",
             Pattern::RestoredBaseClass => "restore a missing base class",
         }
     }
@@ -182,6 +192,27 @@ fn is_none_test(cond: Node) -> bool {
     false
 }
 
+/// Node kinds that are statements.
+fn is_statement(kind: &str) -> bool {
+    STATEMENTS.contains(&kind)
+        || matches!(
+            kind,
+            "if_statement" | "for_statement" | "while_statement" | "try_statement" | "with_statement" | "function_definition" | "class_definition" | "decorated_definition" | "break_statement" | "continue_statement"
+        )
+}
+
+/// Is there an enclosing statement that also starts on a changed line?
+fn statement_ancestor_on(n: Node, rows: &[usize]) -> bool {
+    let mut p = n.parent();
+    while let Some(x) = p {
+        if is_statement(x.kind()) && rows.contains(&x.start_position().row) {
+            return true;
+        }
+        p = x.parent();
+    }
+    false
+}
+
 /// Has `n` an ancestor of this kind?
 fn inside(n: Node, kind: &str) -> bool {
     let mut p = n.parent();
@@ -211,15 +242,18 @@ fn features(src: &str, rows: &[usize]) -> Features {
             continue;
         }
         let here = on_changed(n);
+        // The outermost statement starting on a changed line (not one nested in it).
+        let top = here && !statement_ancestor_on(n, rows);
         let text = node_text(n, src);
         match n.kind() {
-            "if_statement" if here => {
+            "if_statement" if top => {
                 let none = n.child_by_field_name("condition").is_some_and(is_none_test);
                 bump(&mut f, if none { "none_guard".into() } else { "stmt:if".into() });
             }
-            "for_statement" | "while_statement" if here => bump(&mut f, "stmt:loop".into()),
-            "try_statement" if here => bump(&mut f, "stmt:try".into()),
-            "with_statement" if here => bump(&mut f, "stmt:with".into()),
+            "for_statement" | "while_statement" if top => bump(&mut f, "stmt:loop".into()),
+            "try_statement" if top => bump(&mut f, "stmt:try".into()),
+            "with_statement" if top => bump(&mut f, "stmt:with".into()),
+            "function_definition" if top => bump(&mut f, "stmt:def".into()),
             "except_clause" if here => {
                 bump(&mut f, "except".into());
                 if let Some(v) = n.child_by_field_name("value").or_else(|| n.named_child(0)).filter(|v| v.kind() != "block") {
@@ -278,7 +312,7 @@ fn features(src: &str, rows: &[usize]) -> Features {
                 let callee = n.child_by_field_name("function").map(|c| node_text(c, src)).unwrap_or("");
                 let args = n.child_by_field_name("arguments").map(|a| node_text(a, src).split_whitespace().collect::<String>()).unwrap_or_default();
                 bump(&mut f, format!("callee:{callee}"));
-                bump(&mut f, format!("call:{callee}{args}"));
+                bump(&mut f, format!("call:{callee}\u{1}{args}"));
             }
             "attribute" => {
                 if let Some(a) = n.child_by_field_name("attribute") {
@@ -339,14 +373,20 @@ fn is_off_by_one(old: &Features, new: &Features, d: &BTreeMap<String, i64>) -> b
 /// The pattern of one hunk's feature difference.
 fn decide(old: &Features, new: &Features, order_only: bool) -> Option<Pattern> {
     let d = delta(old, new);
-    if d.is_empty() {
-        return order_only.then_some(Pattern::ReorderedStatements);
+    if order_only {
+        return Some(Pattern::ReorderedStatements);
+    }
+    let structural = d.keys().any(|k| !(k.starts_with("stmt_text:") || k.starts_with("return:")));
+    if !structural {
+        // Same syntax, different order: operands swapped.
+        let has_ops = |f: &Features| f.keys().any(|k| k.starts_with("binop:") || k.starts_with("cmp:") || k.starts_with("bool:"));
+        return (has_ops(old) || has_ops(new)).then_some(Pattern::ChangedArithmeticOperator);
     }
     if added(&d, "none_guard") {
         return Some(Pattern::AddedNoneGuard);
     }
-    let swallowed = d.get("stmt_text:pass").is_some_and(|v| *v < 0) && new.contains_key("in_except");
-    if added(&d, "stmt:try") || added(&d, "except") || swallowed {
+    let swallowed = d.get("stmt_text:pass").is_some_and(|v| *v < 0) && (new.contains_key("in_except") || new.contains_key("after_except"));
+    if added(&d, "stmt:try") || added(&d, "except") || added(&d, "stmt:with") || swallowed {
         return Some(Pattern::AddedExceptionHandling);
     }
     if changed(&d, "except_type:") {
@@ -357,6 +397,18 @@ fn decide(old: &Features, new: &Features, order_only: bool) -> Option<Pattern> {
     }
     if added(&d, "stmt:loop") || added(&d, "stmt:if") {
         return Some(Pattern::RestoredLoopOrCondition);
+    }
+    if added(&d, "stmt:def") {
+        return Some(Pattern::RestoredMissingStatement);
+    }
+    // `return None` (or a bare `return`) replaced by a real value.
+    if d.get("retval:none").is_some_and(|v| *v < 0) && changed(&d, "return:") {
+        return Some(Pattern::ChangedReturnValue);
+    }
+    // Only a condition taken away (no operator makes that bug): not a catalogue pattern.
+    let removed_if = d.get("stmt:if").is_some_and(|v| *v < 0) || d.get("none_guard").is_some_and(|v| *v < 0);
+    if removed_if && !d.iter().any(|(k, v)| k.starts_with("cmp:") && *v > 0) {
+        return None;
     }
     if changed(&d, "cmp:") {
         return Some(Pattern::ChangedComparison);
@@ -379,6 +431,9 @@ fn decide(old: &Features, new: &Features, order_only: bool) -> Option<Pattern> {
     if is_off_by_one(old, new, &d) {
         return Some(Pattern::OffByOne);
     }
+    if changed(&d, "binop:") && d.iter().filter(|(k, _)| k.starts_with("binop:")).all(|(_, v)| *v > 0) && !changed(&d, "aug:") {
+        return Some(Pattern::RestoredOperand);
+    }
     if changed(&d, "binop:") || changed(&d, "aug:") {
         return Some(Pattern::ChangedArithmeticOperator);
     }
@@ -389,8 +444,10 @@ fn decide(old: &Features, new: &Features, order_only: bool) -> Option<Pattern> {
     if stmt_delta > 0 {
         return Some(Pattern::RestoredMissingStatement);
     }
-    let same_callees = !changed(&d, "callee:");
-    if changed(&d, "call:") && same_callees {
+    // A callee present on both sides whose arguments changed.
+    let callees = |f: &Features| -> std::collections::BTreeSet<String> { f.keys().filter_map(|k| k.strip_prefix("callee:")).map(str::to_string).collect() };
+    let both = callees(old).intersection(&callees(new)).cloned().collect::<Vec<_>>();
+    if d.keys().any(|k| k.strip_prefix("call:").and_then(|r| r.split('\u{1}').next()).is_some_and(|c| both.iter().any(|b| b == c))) {
         return Some(Pattern::FixedCallArguments);
     }
     // A returned literal or bare local replaced; an attribute or call changed is a name fix.
@@ -414,14 +471,107 @@ pub fn classify_hunk(h: &Hunk) -> Option<Pattern> {
     if h.old_changed.is_empty() && h.new_changed.is_empty() {
         return None;
     }
-    let (old_src, new_src) = (diff::dedent(&h.old_lines), diff::dedent(&h.new_lines));
-    let old = features(&old_src, &h.old_changed);
-    let new = features(&new_src, &h.new_changed);
-    let mut a: Vec<String> = h.old_changed.iter().filter_map(|i| h.old_lines.get(*i)).map(|l| l.trim().to_string()).collect();
-    let mut b: Vec<String> = h.new_changed.iter().filter_map(|i| h.new_lines.get(*i)).map(|l| l.trim().to_string()).collect();
+    let new_src = diff::dedent(&h.new_lines);
+    let mut old = side_features(&h.old_lines, &h.old_changed);
+    let mut new = side_features(&h.new_lines, &h.new_changed);
+    clause_features(&h.old_lines, &h.old_changed, &mut old);
+    clause_features(&h.new_lines, &h.new_changed, &mut new);
+    if order_only(&changed_lines(&h.old_lines, &h.old_changed), &changed_lines(&h.new_lines, &h.new_changed)) {
+        let swapped = swaps_branches(&new_src, &h.new_changed) || else_between(&h.new_lines, &h.new_changed);
+        return Some(if swapped { Pattern::SwappedBranches } else { Pattern::ReorderedStatements });
+    }
+    decide(&old, &new, false)
+}
+
+/// Features of one hunk side. Leading context lines that break the parse (the end of a
+/// docstring, the middle of a bracket) are dropped, up to the first changed line.
+fn side_features(lines: &[String], changed: &[usize]) -> Features {
+    let first = changed.first().copied().unwrap_or(0);
+    for skip in 0..=first {
+        let Some(rest) = lines.get(skip..) else { break };
+        let src = diff::dedent(rest);
+        if parse_python(&src).is_ok_and(|t| !t.root_node().has_error()) {
+            let rows: Vec<usize> = changed.iter().map(|r| r - skip).collect();
+            return features(&src, &rows);
+        }
+    }
+    features(&diff::dedent(lines), changed)
+}
+
+fn changed_lines(lines: &[String], changed: &[usize]) -> Vec<String> {
+    changed.iter().filter_map(|i| lines.get(*i)).map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
+}
+
+/// The same lines removed and added, only in another order.
+fn order_only(old: &[String], new: &[String]) -> bool {
+    let (mut a, mut b) = (old.to_vec(), new.to_vec());
     a.sort();
     b.sort();
-    decide(&old, &new, !a.is_empty() && a == b)
+    !a.is_empty() && a == b
+}
+
+/// Is there an `else:` line between the first and the last changed row (a hunk cut out of a
+/// larger if / else that tree-sitter cannot see whole)?
+fn else_between(lines: &[String], changed: &[usize]) -> bool {
+    match (changed.first(), changed.last()) {
+        (Some(a), Some(b)) => lines.iter().take(*b).skip(*a).any(|l| l.trim() == "else:"),
+        _ => false,
+    }
+}
+
+/// Do the changed rows fall in both the `if` body and the `else` body of one if statement?
+fn swaps_branches(src: &str, rows: &[usize]) -> bool {
+    let Ok(tree) = parse_python(src) else { return false };
+    let mut stack = vec![tree.root_node()];
+    let touches = |n: Node| (n.start_position().row..=n.end_position().row).any(|r| rows.contains(&r));
+    while let Some(n) = stack.pop() {
+        if n.kind() == "if_statement" {
+            let body = n.child_by_field_name("consequence");
+            let mut c = n.walk();
+            let alt = n.children_by_field_name("alternative", &mut c).find(|a| a.kind() == "else_clause");
+            if let (Some(b), Some(a)) = (body, alt) {
+                if touches(b) && touches(a) {
+                    return true;
+                }
+            }
+        }
+        let mut c = n.walk();
+        stack.extend(n.named_children(&mut c));
+    }
+    false
+}
+
+/// `except` lines parse only after a `try`: give each changed one its own `try` and read its
+/// exception type; note when the changed lines follow an `except` line (a handler body).
+fn clause_features(lines: &[String], changed: &[usize], f: &mut Features) {
+    for &row in changed {
+        let Some(line) = lines.get(row).map(|l| l.trim()) else { continue };
+        if line.starts_with("except") && line.ends_with(':') {
+            let src = format!("try:\n    pass\n{line}\n    pass\n");
+            let Ok(tree) = parse_python(&src) else { continue };
+            let mut stack = vec![tree.root_node()];
+            while let Some(n) = stack.pop() {
+                if n.kind() == "except_clause" {
+                    let mut c = n.walk();
+                    let value = n.named_children(&mut c).find(|v| v.kind() != "block" && v.kind() != "comment");
+                    if let Some(v) = value {
+                        let key = format!("except_type:{}", node_text(v, &src));
+                        if !f.contains_key(&key) {
+                            bump(f, key);
+                        }
+                    }
+                }
+                let mut c = n.walk();
+                stack.extend(n.named_children(&mut c));
+            }
+        }
+    }
+    if let Some(first) = changed.first() {
+        let before = lines.iter().take(*first).rev().find(|l| !l.trim().is_empty());
+        if before.is_some_and(|l| l.trim_start().starts_with("except")) {
+            bump(f, "after_except".into());
+        }
+    }
 }
 
 /// The patterns of a patch's Python hunks, the most frequent first (ties: decision order).
@@ -432,6 +582,13 @@ pub fn classify_patch(patch: &str) -> Vec<Pattern> {
             continue;
         }
         if is_test_path(&f.path) {
+            continue;
+        }
+        // A block moved from one hunk to another: the file's changes are a reordering.
+        let removed: Vec<String> = f.hunks.iter().flat_map(|h| changed_lines(&h.old_lines, &h.old_changed)).collect();
+        let added_lines: Vec<String> = f.hunks.iter().flat_map(|h| changed_lines(&h.new_lines, &h.new_changed)).collect();
+        if f.hunks.len() > 1 && order_only(&removed, &added_lines) {
+            *counts.entry(Pattern::ReorderedStatements).or_default() += 1;
             continue;
         }
         for h in &f.hunks {
@@ -522,6 +679,14 @@ mod tests {
             Pattern::RestoredLoopOrCondition,
         );
         check("class A:\n    pass\n", "class A(Base):\n    pass\n", Pattern::RestoredBaseClass);
+        check("def f(t):\n    return re.sub(r'[a-z]+', '-', t)\n", "def f(t):\n    return re.sub(r'[a-z0-9]+', '-', t)\n", Pattern::FixedCallArguments);
+        check("def f(a, b):\n    return a - b\n", "def f(a, b):\n    return b - a\n", Pattern::ChangedArithmeticOperator);
+    }
+
+    #[test]
+    fn a_removed_condition_is_no_catalogue_pattern() {
+        let p = unified_diff("m.py", "def f(s):\n    if s == t:\n        return s\n    return g(s)\n", "def f(s):\n    return g(s)\n");
+        assert_eq!(classify_patch(&p), vec![]);
     }
 
     #[test]
