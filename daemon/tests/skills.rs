@@ -359,3 +359,63 @@ fn reversed_bug_patches_classify_as_the_inverse_pattern() {
     assert!(total > 50);
     assert!(hits * 100 >= total * 95, "only {hits}/{total} reversed bug patches classify as their operator's pattern");
 }
+
+/// A one-shot HTTP/1.1 stub on 127.0.0.1 answering a chat completion whose content is `content`.
+fn llm_stub(content: String) -> (String, std::thread::JoinHandle<String>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let (mut head, mut length) = (String::new(), 0usize);
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            head.push_str(&line);
+        }
+        let mut body = vec![0u8; length];
+        let _ = reader.read_exact(&mut body);
+        let reply = serde_json::json!({"choices": [{"message": {"role": "assistant", "content": content}}]}).to_string();
+        let mut stream = stream;
+        let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}", reply.len());
+        format!("{head}\n{}", String::from_utf8_lossy(&body))
+    });
+    (url, handle)
+}
+
+#[test]
+fn cli_llm_distiller_against_a_local_stub() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let bin = env!("CARGO_BIN_EXE_socratic");
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(bin).arg("--home").arg(home.path()).args(args).env("SOCRATIC_LLM_API_KEY", "sk-test-key").output().expect("run");
+        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    let roots = fixture_roots();
+    run(&["traces", "import", roots[0].to_str().expect("utf8")]);
+    let answer = serde_json::json!({"skills": [{"group": 0, "name": "submit-before-the-budget-ends", "description": "Finish and submit an edit before the cost limit.", "applicability": ["long explorations"], "operations": ["edit early", "submit"]}]});
+    let (url, server) = llm_stub(answer.to_string());
+    let (code, stdout, err) = run(&["skills", "distill", "--min-traces", "1", "--llm-url", &url, "--llm-model", "stub", "--json"]);
+    let request = server.join().expect("stub");
+    assert_eq!(code, 0, "{err}");
+    assert!(request.to_lowercase().contains("authorization: bearer sk-test-key"));
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let names: Vec<&str> = doc["skills"].as_array().expect("skills").iter().filter_map(|s| s["name"].as_str()).collect();
+    assert!(names.contains(&"submit-before-the-budget-ends"), "{names:?}");
+    assert!(names.len() > 1, "groups the model skipped keep their rule-based skill: {names:?}");
+    let out = tempfile::tempdir().expect("tempdir");
+    assert_eq!(run(&["skills", "export", out.path().to_str().expect("utf8")]).0, 0);
+    assert_eq!(agent_skill::validate(out.path()), vec![]);
+    // A response that breaks the schema is refused with the field named; nothing is stored.
+    let (url, server) = llm_stub(serde_json::json!({"skills": [{"group": 0, "name": "NoGood"}]}).to_string());
+    let (code, _, err) = run(&["skills", "distill", "--min-traces", "1", "--llm-url", &url, "--llm-model", "stub"]);
+    let _ = server.join();
+    assert_eq!(code, 1);
+    assert!(err.contains("/skills/0/name") && err.contains("description"), "{err}");
+}

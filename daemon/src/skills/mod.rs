@@ -59,7 +59,7 @@ pub struct Distilled {
     pub groups: Vec<Group>,
     /// Merged with the stored skills: the ones to store.
     pub skills: Vec<Skill>,
-    /// Names whose version changed (new skills included).
+    /// Names that are new or whose content, stats or evidence changed.
     pub changed: Vec<String>,
 }
 
