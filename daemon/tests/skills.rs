@@ -43,6 +43,10 @@ fn fixture_traces_distill_into_skills_with_the_right_evidence() {
     let (traces, instances) = (store.traces().expect("traces"), store.instances().expect("instances"));
     let result = skills::distill_with(&RuleDistiller, &traces, &instances, &[], 1).expect("distill");
     assert!(!result.skills.is_empty());
+    for (st, o) in traces.iter().zip(skills::observe_all(&traces, &instances)) {
+        let findings: Vec<String> = o.failure.iter().flat_map(|c| c.findings.iter().map(|f| format!("{}{:?}", f.mode.name(), f.events))).collect();
+        eprintln!("trace {} {:?} {} patterns {:?} failure {:?}", st.trace.id, st.trace.task.instance_id, st.effective_label.outcome.as_str(), o.patterns, findings);
+    }
     store.upsert_skills(&result.skills).expect("store skills");
     let outcome: BTreeMap<&str, Outcome> = traces.iter().map(|t| (t.trace.id.as_str(), t.effective_label.outcome)).collect();
     for s in &result.skills {

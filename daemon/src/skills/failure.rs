@@ -218,7 +218,8 @@ pub fn classify(trace: &Trace, gold: Option<&str>, label: &Label) -> Option<Clas
     if !repeated.is_empty() {
         add(&mut findings, FailureMode::Loop, repeated, "the same command ran at least 3 times".into());
     }
-    let last_submit = trace.events.iter().rposition(|e| matches!(e, Event::Submit { .. }));
+    // The submission, else the last event: where the attempt ended without a patch.
+    let last_submit = trace.events.iter().rposition(|e| matches!(e, Event::Submit { .. })).or_else(|| trace.events.len().checked_sub(1));
     if !trace.has_patch() {
         add(&mut findings, FailureMode::NoPatch, last_submit.into_iter().collect(), "no patch or an empty patch".into());
     } else if let (Some(patch), Some(gold)) = (trace.final_patch.as_deref(), gold) {
@@ -295,6 +296,9 @@ mod tests {
     fn no_patch_points_at_submit() {
         let t = trace(vec![cmd("ls"), Event::Submit { note: None }], Some("  "));
         check(&t, None, Label::inferred(Outcome::NoPatch, Some(FailureReason::EmptyPatch), "empty"), Some((FailureMode::NoPatch, &[1])));
+        let t = trace(vec![cmd("ls"), cmd("cat a.py")], None);
+        check(&t, None, Label::inferred(Outcome::NoPatch, None, "none"), Some((FailureMode::NoPatch, &[1])));
+        check(&trace(vec![], None), None, Label::inferred(Outcome::NoPatch, None, "none"), Some((FailureMode::NoPatch, &[])));
     }
 
     #[test]
