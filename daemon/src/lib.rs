@@ -9,6 +9,7 @@
 //! - [`store`]: the SQLite file; the only code that opens it.
 //! - [`anchor`]: the tree-sitter site index of a Python repository (incremental per file).
 //! - [`operators`]: the mutation-operator catalogue (one query + one rewrite each).
+//! - [`skills`]: failure and repair-pattern classification, distilled Agent Skills, targeting.
 //! - [`tasks`]: candidate repair tasks generated from the index and the operators.
 //! - [`sandbox`]: Docker (bollard): base and environment images, warm test workers.
 //! - [`validate`]: staged verdicts (F2P / P2P) for candidate tasks, run in warm workers.
@@ -21,6 +22,7 @@ pub mod model;
 pub mod operators;
 pub mod redact;
 pub mod sandbox;
+pub mod skills;
 pub mod store;
 pub mod tasks;
 pub mod traces;

@@ -9,6 +9,7 @@ mod demo;
 mod env;
 pub mod validate;
 mod repo;
+mod skills;
 mod tasks;
 mod traces;
 
@@ -41,6 +42,9 @@ pub enum Command {
     /// Index a Python repository (the anchor stage).
     #[command(subcommand)]
     Repo(repo::RepoCmd),
+    /// Distill, list, show and export skills.
+    #[command(subcommand)]
+    Skills(skills::SkillsCmd),
     /// Generate, list and show repair tasks.
     #[command(subcommand)]
     Tasks(tasks::TasksCmd),
@@ -100,6 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Demo(args) => demo::run(&home, args),
         Command::Repo(cmd) => repo::run(cmd),
         Command::Tasks(cmd) => tasks::run(&home, cmd),
+        Command::Skills(cmd) => skills::run(&home, cmd),
         Command::Bench(cmd) => bench::run(&home, cmd),
     }
 }

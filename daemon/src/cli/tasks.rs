@@ -46,6 +46,13 @@ pub struct GenerateArgs {
     /// Folder of `*.scm` anchor queries.
     #[arg(long, value_name = "DIR")]
     pub queries: Option<PathBuf>,
+    /// Spread the budget over the stored skills' operators by (failure rate) x (how little the
+    /// valid / accepted tasks already cover them).
+    #[arg(long, conflicts_with = "untargeted")]
+    pub skills: bool,
+    /// Give every operator an equal share (the default without --skills).
+    #[arg(long)]
+    pub untargeted: bool,
     /// One stable JSON document on stdout.
     #[arg(long)]
     pub json: bool,
@@ -60,6 +67,8 @@ pub struct GenerateOutput {
     pub budget: usize,
     pub generated: usize,
     pub stored_new: usize,
+    /// Operator weights of targeted generation (`--skills`), else `None`.
+    pub operator_weights: Option<std::collections::BTreeMap<String, f64>>,
     pub operators: Vec<Report>,
     pub tasks: Vec<TaskRow>,
 }
@@ -132,7 +141,16 @@ fn generate_cmd(home: &Path, args: GenerateArgs) -> anyhow::Result<i32> {
         eprintln!("error: {e}");
         return Ok(EXIT_USAGE);
     }
-    let config = GenerateConfig { operators: args.operators, budget: args.budget, seed: args.seed, queries_dir: args.queries, ..Default::default() };
+    let mut config = GenerateConfig { operators: args.operators, budget: args.budget, seed: args.seed, queries_dir: args.queries, ..Default::default() };
+    if args.skills && !args.untargeted {
+        let store = Store::open(home)?;
+        let weights = crate::skills::target::operator_weights(&store.skills()?, &store.tasks()?);
+        if weights.is_empty() {
+            eprintln!("error: no stored skill with a failure rate above 0 names an operator; run `socratic skills distill` first");
+            return Ok(EXIT_FAILED);
+        }
+        config.operator_weights = Some(weights);
+    }
     let bar = super::progress_bar(0, "generating");
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let result = generate(&args.repo, &config);
@@ -147,6 +165,7 @@ fn generate_cmd(home: &Path, args: GenerateArgs) -> anyhow::Result<i32> {
         budget: args.budget,
         generated: tasks.len(),
         stored_new,
+        operator_weights: config.operator_weights.clone(),
         operators: reports,
         tasks: tasks.iter().map(TaskRow::new).collect(),
     };

@@ -8,7 +8,7 @@
 //! the only randomness (which operand, which order) comes from a ChaCha RNG seeded by the caller.
 
 pub mod edit;
-mod mutmut;
+pub(crate) mod mutmut;
 mod procedural;
 mod repair;
 

@@ -55,6 +55,14 @@ const MIGRATIONS: &[&str] = &[
         json TEXT NOT NULL,
         decided_at TEXT NOT NULL
      );",
+    // 3: distilled skills, one row per name (the stable id), versioned.
+    "CREATE TABLE skills (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        json TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+     );",
 ];
 
 #[derive(Debug)]

@@ -10,6 +10,7 @@
 //! aggregate run report; the later import wins a tie), whichever was imported first.
 
 mod migrations;
+mod skills;
 pub mod tasks;
 mod validation;
 

@@ -37,11 +37,14 @@ pub struct GenerateConfig {
     pub max_file_bytes: u64,
     /// Loop round the tasks belong to, if any.
     pub round: Option<u32>,
+    /// Targeted generation: the budget is spread over these operators in proportion to their
+    /// weights (see [`spread_budget`]); `None` gives every selected operator an equal turn.
+    pub operator_weights: Option<BTreeMap<String, f64>>,
 }
 
 impl Default for GenerateConfig {
     fn default() -> Self {
-        GenerateConfig { operators: None, budget: DEFAULT_BUDGET, seed: 0, queries_dir: None, max_file_bytes: DEFAULT_MAX_FILE_BYTES, round: None }
+        GenerateConfig { operators: None, budget: DEFAULT_BUDGET, seed: 0, queries_dir: None, max_file_bytes: DEFAULT_MAX_FILE_BYTES, round: None, operator_weights: None }
     }
 }
 
@@ -84,6 +87,32 @@ pub fn select_operators(names: Option<&[String]>) -> Result<Vec<&'static Operato
     Ok(CATALOGUE.iter().filter(|o| names.iter().any(|n| n == o.name)).collect())
 }
 
+/// Spread `budget` over operators in proportion to their weights (largest remainder; ties go to
+/// the operator whose seeded draw is lower, so a seed gives one answer). Weights that are not
+/// positive and finite get nothing.
+pub fn spread_budget(budget: usize, weights: &BTreeMap<String, f64>, seed: u64) -> BTreeMap<String, usize> {
+    let positive: Vec<(&String, f64)> = weights.iter().filter(|(_, w)| w.is_finite() && **w > 0.0).map(|(k, w)| (k, *w)).collect();
+    let total: f64 = positive.iter().map(|(_, w)| w).sum();
+    let mut out: BTreeMap<String, usize> = BTreeMap::new();
+    if total <= 0.0 {
+        return out;
+    }
+    let mut rest: Vec<(f64, u64, &String)> = Vec::new();
+    let mut given = 0;
+    for (name, w) in &positive {
+        let exact = budget as f64 * w / total;
+        let floor = exact.floor() as usize;
+        given += floor;
+        out.insert((*name).clone(), floor);
+        rest.push((exact - floor as f64, derive_seed(seed, &["spread", name]), name));
+    }
+    rest.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, _, name) in rest.into_iter().take(budget.saturating_sub(given)) {
+        *out.entry(name.clone()).or_default() += 1;
+    }
+    out
+}
+
 /// A seed derived from the run seed and some labels (stable across platforms).
 pub fn derive_seed(seed: u64, labels: &[&str]) -> u64 {
     let mut key = seed.to_le_bytes().to_vec();
@@ -103,13 +132,24 @@ pub fn generate(repo_path: &Path, config: &GenerateConfig) -> Result<(Vec<Task>,
 
 /// Generate candidates with already loaded queries.
 pub fn generate_with(repo_path: &Path, config: &GenerateConfig, queries: &QuerySet) -> Result<(Vec<Task>, Vec<Report>), TaskError> {
-    let ops = select_operators(config.operators.as_deref())?;
+    let mut ops = select_operators(config.operators.as_deref())?;
+    let quotas = config.operator_weights.as_ref().map(|w| spread_budget(config.budget, w, config.seed));
+    if let Some(weights) = &config.operator_weights {
+        let named: Vec<String> = weights.keys().cloned().collect();
+        select_operators(Some(&named))?;
+        ops.retain(|o| quotas.as_ref().is_some_and(|q| q.get(o.name).is_some_and(|n| *n > 0)));
+    }
     let index = index_repo(repo_path, queries, &IndexConfig { max_file_bytes: config.max_file_bytes })?;
     let git_err = |e: git2::Error| TaskError::Git { path: index.root.display().to_string(), message: e.message().to_string() };
     let repo = git2::Repository::open(&index.root).map_err(git_err)?;
     let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(git_err)?.id().to_string();
     let mut gen = Generator { index: &index, repo: &repo, head, config, clean: HashMap::new(), seen: HashSet::new(), tasks: Vec::new() };
     let mut plans: Vec<Plan> = ops.iter().map(|op| Plan::new(op, &index, queries, config.seed)).collect();
+    if let Some(q) = &quotas {
+        for plan in &mut plans {
+            plan.quota = q.get(plan.op.name).copied();
+        }
+    }
     gen.run(&mut plans);
     let reports = plans.into_iter().map(Plan::finish).collect();
     Ok((gen.tasks, reports))
@@ -120,6 +160,8 @@ struct Plan {
     op: &'static Operator,
     queue: VecDeque<(usize, usize)>,
     report: Report,
+    /// At most this many candidates (targeted generation).
+    quota: Option<usize>,
 }
 
 impl Plan {
@@ -131,14 +173,14 @@ impl Plan {
             report.reason = Some(format!("no query file {}.scm", op.name));
             VecDeque::new()
         };
-        Plan { op, queue, report }
+        Plan { op, queue, report, quota: None }
     }
 
     fn finish(mut self) -> Report {
         if self.report.reason.is_none() && self.report.candidates == 0 {
             self.report.reason = Some(if self.report.sites == 0 {
                 "no site".to_string()
-            } else if !self.queue.is_empty() {
+            } else if !self.queue.is_empty() || self.quota == Some(0) {
                 "budget spent before this operator's turn".to_string()
             } else {
                 format!("no site fits ({} tried)", self.report.attempted)
@@ -201,6 +243,9 @@ impl Generator<'_> {
             for plan in plans.iter_mut() {
                 if self.tasks.len() >= self.config.budget {
                     return;
+                }
+                if plan.quota.is_some_and(|q| plan.report.candidates >= q) {
+                    continue;
                 }
                 progressed |= self.next_candidate(plan);
             }
@@ -296,6 +341,17 @@ mod tests {
         assert_eq!(derive_seed(7, &["a"]), derive_seed(7, &["a"]));
         assert_ne!(derive_seed(7, &["a"]), derive_seed(7, &["b"]));
         assert_ne!(derive_seed(7, &["a"]), derive_seed(8, &["a"]));
+    }
+
+    #[test]
+    fn budget_is_spread_by_weight() {
+        let w: BTreeMap<String, f64> = [("a".to_string(), 0.9), ("b".to_string(), 0.1), ("c".to_string(), 0.0)].into_iter().collect();
+        let q = spread_budget(20, &w, 1);
+        assert_eq!((q.get("a"), q.get("b"), q.get("c")), (Some(&18), Some(&2), None));
+        let even: BTreeMap<String, f64> = [("a".to_string(), 1.0), ("b".to_string(), 1.0)].into_iter().collect();
+        assert_eq!(spread_budget(3, &even, 5).values().sum::<usize>(), 3);
+        assert_eq!(spread_budget(3, &even, 5), spread_budget(3, &even, 5));
+        assert!(spread_budget(3, &BTreeMap::new(), 0).is_empty());
     }
 
     #[test]
