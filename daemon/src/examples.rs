@@ -2,8 +2,9 @@
 //! nothing configured and nothing downloaded.
 //!
 //! In: nothing. Out: `(path, bytes)` pairs of the small hand-written traces in
-//! `tests/fixtures/traces/`, one or more per supported format. (A Cline export's API history is
-//! left out where its `ui_messages.json` is included: they are one task.)
+//! `tests/fixtures/traces/`, one or more per supported format (a Cline export's API history is
+//! left out where its `ui_messages.json` is included: they are one task), and the files of the
+//! example Python repository `tests/example_repo/` (tallyho), written out by `write_example_repo`.
 
 macro_rules! example {
     ($path:literal) => {
@@ -34,3 +35,58 @@ pub const TRACE_FILES: &[(&str, &[u8])] = &[
     example!("swebench-eval/toy_slug_report.json"),
     example!("swebench-instances/instances.json"),
 ];
+
+macro_rules! repo_file {
+    ($path:literal) => {
+        ($path, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/example_repo/", $path)))
+    };
+}
+
+/// The example repository's files: `(relative path, contents)`.
+pub const EXAMPLE_REPO: &[(&str, &str)] = &[
+    repo_file!(".gitignore"),
+    repo_file!("README.md"),
+    repo_file!("pyproject.toml"),
+    repo_file!("tallyho/__init__.py"),
+    repo_file!("tallyho/config.py"),
+    repo_file!("tallyho/errors.py"),
+    repo_file!("tallyho/ledger.py"),
+    repo_file!("tallyho/money.py"),
+    repo_file!("tallyho/parser.py"),
+    repo_file!("tallyho/periods.py"),
+    repo_file!("tallyho/report.py"),
+    repo_file!("tallyho/retry.py"),
+    repo_file!("tests/test_config.py"),
+    repo_file!("tests/test_ledger.py"),
+    repo_file!("tests/test_money.py"),
+    repo_file!("tests/test_parser.py"),
+    repo_file!("tests/test_periods.py"),
+    repo_file!("tests/test_report.py"),
+    repo_file!("tests/test_retry.py"),
+];
+
+/// Write the example repository into `dir` (created) and commit it with git2; returns HEAD.
+pub fn write_example_repo(dir: &std::path::Path) -> Result<String, String> {
+    for (rel, contents) in EXAMPLE_REPO {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, contents).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let git = |e: git2::Error| format!("{}: {}", dir.display(), e.message());
+    let repo = git2::Repository::init(dir).map_err(git)?;
+    let mut index = repo.index().map_err(git)?;
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).map_err(git)?;
+    index.write().map_err(git)?;
+    let tree = repo.find_tree(index.write_tree().map_err(git)?).map_err(git)?;
+    let sig = git2::Signature::new("socratic", "socratic@localhost", &git2::Time::new(1_700_000_000, 0)).map_err(git)?;
+    let parents = match repo.head().ok().and_then(|h| h.peel_to_commit().ok()) {
+        Some(head) if head.tree_id() == tree.id() => return Ok(head.id().to_string()),
+        Some(head) => vec![head],
+        None => vec![],
+    };
+    let parent_refs: Vec<&git2::Commit> = parents.iter().collect();
+    let id = repo.commit(Some("HEAD"), &sig, &sig, "tallyho example", &tree, &parent_refs).map_err(git)?;
+    Ok(id.to_string())
+}

@@ -115,11 +115,17 @@ fn real_shared_samples_are_labelled_as_their_reports_say() {
 #[test]
 fn demo_imports_the_embedded_examples() {
     let home = tempfile::tempdir().unwrap();
-    let out = socratic(home.path(), &["demo", "--json"]);
+    let out = socratic(home.path(), &["demo", "--json", "--no-validate", "--budget", "12"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let v = json(&out);
     assert!(v["import"]["rejected"].as_array().unwrap().is_empty(), "{v:#}");
     assert_eq!(v["import"]["files"].as_u64(), Some(socratic::examples::TRACE_FILES.len() as u64));
     assert!(v["stats"]["traces"].as_u64().unwrap() >= 10);
     assert!(v["stats"]["labelled_by_report"].as_u64().unwrap() >= 1, "the example reports label their traces");
+    assert!(!v["skills"].as_array().unwrap().is_empty(), "{v:#}");
+    assert_eq!(v["tasks_generated"], 12);
+    assert!(v["validation"].is_null());
+    // A second run reuses the example repository and finds the same candidates.
+    let again = json(&socratic(home.path(), &["demo", "--json", "--no-validate", "--budget", "12"]));
+    assert_eq!(again["tasks_new"], 0, "{again:#}");
 }
