@@ -93,10 +93,7 @@ impl Task {
     }
 
     fn into_trace(self, ctx: &Ctx) -> Trace {
-        let problem_statement = self.events.iter().find_map(|e| match e {
-            Event::Message { role, text } if role == "user" => Some(text.clone()),
-            _ => None,
-        });
+        let problem_statement = infer::first_user_message(&self.events);
         let label = infer::label(None, None, &self.events);
         Trace {
             id: String::new(),

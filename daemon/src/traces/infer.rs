@@ -120,6 +120,14 @@ pub fn command_event(command: &str, exit_code: Option<i32>, output: &str) -> Eve
     }
 }
 
+/// The first user message of a trace: the task as the Solver was given it.
+pub fn first_user_message(events: &[Event]) -> Option<String> {
+    events.iter().find_map(|e| match e {
+        Event::Message { role, text } if role == "user" => Some(text.clone()),
+        _ => None,
+    })
+}
+
 /// Outputs are stored as excerpts: the head and tail of long outputs.
 pub const OUTPUT_EXCERPT_CHARS: usize = 4000;
 
