@@ -4,6 +4,8 @@
 //! human output on stdout (or one stable JSON document with `--json`), logs on stderr.
 
 mod bench;
+mod daemon;
+mod lsp;
 mod demo;
 mod env;
 pub mod validate;
@@ -49,6 +51,10 @@ pub enum Command {
     /// Base and environment images (Docker).
     #[command(subcommand)]
     Env(env::EnvCmd),
+    /// Language server for editors (through the daemon, or `--standalone`).
+    Lsp(lsp::LspArgs),
+    /// The daemon that owns the store and serves editors over a Unix socket.
+    Daemon(daemon::DaemonArgs),
     /// Run the loop on the embedded example (imports the example traces, prints their stats).
     Demo(demo::DemoArgs),
 }
@@ -100,6 +106,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Repo(cmd) => repo::run(cmd),
         Command::Tasks(cmd) => tasks::run(&home, cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Lsp(args) => lsp::run(&home, args),
+        Command::Daemon(args) => daemon::run(&home, args),
     }
 }
 
