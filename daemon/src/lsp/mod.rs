@@ -22,6 +22,7 @@ mod did_open;
 mod did_save;
 pub mod document;
 mod execute_command;
+pub mod frames;
 mod hover;
 mod initialize;
 mod record_event;
@@ -227,9 +228,9 @@ pub fn service(shared: Arc<Shared>) -> (LspService<Backend>, tower_lsp_server::C
 }
 
 /// Serve one connection until it closes (or the client exits).
-pub async fn serve<I: AsyncRead + Unpin, O: AsyncWrite>(input: I, output: O, shared: Arc<Shared>) {
+pub async fn serve<I: AsyncRead + Unpin + Send + 'static, O: AsyncWrite>(input: I, output: O, shared: Arc<Shared>) {
     let (service, socket) = service(shared);
-    Server::new(input, output, socket).serve(service).await;
+    Server::new(frames::sanitize(input), output, socket).serve(service).await;
 }
 
 /// A short label for a task diagnostic: its code.
