@@ -241,3 +241,16 @@ fn view_label(d: &Diagnostic) -> String {
         None => "task".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_an_internal_error() {
+        let r: Result<()> = guarded("test", async { panic!("boom") }).await;
+        assert_eq!(r.unwrap_err().code, tower_lsp_server::jsonrpc::ErrorCode::InternalError);
+        let ok: Result<u8> = guarded("test", async { Ok(7) }).await;
+        assert_eq!(ok.unwrap(), 7);
+    }
+}
