@@ -404,3 +404,21 @@ async fn an_editor_attempt_becomes_a_trace() {
     let r = c.request("workspace/executeCommand", json!({"command": "socratic.finishAttempt"})).await;
     assert!(r.get("error").is_some(), "no attempt left: {r}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sites_are_found_again_when_the_file_differs_from_the_commit() {
+    let fx = Fixture::new();
+    let tasks: Vec<_> = fx.store().tasks().expect("tasks").into_iter().filter(|t| t.site.file == fx.file).collect();
+    let mut c = Client::start(fx.home.path());
+    c.initialize(&fx.root()).await;
+    let uri = fx.uri(&fx.file);
+    let text = std::fs::read_to_string(fx.root().join(&fx.file)).expect("read");
+    let published = c.open(&uri, &format!("import os\nimport sys\n\n{text}")).await;
+    let ds = diags(&published);
+    assert_eq!(ds.len(), tasks.len());
+    for t in &tasks {
+        let d = by_id(&ds, &t.id);
+        assert_eq!(d["range"]["start"]["line"], json!(t.site.start_line + 3), "{d}");
+        assert!(!d["message"].as_str().unwrap_or("").starts_with("[stale]"), "{d}");
+    }
+}

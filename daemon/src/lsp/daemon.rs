@@ -233,14 +233,6 @@ fn import_trace(shared: &Shared, path: &Path) {
     }
 }
 
-/// The text of a file at a commit.
-fn blob_at(root: &Path, commit: &str, rel: &str) -> anyhow::Result<String> {
-    let repo = git2::Repository::open(root)?;
-    let tree = repo.revparse_single(commit)?.peel_to_tree()?;
-    let blob = tree.get_path(Path::new(rel))?.to_object(&repo)?.peel_to_blob()?;
-    Ok(String::from_utf8_lossy(blob.content()).into_owned())
-}
-
 /// Re-check the tasks of a Python file changed on disk: a task whose site text (at its base
 /// commit) is nowhere in the new file as the same syntax node becomes stale. Returns how many.
 pub fn recheck_file(shared: &Shared, path: &Path) -> anyhow::Result<usize> {
@@ -259,12 +251,11 @@ pub fn recheck_file(shared: &Shared, path: &Path) -> anyhow::Result<usize> {
             Err(_) => String::new(), // deleted: every site is gone
         };
         if doc.is_none() {
-            doc = Some(Document::open(&rel, 0, text, &[], &shared.queries).map_err(|e| anyhow::anyhow!(e))?);
+            doc = Some(Document::open(&rel, 0, text, &[], &|_| None, &shared.queries).map_err(|e| anyhow::anyhow!(e))?);
         }
         let Some(d) = &doc else { continue };
-        let original = blob_at(root, &task.base_commit, &rel)?;
-        let Some(site_text) = original.get(task.site.start_byte..task.site.end_byte) else { continue };
-        if super::document::relocate(&d.index, &task.site, site_text).is_none() {
+        let Some(site_text) = shared.site_text(root, task) else { continue };
+        if super::document::relocate(&d.index, &task.site, &site_text).is_none() {
             stale.push(task.id.clone());
         }
     }

@@ -22,7 +22,8 @@ pub(super) async fn handle(session: &Session, params: DidOpenTextDocumentParams)
         let Some(root) = st.root.clone() else { return };
         let Some(rel) = relative(Some(&root), &doc.uri) else { return };
         let tasks = session.shared.tasks_in(&root, &rel);
-        match Document::open(&rel, doc.version, doc.text, &tasks, &session.shared.queries) {
+        let shared = &session.shared;
+        match Document::open(&rel, doc.version, doc.text, &tasks, &|t| shared.site_text(&root, t), &shared.queries) {
             Ok(d) => {
                 st.docs.insert(doc.uri.clone(), d);
             }

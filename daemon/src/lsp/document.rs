@@ -37,22 +37,28 @@ fn site_present(index: &FileIndex, site: &Site, span: Span) -> bool {
 
 impl Document {
     /// Parse `text` and anchor `tasks` at their sites (stale when the text no longer has them).
-    pub fn open(rel: &str, version: i32, text: String, tasks: &[Task], queries: &QuerySet) -> Result<Document, String> {
+    /// `site_text` gives a task's site text at its base commit, when known: the site is then
+    /// found again when the text moved (the file differs from that commit).
+    pub fn open(rel: &str, version: i32, text: String, tasks: &[Task], site_text: &dyn Fn(&Task) -> Option<String>, queries: &QuerySet) -> Result<Document, String> {
         let index = FileIndex::new(rel, text, queries).map_err(|e| e.to_string())?;
         let mut doc = Document { rel: rel.to_string(), version, index, anchors: Vec::new() };
-        doc.add_tasks(tasks);
+        doc.add_tasks(tasks, site_text);
         Ok(doc)
     }
 
     /// Anchor tasks not anchored yet (new tasks after a generation run).
-    pub fn add_tasks(&mut self, tasks: &[Task]) {
+    pub fn add_tasks(&mut self, tasks: &[Task], site_text: &dyn Fn(&Task) -> Option<String>) {
         for t in tasks {
             if self.anchors.iter().any(|a| a.task_id == t.id) || matches!(t.status, TaskStatus::Rejected | TaskStatus::Invalid(_)) {
                 continue;
             }
-            let span = Span { start: t.site.start_byte, end: t.site.end_byte };
-            let stale = t.status == TaskStatus::Stale || !site_present(&self.index, &t.site, span);
-            self.anchors.push(Anchor { task_id: t.id.clone(), span, stale });
+            let at = Span { start: t.site.start_byte, end: t.site.end_byte };
+            let found = match site_text(t) {
+                Some(original) => relocate(&self.index, &t.site, &original),
+                None => site_present(&self.index, &t.site, at).then_some(at),
+            };
+            let stale = t.status == TaskStatus::Stale || found.is_none();
+            self.anchors.push(Anchor { task_id: t.id.clone(), span: found.unwrap_or(at), stale });
         }
         self.anchors.sort_by_key(|a| (a.span.start, a.span.end));
     }

@@ -99,7 +99,8 @@ impl Session {
             let root = st.root.clone();
             for doc in st.docs.values_mut() {
                 if let Some(root) = &root {
-                    doc.add_tasks(&self.shared.tasks_in(root, &doc.rel));
+                    let shared = &self.shared;
+                    doc.add_tasks(&shared.tasks_in(root, &doc.rel), &|t| shared.site_text(root, t));
                 }
             }
             st.docs.keys().cloned().collect()

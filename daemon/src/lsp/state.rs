@@ -38,6 +38,8 @@ pub struct Shared {
     store: Mutex<Store>,
     pub queries: QuerySet,
     snapshot: RwLock<Arc<Snapshot>>,
+    /// File texts at commits, for finding sites again: (root, commit, file) -> text.
+    blobs: Mutex<HashMap<(PathBuf, String, String), Option<Arc<String>>>>,
     changes: broadcast::Sender<Change>,
 }
 
@@ -60,6 +62,7 @@ impl Shared {
             store: Mutex::new(store),
             queries,
             snapshot: RwLock::new(Arc::new(Snapshot::default())),
+            blobs: Mutex::new(HashMap::new()),
             changes,
         });
         shared.reload()?;
@@ -136,6 +139,21 @@ impl Shared {
         Ok(summary.traces)
     }
 
+    /// The text of a task's site at its base commit (cached per file), if the repository has it.
+    pub fn site_text(&self, root: &Path, task: &Task) -> Option<String> {
+        let key = (root.to_path_buf(), task.base_commit.clone(), task.site.file.clone());
+        let cached = self.blobs.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+        let text = match cached {
+            Some(t) => t,
+            None => {
+                let t = blob_at(root, &task.base_commit, &task.site.file).ok().map(Arc::new);
+                self.blobs.lock().unwrap_or_else(|p| p.into_inner()).insert(key, t.clone());
+                t
+            }
+        }?;
+        text.get(task.site.start_byte..task.site.end_byte).map(str::to_string)
+    }
+
     /// Tell every session something changed.
     pub fn notify(&self, change: Change) {
         let _ = self.changes.send(change);
@@ -175,4 +193,12 @@ impl Shared {
     pub fn record_verdict(&self, task: &Task, verdict: &Verdict) -> anyhow::Result<()> {
         self.with_store(|s| Ok(s.record_verdict(task, verdict)?))
     }
+}
+
+/// The text of a file at a commit.
+pub fn blob_at(root: &Path, commit: &str, rel: &str) -> anyhow::Result<String> {
+    let repo = git2::Repository::open(root)?;
+    let tree = repo.revparse_single(commit)?.peel_to_tree()?;
+    let blob = tree.get_path(Path::new(rel))?.to_object(&repo)?.peel_to_blob()?;
+    Ok(String::from_utf8_lossy(blob.content()).into_owned())
 }
