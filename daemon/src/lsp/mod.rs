@@ -13,6 +13,7 @@
 //! is caught and answered with an internal error; the server stays up.
 
 pub mod attempt;
+pub mod bench;
 mod code_action;
 pub mod daemon;
 mod diagnostics;
