@@ -422,3 +422,28 @@ async fn sites_are_found_again_when_the_file_differs_from_the_commit() {
         assert!(!d["message"].as_str().unwrap_or("").starts_with("[stale]"), "{d}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generate_reports_progress_and_publishes_new_tasks() {
+    let fx = Fixture::new();
+    let empty_home = tempfile::tempdir().expect("tempdir");
+    let mut c = Client::start(empty_home.path());
+    c.initialize(&fx.root()).await;
+    let uri = fx.uri(&fx.file);
+    let text = std::fs::read_to_string(fx.root().join(&fx.file)).expect("read");
+    let first = c.open(&uri, &text).await;
+    assert_eq!(diags(&first).len(), 0, "an empty store has no tasks");
+    let r = c.request("workspace/executeCommand", json!({"command": "socratic.generate", "arguments": [uri]})).await;
+    let added = r["result"]["added"].as_u64().unwrap_or_else(|| panic!("{r}"));
+    assert!(added > 0, "{r}");
+    assert_eq!(r["result"]["file"], json!(fx.file));
+    let stored = Store::open(empty_home.path()).expect("store").tasks().expect("tasks");
+    assert_eq!(stored.len() as u64, added);
+    assert!(stored.iter().all(|t| t.site.file == fx.file));
+    let published = c.wait_for("textDocument/publishDiagnostics", |p| p["diagnostics"].as_array().is_some_and(|d| !d.is_empty())).await;
+    assert_eq!(diags(&published).len() as u64, added);
+    let kinds: Vec<String> = c.seen.iter().filter(|m| m["method"] == "$/progress").map(|m| m["params"]["value"]["kind"].as_str().unwrap_or("").to_string()).collect();
+    assert_eq!(kinds.first().map(String::as_str), Some("begin"), "{kinds:?}");
+    assert_eq!(kinds.last().map(String::as_str), Some("end"), "{kinds:?}");
+    assert!(kinds.iter().any(|k| k == "report"), "{kinds:?}");
+}

@@ -246,10 +246,7 @@ pub fn recheck_file(shared: &Shared, path: &Path) -> anyhow::Result<usize> {
         if task.site.file != rel || matches!(task.status, TaskStatus::Stale | TaskStatus::Rejected | TaskStatus::Invalid(_)) {
             continue;
         }
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(_) => String::new(), // deleted: every site is gone
-        };
+        let text = std::fs::read_to_string(&path).unwrap_or_default(); // deleted: every site is gone
         if doc.is_none() {
             doc = Some(Document::open(&rel, 0, text, &[], &|_| None, &shared.queries).map_err(|e| anyhow::anyhow!(e))?);
         }

@@ -107,19 +107,6 @@ pub fn minimal_edit(old: &str, new: &str) -> (usize, usize, usize) {
     (prefix, old.len() - suffix, new.len() - suffix - prefix)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn minimal_edit_keeps_prefix_and_suffix() {
-        assert_eq!(minimal_edit("abcdef", "abXdef"), (2, 3, 1));
-        assert_eq!(minimal_edit("abc", "abc"), (3, 3, 0));
-        assert_eq!(minimal_edit("aaa", "aaaa"), (3, 3, 1));
-        assert_eq!(minimal_edit("é", "è"), (0, 2, 2));
-    }
-}
-
 /// Where a site's text is in the current file: at its recorded bytes when the same node is
 /// still there, else the occurrence of `site_text` nearest to them that is the same kind of
 /// node; `None` when the text is gone.
@@ -137,4 +124,17 @@ pub fn relocate(index: &FileIndex, site: &Site, site_text: &str) -> Option<Span>
         .map(|(i, _)| Span { start: i, end: i + site_text.len() })
         .filter(|s| site_present(index, site, *s))
         .min_by_key(|s| s.start.abs_diff(site.start_byte))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_edit_keeps_prefix_and_suffix() {
+        assert_eq!(minimal_edit("abcdef", "abXdef"), (2, 3, 1));
+        assert_eq!(minimal_edit("abc", "abc"), (3, 3, 0));
+        assert_eq!(minimal_edit("aaa", "aaaa"), (3, 3, 1));
+        assert_eq!(minimal_edit("é", "è"), (0, 2, 2));
+    }
 }

@@ -32,6 +32,9 @@ pub struct Snapshot {
     pub verdicts: HashMap<String, Verdict>,
 }
 
+/// (repository root, commit, file).
+type BlobKey = (PathBuf, String, String);
+
 /// One process's shared state.
 pub struct Shared {
     pub home: PathBuf,
@@ -39,7 +42,7 @@ pub struct Shared {
     pub queries: QuerySet,
     snapshot: RwLock<Arc<Snapshot>>,
     /// File texts at commits, for finding sites again: (root, commit, file) -> text.
-    blobs: Mutex<HashMap<(PathBuf, String, String), Option<Arc<String>>>>,
+    blobs: Mutex<HashMap<BlobKey, Option<Arc<String>>>>,
     changes: broadcast::Sender<Change>,
 }
 
