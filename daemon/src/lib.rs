@@ -13,11 +13,13 @@
 //! - [`tasks`]: candidate repair tasks generated from the index and the operators.
 //! - [`sandbox`]: Docker (bollard): base and environment images, warm test workers.
 //! - [`validate`]: staged verdicts (F2P / P2P) for candidate tasks, run in warm workers.
+//! - [`lsp`]: the language server (tasks as diagnostics) and the daemon that serves editors.
 //! - [`cli`]: thin glue from the command line to the stages.
 
 pub mod anchor;
 pub mod cli;
 pub mod examples;
+pub mod lsp;
 pub mod model;
 pub mod operators;
 pub mod redact;

@@ -18,6 +18,23 @@ pub enum BenchCmd {
     Anchor(AnchorArgs),
     /// ms per validated candidate and yield (warm workers; `--vs-strict` beside strict mode).
     Validate(super::bench_validate::ValidateBenchArgs),
+    /// Time the language server: didOpen → diagnostics, re-anchoring per didChange on a
+    /// ~2,000-line document, idle daemon memory.
+    Lsp(LspArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LspArgs {
+    /// Root of a git repository (its tasks are generated into a scratch home).
+    pub path: PathBuf,
+    /// didOpen rounds to time.
+    #[arg(long, default_value_t = 200)]
+    pub opens: usize,
+    /// didChange edits to time.
+    #[arg(long, default_value_t = 200)]
+    pub edits: usize,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -66,7 +83,47 @@ pub fn run(home: &std::path::Path, cmd: BenchCmd) -> anyhow::Result<i32> {
     match cmd {
         BenchCmd::Anchor(args) => anchor(args),
         BenchCmd::Validate(args) => super::bench_validate::run(home, args),
+        BenchCmd::Lsp(args) => lsp(args),
     }
+}
+
+fn lsp(args: LspArgs) -> anyhow::Result<i32> {
+    let home = tempfile_home()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = rt.block_on(async {
+        let mut b = crate::lsp::bench::run(&args.path, &home, args.opens, args.edits).await?;
+        b.daemon_idle_rss_kib = crate::lsp::bench::daemon_idle_rss(&home).await?;
+        anyhow::Ok(b)
+    });
+    let _ = std::fs::remove_dir_all(&home);
+    let b = result?;
+    let pct = |v: &[f64]| percentiles(&mut v.iter().map(|us| Duration::from_secs_f64(us / 1e6)).collect::<Vec<_>>());
+    let (open, reanchor, change) = (pct(&b.open_to_diagnostics_us), pct(&b.reanchor_us), pct(&b.change_to_diagnostics_us));
+    if args.json {
+        print_json(&serde_json::json!({
+            "tasks": b.tasks, "file": b.file, "file_tasks": b.file_tasks,
+            "open_to_diagnostics": open, "edit_doc_lines": b.edit_doc_lines, "edit_doc_anchors": b.edit_doc_anchors,
+            "reanchor": reanchor, "change_to_diagnostics": change, "daemon_idle_rss_kib": b.daemon_idle_rss_kib,
+        }))?;
+    } else {
+        println!("tasks: {}  file: {} ({} tasks)", b.tasks, b.file, b.file_tasks);
+        println!("didOpen -> diagnostics ({} opens):  p50 {:.0} us  p99 {:.0} us  max {:.0} us", b.opens, open.p50_us, open.p99_us, open.max_us);
+        println!("re-anchor per didChange ({} lines, {} anchors, {} edits):", b.edit_doc_lines, b.edit_doc_anchors, b.edits);
+        println!("  document (re-parse + re-query + move):  p50 {:.0} us  p99 {:.0} us  max {:.0} us", reanchor.p50_us, reanchor.p99_us, reanchor.max_us);
+        println!("  didChange -> diagnostics:               p50 {:.0} us  p99 {:.0} us  max {:.0} us", change.p50_us, change.p99_us, change.max_us);
+        match b.daemon_idle_rss_kib {
+            Some(kib) => println!("daemon idle RSS: {:.1} MiB", kib as f64 / 1024.0),
+            None => println!("daemon idle RSS: unknown (no /proc)"),
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// A scratch home under the temporary folder.
+fn tempfile_home() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("socratic-bench-lsp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 fn anchor(args: AnchorArgs) -> anyhow::Result<i32> {

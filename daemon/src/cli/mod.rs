@@ -5,6 +5,8 @@
 
 mod bench;
 mod bench_validate;
+mod daemon;
+mod lsp;
 mod demo;
 mod env;
 pub mod validate;
@@ -54,6 +56,10 @@ pub enum Command {
     /// Base and environment images (Docker).
     #[command(subcommand)]
     Env(env::EnvCmd),
+    /// Language server for editors (through the daemon, or `--standalone`).
+    Lsp(lsp::LspArgs),
+    /// The daemon that owns the store and serves editors over a Unix socket.
+    Daemon(daemon::DaemonArgs),
     /// Run the loop on the embedded example (imports the example traces, prints their stats).
     Demo(demo::DemoArgs),
 }
@@ -106,6 +112,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Tasks(cmd) => tasks::run(&home, cmd),
         Command::Skills(cmd) => skills::run(&home, cmd),
         Command::Bench(cmd) => bench::run(&home, cmd),
+        Command::Lsp(args) => lsp::run(&home, args),
+        Command::Daemon(args) => daemon::run(&home, args),
     }
 }
 

@@ -1,0 +1,132 @@
+//! Editor sessions as traces.
+//!
+//! In: a task, then what happens in the editor between `socratic.startAttempt` and
+//! `socratic.finishAttempt` (document changes, saves, commands / test runs / messages the
+//! editor reports). Out: a redacted [`Trace`] (source `Editor`, final patch = the working tree
+//! against HEAD, label inferred) ready for `Store::insert_records`. No LSP types.
+
+use crate::model::{Event, Record, SourceFormat, Task, TaskRef, Trace};
+use crate::traces::infer;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Edits of one file in a row are kept in one event, up to this many characters.
+const EDIT_EVENT_CHARS: usize = 4000;
+
+/// A running attempt.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub task: Task,
+    pub root: PathBuf,
+    pub started_at: String,
+    pub events: Vec<Event>,
+}
+
+/// What the editor reports through `socratic/recordEvent`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EditorEvent {
+    pub kind: String,
+    pub command: Option<String>,
+    pub exit_code: Option<i32>,
+    pub output: Option<String>,
+    pub text: Option<String>,
+}
+
+impl Attempt {
+    pub fn start(task: Task, root: &Path) -> Attempt {
+        Attempt { task, root: root.to_path_buf(), started_at: chrono::Utc::now().to_rfc3339(), events: Vec::new() }
+    }
+
+    /// One document change: `removed` bytes at `line` replaced by `text`.
+    pub fn edited(&mut self, rel: &str, line: u32, removed: usize, text: &str) {
+        let note = format!("@{}: -{} bytes +{:?}", line + 1, removed, text);
+        if let Some(Event::Edit { path: Some(p), diff }) = self.events.last_mut() {
+            if p == rel && diff.len() + note.len() < EDIT_EVENT_CHARS {
+                diff.push('\n');
+                diff.push_str(&note);
+                return;
+            }
+        }
+        self.events.push(Event::Edit { path: Some(rel.to_string()), diff: note });
+    }
+
+    pub fn saved(&mut self, rel: &str) {
+        self.events.push(Event::Message { role: "editor".into(), text: format!("saved {rel}") });
+    }
+
+    /// Record an editor event; an unknown kind or a missing field is an error.
+    pub fn record(&mut self, e: EditorEvent) -> Result<(), String> {
+        let event = match e.kind.as_str() {
+            "command" | "test_run" => {
+                let command = e.command.ok_or("a command event needs `command`")?;
+                let output = e.output.unwrap_or_default();
+                match infer::command_event(&command, e.exit_code, &output) {
+                    Event::Command { command, exit_code, output } if e.kind == "test_run" => Event::TestRun {
+                        statuses: infer::parse_test_output(&output),
+                        command,
+                        exit_code,
+                        output,
+                    },
+                    ev => ev,
+                }
+            }
+            "message" => Event::Message { role: "user".into(), text: e.text.ok_or("a message event needs `text`")? },
+            other => return Err(format!("unknown event kind '{other}' (command, test_run, message)")),
+        };
+        self.events.push(event);
+        Ok(())
+    }
+
+    /// The trace of this attempt with `final_patch`, redacted, with its id.
+    pub fn finish(mut self, final_patch: Option<String>) -> Record {
+        self.events.push(Event::Submit { note: Some("finished in the editor".into()) });
+        let label = infer::label(final_patch.as_deref(), None, &self.events);
+        let trace = Trace {
+            id: String::new(),
+            source: SourceFormat::Editor,
+            format_version: None,
+            task: TaskRef {
+                instance_id: Some(self.task.id.clone()),
+                repo: Some(self.task.repo.clone()),
+                base_commit: Some(self.task.base_commit.clone()),
+                problem_statement: Some(self.task.problem_statement.clone()),
+            },
+            model: None,
+            events: self.events,
+            final_patch,
+            label,
+            cost_usd: None,
+            started_at: Some(self.started_at),
+            ended_at: Some(chrono::Utc::now().to_rfc3339()),
+            origin: format!("editor:{}", self.task.id),
+        };
+        match crate::redact::redact_record(Record::Trace(trace)) {
+            Record::Trace(mut t) => {
+                t.id = t.compute_id();
+                Record::Trace(t)
+            }
+            other => other,
+        }
+    }
+}
+
+/// The working tree (index and untracked files included) against HEAD, as a unified diff;
+/// `None` when nothing changed.
+pub fn working_tree_diff(root: &Path) -> Result<Option<String>, git2::Error> {
+    let repo = git2::Repository::open(root)?;
+    let head = repo.head()?.peel_to_tree()?;
+    let mut opts = git2::DiffOptions::new();
+    opts.include_untracked(true).recurse_untracked_dirs(true).show_untracked_content(true);
+    let diff = repo.diff_tree_to_workdir_with_index(Some(&head), Some(&mut opts))?;
+    let mut out = Vec::new();
+    diff.print(git2::DiffFormat::Patch, |_, _, line| {
+        if matches!(line.origin(), '+' | '-' | ' ') {
+            out.push(line.origin() as u8);
+        }
+        out.extend_from_slice(line.content());
+        true
+    })?;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    Ok(if text.trim().is_empty() { None } else { Some(text) })
+}

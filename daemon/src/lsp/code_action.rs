@@ -1,0 +1,63 @@
+//! `textDocument/codeAction`: accept, reject, start an attempt, show the patch — for each task
+//! diagnostic in the request (or each task whose site overlaps the range).
+
+use super::text::{offset_of, Pos};
+use super::{Session, SOURCE};
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::*;
+
+/// The actions offered for one task.
+pub(super) fn actions_for(task_id: &str, label: &str, diagnostic: Option<&Diagnostic>) -> Vec<CodeActionOrCommand> {
+    let items = [
+        ("socratic.accept", format!("socratic: accept {label} into the curriculum")),
+        ("socratic.reject", format!("socratic: reject {label}")),
+        ("socratic.startAttempt", format!("socratic: start an attempt at {label}")),
+        ("socratic.showPatch", format!("socratic: show the bug patch of {label}")),
+    ];
+    items
+        .into_iter()
+        .map(|(command, title)| {
+            CodeActionOrCommand::CodeAction(CodeAction {
+                title: title.clone(),
+                kind: Some(CodeActionKind::QUICKFIX),
+                diagnostics: diagnostic.map(|d| vec![d.clone()]),
+                command: Some(Command { title, command: command.into(), arguments: Some(vec![serde_json::Value::String(task_id.into())]) }),
+                ..Default::default()
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn handle(session: &Session, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+    let mut out = Vec::new();
+    let mut seen = Vec::new();
+    for d in &params.context.diagnostics {
+        if d.source.as_deref() != Some(SOURCE) {
+            continue;
+        }
+        if let Some(serde_json::Value::String(id)) = &d.data {
+            if !seen.contains(id) {
+                seen.push(id.clone());
+                out.extend(actions_for(id, &super::view_label(d), Some(d)));
+            }
+        }
+    }
+    if out.is_empty() {
+        // no diagnostics passed along: offer the tasks under the range
+        let st = session.state();
+        if let Some(doc) = st.docs.get(&params.text_document.uri) {
+            let r = params.range;
+            let s = offset_of(doc.text(), Pos { line: r.start.line, col: r.start.character });
+            let e = offset_of(doc.text(), Pos { line: r.end.line, col: r.end.character });
+            if let (Some(s), Some(e)) = (s, e) {
+                let snap = session.shared.snapshot();
+                for a in doc.anchors.iter().filter(|a| a.span.start <= e && s <= a.span.end) {
+                    if let Some(task) = snap.tasks.iter().find(|t| t.id == a.task_id) {
+                        out.extend(actions_for(&task.id, &super::view::code(task), None));
+                    }
+                }
+            }
+        }
+    }
+    Ok(if out.is_empty() { None } else { Some(out) })
+}

@@ -1,0 +1,263 @@
+//! The daemon: one process per home that owns the store and serves many editors.
+//!
+//! In: a home folder, trace folders to watch. Out: a Unix socket (mode 0600) where every
+//! connection is an LSP session on shared state (an accept in one editor re-publishes in the
+//! others); Python files changed on disk re-checked against their tasks (a task whose site text
+//! is gone is marked stale); new trace files imported. A lock file keeps a second daemon on
+//! the same home from starting; SIGTERM / SIGINT / `daemon stop` shut it down cleanly.
+//!
+//! A connection whose first byte is `!` is a control line (`!status`, `!stop`) instead of LSP.
+
+use super::document::Document;
+use super::state::{canonical, Change, Shared};
+use crate::model::{sha256_hex, TaskStatus};
+use fs2::FileExt;
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+/// Where the daemon of `home` listens: `$XDG_RUNTIME_DIR/socratic/<hash of home>.sock`, else
+/// `<home>/daemon.sock`.
+pub fn socket_path(home: &Path) -> PathBuf {
+    let home = canonical(home);
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => {
+            let hash = sha256_hex(home.to_string_lossy().as_bytes());
+            PathBuf::from(dir).join("socratic").join(format!("{}.sock", &hash[..16]))
+        }
+        None => home.join("daemon.sock"),
+    }
+}
+
+/// The lock file holding the daemon's pid.
+pub fn lock_path(home: &Path) -> PathBuf {
+    home.join("daemon.lock")
+}
+
+/// What to run.
+#[derive(Debug, Clone, Default)]
+pub struct DaemonConfig {
+    pub home: PathBuf,
+    pub watch_traces: Vec<PathBuf>,
+}
+
+/// Send a control line to a running daemon; its one-line answer, or `None` when none answers.
+pub async fn control(home: &Path, line: &str) -> Option<String> {
+    let mut stream = UnixStream::connect(socket_path(home)).await.ok()?;
+    stream.write_all(format!("!{line}\n").as_bytes()).await.ok()?;
+    let mut answer = String::new();
+    let mut reader = BufReader::new(stream);
+    tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut answer)).await.ok()?.ok()?;
+    Some(answer.trim().to_string())
+}
+
+/// Run the daemon until SIGTERM, SIGINT or `!stop`.
+pub async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cfg.home)?;
+    let lock = std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(lock_path(&cfg.home))?;
+    if lock.try_lock_exclusive().is_err() {
+        let pid = std::fs::read_to_string(lock_path(&cfg.home)).unwrap_or_default();
+        anyhow::bail!("a daemon is already running on {} (pid {})", cfg.home.display(), pid.trim());
+    }
+    lock.set_len(0)?;
+    (&lock).write_all(std::process::id().to_string().as_bytes())?;
+
+    let socket = socket_path(&cfg.home);
+    if let Some(dir) = socket.parent() {
+        std::fs::create_dir_all(dir)?;
+        use std::os::unix::fs::PermissionsExt;
+        if dir != cfg.home {
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        }
+    }
+    let _ = std::fs::remove_file(&socket); // we hold the lock: any socket file left is stale
+    let listener = UnixListener::bind(&socket)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let shared = Shared::open(&cfg.home)?;
+    tracing::info!("daemon {} listening on {}", std::process::id(), socket.display());
+
+    let (watch_tx, watch_rx) = tokio::sync::mpsc::unbounded_channel::<notify::Result<notify::Event>>();
+    let mut watcher = notify::recommended_watcher(move |ev| {
+        let _ = watch_tx.send(ev);
+    })?;
+    use notify::Watcher;
+    let trace_dirs: Vec<PathBuf> = cfg.watch_traces.iter().map(|d| canonical(d)).collect();
+    for dir in &trace_dirs {
+        watcher.watch(dir, notify::RecursiveMode::Recursive)?;
+    }
+    let watcher = Arc::new(std::sync::Mutex::new(watcher));
+    tokio::spawn(watch_loop(shared.clone(), watch_rx, trace_dirs));
+    tokio::spawn(watch_roots(shared.clone(), watcher.clone()));
+
+    let sessions = Arc::new(AtomicUsize::new(0));
+    let (stop_tx, mut stop_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let (shared, sessions, stop_tx) = (shared.clone(), sessions.clone(), stop_tx.clone());
+                    tokio::spawn(async move { connection(stream, shared, sessions, stop_tx).await });
+                }
+                Err(e) => tracing::warn!("accept: {e}"),
+            },
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = stop_rx.recv() => break,
+        }
+    }
+    tracing::info!("daemon shutting down");
+    let _ = std::fs::remove_file(&socket);
+    let _ = lock.set_len(0);
+    let _ = FileExt::unlock(&lock);
+    Ok(())
+}
+
+async fn connection(mut stream: UnixStream, shared: Arc<Shared>, sessions: Arc<AtomicUsize>, stop: tokio::sync::mpsc::Sender<()>) {
+    let mut first = [0u8; 1];
+    if !matches!(stream.read(&mut first).await, Ok(1)) {
+        return;
+    }
+    if first[0] == b'!' {
+        let (read, mut write) = stream.into_split();
+        let mut line = String::new();
+        let _ = BufReader::new(read).read_line(&mut line).await;
+        let answer = match line.trim() {
+            "status" => format!("running pid={} sessions={} tasks={}", std::process::id(), sessions.load(Ordering::Relaxed), shared.snapshot().tasks.len()),
+            "stop" => {
+                let _ = stop.try_send(());
+                "stopping".to_string()
+            }
+            other => format!("unknown control '{other}'"),
+        };
+        let _ = write.write_all(format!("{answer}\n").as_bytes()).await;
+        return;
+    }
+    sessions.fetch_add(1, Ordering::Relaxed);
+    let (read, write) = stream.into_split();
+    let input = std::io::Cursor::new(first.to_vec()).chain(read);
+    super::serve(input, write, shared).await;
+    sessions.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Watch the repository roots the tasks live in (added as tasks appear).
+async fn watch_roots(shared: Arc<Shared>, watcher: Arc<std::sync::Mutex<notify::RecommendedWatcher>>) {
+    use notify::Watcher;
+    let mut rx = shared.subscribe();
+    let mut watched: HashSet<PathBuf> = HashSet::new();
+    loop {
+        let roots: HashSet<PathBuf> = shared.snapshot().roots.iter().cloned().collect();
+        for root in roots.difference(&watched.clone()) {
+            if root.is_dir() {
+                let r = watcher.lock().unwrap_or_else(|p| p.into_inner()).watch(root, notify::RecursiveMode::Recursive);
+                match r {
+                    Ok(()) => {
+                        watched.insert(root.clone());
+                    }
+                    Err(e) => tracing::warn!("watch {}: {e}", root.display()),
+                }
+            }
+        }
+        match rx.recv().await {
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            _ => continue,
+        }
+    }
+}
+
+/// Debounce file events, then import trace files and re-check changed Python files.
+async fn watch_loop(shared: Arc<Shared>, mut rx: tokio::sync::mpsc::UnboundedReceiver<notify::Result<notify::Event>>, trace_dirs: Vec<PathBuf>) {
+    while let Some(first) = rx.recv().await {
+        let mut paths: HashSet<PathBuf> = HashSet::new();
+        let mut add = |ev: notify::Result<notify::Event>| {
+            if let Ok(ev) = ev {
+                if !matches!(ev.kind, notify::EventKind::Access(_)) {
+                    paths.extend(ev.paths);
+                }
+            }
+        };
+        add(first);
+        while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
+            add(ev);
+        }
+        let (shared2, dirs) = (shared.clone(), trace_dirs.clone());
+        let changed = tokio::task::spawn_blocking(move || handle_paths(&shared2, &dirs, paths)).await.unwrap_or(false);
+        if changed {
+            shared.notify(Change::Tasks);
+        }
+    }
+}
+
+fn handle_paths(shared: &Shared, trace_dirs: &[PathBuf], paths: HashSet<PathBuf>) -> bool {
+    let mut changed = false;
+    for path in paths {
+        if path.components().any(|c| c.as_os_str() == ".git") {
+            continue;
+        }
+        if trace_dirs.iter().any(|d| path.starts_with(d)) {
+            if path.is_file() {
+                import_trace(shared, &path);
+            }
+            continue;
+        }
+        if path.extension().and_then(|e| e.to_str()) == Some("py") {
+            match recheck_file(shared, &path) {
+                Ok(n) => changed |= n > 0,
+                Err(e) => tracing::warn!("re-anchor {}: {e:#}", path.display()),
+            }
+            shared.notify(Change::File(path));
+        }
+    }
+    changed
+}
+
+fn import_trace(shared: &Shared, path: &Path) {
+    let result = crate::traces::read_input(path)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| crate::traces::parse_file(path, &bytes).map_err(|e| e.to_string()));
+    match result {
+        Ok((format, records)) => match shared.insert_records(&records) {
+            Ok(n) => tracing::info!("imported {} ({format}): {n} new traces", path.display()),
+            Err(e) => tracing::warn!("store {}: {e:#}", path.display()),
+        },
+        Err(e) => tracing::warn!("import {e}"),
+    }
+}
+
+/// Re-check the tasks of a Python file changed on disk: a task whose site text (at its base
+/// commit) is nowhere in the new file as the same syntax node becomes stale. Returns how many.
+pub fn recheck_file(shared: &Shared, path: &Path) -> anyhow::Result<usize> {
+    let path = canonical(path);
+    let snap = shared.snapshot();
+    let mut stale = Vec::new();
+    let mut doc: Option<Document> = None;
+    for (task, root) in snap.tasks.iter().zip(&snap.roots) {
+        let Ok(rel) = path.strip_prefix(root) else { continue };
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        if task.site.file != rel || matches!(task.status, TaskStatus::Stale | TaskStatus::Rejected | TaskStatus::Invalid(_)) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_default(); // deleted: every site is gone
+        if doc.is_none() {
+            doc = Some(Document::open(&rel, 0, text, &[], &|_| None, &shared.queries).map_err(|e| anyhow::anyhow!(e))?);
+        }
+        let Some(d) = &doc else { continue };
+        let Some(site_text) = shared.site_text(root, task) else { continue };
+        if super::document::relocate(&d.index, &task.site, &site_text).is_none() {
+            stale.push(task.id.clone());
+        }
+    }
+    for id in &stale {
+        shared.set_status(id, TaskStatus::Stale)?;
+    }
+    Ok(stale.len())
+}

