@@ -89,6 +89,22 @@ impl FileIndex {
         Ok(())
     }
 
+    /// Replace `start_byte..old_end_byte` by `new_text` and re-parse incrementally, without
+    /// re-running the queries: `sites`, `definitions` and `syntax_errors` keep their values from
+    /// the last full index until `refresh` is called. For callers that track their own anchors
+    /// per keystroke (the language server).
+    pub fn apply_text_edit(&mut self, start_byte: usize, old_end_byte: usize, new_text: &str) -> Result<(), AnchorError> {
+        let started = Instant::now();
+        self.edit_tree(start_byte, old_end_byte, new_text)?;
+        self.last_edit = EditTiming { parse: started.elapsed(), reindex: Duration::ZERO };
+        Ok(())
+    }
+
+    /// Re-run the queries, scopes and error scan on the current text.
+    pub fn refresh(&mut self, queries: &QuerySet) {
+        self.reindex(queries);
+    }
+
     fn edit_tree(&mut self, start: usize, old_end: usize, new_text: &str) -> Result<(), AnchorError> {
         let valid = start <= old_end
             && old_end <= self.source.len()

@@ -135,9 +135,9 @@ pub async fn run(repo: &Path, home: &Path, opens: usize, edits: usize) -> anyhow
     for i in 0..edits {
         let started = Instant::now();
         if i % 2 == 0 {
-            doc.apply(0, 0, "# x\n", &shared.queries).map_err(anyhow::Error::msg)?;
+            doc.apply(0, 0, "# x\n").map_err(anyhow::Error::msg)?;
         } else {
-            doc.apply(0, 4, "", &shared.queries).map_err(anyhow::Error::msg)?;
+            doc.apply(0, 4, "").map_err(anyhow::Error::msg)?;
         }
         reanchor.push(started.elapsed());
     }

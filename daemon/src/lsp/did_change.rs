@@ -23,7 +23,7 @@ pub(super) async fn handle(session: &Session, params: DidChangeTextDocumentParam
                             if let Some(attempt) = st.attempt.as_mut() {
                                 attempt.edited(&doc.rel, range.start.line, e - s, &change.text);
                             }
-                            doc.apply(s, e, &change.text, &session.shared.queries)
+                            doc.apply(s, e, &change.text)
                         }
                         _ => Err(format!("range {range:?} is outside the document")),
                     }
@@ -32,7 +32,7 @@ pub(super) async fn handle(session: &Session, params: DidChangeTextDocumentParam
                     if let Some(attempt) = st.attempt.as_mut() {
                         attempt.edited(&doc.rel, 0, doc.text().len(), &change.text);
                     }
-                    doc.replace_all(&change.text, &session.shared.queries)
+                    doc.replace_all(&change.text)
                 }
             };
             match result {

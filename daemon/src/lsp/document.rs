@@ -67,9 +67,10 @@ impl Document {
         self.index.source()
     }
 
-    /// Apply one replacement and re-parse; returns the ids of tasks this edit made stale.
-    pub fn apply(&mut self, start: usize, old_end: usize, new_text: &str, queries: &QuerySet) -> Result<Vec<String>, String> {
-        self.index.apply_edit(start, old_end, new_text, queries).map_err(|e| e.to_string())?;
+    /// Apply one replacement and re-parse incrementally (anchors move with the text; the
+    /// queries are not re-run per keystroke); returns the ids of tasks this edit made stale.
+    pub fn apply(&mut self, start: usize, old_end: usize, new_text: &str) -> Result<Vec<String>, String> {
+        self.index.apply_text_edit(start, old_end, new_text).map_err(|e| e.to_string())?;
         let edit = Edit { start, old_end, new_len: new_text.len() };
         let mut gone = Vec::new();
         for a in self.anchors.iter_mut().filter(|a| !a.stale) {
@@ -85,10 +86,10 @@ impl Document {
     }
 
     /// Replace the whole text, as the smallest single edit (common prefix and suffix kept).
-    pub fn replace_all(&mut self, new_text: &str, queries: &QuerySet) -> Result<Vec<String>, String> {
+    pub fn replace_all(&mut self, new_text: &str) -> Result<Vec<String>, String> {
         let (start, old_end, new_mid) = minimal_edit(self.text(), new_text);
         let mid = new_text[start..start + new_mid].to_string();
-        self.apply(start, old_end, &mid, queries)
+        self.apply(start, old_end, &mid)
     }
 }
 
