@@ -109,7 +109,7 @@ fn lsp(args: LspArgs) -> anyhow::Result<i32> {
         println!("tasks: {}  file: {} ({} tasks)", b.tasks, b.file, b.file_tasks);
         println!("didOpen -> diagnostics ({} opens):  p50 {:.0} us  p99 {:.0} us  max {:.0} us", b.opens, open.p50_us, open.p99_us, open.max_us);
         println!("re-anchor per didChange ({} lines, {} anchors, {} edits):", b.edit_doc_lines, b.edit_doc_anchors, b.edits);
-        println!("  document (re-parse + re-query + move):  p50 {:.0} us  p99 {:.0} us  max {:.0} us", reanchor.p50_us, reanchor.p99_us, reanchor.max_us);
+        println!("  document (incremental re-parse + move anchors):  p50 {:.0} us  p99 {:.0} us  max {:.0} us", reanchor.p50_us, reanchor.p99_us, reanchor.max_us);
         println!("  didChange -> diagnostics:               p50 {:.0} us  p99 {:.0} us  max {:.0} us", change.p50_us, change.p99_us, change.max_us);
         match b.daemon_idle_rss_kib {
             Some(kib) => println!("daemon idle RSS: {:.1} MiB", kib as f64 / 1024.0),

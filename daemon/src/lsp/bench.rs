@@ -24,7 +24,7 @@ pub struct LspBench {
     pub edit_doc_lines: usize,
     pub edit_doc_anchors: usize,
     pub edits: usize,
-    /// `Document::apply` (incremental re-parse, re-query, anchors moved), microseconds.
+    /// `Document::apply` (incremental re-parse, anchors moved), microseconds.
     pub reanchor_us: Vec<f64>,
     /// didChange → publishDiagnostics of that version, microseconds.
     pub change_to_diagnostics_us: Vec<f64>,
