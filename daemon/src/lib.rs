@@ -12,6 +12,7 @@
 //! - [`tasks`]: candidate repair tasks generated from the index and the operators.
 //! - [`sandbox`]: Docker (bollard): base and environment images, warm test workers.
 //! - [`validate`]: staged verdicts (F2P / P2P) for candidate tasks, run in warm workers.
+//! - [`score`]: the solver-gradient alignment reward (candle): gradient features of tasks vs a reference set.
 //! - [`cli`]: thin glue from the command line to the stages.
 
 pub mod anchor;
@@ -21,6 +22,7 @@ pub mod model;
 pub mod operators;
 pub mod redact;
 pub mod sandbox;
+pub mod score;
 pub mod store;
 pub mod tasks;
 pub mod traces;

@@ -16,6 +16,8 @@ use std::time::Duration;
 pub enum BenchCmd {
     /// Time a full index and incremental re-parses of one file.
     Anchor(AnchorArgs),
+    /// Time gradient features (tasks/s, peak memory) on random token sequences.
+    Score(super::score::BenchScoreArgs),
 }
 
 #[derive(Debug, Args)]
@@ -63,6 +65,7 @@ pub struct AnchorBench {
 pub fn run(cmd: BenchCmd) -> anyhow::Result<i32> {
     match cmd {
         BenchCmd::Anchor(args) => anchor(args),
+        BenchCmd::Score(args) => super::score::run_bench(args),
     }
 }
 

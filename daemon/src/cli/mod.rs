@@ -8,6 +8,7 @@ mod demo;
 mod env;
 pub mod validate;
 mod repo;
+mod score;
 mod tasks;
 mod traces;
 
@@ -49,6 +50,9 @@ pub enum Command {
     /// Base and environment images (Docker).
     #[command(subcommand)]
     Env(env::EnvCmd),
+    /// Model files for the score stage (a tiny random model for tests and benchmarks).
+    #[command(subcommand)]
+    Model(score::ModelCmd),
     /// Run the loop on the embedded example (imports the example traces, prints their stats).
     Demo(demo::DemoArgs),
 }
@@ -100,6 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Repo(cmd) => repo::run(cmd),
         Command::Tasks(cmd) => tasks::run(&home, cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Model(cmd) => score::run_model(cmd),
     }
 }
 

@@ -10,6 +10,8 @@
 //! aggregate run report; the later import wins a tie), whichever was imported first.
 
 mod migrations;
+mod score;
+pub use score::FeatureRow;
 pub mod tasks;
 mod validation;
 
