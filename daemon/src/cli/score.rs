@@ -399,3 +399,89 @@ pub fn run_bench(args: BenchScoreArgs) -> anyhow::Result<i32> {
     }
     Ok(EXIT_OK)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Site, Task, TaskStatus, Verdict};
+
+    fn task(before: &str, after: &str) -> Task {
+        let bug_patch = format!("diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,2 @@\n def f(x):\n-{before}\n+{after}\n");
+        Task {
+            id: Task::compute_id("c0ffee", &bug_patch),
+            repo: "r".into(),
+            base_commit: "c0ffee".into(),
+            operator: "op".into(),
+            skill: None,
+            site: Site {
+                file: "m.py".into(),
+                start_byte: 0,
+                end_byte: 1,
+                start_line: 1,
+                start_col: 0,
+                end_line: 1,
+                end_col: 1,
+                node_kind: "return_statement".into(),
+                scope: "f".into(),
+                query: "q".into(),
+                capture: "c".into(),
+            },
+            bug_patch,
+            enclosing: "f".into(),
+            problem_statement: "f returns the wrong value".into(),
+            fail_to_pass: vec![],
+            pass_to_pass: vec![],
+            image: None,
+            status: TaskStatus::Candidate,
+            seed: 0,
+            round: None,
+        }
+    }
+
+    #[test]
+    fn score_stores_validity_times_cosine_and_caches_features() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (home, model, reference) = (dir.path().join("home"), dir.path().join("model"), dir.path().join("ref.jsonl"));
+        score::write_tiny_model(&model, &TinySpec::default()).expect("tiny");
+        let (valid, invalid) = (task("    return x + 1", "    return x - 1"), task("    return x * 2", "    return x / 2"));
+        let mut store = Store::open(&home).expect("store");
+        store.insert_tasks(&[valid.clone(), invalid.clone()]).expect("insert");
+        let verdict = Verdict {
+            task_id: valid.id.clone(),
+            valid: true,
+            rejected_at: None,
+            reason: "ok".into(),
+            fail_to_pass: vec![],
+            pass_to_pass: vec![],
+            duration_ms: 1,
+        };
+        store.record_verdict(&valid, &verdict).expect("verdict");
+        drop(store);
+        let gold = serde_json::json!({"instance_id": "a__b-1", "problem_statement": "f is off by two", "patch": score::reverse_patch(&valid.bug_patch)});
+        std::fs::write(&reference, format!("{gold}\n\n")).expect("write");
+        let args = |json| ScoreArgs {
+            model: ModelArgs { model: model.clone(), device: "cpu".into(), params: score::DEFAULT_PARAMS.into(), dim: 1024, seed: 3 },
+            reference: reference.display().to_string(),
+            max_len: 256,
+            json,
+        };
+        assert_eq!(run_score(&home, args(true)).expect("score"), EXIT_OK);
+        let store = Store::open(&home).expect("store");
+        let s = store.scores(&valid.id).expect("scores");
+        let first_reward = s[0].reward;
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].validity, 1.0);
+        assert!(s[0].cosine > 0.0 && (s[0].reward - s[0].cosine).abs() < 1e-12, "{:?}", s[0]);
+        let s = store.scores(&invalid.id).expect("scores");
+        assert_eq!((s[0].validity, s[0].reward), (0.0, 0.0));
+        assert!(s[0].reference_set.starts_with("file:ref.jsonl@"));
+        drop(store);
+        // Same settings again: every feature comes from the cache, the scores are unchanged.
+        assert_eq!(run_score(&home, args(false)).expect("score"), EXIT_OK);
+        let again = Store::open(&home).expect("store").scores(&valid.id).expect("scores");
+        assert_eq!((again.len(), again[0].reward), (1, first_reward));
+        // An empty reference set fails with exit 1.
+        std::fs::write(&reference, "\n").expect("write");
+        assert_eq!(run_score(&home, args(true)).expect("score"), EXIT_FAILED);
+    }
+}

@@ -81,6 +81,7 @@ fn count_sketch_preserves_gradient_cosines() {
             spread = spread.max(e.abs());
         }
     }
+    eprintln!("sketch: largest cos error {worst:.4}, largest exact cos {spread:.4}");
     assert!(worst < 0.06, "largest |cos_projected - cos_exact| = {worst}");
     assert!(spread > 0.05, "the pairs should not all be orthogonal ({spread})");
 }
