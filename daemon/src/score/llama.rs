@@ -189,7 +189,9 @@ fn rope_tables(t: usize, head_dim: usize, theta: f64, device: &Device) -> Result
     Ok((freqs.cos()?, freqs.sin()?))
 }
 
+/// (T, T): 0 where key j <= query i, -1e9 above the diagonal; built on the device.
 fn causal_mask(t: usize, device: &Device) -> Result<Tensor> {
-    let mask: Vec<f32> = (0..t).flat_map(|i| (0..t).map(move |j| if j > i { -1e9 } else { 0.0 })).collect();
-    Tensor::from_vec(mask, (t, t), device)
+    let pos = Tensor::arange(0u32, t as u32, device)?;
+    let future = pos.unsqueeze(0)?.broadcast_gt(&pos.unsqueeze(1)?)?;
+    future.to_dtype(DType::F32)? * -1e9
 }
