@@ -251,6 +251,11 @@ impl Scorer {
         (self.subset.iter().map(|(_, v)| v.elem_count()).sum(), self.subset.iter().map(|(n, _)| n.clone()).collect())
     }
 
+    /// Elements of a differentiated tensor (0 when it is not in the subset).
+    pub fn model_tensor_len(&self, name: &str) -> usize {
+        self.subset.iter().find(|(n, _)| n == name).map_or(0, |(_, v)| v.elem_count())
+    }
+
     /// The cache key of a text's feature under this model and configuration.
     pub fn key(&self, text: &TaskText) -> FeatureKey {
         FeatureKey {

@@ -206,3 +206,37 @@ fn byte_tokenizer_round_trips_bytes() {
     assert_eq!(ids, text.bytes().map(u32::from).collect::<Vec<_>>());
     assert_eq!(tok.decode(&ids, false).expect("decode"), text);
 }
+
+/// Independent check of candle's backward through our decoder: central finite differences of
+/// the loss on the weight element with the largest gradient.
+#[test]
+fn gradient_matches_finite_differences() {
+    let dir = tiny(&TinySpec::default());
+    let t = &texts()[4];
+    let s = load(dir.path(), config());
+    let (_, grad) = s.gradient(t).expect("gradient");
+    let (_, names) = s.subset();
+    let sizes: Vec<usize> = names.iter().map(|n| s.model_tensor_len(n)).collect();
+    let (flat_index, g) = grad.iter().enumerate().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs())).map(|(i, g)| (i, *g)).expect("nonempty");
+    let (mut name_i, mut local) = (0, flat_index);
+    while local >= sizes[name_i] {
+        local -= sizes[name_i];
+        name_i += 1;
+    }
+    let path = dir.path().join("model.safetensors");
+    let original = candle_core::safetensors::load(&path, &Device::Cpu).expect("load");
+    let eps = 1e-2f32;
+    let loss_with = |delta: f32| -> f64 {
+        let mut tensors = original.clone();
+        let w = &tensors[&names[name_i]];
+        let mut values = w.flatten_all().and_then(|f| f.to_vec1::<f32>()).expect("values");
+        values[local] += delta;
+        let changed = Tensor::from_vec(values, w.shape(), &Device::Cpu).expect("tensor");
+        tensors.insert(names[name_i].clone(), changed);
+        candle_core::safetensors::save(&tensors, &path).expect("save");
+        load(dir.path(), config()).loss(t).expect("loss")
+    };
+    let numeric = (loss_with(eps) - loss_with(-eps)) / (2.0 * eps as f64);
+    assert!(g.abs() > 1e-3, "largest gradient {g}");
+    assert!((numeric - g as f64).abs() < 0.02 * g.abs() as f64 + 1e-4, "analytic {g} numeric {numeric} ({})", names[name_i]);
+}
