@@ -14,6 +14,7 @@
 //! - [`sandbox`]: Docker (bollard): base and environment images, warm test workers.
 //! - [`validate`]: staged verdicts (F2P / P2P) for candidate tasks, run in warm workers.
 //! - [`lsp`]: the language server (tasks as diagnostics) and the daemon that serves editors.
+//! - [`score`]: the solver-gradient alignment reward (candle): gradient features of tasks vs a reference set.
 //! - [`cli`]: thin glue from the command line to the stages.
 
 pub mod anchor;
@@ -25,6 +26,7 @@ pub mod operators;
 pub mod redact;
 pub mod sandbox;
 pub mod skills;
+pub mod score;
 pub mod store;
 pub mod tasks;
 pub mod traces;

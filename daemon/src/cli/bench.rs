@@ -21,6 +21,8 @@ pub enum BenchCmd {
     /// Time the language server: didOpen → diagnostics, re-anchoring per didChange on a
     /// ~2,000-line document, idle daemon memory.
     Lsp(LspArgs),
+    /// Time gradient features (tasks/s, peak memory) on random token sequences.
+    Score(super::score::BenchScoreArgs),
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +86,7 @@ pub fn run(home: &std::path::Path, cmd: BenchCmd) -> anyhow::Result<i32> {
         BenchCmd::Anchor(args) => anchor(args),
         BenchCmd::Validate(args) => super::bench_validate::run(home, args),
         BenchCmd::Lsp(args) => lsp(args),
+        BenchCmd::Score(args) => super::score::run_bench(args),
     }
 }
 

@@ -12,6 +12,7 @@ mod env;
 pub mod validate;
 mod repo;
 mod skills;
+mod score;
 mod tasks;
 mod traces;
 
@@ -60,6 +61,9 @@ pub enum Command {
     Lsp(lsp::LspArgs),
     /// The daemon that owns the store and serves editors over a Unix socket.
     Daemon(daemon::DaemonArgs),
+    /// Model files for the score stage (a tiny random model for tests and benchmarks).
+    #[command(subcommand)]
+    Model(score::ModelCmd),
     /// Run the loop on the embedded example (imports the example traces, prints their stats).
     Demo(demo::DemoArgs),
 }
@@ -114,6 +118,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Bench(cmd) => bench::run(&home, cmd),
         Command::Lsp(args) => lsp::run(&home, args),
         Command::Daemon(args) => daemon::run(&home, args),
+        Command::Model(cmd) => score::run_model(cmd),
     }
 }
 

@@ -21,6 +21,8 @@ pub enum TasksCmd {
     List(JsonFlag),
     /// Validate stored candidates in containers (F2P / P2P, staged verdicts).
     Validate(super::validate::ValidateArgs),
+    /// Score stored tasks: validity x cosine(gradient feature, reference direction).
+    Score(super::score::ScoreArgs),
     /// Show one task (id or unique prefix) with its verdict, tests, statement and bug patch.
     Show {
         id: String,
@@ -104,6 +106,7 @@ pub fn run(home: &Path, cmd: TasksCmd) -> anyhow::Result<i32> {
     match cmd {
         TasksCmd::Generate(args) => generate_cmd(home, args),
         TasksCmd::Validate(args) => super::validate::run(home, args),
+        TasksCmd::Score(args) => super::score::run_score(home, args),
         TasksCmd::List(f) => {
             let store = Store::open(home)?;
             let rows: Vec<TaskRow> = store.tasks()?.iter().map(TaskRow::new).collect();

@@ -63,6 +63,27 @@ const MIGRATIONS: &[&str] = &[
         json TEXT NOT NULL,
         updated_at TEXT NOT NULL
      );",
+    // 4: gradient features (cache) and scores.
+    "CREATE TABLE score_features (
+        model_hash TEXT NOT NULL,
+        task_hash TEXT NOT NULL,
+        subset TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        seed INTEGER NOT NULL,
+        loss REAL NOT NULL,
+        feature BLOB NOT NULL,
+        computed_at TEXT NOT NULL,
+        PRIMARY KEY (model_hash, task_hash, subset, dim, seed)
+     );
+     CREATE TABLE scores (
+        task_id TEXT NOT NULL,
+        reference_set TEXT NOT NULL,
+        model_hash TEXT NOT NULL,
+        reward REAL NOT NULL,
+        json TEXT NOT NULL,
+        scored_at TEXT NOT NULL,
+        PRIMARY KEY (task_id, reference_set, model_hash)
+     );",
 ];
 
 #[derive(Debug)]

@@ -11,6 +11,8 @@
 
 mod migrations;
 mod skills;
+mod score;
+pub use score::FeatureRow;
 pub mod tasks;
 mod validation;
 

@@ -1,0 +1,487 @@
+//! `socratic tasks score`, `socratic model tiny` and `socratic bench score`: the score stage.
+//!
+//! In: a model folder, a reference (a SWE-bench-format JSONL of trusted fixes, or `failures` =
+//! the Solver's stored failures whose instance has a gold patch), a device; or a folder to write
+//! a tiny random model to; or a benchmark size. Out: per task validity × cosine = reward, stored
+//! with its parts (features cached in the store), tiny model files, or tasks/s and peak memory.
+//! Exit 1 when the reference set is empty or a model cannot be loaded, 2 for a bad device name.
+
+use super::{print_json, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::model::{sha256_hex, Outcome, Score};
+use crate::score::{self, DeviceKind, FeatureConfig, Scorer, TaskText, TinySpec};
+use crate::store::{FeatureRow, Store};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Model options shared by `tasks score` and `bench score`.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// Model folder (Hugging Face layout: config.json, *.safetensors, tokenizer.json).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// cpu or cuda (cuda needs a build with `--features cuda`).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Parameters whose gradient is the feature: a glob on tensor names, `L-k` = layer count - k.
+    #[arg(long, default_value = score::DEFAULT_PARAMS)]
+    pub params: String,
+    /// Sketch dimension.
+    #[arg(long, default_value_t = score::DEFAULT_DIM)]
+    pub dim: usize,
+    /// Sketch seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// A SWE-bench-format JSONL (instance_id, problem_statement, patch = gold fix), or `failures`.
+    #[arg(long, value_name = "FILE|failures")]
+    pub reference: String,
+    /// At most this many tokens per text (prompt + target).
+    #[arg(long, default_value_t = score::DEFAULT_MAX_LEN)]
+    pub max_len: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCmd {
+    /// Write a small random Llama-style model (config.json, model.safetensors, byte-level tokenizer.json).
+    Tiny(TinyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TinyArgs {
+    pub out_dir: PathBuf,
+    #[arg(long, default_value_t = 2)]
+    pub layers: usize,
+    /// Hidden size (a multiple of 16).
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Embedding rows (default: the tokenizer's 259); larger pads the vocabulary like real models.
+    #[arg(long)]
+    pub vocab: Option<usize>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchScoreArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Tasks to time (after two warm-up tasks).
+    #[arg(long, default_value_t = 20)]
+    pub tasks: usize,
+    /// Tokens per task; the last quarter is the target.
+    #[arg(long, default_value_t = 1024)]
+    pub seq_len: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One scored task.
+#[derive(Debug, Serialize)]
+pub struct ScoreRow {
+    pub task_id: String,
+    pub validity: f64,
+    pub cosine: f64,
+    pub reward: f64,
+    pub loss: f64,
+    pub cached: bool,
+}
+
+/// What `tasks score` prints.
+#[derive(Debug, Serialize)]
+pub struct ScoreOutput {
+    pub model_hash: String,
+    pub device: String,
+    pub params: String,
+    pub dim: usize,
+    pub seed: u64,
+    pub reference_set: String,
+    pub reference_size: usize,
+    pub computed: usize,
+    pub cached: usize,
+    pub seconds: f64,
+    /// Highest reward first.
+    pub tasks: Vec<ScoreRow>,
+}
+
+/// What `bench score` prints.
+#[derive(Debug, Serialize)]
+pub struct BenchScoreOutput {
+    pub device: String,
+    pub parameters: usize,
+    pub subset_parameters: usize,
+    pub seq_len: usize,
+    pub target_len: usize,
+    pub dim: usize,
+    pub tasks: usize,
+    pub load_seconds: f64,
+    pub seconds: f64,
+    pub tasks_per_second: f64,
+    pub ms_per_task: f64,
+    /// Peak resident memory on the CPU; device memory in use on CUDA.
+    pub peak_memory_mib: Option<f64>,
+}
+
+fn device(name: &str) -> Option<DeviceKind> {
+    match name.parse() {
+        Ok(d) => Some(d),
+        Err(e) => {
+            eprintln!("error: {e}");
+            None
+        }
+    }
+}
+
+fn feature_config(m: &ModelArgs, max_len: usize) -> FeatureConfig {
+    FeatureConfig { params: m.params.clone(), dim: m.dim, seed: m.seed, max_len }
+}
+
+pub fn run_score(home: &Path, args: ScoreArgs) -> anyhow::Result<i32> {
+    let Some(dev) = device(&args.model.device) else { return Ok(EXIT_USAGE) };
+    let started = Instant::now();
+    let mut store = Store::open(home)?;
+    let (reference_set, reference) = match reference_texts(&store, &args.reference) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(EXIT_FAILED);
+        }
+    };
+    if reference.is_empty() {
+        eprintln!("error: the reference set '{}' is empty (no trusted fix to align with)", args.reference);
+        return Ok(EXIT_FAILED);
+    }
+    let scorer = match Scorer::load(&args.model.model, dev, feature_config(&args.model, args.max_len)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_FAILED);
+        }
+    };
+    let tasks = store.tasks()?;
+    let bar = super::progress_bar((reference.len() + tasks.len()) as u64, "scoring");
+    let (mut computed, mut cached) = (0, 0);
+    let mut ref_features = Vec::with_capacity(reference.len());
+    for text in &reference {
+        let (_, v, hit) = cached_feature(&mut store, &scorer, text)?;
+        if hit { cached += 1 } else { computed += 1 }
+        ref_features.push(v);
+        bar.inc(1);
+    }
+    let Some(direction) = score::mean_direction(&ref_features) else {
+        bar.finish_and_clear();
+        eprintln!("error: the reference features cancel out (zero mean gradient)");
+        return Ok(EXIT_FAILED);
+    };
+    let mut rows = Vec::with_capacity(tasks.len());
+    for task in &tasks {
+        let (loss, v, hit) = cached_feature(&mut store, &scorer, &TaskText::from_task(task))?;
+        if hit { cached += 1 } else { computed += 1 }
+        let validity = match store.verdict(&task.id)? {
+            Some(v) if v.valid => 1.0,
+            _ => 0.0,
+        };
+        let cosine = score::cosine(&v, &direction);
+        let s = Score {
+            task_id: task.id.clone(),
+            validity,
+            cosine,
+            reward: validity * cosine,
+            reference_set: reference_set.clone(),
+            model_hash: scorer.model_hash().to_string(),
+        };
+        store.save_score(&s)?;
+        rows.push(ScoreRow { task_id: s.task_id, validity, cosine, reward: s.reward, loss, cached: hit });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    rows.sort_by(|a, b| b.reward.total_cmp(&a.reward).then(b.cosine.total_cmp(&a.cosine)));
+    let out = ScoreOutput {
+        model_hash: scorer.model_hash().to_string(),
+        device: dev.as_str().to_string(),
+        params: args.model.params.clone(),
+        dim: args.model.dim,
+        seed: args.model.seed,
+        reference_set,
+        reference_size: reference.len(),
+        computed,
+        cached,
+        seconds: started.elapsed().as_secs_f64(),
+        tasks: rows,
+    };
+    if args.json {
+        print_json(&out)?;
+    } else {
+        println!(
+            "scored {} tasks against {} ({} references) in {:.1} s; {} features computed, {} cached",
+            out.tasks.len(),
+            out.reference_set,
+            out.reference_size,
+            out.seconds,
+            out.computed,
+            out.cached
+        );
+        println!("{:22} {:>8} {:>8} {:>8} {:>8}", "task", "validity", "cosine", "reward", "loss");
+        for r in &out.tasks {
+            println!("{:22} {:>8.0} {:>8.4} {:>8.4} {:>8.3}", r.task_id, r.validity, r.cosine, r.reward, r.loss);
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// The feature from the store's cache, or computed and cached; `true` when it was cached.
+fn cached_feature(store: &mut Store, scorer: &Scorer, text: &TaskText) -> anyhow::Result<(f64, Vec<f32>, bool)> {
+    let key = scorer.key(text);
+    let row = FeatureRow { model_hash: &key.model_hash, task_hash: &key.task_hash, subset: &key.subset, dim: key.dim, seed: key.seed };
+    if let Some((loss, v)) = store.feature(&row)? {
+        return Ok((loss, v, true));
+    }
+    let f = scorer.feature(text)?;
+    store.save_feature(&row, f.loss, &f.vector)?;
+    Ok((f.loss, f.vector, false))
+}
+
+/// The reference set's name and texts.
+fn reference_texts(store: &Store, reference: &str) -> anyhow::Result<(String, Vec<TaskText>)> {
+    if reference == "failures" {
+        return failure_texts(store);
+    }
+    let path = Path::new(reference);
+    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{reference}: {e} (pass a JSONL file or `failures`)"))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| anyhow::anyhow!("{reference}:{}: not JSON: {e}", n + 1))?;
+        let field = |k: &str| v.get(k).and_then(|x| x.as_str()).filter(|s| !s.trim().is_empty());
+        let Some(patch) = field("patch") else {
+            anyhow::bail!("{reference}:{}: no `patch` (the gold fix)", n + 1);
+        };
+        out.push(TaskText::from_fix(field("problem_statement").unwrap_or(""), patch));
+    }
+    let name = path.file_name().map_or_else(|| reference.to_string(), |f| f.to_string_lossy().into_owned());
+    Ok((format!("file:{name}@{}", &sha256_hex(&bytes)[..16]), out))
+}
+
+/// The Solver's failures (unresolved or no patch) whose instance has a gold fix, one per instance.
+fn failure_texts(store: &Store) -> anyhow::Result<(String, Vec<TaskText>)> {
+    let mut ids = BTreeSet::new();
+    for st in store.traces()? {
+        if matches!(st.effective_label.outcome, Outcome::Unresolved | Outcome::NoPatch) {
+            if let Some(id) = st.trace.task.instance_id {
+                ids.insert(id);
+            }
+        }
+    }
+    let mut used = Vec::new();
+    let mut out = Vec::new();
+    for id in ids {
+        let Some(inst) = store.instance(&id)? else { continue };
+        let fix = match (&inst.gold_patch, &inst.bug_patch) {
+            (Some(p), _) if !p.trim().is_empty() => p.clone(),
+            (_, Some(b)) if !b.trim().is_empty() => score::reverse_patch(b),
+            _ => continue,
+        };
+        out.push(TaskText::from_fix(inst.problem_statement.as_deref().unwrap_or(""), &fix));
+        used.push(id);
+    }
+    Ok((format!("failures@{}", &sha256_hex(used.join("\n").as_bytes())[..16]), out))
+}
+
+pub fn run_model(cmd: ModelCmd) -> anyhow::Result<i32> {
+    match cmd {
+        ModelCmd::Tiny(a) => {
+            let spec = TinySpec { layers: a.layers, width: a.width, seed: a.seed, vocab: a.vocab, kv_heads: None };
+            let config = match score::write_tiny_model(&a.out_dir, &spec) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(EXIT_USAGE);
+                }
+            };
+            let out = serde_json::json!({
+                "out_dir": a.out_dir.display().to_string(),
+                "config": config,
+                "parameters": config.parameter_count(),
+            });
+            if a.json {
+                print_json(&out)?;
+            } else {
+                println!(
+                    "wrote a random {}-layer, width-{} Llama-style model ({:.2} M parameters, vocab {}) to {}",
+                    config.num_hidden_layers,
+                    config.hidden_size,
+                    config.parameter_count() as f64 / 1e6,
+                    config.vocab_size,
+                    a.out_dir.display()
+                );
+            }
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+pub fn run_bench(args: BenchScoreArgs) -> anyhow::Result<i32> {
+    use rand::{Rng, SeedableRng};
+    let Some(dev) = device(&args.model.device) else { return Ok(EXIT_USAGE) };
+    if args.seq_len < 8 || args.tasks == 0 {
+        eprintln!("error: --seq-len must be at least 8 and --tasks positive");
+        return Ok(EXIT_USAGE);
+    }
+    let load_started = Instant::now();
+    let scorer = match Scorer::load(&args.model.model, dev, feature_config(&args.model, args.seq_len)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_FAILED);
+        }
+    };
+    let load_seconds = load_started.elapsed().as_secs_f64();
+    let vocab = scorer.config().vocab_size as u32;
+    let target_len = args.seq_len / 4;
+    let prompt_len = args.seq_len - target_len;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let mut sample = || -> Vec<u32> { (0..args.seq_len).map(|_| rng.random_range(0..vocab)).collect() };
+    for _ in 0..2 {
+        scorer.feature_ids(&sample(), prompt_len)?;
+    }
+    let mut peak = score::memory_in_use(dev);
+    let started = Instant::now();
+    for _ in 0..args.tasks {
+        scorer.feature_ids(&sample(), prompt_len)?;
+        peak = peak.max(score::memory_in_use(dev));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let out = BenchScoreOutput {
+        device: dev.as_str().to_string(),
+        parameters: scorer.parameter_count(),
+        subset_parameters: scorer.subset().0,
+        seq_len: args.seq_len,
+        target_len,
+        dim: args.model.dim,
+        tasks: args.tasks,
+        load_seconds,
+        seconds,
+        tasks_per_second: args.tasks as f64 / seconds,
+        ms_per_task: seconds * 1000.0 / args.tasks as f64,
+        peak_memory_mib: peak.map(|b| b as f64 / (1024.0 * 1024.0)),
+    };
+    if args.json {
+        print_json(&out)?;
+    } else {
+        println!(
+            "{} params {:.2} M, subset {:.2} M, seq {} (target {}), d {}: {:.2} tasks/s ({:.1} ms/task) over {} tasks, peak memory {}, load {:.2} s",
+            out.device,
+            out.parameters as f64 / 1e6,
+            out.subset_parameters as f64 / 1e6,
+            out.seq_len,
+            out.target_len,
+            out.dim,
+            out.tasks_per_second,
+            out.ms_per_task,
+            out.tasks,
+            out.peak_memory_mib.map_or_else(|| "n/a".to_string(), |m| format!("{m:.0} MiB")),
+            out.load_seconds
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Site, Task, TaskStatus, Verdict};
+
+    fn task(before: &str, after: &str) -> Task {
+        let bug_patch = format!("diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,2 @@\n def f(x):\n-{before}\n+{after}\n");
+        Task {
+            id: Task::compute_id("c0ffee", &bug_patch),
+            repo: "r".into(),
+            base_commit: "c0ffee".into(),
+            operator: "op".into(),
+            skill: None,
+            site: Site {
+                file: "m.py".into(),
+                start_byte: 0,
+                end_byte: 1,
+                start_line: 1,
+                start_col: 0,
+                end_line: 1,
+                end_col: 1,
+                node_kind: "return_statement".into(),
+                scope: "f".into(),
+                query: "q".into(),
+                capture: "c".into(),
+            },
+            bug_patch,
+            enclosing: "f".into(),
+            problem_statement: "f returns the wrong value".into(),
+            fail_to_pass: vec![],
+            pass_to_pass: vec![],
+            image: None,
+            status: TaskStatus::Candidate,
+            seed: 0,
+            round: None,
+        }
+    }
+
+    #[test]
+    fn score_stores_validity_times_cosine_and_caches_features() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (home, model, reference) = (dir.path().join("home"), dir.path().join("model"), dir.path().join("ref.jsonl"));
+        score::write_tiny_model(&model, &TinySpec::default()).expect("tiny");
+        let (valid, invalid) = (task("    return x + 1", "    return x - 1"), task("    return x * 2", "    return x / 2"));
+        let mut store = Store::open(&home).expect("store");
+        store.insert_tasks(&[valid.clone(), invalid.clone()]).expect("insert");
+        let verdict = Verdict {
+            task_id: valid.id.clone(),
+            valid: true,
+            rejected_at: None,
+            reason: "ok".into(),
+            fail_to_pass: vec![],
+            pass_to_pass: vec![],
+            duration_ms: 1,
+        };
+        store.record_verdict(&valid, &verdict).expect("verdict");
+        drop(store);
+        let gold = serde_json::json!({"instance_id": "a__b-1", "problem_statement": "f is off by two", "patch": score::reverse_patch(&valid.bug_patch)});
+        std::fs::write(&reference, format!("{gold}\n\n")).expect("write");
+        let args = |json| ScoreArgs {
+            model: ModelArgs { model: model.clone(), device: "cpu".into(), params: score::DEFAULT_PARAMS.into(), dim: 1024, seed: 3 },
+            reference: reference.display().to_string(),
+            max_len: 256,
+            json,
+        };
+        assert_eq!(run_score(&home, args(true)).expect("score"), EXIT_OK);
+        let store = Store::open(&home).expect("store");
+        let s = store.scores(&valid.id).expect("scores");
+        let first_reward = s[0].reward;
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].validity, 1.0);
+        assert!(s[0].cosine > 0.0 && (s[0].reward - s[0].cosine).abs() < 1e-12, "{:?}", s[0]);
+        let s = store.scores(&invalid.id).expect("scores");
+        assert_eq!((s[0].validity, s[0].reward), (0.0, 0.0));
+        assert!(s[0].reference_set.starts_with("file:ref.jsonl@"));
+        drop(store);
+        // Same settings again: every feature comes from the cache, the scores are unchanged.
+        assert_eq!(run_score(&home, args(false)).expect("score"), EXIT_OK);
+        let again = Store::open(&home).expect("store").scores(&valid.id).expect("scores");
+        assert_eq!((again.len(), again[0].reward), (1, first_reward));
+        // An empty reference set fails with exit 1.
+        std::fs::write(&reference, "\n").expect("write");
+        assert_eq!(run_score(&home, args(true)).expect("score"), EXIT_FAILED);
+    }
+}
