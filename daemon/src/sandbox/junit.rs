@@ -80,24 +80,31 @@ fn attr(e: &BytesStart, name: &str) -> Option<String> {
         .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
 }
 
-/// Rebuild the pytest node id from `file`, `classname` and `name` (xunit1 carries `file`).
+/// Rebuild the pytest node id from `classname` and `name`. pytest derives `classname` from the
+/// node id (the collecting module's dotted path, then the classes), while `file` names where the
+/// function is defined — another module for inherited tests — so `file` only serves when the
+/// classname cannot be split. Test classes start with an upper-case letter (`Test*`); modules
+/// don't.
 fn node_id(e: &BytesStart) -> String {
     let name = attr(e, "name").unwrap_or_default();
     let classname = attr(e, "classname").unwrap_or_default();
-    match attr(e, "file") {
-        Some(file) => {
-            let module = file.trim_end_matches(".py").replace('/', ".");
-            let classes = classname.strip_prefix(&module).unwrap_or("").trim_start_matches('.');
-            let mut id = file;
-            for class in classes.split('.').filter(|c| !c.is_empty()) {
-                id.push_str("::");
-                id.push_str(class);
-            }
-            format!("{id}::{name}")
+    let parts: Vec<&str> = classname.split('.').filter(|p| !p.is_empty()).collect();
+    let first_class = parts.iter().position(|p| p.starts_with(|c: char| c.is_ascii_uppercase())).unwrap_or(parts.len());
+    let (module, classes) = parts.split_at(first_class);
+    let path = if module.is_empty() {
+        match attr(e, "file") {
+            Some(file) => file,
+            None => return if classname.is_empty() { name } else { format!("{classname}::{name}") },
         }
-        None if classname.is_empty() => name,
-        None => format!("{classname}::{name}"),
+    } else {
+        format!("{}.py", module.join("/"))
+    };
+    let mut id = path;
+    for class in classes {
+        id.push_str("::");
+        id.push_str(class);
     }
+    format!("{id}::{name}")
 }
 
 /// True when the run could not collect tests (an import or syntax error at module level).
@@ -129,6 +136,13 @@ mod tests {
         assert_eq!(half.message, "AssertionError: assert 3 == 2");
         assert_eq!(r["tests/test_money.py::test_skip"].status, TestStatus::Skipped);
         assert_eq!(r["tests/test_io.py::test_read"].message, "ValueError: bad & worse");
+    }
+
+    #[test]
+    fn inherited_tests_keep_their_collecting_module_and_class() {
+        let xml = r#"<testsuite><testcase classname="tests.pkg.test_timed.TestTimed" name="test_payload[zlib]" file="tests/pkg/test_serializer.py" line="5" time="0.01" /></testsuite>"#;
+        let r = parse(xml).unwrap();
+        assert!(r.contains_key("tests/pkg/test_timed.py::TestTimed::test_payload[zlib]"), "{r:?}");
     }
 
     #[test]
