@@ -7,6 +7,9 @@ use socratic::tasks::{generate, patch, GenerateConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+use common::{commit_all};
+
 const LEDGER: &str = include_str!("fixtures/tallyho/ledger.py");
 const UTIL: &str = include_str!("fixtures/tallyho/util.py");
 const INIT: &str = include_str!("fixtures/tallyho/__init__.py");
@@ -49,15 +52,6 @@ fn fixture() -> Fixture {
     Fixture { repo: repo_dir, _outside: outside }
 }
 
-fn commit_all(root: &Path) {
-    let repo = git2::Repository::init(root).expect("init");
-    let mut index = repo.index().expect("index");
-    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).expect("add");
-    index.write().expect("write index");
-    let tree = repo.find_tree(index.write_tree().expect("tree")).expect("find tree");
-    let sig = git2::Signature::now("Test", "test@example.com").expect("sig");
-    repo.commit(Some("HEAD"), &sig, &sig, "initial", &tree, &[]).expect("commit");
-}
 
 fn config(seed: u64, budget: usize) -> GenerateConfig {
     GenerateConfig { seed, budget, ..Default::default() }

@@ -10,28 +10,12 @@ use socratic::validate::run::{validate_all, ValidateConfig};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+mod common;
+use common::{commit_all, copy_dir, example_repo_source};
+
 fn copy_example(dest: &Path) -> String {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/example_repo");
-    for entry in walkdir::WalkDir::new(&src).min_depth(1) {
-        let entry = entry.unwrap();
-        let rel = entry.path().strip_prefix(&src).unwrap();
-        if rel.components().any(|c| c.as_os_str() == "__pycache__" || c.as_os_str() == ".pytest_cache") {
-            continue;
-        }
-        let to = dest.join(rel);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&to).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &to).unwrap();
-        }
-    }
-    let repo = git2::Repository::init(dest).unwrap();
-    let mut index = repo.index().unwrap();
-    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).unwrap();
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = git2::Signature::now("test", "test@example.com").unwrap();
-    repo.commit(Some("HEAD"), &sig, &sig, "tallyho", &tree, &[]).unwrap().to_string()
+    copy_dir(&example_repo_source(), dest);
+    commit_all(dest)
 }
 
 async fn verdicts(engine: &Engine, env: &image::Environment, tasks: &[Task], cold_reload: bool) -> BTreeMap<String, Verdict> {

@@ -11,6 +11,9 @@ use socratic::tasks::{generate, GenerateConfig};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+mod common;
+use common::{copy_dir, commit_all};
+
 fn nvim() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("NVIM_BIN").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
@@ -37,31 +40,7 @@ fn nvim_or_skip() -> Option<PathBuf> {
     found
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.expect("walk");
-        let rel = entry.path().strip_prefix(from).expect("prefix");
-        if rel.components().any(|c| matches!(c.as_os_str().to_str(), Some("__pycache__" | ".pytest_cache"))) {
-            continue;
-        }
-        let dest = to.join(rel);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).expect("mkdir");
-        } else {
-            std::fs::copy(entry.path(), &dest).expect("copy");
-        }
-    }
-}
 
-fn commit_all(root: &Path) {
-    let repo = git2::Repository::init(root).expect("init");
-    let mut index = repo.index().expect("index");
-    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).expect("add");
-    index.write().expect("write index");
-    let tree = repo.find_tree(index.write_tree().expect("tree")).expect("find tree");
-    let sig = git2::Signature::now("Test", "test@example.com").expect("sig");
-    repo.commit(Some("HEAD"), &sig, &sig, "initial", &tree, &[]).expect("commit");
-}
 
 struct Fixture {
     repo: tempfile::TempDir,

@@ -10,35 +10,14 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::mpsc;
 
+mod common;
+use common::{copy_dir, commit_all};
+
 fn example_repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/example_repo")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.expect("walk");
-        let rel = entry.path().strip_prefix(from).expect("prefix");
-        if rel.components().any(|c| matches!(c.as_os_str().to_str(), Some("__pycache__" | ".pytest_cache"))) {
-            continue;
-        }
-        let dest = to.join(rel);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).expect("mkdir");
-        } else {
-            std::fs::copy(entry.path(), &dest).expect("copy");
-        }
-    }
-}
 
-fn commit_all(root: &Path) {
-    let repo = git2::Repository::init(root).expect("init");
-    let mut index = repo.index().expect("index");
-    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).expect("add");
-    index.write().expect("write index");
-    let tree = repo.find_tree(index.write_tree().expect("tree")).expect("find tree");
-    let sig = git2::Signature::now("Test", "test@example.com").expect("sig");
-    repo.commit(Some("HEAD"), &sig, &sig, "initial", &tree, &[]).expect("commit");
-}
 
 /// A committed copy of the example repository and a home whose store holds its tasks.
 pub struct Fixture {

@@ -11,6 +11,9 @@ use socratic::validate::run::{validate_all, ValidateConfig};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+mod common;
+use common::{commit_all};
+
 const CALC: &str = r#"def clamp(value, low, high):
     if value < low:
         return low
@@ -65,15 +68,6 @@ def test_spin():
     assert spin(4) == 6
 "#;
 
-fn commit_all(dir: &Path) -> String {
-    let repo = git2::Repository::init(dir).unwrap();
-    let mut index = repo.index().unwrap();
-    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).unwrap();
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = git2::Signature::now("test", "test@example.com").unwrap();
-    repo.commit(Some("HEAD"), &sig, &sig, "initial", &tree, &[]).unwrap().to_string()
-}
 
 fn patch(file: &str, old: &str, new: &str) -> String {
     let diff = similar::TextDiff::from_lines(old, new);

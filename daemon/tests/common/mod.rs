@@ -1,0 +1,38 @@
+//! Helpers shared by the end-to-end tests: copying a folder and committing it as a real git
+//! repository.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The example repository shipped with the project (`tests/example_repo`).
+pub fn example_repo_source() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/example_repo")
+}
+
+/// Copy a folder tree, leaving out Python caches.
+pub fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.expect("walk");
+        let rel = entry.path().strip_prefix(from).expect("prefix");
+        if rel.components().any(|c| matches!(c.as_os_str().to_str(), Some("__pycache__" | ".pytest_cache"))) {
+            continue;
+        }
+        let dest = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).expect("mkdir");
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copy");
+        }
+    }
+}
+
+/// `git init` + add everything + commit; returns the commit id.
+pub fn commit_all(root: &Path) -> String {
+    let repo = git2::Repository::init(root).expect("init");
+    let mut index = repo.index().expect("index");
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).expect("add");
+    index.write().expect("write index");
+    let tree = repo.find_tree(index.write_tree().expect("tree")).expect("find tree");
+    let sig = git2::Signature::now("Test", "test@example.com").expect("sig");
+    repo.commit(Some("HEAD"), &sig, &sig, "initial", &tree, &[]).expect("commit").to_string()
+}
