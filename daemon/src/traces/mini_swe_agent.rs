@@ -253,7 +253,7 @@ mod tests {
     use super::*;
     use crate::model::{FailureReason, Outcome};
     use crate::redact::MARK;
-    use crate::traces::value_fields::test_support::{import, import_fixture, other_fixtures, parse_err, SHARED};
+    use crate::traces::value_fields::test_support::{kinds, exit_codes, import, import_fixture, other_fixtures, parse_err, SHARED};
     use serde_json::json;
     use std::path::Path;
 
@@ -263,20 +263,7 @@ mod tests {
         traces.remove(0)
     }
 
-    fn kinds(t: &Trace) -> Vec<&'static str> {
-        t.events.iter().map(Event::kind).collect()
-    }
 
-    /// The exit codes of the command and test-run events, in order.
-    fn exit_codes(t: &Trace) -> Vec<Option<i32>> {
-        t.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Command { exit_code, .. } | Event::TestRun { exit_code, .. } => Some(*exit_code),
-                _ => None,
-            })
-            .collect()
-    }
 
     #[test]
     fn text_format_hitting_the_step_limit_with_no_patch() {

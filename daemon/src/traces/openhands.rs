@@ -286,23 +286,11 @@ fn observation_event(walk: &mut Walk, item: &Value, observation: &str, extras: &
 mod tests {
     use super::*;
     use crate::model::FailureReason;
-    use crate::traces::value_fields::test_support::{import, import_fixture, other_fixtures, parse_err, SHARED};
+    use crate::traces::value_fields::test_support::{kinds, exit_codes, import, import_fixture, other_fixtures, parse_err, SHARED};
     use serde_json::json;
     use std::path::Path;
 
-    fn kinds(t: &Trace) -> Vec<&'static str> {
-        t.events.iter().map(Event::kind).collect()
-    }
 
-    fn exit_codes(t: &Trace) -> Vec<Option<i32>> {
-        t.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Command { exit_code, .. } | Event::TestRun { exit_code, .. } => Some(*exit_code),
-                _ => None,
-            })
-            .collect()
-    }
 
     #[test]
     fn eval_output_lines() {

@@ -162,13 +162,10 @@ fn action_event(action: &str, observation: &str, open_file: Option<&str>) -> Eve
 mod tests {
     use super::*;
     use crate::model::{FailureReason, Outcome};
-    use crate::traces::value_fields::test_support::{import, import_fixture, other_fixtures, parse_err, SHARED};
+    use crate::traces::value_fields::test_support::{kinds, import, import_fixture, other_fixtures, parse_err, SHARED};
     use serde_json::json;
     use std::path::Path;
 
-    fn kinds(t: &Trace) -> Vec<&'static str> {
-        t.events.iter().map(Event::kind).collect()
-    }
 
     fn count(t: &Trace, kind: &str) -> usize {
         t.events.iter().filter(|e| e.kind() == kind).count()

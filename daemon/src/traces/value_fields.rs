@@ -186,7 +186,7 @@ mod tests {
 /// Fixture loading shared by the importers' tests.
 #[cfg(test)]
 pub mod test_support {
-    use crate::model::{Record, Trace};
+    use crate::model::{Event, Record, Trace};
     use crate::traces::{decode, parse_file, Doc};
     use std::path::{Path, PathBuf};
 
@@ -194,6 +194,22 @@ pub mod test_support {
     pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/traces");
     /// Real public samples, present only beside a full checkout.
     pub const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/traces");
+
+    /// The kinds of a trace's events, in order.
+    pub fn kinds(t: &Trace) -> Vec<&'static str> {
+        t.events.iter().map(Event::kind).collect()
+    }
+
+    /// The exit codes of a trace's command and test-run events, in order.
+    pub fn exit_codes(t: &Trace) -> Vec<Option<i32>> {
+        t.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Command { exit_code, .. } | Event::TestRun { exit_code, .. } => Some(*exit_code),
+                _ => None,
+            })
+            .collect()
+    }
 
     /// Import one file by path, asserting which importer took it; returns its traces.
     pub fn import(path: &Path, importer: &str) -> Vec<Trace> {
