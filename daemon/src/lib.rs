@@ -19,6 +19,7 @@
 
 pub mod anchor;
 pub mod cli;
+pub mod engine;
 pub mod examples;
 pub mod lsp;
 pub mod model;

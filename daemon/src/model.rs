@@ -474,17 +474,92 @@ pub struct Score {
     pub model_hash: String,
 }
 
-/// One turn of the loop.
+/// The steps of a round, in order; a round's `step` is the next one to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RoundStep {
+    Distill,
+    Generate,
+    Validate,
+    Score,
+    Select,
+    Done,
+}
+
+impl RoundStep {
+    pub const ALL: [RoundStep; 6] =
+        [RoundStep::Distill, RoundStep::Generate, RoundStep::Validate, RoundStep::Score, RoundStep::Select, RoundStep::Done];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoundStep::Distill => "distill",
+            RoundStep::Generate => "generate",
+            RoundStep::Validate => "validate",
+            RoundStep::Score => "score",
+            RoundStep::Select => "select",
+            RoundStep::Done => "done",
+        }
+    }
+
+    /// The step after this one (`Done` stays `Done`).
+    pub fn next(self) -> RoundStep {
+        let i = RoundStep::ALL.iter().position(|s| *s == self).unwrap_or(5);
+        RoundStep::ALL[(i + 1).min(5)]
+    }
+}
+
+/// What a round was run with, recorded when it starts so it can be reproduced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundInputs {
+    /// The repository the round generates tasks in (absolute path) and its HEAD.
+    pub repo: String,
+    pub head: String,
+    pub seed: u64,
+    /// Candidates generated per round.
+    pub budget: usize,
+    /// Tasks kept per round.
+    pub keep: usize,
+    /// No skill takes more than this share of the kept tasks (0 < share ≤ 1).
+    pub max_skill_share: f64,
+    /// Trace ids the skills were distilled from (filled by the distill step).
+    pub trace_ids: Vec<String>,
+    /// Skill name → version after distilling (filled by the distill step).
+    pub skill_versions: BTreeMap<String, u32>,
+    /// Hash of the scoring model, and the reference set's name (filled by the score step).
+    pub model_hash: Option<String>,
+    pub reference_set: Option<String>,
+}
+
+/// One turn of the loop: its inputs, the step it is at, its figures and the tasks it kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Round {
     pub number: u32,
-    pub trace_ids: Vec<String>,
-    pub skill_versions: BTreeMap<String, u32>,
-    pub seed: u64,
+    pub inputs: RoundInputs,
+    /// The next step to run (`Done` when finished).
+    pub step: RoundStep,
     pub candidates: usize,
     pub valid: usize,
-    pub kept: usize,
+    /// Kept task ids, best first.
+    pub kept: Vec<String>,
+    /// Step name → milliseconds spent in it (summed over resumptions).
     pub timings_ms: BTreeMap<String, u64>,
+}
+
+/// A Solver's attempt at a task, graded in the task's container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SolveResult {
+    pub task_id: String,
+    /// The round whose curriculum the task was attempted from.
+    pub round: u32,
+    /// `oracle`, `baseline`, or `agent` (an external command).
+    pub solver: String,
+    /// Grading: outcome and per-test detail (instance id = task id).
+    pub report: EvalReport,
+    /// The Solver's diff against the bugged tree.
+    pub diff: String,
+    /// The stored trace of the attempt.
+    pub trace_id: String,
+    pub duration_ms: u64,
 }
 
 #[cfg(test)]

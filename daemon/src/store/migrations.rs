@@ -84,6 +84,23 @@ const MIGRATIONS: &[&str] = &[
         scored_at TEXT NOT NULL,
         PRIMARY KEY (task_id, reference_set, model_hash)
      );",
+    // 5: rounds of the loop and Solver attempts.
+    "CREATE TABLE rounds (
+        number INTEGER PRIMARY KEY,
+        step TEXT NOT NULL,
+        json TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+     );
+     CREATE TABLE solve_results (
+        task_id TEXT NOT NULL,
+        round INTEGER NOT NULL,
+        solver TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        trace_id TEXT NOT NULL,
+        json TEXT NOT NULL,
+        solved_at TEXT NOT NULL,
+        PRIMARY KEY (task_id, round, solver)
+     );",
 ];
 
 #[derive(Debug)]

@@ -10,6 +10,7 @@
 //! aggregate run report; the later import wins a tie), whichever was imported first.
 
 mod migrations;
+mod rounds;
 mod skills;
 mod score;
 pub use score::FeatureRow;
