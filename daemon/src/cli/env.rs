@@ -1,7 +1,9 @@
 //! `socratic env bootstrap|build|show`: base and environment images.
 
 use super::{print_json, EXIT_FAILED, EXIT_OK};
-use crate::sandbox::image::{self, BootstrapConfig, EnvConfig, Environment};
+pub use crate::engine::environment::repo_key;
+use crate::engine::environment::ImageOptions;
+use crate::sandbox::image::{self, BootstrapConfig, Environment};
 use crate::sandbox::Engine;
 use crate::store::Store;
 use clap::{Args, Subcommand};
@@ -92,56 +94,16 @@ pub fn run(home: &Path, cmd: EnvCmd) -> anyhow::Result<i32> {
     }
 }
 
-/// The store key of a repository (its canonical path) and its HEAD commit.
-pub fn repo_key(repo: &Path) -> anyhow::Result<(String, String)> {
-    let canonical = repo.canonicalize().map_err(|e| anyhow::anyhow!("{}: {e}", repo.display()))?;
-    let git = git2::Repository::open(&canonical).map_err(|e| anyhow::anyhow!("{} is not a git repository: {}", repo.display(), e.message()))?;
-    let head = git
-        .head()
-        .and_then(|h| h.peel_to_commit())
-        .map_err(|e| anyhow::anyhow!("{}: no HEAD commit: {}", repo.display(), e.message()))?;
-    Ok((canonical.display().to_string(), head.id().to_string()))
-}
-
-/// The base image to use: the configured one (pulled if absent) or the bootstrapped one.
-async fn base_image(engine: &Engine, args: &ImageArgs) -> anyhow::Result<String> {
-    match &args.base_image {
-        Some(name) => {
-            image::pull(engine, name).await?;
-            Ok(name.clone())
-        }
-        None => {
-            let cfg = BootstrapConfig::default();
-            if !engine.image_exists(&image::base_image_name(&cfg)).await {
-                eprintln!("no base image yet: bootstrapping one with debootstrap (about a minute) ...");
-            }
-            Ok(image::bootstrap_base(engine, &cfg).await?)
-        }
-    }
-}
-
-/// The stored environment for the repository's HEAD if its image still exists, else a new one.
+/// The stored environment for the repository's HEAD, else one recorded in an existing image,
+/// else a new one.
 pub async fn ensure_env(store: &mut Store, repo: &Path, args: &ImageArgs) -> anyhow::Result<Environment> {
-    let (key, head) = repo_key(repo)?;
-    let engine = Engine::connect().await?;
-    engine.sweep().await?;
-    if !args.rebuild {
-        if let Some(env) = store.environment(&key, &head)? {
-            let current = image::env_image_name(Path::new(&key).file_name().and_then(|n| n.to_str()).unwrap_or("repo"), &head, &env.base_image);
-            if env.image == current && engine.image_exists(&env.image).await {
-                return Ok(env);
-            }
-        }
+    crate::engine::environment::ensure_env(store, repo, &args.options()).await
+}
+
+impl ImageArgs {
+    pub fn options(&self) -> ImageOptions {
+        ImageOptions { base_image: self.base_image.clone(), ca_bundle: self.ca_bundle.clone(), rebuild: self.rebuild }
     }
-    let base = base_image(&engine, args).await?;
-    let host_bundle = PathBuf::from("/etc/ssl/certs/ca-certificates.crt");
-    let ca_bundle = args.ca_bundle.clone().or_else(|| host_bundle.exists().then_some(host_bundle));
-    let cfg = EnvConfig { base_image: base, ca_bundle, install_timeout_s: 900, test_timeout_s: 1800 };
-    eprintln!("building the environment image for {key} at {} ...", &head[..12.min(head.len())]);
-    let mut env = image::build_env(&engine, Path::new(&key), &head, &cfg).await?;
-    env.repo = key;
-    store.save_environment(&env)?;
-    Ok(env)
 }
 
 fn env_line(env: &Environment) -> String {

@@ -7,12 +7,11 @@
 //! Exit 1 when the reference set is empty or a model cannot be loaded, 2 for a bad device name.
 
 use super::{print_json, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::model::{sha256_hex, Outcome, Score};
-use crate::score::{self, DeviceKind, FeatureConfig, Scorer, TaskText, TinySpec};
-use crate::store::{FeatureRow, Store};
+use crate::score::{self, DeviceKind, FeatureConfig, Scorer, TinySpec};
+use crate::engine::scoring::{cached_feature, reference_texts, score_tasks};
+use crate::store::Store;
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -184,26 +183,12 @@ pub fn run_score(home: &Path, args: ScoreArgs) -> anyhow::Result<i32> {
         eprintln!("error: the reference features cancel out (zero mean gradient)");
         return Ok(EXIT_FAILED);
     };
-    let mut rows = Vec::with_capacity(tasks.len());
-    for task in &tasks {
-        let (loss, v, hit) = cached_feature(&mut store, &scorer, &TaskText::from_task(task))?;
-        if hit { cached += 1 } else { computed += 1 }
-        let validity = match store.verdict(&task.id)? {
-            Some(v) if v.valid => 1.0,
-            _ => 0.0,
-        };
-        let cosine = score::cosine(&v, &direction);
-        let s = Score {
-            task_id: task.id.clone(),
-            validity,
-            cosine,
-            reward: validity * cosine,
-            reference_set: reference_set.clone(),
-            model_hash: scorer.model_hash().to_string(),
-        };
-        store.save_score(&s)?;
-        rows.push(ScoreRow { task_id: s.task_id, validity, cosine, reward: s.reward, loss, cached: hit });
-        bar.inc(1);
+    let scored = score_tasks(&mut store, &scorer, &direction, &reference_set, &tasks, |_| bar.inc(1))?;
+    let mut rows = Vec::with_capacity(scored.len());
+    for st in scored {
+        if st.cached { cached += 1 } else { computed += 1 }
+        let s = st.score;
+        rows.push(ScoreRow { task_id: s.task_id, validity: s.validity, cosine: s.cosine, reward: s.reward, loss: st.loss, cached: st.cached });
     }
     bar.finish_and_clear();
     rows.sort_by(|a, b| b.reward.total_cmp(&a.reward).then(b.cosine.total_cmp(&a.cosine)));
@@ -238,67 +223,6 @@ pub fn run_score(home: &Path, args: ScoreArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(EXIT_OK)
-}
-
-/// The feature from the store's cache, or computed and cached; `true` when it was cached.
-fn cached_feature(store: &mut Store, scorer: &Scorer, text: &TaskText) -> anyhow::Result<(f64, Vec<f32>, bool)> {
-    let key = scorer.key(text);
-    let row = FeatureRow { model_hash: &key.model_hash, task_hash: &key.task_hash, subset: &key.subset, dim: key.dim, seed: key.seed };
-    if let Some((loss, v)) = store.feature(&row)? {
-        return Ok((loss, v, true));
-    }
-    let f = scorer.feature(text)?;
-    store.save_feature(&row, f.loss, &f.vector)?;
-    Ok((f.loss, f.vector, false))
-}
-
-/// The reference set's name and texts.
-fn reference_texts(store: &Store, reference: &str) -> anyhow::Result<(String, Vec<TaskText>)> {
-    if reference == "failures" {
-        return failure_texts(store);
-    }
-    let path = Path::new(reference);
-    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{reference}: {e} (pass a JSONL file or `failures`)"))?;
-    let text = String::from_utf8_lossy(&bytes);
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| anyhow::anyhow!("{reference}:{}: not JSON: {e}", n + 1))?;
-        let field = |k: &str| v.get(k).and_then(|x| x.as_str()).filter(|s| !s.trim().is_empty());
-        let Some(patch) = field("patch") else {
-            anyhow::bail!("{reference}:{}: no `patch` (the gold fix)", n + 1);
-        };
-        out.push(TaskText::from_fix(field("problem_statement").unwrap_or(""), patch));
-    }
-    let name = path.file_name().map_or_else(|| reference.to_string(), |f| f.to_string_lossy().into_owned());
-    Ok((format!("file:{name}@{}", &sha256_hex(&bytes)[..16]), out))
-}
-
-/// The Solver's failures (unresolved or no patch) whose instance has a gold fix, one per instance.
-fn failure_texts(store: &Store) -> anyhow::Result<(String, Vec<TaskText>)> {
-    let mut ids = BTreeSet::new();
-    for st in store.traces()? {
-        if matches!(st.effective_label.outcome, Outcome::Unresolved | Outcome::NoPatch) {
-            if let Some(id) = st.trace.task.instance_id {
-                ids.insert(id);
-            }
-        }
-    }
-    let mut used = Vec::new();
-    let mut out = Vec::new();
-    for id in ids {
-        let Some(inst) = store.instance(&id)? else { continue };
-        let fix = match (&inst.gold_patch, &inst.bug_patch) {
-            (Some(p), _) if !p.trim().is_empty() => p.clone(),
-            (_, Some(b)) if !b.trim().is_empty() => score::reverse_patch(b),
-            _ => continue,
-        };
-        out.push(TaskText::from_fix(inst.problem_statement.as_deref().unwrap_or(""), &fix));
-        used.push(id);
-    }
-    Ok((format!("failures@{}", &sha256_hex(used.join("\n").as_bytes())[..16]), out))
 }
 
 pub fn run_model(cmd: ModelCmd) -> anyhow::Result<i32> {

@@ -5,3 +5,5 @@
 //! In: the store, a repository, round options. Out: `Round`s and `SolveResult`s in the store.
 
 pub mod curriculum;
+pub mod environment;
+pub mod scoring;

@@ -256,10 +256,30 @@ pub async fn build_env(engine: &Engine, repo: &Path, head: &str, cfg: &EnvConfig
         let _ = container.remove().await;
         return Err(SandboxError::Other(refusal(&environment)));
     }
+    let environment = Environment { build_ms: started.elapsed().as_millis() as u64, ..environment };
+    let record = serde_json::to_vec(&environment).map_err(|e| SandboxError::Other(format!("environment record: {e}")))?;
+    container.upload_tar("/", tar_one_file(ENV_RECORD_PATH, &record, 0o644)?).await?;
     let (name, tag) = image.split_once(':').unwrap_or((&image, "latest"));
     container.commit(name, tag).await?;
     container.remove().await?;
-    Ok(Environment { build_ms: started.elapsed().as_millis() as u64, ..environment })
+    Ok(environment)
+}
+
+/// Where an environment image keeps its own `Environment` record, so another home (a fresh
+/// store) can reuse the image without rebuilding it.
+pub const ENV_RECORD_PATH: &str = "/opt/socratic/environment.json";
+
+/// The `Environment` recorded inside an existing environment image, if it has one.
+pub async fn read_env_record(engine: &Engine, image: &str) -> Result<Option<Environment>> {
+    let limits = Limits { network: false, ..Limits::default() };
+    let container = engine.start_container(image, &limits, &[]).await?;
+    let out = container.exec(&["cat", ENV_RECORD_PATH], 60).await;
+    container.remove().await?;
+    let out = out?;
+    if out.exit_code != 0 {
+        return Ok(None);
+    }
+    Ok(serde_json::from_str(&out.stdout).ok())
 }
 
 fn refusal(env: &Environment) -> String {

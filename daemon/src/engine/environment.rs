@@ -1,0 +1,83 @@
+//! A repository's environment for validation and grading: the one stored for its HEAD, else one
+//! recorded inside an existing environment image (another home built it), else a new build.
+//!
+//! In: the store, a repository path, image options. Out: an `Environment` (saved in the store).
+
+use crate::sandbox::image::{self, BootstrapConfig, EnvConfig, Environment};
+use crate::sandbox::Engine;
+use crate::store::Store;
+use std::path::{Path, PathBuf};
+
+/// Which base image and CA bundle environments are built from.
+#[derive(Debug, Clone, Default)]
+pub struct ImageOptions {
+    /// Pulled if absent; `None` = the locally bootstrapped one.
+    pub base_image: Option<String>,
+    pub ca_bundle: Option<PathBuf>,
+    /// Rebuild even if an environment exists for this commit.
+    pub rebuild: bool,
+}
+
+/// The store key of a repository (its canonical path) and its HEAD commit.
+pub fn repo_key(repo: &Path) -> anyhow::Result<(String, String)> {
+    let canonical = repo.canonicalize().map_err(|e| anyhow::anyhow!("{}: {e}", repo.display()))?;
+    let git = git2::Repository::open(&canonical).map_err(|e| anyhow::anyhow!("{} is not a git repository: {}", repo.display(), e.message()))?;
+    let head = git
+        .head()
+        .and_then(|h| h.peel_to_commit())
+        .map_err(|e| anyhow::anyhow!("{}: no HEAD commit: {}", repo.display(), e.message()))?;
+    Ok((canonical.display().to_string(), head.id().to_string()))
+}
+
+/// The base image to use: the configured one (pulled if absent) or the bootstrapped one.
+pub async fn base_image(engine: &Engine, opts: &ImageOptions) -> anyhow::Result<String> {
+    match &opts.base_image {
+        Some(name) => {
+            image::pull(engine, name).await?;
+            Ok(name.clone())
+        }
+        None => {
+            let cfg = BootstrapConfig::default();
+            if !engine.image_exists(&image::base_image_name(&cfg)).await {
+                eprintln!("no base image yet: bootstrapping one with debootstrap (about a minute) ...");
+            }
+            Ok(image::bootstrap_base(engine, &cfg).await?)
+        }
+    }
+}
+
+/// The environment for the repository's HEAD: stored (image still there), recorded in the
+/// image another home built, or built now.
+pub async fn ensure_env(store: &mut Store, repo: &Path, opts: &ImageOptions) -> anyhow::Result<Environment> {
+    let (key, head) = repo_key(repo)?;
+    let repo_name = Path::new(&key).file_name().and_then(|n| n.to_str()).unwrap_or("repo").to_string();
+    let engine = Engine::connect().await?;
+    engine.sweep().await?;
+    if !opts.rebuild {
+        if let Some(env) = store.environment(&key, &head)? {
+            let current = image::env_image_name(&repo_name, &head, &env.base_image);
+            if env.image == current && engine.image_exists(&env.image).await {
+                return Ok(env);
+            }
+        }
+    }
+    let base = base_image(&engine, opts).await?;
+    let name = image::env_image_name(&repo_name, &head, &base);
+    if !opts.rebuild && engine.image_exists(&name).await {
+        if let Some(mut env) = image::read_env_record(&engine, &name).await? {
+            if env.head == head && env.image == name {
+                env.repo = key;
+                store.save_environment(&env)?;
+                return Ok(env);
+            }
+        }
+    }
+    let host_bundle = PathBuf::from("/etc/ssl/certs/ca-certificates.crt");
+    let ca_bundle = opts.ca_bundle.clone().or_else(|| host_bundle.exists().then_some(host_bundle));
+    let cfg = EnvConfig { base_image: base, ca_bundle, install_timeout_s: 900, test_timeout_s: 1800 };
+    eprintln!("building the environment image for {key} at {} ...", &head[..12.min(head.len())]);
+    let mut env = image::build_env(&engine, Path::new(&key), &head, &cfg).await?;
+    env.repo = key;
+    store.save_environment(&env)?;
+    Ok(env)
+}
