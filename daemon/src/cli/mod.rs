@@ -11,6 +11,7 @@ mod demo;
 mod env;
 pub mod validate;
 mod repo;
+mod round;
 mod skills;
 mod score;
 mod tasks;
@@ -64,6 +65,11 @@ pub enum Command {
     /// Model files for the score stage (a tiny random model for tests and benchmarks).
     #[command(subcommand)]
     Model(score::ModelCmd),
+    /// Run one round of the loop (distill, generate, validate, score, select), or resume the unfinished one.
+    Round(round::RoundArgs),
+    /// The kept tasks of a round, and accept / reject decisions.
+    #[command(subcommand)]
+    Curriculum(round::CurriculumCmd),
     /// Run the loop on the embedded example (imports the example traces, prints their stats).
     Demo(demo::DemoArgs),
 }
@@ -112,6 +118,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Traces(cmd) => traces::run(&home, cmd),
         Command::Env(cmd) => env::run(&home, cmd),
         Command::Demo(args) => demo::run(&home, args),
+        Command::Round(args) => round::run_round_cmd(&home, args),
+        Command::Curriculum(cmd) => round::run_curriculum(&home, cmd),
         Command::Repo(cmd) => repo::run(cmd),
         Command::Tasks(cmd) => tasks::run(&home, cmd),
         Command::Skills(cmd) => skills::run(&home, cmd),

@@ -61,7 +61,7 @@ pub fn curriculum(round: &Round, tasks: &[Task]) -> Vec<CurriculumEntry> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::{RoundInputs, Site};
 

@@ -7,3 +7,4 @@
 pub mod curriculum;
 pub mod environment;
 pub mod scoring;
+pub mod round;

@@ -2,7 +2,7 @@
 //!
 //! In: the stored [`Skill`]s and the stored [`Task`]s (the curriculum). Out: per-skill weights,
 //! (failure rate) × 1 / (1 + tasks with status valid or accepted that already exercise the
-//! skill), and per-operator weights (each skill's weight split evenly over its operators), for
+//! skill; scored counts as valid), and per-operator weights (each skill's weight split evenly over its operators), for
 //! `tasks::GenerateConfig::operator_weights`. Pure.
 
 use crate::model::{Skill, Task, TaskStatus};
@@ -21,7 +21,7 @@ pub struct SkillWeight {
 
 /// Does this kept task exercise the skill (named for it, or made by one of its operators)?
 fn exercises(task: &Task, skill: &Skill) -> bool {
-    matches!(task.status, TaskStatus::Valid | TaskStatus::Accepted)
+    matches!(task.status, TaskStatus::Valid | TaskStatus::Scored | TaskStatus::Accepted)
         && (task.skill.as_deref() == Some(skill.name.as_str()) || skill.operators.contains(&task.operator))
 }
 

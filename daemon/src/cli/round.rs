@@ -1,0 +1,190 @@
+//! `socratic round`: run one round of the loop (or resume the unfinished one) and print what it
+//! kept; `socratic curriculum list|accept|reject`: the kept tasks and the user's decisions.
+
+use super::env::{runtime, ImageArgs};
+use super::{print_json, EXIT_FAILED, EXIT_OK};
+use crate::engine::curriculum::{curriculum, pick_round};
+use crate::engine::round::{run_round, RoundOptions};
+use crate::model::{Round, TaskStatus};
+use crate::store::Store;
+use crate::validate::run::ValidateConfig;
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Args)]
+pub struct RoundArgs {
+    /// Repository to generate tasks in (default: the previous round's).
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
+    /// Base seed; round N generates with seed + N.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Candidates generated per round.
+    #[arg(long, default_value_t = 40)]
+    pub budget: usize,
+    /// Tasks kept per round.
+    #[arg(long, default_value_t = 10)]
+    pub keep: usize,
+    /// No skill takes more than this share of the kept tasks.
+    #[arg(long, default_value_t = 0.5)]
+    pub max_skill_share: f64,
+    /// Scoring model folder (default: a small random model in the home).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Reference set for the score: `failures` or a SWE-bench-format JSONL of trusted fixes.
+    #[arg(long, default_value = "failures")]
+    pub reference: String,
+    /// cpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Warm containers validating in parallel.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Seconds the selected tests of one candidate may take.
+    #[arg(long, default_value_t = 60.0)]
+    pub timeout: f64,
+    #[command(flatten)]
+    pub image: ImageArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CurriculumCmd {
+    /// The curriculum of a round (default: the latest finished one).
+    List {
+        #[arg(long)]
+        round: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Keep a task in the curriculum whatever its rank.
+    Accept { id: String, #[arg(long)] json: bool },
+    /// Take a task out of the curriculum for good.
+    Reject { id: String, #[arg(long)] json: bool },
+}
+
+impl RoundArgs {
+    /// Round options from the flags; the repository defaults to the last round's.
+    pub fn options(&self, store: &Store) -> anyhow::Result<RoundOptions> {
+        let repo = match &self.repo {
+            Some(r) => r.clone(),
+            None => match store.rounds()?.last() {
+                Some(r) => PathBuf::from(&r.inputs.repo),
+                None => anyhow::bail!("no repository: pass --repo PATH (a git repository with Python code and tests)"),
+            },
+        };
+        let device = self.device.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+        Ok(RoundOptions {
+            seed: self.seed,
+            budget: self.budget,
+            keep: self.keep,
+            max_skill_share: self.max_skill_share,
+            model: self.model.clone(),
+            reference: self.reference.clone(),
+            device,
+            validate: ValidateConfig { workers: self.workers, timeout_s: self.timeout, ..Default::default() },
+            image: self.image.options(),
+            progress: !self.json,
+            ..RoundOptions::new(repo)
+        })
+    }
+}
+
+pub fn run_round_cmd(home: &Path, args: RoundArgs) -> anyhow::Result<i32> {
+    let mut store = Store::open(home)?;
+    let opts = args.options(&store)?;
+    if let Some(r) = store.rounds()?.last().filter(|r| r.step != crate::model::RoundStep::Done) {
+        eprintln!("resuming round {} at step {} (with the inputs it started with)", r.number, r.step.as_str());
+    }
+    let round = runtime()?.block_on(run_round(&mut store, home, &opts))?;
+    if args.json {
+        print_json(&round)?;
+    } else {
+        println!("{}", round_line(&round));
+        print_curriculum(&store, &round)?;
+    }
+    Ok(EXIT_OK)
+}
+
+/// One line: candidates, valid, kept and time per step.
+pub fn round_line(r: &Round) -> String {
+    let steps: Vec<String> = r.timings_ms.iter().map(|(k, v)| format!("{k} {:.1}s", *v as f64 / 1000.0)).collect();
+    format!(
+        "round {}: {} candidates, {} valid, {} kept (seed {}, reference {}); {}",
+        r.number,
+        r.candidates,
+        r.valid,
+        r.kept.len(),
+        r.inputs.seed,
+        r.inputs.reference_set.as_deref().unwrap_or("-"),
+        steps.join(", ")
+    )
+}
+
+fn print_curriculum(store: &Store, round: &Round) -> anyhow::Result<()> {
+    let tasks = store.tasks()?;
+    for e in curriculum(round, &tasks) {
+        let t = &e.task;
+        let rank = e.rank.map_or("-".to_string(), |r| r.to_string());
+        println!(
+            "  {:>3} {:20} {:9} {:26} {:28} {}:{}",
+            rank,
+            t.id,
+            t.status.name(),
+            t.operator,
+            t.skill.as_deref().unwrap_or("-"),
+            t.site.file,
+            t.site.start_line + 1
+        );
+    }
+    Ok(())
+}
+
+pub fn run_curriculum(home: &Path, cmd: CurriculumCmd) -> anyhow::Result<i32> {
+    let mut store = Store::open(home)?;
+    match cmd {
+        CurriculumCmd::List { round, json } => {
+            let rounds = store.rounds()?;
+            let Some(r) = pick_round(&rounds, round) else {
+                match round {
+                    Some(n) => eprintln!("error: no round {n}"),
+                    None => eprintln!("error: no finished round yet; run `socratic round --repo PATH`"),
+                }
+                return Ok(EXIT_FAILED);
+            };
+            if json {
+                let entries = curriculum(r, &store.tasks()?);
+                print_json(&serde_json::json!({ "round": r.number, "tasks": entries }))?;
+            } else {
+                println!("{}", round_line(r));
+                print_curriculum(&store, r)?;
+            }
+            Ok(EXIT_OK)
+        }
+        CurriculumCmd::Accept { id, json } => decide(&mut store, &id, TaskStatus::Accepted, json),
+        CurriculumCmd::Reject { id, json } => decide(&mut store, &id, TaskStatus::Rejected, json),
+    }
+}
+
+/// Record a decision as the task's status (valid tasks only: a decision on an invalid
+/// candidate would put a broken task in the curriculum).
+fn decide(store: &mut Store, id: &str, status: TaskStatus, json: bool) -> anyhow::Result<i32> {
+    let Some(mut task) = store.task(id)? else {
+        eprintln!("error: no task '{id}' (or the prefix is ambiguous); see `socratic curriculum list`");
+        return Ok(EXIT_FAILED);
+    };
+    let valid = store.verdict(&task.id)?.is_some_and(|v| v.valid);
+    if !valid && status == TaskStatus::Accepted {
+        eprintln!("error: task {} is {} (not validated as a working task); only valid tasks can be accepted", task.id, task.status.name());
+        return Ok(EXIT_FAILED);
+    }
+    task.status = status;
+    store.update_task(&task)?;
+    if json {
+        print_json(&serde_json::json!({ "task": task.id, "status": task.status.name() }))?;
+    } else {
+        println!("{} {}", task.status.name(), task.id);
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,358 @@
+//! One round of the loop: distill skills from every trace so far → generate skill-targeted
+//! candidates → validate them in containers (problem statements are written there) → score
+//! them → keep the top tasks by reward, balanced across skills, with the user's decisions
+//! applied. The round row records the next step after each one, and every step's own results
+//! (skills, tasks, verdicts, scores) are stored as they are made, so after a crash `run_round`
+//! resumes the unfinished round where it stopped without redoing finished work. A step that is
+//! cut short is re-run; each step is deterministic for the same store contents and inputs
+//! (seeded generation, cached features), so a resumed round keeps the same tasks.
+//!
+//! In: the store, a home (for the default scoring model), `RoundOptions`. Out: the finished
+//! `Round` (also stored).
+
+use super::environment::{ensure_env, ImageOptions};
+use super::scoring::{reference_direction, reference_texts, score_tasks};
+use crate::model::{Round, RoundInputs, RoundStep, Skill, Task, TaskStatus};
+use crate::score::{DeviceKind, FeatureConfig, Scorer, TinySpec};
+use crate::store::Store;
+use crate::tasks::{generate, GenerateConfig};
+use crate::validate::run::{validate_all, ValidateConfig};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The group name of tasks no skill targets, for the balance cap.
+pub const UNTARGETED: &str = "(untargeted)";
+
+/// How to run a round. Only `repo`, `seed`, `budget`, `keep` and `max_skill_share` become the
+/// round's recorded inputs; a resumed round keeps the inputs it started with.
+#[derive(Debug, Clone)]
+pub struct RoundOptions {
+    pub repo: PathBuf,
+    /// Base seed; round N generates with `seed + N`.
+    pub seed: u64,
+    pub budget: usize,
+    pub keep: usize,
+    pub max_skill_share: f64,
+    /// Scoring model folder; `None` = a small random model written once to `<home>/models/tiny`.
+    pub model: Option<PathBuf>,
+    /// `failures` or a SWE-bench-format JSONL of trusted fixes.
+    pub reference: String,
+    pub device: DeviceKind,
+    pub validate: ValidateConfig,
+    pub image: ImageOptions,
+    /// Show progress bars on stderr.
+    pub progress: bool,
+}
+
+impl RoundOptions {
+    pub fn new(repo: PathBuf) -> RoundOptions {
+        RoundOptions {
+            repo,
+            seed: 0,
+            budget: 40,
+            keep: 10,
+            max_skill_share: 0.5,
+            model: None,
+            reference: "failures".into(),
+            device: DeviceKind::Cpu,
+            validate: ValidateConfig::default(),
+            image: ImageOptions::default(),
+            progress: false,
+        }
+    }
+}
+
+/// The unfinished round to resume, else a new one numbered after the last.
+pub fn current_round(store: &Store, opts: &RoundOptions) -> anyhow::Result<(Round, bool)> {
+    let rounds = store.rounds()?;
+    if let Some(r) = rounds.last().filter(|r| r.step != RoundStep::Done) {
+        return Ok((r.clone(), true));
+    }
+    let number = rounds.last().map_or(1, |r| r.number + 1);
+    let (repo, head) = super::environment::repo_key(&opts.repo)?;
+    if !(opts.max_skill_share > 0.0 && opts.max_skill_share <= 1.0) {
+        anyhow::bail!("--max-skill-share must be in (0, 1], got {}", opts.max_skill_share);
+    }
+    let inputs = RoundInputs {
+        repo,
+        head,
+        seed: opts.seed.wrapping_add(number as u64),
+        budget: opts.budget,
+        keep: opts.keep,
+        max_skill_share: opts.max_skill_share,
+        trace_ids: vec![],
+        skill_versions: BTreeMap::new(),
+        model_hash: None,
+        reference_set: None,
+    };
+    let round = Round { number, inputs, step: RoundStep::Distill, candidates: 0, valid: 0, kept: vec![], timings_ms: BTreeMap::new() };
+    Ok((round, false))
+}
+
+/// Run (or resume) a round to the end.
+pub async fn run_round(store: &mut Store, home: &Path, opts: &RoundOptions) -> anyhow::Result<Round> {
+    let (mut round, _resumed) = current_round(store, opts)?;
+    store.save_round(&round)?;
+    while round.step != RoundStep::Done {
+        let step = round.step;
+        let started = Instant::now();
+        match step {
+            RoundStep::Distill => distill_step(store, &mut round)?,
+            RoundStep::Generate => generate_step(store, &mut round)?,
+            RoundStep::Validate => validate_step(store, &mut round, opts).await?,
+            RoundStep::Score => score_step(store, home, &mut round, opts)?,
+            RoundStep::Select => select_step(store, &mut round)?,
+            RoundStep::Done => {}
+        }
+        *round.timings_ms.entry(step.as_str().to_string()).or_default() += started.elapsed().as_millis() as u64;
+        round.step = step.next();
+        store.save_round(&round)?;
+    }
+    Ok(round)
+}
+
+/// Distill skills from every stored trace; record which traces and skill versions.
+fn distill_step(store: &mut Store, round: &mut Round) -> anyhow::Result<()> {
+    let (traces, instances, existing) = (store.traces()?, store.instances()?, store.skills()?);
+    let distilled = crate::skills::distill_with(&crate::skills::distill::RuleDistiller, &traces, &instances, &existing, 1)
+        .map_err(|e| anyhow::anyhow!("distilling skills: {e}"))?;
+    store.upsert_skills(&distilled.skills)?;
+    round.inputs.trace_ids = traces.iter().map(|t| t.trace.id.clone()).collect();
+    round.inputs.skill_versions = store.skills()?.into_iter().map(|s| (s.name, s.version)).collect();
+    Ok(())
+}
+
+/// Generate the round's candidates, targeted by the skills, new to this round (a bug an earlier
+/// round already generated is left out), each labelled with the skill it exercises.
+fn generate_step(store: &mut Store, round: &mut Round) -> anyhow::Result<()> {
+    let (skills, tasks) = (store.skills()?, store.tasks()?);
+    let earlier: BTreeSet<&str> = tasks.iter().filter(|t| t.round != Some(round.number)).map(|t| t.id.as_str()).collect();
+    let weights = crate::skills::target::operator_weights(&skills, &tasks);
+    let config = GenerateConfig {
+        budget: round.inputs.budget.saturating_mul(3),
+        seed: round.inputs.seed,
+        round: Some(round.number),
+        operator_weights: (!weights.is_empty()).then_some(weights),
+        ..Default::default()
+    };
+    let (generated, _) = generate(Path::new(&round.inputs.repo), &config)?;
+    let skill_weights = crate::skills::target::skill_weights(&skills, &tasks);
+    let fresh: Vec<Task> = generated
+        .into_iter()
+        .filter(|t| !earlier.contains(t.id.as_str()))
+        .take(round.inputs.budget)
+        .map(|mut t| {
+            t.skill = skill_for(&t.operator, &skills, &skill_weights);
+            t
+        })
+        .collect();
+    store.insert_tasks(&fresh)?;
+    round.candidates = store.tasks()?.iter().filter(|t| t.round == Some(round.number)).count();
+    Ok(())
+}
+
+/// The skill a task of this operator exercises: the heaviest-weighted skill naming the operator.
+pub fn skill_for(operator: &str, skills: &[Skill], weights: &[crate::skills::target::SkillWeight]) -> Option<String> {
+    let weight = |name: &str| weights.iter().find(|w| w.skill == name).map_or(0.0, |w| w.weight);
+    skills
+        .iter()
+        .filter(|s| s.operators.iter().any(|o| o == operator))
+        .max_by(|a, b| weight(&a.name).total_cmp(&weight(&b.name)).then_with(|| b.name.cmp(&a.name)))
+        .map(|s| s.name.clone())
+}
+
+fn round_tasks(store: &Store, number: u32) -> anyhow::Result<Vec<Task>> {
+    Ok(store.tasks()?.into_iter().filter(|t| t.round == Some(number)).collect())
+}
+
+/// Validate the round's candidates that have no verdict yet; each verdict is stored at once.
+async fn validate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions) -> anyhow::Result<()> {
+    let pending: Vec<Task> = round_tasks(store, round.number)?.into_iter().filter(|t| t.status == TaskStatus::Candidate).collect();
+    if !pending.is_empty() {
+        let env = ensure_env(store, Path::new(&round.inputs.repo), &opts.image).await?;
+        let bar = bar(opts.progress, pending.len() as u64, "validating");
+        let mut store_error = None;
+        let engine = crate::sandbox::Engine::connect().await?;
+        validate_all(&engine, &env, pending, &opts.validate, |task, verdict| {
+            bar.inc(1);
+            if let Err(e) = store.record_verdict(&task, &verdict) {
+                store_error.get_or_insert(e);
+            }
+        })
+        .await?;
+        bar.finish_and_clear();
+        if let Some(e) = store_error {
+            return Err(e.into());
+        }
+    }
+    let verdicts: BTreeMap<String, bool> = store.verdicts()?.into_iter().map(|v| (v.task_id, v.valid)).collect();
+    round.valid = round_tasks(store, round.number)?.iter().filter(|t| verdicts.get(&t.id) == Some(&true)).count();
+    Ok(())
+}
+
+/// The scoring model: the configured folder, else a small random one written once.
+fn scoring_model(home: &Path, opts: &RoundOptions) -> anyhow::Result<PathBuf> {
+    if let Some(m) = &opts.model {
+        return Ok(m.clone());
+    }
+    let dir = home.join("models").join("tiny");
+    if !dir.join("config.json").exists() {
+        let spec = TinySpec { layers: 2, width: 64, seed: 0, vocab: None, kv_heads: None };
+        crate::score::write_tiny_model(&dir, &spec).map_err(|e| anyhow::anyhow!("writing the default scoring model: {e}"))?;
+    }
+    Ok(dir)
+}
+
+/// Score the round's valid tasks against the reference set; valid tasks become `scored`.
+/// With an empty reference set the reward is the validity alone (recorded as reference `none`).
+fn score_step(store: &mut Store, home: &Path, round: &mut Round, opts: &RoundOptions) -> anyhow::Result<()> {
+    let model = scoring_model(home, opts)?;
+    let feature = FeatureConfig {
+        params: crate::score::DEFAULT_PARAMS.to_string(),
+        dim: crate::score::DEFAULT_DIM,
+        seed: 0,
+        max_len: crate::score::DEFAULT_MAX_LEN,
+    };
+    let scorer = Scorer::load(&model, opts.device, feature).map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
+    let verdicts: BTreeMap<String, bool> = store.verdicts()?.into_iter().map(|v| (v.task_id, v.valid)).collect();
+    let valid: Vec<Task> = round_tasks(store, round.number)?.into_iter().filter(|t| verdicts.get(&t.id) == Some(&true)).collect();
+    let (name, texts) = reference_texts(store, &opts.reference)?;
+    let direction = reference_direction(store, &scorer, &texts)?;
+    let (name, direction) = match direction {
+        Some(d) => (name, d),
+        None => ("none".to_string(), vec![0.0; scorer.feature_config().dim]),
+    };
+    let bar = bar(opts.progress, valid.len() as u64, "scoring");
+    score_tasks(store, &scorer, &direction, &name, &valid, |_| bar.inc(1))?;
+    bar.finish_and_clear();
+    for mut t in valid {
+        if t.status == TaskStatus::Valid {
+            t.status = TaskStatus::Scored;
+            store.update_task(&t)?;
+        }
+    }
+    round.inputs.model_hash = Some(scorer.model_hash().to_string());
+    round.inputs.reference_set = Some(name);
+    Ok(())
+}
+
+/// A task in the ranking: its reward under the round's model and reference set.
+#[derive(Debug, Clone)]
+pub struct Ranked {
+    pub task: Task,
+    pub reward: f64,
+}
+
+/// Keep the round's tasks: accepted ones first (the user's decision overrides the ranking),
+/// then the best by reward (ties by id), at most `ceil(keep × share)` per skill, never a
+/// rejected one. Pure.
+pub fn select(ranked: &[Ranked], keep: usize, max_skill_share: f64) -> Vec<String> {
+    let cap = ((keep as f64 * max_skill_share).ceil() as usize).max(1);
+    let mut order: Vec<&Ranked> = ranked.iter().filter(|r| r.task.status != TaskStatus::Rejected).collect();
+    order.sort_by(|a, b| {
+        let accepted = |r: &Ranked| r.task.status == TaskStatus::Accepted;
+        accepted(b).cmp(&accepted(a)).then(b.reward.total_cmp(&a.reward)).then(a.task.id.cmp(&b.task.id))
+    });
+    let mut per_skill: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut kept = Vec::new();
+    for r in order {
+        if kept.len() >= keep && r.task.status != TaskStatus::Accepted {
+            break;
+        }
+        let group = per_skill.entry(r.task.skill.as_deref().unwrap_or(UNTARGETED)).or_default();
+        if *group >= cap && r.task.status != TaskStatus::Accepted {
+            continue;
+        }
+        *group += 1;
+        kept.push(r.task.id.clone());
+    }
+    kept
+}
+
+fn select_step(store: &mut Store, round: &mut Round) -> anyhow::Result<()> {
+    let verdicts: BTreeMap<String, bool> = store.verdicts()?.into_iter().map(|v| (v.task_id, v.valid)).collect();
+    let mut ranked = Vec::new();
+    for task in round_tasks(store, round.number)? {
+        if verdicts.get(&task.id) != Some(&true) {
+            continue;
+        }
+        let reward = store
+            .scores(&task.id)?
+            .into_iter()
+            .find(|s| Some(&s.model_hash) == round.inputs.model_hash.as_ref() && Some(&s.reference_set) == round.inputs.reference_set.as_ref())
+            .map_or(0.0, |s| s.reward);
+        ranked.push(Ranked { task, reward });
+    }
+    round.kept = select(&ranked, round.inputs.keep, round.inputs.max_skill_share);
+    Ok(())
+}
+
+fn bar(show: bool, len: u64, what: &str) -> indicatif::ProgressBar {
+    if show {
+        crate::cli::progress_bar(len, what)
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::curriculum::tests::task;
+
+    fn ranked(id: &str, skill: Option<&str>, reward: f64, status: TaskStatus) -> Ranked {
+        let mut t = task(id, 1, status);
+        t.skill = skill.map(String::from);
+        Ranked { task: t, reward }
+    }
+
+    #[test]
+    fn select_caps_each_skill_and_breaks_ties_by_id() {
+        let r = vec![
+            ranked("t-1", Some("a"), 0.9, TaskStatus::Scored),
+            ranked("t-2", Some("a"), 0.8, TaskStatus::Scored),
+            ranked("t-3", Some("a"), 0.7, TaskStatus::Scored),
+            ranked("t-5", Some("b"), 0.1, TaskStatus::Scored),
+            ranked("t-4", Some("b"), 0.1, TaskStatus::Scored),
+            ranked("t-6", None, 0.05, TaskStatus::Scored),
+        ];
+        assert_eq!(select(&r, 4, 0.5), vec!["t-1", "t-2", "t-4", "t-5"]);
+        assert_eq!(select(&r, 3, 0.34), vec!["t-1", "t-2", "t-4"]);
+    }
+
+    #[test]
+    fn decisions_override_the_ranking() {
+        let r = vec![
+            ranked("t-1", Some("a"), 0.9, TaskStatus::Rejected),
+            ranked("t-2", Some("a"), 0.8, TaskStatus::Scored),
+            ranked("t-3", Some("a"), -0.5, TaskStatus::Accepted),
+        ];
+        assert_eq!(select(&r, 1, 1.0), vec!["t-3"]);
+        assert_eq!(select(&r, 2, 1.0), vec!["t-3", "t-2"]);
+    }
+
+    #[test]
+    fn the_heaviest_skill_naming_the_operator_wins() {
+        use crate::model::{SkillKind, SkillStats};
+        use crate::skills::target::SkillWeight;
+        let skill = |name: &str, ops: &[&str]| Skill {
+            name: name.into(),
+            kind: SkillKind::RepairPattern,
+            description: String::new(),
+            applicability: vec![],
+            operations: vec![],
+            anchor: String::new(),
+            operators: ops.iter().map(|s| s.to_string()).collect(),
+            evidence: vec![],
+            stats: SkillStats::default(),
+            version: 1,
+        };
+        let skills = vec![skill("x", &["flip"]), skill("y", &["flip", "swap"])];
+        let w = |s: &str, weight: f64| SkillWeight { skill: s.into(), failure_rate: weight, covered_by: 0, weight };
+        assert_eq!(skill_for("flip", &skills, &[w("x", 0.2), w("y", 0.5)]).as_deref(), Some("y"));
+        assert_eq!(skill_for("flip", &skills, &[w("x", 0.6), w("y", 0.5)]).as_deref(), Some("x"));
+        assert_eq!(skill_for("swap", &skills, &[]).as_deref(), Some("y"));
+        assert_eq!(skill_for("other", &skills, &[]), None);
+    }
+}
