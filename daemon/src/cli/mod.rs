@@ -12,6 +12,7 @@ mod env;
 pub mod validate;
 mod repo;
 mod round;
+mod solve;
 mod skills;
 mod score;
 mod tasks;
@@ -70,6 +71,8 @@ pub enum Command {
     /// The kept tasks of a round, and accept / reject decisions.
     #[command(subcommand)]
     Curriculum(round::CurriculumCmd),
+    /// A Solver (oracle, baseline, or an external agent) attempts a round's curriculum.
+    Solve(solve::SolveArgs),
     /// Run the loop on the embedded example (imports the example traces, prints their stats).
     Demo(demo::DemoArgs),
 }
@@ -120,6 +123,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Demo(args) => demo::run(&home, args),
         Command::Round(args) => round::run_round_cmd(&home, args),
         Command::Curriculum(cmd) => round::run_curriculum(&home, cmd),
+        Command::Solve(args) => solve::run(&home, args),
         Command::Repo(cmd) => repo::run(cmd),
         Command::Tasks(cmd) => tasks::run(&home, cmd),
         Command::Skills(cmd) => skills::run(&home, cmd),

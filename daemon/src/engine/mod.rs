@@ -8,3 +8,7 @@ pub mod curriculum;
 pub mod environment;
 pub mod scoring;
 pub mod round;
+pub mod baseline;
+pub mod checkout;
+pub mod grade;
+pub mod solve;

@@ -45,60 +45,9 @@ impl TaskText {
     }
 }
 
-/// The reverse of a unified diff: `+` and `-` body lines swap, hunk ranges swap, and the
-/// `---` / `+++` header pair swaps. Lines it does not recognise are kept.
+/// The reverse of a unified diff (the fix of a bug patch): see `skills::diff::reverse`.
 pub fn reverse_patch(patch: &str) -> String {
-    let lines: Vec<&str> = patch.split_inclusive('\n').collect();
-    let mut out = String::with_capacity(patch.len());
-    let mut i = 0;
-    let mut in_hunk = false;
-    // A run of changed lines, reversed: removals first, then additions (the usual order).
-    let (mut minus, mut plus) = (String::new(), String::new());
-    while i < lines.len() {
-        let line = lines[i];
-        let changed = in_hunk && (line.starts_with('+') || line.starts_with('-'));
-        if !changed {
-            out.push_str(&minus);
-            out.push_str(&plus);
-            minus.clear();
-            plus.clear();
-        }
-        if line.starts_with("diff ") || line.starts_with("index ") {
-            in_hunk = false;
-            out.push_str(line);
-        } else if !in_hunk && line.starts_with("--- ") && lines.get(i + 1).is_some_and(|n| n.starts_with("+++ ")) {
-            let next = lines[i + 1];
-            out.push_str(&format!("--- {}", &next[4..]));
-            out.push_str(&format!("+++ {}", &line[4..]));
-            i += 1;
-        } else if line.starts_with("@@") {
-            in_hunk = true;
-            out.push_str(&reverse_hunk_header(line));
-        } else if in_hunk && line.starts_with('+') {
-            minus.push('-');
-            minus.push_str(&line[1..]);
-        } else if in_hunk && line.starts_with('-') {
-            plus.push('+');
-            plus.push_str(&line[1..]);
-        } else {
-            out.push_str(line);
-        }
-        i += 1;
-    }
-    out.push_str(&minus);
-    out.push_str(&plus);
-    out
-}
-
-/// `@@ -a,b +c,d @@ rest` -> `@@ -c,d +a,b @@ rest`; anything else is returned as it is.
-fn reverse_hunk_header(line: &str) -> String {
-    let parts: Vec<&str> = line.splitn(4, ' ').collect();
-    match parts.as_slice() {
-        ["@@", old, new, rest] if old.starts_with('-') && new.starts_with('+') => {
-            format!("@@ -{} +{} {}", &new[1..], &old[1..], rest)
-        }
-        _ => line.to_string(),
-    }
+    crate::skills::diff::reverse(patch)
 }
 
 /// Per file, the code before the fix: context and `-` lines of each hunk (bounded).

@@ -1,0 +1,407 @@
+//! Solver runs: each curriculum task of a round is attempted on a fresh checkout of its bugged
+//! tree, the Solver's diff is graded in the task's container, and the attempt is stored as a
+//! trace (with the task as an instance and the grading as its report, so the next round's
+//! distiller learns from it) plus a `SolveResult`. Tasks that already have a result for this
+//! round and Solver are skipped, so an interrupted run resumes.
+//!
+//! Solvers: `oracle` applies the fix (the reverse of the bug patch); `baseline` is spectrum-based
+//! fault localisation with one-line repair templates (`baseline.rs`); an external agent is a
+//! shell command template run on the host in the checkout, with `{workdir}`, `{problem_file}`,
+//! `{trajectory_out}` and `{instance_id}` replaced (shell-quoted); if it writes a trajectory in
+//! any format the importers know, its steps become the stored trace's events.
+//!
+//! In: the store, a home (checkouts live under `<home>/solve/`), `SolveOptions`. Out: stored
+//! traces, instances, reports and `SolveResult`s; a `SolveSummary`.
+
+use super::baseline::{self, CoverageRunner};
+use super::checkout::Checkout;
+use super::curriculum::{curriculum, pick_round};
+use super::environment::{ensure_env, ImageOptions};
+use super::grade::{self, all_pass, run_tests, TestRun};
+use crate::model::{Event, Instance, Label, Outcome, Record, SolveResult, SourceFormat, Task, TaskRef, TestStatus, Trace};
+use crate::sandbox::image::Environment;
+use crate::sandbox::worker::Worker;
+use crate::sandbox::{Engine, Limits};
+use crate::store::Store;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Which Solver attempts the tasks.
+#[derive(Debug, Clone)]
+pub enum Solver {
+    Oracle,
+    Baseline,
+    /// An external agent: a shell command template and a per-task timeout.
+    Agent { template: String, timeout_s: u64 },
+}
+
+impl Solver {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Solver::Oracle => "oracle",
+            Solver::Baseline => "baseline",
+            Solver::Agent { .. } => "agent",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SolveOptions {
+    /// The round whose curriculum is attempted (default: the latest finished one).
+    pub round: Option<u32>,
+    pub solver: Solver,
+    pub image: ImageOptions,
+    pub progress: bool,
+}
+
+/// What a run of the Solver over a curriculum did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SolveSummary {
+    pub round: u32,
+    pub solver: String,
+    pub attempted: usize,
+    /// Tasks skipped because they already had a result for this round and Solver.
+    pub already_done: usize,
+    pub by_outcome: BTreeMap<String, usize>,
+    /// operator → (resolved, attempted), over this round's results of this Solver.
+    pub by_operator: BTreeMap<String, (usize, usize)>,
+    pub wall_ms: u64,
+}
+
+/// What a Solver did in the checkout, before grading.
+struct Attempt {
+    events: Vec<Event>,
+    /// A trajectory the agent wrote, imported.
+    imported: Option<Trace>,
+}
+
+/// Attempt every curriculum task of the round that has no result yet for this Solver.
+pub async fn solve(store: &mut Store, home: &Path, opts: &SolveOptions) -> anyhow::Result<SolveSummary> {
+    let started = Instant::now();
+    let rounds = store.rounds()?;
+    let Some(round) = pick_round(&rounds, opts.round).cloned() else {
+        anyhow::bail!(match opts.round {
+            Some(n) => format!("no round {n}"),
+            None => "no finished round yet: run `socratic round --repo PATH` first".to_string(),
+        });
+    };
+    let solver = opts.solver.name();
+    let done: Vec<String> =
+        store.solve_results()?.into_iter().filter(|r| r.round == round.number && r.solver == solver).map(|r| r.task_id).collect();
+    let entries = curriculum(&round, &store.tasks()?);
+    let mut summary = SolveSummary { round: round.number, solver: solver.to_string(), ..Default::default() };
+    let mut todo: Vec<Task> = Vec::new();
+    for e in entries {
+        if done.contains(&e.task.id) {
+            summary.already_done += 1;
+        } else {
+            todo.push(e.task);
+        }
+    }
+    let mut by_repo: BTreeMap<String, Vec<Task>> = BTreeMap::new();
+    for t in todo {
+        by_repo.entry(t.repo.clone()).or_default().push(t);
+    }
+    let engine = Engine::connect().await?;
+    for (repo, tasks) in by_repo {
+        let env = ensure_env(store, Path::new(&repo), &opts.image).await?;
+        let mut worker = Worker::start(&engine, &env.image, &Limits::default(), &env.run_env()).await?;
+        let coverage = match opts.solver {
+            Solver::Baseline => Some(CoverageRunner::start(&engine, &env).await?),
+            _ => None,
+        };
+        let bar = if opts.progress { crate::cli::progress_bar(tasks.len() as u64, solver) } else { indicatif::ProgressBar::hidden() };
+        let mut failure = None;
+        for task in tasks {
+            match solve_one(store, home, &env, &mut worker, coverage.as_ref(), &task, round.number, &opts.solver).await {
+                Ok(result) => {
+                    summary.attempted += 1;
+                    *summary.by_outcome.entry(result.report.outcome.as_str().to_string()).or_default() += 1;
+                }
+                Err(e) => {
+                    failure = Some(e.context(format!("solving {}", task.id)));
+                    break;
+                }
+            }
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        if let Some(c) = coverage {
+            c.shutdown().await;
+        }
+        if let Err(e) = worker.shutdown().await {
+            tracing::warn!("removing the grading container: {e}");
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+    }
+    let tasks: BTreeMap<String, Task> = store.tasks()?.into_iter().map(|t| (t.id.clone(), t)).collect();
+    for r in store.solve_results()?.into_iter().filter(|r| r.round == round.number && r.solver == solver) {
+        if let Some(t) = tasks.get(&r.task_id) {
+            let entry = summary.by_operator.entry(t.operator.clone()).or_default();
+            entry.1 += 1;
+            if r.report.outcome == Outcome::Resolved {
+                entry.0 += 1;
+            }
+        }
+    }
+    summary.wall_ms = started.elapsed().as_millis() as u64;
+    Ok(summary)
+}
+
+/// Check out, attempt, grade and store one task.
+#[allow(clippy::too_many_arguments)]
+async fn solve_one(
+    store: &mut Store,
+    home: &Path,
+    env: &Environment,
+    worker: &mut Worker,
+    coverage: Option<&CoverageRunner>,
+    task: &Task,
+    round: u32,
+    solver: &Solver,
+) -> anyhow::Result<SolveResult> {
+    let started = Instant::now();
+    let folder = home.join("solve").join(format!("round-{round}")).join(solver.name()).join(&task.id);
+    let checkout = Checkout::create(task, &folder.join("repo"))?;
+    let attempt = match solver {
+        Solver::Oracle => oracle(&checkout, task)?,
+        Solver::Baseline => {
+            let coverage = coverage.ok_or_else(|| anyhow::anyhow!("the baseline solver needs a coverage container"))?;
+            run_baseline(&checkout, env, worker, coverage, task).await?
+        }
+        Solver::Agent { template, timeout_s } => run_agent(&checkout, &folder, task, template, *timeout_s).await?,
+    };
+    let diff = checkout.solver_diff()?;
+    let combined = checkout.combined_patch()?;
+    let origin = format!("solve:{}:round-{round}:{}", solver.name(), task.id);
+    let (report, _) = grade::grade(worker, env, task, &diff, &combined, &origin).await?;
+    let trace = attempt_trace(task, solver, attempt, &diff, report.label(), &origin);
+    let instance = task_instance(task, env);
+    store.insert_records(&[Record::Instance(instance), Record::Trace(trace.clone()), Record::Report(report.clone())])?;
+    let result = SolveResult {
+        task_id: task.id.clone(),
+        round,
+        solver: solver.name().to_string(),
+        report,
+        diff,
+        trace_id: trace.id,
+        duration_ms: started.elapsed().as_millis() as u64,
+    };
+    store.save_solve_result(&result)?;
+    Ok(result)
+}
+
+/// The task as a benchmark instance: the fix is the reverse of the bug patch.
+pub fn task_instance(task: &Task, env: &Environment) -> Instance {
+    Instance {
+        instance_id: task.id.clone(),
+        source: SourceFormat::Solver,
+        repo: Some(task.repo.clone()),
+        base_commit: Some(task.base_commit.clone()),
+        problem_statement: Some(task.problem_statement.clone()),
+        gold_patch: Some(crate::score::reverse_patch(&task.bug_patch)),
+        bug_patch: Some(task.bug_patch.clone()),
+        test_patch: None,
+        fail_to_pass: task.fail_to_pass.clone(),
+        pass_to_pass: task.pass_to_pass.clone(),
+        image_name: Some(env.image.clone()),
+        origin: format!("task {}", task.id),
+    }
+}
+
+fn attempt_trace(task: &Task, solver: &Solver, attempt: Attempt, diff: &str, label: Label, origin: &str) -> Trace {
+    let task_ref = TaskRef {
+        instance_id: Some(task.id.clone()),
+        repo: Some(task.repo.clone()),
+        base_commit: Some(task.base_commit.clone()),
+        problem_statement: Some(task.problem_statement.clone()),
+    };
+    let final_patch = (!diff.trim().is_empty()).then(|| diff.to_string());
+    let mut trace = match attempt.imported {
+        Some(mut t) => {
+            t.task = task_ref;
+            t.final_patch = final_patch;
+            t.label = label;
+            t.origin = origin.to_string();
+            t
+        }
+        None => Trace {
+            id: String::new(),
+            source: SourceFormat::Solver,
+            format_version: Some(format!("socratic-solve-{}", solver.name())),
+            task: task_ref,
+            model: Some(solver.name().to_string()),
+            events: attempt.events,
+            final_patch,
+            label,
+            cost_usd: None,
+            started_at: None,
+            ended_at: None,
+            origin: origin.to_string(),
+        },
+    };
+    trace.id = trace.compute_id();
+    trace
+}
+
+/// The oracle: apply the fix.
+fn oracle(checkout: &Checkout, task: &Task) -> anyhow::Result<Attempt> {
+    let fix = crate::score::reverse_patch(&task.bug_patch);
+    let repo = git2::Repository::open(&checkout.dir).map_err(|e| anyhow::anyhow!("checkout: {}", e.message()))?;
+    let diff = git2::Diff::from_buffer(fix.as_bytes()).map_err(|e| anyhow::anyhow!("the fix of {}: {}", task.id, e.message()))?;
+    repo.apply(&diff, git2::ApplyLocation::WorkDir, None).map_err(|e| anyhow::anyhow!("applying the fix of {}: {}", task.id, e.message()))?;
+    Ok(Attempt {
+        events: vec![Event::Edit { path: Some(task.site.file.clone()), diff: fix }, Event::Submit { note: Some("oracle".into()) }],
+        imported: None,
+    })
+}
+
+/// The baseline: localise with the coverage spectrum, then try one-line rewrites in order.
+async fn run_baseline(checkout: &Checkout, env: &Environment, worker: &mut Worker, coverage: &CoverageRunner, task: &Task) -> anyhow::Result<Attempt> {
+    let mut events = Vec::new();
+    let spectrum = coverage.spectrum(&checkout.combined_patch()?).await?;
+    let statuses: BTreeMap<String, TestStatus> = spectrum.results.iter().map(|(t, r)| (t.clone(), r.status)).collect();
+    let failing: Vec<String> = spectrum.failing.iter().cloned().collect();
+    events.push(Event::TestRun {
+        command: "python3 -m pytest --cov=. --cov-context=test".into(),
+        exit_code: Some(if failing.is_empty() { 0 } else { 1 }),
+        statuses,
+        output: format!("{} failing of {}", failing.len(), spectrum.results.len()),
+    });
+    if failing.is_empty() {
+        events.push(Event::Submit { note: Some("no failing test to localise from".into()) });
+        return Ok(Attempt { events, imported: None });
+    }
+    let suspects = baseline::ochiai(&spectrum.coverage, &spectrum.failing);
+    let top: Vec<String> = suspects.iter().take(baseline::TOP_LINES).map(|s| format!("{}:{} ({:.2})", s.file, s.line, s.score)).collect();
+    events.push(Event::Message { role: "assistant".into(), text: format!("most suspicious lines (Ochiai): {}", top.join(", ")) });
+    let candidates = baseline::candidates(&suspects, |f| checkout.read(f).ok());
+    for (n, (suspect, line, text)) in candidates.iter().enumerate() {
+        let original = checkout.read(&suspect.file)?;
+        checkout.write(&suspect.file, text)?;
+        let mut tests = failing.clone();
+        tests.extend(suspect.tests.iter().filter(|t| !failing.contains(t)).cloned());
+        let run = run_tests(worker, env, &format!("baseline-{}-{n}", task.id), &checkout.combined_patch()?, &tests, 120.0).await?;
+        let ok = all_pass(&tests, &run);
+        events.push(Event::TestRun {
+            command: format!("try {}:{}: `{}`", suspect.file, suspect.line, line.trim()),
+            exit_code: Some(if ok { 0 } else { 1 }),
+            statuses: match &run {
+                TestRun::Finished(r) => r.iter().map(|(t, x)| (t.clone(), x.status)).collect(),
+                _ => BTreeMap::new(),
+            },
+            output: String::new(),
+        });
+        if ok {
+            events.push(Event::Edit { path: Some(suspect.file.clone()), diff: checkout.solver_diff()? });
+            events.push(Event::Submit { note: Some(format!("repaired {}:{}", suspect.file, suspect.line)) });
+            return Ok(Attempt { events, imported: None });
+        }
+        checkout.write(&suspect.file, &original)?;
+    }
+    events.push(Event::Submit { note: Some(format!("no template repair passed ({} tried)", candidates.len())) });
+    Ok(Attempt { events, imported: None })
+}
+
+/// Fill a command template; every value is shell-quoted.
+pub fn render_template(template: &str, values: &[(&str, &str)]) -> anyhow::Result<String> {
+    let mut out = template.to_string();
+    for (key, value) in values {
+        let quoted = shlex::try_quote(value).map_err(|_| anyhow::anyhow!("{key} has a NUL byte"))?;
+        out = out.replace(&format!("{{{key}}}"), &quoted);
+    }
+    if let Some(m) = regex::Regex::new(r"\{[a-z_]+\}").ok().and_then(|re| re.find(&out).map(|m| m.as_str().to_string())) {
+        anyhow::bail!("unknown placeholder {m} in the agent template (known: {{workdir}}, {{problem_file}}, {{trajectory_out}}, {{instance_id}})");
+    }
+    Ok(out)
+}
+
+/// Run an external agent in the checkout with a timeout (its whole process group is killed).
+async fn run_agent(checkout: &Checkout, folder: &Path, task: &Task, template: &str, timeout_s: u64) -> anyhow::Result<Attempt> {
+    let problem_file = folder.join("problem.md");
+    std::fs::write(&problem_file, &task.problem_statement).map_err(|e| anyhow::anyhow!("{}: {e}", problem_file.display()))?;
+    let trajectory_out = folder.join("trajectory.json");
+    let _ = std::fs::remove_file(&trajectory_out);
+    let path_str = |p: &PathBuf| p.display().to_string();
+    let command = render_template(
+        template,
+        &[
+            ("workdir", &path_str(&checkout.dir)),
+            ("problem_file", &path_str(&problem_file)),
+            ("trajectory_out", &path_str(&trajectory_out)),
+            ("instance_id", &task.id),
+        ],
+    )?;
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .current_dir(&checkout.dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("starting the agent `{command}`: {e}"))?;
+    let pid = child.id();
+    let output = match tokio::time::timeout(Duration::from_secs(timeout_s), async {
+        use tokio::io::AsyncReadExt;
+        let (mut out, mut err) = (String::new(), String::new());
+        if let Some(mut s) = child.stdout.take() {
+            let _ = s.read_to_string(&mut out).await;
+        }
+        if let Some(mut s) = child.stderr.take() {
+            let _ = s.read_to_string(&mut err).await;
+        }
+        let status = child.wait().await;
+        (status, out, err)
+    })
+    .await
+    {
+        Ok((status, out, err)) => (status.ok().and_then(|s| s.code()), format!("{out}{err}"), false),
+        Err(_) => {
+            if let Some(pid) = pid {
+                // SAFETY: killpg only sends a signal to the agent's own process group.
+                unsafe { libc::killpg(pid as i32, libc::SIGKILL) };
+            }
+            (None, format!("killed after {timeout_s} s"), true)
+        }
+    };
+    let (exit_code, text, timed_out) = output;
+    let tail: String = text.chars().rev().take(4000).collect::<Vec<_>>().into_iter().rev().collect();
+    let mut events = vec![Event::Command { command: command.clone(), exit_code, output: tail }];
+    if timed_out {
+        events.push(Event::Submit { note: Some(format!("time limit ({timeout_s} s)")) });
+    }
+    let imported = match std::fs::read(&trajectory_out) {
+        Ok(bytes) => match crate::traces::parse_file(&trajectory_out, &bytes) {
+            Ok((_, records)) => records.into_iter().find_map(|r| match r {
+                Record::Trace(t) => Some(t),
+                _ => None,
+            }),
+            Err(e) => {
+                events.push(Event::Message { role: "system".into(), text: format!("the agent's trajectory was not imported: {e}") });
+                None
+            }
+        },
+        Err(_) => None,
+    };
+    Ok(Attempt { events, imported })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_quote_values_and_reject_unknown_placeholders() {
+        let got = render_template("agent --dir {workdir} --id {instance_id}", &[("workdir", "/tmp/a b"), ("instance_id", "t-1")]).unwrap();
+        assert_eq!(got, "agent --dir '/tmp/a b' --id t-1");
+        let err = render_template("agent {wokdir}", &[("workdir", "/x")]).unwrap_err().to_string();
+        assert!(err.contains("{wokdir}"), "{err}");
+    }
+}
