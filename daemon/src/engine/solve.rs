@@ -1,6 +1,6 @@
 //! Solver runs: each curriculum task of a round is attempted on a fresh checkout of its bugged
 //! tree, the Solver's diff is graded in the task's container, and the attempt is stored as a
-//! trace (with the task as an instance and the grading as its report, so the next round's
+//! trace (labelled by the grading, with the task stored as an instance, so the next round's
 //! distiller learns from it) plus a `SolveResult`. Tasks that already have a result for this
 //! round and Solver are skipped, so an interrupted run resumes.
 //!
@@ -181,7 +181,9 @@ async fn solve_one(
     let (report, _) = grade::grade(worker, env, task, &diff, &combined, &origin).await?;
     let trace = attempt_trace(task, solver, attempt, &diff, report.label(), &origin);
     let instance = task_instance(task, env);
-    store.insert_records(&[Record::Instance(instance), Record::Trace(trace.clone()), Record::Report(report.clone())])?;
+    // The grading labels this trace only: a report record would relabel every Solver's trace
+    // of the task.
+    store.insert_records(&[Record::Instance(instance), Record::Trace(trace.clone())])?;
     let result = SolveResult {
         task_id: task.id.clone(),
         round,

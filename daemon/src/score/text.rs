@@ -100,7 +100,8 @@ mod tests {
     fn reverse_swaps_lines_ranges_and_headers() {
         let fix = reverse_patch(BUG);
         assert!(fix.contains("-    return x - 1\n+    return x + 1\n"), "{fix}");
-        assert!(fix.contains("--- b/m.py\n+++ a/m.py\n"), "{fix}");
+        // `a/` stays the old side, as `git apply` requires.
+        assert!(fix.contains("--- a/m.py\n+++ b/m.py\n"), "{fix}");
         assert_eq!(reverse_patch(&fix), BUG);
     }
 
