@@ -20,6 +20,9 @@ pub struct SolveArgs {
     /// {trajectory_out} and {instance_id}; it runs on this machine in the checkout.
     #[arg(long, value_name = "TEMPLATE")]
     pub agent: Option<String>,
+    /// Name the external agent's results are kept under (one result per task, round and name).
+    #[arg(long, default_value = "agent", requires = "agent")]
+    pub name: String,
     /// Seconds an external agent may take per task.
     #[arg(long, default_value_t = 1800)]
     pub timeout: u64,
@@ -32,7 +35,7 @@ pub struct SolveArgs {
 impl SolveArgs {
     pub fn solver(&self) -> Solver {
         match (&self.agent, self.solver.as_deref()) {
-            (Some(template), _) => Solver::Agent { template: template.clone(), timeout_s: self.timeout },
+            (Some(template), _) => Solver::Agent { name: self.name.clone(), template: template.clone(), timeout_s: self.timeout },
             (None, Some("oracle")) => Solver::Oracle,
             _ => Solver::Baseline,
         }

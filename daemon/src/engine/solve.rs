@@ -33,16 +33,17 @@ use std::time::{Duration, Instant};
 pub enum Solver {
     Oracle,
     Baseline,
-    /// An external agent: a shell command template and a per-task timeout.
-    Agent { template: String, timeout_s: u64 },
+    /// An external agent: its name (results are kept per Solver name), a shell command
+    /// template and a per-task timeout.
+    Agent { name: String, template: String, timeout_s: u64 },
 }
 
 impl Solver {
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
             Solver::Oracle => "oracle",
             Solver::Baseline => "baseline",
-            Solver::Agent { .. } => "agent",
+            Solver::Agent { name, .. } => name,
         }
     }
 }
@@ -87,11 +88,11 @@ pub async fn solve(store: &mut Store, home: &Path, opts: &SolveOptions) -> anyho
             None => "no finished round yet: run `socratic round --repo PATH` first".to_string(),
         });
     };
-    let solver = opts.solver.name();
+    let solver = opts.solver.name().to_string();
     let done: Vec<String> =
         store.solve_results()?.into_iter().filter(|r| r.round == round.number && r.solver == solver).map(|r| r.task_id).collect();
     let entries = curriculum(&round, &store.tasks()?);
-    let mut summary = SolveSummary { round: round.number, solver: solver.to_string(), ..Default::default() };
+    let mut summary = SolveSummary { round: round.number, solver: solver.clone(), ..Default::default() };
     let mut todo: Vec<Task> = Vec::new();
     for e in entries {
         if done.contains(&e.task.id) {
@@ -112,7 +113,7 @@ pub async fn solve(store: &mut Store, home: &Path, opts: &SolveOptions) -> anyho
             Solver::Baseline => Some(CoverageRunner::start(&engine, &env).await?),
             _ => None,
         };
-        let bar = if opts.progress { crate::cli::progress_bar(tasks.len() as u64, solver) } else { indicatif::ProgressBar::hidden() };
+        let bar = if opts.progress { crate::cli::progress_bar(tasks.len() as u64, &solver) } else { indicatif::ProgressBar::hidden() };
         let mut failure = None;
         for task in tasks {
             match solve_one(store, home, &env, &mut worker, coverage.as_ref(), &task, round.number, &opts.solver).await {
@@ -173,7 +174,7 @@ async fn solve_one(
             let coverage = coverage.ok_or_else(|| anyhow::anyhow!("the baseline solver needs a coverage container"))?;
             run_baseline(&checkout, env, worker, coverage, task).await?
         }
-        Solver::Agent { template, timeout_s } => run_agent(&checkout, &folder, task, template, *timeout_s).await?,
+        Solver::Agent { template, timeout_s, .. } => run_agent(&checkout, &folder, task, template, *timeout_s).await?,
     };
     let diff = checkout.solver_diff()?;
     let combined = checkout.combined_patch()?;

@@ -1,0 +1,199 @@
+//! The loop end to end on a real Docker engine with the example repository: a round killed with
+//! SIGKILL at random points resumes and keeps the same tasks as an uninterrupted run with the
+//! same seed; Solvers (oracle, baseline, an external agent command) are graded in containers;
+//! curriculum decisions override the ranking.
+
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_socratic")
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/traces")
+}
+
+/// A home with the fixture traces imported and the example repository (same commit every time).
+fn home_with_example(dir: &Path) -> (PathBuf, PathBuf) {
+    let home = dir.join("home");
+    let repo = dir.join("tallyho");
+    socratic::examples::write_example_repo(&repo).unwrap();
+    let out = socratic_cmd(&home, &["traces", "import", fixtures().to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (home, repo)
+}
+
+fn socratic_cmd(home: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(bin());
+    c.arg("--home").arg(home).args(args).stdin(Stdio::null());
+    c
+}
+
+fn json(home: &Path, args: &[&str]) -> Value {
+    let out = socratic_cmd(home, args).output().unwrap();
+    assert!(out.status.success(), "socratic {args:?}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("socratic {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn round_args<'a>(repo: &'a str, seed: &'a str) -> Vec<&'a str> {
+    vec!["round", "--repo", repo, "--seed", seed, "--budget", "10", "--keep", "4", "--workers", "2", "--json"]
+}
+
+fn kept(round: &Value) -> Vec<String> {
+    round["kept"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+}
+
+/// The step the store's last round is at (`None` without a round), read through the CLI.
+fn last_round_step(home: &Path) -> Option<String> {
+    let db = home.join("socratic.db");
+    if !db.exists() {
+        return None;
+    }
+    let conn = rusqlite::Connection::open(&db).ok()?;
+    conn.query_row("SELECT step FROM rounds ORDER BY number DESC LIMIT 1", [], |r| r.get::<_, String>(0)).ok()
+}
+
+#[test]
+fn a_round_killed_at_random_points_resumes_to_the_same_kept_tasks() {
+    let mut interrupted_mid_round = 0;
+    for seed in [3u64, 11, 29] {
+        let seed_s = seed.to_string();
+        // Uninterrupted.
+        let a = tempfile::tempdir().unwrap();
+        let (home_a, repo_a) = home_with_example(a.path());
+        let started = Instant::now();
+        let expected = json(&home_a, &round_args(repo_a.to_str().unwrap(), &seed_s));
+        let full = started.elapsed();
+        assert_eq!(expected["step"], "done");
+        assert!(!kept(&expected).is_empty(), "seed {seed}: nothing kept: {expected}");
+
+        // Killed twice at random points, then resumed to the end.
+        let b = tempfile::tempdir().unwrap();
+        let (home_b, repo_b) = home_with_example(b.path());
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        for _ in 0..2 {
+            let delay = Duration::from_millis(rng.random_range(100..full.as_millis().max(200) as u64));
+            let mut child = socratic_cmd(&home_b, &round_args(repo_b.to_str().unwrap(), &seed_s))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(delay);
+            let finished = child.try_wait().unwrap().is_some();
+            child.kill().ok(); // SIGKILL
+            child.wait().unwrap();
+            if !finished && last_round_step(&home_b).is_some_and(|s| s != "done") {
+                interrupted_mid_round += 1;
+            }
+            if last_round_step(&home_b).as_deref() == Some("done") {
+                break;
+            }
+        }
+        let resumed = match last_round_step(&home_b).as_deref() {
+            Some("done") => json(&home_b, &["curriculum", "list", "--round", "1", "--json"]),
+            _ => json(&home_b, &round_args(repo_b.to_str().unwrap(), &seed_s)),
+        };
+        let resumed_kept: Vec<String> = match resumed.get("kept") {
+            Some(_) => kept(&resumed),
+            None => resumed["tasks"].as_array().unwrap().iter().map(|e| e["task"]["id"].as_str().unwrap().to_string()).collect(),
+        };
+        assert_eq!(resumed_kept, kept(&expected), "seed {seed}: resumed round kept different tasks");
+
+        // Nothing was lost or done twice: one verdict per candidate, the same candidates.
+        let conn = rusqlite::Connection::open(home_b.join("socratic.db")).unwrap();
+        let candidates: i64 = conn.query_row("SELECT count(*) FROM tasks", [], |r| r.get(0)).unwrap();
+        let verdicts: i64 = conn.query_row("SELECT count(*) FROM verdicts", [], |r| r.get(0)).unwrap();
+        assert_eq!(candidates, expected["candidates"].as_i64().unwrap(), "seed {seed}");
+        assert_eq!(verdicts, candidates, "seed {seed}: every candidate has exactly one verdict");
+        let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(ok, "ok");
+    }
+    assert!(interrupted_mid_round >= 2, "the kills should land inside rounds at least twice ({interrupted_mid_round})");
+}
+
+#[test]
+fn solvers_are_graded_in_containers_and_stored_as_traces() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, repo) = home_with_example(dir.path());
+    let round = json(&home, &["round", "--repo", repo.to_str().unwrap(), "--budget", "24", "--keep", "8", "--json"]);
+    let kept_ids = kept(&round);
+    assert!(kept_ids.len() >= 4, "{round}");
+
+    // The oracle resolves every task: the grading accepts a correct fix.
+    let oracle = json(&home, &["solve", "--solver", "oracle", "--json"]);
+    assert_eq!(oracle["attempted"], kept_ids.len());
+    assert_eq!(oracle["by_outcome"]["resolved"], kept_ids.len(), "{oracle}");
+
+    // The baseline resolves some kinds of bug and not others.
+    let baseline = json(&home, &["solve", "--solver", "baseline", "--json"]);
+    assert_eq!(baseline["attempted"], kept_ids.len());
+    let resolved = baseline["by_outcome"]["resolved"].as_u64().unwrap_or(0) as usize;
+    assert!(resolved < kept_ids.len(), "the baseline should not resolve everything: {baseline}");
+    // Running it again does nothing new (results are kept per task, round and Solver).
+    let again = json(&home, &["solve", "--solver", "baseline", "--json"]);
+    assert_eq!((again["attempted"].as_u64(), again["already_done"].as_u64()), (Some(0), Some(kept_ids.len() as u64)));
+
+    // An external agent: applies the fix it is handed and writes a mini-swe-agent trajectory.
+    let fixes = dir.path().join("fixes");
+    std::fs::create_dir_all(&fixes).unwrap();
+    let conn = rusqlite::Connection::open(home.join("socratic.db")).unwrap();
+    for id in &kept_ids {
+        let task_json: String = conn.query_row("SELECT json FROM tasks WHERE id = ?1", [id], |r| r.get(0)).unwrap();
+        let task: socratic::model::Task = serde_json::from_str(&task_json).unwrap();
+        std::fs::write(fixes.join(format!("{id}.patch")), socratic::score::reverse_patch(&task.bug_patch)).unwrap();
+    }
+    let trajectory = fixtures().join("mini-swe-agent/toolcall_toy.traj.json");
+    let script = dir.path().join("agent.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nset -e\ncd \"$1\"\ntest -s \"$3\"\ngit apply \"{}/$2.patch\"\ncp \"{}\" \"$4\"\necho agent done\n",
+            fixes.display(),
+            trajectory.display()
+        ),
+    )
+    .unwrap();
+    let template = format!("sh {} {{workdir}} {{instance_id}} {{problem_file}} {{trajectory_out}}", script.display());
+    let agent = json(&home, &["solve", "--agent", &template, "--timeout", "60", "--json"]);
+    assert_eq!(agent["by_outcome"]["resolved"], kept_ids.len(), "{agent}");
+    let imported: i64 = conn
+        .query_row("SELECT count(*) FROM traces WHERE source = 'mini-swe-agent' AND instance_id LIKE 't-%'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(imported as usize, kept_ids.len(), "the agent's trajectories become the stored traces");
+
+    // A hung agent is killed at its timeout (its child processes too) and graded as no patch.
+    let started = Instant::now();
+    let hung = json(&home, &["solve", "--agent", "sleep 30 & sleep 30", "--name", "hung", "--timeout", "1", "--json"]);
+    assert_eq!(hung["by_outcome"]["no-patch"], kept_ids.len(), "{hung}");
+    assert!(started.elapsed() < Duration::from_secs(10 + 5 * kept_ids.len() as u64), "the timeout did not stop the agent");
+
+    // Decisions: a rejected task leaves the curriculum, an accepted one joins it.
+    let listed = json(&home, &["curriculum", "list", "--json"]);
+    let first = listed["tasks"][0]["task"]["id"].as_str().unwrap().to_string();
+    json(&home, &["curriculum", "reject", &first, "--json"]);
+    let valid_not_kept: String = conn
+        .query_row(
+            "SELECT t.id FROM tasks t JOIN verdicts v ON v.task_id = t.id WHERE v.valid = 1 AND t.status = 'scored' ORDER BY t.id",
+            [],
+            |r| r.get(0),
+        )
+        .map(|id: String| id)
+        .unwrap_or_default();
+    let after = json(&home, &["curriculum", "list", "--json"]);
+    let ids: Vec<&str> = after["tasks"].as_array().unwrap().iter().map(|e| e["task"]["id"].as_str().unwrap()).collect();
+    assert!(!ids.contains(&first.as_str()), "rejected task still listed: {after}");
+    if !valid_not_kept.is_empty() && !kept_ids.contains(&valid_not_kept) {
+        json(&home, &["curriculum", "accept", &valid_not_kept, "--json"]);
+        let after = json(&home, &["curriculum", "list", "--json"]);
+        assert!(after["tasks"].as_array().unwrap().iter().any(|e| e["task"]["id"] == valid_not_kept.as_str() && e["membership"] == "accepted"));
+    }
+    let bad = socratic_cmd(&home, &["curriculum", "accept", "t-nope"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no task 't-nope'"));
+}
