@@ -161,6 +161,9 @@ test("open a file, see its tasks, accept one, the curriculum changes, an attempt
   // a bad request is an error, and the server keeps answering
   await assert.rejects(conn.sendRequest(ExecuteCommandRequest.type, { command: "socratic.accept", arguments: [] }), /task id/);
   await assert.rejects(conn.sendRequest(ExecuteCommandRequest.type, { command: "socratic.accept", arguments: ["t-none"] }), /no task/);
+  const odd = (await conn.sendRequest(ExecuteCommandRequest.type, { command: "socratic.tasks", arguments: [42, { all: "x" }] })) as { tasks: unknown[] };
+  assert.equal(odd.tasks.length, stored.length, "odd arguments list the workspace");
+  await assert.rejects(conn.sendRequest(ExecuteCommandRequest.type, { command: "socratic.nothing" }), /unknown command/);
   assert.equal((await api.tasks()).tasks.length, stored.length);
 
   // an attempt: terminal executions through the extension's recorder
