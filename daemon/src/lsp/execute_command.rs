@@ -1,6 +1,6 @@
 //! `workspace/executeCommand`: accept / reject a task, show its patch, generate tasks, run a
-//! round, start and finish an attempt. Store work runs in `spawn_blocking`; long work reports
-//! `$/progress`.
+//! round, start and finish an attempt, list the tasks ([`super::tasks`]). Store work runs in
+//! `spawn_blocking`; long work reports `$/progress`.
 
 use super::attempt::Attempt;
 use super::state::{Change, Shared};
@@ -194,6 +194,7 @@ pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> R
             .await?;
             Ok(Some(json!({"id": id, "trace": trace_id, "label": label})))
         }
+        "socratic.tasks" => super::tasks::handle(session, &args).await,
         other => Err(invalid(format!("unknown command '{other}'"))),
     }
 }

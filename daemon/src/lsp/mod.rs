@@ -28,6 +28,7 @@ mod hover;
 mod initialize;
 mod record_event;
 pub mod state;
+pub mod tasks;
 pub mod text;
 pub mod view;
 
@@ -54,6 +55,7 @@ pub const COMMANDS: &[&str] = &[
     "socratic.round",
     "socratic.startAttempt",
     "socratic.finishAttempt",
+    "socratic.tasks",
 ];
 
 /// The diagnostic source.

@@ -1,0 +1,160 @@
+//! `socratic.tasks` (a `workspace/executeCommand`): the task list editors show (Neovim's
+//! quickfix list, VS Code's curriculum view).
+//!
+//! In: the task snapshot, the session's repository root and open documents, and an optional
+//! argument `{"all": true}` (every repository in the store, not only the workspace's). Out:
+//! `{root, attempt, tasks: [row]}`; a row is id, repo, file (relative), uri, line (1-based),
+//! column (1-based, UTF-8 bytes), status (the state word, `stale` when an edit in this editor
+//! cut the site), operator, skill, enclosing, statement (the first line of the problem
+//! statement); rows are sorted by file and line. For documents open in this session the line
+//! and column are where the site is now, not where it was at the task's commit.
+
+use super::state::Snapshot;
+use super::text::position_of;
+use super::{view, Session};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::Uri;
+
+/// One task as an editor lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRow {
+    pub id: String,
+    pub repo: String,
+    pub file: String,
+    pub uri: Option<String>,
+    pub line: usize,
+    pub column: usize,
+    pub status: String,
+    pub operator: String,
+    pub skill: Option<String>,
+    pub enclosing: String,
+    pub statement: String,
+}
+
+/// Where a task sits in an open document: 0-based line, 0-based byte column, stale.
+pub type Placed = (usize, usize, bool);
+
+/// The rows of the snapshot's tasks in `root` (every task when `root` is `None`), placed at
+/// `open[task id]` when the task is anchored in an open document.
+pub fn rows(snap: &Snapshot, root: Option<&Path>, open: &HashMap<String, Placed>) -> Vec<TaskRow> {
+    let mut out: Vec<TaskRow> = snap
+        .tasks
+        .iter()
+        .zip(&snap.roots)
+        .filter(|(_, r)| root.is_none_or(|root| r.as_path() == root))
+        .map(|(t, r)| {
+            let (line, col, stale) = open.get(&t.id).copied().unwrap_or((t.site.start_line, t.site.start_col, false));
+            TaskRow {
+                id: t.id.clone(),
+                repo: t.repo.clone(),
+                file: t.site.file.clone(),
+                uri: Uri::from_file_path(r.join(&t.site.file)).map(|u| u.as_str().to_string()),
+                line: line + 1,
+                column: col + 1,
+                status: view::state(t, stale).to_string(),
+                operator: t.operator.clone(),
+                skill: t.skill.clone(),
+                enclosing: t.enclosing.clone(),
+                statement: t.problem_statement.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_string(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.repo, &a.file, a.line, &a.id).cmp(&(&b.repo, &b.file, b.line, &b.id)));
+    out
+}
+
+/// Whether the argument asks for every repository: `{"all": true}` or `"all"`.
+fn wants_all(args: &[Value]) -> bool {
+    match args.first() {
+        Some(Value::Object(o)) => o.get("all").and_then(Value::as_bool).unwrap_or(false),
+        Some(Value::String(s)) => s == "all",
+        _ => false,
+    }
+}
+
+pub(super) async fn handle(session: &Session, args: &[Value]) -> Result<Option<Value>> {
+    let snap = session.shared.snapshot();
+    let st = session.state();
+    let mut open = HashMap::new();
+    for doc in st.docs.values() {
+        let text = doc.text();
+        for a in &doc.anchors {
+            let at = position_of(text, a.span.start);
+            let line_start = text[..a.span.start.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+            open.insert(a.task_id.clone(), (at.line as usize, a.span.start.min(text.len()) - line_start, a.stale));
+        }
+    }
+    let root = if wants_all(args) { None } else { st.root.clone() };
+    let list = rows(&snap, root.as_deref(), &open);
+    Ok(Some(serde_json::json!({
+        "root": st.root.as_ref().map(|r| r.display().to_string()),
+        "attempt": st.attempt.as_ref().map(|a| a.task.id.clone()),
+        "tasks": list,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Site, Task, TaskStatus};
+    use std::path::PathBuf;
+
+    fn task(id: &str, file: &str, line: usize, status: TaskStatus) -> Task {
+        Task {
+            id: id.into(),
+            repo: "/r".into(),
+            base_commit: "c".into(),
+            operator: "flip_comparison".into(),
+            skill: None,
+            site: Site {
+                file: file.into(),
+                start_byte: 0,
+                end_byte: 1,
+                start_line: line,
+                start_col: 4,
+                end_line: line,
+                end_col: 5,
+                node_kind: "comparison_operator".into(),
+                scope: "f".into(),
+                query: "q".into(),
+                capture: "c".into(),
+            },
+            bug_patch: String::new(),
+            enclosing: "f".into(),
+            problem_statement: "\n  First line.\nSecond.".into(),
+            fail_to_pass: vec![],
+            pass_to_pass: vec![],
+            image: None,
+            status,
+            seed: 0,
+            round: None,
+        }
+    }
+
+    #[test]
+    fn rows_keep_the_workspace_sort_by_place_and_follow_open_documents() {
+        let snap = Snapshot {
+            tasks: vec![task("t-b", "b.py", 9, TaskStatus::Valid), task("t-a", "a.py", 2, TaskStatus::Candidate), task("t-x", "x.py", 0, TaskStatus::Accepted)],
+            roots: vec![PathBuf::from("/r"), PathBuf::from("/r"), PathBuf::from("/other")],
+            verdicts: HashMap::new(),
+        };
+        let open = HashMap::from([("t-b".to_string(), (11usize, 0usize, true))]);
+        let rows = rows(&snap, Some(Path::new("/r")), &open);
+        let ids: Vec<_> = rows.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["t-a", "t-b"]);
+        assert_eq!((rows[0].line, rows[0].column, rows[0].status.as_str()), (3, 5, "candidate"));
+        assert_eq!((rows[1].line, rows[1].column, rows[1].status.as_str()), (12, 1, "stale"));
+        assert_eq!(rows[0].statement, "First line.");
+        assert_eq!(rows[0].uri.as_deref(), Some("file:///r/a.py"));
+        let all = super::rows(&snap, None, &HashMap::new());
+        assert_eq!(all.len(), 3);
+        assert!(wants_all(&[serde_json::json!({"all": true})]));
+        assert!(!wants_all(&[serde_json::json!({"all": "yes"})]));
+        assert!(!wants_all(&[]));
+    }
+}

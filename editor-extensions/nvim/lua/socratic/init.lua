@@ -1,0 +1,187 @@
+--- socratic for Neovim: repair tasks as diagnostics, and the commands that act on them.
+---
+--- In: `setup(opts)` (see `socratic.config`), then user commands and the functions below.
+--- Out: a `socratic lsp` client on Python buffers of a repository; accept / reject / attempt /
+--- round requests sent as `workspace/executeCommand`; the task list in the quickfix list;
+--- terminal commands recorded in a running attempt (`socratic.record`).
+
+local client = require('socratic.client')
+local config = require('socratic.config')
+local tasks = require('socratic.tasks')
+
+local M = {}
+
+local function say(msg, level)
+  vim.notify('socratic: ' .. msg, level or vim.log.levels.INFO)
+end
+
+local function err_text(err)
+  return type(err) == 'table' and (err.message or vim.inspect(err)) or tostring(err)
+end
+
+--- Start the client for Python buffers of a repository and install the recorders.
+---@param opts table|nil
+function M.setup(opts)
+  local merged = config.merge(opts)
+  client.enable(merged)
+  if merged.record_terminal then
+    require('socratic.record').enable()
+  else
+    require('socratic.record').disable()
+  end
+  return merged
+end
+
+--- The options in effect (defaults before `setup`).
+function M.options()
+  return client.state.opts or config.merge({})
+end
+
+--- A task id: the argument, else the task under the cursor; nil (with a message) when neither.
+local function task_id(arg)
+  if arg and arg ~= '' then return arg end
+  local id = tasks.at_cursor()
+  if not id then say('no task under the cursor (give a task id)', vim.log.levels.WARN) end
+  return id
+end
+
+--- Set a task's status: `socratic.accept` or `socratic.reject`.
+local function set_status(command, verb, arg, done)
+  local id = task_id(arg)
+  if not id then return end
+  client.execute(command, { id }, function(err, result)
+    if err then
+      say(('%s %s failed: %s'):format(verb, id, err_text(err)), vim.log.levels.ERROR)
+    else
+      say(('%s %s'):format(result and result.status or verb, result and result.id or id))
+    end
+    if done then done(err, result) end
+  end)
+end
+
+--- Accept a task (id, or the one under the cursor) into the curriculum.
+function M.accept(id, done) set_status('socratic.accept', 'accept', id, done) end
+
+--- Reject a task (id, or the one under the cursor).
+function M.reject(id, done) set_status('socratic.reject', 'reject', id, done) end
+
+--- Run a round on the workspace (what a round does is the server's business).
+function M.round(done)
+  say('round started')
+  client.execute('socratic.round', {}, function(err, result)
+    if err then
+      say('round failed: ' .. err_text(err), vim.log.levels.ERROR)
+    else
+      say(('round: %s candidates, %s new%s'):format(result.generated or '?', result.added or '?',
+        result.validation and (' — ' .. result.validation) or ''))
+    end
+    if done then done(err, result) end
+  end)
+end
+
+--- Generate tasks in the current file (`file = true`) or the workspace.
+function M.generate(file, done)
+  local args = {}
+  if file then table.insert(args, vim.uri_from_bufnr(0)) end
+  client.execute('socratic.generate', args, function(err, result)
+    if err then
+      say('generate failed: ' .. err_text(err), vim.log.levels.ERROR)
+    else
+      say(('%s candidates, %s new'):format(result.generated, result.added))
+    end
+    if done then done(err, result) end
+  end)
+end
+
+--- Start an attempt at a task (id, or the one under the cursor).
+function M.start_attempt(id, done)
+  id = task_id(id)
+  if not id then return end
+  local c = client.client()
+  if not c then return end
+  client.execute('socratic.startAttempt', { id }, function(err, result)
+    if err then
+      say('start attempt failed: ' .. err_text(err), vim.log.levels.ERROR)
+    else
+      client.state.attempt = { task = result.id, client = c.id }
+      say('attempt at ' .. result.id .. ' started; :SocraticFinishAttempt when done')
+    end
+    if done then done(err, result) end
+  end, c)
+end
+
+--- Finish the running attempt: the server stores it as a trace.
+function M.finish_attempt(done)
+  local attempt = client.state.attempt
+  local c = attempt and vim.lsp.get_client_by_id(attempt.client) or client.client()
+  if not c then return end
+  client.execute('socratic.finishAttempt', {}, function(err, result)
+    if err then
+      say('finish attempt failed: ' .. err_text(err), vim.log.levels.ERROR)
+    else
+      client.state.attempt = nil
+      client.state.last_trace = result.trace
+      say(('attempt at %s stored as trace %s (%s)'):format(result.id, result.trace, result.label))
+    end
+    if done then done(err, result) end
+  end, c)
+end
+
+--- Put the workspace's tasks in the quickfix list (`all`: rejected and invalid too).
+function M.tasks(all, done)
+  local c = client.client()
+  if not c then return end
+  client.execute('socratic.tasks', {}, function(err, result)
+    if err then
+      say('tasks failed: ' .. err_text(err), vim.log.levels.ERROR)
+      if done then done(err, nil) end
+      return
+    end
+    client.state.tasks = result.tasks or {}
+    local root = c.config.root_dir or (result.root ~= vim.NIL and result.root) or nil
+    local items = tasks.qf_items(result.tasks, root, all)
+    vim.fn.setqflist({}, ' ', { title = ('socratic tasks (%d)'):format(#items), items = items })
+    if #items == 0 then
+      say('no tasks in this repository (:SocraticRound generates some)')
+    elseif M.options().open_quickfix then
+      vim.cmd('botright copen')
+    end
+    if done then done(nil, result, items) end
+  end, c)
+end
+
+--- Show a task's bug patch (id, or the one under the cursor) in a scratch buffer.
+function M.show_patch(id, done)
+  id = task_id(id)
+  if not id then return end
+  client.execute('socratic.showPatch', { id }, function(err, result)
+    if err then
+      say('show patch failed: ' .. err_text(err), vim.log.levels.ERROR)
+    else
+      vim.cmd('botright new')
+      local buf = vim.api.nvim_get_current_buf()
+      vim.bo[buf].buftype, vim.bo[buf].bufhidden, vim.bo[buf].swapfile = 'nofile', 'wipe', false
+      vim.api.nvim_buf_set_lines(buf, 0, -1, false, vim.split(result.patch or '', '\n', { plain = true }))
+      vim.bo[buf].filetype = 'diff'
+      vim.bo[buf].modifiable = false
+      pcall(vim.api.nvim_buf_set_name, buf, 'socratic://patch/' .. result.id)
+    end
+    if done then done(err, result) end
+  end)
+end
+
+--- Task ids for command-line completion (the last listed tasks, then the buffer's).
+function M.complete_ids(lead)
+  local seen, out = {}, {}
+  local function add(id)
+    if id and not seen[id] and vim.startswith(id, lead or '') then
+      seen[id] = true
+      table.insert(out, id)
+    end
+  end
+  for _, d in ipairs(tasks.diagnostics(0)) do add(tasks.id_of(d)) end
+  for _, r in ipairs(client.state.tasks or {}) do add(r.id) end
+  return out
+end
+
+return M

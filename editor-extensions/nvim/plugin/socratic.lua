@@ -1,0 +1,23 @@
+-- socratic: user commands. The client itself starts with `require('socratic').setup()`.
+if vim.g.loaded_socratic then return end
+vim.g.loaded_socratic = true
+
+local function s() return require('socratic') end
+local function ids(lead) return s().complete_ids(lead) end
+local cmd = vim.api.nvim_create_user_command
+
+cmd('SocraticAccept', function(o) s().accept(o.args) end,
+  { nargs = '?', complete = ids, desc = 'socratic: accept the task under the cursor (or TASK_ID)' })
+cmd('SocraticReject', function(o) s().reject(o.args) end,
+  { nargs = '?', complete = ids, desc = 'socratic: reject the task under the cursor (or TASK_ID)' })
+cmd('SocraticStartAttempt', function(o) s().start_attempt(o.args) end,
+  { nargs = '?', complete = ids, desc = 'socratic: start an attempt at the task under the cursor (or TASK_ID)' })
+cmd('SocraticFinishAttempt', function() s().finish_attempt() end,
+  { nargs = 0, desc = 'socratic: finish the attempt and store it as a trace' })
+cmd('SocraticRound', function() s().round() end, { nargs = 0, desc = 'socratic: run a round on the workspace' })
+cmd('SocraticGenerate', function(o) s().generate(o.bang) end,
+  { nargs = 0, bang = true, desc = 'socratic: generate tasks in the workspace (! : this file only)' })
+cmd('SocraticTasks', function(o) s().tasks(o.bang) end,
+  { nargs = 0, bang = true, desc = 'socratic: the tasks in the quickfix list (! : rejected and invalid too)' })
+cmd('SocraticPatch', function(o) s().show_patch(o.args) end,
+  { nargs = '?', complete = ids, desc = "socratic: show the task's bug patch" })

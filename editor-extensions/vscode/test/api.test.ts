@@ -1,0 +1,73 @@
+// Extension command -> server request mapping and the typed API over a transport (api.ts).
+import assert = require("node:assert/strict");
+import { test } from "node:test";
+import { parseTaskList, requestFor, SERVER_COMMANDS, SocraticApi, type Transport } from "../src/api";
+
+class Recorded implements Transport {
+  calls: { command: string; args: unknown[] }[] = [];
+  notes: { method: string; params: unknown }[] = [];
+  constructor(private readonly answer: (command: string, args: unknown[]) => unknown) {}
+  async executeCommand(command: string, args: unknown[]): Promise<unknown> {
+    this.calls.push({ command, args });
+    return this.answer(command, args);
+  }
+  notify(method: string, params: unknown): void {
+    this.notes.push({ method, params });
+  }
+}
+
+test("each extension command maps to its server command", () => {
+  assert.deepEqual(requestFor("socratic.acceptTask", "t-1"), { command: "socratic.accept", arguments: ["t-1"] });
+  assert.deepEqual(requestFor("socratic.rejectTask", "t-1"), { command: "socratic.reject", arguments: ["t-1"] });
+  assert.deepEqual(requestFor("socratic.startTaskAttempt", "t-1"), { command: "socratic.startAttempt", arguments: ["t-1"] });
+  assert.deepEqual(requestFor("socratic.finishTaskAttempt"), { command: "socratic.finishAttempt", arguments: [] });
+  assert.deepEqual(requestFor("socratic.runRound"), { command: "socratic.round", arguments: [] });
+  assert.deepEqual(requestFor("socratic.runRound", "file:///r/a.py"), { command: "socratic.round", arguments: ["file:///r/a.py"] });
+  assert.deepEqual(requestFor("socratic.showTaskPatch", "t-2"), { command: "socratic.showPatch", arguments: ["t-2"] });
+  assert.deepEqual(requestFor("socratic.refreshTasks"), { command: "socratic.tasks", arguments: [] });
+  assert.throws(() => requestFor("socratic.acceptTask"), /needs a task id/);
+  // every palette command of package.json that talks to the server is mapped
+  const pkg = require("../../package.json") as { contributes: { commands: { command: string }[] } };
+  const contributed = pkg.contributes.commands.map((c) => c.command);
+  for (const c of Object.keys(SERVER_COMMANDS)) assert.ok(contributed.includes(c), `${c} is contributed`);
+});
+
+test("the API sends the requests and follows the attempt", async () => {
+  const t = new Recorded((command, args) => {
+    if (command === "socratic.startAttempt") return { id: args[0], attempt: "started" };
+    if (command === "socratic.finishAttempt") return { id: "t-1", trace: "tr-9", label: "no-patch" };
+    if (command === "socratic.tasks") return { root: "/r", attempt: null, tasks: [{ id: "t-1", file: "a.py", line: 1 }, { bogus: true }] };
+    return { id: args[0], status: "accepted" };
+  });
+  const api = new SocraticApi(t);
+  assert.equal(await api.record({ kind: "command", command: "ls" }), false, "nothing is sent without an attempt");
+  assert.deepEqual(await api.accept("t-1"), { id: "t-1", status: "accepted" });
+  await api.startAttempt("t-1");
+  assert.equal(api.attempt, "t-1");
+  assert.equal(await api.record({ kind: "command", command: "ls", exitCode: 2 }), true);
+  assert.deepEqual(t.notes, [{ method: "socratic/recordEvent", params: { kind: "command", command: "ls", exitCode: 2 } }]);
+  assert.equal((await api.finishAttempt()).trace, "tr-9");
+  assert.equal(api.attempt, null);
+  const list = await api.tasks();
+  assert.equal(list.tasks.length, 1, "malformed rows are dropped");
+  assert.deepEqual(
+    t.calls.map((c) => c.command),
+    ["socratic.accept", "socratic.startAttempt", "socratic.finishAttempt", "socratic.tasks"],
+  );
+});
+
+test("commands run through code actions are followed too", () => {
+  const api = new SocraticApi(new Recorded(() => null));
+  api.observe("socratic.startAttempt", { id: "t-5", attempt: "started" });
+  assert.equal(api.attempt, "t-5");
+  api.observe("socratic.accept", { id: "t-6", status: "accepted" });
+  assert.equal(api.attempt, "t-5");
+  api.observe("socratic.finishAttempt", { id: "t-5", trace: "tr", label: "x" });
+  assert.equal(api.attempt, null);
+});
+
+test("a task list must have tasks", () => {
+  assert.throws(() => parseTaskList({ root: "/r" }), /unexpected answer/);
+  assert.throws(() => parseTaskList(null), /unexpected answer/);
+  assert.deepEqual(parseTaskList({ tasks: [], attempt: 7 }), { root: null, attempt: null, tasks: [] });
+});

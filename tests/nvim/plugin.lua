@@ -1,0 +1,135 @@
+-- Headless Neovim driving the socratic plugin (editor-extensions/nvim) the way a user does:
+-- run with `nvim --headless --clean -l`.
+--
+-- Environment: PLUGIN (the plugin folder, put on the runtimepath), SOCRATIC_BIN, SOCRATIC_HOME,
+-- REPO, FILE (relative to REPO), REPORT (a JSON file this script writes for the test to check).
+-- Steps: setup(); open FILE; :SocraticTasks; :SocraticAccept on the diagnostic under the
+-- cursor; :SocraticReject ID; :SocraticStartAttempt; `:!` typed on the command line, a
+-- `:terminal {cmd}` job, a shell in `:terminal` marking its prompt with OSC 133;
+-- :SocraticFinishAttempt; :checkhealth socratic; :help socratic; :SocraticTasks again.
+-- Exits 0 after writing REPORT, 1 (with `FAIL why` on stdout) when a step times out.
+
+local env = function(name)
+  local v = os.getenv(name)
+  return (v ~= nil and v ~= '') and v or nil
+end
+local plugin, bin, home, repo, file, report_path =
+  env('PLUGIN'), env('SOCRATIC_BIN'), env('SOCRATIC_HOME'), env('REPO'), env('FILE'), env('REPORT')
+
+local report = { steps = {} }
+local function write_report()
+  local f = assert(io.open(report_path, 'w'))
+  f:write(vim.json.encode(report))
+  f:close()
+end
+local function finish(ok, msg)
+  report.ok, report.message = ok, msg
+  write_report()
+  io.stdout:write((ok and 'OK ' or 'FAIL ') .. msg .. '\n')
+  io.stdout:flush()
+  for _, c in ipairs(vim.lsp.get_clients()) do c:stop(true) end
+  vim.wait(500)
+  os.exit(ok and 0 or 1)
+end
+local function wait(what, ms, cond)
+  if not vim.wait(ms, cond, 50) then finish(false, what) end
+  table.insert(report.steps, what)
+end
+if not (plugin and bin and home and repo and file and report_path) then finish(false, 'missing environment') end
+
+vim.opt.runtimepath:prepend(plugin)
+vim.cmd('filetype on')
+vim.cmd('runtime! plugin/socratic.lua')
+local socratic = require('socratic')
+local state = require('socratic.client').state
+local tasks = require('socratic.tasks')
+socratic.setup({ binary = bin, home = home })
+
+vim.cmd.edit(vim.fs.joinpath(repo, file))
+local buf = vim.api.nvim_get_current_buf()
+wait('client attached', 30000, function() return #vim.lsp.get_clients({ name = 'socratic', bufnr = buf }) > 0 end)
+wait('diagnostics shown', 30000, function() return #tasks.diagnostics(buf) >= 3 end)
+
+local function find(id)
+  for _, d in ipairs(tasks.diagnostics(buf)) do
+    if tasks.id_of(d) == id then return d end
+  end
+end
+local function on(d) vim.api.nvim_win_set_cursor(0, { d.lnum + 1, d.col }) end
+local function qf_rows()
+  local out = {}
+  for _, it in ipairs(vim.fn.getqflist()) do
+    table.insert(out, { id = it.user_data and it.user_data.id, status = it.user_data and it.user_data.status,
+      lnum = it.lnum, col = it.col, file = vim.api.nvim_buf_get_name(it.bufnr), text = it.text })
+  end
+  return out
+end
+
+-- :SocraticTasks
+vim.cmd('SocraticTasks')
+wait('quickfix list filled', 30000, function()
+  return vim.fn.getqflist({ title = 0 }).title:match('^socratic tasks') ~= nil and #vim.fn.getqflist() > 0
+end)
+report.tasks_before = qf_rows()
+report.qf_window = vim.fn.getqflist({ winid = 0 }).winid ~= 0
+vim.cmd('cclose')
+
+-- :SocraticAccept on the diagnostic under the cursor
+local diags = tasks.diagnostics(buf)
+local accept_d, reject_d, attempt_d = diags[1], diags[2], diags[3]
+report.accepted = tasks.id_of(accept_d)
+on(accept_d)
+report.under_cursor = tasks.at_cursor()
+vim.cmd('SocraticAccept')
+wait('diagnostic shows accepted', 30000, function()
+  local d = find(report.accepted)
+  return d ~= nil and vim.startswith(d.message, '[accepted]')
+end)
+
+-- :SocraticReject ID (an argument, the cursor elsewhere)
+report.rejected = tasks.id_of(reject_d)
+vim.cmd('SocraticReject ' .. report.rejected)
+wait('rejected diagnostic gone', 30000, function() return find(report.rejected) == nil end)
+
+-- an attempt with terminal commands
+report.attempt = tasks.id_of(attempt_d)
+on(attempt_d)
+vim.cmd('SocraticStartAttempt')
+wait('attempt started', 30000, function() return state.attempt ~= nil end)
+-- typed on the command line, as a user does
+vim.api.nvim_feedkeys(vim.keycode(':!printf socratic-check; exit 3<CR>'), 'xt', false)
+report.shell_error = vim.v.shell_error
+-- a terminal job
+local closed = 0
+vim.api.nvim_create_autocmd('TermClose', { callback = function() closed = closed + 1 end })
+vim.cmd([[terminal sh -c 'exit 5']])
+wait('terminal job closed', 10000, function() return closed >= 1 end)
+-- a shell with prompt marks: prompt, typed command, output, exit status 7
+vim.cmd([[terminal sh -c "printf '\033]133;A\007$ \033]133;B\007'; sleep 0.3; printf 'echo integrated\r\n\033]133;C\007integrated\r\n\033]133;D;7\007'; sleep 0.5"]])
+wait('integrated terminal closed', 10000, function() return closed >= 2 end)
+vim.wait(300)
+vim.cmd('buffer ' .. buf)
+vim.cmd('SocraticFinishAttempt')
+wait('attempt finished', 30000, function() return state.attempt == nil and state.last_trace ~= nil end)
+report.trace = state.last_trace
+
+-- :checkhealth socratic
+vim.cmd('checkhealth socratic')
+report.health = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
+vim.cmd('buffer ' .. buf)
+
+-- :help socratic
+vim.cmd('helptags ' .. vim.fn.fnameescape(vim.fs.joinpath(plugin, 'doc')))
+local help_ok, help_err = pcall(vim.cmd, 'help socratic')
+report.help = help_ok and vim.api.nvim_buf_get_name(0) or tostring(help_err)
+report.help_line = help_ok and vim.api.nvim_get_current_line() or ''
+vim.cmd('buffer ' .. buf)
+
+-- the list after the changes
+vim.fn.setqflist({}, 'r', { title = 'cleared', items = {} })
+vim.cmd('SocraticTasks')
+wait('quickfix list filled again', 30000, function()
+  return vim.fn.getqflist({ title = 0 }).title:match('^socratic tasks') ~= nil
+end)
+report.tasks_after = qf_rows()
+finish(true, 'plugin')
