@@ -12,6 +12,7 @@ mod env;
 pub mod validate;
 mod repo;
 mod round;
+pub use round::round_line;
 mod solve;
 mod skills;
 mod score;

@@ -3,12 +3,11 @@
 //! `spawn_blocking`; long work reports `$/progress`.
 
 use super::attempt::Attempt;
-use super::state::{Change, Shared};
+use super::state::Change;
 use super::{invalid, Session};
 use crate::model::TaskStatus;
 use crate::tasks::GenerateConfig;
 use serde_json::{json, Value};
-use std::sync::Arc;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
@@ -108,35 +107,12 @@ async fn generate(session: &Session, args: &[Value], title: &str) -> Result<(Val
     Ok((json!({"generated": generated, "added": added, "file": file}), progress))
 }
 
-/// Validation of the workspace's candidates when a container engine answers and an environment
-/// is built; otherwise why not.
-async fn validate_if_possible(shared: &Arc<Shared>, root: &std::path::Path) -> String {
-    let engine = match crate::sandbox::Engine::connect().await {
-        Ok(e) => e,
-        Err(e) => return format!("validation skipped: {e}"),
-    };
-    let (root2, shared2) = (root.to_path_buf(), shared.clone());
-    let found = tokio::task::spawn_blocking(move || shared2.environment_for(&root2)).await;
-    let (env, candidates) = match found {
-        Ok(Ok(Some(x))) => x,
-        Ok(Ok(None)) => return "validation skipped: no environment built for this commit (run `socratic tasks validate` once)".into(),
-        Ok(Err(e)) => return format!("validation skipped: {e:#}"),
-        Err(e) => return format!("validation skipped: {e}"),
-    };
-    let n = candidates.len();
-    let shared3 = shared.clone();
-    let result = crate::validate::run::validate_all(&engine, &env, candidates, &Default::default(), move |task, verdict| {
-        if let Err(e) = shared3.record_verdict(&task, &verdict) {
-            tracing::warn!("record verdict: {e:#}");
-        }
-    })
-    .await;
-    let _ = shared.reload();
-    shared.notify(Change::Tasks);
-    match result {
-        Ok(_) => format!("validated {n} candidates"),
-        Err(e) => format!("validation failed: {e}"),
-    }
+/// Run (or resume) a round of the loop on the workspace with its own store connection and
+/// runtime, off the server's threads.
+fn run_engine_round(home: &std::path::Path, root: &std::path::Path) -> anyhow::Result<crate::model::Round> {
+    let mut store = crate::store::Store::open(home)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(crate::engine::round::run_round(&mut store, home, &crate::engine::round::RoundOptions::new(root.to_path_buf())))
 }
 
 pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> Result<Option<Value>> {
@@ -156,15 +132,28 @@ pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> R
             Ok(Some(value))
         }
         "socratic.round" => {
-            let (mut value, progress) = generate(session, &args, "socratic: round").await?;
             let root = session.state().root.clone().ok_or_else(|| invalid("no workspace root"))?;
-            progress.report("validating (needs a container engine)").await;
-            let validation = validate_if_possible(&session.shared, &root).await;
-            progress.report(&validation).await;
-            value["validation"] = Value::String(validation.clone());
-            session.client.show_message(MessageType::INFO, format!("socratic round: {validation}")).await;
+            let progress = Progress::begin(session, "socratic: round").await;
+            progress.report("distill, generate, validate, score, select (needs a container engine)").await;
+            let home = session.shared.home.clone();
+            let outcome = tokio::task::spawn_blocking(move || run_engine_round(&home, &root)).await;
+            let _ = session.shared.reload();
+            session.shared.notify(Change::Tasks);
+            let round = match outcome {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    progress.end("failed").await;
+                    return Err(invalid(format!("the round did not finish: {e:#}")));
+                }
+                Err(e) => {
+                    progress.end("failed").await;
+                    return Err(invalid(format!("the round did not finish: {e}")));
+                }
+            };
+            let line = crate::cli::round_line(&round);
+            session.client.show_message(MessageType::INFO, format!("socratic {line}")).await;
             progress.end("done").await;
-            Ok(Some(value))
+            Ok(Some(serde_json::to_value(&round).unwrap_or(Value::Null)))
         }
         "socratic.startAttempt" => {
             let id = task_arg(&args)?;

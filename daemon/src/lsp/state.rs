@@ -168,30 +168,6 @@ impl Shared {
 }
 
 impl Shared {
-    /// The environment built for the repository's HEAD and its candidate tasks. Blocking.
-    pub fn environment_for(&self, root: &Path) -> anyhow::Result<Option<(crate::sandbox::image::Environment, Vec<Task>)>> {
-        let repo = git2::Repository::open(root)?;
-        let head = repo.head()?.peel_to_commit()?.id().to_string();
-        let root_c = canonical(root);
-        let env = self.with_store(|s| {
-            for t in s.tasks()?.iter().filter(|t| canonical(Path::new(&t.repo)) == root_c).take(1) {
-                if let Some(env) = s.environment(&t.repo, &head)? {
-                    return Ok(Some(env));
-                }
-            }
-            Ok(None)
-        })?;
-        let Some(env) = env else { return Ok(None) };
-        let candidates = self
-            .snapshot()
-            .tasks
-            .iter()
-            .filter(|t| t.status == TaskStatus::Candidate && t.base_commit == head && canonical(Path::new(&t.repo)) == root_c)
-            .cloned()
-            .collect();
-        Ok(Some((env, candidates)))
-    }
-
     /// Keep a verdict and the task it updates. Blocking.
     pub fn record_verdict(&self, task: &Task, verdict: &Verdict) -> anyhow::Result<()> {
         self.with_store(|s| Ok(s.record_verdict(task, verdict)?))
