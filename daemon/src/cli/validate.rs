@@ -5,7 +5,7 @@ use super::env::{ensure_env, runtime, ImageArgs};
 use super::{print_json, EXIT_OK};
 use crate::model::{Task, TaskStatus};
 use crate::store::Store;
-use crate::validate::run::{validate_all, ValidateConfig};
+use crate::validate::run::ValidateConfig;
 use clap::Args;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -89,23 +89,11 @@ pub async fn validate_candidates(store: &mut Store, args: &ValidateArgs) -> anyh
         let cfg = ValidateConfig { workers: args.workers, strict: args.strict, timeout_s: args.timeout, ..Default::default() };
         let bar = super::progress_bar(tasks.len() as u64, "validating");
         summary.candidates += tasks.len();
-        let mut store_error = None;
-        validate_all(&crate::sandbox::Engine::connect().await?, &env, tasks, &cfg, |task, verdict| {
-            bar.inc(1);
-            if verdict.valid {
-                summary.valid += 1;
-            } else {
-                *summary.invalid_by_stage.entry(verdict.rejected_at.clone().unwrap_or_default()).or_default() += 1;
-            }
-            bar.set_message(format!("{} valid", summary.valid));
-            if let Err(e) = store.record_verdict(&task, &verdict) {
-                store_error.get_or_insert(e);
-            }
-        })
-        .await?;
+        let decided = crate::engine::validation::validate_and_record(store, &env, tasks, &cfg, &bar).await?;
         bar.finish_and_clear();
-        if let Some(e) = store_error {
-            return Err(e.into());
+        summary.valid += decided.valid;
+        for (stage, n) in decided.invalid_by_stage {
+            *summary.invalid_by_stage.entry(stage).or_default() += n;
         }
     }
     summary.wall_ms = started.elapsed().as_millis() as u64;

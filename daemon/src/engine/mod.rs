@@ -12,3 +12,4 @@ pub mod baseline;
 pub mod checkout;
 pub mod grade;
 pub mod solve;
+pub mod validation;

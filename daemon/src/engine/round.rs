@@ -16,7 +16,7 @@ use crate::model::{Round, RoundInputs, RoundStep, Skill, Task, TaskStatus};
 use crate::score::{DeviceKind, FeatureConfig, Scorer, TinySpec};
 use crate::store::Store;
 use crate::tasks::{generate, GenerateConfig};
-use crate::validate::run::{validate_all, ValidateConfig};
+use crate::validate::run::ValidateConfig;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -172,19 +172,8 @@ async fn validate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions
     if !pending.is_empty() {
         let env = ensure_env(store, Path::new(&round.inputs.repo), &opts.image).await?;
         let bar = bar(opts.progress, pending.len() as u64, "validating");
-        let mut store_error = None;
-        let engine = crate::sandbox::Engine::connect().await?;
-        validate_all(&engine, &env, pending, &opts.validate, |task, verdict| {
-            bar.inc(1);
-            if let Err(e) = store.record_verdict(&task, &verdict) {
-                store_error.get_or_insert(e);
-            }
-        })
-        .await?;
+        super::validation::validate_and_record(store, &env, pending, &opts.validate, &bar).await?;
         bar.finish_and_clear();
-        if let Some(e) = store_error {
-            return Err(e.into());
-        }
     }
     let verdicts: BTreeMap<String, bool> = store.verdicts()?.into_iter().map(|v| (v.task_id, v.valid)).collect();
     round.valid = round_tasks(store, round.number)?.iter().filter(|t| verdicts.get(&t.id) == Some(&true)).count();
