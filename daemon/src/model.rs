@@ -562,6 +562,45 @@ pub struct SolveResult {
     pub duration_ms: u64,
 }
 
+/// Small values for unit tests elsewhere in the crate.
+#[cfg(test)]
+pub mod test_support {
+    use super::*;
+
+    /// A task of `operator` at `m.py` line 0 of repository `/r`, round 1.
+    pub fn task(id: &str, operator: &str, status: TaskStatus) -> Task {
+        Task {
+            id: id.into(),
+            repo: "/r".into(),
+            base_commit: "c".into(),
+            operator: operator.into(),
+            skill: None,
+            site: Site {
+                file: "m.py".into(),
+                start_byte: 0,
+                end_byte: 1,
+                start_line: 0,
+                start_col: 0,
+                end_line: 0,
+                end_col: 1,
+                node_kind: "comparison_operator".into(),
+                scope: "f".into(),
+                query: operator.into(),
+                capture: "site".into(),
+            },
+            bug_patch: String::new(),
+            enclosing: "f".into(),
+            problem_statement: String::new(),
+            fail_to_pass: vec![],
+            pass_to_pass: vec![],
+            image: None,
+            status,
+            seed: 0,
+            round: Some(1),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

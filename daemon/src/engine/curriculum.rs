@@ -63,38 +63,12 @@ pub fn curriculum(round: &Round, tasks: &[Task]) -> Vec<CurriculumEntry> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::model::{RoundInputs, Site};
+    use crate::model::RoundInputs;
 
     pub(crate) fn task(id: &str, round: u32, status: TaskStatus) -> Task {
-        Task {
-            id: id.into(),
-            repo: "/r".into(),
-            base_commit: "abc".into(),
-            operator: "flip_comparison".into(),
-            skill: None,
-            site: Site {
-                file: "m.py".into(),
-                start_byte: 0,
-                end_byte: 1,
-                start_line: 0,
-                start_col: 0,
-                end_line: 0,
-                end_col: 1,
-                node_kind: "comparison_operator".into(),
-                scope: "f".into(),
-                query: "flip_comparison".into(),
-                capture: "op".into(),
-            },
-            bug_patch: String::new(),
-            enclosing: "f".into(),
-            problem_statement: String::new(),
-            fail_to_pass: vec![],
-            pass_to_pass: vec![],
-            image: None,
-            status,
-            seed: 0,
-            round: Some(round),
-        }
+        let mut t = crate::model::test_support::task(id, "flip_comparison", status);
+        t.round = Some(round);
+        t
     }
 
     fn round(number: u32, kept: &[&str]) -> Round {

@@ -101,39 +101,15 @@ pub(super) async fn handle(session: &Session, args: &[Value]) -> Result<Option<V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Site, Task, TaskStatus};
+    use crate::model::{Task, TaskStatus};
     use std::path::PathBuf;
 
     fn task(id: &str, file: &str, line: usize, status: TaskStatus) -> Task {
-        Task {
-            id: id.into(),
-            repo: "/r".into(),
-            base_commit: "c".into(),
-            operator: "flip_comparison".into(),
-            skill: None,
-            site: Site {
-                file: file.into(),
-                start_byte: 0,
-                end_byte: 1,
-                start_line: line,
-                start_col: 4,
-                end_line: line,
-                end_col: 5,
-                node_kind: "comparison_operator".into(),
-                scope: "f".into(),
-                query: "q".into(),
-                capture: "c".into(),
-            },
-            bug_patch: String::new(),
-            enclosing: "f".into(),
-            problem_statement: "\n  First line.\nSecond.".into(),
-            fail_to_pass: vec![],
-            pass_to_pass: vec![],
-            image: None,
-            status,
-            seed: 0,
-            round: None,
-        }
+        let mut t = crate::model::test_support::task(id, "flip_comparison", status);
+        t.site.file = file.into();
+        (t.site.start_line, t.site.start_col, t.site.end_line, t.site.end_col) = (line, 4, line, 5);
+        t.problem_statement = "\n  First line.\nSecond.".into();
+        t
     }
 
     #[test]

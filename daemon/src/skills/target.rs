@@ -86,36 +86,7 @@ mod tests {
     }
 
     fn task(op: &str, status: TaskStatus) -> Task {
-        let site = crate::model::Site {
-            file: "m.py".into(),
-            start_byte: 0,
-            end_byte: 1,
-            start_line: 0,
-            start_col: 0,
-            end_line: 0,
-            end_col: 1,
-            node_kind: "x".into(),
-            scope: "<module>".into(),
-            query: op.into(),
-            capture: "site".into(),
-        };
-        Task {
-            id: format!("t-{op}"),
-            repo: "r".into(),
-            base_commit: "c".into(),
-            operator: op.into(),
-            skill: None,
-            site,
-            bug_patch: String::new(),
-            enclosing: String::new(),
-            problem_statement: String::new(),
-            fail_to_pass: vec![],
-            pass_to_pass: vec![],
-            image: None,
-            status,
-            seed: 0,
-            round: None,
-        }
+        crate::model::test_support::task(&format!("t-{op}"), op, status)
     }
 
     #[test]
