@@ -215,12 +215,6 @@ fn score_step(store: &mut Store, home: &Path, round: &mut Round, opts: &RoundOpt
     let bar = bar(opts.progress, valid.len() as u64, "scoring");
     score_tasks(store, &scorer, &direction, &name, &valid, |_| bar.inc(1))?;
     bar.finish_and_clear();
-    for mut t in valid {
-        if t.status == TaskStatus::Valid {
-            t.status = TaskStatus::Scored;
-            store.update_task(&t)?;
-        }
-    }
     round.inputs.model_hash = Some(scorer.model_hash().to_string());
     round.inputs.reference_set = Some(name);
     Ok(())

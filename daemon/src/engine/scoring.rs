@@ -89,7 +89,8 @@ pub struct ScoredTask {
     pub cached: bool,
 }
 
-/// Score `tasks` against `direction` (validity from their stored verdicts) and save each score.
+/// Score `tasks` against `direction` (validity from their stored verdicts) and save each score;
+/// a valid task becomes `scored`.
 pub fn score_tasks(
     store: &mut Store,
     scorer: &Scorer,
@@ -115,6 +116,9 @@ pub fn score_tasks(
             model_hash: scorer.model_hash().to_string(),
         };
         store.save_score(&s)?;
+        if task.status == crate::model::TaskStatus::Valid && validity > 0.0 {
+            store.update_task(&Task { status: crate::model::TaskStatus::Scored, ..task.clone() })?;
+        }
         on_scored(&s);
         out.push(ScoredTask { score: s, loss, cached });
     }
