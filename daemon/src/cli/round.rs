@@ -94,8 +94,9 @@ impl RoundArgs {
 pub fn run_round_cmd(home: &Path, args: RoundArgs) -> anyhow::Result<i32> {
     let mut store = Store::open(home)?;
     let opts = args.options(&store)?;
-    if let Some(r) = store.rounds()?.last().filter(|r| r.step != crate::model::RoundStep::Done) {
-        eprintln!("resuming round {} at step {} (with the inputs it started with)", r.number, r.step.as_str());
+    let (next, resumed) = crate::engine::round::current_round(&store, &opts)?;
+    if resumed {
+        eprintln!("resuming round {} at step {} (with the inputs it started with)", next.number, next.step.as_str());
     }
     let round = runtime()?.block_on(run_round(&mut store, home, &opts))?;
     if args.json {

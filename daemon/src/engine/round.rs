@@ -67,6 +67,16 @@ impl RoundOptions {
 pub fn current_round(store: &Store, opts: &RoundOptions) -> anyhow::Result<(Round, bool)> {
     let rounds = store.rounds()?;
     if let Some(r) = rounds.last().filter(|r| r.step != RoundStep::Done) {
+        let asked = opts.repo.canonicalize().unwrap_or_else(|_| opts.repo.clone());
+        if Path::new(&r.inputs.repo) != asked {
+            anyhow::bail!(
+                "round {} of {} is unfinished (at step {}); finish it first with `socratic round --repo {}`",
+                r.number,
+                r.inputs.repo,
+                r.step.as_str(),
+                r.inputs.repo
+            );
+        }
         return Ok((r.clone(), true));
     }
     let number = rounds.last().map_or(1, |r| r.number + 1);
