@@ -15,12 +15,14 @@
 //! - [`validate`]: staged verdicts (F2P / P2P) for candidate tasks, run in warm workers.
 //! - [`lsp`]: the language server (tasks as diagnostics) and the daemon that serves editors.
 //! - [`score`]: the solver-gradient alignment reward (candle): gradient features of tasks vs a reference set.
+//! - [`export`]: the curriculum as SWE-bench, SWE-smith and Harbor tasks.
 //! - [`cli`]: thin glue from the command line to the stages.
 
 pub mod anchor;
 pub mod cli;
 pub mod engine;
 pub mod examples;
+pub mod export;
 pub mod lsp;
 pub mod model;
 pub mod operators;

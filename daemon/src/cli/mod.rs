@@ -9,6 +9,7 @@ mod daemon;
 mod lsp;
 mod demo;
 mod env;
+mod export;
 pub mod validate;
 mod repo;
 mod skills;
@@ -66,6 +67,8 @@ pub enum Command {
     Model(score::ModelCmd),
     /// Run the loop on the embedded example (imports the example traces, prints their stats).
     Demo(demo::DemoArgs),
+    /// Write the curriculum (or every valid task) as SWE-bench, SWE-smith or Harbor tasks.
+    Export(export::ExportArgs),
 }
 
 /// Where the store lives: `--home`, else `$SOCRATIC_HOME`, else `<XDG data dir>/socratic`.
@@ -119,6 +122,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Lsp(args) => lsp::run(&home, args),
         Command::Daemon(args) => daemon::run(&home, args),
         Command::Model(cmd) => score::run_model(cmd),
+        Command::Export(args) => export::run(&home, args),
     }
 }
 
