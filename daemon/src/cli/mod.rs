@@ -10,6 +10,7 @@ mod lsp;
 mod demo;
 mod env;
 mod export;
+mod report;
 pub mod validate;
 mod repo;
 mod skills;
@@ -69,6 +70,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Write the curriculum (or every valid task) as SWE-bench, SWE-smith or Harbor tasks.
     Export(export::ExportArgs),
+    /// Write a self-contained HTML report of the rounds (inline SVG plots).
+    Report(report::ReportArgs),
 }
 
 /// Where the store lives: `--home`, else `$SOCRATIC_HOME`, else `<XDG data dir>/socratic`.
@@ -123,6 +126,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Daemon(args) => daemon::run(&home, args),
         Command::Model(cmd) => score::run_model(cmd),
         Command::Export(args) => export::run(&home, args),
+        Command::Report(args) => report::run(&home, args),
     }
 }
 
