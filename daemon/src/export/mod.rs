@@ -95,7 +95,7 @@ pub struct Skipped {
 /// The tasks a selection holds.
 #[derive(Debug, Clone)]
 pub struct Selected {
-    /// What was selected, in words (`round 2 curriculum`, `every valid task`).
+    /// What was selected, in words (`round 2 curriculum`, `valid tasks`, `valid tasks of round 2`).
     pub source: String,
     pub tasks: Vec<Task>,
     pub skipped: Vec<Skipped>,
@@ -159,7 +159,7 @@ pub fn select(store: &Store, selection: &Selection) -> Result<Selected> {
     let (source, chosen): (String, Vec<Task>) = if selection.valid {
         let source = match selection.round {
             Some(n) => format!("valid tasks of round {n}"),
-            None => "every valid task".to_string(),
+            None => "valid tasks".to_string(),
         };
         let chosen = tasks
             .iter()
@@ -213,9 +213,10 @@ pub fn select(store: &Store, selection: &Selection) -> Result<Selected> {
         }
     }
     if out.is_empty() {
-        let why = match skipped.len() {
-            0 => format!("the {source} holds no task"),
-            n => format!("the {source} holds no valid task ({n} left out: {})", skipped_list(&skipped)),
+        let why = match (skipped.len(), selection.valid) {
+            (0, true) => format!("no {source} in the store (`socratic tasks validate` decides them)"),
+            (0, false) => format!("the {source} is empty"),
+            (n, _) => format!("none of the {n} tasks of the {source} is valid ({})", skipped_list(&skipped)),
         };
         return Err(ExportError::Nothing(why));
     }

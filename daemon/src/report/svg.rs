@@ -69,16 +69,22 @@ pub fn format_value(v: f64, unit: Unit) -> String {
     }
 }
 
-/// The axis top: 1, 2 or 5 × 10^k at or above `max` (1 for nothing); shares always 1.
-pub fn axis_max(max: f64, unit: Unit) -> f64 {
+/// The value axis for data up to `max`: its top and number of intervals. Gridlines fall on a
+/// round step (1, 2 or 5 × 10^k, at least 1 for counts), about four of them; shares run 0–100%
+/// in quarters.
+pub fn axis(max: f64, unit: Unit) -> (f64, usize) {
     if unit == Unit::Share {
-        return 1.0;
+        return (1.0, 4);
     }
-    if !(max.is_finite() && max > 0.0) {
-        return 1.0;
+    let max = if max.is_finite() && max > 0.0 { max } else { 1.0 };
+    let rough = max / 4.0;
+    let magnitude = 10f64.powf(rough.log10().floor());
+    let mut step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|s| *s >= rough * (1.0 - 1e-9)).unwrap_or(10.0 * magnitude);
+    if unit == Unit::Count {
+        step = step.max(1.0);
     }
-    let magnitude = 10f64.powf(max.log10().floor());
-    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|top| *top >= max * (1.0 - 1e-9)).unwrap_or(10.0 * magnitude)
+    let intervals = ((max / step) * (1.0 - 1e-9)).ceil().max(1.0) as usize;
+    (step * intervals as f64, intervals)
 }
 
 fn colour(i: usize) -> &'static str {
@@ -112,10 +118,10 @@ fn data_max(c: &Chart, stacked: bool) -> f64 {
 }
 
 /// Horizontal gridlines and value labels for a vertical value axis from `y1` (0) up to `y0`.
-fn value_axis(s: &mut String, top: f64, unit: Unit, y0: f64, y1: f64, x0: f64, x1: f64) {
-    for k in 0..=4 {
-        let v = top * k as f64 / 4.0;
-        let y = y1 - (y1 - y0) * k as f64 / 4.0;
+fn value_axis(s: &mut String, (top, intervals): (f64, usize), unit: Unit, y0: f64, y1: f64, x0: f64, x1: f64) {
+    for k in 0..=intervals {
+        let v = top * k as f64 / intervals as f64;
+        let y = y1 - (y1 - y0) * k as f64 / intervals as f64;
         let _ = write!(
             s,
             "<line class=\"grid\" x1=\"{x0}\" y1=\"{y:.1}\" x2=\"{x1}\" y2=\"{y:.1}\"/>\
@@ -192,8 +198,8 @@ fn vertical_bars(c: &Chart, stacked: bool) -> String {
         s.push_str("</svg>");
         return s;
     }
-    let top = axis_max(data_max(c, stacked), c.unit);
-    value_axis(&mut s, top, c.unit, y0, y1, x0, x1);
+    let (top, intervals) = axis(data_max(c, stacked), c.unit);
+    value_axis(&mut s, (top, intervals), c.unit, y0, y1, x0, x1);
     let band = (x1 - x0) / c.categories.len() as f64;
     let inner = band * 0.8;
     let bar_w = if stacked { inner } else { inner / c.series.len() as f64 };
@@ -240,10 +246,10 @@ pub fn horizontal_bars(c: &Chart, notes: &[String]) -> String {
         s.push_str("</svg>");
         return s;
     }
-    let top = axis_max(data_max(c, false), c.unit);
-    for k in 0..=4 {
-        let v = top * k as f64 / 4.0;
-        let x = x0 + (x1 - x0) * k as f64 / 4.0;
+    let (top, intervals) = axis(data_max(c, false), c.unit);
+    for k in 0..=intervals {
+        let v = top * k as f64 / intervals as f64;
+        let x = x0 + (x1 - x0) * k as f64 / intervals as f64;
         let _ = write!(
             s,
             "<line class=\"grid\" x1=\"{x:.1}\" y1=\"{y0}\" x2=\"{x:.1}\" y2=\"{y1:.1}\"/>\
@@ -297,12 +303,14 @@ pub fn lines(c: &Chart) -> String {
         s.push_str("</svg>");
         return s;
     }
-    let top = axis_max(data_max(c, false), c.unit);
-    value_axis(&mut s, top, c.unit, y0, y1, x0, x1);
+    let (top, intervals) = axis(data_max(c, false), c.unit);
+    value_axis(&mut s, (top, intervals), c.unit, y0, y1, x0, x1);
     let band = (x1 - x0) / c.categories.len() as f64;
-    let x_of = |i: usize| x0 + band * (i as f64 + 0.5);
+    // Series sit a few pixels apart so equal values stay visible.
+    let spread = (c.series.len() as f64 - 1.0) / 2.0;
     let y_of = |v: f64| y1 - (v.max(0.0) / top * (y1 - y0)).clamp(0.0, y1 - y0);
     for (j, series) in c.series.iter().enumerate() {
+        let x_of = |i: usize| x0 + band * (i as f64 + 0.5) + 4.0 * (j as f64 - spread);
         let mut run: Vec<(f64, f64)> = Vec::new();
         let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
         for (i, v) in series.values.iter().enumerate().take(c.categories.len()) {
@@ -400,7 +408,7 @@ pub(crate) mod tests {
         let (y_high, h_high) = got[1];
         assert!((y_low - (y_high + h_high)).abs() < 0.11, "{got:?}");
         assert!((h_high / h_low - 3.0).abs() < 0.01, "{got:?}");
-        assert!(svg.contains(">5.0 s</text>"), "axis top 5 s: {svg}");
+        assert!(svg.contains(">4.0 s</text>") && !svg.contains(">5.0 s</text>"), "axis top 4 s: {svg}");
     }
 
     #[test]
@@ -425,13 +433,17 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn axis_tops() {
-        assert_eq!(axis_max(0.0, Unit::Count), 1.0);
-        assert_eq!(axis_max(7.0, Unit::Count), 10.0);
-        assert_eq!(axis_max(20.0, Unit::Count), 20.0);
-        assert_eq!(axis_max(21.0, Unit::Count), 50.0);
-        assert_eq!(axis_max(0.13, Unit::Count), 0.2);
-        assert_eq!(axis_max(0.4, Unit::Share), 1.0);
+    fn axes_step_roundly() {
+        assert_eq!(axis(0.0, Unit::Count), (1.0, 1));
+        assert_eq!(axis(3.0, Unit::Count), (3.0, 3), "whole counts");
+        assert_eq!(axis(5.0, Unit::Count), (6.0, 3));
+        assert_eq!(axis(7.0, Unit::Count), (8.0, 4));
+        assert_eq!(axis(20.0, Unit::Count), (20.0, 4));
+        assert_eq!(axis(21.0, Unit::Count), (30.0, 3));
+        assert_eq!(axis(55.0, Unit::Seconds), (60.0, 3));
+        let (top, intervals) = axis(0.13, Unit::Seconds);
+        assert!((top - 0.15).abs() < 1e-12 && intervals == 3, "{top} {intervals}");
+        assert_eq!(axis(0.4, Unit::Share), (1.0, 4));
         assert_eq!(format_value(0.25, Unit::Share), "25%");
         assert_eq!(format_value(3.0, Unit::Count), "3");
     }
