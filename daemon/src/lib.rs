@@ -15,16 +15,20 @@
 //! - [`validate`]: staged verdicts (F2P / P2P) for candidate tasks, run in warm workers.
 //! - [`lsp`]: the language server (tasks as diagnostics) and the daemon that serves editors.
 //! - [`score`]: the solver-gradient alignment reward (candle): gradient features of tasks vs a reference set.
+//! - [`export`]: the curriculum as SWE-bench, SWE-smith and Harbor tasks.
+//! - [`report`]: the self-contained HTML report of the rounds (inline SVG).
 //! - [`cli`]: thin glue from the command line to the stages.
 
 pub mod anchor;
 pub mod cli;
 pub mod engine;
 pub mod examples;
+pub mod export;
 pub mod lsp;
 pub mod model;
 pub mod operators;
 pub mod redact;
+pub mod report;
 pub mod sandbox;
 pub mod skills;
 pub mod score;

@@ -96,7 +96,7 @@ pub fn run(home: &Path, args: DemoArgs) -> anyhow::Result<i32> {
     for round in store.rounds()? {
         rows.push(round_row(&store, &round)?);
     }
-    let report = write_report(home);
+    let report = write_report(&store, home);
     if args.json {
         super::print_json(&serde_json::json!({
             "import": import, "repository": repo, "rounds": rows, "solves": solves,
@@ -175,7 +175,9 @@ fn print_table(rows: &[RoundRow]) {
 }
 
 /// The HTML report of the home, written beside the store.
-fn write_report(home: &Path) -> anyhow::Result<PathBuf> {
-    let _ = home;
-    anyhow::bail!("the report command is not available in this build")
+fn write_report(store: &Store, home: &Path) -> anyhow::Result<PathBuf> {
+    let path = home.join("report.html");
+    let page = crate::report::html::render(&crate::report::gather(store)?);
+    std::fs::write(&path, page).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(path)
 }

@@ -9,6 +9,8 @@ mod daemon;
 mod lsp;
 mod demo;
 mod env;
+mod export;
+mod report;
 pub mod validate;
 mod repo;
 mod round;
@@ -76,6 +78,10 @@ pub enum Command {
     Solve(solve::SolveArgs),
     /// Run the loop on the embedded example (imports the example traces, prints their stats).
     Demo(demo::DemoArgs),
+    /// Write the curriculum (or every valid task) as SWE-bench, SWE-smith or Harbor tasks.
+    Export(export::ExportArgs),
+    /// Write a self-contained HTML report of the rounds (inline SVG plots).
+    Report(report::ReportArgs),
 }
 
 /// Where the store lives: `--home`, else `$SOCRATIC_HOME`, else `<XDG data dir>/socratic`.
@@ -132,6 +138,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Lsp(args) => lsp::run(&home, args),
         Command::Daemon(args) => daemon::run(&home, args),
         Command::Model(cmd) => score::run_model(cmd),
+        Command::Export(args) => export::run(&home, args),
+        Command::Report(args) => report::run(&home, args),
     }
 }
 

@@ -205,71 +205,18 @@ fn enclosing_definitions(lines: &[String], changed: &[usize]) -> Vec<String> {
     out
 }
 
-/// The reverse of a unified diff: `+` and `-` swapped (removals first in each run of changed
-/// lines), hunk ranges and paths swapped.
+/// The reverse of a unified diff (see `traces::swebench::reverse_patch`); empty when the diff
+/// cannot be reversed safely.
 pub fn reverse(patch: &str) -> String {
-    let mut out = String::new();
-    let mut lines = patch.lines().peekable();
-    let (mut minus, mut plus) = (String::new(), String::new());
-    while let Some(line) = lines.next() {
-        let in_run = (line.starts_with('+') && !line.starts_with("+++ ")) || (line.starts_with('-') && !line.starts_with("--- "));
-        if !in_run || line.starts_with('\\') {
-            out.push_str(&minus);
-            out.push_str(&plus);
-            minus.clear();
-            plus.clear();
-        }
-        if let Some(rest) = line.strip_prefix("diff --git ") {
-            let mut parts = rest.split_whitespace();
-            let (a, b) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            out.push_str(&format!("diff --git {} {}\n", swap_side(b), swap_side(a)));
-        } else if line.starts_with("--- ") && lines.peek().is_some_and(|n| n.starts_with("+++ ")) {
-            let next = lines.next().unwrap_or("");
-            out.push_str(&format!("--- {}\n+++ {}\n", swap_side(&next[4..]), swap_side(&line[4..])));
-        } else if let Some(rest) = line.strip_prefix("@@ ") {
-            match rest.find(" @@") {
-                Some(end) => {
-                    let mut parts = rest[..end].split_whitespace();
-                    let (old, new) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-                    let old = old.replacen('-', "+", 1);
-                    let new = new.replacen('+', "-", 1);
-                    out.push_str(&format!("@@ {new} {old}{}\n", &rest[end..]));
-                }
-                None => {
-                    out.push_str(line);
-                    out.push('\n');
-                }
-            }
-        } else if let Some(t) = line.strip_prefix('+') {
-            minus.push_str(&format!("-{t}\n"));
-        } else if let Some(t) = line.strip_prefix('-') {
-            plus.push_str(&format!("+{t}\n"));
-        } else {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out.push_str(&minus);
-    out.push_str(&plus);
-    out
+    crate::traces::swebench::reverse_patch(patch).unwrap_or_default()
 }
 
-/// `a/x` <-> `b/x` (other paths unchanged).
-fn swap_side(p: &str) -> String {
-    if let Some(r) = p.strip_prefix("a/") {
-        format!("b/{r}")
-    } else if let Some(r) = p.strip_prefix("b/") {
-        format!("a/{r}")
-    } else {
-        p.to_string()
-    }
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const PATCH: &str = "diff --git a/pkg/m.py b/pkg/m.py\n--- a/pkg/m.py\n+++ b/pkg/m.py\n@@ -10,4 +10,4 @@ class Box:\n     def area(self, w, h):\n-        return w + h\n+        return w * h\n \n";
+    const PATCH: &str = "diff --git a/pkg/m.py b/pkg/m.py\n--- a/pkg/m.py\n+++ b/pkg/m.py\n@@ -10,3 +10,3 @@ class Box:\n     def area(self, w, h):\n-        return w + h\n+        return w * h\n \n";
 
     fn check(patch: &str, expect: (&[&str], &[&str])) {
         let files: Vec<String> = files(patch).into_iter().collect();

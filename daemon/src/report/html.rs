@@ -1,0 +1,386 @@
+//! The report page: a [`ReportData`] rendered as one HTML document with inline SVG charts.
+//!
+//! In: the figures. Out: the page as a `String` (pure). Sections: summary, rounds (table and
+//! grouped bars), yield by operator and by skill (horizontal bars and tables), reward
+//! distribution (histogram, kept vs other tasks), Solver resolve rate by skill across rounds
+//! (one line chart and table per solver), time per stage per round (stacked bars). A store
+//! with nothing in it gives a page that says so. Every text from the store is escaped.
+
+use super::svg::{self, esc, Chart, Series, Unit};
+use super::{ReportData, RewardPoint, RoundRow, YieldRow};
+use crate::model::RoundStep;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+const STYLE: &str = "
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2rem auto; max-width: 980px; padding: 0 1rem; color: #222; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; }
+h2 { font-size: 1.2rem; margin-top: 2.2rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
+p.summary { color: #555; margin-top: 0; }
+p.empty { color: #666; font-style: italic; }
+table { border-collapse: collapse; margin: .8rem 0; font-size: .9rem; }
+th, td { border: 1px solid #ddd; padding: .25rem .6rem; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+th { background: #f4f4f4; }
+svg.chart { display: block; margin: .8rem 0; max-width: 100%; height: auto; }
+svg .chart-title { font-size: 14px; font-weight: 600; fill: #222; }
+svg .tick, svg .label, svg .legend, svg .note { font-size: 11px; fill: #444; }
+svg .empty { font-size: 13px; fill: #777; }
+svg .grid { stroke: #e6e6e6; }
+svg .axis { stroke: #888; }
+";
+
+/// The whole page.
+pub fn render(d: &ReportData) -> String {
+    let mut body = String::new();
+    let _ = write!(body, "<h1>socratic report</h1>");
+    if d.is_empty() {
+        let _ = write!(
+            body,
+            "<p class=\"empty\">Nothing yet: this store holds no round, task, score or Solver result \
+             ({} traces, {} skills). Run <code>socratic round</code> (or <code>socratic demo</code>) and \
+             write the report again.</p>",
+            d.traces, d.skills
+        );
+        return page(&body);
+    }
+    let _ = write!(
+        body,
+        "<p class=\"summary\">{} rounds · {} tasks · {} scored · {} Solver attempts · {} traces · {} skills</p>",
+        d.rounds.len(),
+        d.tasks,
+        d.rewards.len(),
+        d.solve.iter().map(|r| r.attempted).sum::<usize>(),
+        d.traces,
+        d.skills
+    );
+    rounds_section(&mut body, &d.rounds);
+    yield_section(&mut body, "yield-operator", "Yield by operator", "operator", &d.by_operator);
+    yield_section(&mut body, "yield-skill", "Yield by skill", "skill", &d.by_skill);
+    rewards_section(&mut body, &d.rewards);
+    solve_section(&mut body, d);
+    stages_section(&mut body, &d.rounds);
+    page(&body)
+}
+
+fn page(body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>socratic report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
+}
+
+fn table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
+    out.push_str("<table><thead><tr>");
+    for h in head {
+        let _ = write!(out, "<th>{}</th>", esc(h));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row {
+            let _ = write!(out, "<td>{}</td>", esc(cell));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table>");
+}
+
+fn percent(part: usize, whole: usize) -> String {
+    if whole == 0 {
+        "–".to_string()
+    } else {
+        format!("{:.0}%", 100.0 * part as f64 / whole as f64)
+    }
+}
+
+fn round_label(n: u32) -> String {
+    format!("round {n}")
+}
+
+fn rounds_section(out: &mut String, rounds: &[RoundRow]) {
+    out.push_str("<h2 id=\"rounds\">Rounds</h2>");
+    if rounds.is_empty() {
+        out.push_str("<p class=\"empty\">No round has run yet.</p>");
+        return;
+    }
+    let rows: Vec<Vec<String>> = rounds
+        .iter()
+        .map(|r| {
+            let ms: u64 = r.timings_ms.values().sum();
+            vec![
+                r.number.to_string(),
+                r.step.clone(),
+                r.candidates.to_string(),
+                r.valid.to_string(),
+                r.kept.to_string(),
+                percent(r.valid, r.candidates),
+                svg::format_value(ms as f64 / 1000.0, Unit::Seconds),
+            ]
+        })
+        .collect();
+    table(out, &["round", "next step", "candidates", "valid", "kept", "valid ÷ candidates", "time"], &rows);
+    let column = |f: fn(&RoundRow) -> usize| rounds.iter().map(|r| f(r) as f64).collect::<Vec<f64>>();
+    out.push_str(&svg::grouped_bars(&Chart {
+        id: "chart-rounds".into(),
+        title: "Candidates, valid and kept tasks per round".into(),
+        categories: rounds.iter().map(|r| round_label(r.number)).collect(),
+        series: vec![
+            Series { name: "candidates".into(), values: column(|r| r.candidates) },
+            Series { name: "valid".into(), values: column(|r| r.valid) },
+            Series { name: "kept".into(), values: column(|r| r.kept) },
+        ],
+        unit: Unit::Count,
+    }));
+}
+
+fn yield_section(out: &mut String, id: &str, title: &str, what: &str, rows: &[YieldRow]) {
+    let _ = write!(out, "<h2 id=\"{id}\">{}</h2>", esc(title));
+    if rows.is_empty() {
+        out.push_str("<p class=\"empty\">No task generated yet.</p>");
+        return;
+    }
+    let notes: Vec<String> = rows.iter().map(|r| if r.validated == 0 { "not validated".into() } else { format!("{}/{}", r.valid, r.validated) }).collect();
+    out.push_str(&svg::horizontal_bars(
+        &Chart {
+            id: format!("chart-{id}"),
+            title: format!("{title} (valid ÷ validated)"),
+            categories: rows.iter().map(|r| r.name.clone()).collect(),
+            series: vec![Series { name: "yield".into(), values: rows.iter().map(|r| r.yield_rate().unwrap_or(f64::NAN)).collect() }],
+            unit: Unit::Share,
+        },
+        &notes,
+    ));
+    let table_rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![r.name.clone(), r.generated.to_string(), r.validated.to_string(), r.valid.to_string(), r.kept.to_string(), percent(r.valid, r.validated)]
+        })
+        .collect();
+    table(out, &[what, "generated", "validated", "valid", "kept", "yield"], &table_rows);
+}
+
+/// Histogram bins over the rewards' range: labels, kept counts, other counts.
+pub fn histogram(points: &[RewardPoint]) -> (Vec<String>, Vec<f64>, Vec<f64>) {
+    if points.is_empty() {
+        return (Vec::new(), Vec::new(), Vec::new());
+    }
+    let bins = ((points.len() as f64).sqrt().ceil() as usize).clamp(3, 12);
+    let (mut lo, mut hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.reward), hi.max(p.reward)));
+    if hi - lo < 1e-9 {
+        lo -= 0.05;
+        hi += 0.05;
+    }
+    let width = (hi - lo) / bins as f64;
+    let decimals = ((-width.log10()).floor() as i64 + 1).clamp(0, 4) as usize;
+    let labels = (0..bins)
+        .map(|i| format!("{:.*}–{:.*}", decimals, lo + width * i as f64, decimals, lo + width * (i + 1) as f64))
+        .collect();
+    let (mut kept, mut other) = (vec![0.0; bins], vec![0.0; bins]);
+    for p in points {
+        let i = (((p.reward - lo) / width) as usize).min(bins - 1);
+        if p.kept {
+            kept[i] += 1.0;
+        } else {
+            other[i] += 1.0;
+        }
+    }
+    (labels, kept, other)
+}
+
+fn rewards_section(out: &mut String, points: &[RewardPoint]) {
+    out.push_str("<h2 id=\"rewards\">Reward distribution</h2>");
+    if points.is_empty() {
+        out.push_str("<p class=\"empty\">No task scored yet (<code>socratic tasks score</code>).</p>");
+        return;
+    }
+    let (labels, kept, other) = histogram(points);
+    out.push_str(&svg::stacked_bars(&Chart {
+        id: "chart-rewards".into(),
+        title: format!("Reward of the {} scored tasks (validity × cosine)", points.len()),
+        categories: labels,
+        series: vec![Series { name: "kept".into(), values: kept }, Series { name: "not kept".into(), values: other }],
+        unit: Unit::Count,
+    }));
+    let mut sorted: Vec<f64> = points.iter().map(|p| p.reward).collect();
+    sorted.sort_by(f64::total_cmp);
+    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+    let _ = write!(
+        out,
+        "<p>min {:.4} · median {:.4} · max {:.4}</p>",
+        sorted[0],
+        at(0.5),
+        sorted[sorted.len() - 1]
+    );
+}
+
+fn solve_section(out: &mut String, d: &ReportData) {
+    out.push_str("<h2 id=\"solver\">Solver resolve rate by skill</h2>");
+    if d.solve.is_empty() {
+        out.push_str("<p class=\"empty\">No Solver run yet (<code>socratic solve</code>).</p>");
+        return;
+    }
+    let solvers: BTreeSet<&str> = d.solve.iter().map(|r| r.solver.as_str()).collect();
+    for (k, solver) in solvers.into_iter().enumerate() {
+        let rows: Vec<&super::SolveRow> = d.solve.iter().filter(|r| r.solver == solver).collect();
+        let rounds: BTreeSet<u32> = rows.iter().map(|r| r.round).collect();
+        let skills: BTreeSet<&str> = rows.iter().map(|r| r.skill.as_str()).collect();
+        let mut rate: BTreeMap<(&str, u32), f64> = BTreeMap::new();
+        for r in &rows {
+            rate.insert((r.skill.as_str(), r.round), r.rate());
+        }
+        let series = skills
+            .iter()
+            .map(|skill| Series {
+                name: skill.to_string(),
+                values: rounds.iter().map(|n| rate.get(&(*skill, *n)).copied().unwrap_or(f64::NAN)).collect(),
+            })
+            .collect();
+        out.push_str(&svg::lines(&Chart {
+            id: format!("chart-solver-{k}"),
+            title: format!("Resolve rate by skill across rounds — solver {solver}"),
+            categories: rounds.iter().map(|n| round_label(*n)).collect(),
+            series,
+            unit: Unit::Share,
+        }));
+        let table_rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| vec![r.skill.clone(), r.round.to_string(), r.attempted.to_string(), r.resolved.to_string(), percent(r.resolved, r.attempted)])
+            .collect();
+        table(out, &["skill", "round", "attempted", "resolved", "resolve rate"], &table_rows);
+    }
+}
+
+fn stages_section(out: &mut String, rounds: &[RoundRow]) {
+    out.push_str("<h2 id=\"stages\">Time per stage</h2>");
+    let mut stages: Vec<String> = RoundStep::ALL.iter().filter(|s| **s != RoundStep::Done).map(|s| s.as_str().to_string()).collect();
+    let extra: BTreeSet<&String> = rounds.iter().flat_map(|r| r.timings_ms.keys()).filter(|k| !stages.contains(k)).collect();
+    stages.extend(extra.into_iter().cloned());
+    stages.retain(|s| rounds.iter().any(|r| r.timings_ms.contains_key(s)));
+    if stages.is_empty() {
+        out.push_str("<p class=\"empty\">No stage timings recorded yet.</p>");
+        return;
+    }
+    out.push_str(&svg::stacked_bars(&Chart {
+        id: "chart-stages".into(),
+        title: "Time spent per stage per round (seconds)".into(),
+        categories: rounds.iter().map(|r| round_label(r.number)).collect(),
+        series: stages
+            .iter()
+            .map(|stage| Series {
+                name: stage.clone(),
+                values: rounds.iter().map(|r| r.timings_ms.get(stage).map_or(f64::NAN, |ms| *ms as f64 / 1000.0)).collect(),
+            })
+            .collect(),
+        unit: Unit::Seconds,
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::svg::tests::assert_well_formed;
+    use crate::report::SolveRow;
+
+    fn data() -> ReportData {
+        let round = |n: u32, candidates, valid, kept| RoundRow {
+            number: n,
+            step: "done".into(),
+            candidates,
+            valid,
+            kept,
+            timings_ms: [("distill".to_string(), 1200), ("validate".to_string(), 64_000), ("score".to_string(), 9_000)].into(),
+        };
+        let y = |name: &str, generated, validated, valid, kept| YieldRow { name: name.into(), generated, validated, valid, kept };
+        ReportData {
+            rounds: vec![round(1, 20, 12, 5), round(2, 24, 18, 6)],
+            by_operator: vec![y("flip_comparison", 20, 18, 12, 5), y("drop_<guard>", 24, 12, 3, 1), y("unvalidated_op", 2, 0, 0, 0)],
+            by_skill: vec![y("<script>alert(1)</script>", 30, 20, 10, 4), y("(untargeted)", 14, 10, 5, 2)],
+            rewards: (0..30).map(|i| RewardPoint { task_id: format!("t-{i}"), reward: i as f64 / 100.0, kept: i % 3 == 0 }).collect(),
+            solve: vec![
+                SolveRow { solver: "baseline".into(), skill: "s-a".into(), round: 1, attempted: 4, resolved: 1 },
+                SolveRow { solver: "baseline".into(), skill: "s-a".into(), round: 2, attempted: 4, resolved: 3 },
+                SolveRow { solver: "baseline".into(), skill: "s-b".into(), round: 2, attempted: 2, resolved: 0 },
+                SolveRow { solver: "oracle".into(), skill: "s-a".into(), round: 1, attempted: 4, resolved: 4 },
+            ],
+            traces: 12,
+            skills: 3,
+            tasks: 44,
+        }
+    }
+
+    fn svgs(page: &str) -> Vec<&str> {
+        page.match_indices("<svg ").map(|(i, _)| &page[i..i + page[i..].find("</svg>").unwrap() + 6]).collect()
+    }
+
+    #[test]
+    fn every_section_has_its_chart() {
+        let page = render(&data());
+        let charts = svgs(&page);
+        // rounds, yield by operator, yield by skill, rewards, one per solver (2), stages.
+        assert_eq!(charts.len(), 7, "{page}");
+        for svg in &charts {
+            assert_well_formed(svg);
+        }
+        let ids: Vec<&str> = charts.iter().map(|s| s.split("id=\"").nth(1).unwrap().split('"').next().unwrap()).collect();
+        assert_eq!(ids, ["chart-rounds", "chart-yield-operator", "chart-yield-skill", "chart-rewards", "chart-solver-0", "chart-solver-1", "chart-stages"]);
+        // Bars: 2 rounds × 3 series; 2 of 3 operators validated; 2 skills; stages 2 rounds × 3.
+        let bar_count = |svg: &str| svg.matches("class=\"bar\"").count();
+        assert_eq!(bar_count(charts[0]), 6);
+        assert_eq!(bar_count(charts[1]), 2);
+        assert!(charts[1].contains(">not validated</text>"));
+        assert_eq!(bar_count(charts[2]), 2);
+        assert_eq!(bar_count(charts[6]), 6);
+        // Histogram: 30 rewards in 6 bins, kept and not kept stacked; every task counted once.
+        let tooltips: usize = charts[3]
+            .split("<title>")
+            .filter_map(|t| t.split("</title>").next())
+            .filter_map(|t| t.rsplit(": ").next().and_then(|n| n.parse::<usize>().ok()))
+            .sum();
+        assert_eq!(tooltips, 30);
+        // Baseline: s-a in rounds 1 and 2 (a line), s-b only in round 2 (a dot).
+        assert_eq!(charts[4].matches("<polyline").count(), 1);
+        assert_eq!(charts[4].matches("class=\"point\"").count(), 3);
+        assert!(charts[4].contains("<title>round 2 · s-a: 75%</title>"), "{}", charts[4]);
+    }
+
+    #[test]
+    fn store_text_is_escaped() {
+        let page = render(&data());
+        assert!(!page.contains("<script>"), "raw script tag in the page");
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(page.contains("drop_&lt;guard&gt;"));
+        assert!(page.contains("Content-Security-Policy"));
+        assert!(!page.contains("http://") || page.matches("http://").count() == page.matches("http://www.w3.org/2000/svg").count(), "no link out");
+    }
+
+    #[test]
+    fn empty_store_says_nothing_yet() {
+        let page = render(&ReportData { traces: 3, ..Default::default() });
+        assert!(page.contains("Nothing yet") && page.contains("3 traces"), "{page}");
+        assert!(!page.contains("<svg"));
+    }
+
+    #[test]
+    fn partial_data_shows_what_there_is() {
+        let mut d = data();
+        d.rewards.clear();
+        d.solve.clear();
+        let page = render(&d);
+        assert_eq!(svgs(&page).len(), 4);
+        assert!(page.contains("No task scored yet") && page.contains("No Solver run yet"));
+    }
+
+    #[test]
+    fn histogram_bins() {
+        let p = |r: f64, kept: bool| RewardPoint { task_id: String::new(), reward: r, kept };
+        let (labels, kept, other) = histogram(&[p(0.0, true), p(0.5, false), p(1.0, false), p(1.0, true)]);
+        assert_eq!(labels, ["0.0–0.3", "0.3–0.7", "0.7–1.0"]);
+        assert_eq!((kept, other), (vec![1.0, 0.0, 1.0], vec![0.0, 1.0, 1.0]));
+        let (labels, kept, _) = histogram(&[p(0.25, true)]);
+        assert_eq!(kept.iter().sum::<f64>(), 1.0);
+        assert_eq!(labels.len(), 3);
+    }
+}

@@ -1,0 +1,310 @@
+//! The report: one self-contained HTML page showing how the loop is doing, round after round.
+//!
+//! In: the store (rounds, tasks, verdicts, scores, Solver results, trace and skill counts).
+//! Out: a [`ReportData`] (plain figures, gathered here) and, from it, the page
+//! ([`html::render`], pure: data in, `String` out) with inline SVG plots drawn by [`svg`]:
+//! candidates / valid / kept per round, yield by operator and by skill, the reward
+//! distribution, the Solver's resolve rate by skill across rounds (per solver), and the time
+//! spent per stage per round. No script, no external font, no network: the page carries a
+//! Content-Security-Policy that forbids loading anything.
+//!
+//! Definitions: a task's *yield* is valid ÷ validated (tasks with a verdict); *kept* means kept
+//! by any round; a task's reward is its latest stored score; a Solver result counts as resolved
+//! when its graded outcome is `resolved`, and its skill is its task's (`(untargeted)` when the
+//! task has none).
+
+pub mod html;
+pub mod svg;
+
+use crate::model::{Outcome, Round, Score, SolveResult, Task, Verdict};
+use crate::store::{Store, StoreError};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// The label of tasks generated without a skill.
+pub const UNTARGETED: &str = "(untargeted)";
+
+/// Everything the page shows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReportData {
+    /// Rounds, first first.
+    pub rounds: Vec<RoundRow>,
+    /// Per operator, by name.
+    pub by_operator: Vec<YieldRow>,
+    /// Per skill, by name (`(untargeted)` for tasks without one).
+    pub by_skill: Vec<YieldRow>,
+    /// One per scored task.
+    pub rewards: Vec<RewardPoint>,
+    /// Per (solver, skill, round), sorted so.
+    pub solve: Vec<SolveRow>,
+    pub traces: usize,
+    pub skills: usize,
+    pub tasks: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoundRow {
+    pub number: u32,
+    /// The next step (`done` when finished).
+    pub step: String,
+    pub candidates: usize,
+    pub valid: usize,
+    pub kept: usize,
+    /// Step name → milliseconds.
+    pub timings_ms: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct YieldRow {
+    pub name: String,
+    pub generated: usize,
+    /// Tasks with a verdict.
+    pub validated: usize,
+    pub valid: usize,
+    pub kept: usize,
+}
+
+impl YieldRow {
+    /// valid ÷ validated; `None` before any verdict.
+    pub fn yield_rate(&self) -> Option<f64> {
+        (self.validated > 0).then(|| self.valid as f64 / self.validated as f64)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RewardPoint {
+    pub task_id: String,
+    pub reward: f64,
+    /// Kept by some round.
+    pub kept: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SolveRow {
+    pub solver: String,
+    pub skill: String,
+    pub round: u32,
+    pub attempted: usize,
+    pub resolved: usize,
+}
+
+impl SolveRow {
+    pub fn rate(&self) -> f64 {
+        if self.attempted == 0 {
+            0.0
+        } else {
+            self.resolved as f64 / self.attempted as f64
+        }
+    }
+}
+
+impl ReportData {
+    /// Nothing to plot: no round, task, score or Solver result.
+    pub fn is_empty(&self) -> bool {
+        self.rounds.is_empty() && self.tasks == 0 && self.rewards.is_empty() && self.solve.is_empty()
+    }
+}
+
+/// Read the store into a [`ReportData`].
+pub fn gather(store: &Store) -> Result<ReportData, StoreError> {
+    let stats = store.trace_stats()?;
+    Ok(build(
+        &store.rounds()?,
+        &store.tasks()?,
+        &store.verdicts()?,
+        &store.all_scores()?,
+        &store.solve_results()?,
+        stats.traces,
+        store.skills()?.len(),
+    ))
+}
+
+/// The figures, from the stored records (pure).
+pub fn build(
+    rounds: &[Round],
+    tasks: &[Task],
+    verdicts: &[Verdict],
+    scores: &[Score],
+    solves: &[SolveResult],
+    traces: usize,
+    skills: usize,
+) -> ReportData {
+    let kept: HashSet<&str> = rounds.iter().flat_map(|r| r.kept.iter().map(String::as_str)).collect();
+    let verdict: HashMap<&str, bool> = verdicts.iter().map(|v| (v.task_id.as_str(), v.valid)).collect();
+    let mut by_operator: BTreeMap<String, YieldRow> = BTreeMap::new();
+    let mut by_skill: BTreeMap<String, YieldRow> = BTreeMap::new();
+    for t in tasks {
+        let skill = t.skill.clone().unwrap_or_else(|| UNTARGETED.to_string());
+        for (map, key) in [(&mut by_operator, t.operator.clone()), (&mut by_skill, skill)] {
+            let row = map.entry(key.clone()).or_insert_with(|| YieldRow { name: key, ..Default::default() });
+            row.generated += 1;
+            if let Some(valid) = verdict.get(t.id.as_str()) {
+                row.validated += 1;
+                row.valid += usize::from(*valid);
+            }
+            row.kept += usize::from(kept.contains(t.id.as_str()));
+        }
+    }
+    // The latest score of each task (scores come oldest first).
+    let mut latest: BTreeMap<&str, f64> = BTreeMap::new();
+    for s in scores {
+        if s.reward.is_finite() {
+            latest.insert(&s.task_id, s.reward);
+        }
+    }
+    let rewards = latest
+        .into_iter()
+        .map(|(id, reward)| RewardPoint { task_id: id.to_string(), reward, kept: kept.contains(id) })
+        .collect();
+    let skill_of: HashMap<&str, Option<&str>> = tasks.iter().map(|t| (t.id.as_str(), t.skill.as_deref())).collect();
+    let mut solve: BTreeMap<(String, String, u32), (usize, usize)> = BTreeMap::new();
+    for r in solves {
+        let skill = match skill_of.get(r.task_id.as_str()) {
+            Some(Some(s)) => s.to_string(),
+            Some(None) => UNTARGETED.to_string(),
+            None => "(unknown task)".to_string(),
+        };
+        let entry = solve.entry((r.solver.clone(), skill, r.round)).or_default();
+        entry.0 += 1;
+        entry.1 += usize::from(r.report.outcome == Outcome::Resolved);
+    }
+    ReportData {
+        rounds: rounds
+            .iter()
+            .map(|r| RoundRow {
+                number: r.number,
+                step: r.step.as_str().to_string(),
+                candidates: r.candidates,
+                valid: r.valid,
+                kept: r.kept.len(),
+                timings_ms: r.timings_ms.clone(),
+            })
+            .collect(),
+        by_operator: by_operator.into_values().collect(),
+        by_skill: by_skill.into_values().collect(),
+        rewards,
+        solve: solve
+            .into_iter()
+            .map(|((solver, skill, round), (attempted, resolved))| SolveRow { solver, skill, round, attempted, resolved })
+            .collect(),
+        traces,
+        skills,
+        tasks: tasks.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EvalReport, RoundInputs, RoundStep, Site, SourceFormat, TaskStatus};
+
+    pub(crate) fn task(id: &str, operator: &str, skill: Option<&str>) -> Task {
+        Task {
+            id: id.into(),
+            repo: "/r".into(),
+            base_commit: "abc".into(),
+            operator: operator.into(),
+            skill: skill.map(str::to_string),
+            site: Site {
+                file: "m.py".into(),
+                start_byte: 0,
+                end_byte: 1,
+                start_line: 0,
+                start_col: 0,
+                end_line: 0,
+                end_col: 1,
+                node_kind: "x".into(),
+                scope: "f".into(),
+                query: operator.into(),
+                capture: "c".into(),
+            },
+            bug_patch: String::new(),
+            enclosing: "f".into(),
+            problem_statement: String::new(),
+            fail_to_pass: vec![],
+            pass_to_pass: vec![],
+            image: None,
+            status: TaskStatus::Candidate,
+            seed: 0,
+            round: Some(1),
+        }
+    }
+
+    fn verdict(id: &str, valid: bool) -> Verdict {
+        Verdict { task_id: id.into(), valid, rejected_at: None, reason: String::new(), fail_to_pass: vec![], pass_to_pass: vec![], duration_ms: 1 }
+    }
+
+    fn solved(id: &str, round: u32, outcome: Outcome) -> SolveResult {
+        SolveResult {
+            task_id: id.into(),
+            round,
+            solver: "baseline".into(),
+            report: EvalReport {
+                instance_id: id.into(),
+                source: SourceFormat::Solver,
+                resolved: outcome == Outcome::Resolved,
+                outcome,
+                failure: None,
+                fail_to_pass_success: vec![],
+                fail_to_pass_failure: vec![],
+                pass_to_pass_success: vec![],
+                pass_to_pass_failure: vec![],
+                run: None,
+                origin: "solve".into(),
+            },
+            diff: String::new(),
+            trace_id: "tr-x".into(),
+            duration_ms: 1,
+        }
+    }
+
+    fn score(id: &str, reward: f64) -> Score {
+        Score { task_id: id.into(), validity: 1.0, cosine: reward, reward, reference_set: "r".into(), model_hash: "m".into() }
+    }
+
+    #[test]
+    fn figures_from_records() {
+        let tasks = vec![task("a", "flip", Some("s1")), task("b", "flip", None), task("c", "drop", Some("s1")), task("d", "drop", None)];
+        let verdicts = vec![verdict("a", true), verdict("b", false), verdict("c", true)];
+        let round = Round {
+            number: 1,
+            inputs: RoundInputs {
+                repo: "/r".into(),
+                head: "abc".into(),
+                seed: 0,
+                budget: 4,
+                keep: 1,
+                max_skill_share: 1.0,
+                trace_ids: vec![],
+                skill_versions: Default::default(),
+                model_hash: None,
+                reference_set: None,
+            },
+            step: RoundStep::Done,
+            candidates: 4,
+            valid: 2,
+            kept: vec!["c".into()],
+            timings_ms: [("validate".to_string(), 1500)].into(),
+        };
+        let scores = vec![score("a", 0.1), score("c", 0.2), score("a", 0.3), score("b", f64::NAN)];
+        let solves = vec![solved("a", 1, Outcome::Resolved), solved("c", 1, Outcome::Unresolved), solved("zz", 1, Outcome::Resolved)];
+        let d = build(&[round], &tasks, &verdicts, &scores, &solves, 7, 2);
+        let flip = d.by_operator.iter().find(|r| r.name == "flip").unwrap();
+        assert_eq!((flip.generated, flip.validated, flip.valid, flip.kept), (2, 2, 1, 0));
+        assert_eq!(flip.yield_rate(), Some(0.5));
+        let drop = d.by_operator.iter().find(|r| r.name == "drop").unwrap();
+        assert_eq!((drop.generated, drop.validated, drop.valid, drop.kept), (2, 1, 1, 1));
+        let untargeted = d.by_skill.iter().find(|r| r.name == UNTARGETED).unwrap();
+        assert_eq!((untargeted.generated, untargeted.valid), (2, 0));
+        assert_eq!(d.rewards, vec![
+            RewardPoint { task_id: "a".into(), reward: 0.3, kept: false },
+            RewardPoint { task_id: "c".into(), reward: 0.2, kept: true },
+        ]);
+        let s1: Vec<&SolveRow> = d.solve.iter().filter(|r| r.skill == "s1").collect();
+        assert_eq!((s1.len(), s1[0].attempted, s1[0].resolved), (1, 2, 1));
+        assert!(d.solve.iter().any(|r| r.skill == "(unknown task)"));
+        assert_eq!((d.traces, d.skills, d.tasks, d.rounds[0].kept), (7, 2, 4, 1));
+        assert!(!d.is_empty());
+        assert!(build(&[], &[], &[], &[], &[], 3, 0).is_empty());
+    }
+}

@@ -1,0 +1,89 @@
+//! Harbor export against a real Docker engine, the way Harbor runs a task: the example
+//! repository's environment image is built and its generated tasks validated in containers;
+//! `socratic export --format harbor` writes their folders; then, per task, `environment/` is
+//! built with `docker build`, `tests/` and `solution/` are mounted at `/tests` and `/solution`,
+//! and `bash /tests/test.sh` must write reward 0 on the bugged tree and 1 after
+//! `bash /solution/solve.sh` — with a clean `git status` and a one-commit history before.
+//!
+//! Needs a running engine and the base image (`.ci/run` provides both); without an engine this
+//! test fails: it never skips.
+
+use socratic::sandbox::image::{self, BootstrapConfig, EnvConfig};
+use socratic::sandbox::Engine;
+use socratic::store::Store;
+use socratic::tasks::{generate, GenerateConfig};
+use socratic::validate::run::{validate_all, ValidateConfig};
+use std::process::Command;
+
+mod common;
+use common::{commit_all, copy_dir, example_repo_source};
+
+fn docker(args: &[&str]) -> std::process::Output {
+    Command::new("docker").args(args).output().expect("docker CLI")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn harbor_tasks_score_zero_bugged_and_one_after_the_reference_solution() {
+    let engine = Engine::connect().await.expect("a Docker engine must be running (see .ci/run)");
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("tallyho");
+    copy_dir(&example_repo_source(), &repo);
+    let head = commit_all(&repo);
+    let home = dir.path().join("home");
+    let mut store = Store::open(&home).unwrap();
+
+    let base = image::bootstrap_base(&engine, &BootstrapConfig::default()).await.unwrap();
+    let cfg = EnvConfig { base_image: base, ca_bundle: None, install_timeout_s: 300, test_timeout_s: 300 };
+    let env = image::build_env(&engine, &repo, &head, &cfg).await.unwrap();
+    store.save_environment(&env).unwrap();
+
+    let (tasks, _) = generate(&repo, &GenerateConfig { budget: 8, seed: 11, ..Default::default() }).unwrap();
+    store.insert_tasks(&tasks).unwrap();
+    let mut decided = Vec::new();
+    validate_all(&engine, &env, tasks, &ValidateConfig { workers: 1, timeout_s: 30.0, ..Default::default() }, |t, v| decided.push((t, v)))
+        .await
+        .unwrap();
+    let mut valid = 0;
+    for (task, verdict) in &decided {
+        store.record_verdict(task, verdict).unwrap();
+        valid += usize::from(verdict.valid);
+    }
+    assert!(valid >= 2, "only {valid} of {} candidates valid", decided.len());
+    drop(store);
+
+    let out = dir.path().join("harbor");
+    let export = Command::new(env!("CARGO_BIN_EXE_socratic"))
+        .arg("--home")
+        .arg(&home)
+        .args(["export", "--format", "harbor", out.to_str().unwrap(), "--valid"])
+        .output()
+        .unwrap();
+    assert_eq!(export.status.code(), Some(0), "{}", String::from_utf8_lossy(&export.stderr));
+
+    let mut folders: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+    folders.sort();
+    assert_eq!(folders.len(), valid);
+    for folder in folders.iter().take(2) {
+        let tag = format!("socratic-harbor-test:{}", folder.file_name().unwrap().to_string_lossy().rsplit('.').next().unwrap());
+        let built = docker(&["build", "-q", "-t", &tag, folder.join("environment").to_str().unwrap()]);
+        assert!(built.status.success(), "docker build {}: {}", folder.display(), String::from_utf8_lossy(&built.stderr));
+        let mount = |sub: &str, at: &str| format!("{}:{at}:ro", folder.join(sub).display());
+        let script = "git status --porcelain | wc -l; git log --oneline | wc -l; \
+                      bash /tests/test.sh >/tmp/t1.log 2>&1; cat /logs/verifier/reward.txt; \
+                      bash /solution/solve.sh >/tmp/s.log 2>&1 || cat /tmp/s.log; \
+                      bash /tests/test.sh >/tmp/t2.log 2>&1; cat /logs/verifier/reward.txt; \
+                      tail -3 /tmp/t2.log >&2";
+        let ran = docker(&["run", "--rm", "--network", "none", "-v", &mount("tests", "/tests"), "-v", &mount("solution", "/solution"), &tag, "bash", "-c", script]);
+        let _ = docker(&["rmi", "-f", &tag]);
+        let stdout = String::from_utf8_lossy(&ran.stdout);
+        let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
+        assert_eq!(
+            lines,
+            ["0", "1", "0", "1"],
+            "{}: (dirty files, commits, reward bugged, reward solved); stderr: {}",
+            folder.display(),
+            String::from_utf8_lossy(&ran.stderr)
+        );
+    }
+    engine.remove_image(&env.image).await.unwrap();
+}
