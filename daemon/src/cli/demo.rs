@@ -67,7 +67,8 @@ pub fn run(home: &Path, args: DemoArgs) -> anyhow::Result<i32> {
         println!("repository: {}", repo.display());
     }
     if args.no_validate {
-        return generate_only(&mut store, &repo, &args);
+        let intro = serde_json::json!({ "import": import, "stats": store.trace_stats()?, "repository": repo });
+        return generate_only(&mut store, &repo, &args, intro);
     }
     let rt = runtime()?;
     let mut rows = Vec::new();
@@ -113,8 +114,9 @@ pub fn run(home: &Path, args: DemoArgs) -> anyhow::Result<i32> {
     Ok(EXIT_OK)
 }
 
-/// No Docker: distill and generate round-1 candidates only.
-fn generate_only(store: &mut Store, repo: &Path, args: &DemoArgs) -> anyhow::Result<i32> {
+/// No Docker: distill and generate round-1 candidates only; `intro` (import, stats,
+/// repository) is printed with the results under `--json`.
+fn generate_only(store: &mut Store, repo: &Path, args: &DemoArgs, mut intro: serde_json::Value) -> anyhow::Result<i32> {
     let (traces, instances, existing) = (store.traces()?, store.instances()?, store.skills()?);
     let distilled = crate::skills::distill_with(&crate::skills::distill::RuleDistiller, &traces, &instances, &existing, 1)
         .map_err(|e| anyhow::anyhow!("distilling skills: {e}"))?;
@@ -124,10 +126,11 @@ fn generate_only(store: &mut Store, repo: &Path, args: &DemoArgs) -> anyhow::Res
     let (tasks, _) = generate(repo, &config)?;
     let new_tasks = store.insert_tasks(&tasks)?;
     if args.json {
-        super::print_json(&serde_json::json!({
-            "skills": distilled.skills.iter().map(|s| &s.name).collect::<Vec<_>>(),
-            "tasks_generated": tasks.len(), "tasks_new": new_tasks,
-        }))?;
+        intro["skills"] = serde_json::json!(distilled.skills.iter().map(|s| &s.name).collect::<Vec<_>>());
+        intro["tasks_generated"] = serde_json::json!(tasks.len());
+        intro["tasks_new"] = serde_json::json!(new_tasks);
+        intro["validation"] = serde_json::Value::Null;
+        super::print_json(&intro)?;
     } else {
         println!("skills:     {} distilled ({})", distilled.skills.len(), distilled.skills.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "));
         println!("tasks:      {} candidates generated ({} new); validation skipped (--no-validate)", tasks.len(), new_tasks);
