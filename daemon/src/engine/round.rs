@@ -204,7 +204,8 @@ fn scoring_model(home: &Path, opts: &RoundOptions) -> anyhow::Result<PathBuf> {
 }
 
 /// Score the round's valid tasks against the reference set; valid tasks become `scored`.
-/// With an empty reference set the reward is the validity alone (recorded as reference `none`).
+/// With an empty reference set (recorded as reference `none`) every reward is 0 and the
+/// selection falls back to the skill weights.
 fn score_step(store: &mut Store, home: &Path, round: &mut Round, opts: &RoundOptions) -> anyhow::Result<()> {
     let model = scoring_model(home, opts)?;
     let feature = FeatureConfig {
@@ -230,22 +231,28 @@ fn score_step(store: &mut Store, home: &Path, round: &mut Round, opts: &RoundOpt
     Ok(())
 }
 
-/// A task in the ranking: its reward under the round's model and reference set.
+/// A task in the ranking: its reward under the round's model and reference set, and the
+/// targeting weight of its skill (how much the Solver fails it, discounted by coverage).
 #[derive(Debug, Clone)]
 pub struct Ranked {
     pub task: Task,
     pub reward: f64,
+    pub skill_weight: f64,
 }
 
 /// Keep the round's tasks: accepted ones first (the user's decision overrides the ranking),
-/// then the best by reward (ties by id), at most `ceil(keep × share)` per skill, never a
-/// rejected one. Pure.
+/// then the best by reward (ties by skill weight, then id), at most `ceil(keep × share)` per
+/// skill, never a rejected one. Pure.
 pub fn select(ranked: &[Ranked], keep: usize, max_skill_share: f64) -> Vec<String> {
     let cap = ((keep as f64 * max_skill_share).ceil() as usize).max(1);
     let mut order: Vec<&Ranked> = ranked.iter().filter(|r| r.task.status != TaskStatus::Rejected).collect();
     order.sort_by(|a, b| {
         let accepted = |r: &Ranked| r.task.status == TaskStatus::Accepted;
-        accepted(b).cmp(&accepted(a)).then(b.reward.total_cmp(&a.reward)).then(a.task.id.cmp(&b.task.id))
+        accepted(b)
+            .cmp(&accepted(a))
+            .then(b.reward.total_cmp(&a.reward))
+            .then(b.skill_weight.total_cmp(&a.skill_weight))
+            .then(a.task.id.cmp(&b.task.id))
     });
     let mut per_skill: BTreeMap<&str, usize> = BTreeMap::new();
     let mut kept = Vec::new();
@@ -265,6 +272,10 @@ pub fn select(ranked: &[Ranked], keep: usize, max_skill_share: f64) -> Vec<Strin
 
 fn select_step(store: &mut Store, round: &mut Round) -> anyhow::Result<()> {
     let verdicts: BTreeMap<String, bool> = store.verdicts()?.into_iter().map(|v| (v.task_id, v.valid)).collect();
+    let weights: BTreeMap<String, f64> = crate::skills::target::skill_weights(&store.skills()?, &store.tasks()?)
+        .into_iter()
+        .map(|w| (w.skill, w.weight))
+        .collect();
     let mut ranked = Vec::new();
     for task in round_tasks(store, round.number)? {
         if verdicts.get(&task.id) != Some(&true) {
@@ -275,7 +286,8 @@ fn select_step(store: &mut Store, round: &mut Round) -> anyhow::Result<()> {
             .into_iter()
             .find(|s| Some(&s.model_hash) == round.inputs.model_hash.as_ref() && Some(&s.reference_set) == round.inputs.reference_set.as_ref())
             .map_or(0.0, |s| s.reward);
-        ranked.push(Ranked { task, reward });
+        let skill_weight = task.skill.as_ref().and_then(|s| weights.get(s)).copied().unwrap_or(0.0);
+        ranked.push(Ranked { task, reward, skill_weight });
     }
     round.kept = select(&ranked, round.inputs.keep, round.inputs.max_skill_share);
     Ok(())
@@ -297,7 +309,7 @@ mod tests {
     fn ranked(id: &str, skill: Option<&str>, reward: f64, status: TaskStatus) -> Ranked {
         let mut t = task(id, 1, status);
         t.skill = skill.map(String::from);
-        Ranked { task: t, reward }
+        Ranked { task: t, reward, skill_weight: 0.0 }
     }
 
     #[test]
@@ -312,6 +324,13 @@ mod tests {
         ];
         assert_eq!(select(&r, 4, 0.5), vec!["t-1", "t-2", "t-4", "t-5"]);
         assert_eq!(select(&r, 3, 0.34), vec!["t-1", "t-2", "t-4"]);
+    }
+
+    #[test]
+    fn equal_rewards_fall_back_to_the_skill_weight() {
+        let mut r = vec![ranked("t-1", Some("a"), 0.0, TaskStatus::Scored), ranked("t-2", Some("b"), 0.0, TaskStatus::Scored)];
+        r[1].skill_weight = 0.7;
+        assert_eq!(select(&r, 1, 1.0), vec!["t-2"]);
     }
 
     #[test]
