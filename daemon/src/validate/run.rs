@@ -10,7 +10,7 @@ use super::{judge, problem_statement, select_tests, timeout_for, BugRun, Selecti
 use crate::model::{Task, TaskStatus, TestStatus, Verdict};
 use crate::sandbox::image::Environment;
 use crate::sandbox::worker::{RunRequest, Worker};
-use crate::sandbox::{junit, Engine, Limits, Result};
+use crate::sandbox::{Engine, Limits, Result};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -208,7 +208,7 @@ async fn recheck(worker: &mut Worker, env: &Environment, pending: Vec<Pending>, 
     tests.dedup();
     let req = RunRequest { id: "recheck".into(), patch: String::new(), tests: tests.clone(), timeout: timeout_for(env, &tests, cfg.timeout_s), keep: false, cold: false };
     let clean = match worker.run(&req).await {
-        Ok(r) => crate::sandbox::junit::parse(&r.junit).unwrap_or_default(),
+        Ok(r) => r.results(),
         Err(e) => {
             tracing::warn!("clean re-run failed: {e}");
             Default::default()
@@ -258,6 +258,7 @@ async fn run_bugged(worker: &mut Worker, env: &Environment, task: &Task, tests: 
         }
         Ok(r) if r.stage == "apply" => (BugRun::PatchFailed(r.detail), true),
         Ok(r) if r.stage == "timeout" => (BugRun::TimedOut, true),
-        Ok(r) => (BugRun::Finished(junit::parse(&r.junit).unwrap_or_default()), true),
+        Ok(r) if r.stage == "crash" || r.stage == "error" => (BugRun::Crashed(r.detail), true),
+        Ok(r) => (BugRun::Finished(r.results()), true),
     }
 }
