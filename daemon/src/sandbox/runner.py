@@ -517,6 +517,27 @@ def cache_assertion_rewrites():
     rewrite._rewrite_test = cached
 
 
+def cheap_failure_reports():
+    """Failures keep their message (what the JUnit report records) but skip formatting the
+    traceback, which nothing reads here and which costs more than many tests."""
+    try:
+        from _pytest._code.code import ExceptionInfo, ReprExceptionInfo, ReprTracebackNative
+    except ImportError:
+        return
+    original = ExceptionInfo.getrepr
+
+    def getrepr(self, *args, **kwargs):
+        try:
+            crash = self._getreprcrash()
+            if crash is None:
+                return original(self, *args, **kwargs)
+            return ReprExceptionInfo(reprtraceback=ReprTracebackNative([self.exconly()]), reprcrash=crash)
+        except Exception:
+            return original(self, *args, **kwargs)
+
+    ExceptionInfo.getrepr = getrepr
+
+
 # ---------------------------------------------------------------------------------------------
 # Serving.
 
@@ -670,6 +691,7 @@ def child(tests, plan, state, fd):
     for target in (0, 1, 2):
         os.dup2(devnull, target)
     hot = plan is not None
+    cheap_failure_reports()
     for fn, code in plan or []:
         fn.__code__ = code
     write_all(fd, (json.dumps({"mode": "hot" if hot else "cold"}) + "\n").encode())
