@@ -124,11 +124,12 @@ pub fn select_tests(env: &Environment, task: &Task) -> Selection {
 }
 
 /// Seconds a candidate's selected tests may take: ten times what they took on the clean tree
-/// plus one second, never more than `cap` (a mutant that loops is cut off early). The runner
-/// adds its own start-up time when it has to start a fresh pytest session (the cold path).
+/// plus half a second, never more than `cap` (a mutant that loops is cut off early). The
+/// runner adds its own start-up time when it has to start a fresh pytest session (the cold
+/// path); the warm path starts in milliseconds.
 pub fn timeout_for(env: &Environment, tests: &[String], cap: f64) -> f64 {
     let clean: f64 = tests.iter().filter_map(|t| env.durations.get(t)).sum();
-    (1.0 + 10.0 * clean).min(cap)
+    (0.5 + 10.0 * clean).min(cap)
 }
 
 /// What a run of the bugged tree produced.
@@ -307,9 +308,9 @@ mod tests {
     fn timeouts_scale_with_the_clean_run() {
         let mut e = env(11);
         e.durations.insert("tests/test_m.py::test_a".into(), 0.5);
-        assert_eq!(timeout_for(&e, &["tests/test_m.py::test_a".to_string()], 60.0), 6.0);
+        assert_eq!(timeout_for(&e, &["tests/test_m.py::test_a".to_string()], 60.0), 5.5);
         assert_eq!(timeout_for(&e, &["tests/test_m.py::test_a".to_string()], 4.0), 4.0);
-        assert_eq!(timeout_for(&e, &["unknown".to_string()], 60.0), 1.0);
+        assert_eq!(timeout_for(&e, &["unknown".to_string()], 60.0), 0.5);
     }
 
     #[test]
