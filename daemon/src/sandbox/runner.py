@@ -21,8 +21,8 @@ JUnit XML report would record. The parent enforces the timeout (killing the chil
 group), writes the clean contents back, and checks by stat that the tests left the tree alone;
 when they did not, or when a patch needed `git apply` (renames, binary changes, anything the
 in-memory applier does not apply exactly), it resets the tree with `git checkout` / `git clean`.
-If the session cannot be served (collection did not reach the run loop), every request takes
-the cold path.
+If the session cannot be served (collection did not reach the run loop, or collected nothing
+in this process), every request takes the cold path.
 
 Request:  {"id": str, "patch": unified diff against HEAD or "", "tests": [node ids] (empty:
            the whole suite), "timeout": seconds, "keep": bool (leave the patch applied until
@@ -555,16 +555,21 @@ class Server:
     def pytest_runtestloop(self, session):
         self.served = True
         self.session = session
-        serve(self.requests, self.answers, session)
+        # No items here (a plugin such as xdist collects in other processes): every request
+        # takes the cold path.
+        serve(self.requests, self.answers, session, hot=bool(session.items))
         return True
 
 
 class State:
     """What the parent holds between requests."""
 
-    def __init__(self, session, startup):
+    def __init__(self, session, hot, startup):
         self.startup = startup
         self.tree = Tree()
+        # The session's capture manager holds the standard streams: a cold child stops it.
+        self.capman = session.config.pluginmanager.getplugin("capturemanager") if session is not None else None
+        session = session if hot else None
         self.session = session
         self.items = list(session.items) if session is not None else []
         self.by_address = {}
@@ -575,12 +580,12 @@ class State:
         self.clean_code = {}
 
 
-def serve(requests, answers, session):
-    state = State(session, time.monotonic() - STARTED)
+def serve(requests, answers, session, hot=True):
+    state = State(session, hot, time.monotonic() - STARTED)
     gc.collect()
     if hasattr(gc, "freeze"):
         gc.freeze()  # forked children do not copy the collected objects' pages
-    answer(answers, {"ready": True, "served": session is not None, "items": len(state.items), "functions": len(state.index)})
+    answer(answers, {"ready": True, "served": state.session is not None, "items": len(state.items), "functions": len(state.index)})
     for line in requests:
         line = line.strip()
         if not line:
@@ -725,12 +730,10 @@ def run_items(state, tests, reporter):
 
 def run_fresh(state, tests, reporter):
     """A new pytest session over the selected tests' files, with the project re-imported."""
-    session, items, by_address = state.session, state.items, state.by_address
+    items, by_address = state.items, state.by_address
     cold_reload()
-    if session is not None:
-        capman = session.config.pluginmanager.getplugin("capturemanager")
-        if capman is not None:
-            capman.stop_global_capturing()
+    if state.capman is not None:
+        state.capman.stop_global_capturing()
     keys = None
     args = []
     if tests:
