@@ -202,6 +202,8 @@ async fn worker_runs_requests_and_restores_the_tree() {
     std::fs::write(repo.join("pkg/calc.py"), CALC).unwrap();
     std::fs::write(repo.join("tests/test_calc.py"), TESTS).unwrap();
     std::fs::write(repo.join("tests/test_writes.py"), WRITES).unwrap();
+    std::fs::write(repo.join("pkg/last.py"), "def last():\r\n    return 1").unwrap();
+    std::fs::write(repo.join("tests/test_last.py"), "from pkg.last import last\n\n\ndef test_last():\n    assert last() == 1\n").unwrap();
     let head = commit_all(&repo);
     let env = environment(&engine, &repo, &head).await;
     let mut w = Worker::start(&engine, &env.image, &Limits::default(), &env.run_env()).await.expect("worker starts");
@@ -241,11 +243,24 @@ async fn worker_runs_requests_and_restores_the_tree() {
     assert_eq!(status(&gone, "tests/test_added.py::test_added"), None, "{gone:?}");
     assert_eq!(status(&gone, low), Some(TestStatus::Passed));
 
+    // CRLF line ends and no newline at the end of the file, and two hunks in one file.
+    let last = "diff --git a/pkg/last.py b/pkg/last.py\n--- a/pkg/last.py\n+++ b/pkg/last.py\n@@ -1,2 +1,2 @@\n def last():\r\n-    return 1\n\\ No newline at end of file\n+    return 2\n\\ No newline at end of file\n";
+    let r = w.run(&request("no-newline", last, &["tests/test_last.py::test_last"])).await.unwrap();
+    assert_eq!((r.mode.as_str(), status(&r, "tests/test_last.py::test_last")), ("hot", Some(TestStatus::Failed)), "{r:?}");
+    let both = CALC.replacen("value < low", "value > low", 1).replacen("total += i", "total -= i", 1);
+    let two = patch("pkg/calc.py", CALC, &both);
+    assert_eq!(two.matches("\n@@ ").count(), 2, "{two}");
+    let r = w.run(&request("two-hunks", &two, &[low, "tests/test_calc.py::test_spin", "tests/test_calc.py::test_mean"])).await.unwrap();
+    assert_eq!(r.mode, "hot", "{r:?}");
+    assert_eq!((status(&r, low), status(&r, "tests/test_calc.py::test_spin"), status(&r, "tests/test_calc.py::test_mean")), (Some(TestStatus::Failed), Some(TestStatus::Failed), Some(TestStatus::Passed)));
+    let r = w.run(&request("after-two", "", &["tests/test_last.py::test_last", "tests/test_calc.py::test_spin"])).await.unwrap();
+    assert!(r.results().values().all(|t| t.status == TestStatus::Passed) && r.results().len() == 2, "{r:?}");
+
     // A patch that does not apply, then the whole suite.
     let stale = w.run(&request("stale", &patch("pkg/calc.py", "x = 1\n", "x = 2\n"), &[low])).await.unwrap();
     assert_eq!(stale.stage, "apply", "{stale:?}");
     let all = w.run(&request("all", "", &[])).await.unwrap();
-    assert_eq!(all.results().len(), 8, "{all:?}");
+    assert_eq!(all.results().len(), 9, "{all:?}");
     assert!(all.results().values().all(|t| t.status == TestStatus::Passed), "{all:?}");
     w.shutdown().await.unwrap();
     engine.remove_image(&env.image).await.unwrap();
