@@ -139,6 +139,21 @@ fn same_seed_same_tasks_and_budget_is_respected() {
 }
 
 #[test]
+fn executed_lines_keep_generation_to_code_the_tests_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = "def run(x):\n    if x > 1:\n        return x + 1\n    return 0\n\n\ndef idle(y):\n    if y < 2:\n        return y - 1\n    return 1\n";
+    write(dir.path(), "pkg/mod.py", src.as_bytes());
+    commit_all(dir.path());
+    let all = generate(dir.path(), &config(0, 100)).expect("generate").0;
+    assert!(all.iter().any(|t| t.site.start_line >= 6), "idle() has sites");
+    let executed = [("pkg/mod.py".to_string(), (1..=4).collect())].into_iter().collect();
+    let (tasks, reports) = generate(dir.path(), &GenerateConfig { executed_lines: Some(executed), ..config(0, 100) }).expect("generate");
+    assert!(!tasks.is_empty());
+    assert!(tasks.iter().all(|t| t.site.end_line < 4), "only run()'s lines 1-4 (rows 0-3): {:?}", tasks.iter().map(|t| (&t.operator, t.site.start_line)).collect::<Vec<_>>());
+    assert!(reports.iter().any(|r| r.rejected.get("not-executed-by-tests").is_some_and(|n| *n > 0)));
+}
+
+#[test]
 fn operator_without_site_says_no_site() {
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), "plain.py", b"def f(x):\n    return x\n");

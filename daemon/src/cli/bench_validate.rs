@@ -3,7 +3,8 @@
 //! running the whole suite, the SWE-smith way) on the same candidates.
 //!
 //! In: a git repository. Out: a table (or JSON) of ms per candidate, yield, verdicts by stage,
-//! containers started and their peak memory, for each mode.
+//! containers started and their peak memory, for each mode, and the rewrites generation refused
+//! before validation (with the yield they would have cost had they been validated).
 
 use super::env::{ensure_env, runtime, ImageArgs};
 use super::{print_json, EXIT_OK};
@@ -39,6 +40,10 @@ pub struct ValidateBenchArgs {
     pub vs_strict: bool,
     #[arg(long, default_value_t = 30)]
     pub strict_candidates: usize,
+    /// Generate only at sites on lines the clean suite executed (from the environment's
+    /// coverage map) instead of at every site.
+    #[arg(long)]
+    pub executed_only: bool,
     #[command(flatten)]
     pub image: ImageArgs,
     #[arg(long)]
@@ -62,6 +67,13 @@ pub struct ModeFigures {
 #[derive(Debug, Serialize)]
 pub struct ValidateBench {
     pub repo: String,
+    /// Sites used: `all` or `executed` (lines the clean suite ran).
+    pub sites: String,
+    /// Rewrites or sites generation left out before validation, by reason.
+    pub refused: BTreeMap<String, usize>,
+    /// Valid / (candidates + rewrites refused as equivalent or inside annotations): the yield
+    /// had those been generated and validated (they would not have been valid).
+    pub yield_counting_refused: f64,
     pub tests_clean: usize,
     pub env_ms: u64,
     pub modes: Vec<ModeFigures>,
@@ -73,11 +85,22 @@ pub struct ValidateBench {
 
 pub fn run(home: &Path, args: ValidateBenchArgs) -> anyhow::Result<i32> {
     let mut store = Store::open(home)?;
-    let (tasks, _) = generate(&args.repo, &GenerateConfig { budget: args.candidates, seed: args.seed, ..Default::default() })?;
     let bench = runtime()?.block_on(async {
         let env_started = Instant::now();
         let env = ensure_env(&mut store, &args.repo, &args.image).await?;
         let env_ms = env_started.elapsed().as_millis() as u64;
+        let executed_lines = args.executed_only.then(|| {
+            env.coverage.iter().map(|(file, lines)| (file.clone(), lines.keys().copied().collect())).collect()
+        });
+        let (tasks, reports) = generate(&args.repo, &GenerateConfig { budget: args.candidates, seed: args.seed, executed_lines, ..Default::default() })?;
+        let mut refused = BTreeMap::new();
+        for r in &reports {
+            for (why, n) in &r.rejected {
+                if ["inside-annotation", "equivalent-rewrite", "not-executed-by-tests"].contains(&why.as_str()) {
+                    *refused.entry(why.clone()).or_insert(0) += n;
+                }
+            }
+        }
         let engine = Engine::connect().await?;
         let warm_cfg = ValidateConfig { workers: args.workers, timeout_s: args.timeout, ..Default::default() };
         let (warm, warm_verdicts) = measure("warm", &engine, &env, &tasks, &warm_cfg).await?;
@@ -96,7 +119,10 @@ pub fn run(home: &Path, args: ValidateBenchArgs) -> anyhow::Result<i32> {
             speedup = Some(strict.ms_per_candidate / modes[0].ms_per_candidate.max(1e-9));
             modes.push(strict);
         }
-        anyhow::Ok(ValidateBench { repo: env.repo.clone(), tests_clean: env.clean.len(), env_ms, modes, speedup_vs_strict: speedup, disagreements })
+        let rewrites_refused: usize = ["inside-annotation", "equivalent-rewrite"].iter().filter_map(|k| refused.get(*k)).sum();
+        let yield_counting_refused = modes[0].valid as f64 / (modes[0].candidates + rewrites_refused).max(1) as f64;
+        let sites = if args.executed_only { "executed" } else { "all" }.to_string();
+        anyhow::Ok(ValidateBench { repo: env.repo.clone(), sites, refused, yield_counting_refused, tests_clean: env.clean.len(), env_ms, modes, speedup_vs_strict: speedup, disagreements })
     })?;
     if args.json {
         print_json(&bench)?;
@@ -140,6 +166,13 @@ async fn measure(mode: &str, engine: &Engine, env: &crate::sandbox::image::Envir
 
 fn table(b: &ValidateBench) -> String {
     let mut s = format!("repository: {} ({} tests on the clean tree; environment ready in {} ms)\n", b.repo, b.tests_clean, b.env_ms);
+    let refused: Vec<String> = b.refused.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    s.push_str(&format!(
+        "sites: {}; left out before validation: {}; yield counting refused rewrites as invalid: {:.0}%\n",
+        b.sites,
+        if refused.is_empty() { "none".to_string() } else { refused.join(" ") },
+        b.yield_counting_refused * 100.0
+    ));
     s.push_str(&format!("{:<20} {:>10} {:>8} {:>8} {:>12} {:>11} {:>14}  verdicts\n", "mode", "candidates", "valid", "yield", "wall s", "ms/cand", "peak MiB/ctr"));
     for m in &b.modes {
         let stages: Vec<String> = m.by_stage.iter().map(|(k, v)| format!("{k}={v}")).collect();

@@ -4,7 +4,11 @@
 //!
 //! In: a file's source and tree, a [`Site`] the operator's query matched, and a seed. Out: the
 //! mutated source, checked to differ from the input and to re-parse without `ERROR` or
-//! `MISSING` nodes, or a [`MutateError`] saying why this site does not fit. Rewrites are pure;
+//! `MISSING` nodes, or a [`MutateError`] saying why this site does not fit. Two kinds of
+//! rewrite are refused as equivalent on sight: one inside a type annotation (annotations do not
+//! run: with `from __future__ import annotations` they are never evaluated, and a broken one
+//! fails at import, which is no repair task either), and one whose syntax tree equals the
+//! original's but for whitespace and comments (a shuffle that moved only blank lines). Rewrites are pure;
 //! the only randomness (which operand, which order) comes from a ChaCha RNG seeded by the caller.
 
 pub mod edit;
@@ -58,6 +62,10 @@ pub enum MutateError {
     Unchanged,
     #[error("the rewritten code does not parse")]
     BrokenSyntax,
+    #[error("the site is inside a type annotation")]
+    InAnnotation,
+    #[error("the rewrite changes only whitespace or comments")]
+    Equivalent,
 }
 
 impl MutateError {
@@ -68,6 +76,8 @@ impl MutateError {
             MutateError::NotApplicable => "not-applicable",
             MutateError::Unchanged => "unchanged",
             MutateError::BrokenSyntax => "broken-syntax",
+            MutateError::InAnnotation => "inside-annotation",
+            MutateError::Equivalent => "equivalent-rewrite",
         }
     }
 }
@@ -115,15 +125,25 @@ pub fn operator(name: &str) -> Option<&'static Operator> {
 /// Apply `operator` at `site` of `source` (parsed as `tree`): the mutated source.
 pub fn mutate(operator: &Operator, source: &str, tree: &Tree, site: &Site, seed: u64) -> Result<String, MutateError> {
     let node = find_node(tree, site).ok_or(MutateError::NodeNotFound)?;
+    if in_annotation(node) {
+        return Err(MutateError::InAnnotation);
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let edits = (operator.rewrite)(node, source, &mut rng).ok_or(MutateError::NotApplicable)?;
     let mutated = edit::apply_edits(source, &edits).ok_or(MutateError::NotApplicable)?;
-    validate(source, &mutated)?;
+    let new_tree = checked_tree(source, &mutated)?;
+    if shape(tree, source) == shape(&new_tree, &mutated) {
+        return Err(MutateError::Equivalent);
+    }
     Ok(mutated)
 }
 
 /// The rewrite must change the code and re-parse with no `ERROR` or `MISSING` node.
 pub fn validate(original: &str, mutated: &str) -> Result<(), MutateError> {
+    checked_tree(original, mutated).map(|_| ())
+}
+
+fn checked_tree(original: &str, mutated: &str) -> Result<Tree, MutateError> {
     if original == mutated {
         return Err(MutateError::Unchanged);
     }
@@ -131,7 +151,37 @@ pub fn validate(original: &str, mutated: &str) -> Result<(), MutateError> {
     if tree.root_node().has_error() {
         return Err(MutateError::BrokenSyntax);
     }
-    Ok(())
+    Ok(tree)
+}
+
+/// Whether `node` is (inside) a type annotation: a parameter's, a return type, or a
+/// variable's (`x: int = 0`).
+fn in_annotation(node: Node) -> bool {
+    let mut current = Some(node);
+    while let Some(n) = current {
+        if n.kind() == "type" {
+            return true;
+        }
+        current = n.parent();
+    }
+    false
+}
+
+/// The tree in preorder as (kind, children, text of leaves), comments left out and every string
+/// literal taken whole (its spaces are content). Two sources with the same shape differ only in
+/// whitespace and comments; indentation that moves code between blocks changes the shape.
+fn shape<'s>(tree: &Tree, source: &'s str) -> Vec<(u16, usize, &'s str)> {
+    let mut out = Vec::new();
+    let mut stack = vec![tree.root_node()];
+    while let Some(node) = stack.pop() {
+        let whole = node.kind() == "string" || node.child_count() == 0;
+        let mut cursor = node.walk();
+        let children: Vec<Node> = if whole { Vec::new() } else { node.children(&mut cursor).filter(|c| c.kind() != "comment").collect() };
+        let text = if whole { source.get(node.byte_range()).unwrap_or("") } else { "" };
+        out.push((node.kind_id(), children.len(), text));
+        stack.extend(children.into_iter().rev());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -224,6 +274,26 @@ mod tests {
                 proptest::prop_assert_eq!(&file.sites, &fresh.sites);
             }
         }
+    }
+
+    #[test]
+    fn annotation_sites_and_whitespace_only_rewrites_are_refused() {
+        let queries = crate::anchor::QuerySet::embedded();
+        let src = "from __future__ import annotations\n\n\ndef f(a: int | None, b: int = 1) -> str | None:\n    return a | b\n";
+        let file = crate::anchor::FileIndex::new("t.py", src.to_string(), &queries).unwrap();
+        let op = operator("change_operator").unwrap();
+        let results: Vec<_> = file.sites.iter().filter(|s| s.query == "change_operator" && s.capture == SITE_CAPTURE).map(|s| mutate(op, src, file.tree(), s, 0)).collect();
+        assert_eq!(results.iter().filter(|r| **r == Err(MutateError::InAnnotation)).count(), 2, "{results:?}");
+        assert!(results.iter().any(|r| r.as_ref().is_ok_and(|m| m.contains("return a & b") || m.contains("return a ^ b"))), "{results:?}");
+
+        let tree = |s: &str| crate::anchor::parse_python(s).unwrap();
+        let a = "def f():\n    x = 1\n\n    y = 2  # two\n    return ' a  b'\n";
+        let blank_moved = "def f():\n    x = 1\n    y = 2\n\n    return ' a  b'\n";
+        let string_spaces = "def f():\n    x = 1\n\n    y = 2\n    return ' a b'\n";
+        let dedented = "def f():\n    x = 1\n\n    y = 2\nreturn ' a  b'\n";
+        assert_eq!(shape(&tree(a), a), shape(&tree(blank_moved), blank_moved));
+        assert_ne!(shape(&tree(a), a), shape(&tree(string_spaces), string_spaces));
+        assert_ne!(shape(&tree(a), a), shape(&tree(dedented), dedented));
     }
 
     #[test]

@@ -86,15 +86,19 @@ fn attr(e: &BytesStart, name: &str) -> Option<String> {
 /// classname cannot be split. Test classes start with an upper-case letter (`Test*`); modules
 /// don't.
 fn node_id(e: &BytesStart) -> String {
-    let name = attr(e, "name").unwrap_or_default();
-    let classname = attr(e, "classname").unwrap_or_default();
+    node_id_from(&attr(e, "classname").unwrap_or_default(), &attr(e, "name").unwrap_or_default(), attr(e, "file").as_deref())
+}
+
+/// The node id for a JUnit `classname`, `name` and `file` (see `node_id`); also used for the
+/// runner's results, which carry the same three fields, so both read back the same ids.
+pub fn node_id_from(classname: &str, name: &str, file: Option<&str>) -> String {
     let parts: Vec<&str> = classname.split('.').filter(|p| !p.is_empty()).collect();
     let first_class = parts.iter().position(|p| p.starts_with(|c: char| c.is_ascii_uppercase())).unwrap_or(parts.len());
     let (module, classes) = parts.split_at(first_class);
     let path = if module.is_empty() {
-        match attr(e, "file") {
-            Some(file) => file,
-            None => return if classname.is_empty() { name } else { format!("{classname}::{name}") },
+        match file.filter(|f| !f.is_empty()) {
+            Some(file) => file.to_string(),
+            None => return if classname.is_empty() { name.to_string() } else { format!("{classname}::{name}") },
         }
     } else {
         format!("{}.py", module.join("/"))

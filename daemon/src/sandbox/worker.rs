@@ -1,16 +1,21 @@
 //! A warm worker: one long-lived container from an environment image, running our Python
 //! runner (`runner.py`), fed requests over the exec's stdin, answering on its stdout.
 //!
-//! In: `RunRequest`s (a patch and the tests to run). Out: `RunResponse`s with the JUnit XML.
-//! The runner forks per request with pytest already loaded, so a candidate costs a fork and its
-//! selected tests, not a container or interpreter start. A worker that stops answering is
-//! dropped (its container removed) and the caller starts a new one.
+//! In: `RunRequest`s (a patch and the tests to run). Out: `RunResponse`s with one result per
+//! test (`RunResponse::results`: node id → status, message, seconds, as the JUnit report of the
+//! same run would say). The runner is one pytest session that has collected the suite; it forks
+//! per request, so a candidate costs a fork and its selected tests, not a container, an
+//! interpreter or a pytest session. A worker that stops answering is dropped (its container
+//! removed) and the caller starts a new one.
 
+use super::junit::{node_id_from, TestResult};
 use super::{docker_err, Container, Engine, Limits, Result, SandboxError};
+use crate::model::TestStatus;
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -30,7 +35,8 @@ pub struct RunRequest {
     /// pytest node ids; empty runs the whole suite.
     pub tests: Vec<String>,
     pub timeout: f64,
-    /// Leave the patch applied after the run (default: the tree is reset).
+    /// Leave the patch applied after the run, until the next request that does not keep
+    /// (default: the tree is reset).
     pub keep: bool,
     /// Re-import the project's modules instead of swapping changed function code in place.
     pub cold: bool,
@@ -41,10 +47,14 @@ pub struct RunRequest {
 pub struct RunResponse {
     pub id: String,
     pub ok: bool,
-    /// `apply` (patch failed), `timeout`, `done`, or `error`.
+    /// `apply` (patch failed), `timeout`, `crash` (the test process died before finishing),
+    /// `done`, or `error`.
     pub stage: String,
+    /// pytest's exit status (0 all passed, 1 some failed, 5 none selected), or -9 on timeout.
     pub exit: i64,
-    pub junit: String,
+    /// One entry per test that reported (and per file that failed to collect).
+    #[serde(default)]
+    pub tests: Vec<RunTest>,
     #[serde(default)]
     pub ms: u64,
     #[serde(default)]
@@ -52,6 +62,45 @@ pub struct RunResponse {
     /// How the child brought its code up to date: `hot` (code swapped in place) or `cold`.
     #[serde(default)]
     pub mode: String,
+}
+
+/// One test as the runner reports it: pytest's node id, the JUnit `classname` / `name` /
+/// `file` of the same test, and its outcome.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RunTest {
+    pub nodeid: String,
+    #[serde(default)]
+    pub classname: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub file: String,
+    /// `passed`, `failed`, `error`, `skipped` or `xfail`.
+    pub status: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub seconds: f64,
+}
+
+impl RunResponse {
+    /// Node id (as the environment's clean JUnit run names it) → result.
+    pub fn results(&self) -> BTreeMap<String, TestResult> {
+        self.tests
+            .iter()
+            .map(|t| {
+                let status = match t.status.as_str() {
+                    "passed" => TestStatus::Passed,
+                    "failed" => TestStatus::Failed,
+                    "skipped" => TestStatus::Skipped,
+                    "xfail" => TestStatus::XFail,
+                    _ => TestStatus::Error,
+                };
+                let id = if t.name.is_empty() { t.nodeid.clone() } else { node_id_from(&t.classname, &t.name, Some(&t.file)) };
+                (id, TestResult { status, message: t.message.clone(), seconds: t.seconds })
+            })
+            .collect()
+    }
 }
 
 type Output = Pin<Box<dyn Stream<Item = std::result::Result<LogOutput, bollard::errors::Error>> + Send>>;
@@ -122,10 +171,13 @@ impl Worker {
         self.input.write_all(line.as_bytes()).await.map_err(|e| SandboxError::Other(format!("runner stdin: {e}")))?;
         self.input.flush().await.map_err(|e| SandboxError::Other(format!("runner stdin: {e}")))?;
         let limit = request.timeout as u64 + 30;
+        let started = std::time::Instant::now();
         let answer = tokio::time::timeout(Duration::from_secs(limit), self.next_line())
             .await
             .map_err(|_| SandboxError::Timeout { op: format!("candidate {}", request.id), secs: limit })??;
-        serde_json::from_str(&answer).map_err(|e| SandboxError::Other(format!("runner answered {answer:.200}: {e}")))
+        let response: RunResponse = serde_json::from_str(&answer).map_err(|e| SandboxError::Other(format!("runner answered {answer:.200}: {e}")))?;
+        tracing::debug!(target: "socratic::runner", "{}: {} tests, {} {}, runner {} ms, round trip {} ms", request.id, request.tests.len(), response.stage, response.mode, response.ms, started.elapsed().as_millis());
+        Ok(response)
     }
 
     /// The next full line on the runner's stdout (stderr is logged).

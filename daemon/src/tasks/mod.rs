@@ -18,7 +18,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 /// Default number of candidates per run.
@@ -40,11 +40,15 @@ pub struct GenerateConfig {
     /// Targeted generation: the budget is spread over these operators in proportion to their
     /// weights (see [`spread_budget`]); `None` gives every selected operator an equal turn.
     pub operator_weights: Option<BTreeMap<String, f64>>,
+    /// Lines (1-based, per repository-relative file) that the clean test suite executed, from an
+    /// environment's coverage map: when given, only sites touching such a line are used (a
+    /// change nothing runs can never make a test fail). `None`: every site.
+    pub executed_lines: Option<BTreeMap<String, BTreeSet<u32>>>,
 }
 
 impl Default for GenerateConfig {
     fn default() -> Self {
-        GenerateConfig { operators: None, budget: DEFAULT_BUDGET, seed: 0, queries_dir: None, max_file_bytes: DEFAULT_MAX_FILE_BYTES, round: None, operator_weights: None }
+        GenerateConfig { operators: None, budget: DEFAULT_BUDGET, seed: 0, queries_dir: None, max_file_bytes: DEFAULT_MAX_FILE_BYTES, round: None, operator_weights: None, executed_lines: None }
     }
 }
 
@@ -144,7 +148,7 @@ pub fn generate_with(repo_path: &Path, config: &GenerateConfig, queries: &QueryS
     let repo = git2::Repository::open(&index.root).map_err(git_err)?;
     let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(git_err)?.id().to_string();
     let mut gen = Generator { index: &index, repo: &repo, head, config, clean: HashMap::new(), seen: HashSet::new(), tasks: Vec::new() };
-    let mut plans: Vec<Plan> = ops.iter().map(|op| Plan::new(op, &index, queries, config.seed)).collect();
+    let mut plans: Vec<Plan> = ops.iter().map(|op| Plan::new(op, &index, queries, config)).collect();
     if let Some(q) = &quotas {
         for plan in &mut plans {
             plan.quota = q.get(plan.op.name).copied();
@@ -165,10 +169,10 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(op: &'static Operator, index: &RepoIndex, queries: &QuerySet, seed: u64) -> Plan {
+    fn new(op: &'static Operator, index: &RepoIndex, queries: &QuerySet, config: &GenerateConfig) -> Plan {
         let mut report = Report { operator: op.name.to_string(), ..Default::default() };
         let queue = if queries.get(op.name).is_some() {
-            site_queue(index, op.name, seed, &mut report)
+            site_queue(index, op.name, config.seed, config.executed_lines.as_ref(), &mut report)
         } else {
             report.reason = Some(format!("no query file {}.scm", op.name));
             VecDeque::new()
@@ -191,13 +195,22 @@ impl Plan {
 }
 
 /// The operator's sites as `(file, site)` indices: files in a seeded order, sites shuffled
-/// within each file, then interleaved one per file per turn. Files with syntax errors are left
-/// out (counted under `rejected`).
-fn site_queue(index: &RepoIndex, operator: &str, seed: u64, report: &mut Report) -> VecDeque<(usize, usize)> {
+/// within each file, then interleaved one per file per turn. Files with syntax errors, and
+/// sites on no executed line when `executed` is given, are left out (counted under `rejected`).
+fn site_queue(index: &RepoIndex, operator: &str, seed: u64, executed: Option<&BTreeMap<String, BTreeSet<u32>>>, report: &mut Report) -> VecDeque<(usize, usize)> {
     let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, &[operator]));
     let mut per_file: Vec<Vec<(usize, usize)>> = Vec::new();
     for (fi, file) in index.files.iter().enumerate() {
-        let sites: Vec<(usize, usize)> = file.sites.iter().enumerate().filter(|(_, s)| s.query == operator && s.capture == SITE_CAPTURE).map(|(si, _)| (fi, si)).collect();
+        let mut sites: Vec<(usize, usize)> = file.sites.iter().enumerate().filter(|(_, s)| s.query == operator && s.capture == SITE_CAPTURE).map(|(si, _)| (fi, si)).collect();
+        if let Some(executed) = executed {
+            let lines = executed.get(&file.path);
+            let before = sites.len();
+            // Site rows are 0-based; coverage lines 1-based.
+            sites.retain(|&(_, si)| lines.is_some_and(|l| l.range(file.sites[si].start_line as u32 + 1..=file.sites[si].end_line as u32 + 1).next().is_some()));
+            if before > sites.len() {
+                *report.rejected.entry("not-executed-by-tests".into()).or_default() += before - sites.len();
+            }
+        }
         if sites.is_empty() {
             continue;
         }

@@ -100,8 +100,16 @@ pub fn select_tests(env: &Environment, task: &Task) -> Selection {
     if !covering.is_empty() {
         return Selection::Covering(covering.into_iter().collect());
     }
-    if task.site.scope != "<module>" && !import_time && !env.coverage.is_empty() {
-        return Selection::Uncovered;
+    if !env.coverage.is_empty() {
+        if task.site.scope != "<module>" && !import_time {
+            return Selection::Uncovered;
+        }
+        // No line of any changed file ran during the clean suite (setup.py, docs/conf.py, a
+        // module nothing imports): the tests cannot see the change.
+        let never_ran = |file: &String| env.coverage.get(file).is_none_or(|lines| lines.is_empty());
+        if changed_lines(&task.bug_patch).keys().all(never_ran) {
+            return Selection::Uncovered;
+        }
     }
     let stem = std::path::Path::new(&task.site.file).file_stem().and_then(|s| s.to_str()).unwrap_or("");
     let module_tests: Vec<String> = passing
@@ -116,10 +124,12 @@ pub fn select_tests(env: &Environment, task: &Task) -> Selection {
 }
 
 /// Seconds a candidate's selected tests may take: ten times what they took on the clean tree
-/// plus two seconds of start-up, never more than `cap` (a mutant that loops is cut off early).
+/// plus half a second, never more than `cap` (a mutant that loops is cut off early). The
+/// runner adds its own start-up time when it has to start a fresh pytest session (the cold
+/// path); the warm path starts in milliseconds.
 pub fn timeout_for(env: &Environment, tests: &[String], cap: f64) -> f64 {
     let clean: f64 = tests.iter().filter_map(|t| env.durations.get(t)).sum();
-    (2.0 + 10.0 * clean).min(cap)
+    (0.5 + 10.0 * clean).min(cap)
 }
 
 /// What a run of the bugged tree produced.
@@ -127,6 +137,8 @@ pub fn timeout_for(env: &Environment, tests: &[String], cap: f64) -> f64 {
 pub enum BugRun {
     PatchFailed(String),
     TimedOut,
+    /// The test process died before reporting every test (or the runner failed).
+    Crashed(String),
     Finished(BTreeMap<String, TestResult>),
 }
 
@@ -158,6 +170,7 @@ pub fn judge(task_id: &str, selection: &Selection, run: &BugRun) -> Result<(Vec<
         BugRun::PatchFailed(why) => return Err(reject("format", format!("patch does not apply: {why}"))),
         _ if *selection == Selection::Uncovered => return Err(reject("grounding", "no test executes the changed lines".into())),
         BugRun::TimedOut => return Err(reject("execution", "the tests timed out with the bug".into())),
+        BugRun::Crashed(why) => return Err(reject("execution", format!("the test process died with the bug: {why}"))),
         BugRun::Finished(r) => r,
     };
     if results.is_empty() || crate::sandbox::junit::has_collection_error(results) {
@@ -281,15 +294,23 @@ mod tests {
             Selection::ModuleTests(t) => assert_eq!(t, vec!["tests/test_m.py::test_a".to_string(), "tests/test_m.py::test_b".to_string()]),
             other => panic!("{other:?}"),
         }
+        // A module-level change in a file no test imported (absent from the map, or measured
+        // with no line run) cannot fail a test.
+        let mut setup = task("<module>");
+        setup.bug_patch = PATCH.replace("pkg/m.py", "setup.py");
+        assert_eq!(select_tests(&env(99), &setup), Selection::Uncovered);
+        let mut measured = env(99);
+        measured.coverage.insert("setup.py".into(), BTreeMap::new());
+        assert_eq!(select_tests(&measured, &setup), Selection::Uncovered);
     }
 
     #[test]
     fn timeouts_scale_with_the_clean_run() {
         let mut e = env(11);
         e.durations.insert("tests/test_m.py::test_a".into(), 0.5);
-        assert_eq!(timeout_for(&e, &["tests/test_m.py::test_a".to_string()], 60.0), 7.0);
+        assert_eq!(timeout_for(&e, &["tests/test_m.py::test_a".to_string()], 60.0), 5.5);
         assert_eq!(timeout_for(&e, &["tests/test_m.py::test_a".to_string()], 4.0), 4.0);
-        assert_eq!(timeout_for(&e, &["unknown".to_string()], 60.0), 2.0);
+        assert_eq!(timeout_for(&e, &["unknown".to_string()], 60.0), 0.5);
     }
 
     #[test]
@@ -298,6 +319,7 @@ mod tests {
         let reject = |run: BugRun| judge("t", &sel, &run).unwrap_err().rejected_at.unwrap();
         assert_eq!(reject(BugRun::PatchFailed("x".into())), "format");
         assert_eq!(reject(BugRun::TimedOut), "execution");
+        assert_eq!(reject(BugRun::Crashed("exit 139".into())), "execution");
         assert_eq!(reject(BugRun::Finished(BTreeMap::new())), "execution");
         let all_pass: BTreeMap<_, _> = [("a".to_string(), result(TestStatus::Passed, "")), ("b".to_string(), result(TestStatus::Passed, ""))].into();
         assert_eq!(reject(BugRun::Finished(all_pass)), "fail-to-pass");

@@ -10,7 +10,7 @@ use super::{judge, problem_statement, select_tests, timeout_for, BugRun, Selecti
 use crate::model::{Task, TaskStatus, TestStatus, Verdict};
 use crate::sandbox::image::Environment;
 use crate::sandbox::worker::{RunRequest, Worker};
-use crate::sandbox::{junit, Engine, Limits, Result};
+use crate::sandbox::{Engine, Limits, Result};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -30,8 +30,10 @@ pub struct ValidateConfig {
     /// Run the whole passing suite for every candidate instead of the coverage selection
     /// (the SWE-smith way; a baseline for benchmarks).
     pub full_suite: bool,
-    /// Candidates whose F2P tests are re-run together on the restored tree (one pytest session
-    /// per batch instead of one per candidate).
+    /// Candidates whose F2P tests are re-run together on the restored tree (one run per batch
+    /// instead of one per candidate; the union of their F2P tests soon covers most of the
+    /// suite, so a larger batch costs little more than a smaller one). A batch also goes when
+    /// its oldest candidate has waited `RECHECK_MAX_WAIT`, so verdicts keep flowing.
     pub recheck_batch: usize,
 }
 
@@ -46,7 +48,7 @@ pub struct ValidateStats {
 
 impl Default for ValidateConfig {
     fn default() -> Self {
-        ValidateConfig { workers: 2, strict: false, timeout_s: 60.0, limits: Limits::default(), cold_reload: false, full_suite: false, recheck_batch: 8 }
+        ValidateConfig { workers: 2, strict: false, timeout_s: 60.0, limits: Limits::default(), cold_reload: false, full_suite: false, recheck_batch: 32 }
     }
 }
 
@@ -77,6 +79,9 @@ pub async fn validate_all(
     let stats = stats.lock().map(|s| s.clone()).unwrap_or_default();
     Ok(stats)
 }
+
+/// The longest a decided-but-for-the-recheck candidate waits for its batch to fill.
+pub const RECHECK_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 type Sender = tokio::sync::mpsc::UnboundedSender<(Task, Verdict)>;
 
@@ -111,7 +116,7 @@ async fn worker_loop(
             }
             Stage::AwaitingRecheck(p) => pending.push(p),
         }
-        let batch_full = pending.len() >= cfg.recheck_batch.max(1) || cfg.strict;
+        let batch_full = pending.len() >= cfg.recheck_batch.max(1) || cfg.strict || pending.first().is_some_and(|p| p.started.elapsed() >= RECHECK_MAX_WAIT);
         if healthy && batch_full {
             if let Some(w) = worker.as_mut() {
                 if !send_all(tx, recheck(w, env, std::mem::take(&mut pending), cfg).await) {
@@ -208,7 +213,7 @@ async fn recheck(worker: &mut Worker, env: &Environment, pending: Vec<Pending>, 
     tests.dedup();
     let req = RunRequest { id: "recheck".into(), patch: String::new(), tests: tests.clone(), timeout: timeout_for(env, &tests, cfg.timeout_s), keep: false, cold: false };
     let clean = match worker.run(&req).await {
-        Ok(r) => crate::sandbox::junit::parse(&r.junit).unwrap_or_default(),
+        Ok(r) => r.results(),
         Err(e) => {
             tracing::warn!("clean re-run failed: {e}");
             Default::default()
@@ -258,6 +263,7 @@ async fn run_bugged(worker: &mut Worker, env: &Environment, task: &Task, tests: 
         }
         Ok(r) if r.stage == "apply" => (BugRun::PatchFailed(r.detail), true),
         Ok(r) if r.stage == "timeout" => (BugRun::TimedOut, true),
-        Ok(r) => (BugRun::Finished(junit::parse(&r.junit).unwrap_or_default()), true),
+        Ok(r) if r.stage == "crash" || r.stage == "error" => (BugRun::Crashed(r.detail), true),
+        Ok(r) => (BugRun::Finished(r.results()), true),
     }
 }
