@@ -89,9 +89,7 @@ pub fn run(home: &Path, args: ValidateBenchArgs) -> anyhow::Result<i32> {
         let env_started = Instant::now();
         let env = ensure_env(&mut store, &args.repo, &args.image).await?;
         let env_ms = env_started.elapsed().as_millis() as u64;
-        let executed_lines = args.executed_only.then(|| {
-            env.coverage.iter().map(|(file, lines)| (file.clone(), lines.keys().copied().collect())).collect()
-        });
+        let executed_lines = args.executed_only.then(|| env.executed_lines());
         let (tasks, reports) = generate(&args.repo, &GenerateConfig { budget: args.candidates, seed: args.seed, executed_lines, ..Default::default() })?;
         let mut refused = BTreeMap::new();
         for r in &reports {

@@ -55,6 +55,10 @@ pub struct GenerateArgs {
     /// Give every operator an equal share (the default without --skills).
     #[arg(long)]
     pub untargeted: bool,
+    /// Only sites on lines the clean suite executes (from the environment built for this
+    /// commit with `socratic env build`): a change no test runs can never become a task.
+    #[arg(long)]
+    pub executed_only: bool,
     /// One stable JSON document on stdout.
     #[arg(long)]
     pub json: bool,
@@ -153,6 +157,14 @@ fn generate_cmd(home: &Path, args: GenerateArgs) -> anyhow::Result<i32> {
             return Ok(EXIT_FAILED);
         }
         config.operator_weights = Some(weights);
+    }
+    if args.executed_only {
+        let (key, head) = super::env::repo_key(&args.repo)?;
+        let Some(env) = Store::open(home)?.environment(&key, &head)? else {
+            eprintln!("error: no environment for {key} at {head}: run `socratic env build --repo {}` first (--executed-only reads its coverage)", args.repo.display());
+            return Ok(EXIT_FAILED);
+        };
+        config.executed_lines = Some(env.executed_lines());
     }
     let bar = super::progress_bar(0, "generating");
     bar.enable_steady_tick(std::time::Duration::from_millis(200));

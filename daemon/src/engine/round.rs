@@ -109,7 +109,7 @@ pub async fn run_round(store: &mut Store, home: &Path, opts: &RoundOptions) -> a
         let started = Instant::now();
         match step {
             RoundStep::Distill => distill_step(store, &mut round)?,
-            RoundStep::Generate => generate_step(store, &mut round)?,
+            RoundStep::Generate => generate_step(store, &mut round, opts).await?,
             RoundStep::Validate => validate_step(store, &mut round, opts).await?,
             RoundStep::Score => score_step(store, home, &mut round, opts)?,
             RoundStep::Select => select_step(store, &mut round)?,
@@ -133,9 +133,11 @@ fn distill_step(store: &mut Store, round: &mut Round) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Generate the round's candidates, targeted by the skills, new to this round (a bug an earlier
-/// round already generated is left out), each labelled with the skill it exercises.
-fn generate_step(store: &mut Store, round: &mut Round) -> anyhow::Result<()> {
+/// Generate the round's candidates, targeted by the skills, at lines the clean suite executes
+/// (from the environment, built here if needed), new to this round (a bug an earlier round
+/// already generated is left out), each labelled with the skill it exercises.
+async fn generate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions) -> anyhow::Result<()> {
+    let env = ensure_env(store, Path::new(&round.inputs.repo), &opts.image).await?;
     let (skills, tasks) = (store.skills()?, store.tasks()?);
     let earlier: BTreeSet<&str> = tasks.iter().filter(|t| t.round != Some(round.number)).map(|t| t.id.as_str()).collect();
     let weights = crate::skills::target::operator_weights(&skills, &tasks);
@@ -144,6 +146,7 @@ fn generate_step(store: &mut Store, round: &mut Round) -> anyhow::Result<()> {
         seed: round.inputs.seed,
         round: Some(round.number),
         operator_weights: (!weights.is_empty()).then_some(weights),
+        executed_lines: Some(env.executed_lines()),
         ..Default::default()
     };
     let (generated, _) = generate(Path::new(&round.inputs.repo), &config)?;

@@ -53,6 +53,11 @@ impl Environment {
         self.clean.iter().filter(|(_, s)| **s == TestStatus::Passed).map(|(t, _)| t.clone()).collect()
     }
 
+    /// Lines the clean suite executed, per file (for generating only where a test can notice).
+    pub fn executed_lines(&self) -> BTreeMap<String, std::collections::BTreeSet<u32>> {
+        self.coverage.iter().map(|(file, lines)| (file.clone(), lines.keys().copied().collect())).collect()
+    }
+
     pub fn pass_rate(&self) -> f64 {
         if self.clean.is_empty() {
             0.0
