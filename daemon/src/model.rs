@@ -599,6 +599,55 @@ pub mod test_support {
             round: Some(1),
         }
     }
+
+    /// A finished round of repository `/r` that kept `kept`.
+    pub fn round(number: u32, kept: &[&str]) -> Round {
+        Round {
+            number,
+            inputs: RoundInputs {
+                repo: "/r".into(),
+                head: "c".into(),
+                seed: 0,
+                budget: 1,
+                keep: 1,
+                max_skill_share: 1.0,
+                trace_ids: vec![],
+                skill_versions: BTreeMap::new(),
+                model_hash: None,
+                reference_set: None,
+            },
+            step: RoundStep::Done,
+            candidates: 0,
+            valid: 0,
+            kept: kept.iter().map(|s| s.to_string()).collect(),
+            timings_ms: BTreeMap::new(),
+        }
+    }
+
+    /// A `baseline` result for a task with no per-test detail.
+    pub fn solve_result(task_id: &str, round: u32, outcome: Outcome) -> SolveResult {
+        SolveResult {
+            task_id: task_id.into(),
+            round,
+            solver: "baseline".into(),
+            report: EvalReport {
+                instance_id: task_id.into(),
+                source: SourceFormat::Solver,
+                resolved: outcome == Outcome::Resolved,
+                outcome,
+                failure: None,
+                fail_to_pass_success: vec![],
+                fail_to_pass_failure: vec![],
+                pass_to_pass_success: vec![],
+                pass_to_pass_failure: vec![],
+                run: None,
+                origin: "solve".into(),
+            },
+            diff: String::new(),
+            trace_id: "tr-x".into(),
+            duration_ms: 1,
+        }
+    }
 }
 
 #[cfg(test)]

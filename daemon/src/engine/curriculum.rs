@@ -63,7 +63,6 @@ pub fn curriculum(round: &Round, tasks: &[Task]) -> Vec<CurriculumEntry> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::model::RoundInputs;
 
     pub(crate) fn task(id: &str, round: u32, status: TaskStatus) -> Task {
         let mut t = crate::model::test_support::task(id, "flip_comparison", status);
@@ -72,26 +71,7 @@ pub(crate) mod tests {
     }
 
     fn round(number: u32, kept: &[&str]) -> Round {
-        Round {
-            number,
-            inputs: RoundInputs {
-                repo: "/r".into(),
-                head: "abc".into(),
-                seed: 0,
-                budget: 1,
-                keep: 1,
-                max_skill_share: 1.0,
-                trace_ids: vec![],
-                skill_versions: Default::default(),
-                model_hash: None,
-                reference_set: None,
-            },
-            step: RoundStep::Done,
-            candidates: 0,
-            valid: 0,
-            kept: kept.iter().map(|s| s.to_string()).collect(),
-            timings_ms: Default::default(),
-        }
+        crate::model::test_support::round(number, kept)
     }
 
     #[test]

@@ -196,38 +196,12 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{EvalReport, RoundInputs, RoundStep, Site, SourceFormat, TaskStatus};
+    use crate::model::TaskStatus;
 
     pub(crate) fn task(id: &str, operator: &str, skill: Option<&str>) -> Task {
-        Task {
-            id: id.into(),
-            repo: "/r".into(),
-            base_commit: "abc".into(),
-            operator: operator.into(),
-            skill: skill.map(str::to_string),
-            site: Site {
-                file: "m.py".into(),
-                start_byte: 0,
-                end_byte: 1,
-                start_line: 0,
-                start_col: 0,
-                end_line: 0,
-                end_col: 1,
-                node_kind: "x".into(),
-                scope: "f".into(),
-                query: operator.into(),
-                capture: "c".into(),
-            },
-            bug_patch: String::new(),
-            enclosing: "f".into(),
-            problem_statement: String::new(),
-            fail_to_pass: vec![],
-            pass_to_pass: vec![],
-            image: None,
-            status: TaskStatus::Candidate,
-            seed: 0,
-            round: Some(1),
-        }
+        let mut t = crate::model::test_support::task(id, operator, TaskStatus::Candidate);
+        t.skill = skill.map(str::to_string);
+        t
     }
 
     fn verdict(id: &str, valid: bool) -> Verdict {
@@ -235,27 +209,7 @@ mod tests {
     }
 
     fn solved(id: &str, round: u32, outcome: Outcome) -> SolveResult {
-        SolveResult {
-            task_id: id.into(),
-            round,
-            solver: "baseline".into(),
-            report: EvalReport {
-                instance_id: id.into(),
-                source: SourceFormat::Solver,
-                resolved: outcome == Outcome::Resolved,
-                outcome,
-                failure: None,
-                fail_to_pass_success: vec![],
-                fail_to_pass_failure: vec![],
-                pass_to_pass_success: vec![],
-                pass_to_pass_failure: vec![],
-                run: None,
-                origin: "solve".into(),
-            },
-            diff: String::new(),
-            trace_id: "tr-x".into(),
-            duration_ms: 1,
-        }
+        crate::model::test_support::solve_result(id, round, outcome)
     }
 
     fn score(id: &str, reward: f64) -> Score {
@@ -267,24 +221,10 @@ mod tests {
         let tasks = vec![task("a", "flip", Some("s1")), task("b", "flip", None), task("c", "drop", Some("s1")), task("d", "drop", None)];
         let verdicts = vec![verdict("a", true), verdict("b", false), verdict("c", true)];
         let round = Round {
-            number: 1,
-            inputs: RoundInputs {
-                repo: "/r".into(),
-                head: "abc".into(),
-                seed: 0,
-                budget: 4,
-                keep: 1,
-                max_skill_share: 1.0,
-                trace_ids: vec![],
-                skill_versions: Default::default(),
-                model_hash: None,
-                reference_set: None,
-            },
-            step: RoundStep::Done,
             candidates: 4,
             valid: 2,
-            kept: vec!["c".into()],
             timings_ms: [("validate".to_string(), 1500)].into(),
+            ..crate::model::test_support::round(1, &["c"])
         };
         let scores = vec![score("a", 0.1), score("c", 0.2), score("a", 0.3), score("b", f64::NAN)];
         let solves = vec![solved("a", 1, Outcome::Resolved), solved("c", 1, Outcome::Unresolved), solved("zz", 1, Outcome::Resolved)];

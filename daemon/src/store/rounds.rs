@@ -65,29 +65,10 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{EvalReport, Outcome, RoundInputs, RoundStep, SourceFormat};
+    use crate::model::{Outcome, RoundStep};
 
     fn round(number: u32, step: RoundStep) -> Round {
-        Round {
-            number,
-            inputs: RoundInputs {
-                repo: "/r".into(),
-                head: "abc".into(),
-                seed: 7,
-                budget: 10,
-                keep: 4,
-                max_skill_share: 0.5,
-                trace_ids: vec!["tr-1".into()],
-                skill_versions: [("s".to_string(), 2)].into(),
-                model_hash: None,
-                reference_set: None,
-            },
-            step,
-            candidates: 0,
-            valid: 0,
-            kept: vec![],
-            timings_ms: Default::default(),
-        }
+        Round { step, ..crate::model::test_support::round(number, &[]) }
     }
 
     #[test]
@@ -109,27 +90,7 @@ mod tests {
     fn solve_results_keep_one_per_task_round_solver() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
-        let mut res = SolveResult {
-            task_id: "t-a".into(),
-            round: 1,
-            solver: "baseline".into(),
-            report: EvalReport {
-                instance_id: "t-a".into(),
-                source: SourceFormat::Solver,
-                resolved: false,
-                outcome: Outcome::Unresolved,
-                failure: None,
-                fail_to_pass_success: vec![],
-                fail_to_pass_failure: vec!["t::x".into()],
-                pass_to_pass_success: vec![],
-                pass_to_pass_failure: vec![],
-                run: None,
-                origin: "solve".into(),
-            },
-            diff: String::new(),
-            trace_id: "tr-x".into(),
-            duration_ms: 5,
-        };
+        let mut res = crate::model::test_support::solve_result("t-a", 1, Outcome::Unresolved);
         store.save_solve_result(&res).unwrap();
         res.report.outcome = Outcome::Resolved;
         store.save_solve_result(&res).unwrap();
