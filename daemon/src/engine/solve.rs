@@ -101,13 +101,13 @@ pub async fn solve(store: &mut Store, home: &Path, opts: &SolveOptions) -> anyho
             todo.push(e.task);
         }
     }
-    let mut by_repo: BTreeMap<String, Vec<Task>> = BTreeMap::new();
+    let mut by_commit: BTreeMap<(String, String), Vec<Task>> = BTreeMap::new();
     for t in todo {
-        by_repo.entry(t.repo.clone()).or_default().push(t);
+        by_commit.entry((t.repo.clone(), t.base_commit.clone())).or_default().push(t);
     }
     let engine = Engine::connect().await?;
-    for (repo, tasks) in by_repo {
-        let env = ensure_env(store, Path::new(&repo), &opts.image).await?;
+    for ((repo, base_commit), tasks) in by_commit {
+        let env = task_env(store, &engine, &repo, &base_commit, &opts.image).await?;
         let mut worker = Worker::start(&engine, &env.image, &Limits::default(), &env.run_env()).await?;
         let coverage = match opts.solver {
             Solver::Baseline => Some(CoverageRunner::start(&engine, &env).await?),
@@ -151,6 +151,24 @@ pub async fn solve(store: &mut Store, home: &Path, opts: &SolveOptions) -> anyho
     }
     summary.wall_ms = started.elapsed().as_millis() as u64;
     Ok(summary)
+}
+
+/// The environment of the tasks' base commit: the stored one while its image exists (the
+/// repository may have moved on since the round), else the one for the repository's HEAD.
+async fn task_env(store: &mut Store, engine: &Engine, repo: &str, base_commit: &str, image: &ImageOptions) -> anyhow::Result<Environment> {
+    if let Some(env) = store.environment(repo, base_commit)? {
+        if engine.image_exists(&env.image).await {
+            return Ok(env);
+        }
+    }
+    let env = ensure_env(store, Path::new(repo), image).await?;
+    if env.head != base_commit {
+        anyhow::bail!(
+            "{repo} is at {} but its tasks were made at {base_commit}, and no environment image of that commit is left; check that commit out to attempt them",
+            &env.head[..12.min(env.head.len())]
+        );
+    }
+    Ok(env)
 }
 
 /// Check out, attempt, grade and store one task.
