@@ -167,6 +167,20 @@ fn solvers_are_graded_in_containers_and_stored_as_traces() {
         .unwrap();
     assert_eq!(imported as usize, kept_ids.len(), "the agent's trajectories become the stored traces");
 
+    // The repository moves on after the round: tasks are still graded in the environment of
+    // the commit they were made at.
+    std::fs::write(repo.join("NOTES.txt"), "a later commit\n").unwrap();
+    let git = git2::Repository::open(&repo).unwrap();
+    let mut index = git.index().unwrap();
+    index.add_path(Path::new("NOTES.txt")).unwrap();
+    index.write().unwrap();
+    let tree = git.find_tree(index.write_tree().unwrap()).unwrap();
+    let head = git.head().unwrap().peel_to_commit().unwrap();
+    let sig = git2::Signature::now("t", "t@example.com").unwrap();
+    git.commit(Some("HEAD"), &sig, &sig, "later", &tree, &[&head]).unwrap();
+    let later = json(&home, &["solve", "--agent", &template, "--name", "after-a-commit", "--timeout", "60", "--json"]);
+    assert_eq!(later["by_outcome"]["resolved"], kept_ids.len(), "{later}");
+
     // A hung agent is killed at its timeout (its child processes too) and graded as no patch.
     let started = Instant::now();
     let hung = json(&home, &["solve", "--agent", "sleep 30 & sleep 30", "--name", "hung", "--timeout", "1", "--json"]);
