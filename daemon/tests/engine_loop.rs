@@ -1,6 +1,7 @@
 //! The loop end to end on a real Docker engine with the example repository: a round killed with
 //! SIGKILL at random points resumes and keeps the same tasks as an uninterrupted run with the
 //! same seed; Solvers (oracle, baseline, an external agent command) are graded in containers;
+//! an editor runs a round through `socratic lsp`;
 //! curriculum decisions override the ranking.
 
 use rand::{Rng, SeedableRng};
@@ -210,4 +211,64 @@ fn solvers_are_graded_in_containers_and_stored_as_traces() {
     let bad = socratic_cmd(&home, &["curriculum", "accept", "t-nope"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no task 't-nope'"));
+}
+
+/// One LSP frame on a pipe.
+fn send_frame(w: &mut impl std::io::Write, msg: &Value) {
+    let body = msg.to_string();
+    write!(w, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    w.flush().unwrap();
+}
+
+/// The next LSP frame from a pipe.
+fn read_frame(r: &mut impl std::io::BufRead) -> Value {
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        assert!(r.read_line(&mut line).unwrap() > 0, "the server closed its output");
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.strip_prefix("Content-Length:") {
+            len = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
+#[test]
+fn an_editor_runs_a_round_through_the_language_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, repo) = home_with_example(dir.path());
+    let mut server = socratic_cmd(&home, &["lsp", "--standalone"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut input = server.stdin.take().unwrap();
+    let mut output = std::io::BufReader::new(server.stdout.take().unwrap());
+    let root = format!("file://{}", repo.canonicalize().unwrap().display());
+    send_frame(&mut input, &serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": null, "rootUri": root, "capabilities": {}}}));
+    let mut answer = |id: i64, input: &mut std::process::ChildStdin| loop {
+        let msg = read_frame(&mut output);
+        if msg.get("method").is_some() && msg.get("id").is_some() {
+            send_frame(input, &serde_json::json!({"jsonrpc": "2.0", "id": msg["id"], "result": null}));
+        } else if msg["id"] == id {
+            return msg;
+        }
+    };
+    let init = answer(1, &mut input);
+    assert!(init["result"]["capabilities"]["executeCommandProvider"]["commands"].as_array().unwrap().iter().any(|c| c == "socratic.round"));
+    send_frame(&mut input, &serde_json::json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
+    send_frame(&mut input, &serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand", "params": {"command": "socratic.round", "arguments": []}}));
+    let round = answer(2, &mut input);
+    assert_eq!(round["result"]["step"], "done", "{round}");
+    assert_eq!(round["result"]["number"], 1);
+    let kept = round["result"]["kept"].as_array().unwrap().len();
+    assert!(kept > 0, "{round}");
+    // The store agrees: the round the editor ran is the CLI's curriculum.
+    let listed = json(&home, &["curriculum", "list", "--json"]);
+    assert_eq!(listed["tasks"].as_array().unwrap().len(), kept);
+    drop(input);
+    let _ = server.kill();
+    let _ = server.wait();
 }
