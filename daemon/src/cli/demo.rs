@@ -117,10 +117,7 @@ pub fn run(home: &Path, args: DemoArgs) -> anyhow::Result<i32> {
 /// No Docker: distill and generate round-1 candidates only; `intro` (import, stats,
 /// repository) is printed with the results under `--json`.
 fn generate_only(store: &mut Store, repo: &Path, args: &DemoArgs, mut intro: serde_json::Value) -> anyhow::Result<i32> {
-    let (traces, instances, existing) = (store.traces()?, store.instances()?, store.skills()?);
-    let distilled = crate::skills::distill_with(&crate::skills::distill::RuleDistiller, &traces, &instances, &existing, 1)
-        .map_err(|e| anyhow::anyhow!("distilling skills: {e}"))?;
-    store.upsert_skills(&distilled.skills)?;
+    let (distilled, _) = crate::engine::round::distill_stored(store)?;
     let weights = crate::skills::target::operator_weights(&store.skills()?, &store.tasks()?);
     let config = GenerateConfig { budget: args.budget, seed: args.seed, operator_weights: (!weights.is_empty()).then_some(weights), ..Default::default() };
     let (tasks, _) = generate(repo, &config)?;

@@ -124,13 +124,20 @@ pub async fn run_round(store: &mut Store, home: &Path, opts: &RoundOptions) -> a
 
 /// Distill skills from every stored trace; record which traces and skill versions.
 fn distill_step(store: &mut Store, round: &mut Round) -> anyhow::Result<()> {
+    let (_, trace_ids) = distill_stored(store)?;
+    round.inputs.trace_ids = trace_ids;
+    round.inputs.skill_versions = store.skills()?.into_iter().map(|s| (s.name, s.version)).collect();
+    Ok(())
+}
+
+/// Distill skills (rules, at least one trace each) from every stored trace, merged with and
+/// saved over the stored skills; also the ids of the traces it read.
+pub fn distill_stored(store: &mut Store) -> anyhow::Result<(crate::skills::Distilled, Vec<String>)> {
     let (traces, instances, existing) = (store.traces()?, store.instances()?, store.skills()?);
     let distilled = crate::skills::distill_with(&crate::skills::distill::RuleDistiller, &traces, &instances, &existing, 1)
         .map_err(|e| anyhow::anyhow!("distilling skills: {e}"))?;
     store.upsert_skills(&distilled.skills)?;
-    round.inputs.trace_ids = traces.iter().map(|t| t.trace.id.clone()).collect();
-    round.inputs.skill_versions = store.skills()?.into_iter().map(|s| (s.name, s.version)).collect();
-    Ok(())
+    Ok((distilled, traces.into_iter().map(|t| t.trace.id).collect()))
 }
 
 /// Generate the round's candidates, targeted by the skills, at lines the clean suite executes
@@ -179,6 +186,12 @@ fn round_tasks(store: &Store, number: u32) -> anyhow::Result<Vec<Task>> {
     Ok(store.tasks()?.into_iter().filter(|t| t.round == Some(number)).collect())
 }
 
+/// The round's tasks with a valid verdict.
+fn valid_round_tasks(store: &Store, number: u32) -> anyhow::Result<Vec<Task>> {
+    let valid: BTreeSet<String> = store.verdicts()?.into_iter().filter(|v| v.valid).map(|v| v.task_id).collect();
+    Ok(round_tasks(store, number)?.into_iter().filter(|t| valid.contains(&t.id)).collect())
+}
+
 /// Validate the round's candidates that have no verdict yet; each verdict is stored at once.
 async fn validate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions) -> anyhow::Result<()> {
     let pending: Vec<Task> = round_tasks(store, round.number)?.into_iter().filter(|t| t.status == TaskStatus::Candidate).collect();
@@ -188,8 +201,7 @@ async fn validate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions
         super::validation::validate_and_record(store, &env, pending, &opts.validate, &bar).await?;
         bar.finish_and_clear();
     }
-    let verdicts: BTreeMap<String, bool> = store.verdicts()?.into_iter().map(|v| (v.task_id, v.valid)).collect();
-    round.valid = round_tasks(store, round.number)?.iter().filter(|t| verdicts.get(&t.id) == Some(&true)).count();
+    round.valid = valid_round_tasks(store, round.number)?.len();
     Ok(())
 }
 
@@ -218,8 +230,7 @@ fn score_step(store: &mut Store, home: &Path, round: &mut Round, opts: &RoundOpt
         max_len: crate::score::DEFAULT_MAX_LEN,
     };
     let scorer = Scorer::load(&model, opts.device, feature).map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
-    let verdicts: BTreeMap<String, bool> = store.verdicts()?.into_iter().map(|v| (v.task_id, v.valid)).collect();
-    let valid: Vec<Task> = round_tasks(store, round.number)?.into_iter().filter(|t| verdicts.get(&t.id) == Some(&true)).collect();
+    let valid = valid_round_tasks(store, round.number)?;
     let (name, texts) = reference_texts(store, &opts.reference)?;
     let direction = reference_direction(store, &scorer, &texts)?;
     let (name, direction) = match direction {
@@ -274,16 +285,12 @@ pub fn select(ranked: &[Ranked], keep: usize, max_skill_share: f64) -> Vec<Strin
 }
 
 fn select_step(store: &mut Store, round: &mut Round) -> anyhow::Result<()> {
-    let verdicts: BTreeMap<String, bool> = store.verdicts()?.into_iter().map(|v| (v.task_id, v.valid)).collect();
     let weights: BTreeMap<String, f64> = crate::skills::target::skill_weights(&store.skills()?, &store.tasks()?)
         .into_iter()
         .map(|w| (w.skill, w.weight))
         .collect();
     let mut ranked = Vec::new();
-    for task in round_tasks(store, round.number)? {
-        if verdicts.get(&task.id) != Some(&true) {
-            continue;
-        }
+    for task in valid_round_tasks(store, round.number)? {
         let reward = store
             .scores(&task.id)?
             .into_iter()
