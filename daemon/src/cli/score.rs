@@ -8,7 +8,7 @@
 
 use super::{print_json, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::score::{self, DeviceKind, FeatureConfig, Scorer, TinySpec};
-use crate::engine::scoring::{cached_feature, reference_texts, score_tasks};
+use crate::engine::scoring::{reference_direction, reference_texts, score_tasks};
 use crate::store::Store;
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -171,14 +171,11 @@ pub fn run_score(home: &Path, args: ScoreArgs) -> anyhow::Result<i32> {
     let tasks = store.tasks()?;
     let bar = super::progress_bar((reference.len() + tasks.len()) as u64, "scoring");
     let (mut computed, mut cached) = (0, 0);
-    let mut ref_features = Vec::with_capacity(reference.len());
-    for text in &reference {
-        let (_, v, hit) = cached_feature(&mut store, &scorer, text)?;
+    let direction = reference_direction(&mut store, &scorer, &reference, |hit| {
         if hit { cached += 1 } else { computed += 1 }
-        ref_features.push(v);
         bar.inc(1);
-    }
-    let Some(direction) = score::mean_direction(&ref_features) else {
+    })?;
+    let Some(direction) = direction else {
         bar.finish_and_clear();
         eprintln!("error: the reference features cancel out (zero mean gradient)");
         return Ok(EXIT_FAILED);

@@ -232,7 +232,7 @@ fn score_step(store: &mut Store, home: &Path, round: &mut Round, opts: &RoundOpt
     let scorer = Scorer::load(&model, opts.device, feature).map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
     let valid = valid_round_tasks(store, round.number)?;
     let (name, texts) = reference_texts(store, &opts.reference)?;
-    let direction = reference_direction(store, &scorer, &texts)?;
+    let direction = reference_direction(store, &scorer, &texts, |_| {})?;
     let (name, direction) = match direction {
         Some(d) => (name, d),
         None => ("none".to_string(), vec![0.0; scorer.feature_config().dim]),

@@ -72,11 +72,19 @@ pub fn failure_texts(store: &Store) -> anyhow::Result<(String, Vec<TaskText>)> {
 }
 
 
-/// The mean reference direction of a reference set; `None` when the set is empty or cancels out.
-pub fn reference_direction(store: &mut Store, scorer: &Scorer, reference: &[TaskText]) -> anyhow::Result<Option<Vec<f32>>> {
+/// The mean reference direction of a reference set; `None` when the set is empty or cancels
+/// out. `on_feature` sees, per reference, whether its feature came from the cache.
+pub fn reference_direction(
+    store: &mut Store,
+    scorer: &Scorer,
+    reference: &[TaskText],
+    mut on_feature: impl FnMut(bool),
+) -> anyhow::Result<Option<Vec<f32>>> {
     let mut features = Vec::with_capacity(reference.len());
     for text in reference {
-        features.push(cached_feature(store, scorer, text)?.1);
+        let (_, v, cached) = cached_feature(store, scorer, text)?;
+        on_feature(cached);
+        features.push(v);
     }
     Ok(score::mean_direction(&features))
 }
