@@ -90,10 +90,11 @@ impl Checkout {
         Ok(String::from_utf8_lossy(&out).into_owned())
     }
 
-    /// Base commit → working tree, for every file the bug or the Solver touched.
-    pub fn combined_patch(&self) -> anyhow::Result<String> {
+    /// Base commit → working tree, for every file the bug or the Solver touched
+    /// (`solver_diff`: what [`Checkout::solver_diff`] gives for the current tree).
+    pub fn combined_patch(&self, solver_diff: &str) -> anyhow::Result<String> {
         let mut files = self.bug_files.clone();
-        files.extend(crate::skills::diff::files(&self.solver_diff()?));
+        files.extend(crate::skills::diff::files(solver_diff));
         let source = Repository::open(&self.source).map_err(git_err("repository"))?;
         let tree = source.revparse_single(&self.base_commit).and_then(|o| o.peel_to_tree()).map_err(git_err("base commit"))?;
         let mut out = String::new();

@@ -195,7 +195,7 @@ async fn solve_one(
         Solver::Agent { template, timeout_s, .. } => run_agent(&checkout, &folder, task, template, *timeout_s).await?,
     };
     let diff = checkout.solver_diff()?;
-    let combined = checkout.combined_patch()?;
+    let combined = checkout.combined_patch(&diff)?;
     let origin = format!("solve:{}:round-{round}:{}", solver.name(), task.id);
     let (report, _) = grade::grade(worker, env, task, &diff, &combined, &origin).await?;
     let trace = attempt_trace(task, solver, attempt, &diff, report.label(), &origin);
@@ -284,7 +284,7 @@ fn oracle(checkout: &Checkout, task: &Task) -> anyhow::Result<Attempt> {
 /// The baseline: localise with the coverage spectrum, then try one-line rewrites in order.
 async fn run_baseline(checkout: &Checkout, env: &Environment, worker: &mut Worker, coverage: &CoverageRunner, task: &Task) -> anyhow::Result<Attempt> {
     let mut events = Vec::new();
-    let spectrum = coverage.spectrum(&checkout.combined_patch()?).await?;
+    let spectrum = coverage.spectrum(&checkout.combined_patch(&checkout.solver_diff()?)?).await?;
     let statuses: BTreeMap<String, TestStatus> = spectrum.results.iter().map(|(t, r)| (t.clone(), r.status)).collect();
     let failing: Vec<String> = spectrum.failing.iter().cloned().collect();
     events.push(Event::TestRun {
@@ -306,7 +306,8 @@ async fn run_baseline(checkout: &Checkout, env: &Environment, worker: &mut Worke
         checkout.write(&suspect.file, text)?;
         let mut tests = failing.clone();
         tests.extend(suspect.tests.iter().filter(|t| !failing.contains(t)).cloned());
-        let run = run_tests(worker, env, &format!("baseline-{}-{n}", task.id), &checkout.combined_patch()?, &tests, 120.0).await?;
+        let diff = checkout.solver_diff()?;
+        let run = run_tests(worker, env, &format!("baseline-{}-{n}", task.id), &checkout.combined_patch(&diff)?, &tests, 120.0).await?;
         let ok = all_pass(&tests, &run);
         events.push(Event::TestRun {
             command: format!("try {}:{}: `{}`", suspect.file, suspect.line, line.trim()),
@@ -318,7 +319,7 @@ async fn run_baseline(checkout: &Checkout, env: &Environment, worker: &mut Worke
             output: String::new(),
         });
         if ok {
-            events.push(Event::Edit { path: Some(suspect.file.clone()), diff: checkout.solver_diff()? });
+            events.push(Event::Edit { path: Some(suspect.file.clone()), diff });
             events.push(Event::Submit { note: Some(format!("repaired {}:{}", suspect.file, suspect.line)) });
             return Ok(Attempt { events, imported: None });
         }
