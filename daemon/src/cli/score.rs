@@ -324,39 +324,15 @@ pub fn run_bench(args: BenchScoreArgs) -> anyhow::Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Site, Task, TaskStatus, Verdict};
+    use crate::model::{Task, TaskStatus, Verdict};
 
     fn task(before: &str, after: &str) -> Task {
         let bug_patch = format!("diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,2 @@\n def f(x):\n-{before}\n+{after}\n");
-        Task {
-            id: Task::compute_id("c0ffee", &bug_patch),
-            repo: "r".into(),
-            base_commit: "c0ffee".into(),
-            operator: "op".into(),
-            skill: None,
-            site: Site {
-                file: "m.py".into(),
-                start_byte: 0,
-                end_byte: 1,
-                start_line: 1,
-                start_col: 0,
-                end_line: 1,
-                end_col: 1,
-                node_kind: "return_statement".into(),
-                scope: "f".into(),
-                query: "q".into(),
-                capture: "c".into(),
-            },
-            bug_patch,
-            enclosing: "f".into(),
-            problem_statement: "f returns the wrong value".into(),
-            fail_to_pass: vec![],
-            pass_to_pass: vec![],
-            image: None,
-            status: TaskStatus::Candidate,
-            seed: 0,
-            round: None,
-        }
+        let mut t = crate::model::test_support::task(&Task::compute_id("c0ffee", &bug_patch), "op", TaskStatus::Candidate);
+        (t.base_commit, t.bug_patch, t.round) = ("c0ffee".into(), bug_patch, None);
+        (t.site.start_line, t.site.end_line) = (1, 1);
+        t.problem_statement = "f returns the wrong value".into();
+        t
     }
 
     #[test]

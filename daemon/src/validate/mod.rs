@@ -221,40 +221,17 @@ fn first_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Site, TaskStatus};
+    use crate::model::TaskStatus;
 
     const PATCH: &str = "diff --git a/pkg/m.py b/pkg/m.py\n--- a/pkg/m.py\n+++ b/pkg/m.py\n@@ -10,3 +10,3 @@ def f():\n     a = 1\n-    if a < 2:\n+    if a <= 2:\n         return a\n";
 
     fn task(scope: &str) -> Task {
-        Task {
-            id: "t-1".into(),
-            repo: "r".into(),
-            base_commit: "c".into(),
-            operator: "flip-comparison".into(),
-            skill: None,
-            site: Site {
-                file: "pkg/m.py".into(),
-                start_byte: 0,
-                end_byte: 1,
-                start_line: 10,
-                start_col: 4,
-                end_line: 10,
-                end_col: 9,
-                node_kind: "comparison_operator".into(),
-                scope: scope.into(),
-                query: "q".into(),
-                capture: "c".into(),
-            },
-            bug_patch: PATCH.into(),
-            enclosing: "Ledger._helper".into(),
-            problem_statement: String::new(),
-            fail_to_pass: vec![],
-            pass_to_pass: vec![],
-            image: None,
-            status: TaskStatus::Candidate,
-            seed: 0,
-            round: None,
-        }
+        let mut t = crate::model::test_support::task("t-1", "flip-comparison", TaskStatus::Candidate);
+        t.site.file = "pkg/m.py".into();
+        (t.site.start_line, t.site.start_col, t.site.end_line, t.site.end_col) = (10, 4, 10, 9);
+        t.site.scope = scope.into();
+        (t.bug_patch, t.enclosing, t.round) = (PATCH.into(), "Ledger._helper".into(), None);
+        t
     }
 
     fn env(cov_line: u32) -> Environment {
