@@ -189,18 +189,39 @@ pub fn stacked_bars(c: &Chart) -> String {
     vertical_bars(c, true)
 }
 
-fn vertical_bars(c: &Chart, stacked: bool) -> String {
+/// The plot area of a vertical chart: its SVG opened with the value axis drawn, the axis top
+/// and the category band width.
+struct Frame {
+    s: String,
+    height: f64,
+    x0: f64,
+    y0: f64,
+    y1: f64,
+    top: f64,
+    band: f64,
+}
+
+/// The frame shared by bars and lines; `Err` is the finished "no data" chart.
+fn vertical_frame(c: &Chart, stacked: bool) -> Result<Frame, String> {
     let height = 320.0;
     let (x0, x1, y0, y1) = (LEFT, WIDTH - RIGHT, TOP, height - 64.0);
     let mut s = open(c, height);
     if c.categories.is_empty() || c.series.is_empty() {
         no_data(&mut s);
         s.push_str("</svg>");
-        return s;
+        return Err(s);
     }
     let (top, intervals) = axis(data_max(c, stacked), c.unit);
     value_axis(&mut s, (top, intervals), c.unit, y0, y1, x0, x1);
     let band = (x1 - x0) / c.categories.len() as f64;
+    Ok(Frame { s, height, x0, y0, y1, top, band })
+}
+
+fn vertical_bars(c: &Chart, stacked: bool) -> String {
+    let Frame { mut s, height, x0, y0, y1, top, band } = match vertical_frame(c, stacked) {
+        Ok(f) => f,
+        Err(empty) => return empty,
+    };
     let inner = band * 0.8;
     let bar_w = if stacked { inner } else { inner / c.series.len() as f64 };
     let scale = |v: f64| (v / top * (y1 - y0)).clamp(0.0, y1 - y0);
@@ -295,17 +316,10 @@ pub fn horizontal_bars(c: &Chart, notes: &[String]) -> String {
 
 /// One line per series across the categories (gaps at missing values), a dot per value.
 pub fn lines(c: &Chart) -> String {
-    let height = 320.0;
-    let (x0, x1, y0, y1) = (LEFT, WIDTH - RIGHT, TOP, height - 64.0);
-    let mut s = open(c, height);
-    if c.categories.is_empty() || c.series.is_empty() {
-        no_data(&mut s);
-        s.push_str("</svg>");
-        return s;
-    }
-    let (top, intervals) = axis(data_max(c, false), c.unit);
-    value_axis(&mut s, (top, intervals), c.unit, y0, y1, x0, x1);
-    let band = (x1 - x0) / c.categories.len() as f64;
+    let Frame { mut s, height, x0, y0, y1, top, band } = match vertical_frame(c, false) {
+        Ok(f) => f,
+        Err(empty) => return empty,
+    };
     // Series sit a few pixels apart so equal values stay visible.
     let spread = (c.series.len() as f64 - 1.0) / 2.0;
     let y_of = |v: f64| y1 - (v.max(0.0) / top * (y1 - y0)).clamp(0.0, y1 - y0);
