@@ -228,12 +228,20 @@ impl Store {
 
     /// The instance with this id, if stored.
     pub fn instance(&self, instance_id: &str) -> Result<Option<Instance>> {
-        let json: Option<String> = self
-            .conn
-            .query_row("SELECT json FROM instances WHERE instance_id = ?1", [instance_id], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.err("get instance", e))?;
-        json.map(|j| serde_json::from_str(&j).map_err(|e| self.corrupt(format!("instance: {e}")))).transpose()
+        self.json_row("SELECT json FROM instances WHERE instance_id = ?1", [instance_id], "get instance", "instance")
+    }
+
+    /// The JSON column of the one row `sql` selects, decoded; `None` when there is no row.
+    /// `op` names the query in SQLite errors, `what` the record in decoding errors.
+    pub(crate) fn json_row<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        op: &'static str,
+        what: &str,
+    ) -> Result<Option<T>> {
+        let json: Option<String> = self.conn.query_row(sql, params, |r| r.get(0)).optional().map_err(|e| self.err(op, e))?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| self.corrupt(format!("{what}: {e}")))).transpose()
     }
 
     pub(crate) fn json_rows<T: serde::de::DeserializeOwned>(&self, sql: &str, op: &'static str) -> Result<Vec<T>> {

@@ -3,7 +3,7 @@
 
 use super::{now, to_json, Result, Store};
 use crate::model::{Round, Score, SolveResult};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 
 impl Store {
     /// Insert or replace a round (its step and figures change as it runs).
@@ -19,12 +19,7 @@ impl Store {
 
     /// One round by number.
     pub fn round(&self, number: u32) -> Result<Option<Round>> {
-        let json: Option<String> = self
-            .conn()
-            .query_row("SELECT json FROM rounds WHERE number = ?1", [number], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.err("get round", e))?;
-        json.map(|j| serde_json::from_str(&j).map_err(|e| self.corrupt(format!("round {number}: {e}")))).transpose()
+        self.json_row("SELECT json FROM rounds WHERE number = ?1", [number], "get round", &format!("round {number}"))
     }
 
     /// Every round, first first.

@@ -4,7 +4,7 @@
 
 use super::{now, sql_error, to_json, Result, Store};
 use crate::model::{Skill, SkillKind};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 
 fn kind_name(k: SkillKind) -> &'static str {
     match k {
@@ -35,11 +35,6 @@ impl Store {
 
     /// One skill by name.
     pub fn skill(&self, name: &str) -> Result<Option<Skill>> {
-        let json: Option<String> = self
-            .conn()
-            .query_row("SELECT json FROM skills WHERE name = ?1", [name], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.err("get skill", e))?;
-        json.map(|j| serde_json::from_str(&j).map_err(|e| self.corrupt(format!("skill: {e}")))).transpose()
+        self.json_row("SELECT json FROM skills WHERE name = ?1", [name], "get skill", "skill")
     }
 }

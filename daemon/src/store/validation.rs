@@ -3,7 +3,7 @@
 use super::{now, sql_error, to_json, Result, Store};
 use crate::model::{Task, Verdict};
 use crate::sandbox::image::Environment;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 
 impl Store {
     /// Keep a built environment (replacing one for the same repository and commit).
@@ -19,12 +19,7 @@ impl Store {
 
     /// The environment built for a repository at a commit, if any.
     pub fn environment(&self, repo: &str, head: &str) -> Result<Option<Environment>> {
-        let json: Option<String> = self
-            .conn()
-            .query_row("SELECT json FROM environments WHERE repo = ?1 AND head = ?2", params![repo, head], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.err("get environment", e))?;
-        json.map(|j| serde_json::from_str(&j).map_err(|e| self.corrupt(format!("environment: {e}")))).transpose()
+        self.json_row("SELECT json FROM environments WHERE repo = ?1 AND head = ?2", params![repo, head], "get environment", "environment")
     }
 
     /// Record a verdict and the task it updates, in one transaction.
@@ -43,12 +38,7 @@ impl Store {
 
     /// The verdict for a task, if decided.
     pub fn verdict(&self, task_id: &str) -> Result<Option<Verdict>> {
-        let json: Option<String> = self
-            .conn()
-            .query_row("SELECT json FROM verdicts WHERE task_id = ?1", [task_id], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.err("get verdict", e))?;
-        json.map(|j| serde_json::from_str(&j).map_err(|e| self.corrupt(format!("verdict: {e}")))).transpose()
+        self.json_row("SELECT json FROM verdicts WHERE task_id = ?1", [task_id], "get verdict", "verdict")
     }
 
     /// Every verdict.
