@@ -8,7 +8,10 @@
 
 macro_rules! example {
     ($path:literal) => {
-        (concat!("examples/", $path), include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/traces/", $path)) as &[u8])
+        (
+            concat!("examples/", $path),
+            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/traces/", $path)) as &[u8],
+        )
     };
 }
 
@@ -80,7 +83,8 @@ pub fn write_example_repo(dir: &std::path::Path) -> Result<String, String> {
     index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).map_err(git)?;
     index.write().map_err(git)?;
     let tree = repo.find_tree(index.write_tree().map_err(git)?).map_err(git)?;
-    let sig = git2::Signature::new("socratic", "socratic@localhost", &git2::Time::new(1_700_000_000, 0)).map_err(git)?;
+    let sig =
+        git2::Signature::new("socratic", "socratic@localhost", &git2::Time::new(1_700_000_000, 0)).map_err(git)?;
     let parents = match repo.head().ok().and_then(|h| h.peel_to_commit().ok()) {
         Some(head) if head.tree_id() == tree.id() => return Ok(head.id().to_string()),
         Some(head) => vec![head],

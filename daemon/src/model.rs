@@ -104,12 +104,7 @@ pub enum Event {
     /// A shell command. `exit_code` is `None` when the source does not record it.
     Command { command: String, exit_code: Option<i32>, output: String },
     /// A test run with per-test statuses (empty when only the command is known).
-    TestRun {
-        command: String,
-        exit_code: Option<i32>,
-        statuses: BTreeMap<String, TestStatus>,
-        output: String,
-    },
+    TestRun { command: String, exit_code: Option<i32>, statuses: BTreeMap<String, TestStatus>, output: String },
     /// A message from the user, the assistant or the system (thoughts included).
     Message { role: String, text: String },
     /// The agent submitted its patch (or gave up).
@@ -487,8 +482,14 @@ pub enum RoundStep {
 }
 
 impl RoundStep {
-    pub const ALL: [RoundStep; 6] =
-        [RoundStep::Distill, RoundStep::Generate, RoundStep::Validate, RoundStep::Score, RoundStep::Select, RoundStep::Done];
+    pub const ALL: [RoundStep; 6] = [
+        RoundStep::Distill,
+        RoundStep::Generate,
+        RoundStep::Validate,
+        RoundStep::Score,
+        RoundStep::Select,
+        RoundStep::Done,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

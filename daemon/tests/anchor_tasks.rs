@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
-use common::{commit_all};
+use common::commit_all;
 
 const LEDGER: &str = include_str!("fixtures/tallyho/ledger.py");
 const UTIL: &str = include_str!("fixtures/tallyho/util.py");
@@ -42,16 +42,20 @@ fn fixture() -> Fixture {
     write(root, "tallyho/util.py", UTIL.as_bytes());
     write(root, "tallyho/broken.py", BROKEN.as_bytes());
     write(root, "tallyho/latin.py", b"# caf\xe9\nname = 'caf\xe9'\n");
-    write(root, "tests/test_ledger.py", b"from tallyho import Ledger\n\ndef test_balance():\n    assert Ledger('a', [1, 2]).balance() == 3\n");
+    write(
+        root,
+        "tests/test_ledger.py",
+        b"from tallyho import Ledger\n\ndef test_balance():\n    assert Ledger('a', [1, 2]).balance() == 3\n",
+    );
     write(root, "tallyho/conftest.py", b"import pytest\n");
     write(root, "README.md", b"# tallyho\n");
     write(outside.path(), "elsewhere.py", b"def elsewhere():\n    return 1\n");
     #[cfg(unix)]
-    std::os::unix::fs::symlink(outside.path().join("elsewhere.py"), root.join("tallyho/elsewhere.py")).expect("symlink");
+    std::os::unix::fs::symlink(outside.path().join("elsewhere.py"), root.join("tallyho/elsewhere.py"))
+        .expect("symlink");
     commit_all(root);
     Fixture { repo: repo_dir, _outside: outside }
 }
-
 
 fn config(seed: u64, budget: usize) -> GenerateConfig {
     GenerateConfig { seed, budget, ..Default::default() }
@@ -71,7 +75,8 @@ fn patched_file(root: &Path, patch_text: &str, file: &str) -> String {
 fn git_apply_check(root: &Path, patch_text: &str) -> bool {
     let patch_file = root.join(".git").join("candidate.patch");
     std::fs::write(&patch_file, patch_text).expect("write patch");
-    let out = Command::new("git").arg("apply").arg("--check").arg(&patch_file).current_dir(root).output().expect("run git");
+    let out =
+        Command::new("git").arg("apply").arg("--check").arg(&patch_file).current_dir(root).output().expect("run git");
     if !out.status.success() {
         eprintln!("git apply --check: {}", String::from_utf8_lossy(&out.stderr));
     }
@@ -127,7 +132,9 @@ fn every_operator_yields_applying_candidates() {
 #[test]
 fn same_seed_same_tasks_and_budget_is_respected() {
     let fx = fixture();
-    let ids = |seed| generate(fx.root(), &config(seed, 40)).expect("generate").0.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    let ids = |seed| {
+        generate(fx.root(), &config(seed, 40)).expect("generate").0.into_iter().map(|t| t.id).collect::<Vec<_>>()
+    };
     let a = ids(11);
     assert_eq!(a.len(), 40);
     assert_eq!(a, ids(11));
@@ -147,9 +154,14 @@ fn executed_lines_keep_generation_to_code_the_tests_run() {
     let all = generate(dir.path(), &config(0, 100)).expect("generate").0;
     assert!(all.iter().any(|t| t.site.start_line >= 6), "idle() has sites");
     let executed = [("pkg/mod.py".to_string(), (1..=4).collect())].into_iter().collect();
-    let (tasks, reports) = generate(dir.path(), &GenerateConfig { executed_lines: Some(executed), ..config(0, 100) }).expect("generate");
+    let (tasks, reports) =
+        generate(dir.path(), &GenerateConfig { executed_lines: Some(executed), ..config(0, 100) }).expect("generate");
     assert!(!tasks.is_empty());
-    assert!(tasks.iter().all(|t| t.site.end_line < 4), "only run()'s lines 1-4 (rows 0-3): {:?}", tasks.iter().map(|t| (&t.operator, t.site.start_line)).collect::<Vec<_>>());
+    assert!(
+        tasks.iter().all(|t| t.site.end_line < 4),
+        "only run()'s lines 1-4 (rows 0-3): {:?}",
+        tasks.iter().map(|t| (&t.operator, t.site.start_line)).collect::<Vec<_>>()
+    );
     assert!(reports.iter().any(|r| r.rejected.get("not-executed-by-tests").is_some_and(|n| *n > 0)));
 }
 
@@ -169,7 +181,12 @@ fn incremental_edits_match_a_full_reindex() {
     let mut file = FileIndex::new("tallyho/ledger.py", LEDGER.to_string(), &queries).expect("index");
     let insert_at = LEDGER.find("    def countdown").expect("anchor");
     let edits: Vec<(usize, usize, String)> = vec![
-        (insert_at, insert_at, "    def extra(self, x):\n        if x is None:\n            return 0\n        return x * 2\n\n".to_string()),
+        (
+            insert_at,
+            insert_at,
+            "    def extra(self, x):\n        if x is None:\n            return 0\n        return x * 2\n\n"
+                .to_string(),
+        ),
         (0, 0, "import os\n".to_string()),
         (20, 21, String::new()),
         (30, 30, "(".to_string()),
@@ -230,7 +247,8 @@ fn cli_index_generate_list_show() {
     assert!(index["skipped"].as_array().is_some_and(|s| s.iter().any(|k| k["path"] == "tests/")));
     assert!(index["syntax_errors"][0]["file"] == "tallyho/broken.py");
 
-    let out = socratic(home.path(), &["tasks", "generate", "--repo", root_s, "--budget", "30", "--seed", "5", "--json"]);
+    let out =
+        socratic(home.path(), &["tasks", "generate", "--repo", root_s, "--budget", "30", "--seed", "5", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let generated = json(&out);
     assert_eq!(generated["generated"], 30);

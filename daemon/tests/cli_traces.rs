@@ -32,7 +32,14 @@ fn imports_every_project_fixture_and_is_idempotent() {
     assert!(report["imported"]["traces"].as_u64().unwrap() >= 10, "{report:#}");
     let again = json(&socratic(home.path(), &["traces", "import", dir.to_str().unwrap(), "--json"]));
     assert_eq!(again["imported"]["traces"], 0);
-    assert_eq!(again["imported"]["duplicates"].as_u64(), Some(report["imported"]["traces"].as_u64().unwrap() + report["imported"]["reports"].as_u64().unwrap() + report["imported"]["instances"].as_u64().unwrap()));
+    assert_eq!(
+        again["imported"]["duplicates"].as_u64(),
+        Some(
+            report["imported"]["traces"].as_u64().unwrap()
+                + report["imported"]["reports"].as_u64().unwrap()
+                + report["imported"]["instances"].as_u64().unwrap()
+        )
+    );
 
     let list = json(&socratic(home.path(), &["traces", "list", "--json"]));
     let first_id = list[0]["id"].as_str().unwrap();
@@ -58,10 +65,17 @@ fn bad_inputs_are_named_and_the_rest_imports() {
     std::fs::write(dir.path().join("unknown.json"), "{\"hello\": 1}").unwrap();
     std::os::unix::fs::symlink(dir.path(), dir.path().join("loop")).unwrap();
     let empty = tempfile::tempdir().unwrap();
-    let out = socratic(home.path(), &["traces", "import", dir.path().to_str().unwrap(), empty.path().to_str().unwrap()]);
+    let out =
+        socratic(home.path(), &["traces", "import", dir.path().to_str().unwrap(), empty.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for needle in ["truncated.json: not JSON", "binary.json: not UTF-8", "unknown.json: unrecognised format", "symlink loop", "holds no .json"] {
+    for needle in [
+        "truncated.json: not JSON",
+        "binary.json: not UTF-8",
+        "unknown.json: unrecognised format",
+        "symlink loop",
+        "holds no .json",
+    ] {
         assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
     }
     assert!(!stderr.contains("panicked"));
@@ -75,7 +89,11 @@ fn usage_errors_exit_2() {
     assert_eq!(socratic(home.path(), &["traces", "frobnicate"]).status.code(), Some(2));
     assert_eq!(socratic(home.path(), &["traces", "import"]).status.code(), Some(2));
     // --home accepted after the subcommand too.
-    let out = Command::new(env!("CARGO_BIN_EXE_socratic")).args(["traces", "stats", "--json", "--home"]).arg(home.path()).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_socratic"))
+        .args(["traces", "stats", "--json", "--home"])
+        .arg(home.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
 }
 

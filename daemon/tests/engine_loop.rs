@@ -38,8 +38,14 @@ fn socratic_cmd(home: &Path, args: &[&str]) -> Command {
 
 fn json(home: &Path, args: &[&str]) -> Value {
     let out = socratic_cmd(home, args).output().unwrap();
-    assert!(out.status.success(), "socratic {args:?}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("socratic {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    assert!(
+        out.status.success(),
+        "socratic {args:?}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("socratic {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn round_args<'a>(repo: &'a str, seed: &'a str) -> Vec<&'a str> {
@@ -102,7 +108,12 @@ fn a_round_killed_at_random_points_resumes_to_the_same_kept_tasks() {
         };
         let resumed_kept: Vec<String> = match resumed.get("kept") {
             Some(_) => kept(&resumed),
-            None => resumed["tasks"].as_array().unwrap().iter().map(|e| e["task"]["id"].as_str().unwrap().to_string()).collect(),
+            None => resumed["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["task"]["id"].as_str().unwrap().to_string())
+                .collect(),
         };
         assert_eq!(resumed_kept, kept(&expected), "seed {seed}: resumed round kept different tasks");
 
@@ -164,7 +175,9 @@ fn solvers_are_graded_in_containers_and_stored_as_traces() {
     let agent = json(&home, &["solve", "--agent", &template, "--timeout", "60", "--json"]);
     assert_eq!(agent["by_outcome"]["resolved"], kept_ids.len(), "{agent}");
     let imported: i64 = conn
-        .query_row("SELECT count(*) FROM traces WHERE source = 'mini-swe-agent' AND instance_id LIKE 't-%'", [], |r| r.get(0))
+        .query_row("SELECT count(*) FROM traces WHERE source = 'mini-swe-agent' AND instance_id LIKE 't-%'", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(imported as usize, kept_ids.len(), "the agent's trajectories become the stored traces");
 
@@ -186,7 +199,10 @@ fn solvers_are_graded_in_containers_and_stored_as_traces() {
     let started = Instant::now();
     let hung = json(&home, &["solve", "--agent", "sleep 30 & sleep 30", "--name", "hung", "--timeout", "1", "--json"]);
     assert_eq!(hung["by_outcome"]["no-patch"], kept_ids.len(), "{hung}");
-    assert!(started.elapsed() < Duration::from_secs(10 + 5 * kept_ids.len() as u64), "the timeout did not stop the agent");
+    assert!(
+        started.elapsed() < Duration::from_secs(10 + 5 * kept_ids.len() as u64),
+        "the timeout did not stop the agent"
+    );
 
     // Decisions: a rejected task leaves the curriculum, an accepted one joins it.
     let listed = json(&home, &["curriculum", "list", "--json"]);
@@ -206,7 +222,11 @@ fn solvers_are_graded_in_containers_and_stored_as_traces() {
     if !valid_not_kept.is_empty() && !kept_ids.contains(&valid_not_kept) {
         json(&home, &["curriculum", "accept", &valid_not_kept, "--json"]);
         let after = json(&home, &["curriculum", "list", "--json"]);
-        assert!(after["tasks"].as_array().unwrap().iter().any(|e| e["task"]["id"] == valid_not_kept.as_str() && e["membership"] == "accepted"));
+        assert!(after["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["task"]["id"] == valid_not_kept.as_str() && e["membership"] == "accepted"));
     }
     let bad = socratic_cmd(&home, &["curriculum", "accept", "t-nope"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(1));
@@ -243,11 +263,19 @@ fn read_frame(r: &mut impl std::io::BufRead) -> Value {
 fn an_editor_runs_a_round_through_the_language_server() {
     let dir = tempfile::tempdir().unwrap();
     let (home, repo) = home_with_example(dir.path());
-    let mut server = socratic_cmd(&home, &["lsp", "--standalone"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut server = socratic_cmd(&home, &["lsp", "--standalone"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut input = server.stdin.take().unwrap();
     let mut output = std::io::BufReader::new(server.stdout.take().unwrap());
     let root = format!("file://{}", repo.canonicalize().unwrap().display());
-    send_frame(&mut input, &serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": null, "rootUri": root, "capabilities": {}}}));
+    send_frame(
+        &mut input,
+        &serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": null, "rootUri": root, "capabilities": {}}}),
+    );
     let mut answer = |id: i64, input: &mut std::process::ChildStdin| loop {
         let msg = read_frame(&mut output);
         if msg.get("method").is_some() && msg.get("id").is_some() {
@@ -257,9 +285,16 @@ fn an_editor_runs_a_round_through_the_language_server() {
         }
     };
     let init = answer(1, &mut input);
-    assert!(init["result"]["capabilities"]["executeCommandProvider"]["commands"].as_array().unwrap().iter().any(|c| c == "socratic.round"));
+    assert!(init["result"]["capabilities"]["executeCommandProvider"]["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "socratic.round"));
     send_frame(&mut input, &serde_json::json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
-    send_frame(&mut input, &serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand", "params": {"command": "socratic.round", "arguments": []}}));
+    send_frame(
+        &mut input,
+        &serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand", "params": {"command": "socratic.round", "arguments": []}}),
+    );
     let round = answer(2, &mut input);
     assert_eq!(round["result"]["step"], "done", "{round}");
     assert_eq!(round["result"]["number"], 1);

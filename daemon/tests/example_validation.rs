@@ -18,7 +18,12 @@ fn copy_example(dest: &Path) -> String {
     commit_all(dest)
 }
 
-async fn verdicts(engine: &Engine, env: &image::Environment, tasks: &[Task], cold_reload: bool) -> BTreeMap<String, Verdict> {
+async fn verdicts(
+    engine: &Engine,
+    env: &image::Environment,
+    tasks: &[Task],
+    cold_reload: bool,
+) -> BTreeMap<String, Verdict> {
     let cfg = ValidateConfig { workers: 2, timeout_s: 30.0, cold_reload, ..Default::default() };
     let mut out = BTreeMap::new();
     validate_all(engine, env, tasks.to_vec(), &cfg, |t, v| {
@@ -52,7 +57,11 @@ async fn example_repository_candidates_validate_the_same_hot_and_cold() {
     assert_eq!(hot.len(), tasks.len());
     for (id, h) in &hot {
         let c = &cold[id];
-        assert_eq!((h.valid, &h.rejected_at, &h.fail_to_pass, &h.pass_to_pass), (c.valid, &c.rejected_at, &c.fail_to_pass, &c.pass_to_pass), "task {id}");
+        assert_eq!(
+            (h.valid, &h.rejected_at, &h.fail_to_pass, &h.pass_to_pass),
+            (c.valid, &c.rejected_at, &c.fail_to_pass, &c.pass_to_pass),
+            "task {id}"
+        );
     }
     let valid = hot.values().filter(|v| v.valid).count();
     assert!(valid * 100 >= tasks.len() * 60, "yield {valid}/{}", tasks.len());

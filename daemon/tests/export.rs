@@ -67,7 +67,8 @@ fn fixture() -> Fixture {
     let repo = dir.path().join("tallyho");
     copy_dir(&example_repo_source(), &repo);
     let clean = commit_all(&repo);
-    let (generated, _) = generate(&repo, &GenerateConfig { budget: 12, seed: 3, round: Some(1), ..Default::default() }).expect("generate");
+    let (generated, _) = generate(&repo, &GenerateConfig { budget: 12, seed: 3, round: Some(1), ..Default::default() })
+        .expect("generate");
     assert!(generated.len() >= 6, "only {} tasks generated", generated.len());
     let home = dir.path().join("home");
     let mut store = Store::open(&home).expect("store");
@@ -141,11 +142,13 @@ fn swebench_export_reimports_and_its_gold_patch_fixes_the_bugged_commit() {
     let fx = fixture();
     let out_dir = tempfile::tempdir().unwrap();
     let out = out_dir.path().join("tasks.jsonl");
-    let summary = stdout_json(&socratic(&fx.home, &["export", "--format", "swebench", out.to_str().unwrap(), "--json"]));
+    let summary =
+        stdout_json(&socratic(&fx.home, &["export", "--format", "swebench", out.to_str().unwrap(), "--json"]));
     let want: Vec<String> = fx.kept().iter().map(instance_id).collect();
     assert_eq!(summary["exported"], serde_json::json!(want));
     assert_eq!(summary["source"], "round 1 curriculum");
-    let skipped: Vec<&str> = summary["skipped"].as_array().unwrap().iter().map(|s| s["task_id"].as_str().unwrap()).collect();
+    let skipped: Vec<&str> =
+        summary["skipped"].as_array().unwrap().iter().map(|s| s["task_id"].as_str().unwrap()).collect();
     assert_eq!(skipped, [fx.invalid().id.as_str(), fx.accepted_unvalidated().id.as_str()]);
 
     let text = std::fs::read_to_string(&out).unwrap();
@@ -195,10 +198,14 @@ fn swesmith_export_reimports_with_the_bug_patch() {
     let fx = fixture();
     let out_dir = tempfile::tempdir().unwrap();
     let out = out_dir.path().join("tasks.json");
-    let summary = stdout_json(&socratic(&fx.home, &["export", "--format", "swesmith", out.to_str().unwrap(), "--valid", "--json"]));
+    let summary = stdout_json(&socratic(
+        &fx.home,
+        &["export", "--format", "swesmith", out.to_str().unwrap(), "--valid", "--json"],
+    ));
     // --valid: every valid task, kept or not; the invalid and the unvalidated ones stay out.
     let mut want: Vec<String> = fx.kept().iter().chain([fx.valid_not_kept()]).map(instance_id).collect();
-    let mut got: Vec<String> = summary["exported"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    let mut got: Vec<String> =
+        summary["exported"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
     want.sort();
     got.sort();
     assert_eq!(got, want);
@@ -214,7 +221,10 @@ fn swesmith_export_reimports_with_the_bug_patch() {
         assert_eq!(inst.source, socratic::model::SourceFormat::SweSmithInstance);
         assert_eq!(inst.bug_patch.as_deref(), Some(task.bug_patch.as_str()));
         assert_eq!(inst.base_commit.as_deref(), Some(fx.clean.as_str()));
-        assert_eq!((inst.fail_to_pass.clone(), inst.pass_to_pass.clone()), (task.fail_to_pass.clone(), task.pass_to_pass.clone()));
+        assert_eq!(
+            (inst.fail_to_pass.clone(), inst.pass_to_pass.clone()),
+            (task.fail_to_pass.clone(), task.pass_to_pass.clone())
+        );
         assert_eq!(inst.image_name.as_deref(), Some(IMAGE));
         // The bug patch applies at the clean commit; the fix the importer derives undoes it.
         let wt = out_dir.path().join(format!("wt-{}", task.id));
@@ -235,16 +245,27 @@ fn harbor_export_writes_runnable_task_folders() {
     let fx = fixture();
     let out_dir = tempfile::tempdir().unwrap();
     let out = out_dir.path().join("harbor");
-    let summary = stdout_json(&socratic(&fx.home, &["export", "--format", "harbor", out.to_str().unwrap(), "--round", "1", "--json"]));
+    let summary = stdout_json(&socratic(
+        &fx.home,
+        &["export", "--format", "harbor", out.to_str().unwrap(), "--round", "1", "--json"],
+    ));
     assert_eq!(summary["exported"].as_array().unwrap().len(), 3);
-    let mut folders: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    let mut folders: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
     folders.sort();
     let mut want: Vec<String> = fx.kept().iter().map(instance_id).collect();
     want.sort();
     assert_eq!(folders, want);
     for task in fx.kept() {
         let folder = out.join(instance_id(task));
-        for file in ["instruction.md", "task.toml", "environment/Dockerfile", "environment/bug.patch", "tests/test.sh", "solution/solve.sh"] {
+        for file in [
+            "instruction.md",
+            "task.toml",
+            "environment/Dockerfile",
+            "environment/bug.patch",
+            "tests/test.sh",
+            "solution/solve.sh",
+        ] {
             assert!(folder.join(file).is_file(), "{} lacks {file}", folder.display());
         }
         for script in ["tests/test.sh", "solution/solve.sh"] {
@@ -284,7 +305,8 @@ fn harbor_export_writes_runnable_task_folders() {
         worktree(&fx.repo, &fx.clean, &wt);
         git_ok(&wt, &["apply", folder.join("environment/bug.patch").to_str().unwrap()]);
         assert!(!tree_equals(&wt, &fx.clean));
-        let solved = Command::new("bash").arg(folder.join("solution/solve.sh")).env("SOCRATIC_REPO_DIR", &wt).output().unwrap();
+        let solved =
+            Command::new("bash").arg(folder.join("solution/solve.sh")).env("SOCRATIC_REPO_DIR", &wt).output().unwrap();
         assert!(solved.status.success(), "solve.sh: {}", String::from_utf8_lossy(&solved.stderr));
         assert!(tree_equals(&wt, &fx.clean), "solve.sh of {} did not fix the bug", task.id);
     }

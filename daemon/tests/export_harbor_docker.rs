@@ -40,9 +40,15 @@ async fn harbor_tasks_score_zero_bugged_and_one_after_the_reference_solution() {
     let (tasks, _) = generate(&repo, &GenerateConfig { budget: 8, seed: 11, ..Default::default() }).unwrap();
     store.insert_tasks(&tasks).unwrap();
     let mut decided = Vec::new();
-    validate_all(&engine, &env, tasks, &ValidateConfig { workers: 1, timeout_s: 30.0, ..Default::default() }, |t, v| decided.push((t, v)))
-        .await
-        .unwrap();
+    validate_all(
+        &engine,
+        &env,
+        tasks,
+        &ValidateConfig { workers: 1, timeout_s: 30.0, ..Default::default() },
+        |t, v| decided.push((t, v)),
+    )
+    .await
+    .unwrap();
     let mut valid = 0;
     for (task, verdict) in &decided {
         store.record_verdict(task, verdict).unwrap();
@@ -64,16 +70,37 @@ async fn harbor_tasks_score_zero_bugged_and_one_after_the_reference_solution() {
     folders.sort();
     assert_eq!(folders.len(), valid);
     for folder in folders.iter().take(2) {
-        let tag = format!("socratic-harbor-test:{}", folder.file_name().unwrap().to_string_lossy().rsplit('.').next().unwrap());
+        let tag = format!(
+            "socratic-harbor-test:{}",
+            folder.file_name().unwrap().to_string_lossy().rsplit('.').next().unwrap()
+        );
         let built = docker(&["build", "-q", "-t", &tag, folder.join("environment").to_str().unwrap()]);
-        assert!(built.status.success(), "docker build {}: {}", folder.display(), String::from_utf8_lossy(&built.stderr));
+        assert!(
+            built.status.success(),
+            "docker build {}: {}",
+            folder.display(),
+            String::from_utf8_lossy(&built.stderr)
+        );
         let mount = |sub: &str, at: &str| format!("{}:{at}:ro", folder.join(sub).display());
         let script = "git status --porcelain | wc -l; git log --oneline | wc -l; \
                       bash /tests/test.sh >/tmp/t1.log 2>&1; cat /logs/verifier/reward.txt; \
                       bash /solution/solve.sh >/tmp/s.log 2>&1 || cat /tmp/s.log; \
                       bash /tests/test.sh >/tmp/t2.log 2>&1; cat /logs/verifier/reward.txt; \
                       tail -3 /tmp/t2.log >&2";
-        let ran = docker(&["run", "--rm", "--network", "none", "-v", &mount("tests", "/tests"), "-v", &mount("solution", "/solution"), &tag, "bash", "-c", script]);
+        let ran = docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            &mount("tests", "/tests"),
+            "-v",
+            &mount("solution", "/solution"),
+            &tag,
+            "bash",
+            "-c",
+            script,
+        ]);
         let _ = docker(&["rmi", "-f", &tag]);
         let stdout = String::from_utf8_lossy(&ran.stdout);
         let lines: Vec<&str> = stdout.lines().map(str::trim).collect();

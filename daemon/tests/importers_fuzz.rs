@@ -123,7 +123,11 @@ fn decode(bytes: &[u8]) -> Option<Decoded> {
     if let Ok(v) = serde_json::from_str(text) {
         return Some(Decoded::Json(v));
     }
-    text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).ok()).collect::<Option<_>>().map(Decoded::Lines)
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).ok())
+        .collect::<Option<_>>()
+        .map(Decoded::Lines)
 }
 
 fn encode(doc: &Decoded) -> Vec<u8> {
@@ -164,16 +168,8 @@ fn nth_node<'a>(v: &'a mut Value, k: &mut usize) -> Option<&'a mut Value> {
 
 /// A value of a different JSON type than `old`.
 fn other_type(old: &Value, pick: usize, text: &str) -> Value {
-    let candidates = [
-        Value::Null,
-        json!(true),
-        json!(-7),
-        json!(text),
-        json!([text]),
-        json!({ "x": text }),
-        json!([]),
-        json!({}),
-    ];
+    let candidates =
+        [Value::Null, json!(true), json!(-7), json!(text), json!([text]), json!({ "x": text }), json!([]), json!({})];
     let same = |v: &Value| std::mem::discriminant(v) == std::mem::discriminant(old);
     let others: Vec<&Value> = candidates.iter().filter(|v| !same(v)).collect();
     others.get(pick % others.len().max(1)).map_or(Value::Null, |v| (*v).clone())
@@ -233,25 +229,115 @@ fn fixtures_import_unchanged() {
 
 /// Field names the importers look for, so random documents reach past the format checks.
 const KEYS: &[&str] = &[
-    "instance_id", "repo", "base_commit", "patch", "test_patch", "problem_statement", "FAIL_TO_PASS", "PASS_TO_PASS",
-    "FAIL_TO_FAIL", "PASS_TO_FAIL", "image_name", "resolved", "tests_status", "success", "failure", "patch_is_None",
-    "patch_exists", "patch_successfully_applied", "schema_version", "resolved_ids", "unresolved_ids", "empty_patch_ids",
-    "error_ids", "submitted_ids", "model_name_or_path", "model_patch", "type", "sessionId", "message", "role",
-    "content", "text", "thinking", "tool_use_id", "is_error", "name", "input", "id", "command", "cmd", "timestamp",
-    "payload", "arguments", "call_id", "output", "metadata", "exit_code", "ts", "say", "ask", "partial", "modelInfo",
-    "modelId", "history", "trajectory", "info", "messages", "action", "observation", "test_result", "git", "summary",
+    "instance_id",
+    "repo",
+    "base_commit",
+    "patch",
+    "test_patch",
+    "problem_statement",
+    "FAIL_TO_PASS",
+    "PASS_TO_PASS",
+    "FAIL_TO_FAIL",
+    "PASS_TO_FAIL",
+    "image_name",
+    "resolved",
+    "tests_status",
+    "success",
+    "failure",
+    "patch_is_None",
+    "patch_exists",
+    "patch_successfully_applied",
+    "schema_version",
+    "resolved_ids",
+    "unresolved_ids",
+    "empty_patch_ids",
+    "error_ids",
+    "submitted_ids",
+    "model_name_or_path",
+    "model_patch",
+    "type",
+    "sessionId",
+    "message",
+    "role",
+    "content",
+    "text",
+    "thinking",
+    "tool_use_id",
+    "is_error",
+    "name",
+    "input",
+    "id",
+    "command",
+    "cmd",
+    "timestamp",
+    "payload",
+    "arguments",
+    "call_id",
+    "output",
+    "metadata",
+    "exit_code",
+    "ts",
+    "say",
+    "ask",
+    "partial",
+    "modelInfo",
+    "modelId",
+    "history",
+    "trajectory",
+    "info",
+    "messages",
+    "action",
+    "observation",
+    "test_result",
+    "git",
+    "summary",
 ];
 
 /// String values the importers branch on.
 const WORDS: &[&str] = &[
-    "user", "assistant", "say", "ask", "text", "tool_use", "tool_result", "thinking", "Bash", "Edit", "MultiEdit",
-    "Write", "response_item", "session_meta", "turn_context", "event_msg", "function_call", "function_call_output",
-    "custom_tool_call", "exec_command_end", "reasoning", "shell", "exec_command", "apply_patch", "command",
-    "command_output", "tool", "completion_result", "api_req_started", "execute_command", "write_to_file",
-    "replace_in_file", "attempt_completion", "editedExistingFile", "newFileCreated", "{\"cost\": 0.5}",
-    "{\"tool\": \"newFileCreated\", \"path\": \"a\"}", "{\"output\": \"x\", \"metadata\": {\"exit_code\": 3}}",
-    "*** Begin Patch\n*** Add File: x\n+a\n*** End Patch", "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n",
-    "[\"t1\"]", "Exit code 2", "[execute_command for 'ls'] Result:\nok",
+    "user",
+    "assistant",
+    "say",
+    "ask",
+    "text",
+    "tool_use",
+    "tool_result",
+    "thinking",
+    "Bash",
+    "Edit",
+    "MultiEdit",
+    "Write",
+    "response_item",
+    "session_meta",
+    "turn_context",
+    "event_msg",
+    "function_call",
+    "function_call_output",
+    "custom_tool_call",
+    "exec_command_end",
+    "reasoning",
+    "shell",
+    "exec_command",
+    "apply_patch",
+    "command",
+    "command_output",
+    "tool",
+    "completion_result",
+    "api_req_started",
+    "execute_command",
+    "write_to_file",
+    "replace_in_file",
+    "attempt_completion",
+    "editedExistingFile",
+    "newFileCreated",
+    "{\"cost\": 0.5}",
+    "{\"tool\": \"newFileCreated\", \"path\": \"a\"}",
+    "{\"output\": \"x\", \"metadata\": {\"exit_code\": 3}}",
+    "*** Begin Patch\n*** Add File: x\n+a\n*** End Patch",
+    "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n",
+    "[\"t1\"]",
+    "Exit code 2",
+    "[execute_command for 'ls'] Result:\nok",
 ];
 
 fn json_value() -> impl Strategy<Value = Value> {
@@ -294,7 +380,8 @@ fn random_json_documents() {
     let jsonl = prop::collection::vec(json_value(), 1..5)
         .prop_map(|lines| lines.iter().map(Value::to_string).collect::<Vec<_>>().join("\n"));
     let text = prop_oneof![json_value().prop_map(|v| v.to_string()), jsonl];
-    let result = runner(1024).run(&(prop::sample::select(PATHS), text), |(path, text)| check(Path::new(path), text.as_bytes()));
+    let result =
+        runner(1024).run(&(prop::sample::select(PATHS), text), |(path, text)| check(Path::new(path), text.as_bytes()));
     if let Err(e) = result {
         panic!("{e}");
     }

@@ -10,9 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{copy_dir, commit_all};
-
-
+use common::{commit_all, copy_dir};
 
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -46,16 +44,28 @@ fn daemon_watches_traces_and_files_and_stops_on_sigterm() {
         .env("XDG_RUNTIME_DIR", runtime.path())
         .spawn()
         .expect("start the daemon");
-    let status = || Command::new(bin).arg("--home").arg(home.path()).args(["daemon", "status"]).env("XDG_RUNTIME_DIR", runtime.path()).output().expect("status");
+    let status = || {
+        Command::new(bin)
+            .arg("--home")
+            .arg(home.path())
+            .args(["daemon", "status"])
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .output()
+            .expect("status")
+    };
     wait_until("the daemon to answer", || status().status.success());
-    let socket = String::from_utf8_lossy(&status().stdout).split("socket=").nth(1).expect("socket path").trim().to_string();
+    let socket =
+        String::from_utf8_lossy(&status().stdout).split("socket=").nth(1).expect("socket path").trim().to_string();
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&socket).expect("socket").permissions());
     assert_eq!(mode & 0o777, 0o600);
 
     // a trace file dropped into the watched folder is imported
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/traces/mini-swe-agent/toolcall_toy.traj.json");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/traces/mini-swe-agent/toolcall_toy.traj.json");
     std::fs::copy(&fixture, traces.path().join("new.traj.json")).expect("copy trace");
-    wait_until("the trace to be imported", || Store::open(home.path()).expect("store").traces().expect("traces").len() == 1);
+    wait_until("the trace to be imported", || {
+        Store::open(home.path()).expect("store").traces().expect("traces").len() == 1
+    });
 
     // a file changed on disk: a moved site stays, a deleted site goes stale
     let victim = tasks.iter().max_by_key(|t| t.site.start_byte).expect("task");
@@ -63,11 +73,15 @@ fn daemon_watches_traces_and_files_and_stops_on_sigterm() {
     let text = std::fs::read_to_string(&path).expect("read");
     std::fs::write(&path, format!("# moved\n{text}")).expect("write");
     std::thread::sleep(Duration::from_millis(800));
-    assert_ne!(Store::open(home.path()).expect("store").task(&victim.id).expect("task").expect("stored").status, TaskStatus::Stale);
+    assert_ne!(
+        Store::open(home.path()).expect("store").task(&victim.id).expect("task").expect("stored").status,
+        TaskStatus::Stale
+    );
     let cut = format!("{}{}", &text[..victim.site.start_byte], &text[victim.site.end_byte..]);
     std::fs::write(&path, cut).expect("write");
     wait_until("the task to go stale", || {
-        Store::open(home.path()).expect("store").task(&victim.id).expect("task").expect("stored").status == TaskStatus::Stale
+        Store::open(home.path()).expect("store").task(&victim.id).expect("task").expect("stored").status
+            == TaskStatus::Stale
     });
 
     // SIGTERM: clean exit, socket gone

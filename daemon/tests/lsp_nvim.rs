@@ -12,13 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 mod common;
-use common::{copy_dir, commit_all};
+use common::{commit_all, copy_dir};
 #[path = "common/nvim.rs"]
 mod nvim;
 use nvim::nvim_or_skip;
-
-
-
 
 struct Fixture {
     repo: tempfile::TempDir,
@@ -63,7 +60,11 @@ fn editor(nvim: &Path, fx: &Fixture, standalone: bool, role: &str, ready: &Path)
 fn check(out: &Output, want: &str) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stdout.contains(want), "status {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+    assert!(
+        out.status.success() && stdout.contains(want),
+        "status {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
 }
 
 fn status_of(fx: &Fixture) -> TaskStatus {
@@ -94,7 +95,11 @@ fn two_neovims_on_one_daemon_see_each_others_accept() {
     let Some(nvim) = nvim_or_skip() else { return };
     let fx = fixture();
     let ready = fx.runtime.path().join("watcher-ready");
-    let watcher = editor(&nvim, &fx, false, "watch", &ready).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn nvim");
+    let watcher = editor(&nvim, &fx, false, "watch", &ready)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn nvim");
     let accepter = editor(&nvim, &fx, false, "accept", &ready).output().expect("run nvim");
     let watched = watcher.wait_with_output().expect("wait nvim");
     let status = socratic(&fx, &["daemon", "status"]);
@@ -106,7 +111,11 @@ fn two_neovims_on_one_daemon_see_each_others_accept() {
     let status = String::from_utf8_lossy(&status.stdout).to_string();
     assert!(status.starts_with("running pid="), "{status}");
     assert_eq!(second.status.code(), Some(1), "a second daemon on the same home must refuse");
-    assert!(String::from_utf8_lossy(&second.stderr).contains("already running"), "{}", String::from_utf8_lossy(&second.stderr));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("already running"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     assert!(String::from_utf8_lossy(&stop.stdout).contains("stopping"));
     for _ in 0..50 {
         if !socratic(&fx, &["daemon", "status"]).status.success() {

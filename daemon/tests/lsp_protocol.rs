@@ -11,13 +11,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::mpsc;
 
 mod common;
-use common::{copy_dir, commit_all};
+use common::{commit_all, copy_dir};
 
 fn example_repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/example_repo")
 }
-
-
 
 /// A committed copy of the example repository and a home whose store holds its tasks.
 pub struct Fixture {
@@ -33,13 +31,18 @@ impl Fixture {
         let home = tempfile::tempdir().expect("tempdir");
         copy_dir(&example_repo(), repo.path());
         commit_all(repo.path());
-        let (mut tasks, _) = generate(repo.path(), &GenerateConfig { budget: 60, ..Default::default() }).expect("generate");
+        let (mut tasks, _) =
+            generate(repo.path(), &GenerateConfig { budget: 60, ..Default::default() }).expect("generate");
         assert!(!tasks.is_empty());
         let mut counts = std::collections::BTreeMap::<String, usize>::new();
         for t in &tasks {
             *counts.entry(t.site.file.clone()).or_default() += 1;
         }
-        let file = counts.iter().max_by_key(|(f, n)| (**n, std::cmp::Reverse((*f).clone()))).map(|(f, _)| f.clone()).expect("a file");
+        let file = counts
+            .iter()
+            .max_by_key(|(f, n)| (**n, std::cmp::Reverse((*f).clone())))
+            .map(|(f, _)| f.clone())
+            .expect("a file");
         // one task of that file is validated already: it shows as Information
         if let Some(t) = tasks.iter_mut().find(|t| t.site.file == file) {
             t.status = TaskStatus::Valid;
@@ -119,7 +122,10 @@ impl Client {
     }
 
     async fn next(&mut self) -> Value {
-        let msg = tokio::time::timeout(Duration::from_secs(30), self.incoming.recv()).await.expect("a message within 30 s").expect("server open");
+        let msg = tokio::time::timeout(Duration::from_secs(30), self.incoming.recv())
+            .await
+            .expect("a message within 30 s")
+            .expect("server open");
         // answer the server's own requests (progress tokens, ...)
         if msg.get("id").is_some() && msg.get("method").is_some() {
             let id = msg["id"].clone();
@@ -170,7 +176,11 @@ impl Client {
     }
 
     pub async fn open(&mut self, uri: &str, text: &str) -> Value {
-        self.notify("textDocument/didOpen", json!({"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})).await;
+        self.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}}),
+        )
+        .await;
         self.wait_for("textDocument/publishDiagnostics", |p| p["uri"] == uri).await
     }
 }
@@ -219,10 +229,21 @@ async fn diagnostics_hover_actions_and_commands() {
 
     // code actions for its diagnostic
     let d = by_id(&ds, &task.id).clone();
-    let actions = c.request("textDocument/codeAction", json!({"textDocument": {"uri": uri}, "range": d["range"], "context": {"diagnostics": [d]}})).await;
-    let cmds: Vec<&str> = actions["result"].as_array().expect("actions").iter().map(|a| a["command"]["command"].as_str().unwrap_or("")).collect();
+    let actions = c
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": uri}, "range": d["range"], "context": {"diagnostics": [d]}}),
+        )
+        .await;
+    let cmds: Vec<&str> = actions["result"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| a["command"]["command"].as_str().unwrap_or(""))
+        .collect();
     assert_eq!(cmds, ["socratic.accept", "socratic.reject", "socratic.startAttempt", "socratic.showPatch"]);
-    let patch = c.request("workspace/executeCommand", json!({"command": "socratic.showPatch", "arguments": [task.id]})).await;
+    let patch =
+        c.request("workspace/executeCommand", json!({"command": "socratic.showPatch", "arguments": [task.id]})).await;
     assert_eq!(patch["result"]["patch"], json!(task.bug_patch));
 
     // accept: the store changes and the diagnostic is re-published as accepted
@@ -232,7 +253,9 @@ async fn diagnostics_hover_actions_and_commands() {
     let id = task.id.clone();
     let again = c
         .wait_for("textDocument/publishDiagnostics", |p| {
-            p["diagnostics"].as_array().is_some_and(|ds| ds.iter().any(|d| d["data"] == id && d["message"].as_str().unwrap_or("").starts_with("[accepted]")))
+            p["diagnostics"].as_array().is_some_and(|ds| {
+                ds.iter().any(|d| d["data"] == id && d["message"].as_str().unwrap_or("").starts_with("[accepted]"))
+            })
         })
         .await;
     assert_eq!(by_id(&diags(&again), &task.id)["severity"], 3);
@@ -242,7 +265,10 @@ async fn diagnostics_hover_actions_and_commands() {
     let r = c.request("workspace/executeCommand", json!({"command": "socratic.reject", "arguments": [other.id]})).await;
     assert_eq!(r["result"]["status"], "rejected");
     let oid = other.id.clone();
-    c.wait_for("textDocument/publishDiagnostics", |p| p["diagnostics"].as_array().is_some_and(|ds| !ds.is_empty() && !ds.iter().any(|d| d["data"] == oid))).await;
+    c.wait_for("textDocument/publishDiagnostics", |p| {
+        p["diagnostics"].as_array().is_some_and(|ds| !ds.is_empty() && !ds.iter().any(|d| d["data"] == oid))
+    })
+    .await;
 
     // close: empty list
     c.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}})).await;
@@ -277,7 +303,8 @@ async fn anchors_follow_edits_and_deleted_sites_go_stale() {
 
     // delete the text of one site (moved down by two lines): it is stale, not dropped
     let victim = tasks.iter().max_by_key(|t| t.site.start_byte).expect("task");
-    let (sl, sc, el, ec) = (victim.site.start_line + 2, victim.site.start_col, victim.site.end_line + 2, victim.site.end_col);
+    let (sl, sc, el, ec) =
+        (victim.site.start_line + 2, victim.site.start_col, victim.site.end_line + 2, victim.site.end_col);
     c.notify(
         "textDocument/didChange",
         json!({"textDocument": {"uri": uri, "version": 3},
@@ -300,7 +327,10 @@ async fn anchors_follow_edits_and_deleted_sites_go_stale() {
     }
     assert_eq!(stored.expect("task").status, TaskStatus::Stale);
     // a task above the deletion kept its place
-    let first = tasks.iter().filter(|t| t.id != victim.id && t.site.end_byte <= victim.site.start_byte).min_by_key(|t| t.site.start_byte);
+    let first = tasks
+        .iter()
+        .filter(|t| t.id != victim.id && t.site.end_byte <= victim.site.start_byte)
+        .min_by_key(|t| t.site.start_byte);
     if let Some(t) = first {
         let d = by_id(&after_ds, &t.id);
         assert_eq!(d["range"]["start"]["line"], json!(t.site.start_line + 2));
@@ -313,7 +343,12 @@ async fn garbage_and_bad_params_do_not_kill_the_server() {
     let fx = Fixture::new();
     let mut c = Client::start(fx.home.path());
     // before initialize: requests are refused, not fatal
-    let early = c.request("textDocument/hover", json!({"textDocument": {"uri": "file:///x.py"}, "position": {"line": 0, "character": 0}})).await;
+    let early = c
+        .request(
+            "textDocument/hover",
+            json!({"textDocument": {"uri": "file:///x.py"}, "position": {"line": 0, "character": 0}}),
+        )
+        .await;
     assert!(early.get("error").is_some(), "{early}");
     c.initialize(&fx.root()).await;
     // garbage frames
@@ -327,7 +362,12 @@ async fn garbage_and_bad_params_do_not_kill_the_server() {
     let uri = fx.uri(&fx.file);
     let text = std::fs::read_to_string(fx.root().join(&fx.file)).expect("read");
     c.open(&uri, &text).await;
-    let r = c.request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": 99999, "character": 0}})).await;
+    let r = c
+        .request(
+            "textDocument/hover",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 99999, "character": 0}}),
+        )
+        .await;
     assert_eq!(r["error"]["code"], -32602, "{r}");
     let r = c.request("workspace/executeCommand", json!({"command": "socratic.accept", "arguments": [42]})).await;
     assert_eq!(r["error"]["code"], -32602, "{r}");
@@ -342,9 +382,15 @@ async fn garbage_and_bad_params_do_not_kill_the_server() {
                "contentChanges": [{"range": {"start": {"line": 5000, "character": 0}, "end": {"line": 5001, "character": 0}}, "text": "x"}]}),
     )
     .await;
-    c.notify("textDocument/didChange", json!({"textDocument": {"uri": "file:///nowhere.py", "version": 1}, "contentChanges": [{"text": "x"}]})).await;
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": "file:///nowhere.py", "version": 1}, "contentChanges": [{"text": "x"}]}),
+    )
+    .await;
     // still alive and answering
-    let r = c.request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}})).await;
+    let r = c
+        .request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}))
+        .await;
     assert!(r.get("result").is_some(), "{r}");
     let r = c.request("shutdown", Value::Null).await;
     assert!(r.get("result").is_some(), "{r}");
@@ -359,7 +405,9 @@ async fn an_editor_attempt_becomes_a_trace() {
     let uri = fx.uri(&fx.file);
     let text = std::fs::read_to_string(fx.root().join(&fx.file)).expect("read");
     c.open(&uri, &text).await;
-    let r = c.request("workspace/executeCommand", json!({"command": "socratic.startAttempt", "arguments": [task.id]})).await;
+    let r = c
+        .request("workspace/executeCommand", json!({"command": "socratic.startAttempt", "arguments": [task.id]}))
+        .await;
     assert_eq!(r["result"]["attempt"], "started", "{r}");
     c.notify(
         "textDocument/didChange",
@@ -369,8 +417,16 @@ async fn an_editor_attempt_becomes_a_trace() {
     .await;
     std::fs::write(fx.root().join(&fx.file), format!("# fixed\n{text}")).expect("write");
     c.notify("textDocument/didSave", json!({"textDocument": {"uri": uri}})).await;
-    c.notify("socratic/recordEvent", json!({"kind": "test_run", "command": "python -m pytest -q", "exitCode": 0, "output": "3 passed in 0.1s"})).await;
-    c.notify("socratic/recordEvent", json!({"kind": "message", "text": "token sk-abcdefghijklmnopqrstuvwxyz0123456789 used"})).await;
+    c.notify(
+        "socratic/recordEvent",
+        json!({"kind": "test_run", "command": "python -m pytest -q", "exitCode": 0, "output": "3 passed in 0.1s"}),
+    )
+    .await;
+    c.notify(
+        "socratic/recordEvent",
+        json!({"kind": "message", "text": "token sk-abcdefghijklmnopqrstuvwxyz0123456789 used"}),
+    )
+    .await;
     let r = c.request("workspace/executeCommand", json!({"command": "socratic.finishAttempt"})).await;
     let trace_id = r["result"]["trace"].as_str().expect("trace id").to_string();
     let stored = fx.store().trace(&trace_id).expect("store").expect("stored trace");
@@ -419,9 +475,16 @@ async fn generate_reports_progress_and_publishes_new_tasks() {
     let stored = Store::open(empty_home.path()).expect("store").tasks().expect("tasks");
     assert_eq!(stored.len() as u64, added);
     assert!(stored.iter().all(|t| t.site.file == fx.file));
-    let published = c.wait_for("textDocument/publishDiagnostics", |p| p["diagnostics"].as_array().is_some_and(|d| !d.is_empty())).await;
+    let published = c
+        .wait_for("textDocument/publishDiagnostics", |p| p["diagnostics"].as_array().is_some_and(|d| !d.is_empty()))
+        .await;
     assert_eq!(diags(&published).len() as u64, added);
-    let kinds: Vec<String> = c.seen.iter().filter(|m| m["method"] == "$/progress").map(|m| m["params"]["value"]["kind"].as_str().unwrap_or("").to_string()).collect();
+    let kinds: Vec<String> = c
+        .seen
+        .iter()
+        .filter(|m| m["method"] == "$/progress")
+        .map(|m| m["params"]["value"]["kind"].as_str().unwrap_or("").to_string())
+        .collect();
     assert_eq!(kinds.first().map(String::as_str), Some("begin"), "{kinds:?}");
     assert_eq!(kinds.last().map(String::as_str), Some("end"), "{kinds:?}");
     assert!(kinds.iter().any(|k| k == "report"), "{kinds:?}");

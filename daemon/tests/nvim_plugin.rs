@@ -44,7 +44,11 @@ impl Fixture {
         for t in &tasks {
             *counts.entry(t.site.file.clone()).or_default() += 1;
         }
-        let file = counts.iter().max_by_key(|(f, n)| (**n, std::cmp::Reverse((*f).clone()))).map(|(f, _)| f.clone()).expect("a file");
+        let file = counts
+            .iter()
+            .max_by_key(|(f, n)| (**n, std::cmp::Reverse((*f).clone())))
+            .map(|(f, _)| f.clone())
+            .expect("a file");
         assert!(counts[&file] >= 3, "the fixture needs a file with three tasks: {counts:?}");
         Store::open(home.path()).expect("store").insert_tasks(&tasks).expect("insert");
         Fixture { repo, home, runtime, plugin, file }
@@ -78,7 +82,11 @@ fn tempdir() -> tempfile::TempDir {
 
 fn nvim_script(nvim: &Path, script: &str) -> Command {
     let mut c = Command::new("timeout");
-    c.arg("180").arg(nvim).args(["--headless", "--clean", "-l"]).arg(root().join("tests/nvim").join(script)).stdin(Stdio::null());
+    c.arg("180")
+        .arg(nvim)
+        .args(["--headless", "--clean", "-l"])
+        .arg(root().join("tests/nvim").join(script))
+        .stdin(Stdio::null());
     c
 }
 
@@ -105,7 +113,11 @@ fn the_plugin_lists_accepts_rejects_and_records_an_attempt() {
         .expect("run nvim");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stdout.contains("OK plugin"), "status {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+    assert!(
+        out.status.success() && stdout.contains("OK plugin"),
+        "status {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
     let report: Value = serde_json::from_slice(&std::fs::read(&report_path).expect("report")).expect("report json");
 
     // :SocraticTasks: every stored task of the repository, at its line, in its file
@@ -124,7 +136,8 @@ fn the_plugin_lists_accepts_rejects_and_records_an_attempt() {
     assert_eq!(report["qf_window"], Value::Bool(true), "the quickfix window opened");
 
     // :SocraticAccept (cursor) and :SocraticReject ID
-    let (accepted, rejected, attempted) = (str_of(&report, "accepted"), str_of(&report, "rejected"), str_of(&report, "attempt"));
+    let (accepted, rejected, attempted) =
+        (str_of(&report, "accepted"), str_of(&report, "rejected"), str_of(&report, "attempt"));
     assert_eq!(str_of(&report, "under_cursor"), accepted);
     assert_ne!(accepted, rejected);
     assert_eq!(fx.status(accepted), TaskStatus::Accepted);
@@ -173,7 +186,15 @@ fn the_plugin_lists_accepts_rejects_and_records_an_attempt() {
 #[test]
 fn the_plugins_pure_functions() {
     let Some(nvim) = nvim_bin::nvim_or_skip() else { return };
-    let out = nvim_script(&nvim, "plugin_units.lua").env("PLUGIN", root().join("editor-extensions/nvim")).output().expect("run nvim");
+    let out = nvim_script(&nvim, "plugin_units.lua")
+        .env("PLUGIN", root().join("editor-extensions/nvim"))
+        .output()
+        .expect("run nvim");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && stdout.contains("OK units"), "status {:?}\nstdout:\n{stdout}\nstderr:\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && stdout.contains("OK units"),
+        "status {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -7,7 +7,10 @@
 //! Chromium comes from `CHROMIUM_BIN`, else `chromium` / `chromium-browser` on the PATH. Without
 //! one the browser tests are skipped locally and fail under CI.
 
-use socratic::model::{EvalReport, Outcome, Round, RoundInputs, RoundStep, Score, Site, SolveResult, SourceFormat, Task, TaskStatus, Verdict};
+use socratic::model::{
+    EvalReport, Outcome, Round, RoundInputs, RoundStep, Score, Site, SolveResult, SourceFormat, Task, TaskStatus,
+    Verdict,
+};
 use socratic::store::Store;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -52,7 +55,8 @@ fn render(chromium: &Path, page: &Path) -> Rendered {
         .output()
         .expect("run chromium");
     assert!(out.status.success(), "chromium exit {:?}: {}", out.status.code(), String::from_utf8_lossy(&out.stderr));
-    let console = String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.contains(":CONSOLE")).map(str::to_string).collect();
+    let console =
+        String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.contains(":CONSOLE")).map(str::to_string).collect();
     Rendered { dom: String::from_utf8_lossy(&out.stdout).to_string(), console }
 }
 
@@ -95,7 +99,8 @@ const SKILLS: [Option<&str>; 3] = [Some("changed-comparison"), Some("added-none-
 fn fill(home: &Path) {
     let mut store = Store::open(home).unwrap();
     for number in 1..=2u32 {
-        let tasks: Vec<Task> = (0..12).map(|i| task(&format!("t-{number}-{i}"), OPERATORS[i % 3], SKILLS[i % 3], number)).collect();
+        let tasks: Vec<Task> =
+            (0..12).map(|i| task(&format!("t-{number}-{i}"), OPERATORS[i % 3], SKILLS[i % 3], number)).collect();
         store.insert_tasks(&tasks).unwrap();
         let mut kept = Vec::new();
         for (i, t) in tasks.iter().enumerate() {
@@ -114,7 +119,16 @@ fn fill(home: &Path) {
             store.record_verdict(&t, &verdict).unwrap();
             if valid {
                 let reward = 0.02 * i as f64 + 0.01 * number as f64;
-                store.save_score(&Score { task_id: t.id.clone(), validity: 1.0, cosine: reward, reward, reference_set: "failures".into(), model_hash: "m".into() }).unwrap();
+                store
+                    .save_score(&Score {
+                        task_id: t.id.clone(),
+                        validity: 1.0,
+                        cosine: reward,
+                        reward,
+                        reference_set: "failures".into(),
+                        model_hash: "m".into(),
+                    })
+                    .unwrap();
                 if kept.len() < 4 {
                     kept.push(t.id.clone());
                 }
@@ -171,10 +185,16 @@ fn fill(home: &Path) {
                 candidates: 12,
                 valid: 9,
                 kept,
-                timings_ms: [("distill", 800), ("generate", 1500), ("validate", 42_000 + 1000 * number as u64), ("score", 9_000), ("select", 5)]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect(),
+                timings_ms: [
+                    ("distill", 800),
+                    ("generate", 1500),
+                    ("validate", 42_000 + 1000 * number as u64),
+                    ("score", 9_000),
+                    ("select", 5),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
             })
             .unwrap();
     }
@@ -201,7 +221,8 @@ fn report_opens_in_chromium_with_every_plot_and_no_console_error() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("2 rounds, 24 tasks, 18 scored"));
     let html = std::fs::read_to_string(&page).unwrap();
     for needle in ["<script", "http://", "https://", "@import", "url("] {
-        let links = html.matches(needle).count() - if needle == "http://" { html.matches("http://www.w3.org/2000/svg").count() } else { 0 };
+        let links = html.matches(needle).count()
+            - if needle == "http://" { html.matches("http://www.w3.org/2000/svg").count() } else { 0 };
         assert_eq!(links, 0, "the page refers to {needle}");
     }
 

@@ -2,7 +2,7 @@
 //! repository: distilling the fixture traces, recovering known skills from a synthetic Solver
 //! that fails on chosen operators, targeted task generation, and the exported SKILL.md folders.
 
-use socratic::model::{Event, Instance, Label, Outcome, Record, SkillKind, SourceFormat, Trace, TaskRef};
+use socratic::model::{Event, Instance, Label, Outcome, Record, SkillKind, SourceFormat, TaskRef, Trace};
 use socratic::skills::distill::RuleDistiller;
 use socratic::skills::{self, agent_skill, diff, target};
 use socratic::store::Store;
@@ -44,13 +44,33 @@ fn fixture_traces_distill_into_skills_with_the_right_evidence() {
     let result = skills::distill_with(&RuleDistiller, &traces, &instances, &[], 1).expect("distill");
     assert!(!result.skills.is_empty());
     for (st, o) in traces.iter().zip(skills::observe_all(&traces, &instances)) {
-        let findings: Vec<String> = o.failure.iter().flat_map(|c| c.findings.iter().map(|f| format!("{}{:?}", f.mode.name(), f.events))).collect();
-        eprintln!("trace {} {:?} {} patterns {:?} failure {:?}", st.trace.id, st.trace.task.instance_id, st.effective_label.outcome.as_str(), o.patterns, findings);
+        let findings: Vec<String> = o
+            .failure
+            .iter()
+            .flat_map(|c| c.findings.iter().map(|f| format!("{}{:?}", f.mode.name(), f.events)))
+            .collect();
+        eprintln!(
+            "trace {} {:?} {} patterns {:?} failure {:?}",
+            st.trace.id,
+            st.trace.task.instance_id,
+            st.effective_label.outcome.as_str(),
+            o.patterns,
+            findings
+        );
     }
     store.upsert_skills(&result.skills).expect("store skills");
-    let outcome: BTreeMap<&str, Outcome> = traces.iter().map(|t| (t.trace.id.as_str(), t.effective_label.outcome)).collect();
+    let outcome: BTreeMap<&str, Outcome> =
+        traces.iter().map(|t| (t.trace.id.as_str(), t.effective_label.outcome)).collect();
     for s in &result.skills {
-        eprintln!("skill {:44} {:?} rate {:.2} traces {} failures {} evidence {}", s.name, s.kind, s.stats.failure_rate, s.stats.traces, s.stats.failures, s.evidence.len());
+        eprintln!(
+            "skill {:44} {:?} rate {:.2} traces {} failures {} evidence {}",
+            s.name,
+            s.kind,
+            s.stats.failure_rate,
+            s.stats.traces,
+            s.stats.failures,
+            s.evidence.len()
+        );
         assert!(s.evidence.iter().all(|id| outcome.contains_key(id.as_str())), "{}: unknown evidence", s.name);
         if s.kind == SkillKind::FailureMode {
             // Failure evidence is failed runs only.
@@ -63,19 +83,28 @@ fn fixture_traces_distill_into_skills_with_the_right_evidence() {
     }
     // Every judged, failed trace is failure evidence of some skill unless it is a duplicate of
     // another failed run of the same instance.
-    let in_failure_evidence: std::collections::BTreeSet<&str> =
-        result.skills.iter().filter(|s| s.kind == SkillKind::FailureMode).flat_map(|s| s.evidence.iter().map(String::as_str)).collect();
+    let in_failure_evidence: std::collections::BTreeSet<&str> = result
+        .skills
+        .iter()
+        .filter(|s| s.kind == SkillKind::FailureMode)
+        .flat_map(|s| s.evidence.iter().map(String::as_str))
+        .collect();
     let failed: Vec<&socratic::store::StoredTrace> =
         traces.iter().filter(|t| !matches!(t.effective_label.outcome, Outcome::Resolved | Outcome::Unknown)).collect();
     assert!(!failed.is_empty());
     for t in &failed {
         let covered = in_failure_evidence.contains(t.trace.id.as_str())
-            || failed.iter().any(|o| o.trace.id != t.trace.id && o.trace.task.instance_id == t.trace.task.instance_id && in_failure_evidence.contains(o.trace.id.as_str()));
+            || failed.iter().any(|o| {
+                o.trace.id != t.trace.id
+                    && o.trace.task.instance_id == t.trace.task.instance_id
+                    && in_failure_evidence.contains(o.trace.id.as_str())
+            });
         assert!(covered, "failed trace {} ({:?}) is in no failure skill", t.trace.id, t.trace.task.instance_id);
     }
     // Resolved runs with a known fix are repair-pattern evidence.
     let export = tempfile::tempdir().expect("tempdir");
-    let with_examples: Vec<_> = result.skills.iter().map(|s| (s.clone(), skills::examples(s, &traces, &instances, 3))).collect();
+    let with_examples: Vec<_> =
+        result.skills.iter().map(|s| (s.clone(), skills::examples(s, &traces, &instances, 3))).collect();
     agent_skill::export(export.path(), &with_examples).expect("export");
     assert_eq!(agent_skill::validate(export.path()), vec![]);
     // Re-distilling the same traces changes nothing.
@@ -130,18 +159,33 @@ fn solver_records(task: &socratic::model::Task, resolved: bool) -> Vec<Record> {
         origin: "synthetic".into(),
     };
     let (patch, label) = if resolved {
-        (Some(fix), Label { outcome: Outcome::Resolved, failure: None, reason: "synthetic: resolved".into(), inferred: false })
+        (
+            Some(fix),
+            Label { outcome: Outcome::Resolved, failure: None, reason: "synthetic: resolved".into(), inferred: false },
+        )
     } else {
-        (Some(String::new()), Label { outcome: Outcome::Unresolved, failure: None, reason: "synthetic: gave up".into(), inferred: false })
+        (
+            Some(String::new()),
+            Label { outcome: Outcome::Unresolved, failure: None, reason: "synthetic: gave up".into(), inferred: false },
+        )
     };
     let mut trace = Trace {
         id: String::new(),
         source: SourceFormat::Solver,
         format_version: None,
-        task: TaskRef { instance_id: Some(task.id.clone()), repo: Some("example/tallyho".into()), base_commit: Some(task.base_commit.clone()), problem_statement: None },
+        task: TaskRef {
+            instance_id: Some(task.id.clone()),
+            repo: Some("example/tallyho".into()),
+            base_commit: Some(task.base_commit.clone()),
+            problem_statement: None,
+        },
         model: Some("synthetic-solver".into()),
         events: vec![
-            Event::Command { command: format!("grep -n {} -r .", task.enclosing), exit_code: Some(0), output: String::new() },
+            Event::Command {
+                command: format!("grep -n {} -r .", task.enclosing),
+                exit_code: Some(0),
+                output: String::new(),
+            },
             Event::Submit { note: None },
         ],
         final_patch: patch,
@@ -158,7 +202,12 @@ fn solver_records(task: &socratic::model::Task, resolved: bool) -> Vec<Record> {
 #[test]
 fn synthetic_solver_failures_are_recovered_as_skills() {
     let repo = example_repo();
-    let config = GenerateConfig { operators: Some(vec!["flip_comparison".into(), "remove_none_guard".into()]), budget: 12, seed: 11, ..Default::default() };
+    let config = GenerateConfig {
+        operators: Some(vec!["flip_comparison".into(), "remove_none_guard".into()]),
+        budget: 12,
+        seed: 11,
+        ..Default::default()
+    };
     let (tasks, _) = generate(repo.path(), &config).expect("generate");
     let flips = tasks.iter().filter(|t| t.operator == "flip_comparison").count();
     let guards = tasks.iter().filter(|t| t.operator == "remove_none_guard").count();
@@ -171,7 +220,8 @@ fn synthetic_solver_failures_are_recovered_as_skills() {
     }
     let (traces, instances) = (store.traces().expect("traces"), store.instances().expect("instances"));
     let result = skills::distill_with(&RuleDistiller, &traces, &instances, &[], 2).expect("distill");
-    let got: Vec<(String, usize, usize)> = result.skills.iter().map(|s| (s.name.clone(), s.stats.traces, s.stats.failures)).collect();
+    let got: Vec<(String, usize, usize)> =
+        result.skills.iter().map(|s| (s.name.clone(), s.stats.traces, s.stats.failures)).collect();
     assert_eq!(
         got,
         vec![
@@ -188,7 +238,11 @@ fn synthetic_solver_failures_are_recovered_as_skills() {
     // Evidence points at exactly the traces of those tasks.
     let trace_of = |op: &str| -> Vec<String> {
         let ids: Vec<&str> = tasks.iter().filter(|t| t.operator == op).map(|t| t.id.as_str()).collect();
-        let mut v: Vec<String> = traces.iter().filter(|t| t.trace.task.instance_id.as_deref().is_some_and(|i| ids.contains(&i))).map(|t| t.trace.id.clone()).collect();
+        let mut v: Vec<String> = traces
+            .iter()
+            .filter(|t| t.trace.task.instance_id.as_deref().is_some_and(|i| ids.contains(&i)))
+            .map(|t| t.trace.id.clone())
+            .collect();
         v.sort();
         v
     };
@@ -210,14 +264,22 @@ fn synthetic_solver_failures_are_recovered_as_skills() {
     }
     store.insert_records(&records).expect("insert");
     let traces = store.traces().expect("traces");
-    let again = skills::distill_with(&RuleDistiller, &traces, &store.instances().expect("instances"), &store.skills().expect("skills"), 2).expect("distill");
+    let again = skills::distill_with(
+        &RuleDistiller,
+        &traces,
+        &store.instances().expect("instances"),
+        &store.skills().expect("skills"),
+        2,
+    )
+    .expect("distill");
     let cmp = again.skills.iter().find(|s| s.name == "changed-comparison").expect("still there");
     assert_eq!((cmp.stats.traces, cmp.stats.failures, cmp.version), (flips + 1, flips, 1));
     assert_eq!(cmp.evidence.len(), flips + 1);
 
     // Exported skills validate.
     let out = tempfile::tempdir().expect("tempdir");
-    let with_examples: Vec<_> = again.skills.iter().map(|s| (s.clone(), skills::examples(s, &traces, &instances, 2))).collect();
+    let with_examples: Vec<_> =
+        again.skills.iter().map(|s| (s.clone(), skills::examples(s, &traces, &instances, 2))).collect();
     agent_skill::export(out.path(), &with_examples).expect("export");
     assert_eq!(agent_skill::validate(out.path()), vec![]);
     assert!(out.path().join("changed-comparison/SKILL.md").is_file());
@@ -241,7 +303,8 @@ fn skill(name: &str, op: &str, rate: f64) -> socratic::model::Skill {
 #[test]
 fn targeted_generation_follows_skill_weights() {
     let repo = example_repo();
-    let skills = [skill("changed-comparison", "flip_comparison", 0.9), skill("added-none-guard", "remove_none_guard", 0.1)];
+    let skills =
+        [skill("changed-comparison", "flip_comparison", 0.9), skill("added-none-guard", "remove_none_guard", 0.1)];
     let weights = target::operator_weights(&skills, &[]);
     let config = GenerateConfig { budget: 20, seed: 5, operator_weights: Some(weights), ..Default::default() };
     let (tasks, _) = generate(repo.path(), &config).expect("generate");
@@ -254,7 +317,8 @@ fn targeted_generation_follows_skill_weights() {
     let (again, _) = generate(repo.path(), &config).expect("generate");
     assert_eq!(tasks.iter().map(|t| &t.id).collect::<Vec<_>>(), again.iter().map(|t| &t.id).collect::<Vec<_>>());
     // Untargeted: every operator gets a turn.
-    let (plain, _) = generate(repo.path(), &GenerateConfig { budget: 20, seed: 5, ..Default::default() }).expect("generate");
+    let (plain, _) =
+        generate(repo.path(), &GenerateConfig { budget: 20, seed: 5, ..Default::default() }).expect("generate");
     let ops: std::collections::BTreeSet<&str> = plain.iter().map(|t| t.operator.as_str()).collect();
     eprintln!("untargeted: {} operators among 20 candidates", ops.len());
     assert!(ops.len() > 5);
@@ -267,7 +331,11 @@ fn cli_distill_list_show_export() {
     let bin = env!("CARGO_BIN_EXE_socratic");
     let run = |args: &[&str]| {
         let o = std::process::Command::new(bin).arg("--home").arg(home.path()).args(args).output().expect("run");
-        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string())
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).to_string(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
     };
     let roots = fixture_roots();
     let root = roots[0].to_str().expect("utf8");
@@ -276,11 +344,19 @@ fn cli_distill_list_show_export() {
     let (code, stdout, err) = run(&["skills", "distill", "--min-traces", "1", "--json"]);
     assert_eq!(code, 0, "{err}");
     let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
-    let names: Vec<String> = doc["skills"].as_array().expect("skills").iter().filter_map(|s| s["name"].as_str().map(str::to_string)).collect();
+    let names: Vec<String> = doc["skills"]
+        .as_array()
+        .expect("skills")
+        .iter()
+        .filter_map(|s| s["name"].as_str().map(str::to_string))
+        .collect();
     assert!(!names.is_empty());
     let (code, stdout, _) = run(&["skills", "list", "--json"]);
     assert_eq!(code, 0);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout).expect("json").as_array().map(Vec::len), Some(names.len()));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stdout).expect("json").as_array().map(Vec::len),
+        Some(names.len())
+    );
     let (code, stdout, _) = run(&["skills", "show", &names[0]]);
     assert_eq!(code, 0);
     assert!(stdout.starts_with("---\nname: "), "{stdout}");
@@ -307,7 +383,11 @@ fn cli_tasks_generate_with_skills_spreads_the_budget_by_weight() {
             .args(extra)
             .output()
             .expect("run");
-        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string())
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).to_string(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
     };
     // No skills stored yet: nothing to target.
     let (code, _, err) = generate(&["--skills"]);
@@ -315,12 +395,18 @@ fn cli_tasks_generate_with_skills_spreads_the_budget_by_weight() {
     assert!(err.contains("skills distill"), "{err}");
     {
         let mut store = Store::open(home.path()).expect("store");
-        store.upsert_skills(&[skill("changed-comparison", "flip_comparison", 0.9), skill("added-none-guard", "remove_none_guard", 0.1)]).expect("upsert");
+        store
+            .upsert_skills(&[
+                skill("changed-comparison", "flip_comparison", 0.9),
+                skill("added-none-guard", "remove_none_guard", 0.1),
+            ])
+            .expect("upsert");
     }
     let (code, stdout, err) = generate(&["--skills"]);
     assert_eq!(code, 0, "{err}");
     let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
-    let ops: Vec<&str> = doc["tasks"].as_array().expect("tasks").iter().filter_map(|t| t["operator"].as_str()).collect();
+    let ops: Vec<&str> =
+        doc["tasks"].as_array().expect("tasks").iter().filter_map(|t| t["operator"].as_str()).collect();
     let count = |op: &str| ops.iter().filter(|o| **o == op).count();
     assert_eq!((count("flip_comparison"), count("remove_none_guard"), ops.len()), (9, 1, 10));
     assert!((doc["operator_weights"]["flip_comparison"].as_f64().unwrap_or(0.0) - 0.9).abs() < 1e-9);
@@ -337,7 +423,8 @@ fn cli_tasks_generate_with_skills_spreads_the_budget_by_weight() {
 #[test]
 fn reversed_bug_patches_classify_as_the_inverse_pattern() {
     let repo = example_repo();
-    let (tasks, _) = generate(repo.path(), &GenerateConfig { budget: 27 * 6, seed: 2, ..Default::default() }).expect("generate");
+    let (tasks, _) =
+        generate(repo.path(), &GenerateConfig { budget: 27 * 6, seed: 2, ..Default::default() }).expect("generate");
     let mut per_op: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut misses: Vec<String> = Vec::new();
     for t in &tasks {
@@ -385,7 +472,8 @@ fn llm_stub(content: String) -> (String, std::thread::JoinHandle<String>) {
         }
         let mut body = vec![0u8; length];
         let _ = reader.read_exact(&mut body);
-        let reply = serde_json::json!({"choices": [{"message": {"role": "assistant", "content": content}}]}).to_string();
+        let reply =
+            serde_json::json!({"choices": [{"message": {"role": "assistant", "content": content}}]}).to_string();
         let mut stream = stream;
         let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}", reply.len());
         format!("{head}\n{}", String::from_utf8_lossy(&body))
@@ -398,19 +486,31 @@ fn cli_llm_distiller_against_a_local_stub() {
     let home = tempfile::tempdir().expect("tempdir");
     let bin = env!("CARGO_BIN_EXE_socratic");
     let run = |args: &[&str]| {
-        let o = std::process::Command::new(bin).arg("--home").arg(home.path()).args(args).env("SOCRATIC_LLM_API_KEY", "sk-test-key").output().expect("run");
-        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string())
+        let o = std::process::Command::new(bin)
+            .arg("--home")
+            .arg(home.path())
+            .args(args)
+            .env("SOCRATIC_LLM_API_KEY", "sk-test-key")
+            .output()
+            .expect("run");
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).to_string(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
     };
     let roots = fixture_roots();
     run(&["traces", "import", roots[0].to_str().expect("utf8")]);
     let answer = serde_json::json!({"skills": [{"group": 0, "name": "submit-before-the-budget-ends", "description": "Finish and submit an edit before the cost limit.", "applicability": ["long explorations"], "operations": ["edit early", "submit"]}]});
     let (url, server) = llm_stub(answer.to_string());
-    let (code, stdout, err) = run(&["skills", "distill", "--min-traces", "1", "--llm-url", &url, "--llm-model", "stub", "--json"]);
+    let (code, stdout, err) =
+        run(&["skills", "distill", "--min-traces", "1", "--llm-url", &url, "--llm-model", "stub", "--json"]);
     let request = server.join().expect("stub");
     assert_eq!(code, 0, "{err}");
     assert!(request.to_lowercase().contains("authorization: bearer sk-test-key"));
     let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
-    let names: Vec<&str> = doc["skills"].as_array().expect("skills").iter().filter_map(|s| s["name"].as_str()).collect();
+    let names: Vec<&str> =
+        doc["skills"].as_array().expect("skills").iter().filter_map(|s| s["name"].as_str()).collect();
     assert!(names.contains(&"submit-before-the-budget-ends"), "{names:?}");
     assert!(names.len() > 1, "groups the model skipped keep their rule-based skill: {names:?}");
     let out = tempfile::tempdir().expect("tempdir");

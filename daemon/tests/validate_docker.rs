@@ -4,17 +4,17 @@
 //! Needs a running engine and the base image (`socratic env bootstrap`; `.ci/run` does both).
 //! Without an engine this test fails: it never skips.
 
+use socratic::model::TestStatus;
 use socratic::model::{Site, Task, TaskStatus, Verdict};
 use socratic::sandbox::image::{self, BootstrapConfig, EnvConfig, Environment};
 use socratic::sandbox::worker::{RunRequest, RunResponse, Worker};
 use socratic::sandbox::{Engine, Limits};
-use socratic::model::TestStatus;
 use socratic::validate::run::{validate_all, ValidateConfig};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 mod common;
-use common::{commit_all};
+use common::commit_all;
 
 const CALC: &str = r#"def clamp(value, low, high):
     if value < low:
@@ -70,7 +70,6 @@ def test_spin():
     assert spin(4) == 6
 "#;
 
-
 const WRITES: &str = r#"import os
 
 
@@ -85,7 +84,10 @@ def test_writes_scratch():
 
 fn patch(file: &str, old: &str, new: &str) -> String {
     let diff = similar::TextDiff::from_lines(old, new);
-    format!("diff --git a/{file} b/{file}\n{}", diff.unified_diff().context_radius(3).header(&format!("a/{file}"), &format!("b/{file}")))
+    format!(
+        "diff --git a/{file} b/{file}\n{}",
+        diff.unified_diff().context_radius(3).header(&format!("a/{file}"), &format!("b/{file}"))
+    )
 }
 
 fn candidate(name: &str, line: usize, scope: &str, bug_patch: String) -> Task {
@@ -95,7 +97,19 @@ fn candidate(name: &str, line: usize, scope: &str, bug_patch: String) -> Task {
         base_commit: "head".into(),
         operator: name.into(),
         skill: None,
-        site: Site { file: "pkg/calc.py".into(), start_byte: 0, end_byte: 0, start_line: line, start_col: 0, end_line: line, end_col: 0, node_kind: "x".into(), scope: scope.into(), query: name.into(), capture: "site".into() },
+        site: Site {
+            file: "pkg/calc.py".into(),
+            start_byte: 0,
+            end_byte: 0,
+            start_line: line,
+            start_col: 0,
+            end_line: line,
+            end_col: 0,
+            node_kind: "x".into(),
+            scope: scope.into(),
+            query: name.into(),
+            capture: "site".into(),
+        },
         bug_patch,
         enclosing: scope.into(),
         problem_statement: String::new(),
@@ -114,7 +128,12 @@ fn candidates() -> Vec<Task> {
         candidate("flip", 1, "clamp", patch(f, CALC, &CALC.replacen("value < low", "value > low", 1))),
         candidate("bound", 4, "clamp", patch(f, CALC, &CALC.replacen("value > high", "value > high + 100", 1))),
         candidate("uncovered", 23, "unused", patch(f, CALC, &CALC.replacen("x * 2", "x * 3", 1))),
-        candidate("stale", 1, "clamp", patch(f, &CALC.replacen("clamp", "clip", 1), &CALC.replacen("clamp", "clop", 1))),
+        candidate(
+            "stale",
+            1,
+            "clamp",
+            patch(f, &CALC.replacen("clamp", "clip", 1), &CALC.replacen("clamp", "clop", 1)),
+        ),
         candidate("equivalent", 9, "mean", patch(f, CALC, &CALC.replacen("if not values:", "if len(values) == 0:", 1))),
         candidate("hang", 17, "spin", patch(f, CALC, &CALC.replacen("        i += 1\n", "", 1))),
         candidate("syntax", 1, "clamp", patch(f, CALC, &CALC.replacen("if value < low:", "if value < low", 1))),
@@ -159,14 +178,28 @@ async fn staged_verdicts_in_warm_and_strict_workers() {
     let env = environment(&engine, &repo, &head).await;
     assert_eq!(env.passing().len(), 8, "clean run: {:?}", env.clean);
     let covered = &env.coverage["pkg/calc.py"];
-    assert_eq!(covered[&2], vec!["tests/test_calc.py::test_clamp_high", "tests/test_calc.py::test_clamp_inside", "tests/test_calc.py::test_clamp_low"]);
+    assert_eq!(
+        covered[&2],
+        vec![
+            "tests/test_calc.py::test_clamp_high",
+            "tests/test_calc.py::test_clamp_inside",
+            "tests/test_calc.py::test_clamp_low"
+        ]
+    );
     assert!(covered.get(&24).is_none_or(|t| t.is_empty()), "unused() is not executed by any test");
 
     for strict in [false, true] {
         let v = verdicts(&engine, &env, strict).await;
         let flip = &v["flip"];
         assert!(flip.valid, "strict={strict}: {flip:?}");
-        assert_eq!(flip.fail_to_pass, vec!["tests/test_calc.py::test_clamp_high", "tests/test_calc.py::test_clamp_inside", "tests/test_calc.py::test_clamp_low"]);
+        assert_eq!(
+            flip.fail_to_pass,
+            vec![
+                "tests/test_calc.py::test_clamp_high",
+                "tests/test_calc.py::test_clamp_inside",
+                "tests/test_calc.py::test_clamp_low"
+            ]
+        );
         assert!(flip.pass_to_pass.is_empty());
         let bound = &v["bound"];
         assert!(bound.valid, "strict={strict}: {bound:?}");
@@ -182,7 +215,14 @@ async fn staged_verdicts_in_warm_and_strict_workers() {
 }
 
 fn request(id: &str, patch: &str, tests: &[&str]) -> RunRequest {
-    RunRequest { id: id.into(), patch: patch.into(), tests: tests.iter().map(|t| t.to_string()).collect(), timeout: 10.0, keep: false, cold: false }
+    RunRequest {
+        id: id.into(),
+        patch: patch.into(),
+        tests: tests.iter().map(|t| t.to_string()).collect(),
+        timeout: 10.0,
+        keep: false,
+        cold: false,
+    }
 }
 
 fn status(r: &RunResponse, test: &str) -> Option<TestStatus> {
@@ -203,7 +243,11 @@ async fn worker_runs_requests_and_restores_the_tree() {
     std::fs::write(repo.join("tests/test_calc.py"), TESTS).unwrap();
     std::fs::write(repo.join("tests/test_writes.py"), WRITES).unwrap();
     std::fs::write(repo.join("pkg/last.py"), "def last():\r\n    return 1").unwrap();
-    std::fs::write(repo.join("tests/test_last.py"), "from pkg.last import last\n\n\ndef test_last():\n    assert last() == 1\n").unwrap();
+    std::fs::write(
+        repo.join("tests/test_last.py"),
+        "from pkg.last import last\n\n\ndef test_last():\n    assert last() == 1\n",
+    )
+    .unwrap();
     let head = commit_all(&repo);
     let env = environment(&engine, &repo, &head).await;
     let mut w = Worker::start(&engine, &env.image, &Limits::default(), &env.run_env()).await.expect("worker starts");
@@ -238,22 +282,42 @@ async fn worker_runs_requests_and_restores_the_tree() {
     // A patch adding a test file: collected from disk (cold), removed afterwards.
     let added = "diff --git a/tests/test_added.py b/tests/test_added.py\nnew file mode 100644\n--- /dev/null\n+++ b/tests/test_added.py\n@@ -0,0 +1,5 @@\n+from pkg.calc import clamp\n+\n+\n+def test_added():\n+    assert clamp(3, 0, 2) == 2\n";
     let new = w.run(&request("added", added, &["tests/test_added.py::test_added"])).await.unwrap();
-    assert_eq!((new.mode.as_str(), status(&new, "tests/test_added.py::test_added")), ("cold", Some(TestStatus::Passed)), "{new:?}");
-    let gone = w.run(&RunRequest { cold: true, ..request("gone", "", &["tests/test_added.py::test_added", low]) }).await.unwrap();
+    assert_eq!(
+        (new.mode.as_str(), status(&new, "tests/test_added.py::test_added")),
+        ("cold", Some(TestStatus::Passed)),
+        "{new:?}"
+    );
+    let gone = w
+        .run(&RunRequest { cold: true, ..request("gone", "", &["tests/test_added.py::test_added", low]) })
+        .await
+        .unwrap();
     assert_eq!(status(&gone, "tests/test_added.py::test_added"), None, "{gone:?}");
     assert_eq!(status(&gone, low), Some(TestStatus::Passed));
 
     // CRLF line ends and no newline at the end of the file, and two hunks in one file.
     let last = "diff --git a/pkg/last.py b/pkg/last.py\n--- a/pkg/last.py\n+++ b/pkg/last.py\n@@ -1,2 +1,2 @@\n def last():\r\n-    return 1\n\\ No newline at end of file\n+    return 2\n\\ No newline at end of file\n";
     let r = w.run(&request("no-newline", last, &["tests/test_last.py::test_last"])).await.unwrap();
-    assert_eq!((r.mode.as_str(), status(&r, "tests/test_last.py::test_last")), ("hot", Some(TestStatus::Failed)), "{r:?}");
+    assert_eq!(
+        (r.mode.as_str(), status(&r, "tests/test_last.py::test_last")),
+        ("hot", Some(TestStatus::Failed)),
+        "{r:?}"
+    );
     let both = CALC.replacen("value < low", "value > low", 1).replacen("total += i", "total -= i", 1);
     let two = patch("pkg/calc.py", CALC, &both);
     assert_eq!(two.matches("\n@@ ").count(), 2, "{two}");
-    let r = w.run(&request("two-hunks", &two, &[low, "tests/test_calc.py::test_spin", "tests/test_calc.py::test_mean"])).await.unwrap();
+    let r = w
+        .run(&request("two-hunks", &two, &[low, "tests/test_calc.py::test_spin", "tests/test_calc.py::test_mean"]))
+        .await
+        .unwrap();
     assert_eq!(r.mode, "hot", "{r:?}");
-    assert_eq!((status(&r, low), status(&r, "tests/test_calc.py::test_spin"), status(&r, "tests/test_calc.py::test_mean")), (Some(TestStatus::Failed), Some(TestStatus::Failed), Some(TestStatus::Passed)));
-    let r = w.run(&request("after-two", "", &["tests/test_last.py::test_last", "tests/test_calc.py::test_spin"])).await.unwrap();
+    assert_eq!(
+        (status(&r, low), status(&r, "tests/test_calc.py::test_spin"), status(&r, "tests/test_calc.py::test_mean")),
+        (Some(TestStatus::Failed), Some(TestStatus::Failed), Some(TestStatus::Passed))
+    );
+    let r = w
+        .run(&request("after-two", "", &["tests/test_last.py::test_last", "tests/test_calc.py::test_spin"]))
+        .await
+        .unwrap();
     assert!(r.results().values().all(|t| t.status == TestStatus::Passed) && r.results().len() == 2, "{r:?}");
 
     // A patch that does not apply, then the whole suite.

@@ -80,7 +80,13 @@ impl FileIndex {
     /// Replace `start_byte..old_end_byte` by `new_text`, re-parse incrementally and re-run the
     /// queries. A range outside the text or off a character boundary is an error and changes
     /// nothing.
-    pub fn apply_edit(&mut self, start_byte: usize, old_end_byte: usize, new_text: &str, queries: &QuerySet) -> Result<(), AnchorError> {
+    pub fn apply_edit(
+        &mut self,
+        start_byte: usize,
+        old_end_byte: usize,
+        new_text: &str,
+        queries: &QuerySet,
+    ) -> Result<(), AnchorError> {
         let started = Instant::now();
         self.edit_tree(start_byte, old_end_byte, new_text)?;
         let parsed = Instant::now();
@@ -93,7 +99,12 @@ impl FileIndex {
     /// re-running the queries: `sites`, `definitions` and `syntax_errors` keep their values from
     /// the last full index until `refresh` is called. For callers that track their own anchors
     /// per keystroke (the language server).
-    pub fn apply_text_edit(&mut self, start_byte: usize, old_end_byte: usize, new_text: &str) -> Result<(), AnchorError> {
+    pub fn apply_text_edit(
+        &mut self,
+        start_byte: usize,
+        old_end_byte: usize,
+        new_text: &str,
+    ) -> Result<(), AnchorError> {
         let started = Instant::now();
         self.edit_tree(start_byte, old_end_byte, new_text)?;
         self.last_edit = EditTiming { parse: started.elapsed(), reindex: Duration::ZERO };
@@ -172,7 +183,9 @@ pub fn collect_sites(tree: &Tree, source: &str, path: &str, queries: &QuerySet, 
     let mut sites = Vec::new();
     match &queries.combined {
         Some(combined) => {
-            let owner = |pattern: usize| combined.owner.get(pattern).and_then(|i| queries.queries.get(*i)).map(|q| q.name.as_str());
+            let owner = |pattern: usize| {
+                combined.owner.get(pattern).and_then(|i| queries.queries.get(*i)).map(|q| q.name.as_str())
+            };
             run_query(&combined.query, tree, source, &mut |pattern, node, capture| {
                 if let Some(name) = owner(pattern) {
                     sites.push(site_for(node, path, name, capture, defs));
@@ -181,11 +194,15 @@ pub fn collect_sites(tree: &Tree, source: &str, path: &str, queries: &QuerySet, 
         }
         None => {
             for named in &queries.queries {
-                run_query(&named.query, tree, source, &mut |_, node, capture| sites.push(site_for(node, path, &named.name, capture, defs)));
+                run_query(&named.query, tree, source, &mut |_, node, capture| {
+                    sites.push(site_for(node, path, &named.name, capture, defs))
+                });
             }
         }
     }
-    sites.sort_by(|a, b| (a.start_byte, a.end_byte, &a.query, &a.capture).cmp(&(b.start_byte, b.end_byte, &b.query, &b.capture)));
+    sites.sort_by(|a, b| {
+        (a.start_byte, a.end_byte, &a.query, &a.capture).cmp(&(b.start_byte, b.end_byte, &b.query, &b.capture))
+    });
     sites.dedup();
     sites
 }

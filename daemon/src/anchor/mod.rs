@@ -67,7 +67,9 @@ pub fn repo_root(path: &Path) -> Result<PathBuf, AnchorError> {
         return Err(not_repo("no such folder".into()));
     }
     let repo = git2::Repository::open(path).map_err(|e| not_repo(e.message().to_string()))?;
-    repo.workdir().map(|w| w.components().collect::<PathBuf>()).ok_or_else(|| not_repo("a bare repository has no working tree".into()))
+    repo.workdir()
+        .map(|w| w.components().collect::<PathBuf>())
+        .ok_or_else(|| not_repo("a bare repository has no working tree".into()))
 }
 
 /// Index every eligible Python file of the repository at `path`.
@@ -87,7 +89,11 @@ pub fn index_files(files: Vec<walk::SourceFile>, queries: &QuerySet) -> Result<V
     let results: Vec<Result<Vec<FileIndex>, AnchorError>> = std::thread::scope(|s| {
         let handles: Vec<_> = chunks
             .into_iter()
-            .map(|part| s.spawn(move || part.into_iter().map(|f| FileIndex::new(&f.path, f.text, queries)).collect::<Result<Vec<_>, _>>()))
+            .map(|part| {
+                s.spawn(move || {
+                    part.into_iter().map(|f| FileIndex::new(&f.path, f.text, queries)).collect::<Result<Vec<_>, _>>()
+                })
+            })
             .collect();
         handles
             .into_iter()

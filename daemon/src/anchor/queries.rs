@@ -100,7 +100,8 @@ pub struct CombinedQuery {
 fn combine(texts: &[&str], queries: &[NamedQuery]) -> Option<CombinedQuery> {
     let joined: String = texts.iter().map(|t| format!("{t}\n")).collect();
     let query = Query::new(&python(), &joined).ok()?;
-    let owner: Vec<usize> = queries.iter().enumerate().flat_map(|(i, q)| std::iter::repeat_n(i, q.query.pattern_count())).collect();
+    let owner: Vec<usize> =
+        queries.iter().enumerate().flat_map(|(i, q)| std::iter::repeat_n(i, q.query.pattern_count())).collect();
     (owner.len() == query.pattern_count()).then_some(CombinedQuery { query, owner })
 }
 
@@ -149,7 +150,12 @@ impl QuerySet {
             let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             match std::fs::read_to_string(path) {
                 Ok(text) => texts.push((name, path.display().to_string(), text)),
-                Err(e) => unreadable.push(QueryProblem { file: path.display().to_string(), line: 0, column: 0, message: e.to_string() }),
+                Err(e) => unreadable.push(QueryProblem {
+                    file: path.display().to_string(),
+                    line: 0,
+                    column: 0,
+                    message: e.to_string(),
+                }),
             }
         }
         let mut set = QuerySet::from_sources(texts.iter().map(|(n, o, t)| (n.as_str(), o.clone(), t.as_str())));
@@ -207,7 +213,11 @@ mod tests {
 
     #[test]
     fn broken_query_names_file_line_and_column() {
-        let set = QuerySet::from_sources([("bad", "bad.scm".to_string(), "; comment\n(if_statement\n  (nonexistent_node)) @site\n")]);
+        let set = QuerySet::from_sources([(
+            "bad",
+            "bad.scm".to_string(),
+            "; comment\n(if_statement\n  (nonexistent_node)) @site\n",
+        )]);
         assert!(set.queries.is_empty());
         let p = &set.problems[0];
         assert_eq!((p.file.as_str(), p.line), ("bad.scm", 3), "{p}");

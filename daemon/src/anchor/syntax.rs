@@ -200,7 +200,10 @@ mod tests {
         let tree = parse(src);
         let names: Vec<String> = definitions(&tree, src).into_iter().map(|d| d.name).collect();
         assert_eq!(names, ["A", "A.m", "A.m.inner", "f"]);
-        let ret = tree.root_node().descendant_for_byte_range(src.find("1").unwrap_or(0), src.find("1").unwrap_or(0) + 1).expect("node");
+        let ret = tree
+            .root_node()
+            .descendant_for_byte_range(src.find("1").unwrap_or(0), src.find("1").unwrap_or(0) + 1)
+            .expect("node");
         assert_eq!(scope_of(ret, src), "A.m.inner");
         assert_eq!(scope_of(tree.root_node(), src), MODULE_SCOPE);
         let defs = definitions(&tree, src);
@@ -219,7 +222,13 @@ mod tests {
         let defs = definitions(&tree, src);
         let mut stack = vec![tree.root_node()];
         while let Some(n) = stack.pop() {
-            assert_eq!(scope_in(&defs, n.start_byte(), n.end_byte()), scope_of(n, src), "{} at {:?}", n.kind(), n.start_position());
+            assert_eq!(
+                scope_in(&defs, n.start_byte(), n.end_byte()),
+                scope_of(n, src),
+                "{} at {:?}",
+                n.kind(),
+                n.start_position()
+            );
             let mut c = n.walk();
             stack.extend(n.children(&mut c));
         }

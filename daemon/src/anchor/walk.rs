@@ -97,7 +97,10 @@ pub fn walk(root: &Path, max_file_bytes: u64) -> WalkResult {
                     Some(reason) => {
                         if name != ".git" && name != "__pycache__" {
                             let mut list = pruned.lock().unwrap_or_else(|e| e.into_inner());
-                            list.push(Skipped { path: format!("{}/", relative(&root, entry.path())), reason: reason.to_string() });
+                            list.push(Skipped {
+                                path: format!("{}/", relative(&root, entry.path())),
+                                reason: reason.to_string(),
+                            });
                         }
                         false
                     }
@@ -172,7 +175,8 @@ fn read_source(path: &Path, rel: &str, max_file_bytes: u64) -> Result<SourceFile
         return Err(skip(format!("too large: {size} bytes (limit {max_file_bytes})")));
     }
     let bytes = std::fs::read(path).map_err(|e| skip(format!("unreadable: {e}")))?;
-    let text = String::from_utf8(bytes).map_err(|e| skip(format!("not UTF-8 (invalid byte at offset {})", e.utf8_error().valid_up_to())))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| skip(format!("not UTF-8 (invalid byte at offset {})", e.utf8_error().valid_up_to())))?;
     if looks_generated(&text) {
         return Err(skip("generated file".to_string()));
     }

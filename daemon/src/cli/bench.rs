@@ -101,7 +101,8 @@ fn lsp(args: LspArgs) -> anyhow::Result<i32> {
     let _ = std::fs::remove_dir_all(&home);
     let b = result?;
     let pct = |v: &[f64]| percentiles(&mut v.iter().map(|us| Duration::from_secs_f64(us / 1e6)).collect::<Vec<_>>());
-    let (open, reanchor, change) = (pct(&b.open_to_diagnostics_us), pct(&b.reanchor_us), pct(&b.change_to_diagnostics_us));
+    let (open, reanchor, change) =
+        (pct(&b.open_to_diagnostics_us), pct(&b.reanchor_us), pct(&b.change_to_diagnostics_us));
     if args.json {
         print_json(&serde_json::json!({
             "tasks": b.tasks, "file": b.file, "file_tasks": b.file_tasks,
@@ -110,10 +111,22 @@ fn lsp(args: LspArgs) -> anyhow::Result<i32> {
         }))?;
     } else {
         println!("tasks: {}  file: {} ({} tasks)", b.tasks, b.file, b.file_tasks);
-        println!("didOpen -> diagnostics ({} opens):  p50 {:.0} us  p99 {:.0} us  max {:.0} us", b.opens, open.p50_us, open.p99_us, open.max_us);
-        println!("re-anchor per didChange ({} lines, {} anchors, {} edits):", b.edit_doc_lines, b.edit_doc_anchors, b.edits);
-        println!("  document (incremental re-parse + move anchors):  p50 {:.0} us  p99 {:.0} us  max {:.0} us", reanchor.p50_us, reanchor.p99_us, reanchor.max_us);
-        println!("  didChange -> diagnostics:               p50 {:.0} us  p99 {:.0} us  max {:.0} us", change.p50_us, change.p99_us, change.max_us);
+        println!(
+            "didOpen -> diagnostics ({} opens):  p50 {:.0} us  p99 {:.0} us  max {:.0} us",
+            b.opens, open.p50_us, open.p99_us, open.max_us
+        );
+        println!(
+            "re-anchor per didChange ({} lines, {} anchors, {} edits):",
+            b.edit_doc_lines, b.edit_doc_anchors, b.edits
+        );
+        println!(
+            "  document (incremental re-parse + move anchors):  p50 {:.0} us  p99 {:.0} us  max {:.0} us",
+            reanchor.p50_us, reanchor.p99_us, reanchor.max_us
+        );
+        println!(
+            "  didChange -> diagnostics:               p50 {:.0} us  p99 {:.0} us  max {:.0} us",
+            change.p50_us, change.p99_us, change.max_us
+        );
         match b.daemon_idle_rss_kib {
             Some(kib) => println!("daemon idle RSS: {:.1} MiB", kib as f64 / 1024.0),
             None => println!("daemon idle RSS: unknown (no /proc)"),
@@ -173,7 +186,11 @@ fn anchor(args: AnchorArgs) -> anyhow::Result<i32> {
 
 /// The indexed file whose line count is closest to `target` (first by path on a tie).
 fn closest_file(index: &RepoIndex, target: usize) -> Option<&FileIndex> {
-    index.files.iter().filter(|f| f.syntax_errors.is_empty()).min_by_key(|f| (f.lines().abs_diff(target), f.path.clone()))
+    index
+        .files
+        .iter()
+        .filter(|f| f.syntax_errors.is_empty())
+        .min_by_key(|f| (f.lines().abs_diff(target), f.path.clone()))
 }
 
 /// The end of the first identifier at or after the middle line: appending a letter there

@@ -90,7 +90,10 @@ pub fn run(home: &Path, args: ValidateBenchArgs) -> anyhow::Result<i32> {
         let env = ensure_env(&mut store, &args.repo, &args.image).await?;
         let env_ms = env_started.elapsed().as_millis() as u64;
         let executed_lines = args.executed_only.then(|| env.executed_lines());
-        let (tasks, reports) = generate(&args.repo, &GenerateConfig { budget: args.candidates, seed: args.seed, executed_lines, ..Default::default() })?;
+        let (tasks, reports) = generate(
+            &args.repo,
+            &GenerateConfig { budget: args.candidates, seed: args.seed, executed_lines, ..Default::default() },
+        )?;
         let mut refused = BTreeMap::new();
         for r in &reports {
             for (why, n) in &r.rejected {
@@ -111,16 +114,28 @@ pub fn run(home: &Path, args: ValidateBenchArgs) -> anyhow::Result<i32> {
             let (strict, strict_verdicts) = measure("strict-full-suite", &engine, &env, &subset, &strict_cfg).await?;
             for (id, s) in &strict_verdicts {
                 if let Some(w) = warm_verdicts.get(id).filter(|w| w.valid != s.valid) {
-                    disagreements.push(format!("{id}: warm {} ({}), strict {} ({})", w.valid, w.reason, s.valid, s.reason));
+                    disagreements
+                        .push(format!("{id}: warm {} ({}), strict {} ({})", w.valid, w.reason, s.valid, s.reason));
                 }
             }
             speedup = Some(strict.ms_per_candidate / modes[0].ms_per_candidate.max(1e-9));
             modes.push(strict);
         }
-        let rewrites_refused: usize = ["inside-annotation", "equivalent-rewrite"].iter().filter_map(|k| refused.get(*k)).sum();
+        let rewrites_refused: usize =
+            ["inside-annotation", "equivalent-rewrite"].iter().filter_map(|k| refused.get(*k)).sum();
         let yield_counting_refused = modes[0].valid as f64 / (modes[0].candidates + rewrites_refused).max(1) as f64;
         let sites = if args.executed_only { "executed" } else { "all" }.to_string();
-        anyhow::Ok(ValidateBench { repo: env.repo.clone(), sites, refused, yield_counting_refused, tests_clean: env.clean.len(), env_ms, modes, speedup_vs_strict: speedup, disagreements })
+        anyhow::Ok(ValidateBench {
+            repo: env.repo.clone(),
+            sites,
+            refused,
+            yield_counting_refused,
+            tests_clean: env.clean.len(),
+            env_ms,
+            modes,
+            speedup_vs_strict: speedup,
+            disagreements,
+        })
     })?;
     if args.json {
         print_json(&bench)?;
@@ -130,7 +145,13 @@ pub fn run(home: &Path, args: ValidateBenchArgs) -> anyhow::Result<i32> {
     Ok(EXIT_OK)
 }
 
-async fn measure(mode: &str, engine: &Engine, env: &crate::sandbox::image::Environment, tasks: &[Task], cfg: &ValidateConfig) -> anyhow::Result<(ModeFigures, BTreeMap<String, Verdict>)> {
+async fn measure(
+    mode: &str,
+    engine: &Engine,
+    env: &crate::sandbox::image::Environment,
+    tasks: &[Task],
+    cfg: &ValidateConfig,
+) -> anyhow::Result<(ModeFigures, BTreeMap<String, Verdict>)> {
     let bar = super::progress_bar(tasks.len() as u64, mode);
     let mut verdicts = BTreeMap::new();
     let started = Instant::now();
@@ -163,7 +184,10 @@ async fn measure(mode: &str, engine: &Engine, env: &crate::sandbox::image::Envir
 }
 
 fn table(b: &ValidateBench) -> String {
-    let mut s = format!("repository: {} ({} tests on the clean tree; environment ready in {} ms)\n", b.repo, b.tests_clean, b.env_ms);
+    let mut s = format!(
+        "repository: {} ({} tests on the clean tree; environment ready in {} ms)\n",
+        b.repo, b.tests_clean, b.env_ms
+    );
     let refused: Vec<String> = b.refused.iter().map(|(k, v)| format!("{k}={v}")).collect();
     s.push_str(&format!(
         "sites: {}; left out before validation: {}; yield counting refused rewrites as invalid: {:.0}%\n",
@@ -171,16 +195,29 @@ fn table(b: &ValidateBench) -> String {
         if refused.is_empty() { "none".to_string() } else { refused.join(" ") },
         b.yield_counting_refused * 100.0
     ));
-    s.push_str(&format!("{:<20} {:>10} {:>8} {:>8} {:>12} {:>11} {:>14}  verdicts\n", "mode", "candidates", "valid", "yield", "wall s", "ms/cand", "peak MiB/ctr"));
+    s.push_str(&format!(
+        "{:<20} {:>10} {:>8} {:>8} {:>12} {:>11} {:>14}  verdicts\n",
+        "mode", "candidates", "valid", "yield", "wall s", "ms/cand", "peak MiB/ctr"
+    ));
     for m in &b.modes {
         let stages: Vec<String> = m.by_stage.iter().map(|(k, v)| format!("{k}={v}")).collect();
         s.push_str(&format!(
             "{:<20} {:>10} {:>8} {:>7.0}% {:>12.1} {:>11.1} {:>14.0}  {}\n",
-            m.mode, m.candidates, m.valid, m.yield_rate * 100.0, m.wall_ms as f64 / 1000.0, m.ms_per_candidate, m.peak_container_mib, stages.join(" ")
+            m.mode,
+            m.candidates,
+            m.valid,
+            m.yield_rate * 100.0,
+            m.wall_ms as f64 / 1000.0,
+            m.ms_per_candidate,
+            m.peak_container_mib,
+            stages.join(" ")
         ));
     }
     if let Some(x) = b.speedup_vs_strict {
-        s.push_str(&format!("warm is {x:.1}x faster per candidate than strict; {} verdicts differ on shared candidates\n", b.disagreements.len()));
+        s.push_str(&format!(
+            "warm is {x:.1}x faster per candidate than strict; {} verdicts differ on shared candidates\n",
+            b.disagreements.len()
+        ));
         for d in &b.disagreements {
             s.push_str(&format!("  {d}\n"));
         }

@@ -87,7 +87,12 @@ pub fn run(home: &Path, args: DemoArgs) -> anyhow::Result<i32> {
         if !args.json {
             println!("{}", super::round::round_line(&round));
         }
-        let solve_opts = SolveOptions { round: Some(round.number), solver: Solver::Baseline, image: args.image.options(), progress: !args.json };
+        let solve_opts = SolveOptions {
+            round: Some(round.number),
+            solver: Solver::Baseline,
+            image: args.image.options(),
+            progress: !args.json,
+        };
         let summary = rt.block_on(solve(&mut store, home, &solve_opts))?;
         if !args.json {
             super::solve::print_summary(&summary);
@@ -119,7 +124,12 @@ pub fn run(home: &Path, args: DemoArgs) -> anyhow::Result<i32> {
 fn generate_only(store: &mut Store, repo: &Path, args: &DemoArgs, mut intro: serde_json::Value) -> anyhow::Result<i32> {
     let (distilled, _) = crate::engine::round::distill_stored(store)?;
     let weights = crate::skills::target::operator_weights(&store.skills()?, &store.tasks()?);
-    let config = GenerateConfig { budget: args.budget, seed: args.seed, operator_weights: (!weights.is_empty()).then_some(weights), ..Default::default() };
+    let config = GenerateConfig {
+        budget: args.budget,
+        seed: args.seed,
+        operator_weights: (!weights.is_empty()).then_some(weights),
+        ..Default::default()
+    };
     let (tasks, _) = generate(repo, &config)?;
     let new_tasks = store.insert_tasks(&tasks)?;
     if args.json {
@@ -129,18 +139,31 @@ fn generate_only(store: &mut Store, repo: &Path, args: &DemoArgs, mut intro: ser
         intro["validation"] = serde_json::Value::Null;
         super::print_json(&intro)?;
     } else {
-        println!("skills:     {} distilled ({})", distilled.skills.len(), distilled.skills.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "));
-        println!("tasks:      {} candidates generated ({} new); validation skipped (--no-validate)", tasks.len(), new_tasks);
+        println!(
+            "skills:     {} distilled ({})",
+            distilled.skills.len(),
+            distilled.skills.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        println!(
+            "tasks:      {} candidates generated ({} new); validation skipped (--no-validate)",
+            tasks.len(),
+            new_tasks
+        );
     }
     Ok(EXIT_OK)
 }
 
 fn round_row(store: &Store, round: &Round) -> anyhow::Result<RoundRow> {
-    let results: Vec<_> = store.solve_results()?.into_iter().filter(|r| r.round == round.number && r.solver == "baseline").collect();
+    let results: Vec<_> =
+        store.solve_results()?.into_iter().filter(|r| r.round == round.number && r.solver == "baseline").collect();
     let tasks = store.tasks()?;
     let mut kept_by_skill = BTreeMap::new();
     for id in &round.kept {
-        let skill = tasks.iter().find(|t| &t.id == id).and_then(|t| t.skill.clone()).unwrap_or_else(|| crate::engine::round::UNTARGETED.into());
+        let skill = tasks
+            .iter()
+            .find(|t| &t.id == id)
+            .and_then(|t| t.skill.clone())
+            .unwrap_or_else(|| crate::engine::round::UNTARGETED.into());
         *kept_by_skill.entry(skill).or_default() += 1;
     }
     Ok(RoundRow {
@@ -157,7 +180,10 @@ fn round_row(store: &Store, round: &Round) -> anyhow::Result<RoundRow> {
 
 fn print_table(rows: &[RoundRow]) {
     println!();
-    println!("{:>5} {:>10} {:>6} {:>5} {:>9} {:>8}  kept by skill", "round", "candidates", "valid", "kept", "baseline", "seconds");
+    println!(
+        "{:>5} {:>10} {:>6} {:>5} {:>9} {:>8}  kept by skill",
+        "round", "candidates", "valid", "kept", "baseline", "seconds"
+    );
     for r in rows {
         let skills: Vec<String> = r.kept_by_skill.iter().map(|(k, v)| format!("{k}={v}")).collect();
         println!(

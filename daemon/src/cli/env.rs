@@ -16,7 +16,12 @@ pub enum EnvCmd {
     /// Build (or reuse) a repository's environment image: install, run the suite, map coverage.
     Build(BuildArgs),
     /// Show the environment stored for a repository's HEAD.
-    Show { #[arg(long)] repo: PathBuf, #[arg(long)] json: bool },
+    Show {
+        #[arg(long)]
+        repo: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -86,7 +91,10 @@ pub fn run(home: &Path, cmd: EnvCmd) -> anyhow::Result<i32> {
                     Ok(EXIT_OK)
                 }
                 None => {
-                    eprintln!("error: no environment for {key} at {head}; run `socratic env build --repo {}`", repo.display());
+                    eprintln!(
+                        "error: no environment for {key} at {head}; run `socratic env build --repo {}`",
+                        repo.display()
+                    );
                     Ok(EXIT_FAILED)
                 }
             }

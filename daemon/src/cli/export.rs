@@ -53,9 +53,18 @@ pub fn run(home: &Path, args: ExportArgs) -> anyhow::Result<i32> {
         print_json(&summary)?;
     } else {
         let what = if format == Format::Harbor { "task folders" } else { "tasks" };
-        println!("exported {} {what} ({}) as {} to {}", summary.exported.len(), summary.source, format.as_str(), summary.out);
+        println!(
+            "exported {} {what} ({}) as {} to {}",
+            summary.exported.len(),
+            summary.source,
+            format.as_str(),
+            summary.out
+        );
         if !summary.refs.is_empty() {
-            println!("bugged commits kept under refs/socratic/tasks/ in the task repositories ({} refs)", summary.refs.len());
+            println!(
+                "bugged commits kept under refs/socratic/tasks/ in the task repositories ({} refs)",
+                summary.refs.len()
+            );
         }
     }
     Ok(EXIT_OK)

@@ -6,18 +6,18 @@
 mod bench;
 mod bench_validate;
 mod daemon;
-mod lsp;
 mod demo;
 mod env;
 mod export;
-mod report;
-pub mod validate;
+mod lsp;
 mod repo;
+mod report;
 mod round;
+pub mod validate;
 pub use round::round_line;
-mod solve;
-mod skills;
 mod score;
+mod skills;
+mod solve;
 mod tasks;
 mod traces;
 
@@ -162,9 +162,11 @@ pub(crate) fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new(len);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {msg:12} [{bar:30}] {pos}/{len} {elapsed_precise} ETA {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {msg:12} [{bar:30}] {pos}/{len} {elapsed_precise} ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     bar.set_message(what.to_string());
     bar

@@ -65,7 +65,11 @@ fn summary_text(s: &IndexSummary) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "repository: {}", s.root);
     let _ = writeln!(out, "queries:    {}", s.queries);
-    let _ = writeln!(out, "files: {}  lines: {}  functions: {}  classes: {}  (non-Python files: {})", s.files, s.lines, s.functions, s.classes, s.non_python_files);
+    let _ = writeln!(
+        out,
+        "files: {}  lines: {}  functions: {}  classes: {}  (non-Python files: {})",
+        s.files, s.lines, s.functions, s.classes, s.non_python_files
+    );
     let _ = writeln!(out, "time: {} ms ({:.0} lines/s)", s.elapsed_ms, rate(s.lines, s.elapsed_ms as f64));
     let _ = writeln!(out, "sites per query:");
     for (name, n) in &s.sites {
@@ -79,7 +83,8 @@ fn summary_text(s: &IndexSummary) -> String {
         let _ = writeln!(out, "  ... and {} more (see --json)", s.skipped.len() - 20);
     }
     for f in &s.syntax_errors {
-        let where_: Vec<String> = f.ranges.iter().map(|r| format!("{}:{}", r.start_line + 1, r.start_col + 1)).collect();
+        let where_: Vec<String> =
+            f.ranges.iter().map(|r| format!("{}:{}", r.start_line + 1, r.start_col + 1)).collect();
         let _ = writeln!(out, "syntax errors in {} at {} (indexed what parsed)", f.file, where_.join(", "));
     }
     out

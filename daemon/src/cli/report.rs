@@ -29,7 +29,13 @@ pub fn run(home: &Path, args: ReportArgs) -> anyhow::Result<i32> {
     if data.is_empty() {
         println!("wrote {} (nothing to show yet)", args.html.display());
     } else {
-        println!("wrote {} ({} rounds, {} tasks, {} scored)", args.html.display(), data.rounds.len(), data.tasks, data.rewards.len());
+        println!(
+            "wrote {} ({} rounds, {} tasks, {} scored)",
+            args.html.display(),
+            data.rounds.len(),
+            data.tasks,
+            data.rewards.len()
+        );
     }
     Ok(EXIT_OK)
 }

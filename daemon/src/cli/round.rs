@@ -59,9 +59,17 @@ pub enum CurriculumCmd {
         json: bool,
     },
     /// Keep a task in the curriculum whatever its rank.
-    Accept { id: String, #[arg(long)] json: bool },
+    Accept {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Take a task out of the curriculum for good.
-    Reject { id: String, #[arg(long)] json: bool },
+    Reject {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl RoundArgs {
@@ -177,7 +185,11 @@ fn decide(store: &mut Store, id: &str, status: TaskStatus, json: bool) -> anyhow
     };
     let valid = store.verdict(&task.id)?.is_some_and(|v| v.valid);
     if !valid && status == TaskStatus::Accepted {
-        eprintln!("error: task {} is {} (not validated as a working task); only valid tasks can be accepted", task.id, task.status.name());
+        eprintln!(
+            "error: task {} is {} (not validated as a working task); only valid tasks can be accepted",
+            task.id,
+            task.status.name()
+        );
         return Ok(EXIT_FAILED);
     }
     task.status = status;

@@ -7,8 +7,8 @@
 //! Exit 1 when the reference set is empty or a model cannot be loaded, 2 for a bad device name.
 
 use super::{print_json, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::score::{self, DeviceKind, FeatureConfig, Scorer, TinySpec};
 use crate::engine::scoring::{reference_direction, reference_texts, score_tasks};
+use crate::score::{self, DeviceKind, FeatureConfig, Scorer, TinySpec};
 use crate::store::Store;
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -172,7 +172,11 @@ pub fn run_score(home: &Path, args: ScoreArgs) -> anyhow::Result<i32> {
     let bar = super::progress_bar((reference.len() + tasks.len()) as u64, "scoring");
     let (mut computed, mut cached) = (0, 0);
     let direction = reference_direction(&mut store, &scorer, &reference, |hit| {
-        if hit { cached += 1 } else { computed += 1 }
+        if hit {
+            cached += 1
+        } else {
+            computed += 1
+        }
         bar.inc(1);
     })?;
     let Some(direction) = direction else {
@@ -183,9 +187,20 @@ pub fn run_score(home: &Path, args: ScoreArgs) -> anyhow::Result<i32> {
     let scored = score_tasks(&mut store, &scorer, &direction, &reference_set, &tasks, |_| bar.inc(1))?;
     let mut rows = Vec::with_capacity(scored.len());
     for st in scored {
-        if st.cached { cached += 1 } else { computed += 1 }
+        if st.cached {
+            cached += 1
+        } else {
+            computed += 1
+        }
         let s = st.score;
-        rows.push(ScoreRow { task_id: s.task_id, validity: s.validity, cosine: s.cosine, reward: s.reward, loss: st.loss, cached: st.cached });
+        rows.push(ScoreRow {
+            task_id: s.task_id,
+            validity: s.validity,
+            cosine: s.cosine,
+            reward: s.reward,
+            loss: st.loss,
+            cached: st.cached,
+        });
     }
     bar.finish_and_clear();
     rows.sort_by(|a, b| b.reward.total_cmp(&a.reward).then(b.cosine.total_cmp(&a.cosine)));
@@ -327,8 +342,11 @@ mod tests {
     use crate::model::{Task, TaskStatus, Verdict};
 
     fn task(before: &str, after: &str) -> Task {
-        let bug_patch = format!("diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,2 @@\n def f(x):\n-{before}\n+{after}\n");
-        let mut t = crate::model::test_support::task(&Task::compute_id("c0ffee", &bug_patch), "op", TaskStatus::Candidate);
+        let bug_patch = format!(
+            "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,2 @@\n def f(x):\n-{before}\n+{after}\n"
+        );
+        let mut t =
+            crate::model::test_support::task(&Task::compute_id("c0ffee", &bug_patch), "op", TaskStatus::Candidate);
         (t.base_commit, t.bug_patch, t.round) = ("c0ffee".into(), bug_patch, None);
         (t.site.start_line, t.site.end_line) = (1, 1);
         t.problem_statement = "f returns the wrong value".into();
@@ -338,9 +356,11 @@ mod tests {
     #[test]
     fn score_stores_validity_times_cosine_and_caches_features() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (home, model, reference) = (dir.path().join("home"), dir.path().join("model"), dir.path().join("ref.jsonl"));
+        let (home, model, reference) =
+            (dir.path().join("home"), dir.path().join("model"), dir.path().join("ref.jsonl"));
         score::write_tiny_model(&model, &TinySpec::default()).expect("tiny");
-        let (valid, invalid) = (task("    return x + 1", "    return x - 1"), task("    return x * 2", "    return x / 2"));
+        let (valid, invalid) =
+            (task("    return x + 1", "    return x - 1"), task("    return x * 2", "    return x / 2"));
         let mut store = Store::open(&home).expect("store");
         store.insert_tasks(&[valid.clone(), invalid.clone()]).expect("insert");
         let verdict = Verdict {
@@ -357,7 +377,13 @@ mod tests {
         let gold = serde_json::json!({"instance_id": "a__b-1", "problem_statement": "f is off by two", "patch": score::reverse_patch(&valid.bug_patch)});
         std::fs::write(&reference, format!("{gold}\n\n")).expect("write");
         let args = |json| ScoreArgs {
-            model: ModelArgs { model: model.clone(), device: "cpu".into(), params: score::DEFAULT_PARAMS.into(), dim: 1024, seed: 3 },
+            model: ModelArgs {
+                model: model.clone(),
+                device: "cpu".into(),
+                params: score::DEFAULT_PARAMS.into(),
+                dim: 1024,
+                seed: 3,
+            },
             reference: reference.display().to_string(),
             max_len: 256,
             json,

@@ -128,11 +128,21 @@ pub fn run(home: &Path, cmd: SkillsCmd) -> anyhow::Result<i32> {
         SkillsCmd::Export { dir, json } => {
             let store = Store::open(home)?;
             let (traces, instances) = (store.traces()?, store.instances()?);
-            let with_examples: Vec<(Skill, Vec<agent_skill::Example>)> =
-                store.skills()?.into_iter().map(|s| { let e = skills::examples(&s, &traces, &instances, 3); (s, e) }).collect();
+            let with_examples: Vec<(Skill, Vec<agent_skill::Example>)> = store
+                .skills()?
+                .into_iter()
+                .map(|s| {
+                    let e = skills::examples(&s, &traces, &instances, 3);
+                    (s, e)
+                })
+                .collect();
             let written = agent_skill::export(&dir, &with_examples)?;
             let problems = agent_skill::validate(&dir);
-            let out = ExportOutput { dir: dir.display().to_string(), written: written.iter().map(|p| p.display().to_string()).collect(), problems };
+            let out = ExportOutput {
+                dir: dir.display().to_string(),
+                written: written.iter().map(|p| p.display().to_string()).collect(),
+                problems,
+            };
             if json {
                 print_json(&out)?;
             } else {
@@ -175,7 +185,12 @@ fn distill_cmd(home: &Path, args: DistillArgs) -> anyhow::Result<i32> {
     if args.json {
         print_json(&out)?;
     } else {
-        println!("distilled {} skills from {} traces ({} new or changed)", out.skills.len(), out.traces, out.changed.len());
+        println!(
+            "distilled {} skills from {} traces ({} new or changed)",
+            out.skills.len(),
+            out.traces,
+            out.changed.len()
+        );
         print!("{}", rows_text(&out.skills));
     }
     Ok(EXIT_OK)
@@ -184,13 +199,27 @@ fn distill_cmd(home: &Path, args: DistillArgs) -> anyhow::Result<i32> {
 fn rows_text(rows: &[SkillRow]) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(s, "{:44} {:15} {:>3} {:>6} {:>8} {:>6}  operators", "name", "kind", "ver", "traces", "failures", "rate");
+    let _ = writeln!(
+        s,
+        "{:44} {:15} {:>3} {:>6} {:>8} {:>6}  operators",
+        "name", "kind", "ver", "traces", "failures", "rate"
+    );
     for r in rows {
         let kind = match r.kind {
             crate::model::SkillKind::FailureMode => "failure-mode",
             crate::model::SkillKind::RepairPattern => "repair-pattern",
         };
-        let _ = writeln!(s, "{:44} {:15} {:>3} {:>6} {:>8} {:>6.2}  {}", r.name, kind, r.version, r.traces, r.failures, r.failure_rate, r.operators.join(","));
+        let _ = writeln!(
+            s,
+            "{:44} {:15} {:>3} {:>6} {:>8} {:>6.2}  {}",
+            r.name,
+            kind,
+            r.version,
+            r.traces,
+            r.failures,
+            r.failure_rate,
+            r.operators.join(",")
+        );
     }
     s
 }

@@ -3,7 +3,7 @@
 
 use super::env::{runtime, ImageArgs};
 use super::{print_json, EXIT_OK};
-use crate::engine::solve::{solve, Solver, SolveOptions, SolveSummary};
+use crate::engine::solve::{solve, SolveOptions, SolveSummary, Solver};
 use crate::store::Store;
 use clap::Args;
 use std::path::Path;
@@ -35,7 +35,9 @@ pub struct SolveArgs {
 impl SolveArgs {
     pub fn solver(&self) -> Solver {
         match (&self.agent, self.solver.as_deref()) {
-            (Some(template), _) => Solver::Agent { name: self.name.clone(), template: template.clone(), timeout_s: self.timeout },
+            (Some(template), _) => {
+                Solver::Agent { name: self.name.clone(), template: template.clone(), timeout_s: self.timeout }
+            }
             (None, Some("oracle")) => Solver::Oracle,
             _ => Solver::Baseline,
         }
@@ -44,7 +46,8 @@ impl SolveArgs {
 
 pub fn run(home: &Path, args: SolveArgs) -> anyhow::Result<i32> {
     let mut store = Store::open(home)?;
-    let opts = SolveOptions { round: args.round, solver: args.solver(), image: args.image.options(), progress: !args.json };
+    let opts =
+        SolveOptions { round: args.round, solver: args.solver(), image: args.image.options(), progress: !args.json };
     let summary = runtime()?.block_on(solve(&mut store, home, &opts))?;
     if args.json {
         print_json(&summary)?;

@@ -148,7 +148,13 @@ fn generate_cmd(home: &Path, args: GenerateArgs) -> anyhow::Result<i32> {
         eprintln!("error: {e}");
         return Ok(EXIT_USAGE);
     }
-    let mut config = GenerateConfig { operators: args.operators, budget: args.budget, seed: args.seed, queries_dir: args.queries, ..Default::default() };
+    let mut config = GenerateConfig {
+        operators: args.operators,
+        budget: args.budget,
+        seed: args.seed,
+        queries_dir: args.queries,
+        ..Default::default()
+    };
     if args.skills && !args.untargeted {
         let store = Store::open(home)?;
         let weights = crate::skills::target::operator_weights(&store.skills()?, &store.tasks()?);
@@ -195,10 +201,22 @@ fn generate_cmd(home: &Path, args: GenerateArgs) -> anyhow::Result<i32> {
 fn generate_text(o: &GenerateOutput) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(s, "generated {} candidate tasks ({} new in the store) from {} with seed {}", o.generated, o.stored_new, o.repo, o.seed);
+    let _ = writeln!(
+        s,
+        "generated {} candidate tasks ({} new in the store) from {} with seed {}",
+        o.generated, o.stored_new, o.repo, o.seed
+    );
     let _ = writeln!(s, "{:28} {:>7} {:>9} {:>10}  note", "operator", "sites", "attempts", "candidates");
     for r in &o.operators {
-        let _ = writeln!(s, "{:28} {:>7} {:>9} {:>10}  {}", r.operator, r.sites, r.attempted, r.candidates, r.reason.as_deref().unwrap_or(""));
+        let _ = writeln!(
+            s,
+            "{:28} {:>7} {:>9} {:>10}  {}",
+            r.operator,
+            r.sites,
+            r.attempted,
+            r.candidates,
+            r.reason.as_deref().unwrap_or("")
+        );
     }
     s
 }
@@ -210,11 +228,24 @@ fn show_text(t: &Task, verdict: Option<&crate::model::Verdict>) -> String {
     let _ = writeln!(s, "operator:  {}", t.operator);
     let _ = writeln!(s, "status:    {}", t.status.name());
     let _ = writeln!(s, "repo:      {} @ {}", t.repo, t.base_commit);
-    let _ = writeln!(s, "site:      {}:{}:{} ({})", t.site.file, t.site.start_line + 1, t.site.start_col + 1, t.site.node_kind);
+    let _ = writeln!(
+        s,
+        "site:      {}:{}:{} ({})",
+        t.site.file,
+        t.site.start_line + 1,
+        t.site.start_col + 1,
+        t.site.node_kind
+    );
     let _ = writeln!(s, "enclosing: {}", t.enclosing);
     if let Some(v) = verdict {
         let stage = v.rejected_at.as_deref().map(|st| format!(" at {st}")).unwrap_or_default();
-        let _ = writeln!(s, "verdict:   {}{stage}: {} ({} ms)", if v.valid { "valid" } else { "invalid" }, v.reason, v.duration_ms);
+        let _ = writeln!(
+            s,
+            "verdict:   {}{stage}: {} ({} ms)",
+            if v.valid { "valid" } else { "invalid" },
+            v.reason,
+            v.duration_ms
+        );
         let _ = writeln!(s, "FAIL_TO_PASS: {}", v.fail_to_pass.join(", "));
         let _ = writeln!(s, "PASS_TO_PASS: {}", v.pass_to_pass.join(", "));
     }

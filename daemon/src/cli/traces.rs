@@ -14,7 +14,11 @@ pub enum TracesCmd {
     /// List stored traces.
     List(JsonFlag),
     /// Show one trace (id or unique prefix).
-    Show { id: String, #[arg(long)] json: bool },
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Counts by source, outcome and failure reason.
     Stats(JsonFlag),
 }
@@ -68,7 +72,14 @@ pub fn run(home: &Path, cmd: TracesCmd) -> anyhow::Result<i32> {
             } else {
                 for t in &traces {
                     let r = list_row(t);
-                    println!("{}  {:18} {:40} {:11} {}", r.id, r.source, r.instance_id.unwrap_or("-"), r.outcome, r.reason);
+                    println!(
+                        "{}  {:18} {:40} {:11} {}",
+                        r.id,
+                        r.source,
+                        r.instance_id.unwrap_or("-"),
+                        r.outcome,
+                        r.reason
+                    );
                 }
             }
             Ok(EXIT_OK)
@@ -89,8 +100,13 @@ pub fn run(home: &Path, cmd: TracesCmd) -> anyhow::Result<i32> {
             if f.json {
                 print_json(&stats)?;
             } else {
-                println!("traces: {} ({} labelled by a report, {} inferred); reports: {}; instances: {}", stats.traces, stats.labelled_by_report, stats.inferred, stats.reports, stats.instances);
-                for (title, map) in [("source", &stats.by_source), ("outcome", &stats.by_outcome), ("failure", &stats.by_failure)] {
+                println!(
+                    "traces: {} ({} labelled by a report, {} inferred); reports: {}; instances: {}",
+                    stats.traces, stats.labelled_by_report, stats.inferred, stats.reports, stats.instances
+                );
+                for (title, map) in
+                    [("source", &stats.by_source), ("outcome", &stats.by_outcome), ("failure", &stats.by_failure)]
+                {
                     let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k}={v}")).collect();
                     println!("by {title}: {}", parts.join(" "));
                 }
@@ -103,7 +119,8 @@ pub fn run(home: &Path, cmd: TracesCmd) -> anyhow::Result<i32> {
 /// Import files and folders: each file in its own transaction, so one bad file costs nothing else.
 pub fn import_paths(store: &mut Store, paths: &[PathBuf]) -> anyhow::Result<ImportReport> {
     let (files, walk_errors) = traces::collect_files(paths);
-    let mut report = ImportReport { rejected: walk_errors.iter().map(ToString::to_string).collect(), ..Default::default() };
+    let mut report =
+        ImportReport { rejected: walk_errors.iter().map(ToString::to_string).collect(), ..Default::default() };
     let bar = progress_bar(files.len() as u64, "importing");
     for file in &files {
         bar.inc(1);
@@ -147,7 +164,12 @@ fn add(total: &mut InsertSummary, s: &InsertSummary) {
 pub fn summary_line(r: &ImportReport) -> String {
     format!(
         "{} files: imported {} traces, {} reports, {} instances; skipped {} duplicates; rejected {}",
-        r.files, r.imported.traces, r.imported.reports, r.imported.instances, r.imported.duplicates, r.rejected.len()
+        r.files,
+        r.imported.traces,
+        r.imported.reports,
+        r.imported.instances,
+        r.imported.duplicates,
+        r.rejected.len()
     )
 }
 
@@ -185,13 +207,26 @@ fn show_text(t: &crate::store::StoredTrace) -> String {
     let _ = writeln!(s, "source:    {} {}", tr.source.as_str(), tr.format_version.as_deref().unwrap_or(""));
     let _ = writeln!(s, "instance:  {}", tr.task.instance_id.as_deref().unwrap_or("-"));
     let _ = writeln!(s, "model:     {}", tr.model.as_deref().unwrap_or("-"));
-    let _ = writeln!(s, "outcome:   {} ({}{})", t.effective_label.outcome.as_str(), t.effective_label.reason, if t.effective_label.inferred { ", inferred" } else { "" });
+    let _ = writeln!(
+        s,
+        "outcome:   {} ({}{})",
+        t.effective_label.outcome.as_str(),
+        t.effective_label.reason,
+        if t.effective_label.inferred { ", inferred" } else { "" }
+    );
     let _ = writeln!(s, "origin:    {}", tr.origin);
     let _ = writeln!(s, "events:    {}", tr.events.len());
     for (i, e) in tr.events.iter().enumerate() {
         let line = match e {
-            crate::model::Event::Command { command, exit_code, .. } => format!("$ {} -> {}", first_line(command), exit_code.map_or("?".into(), |c| c.to_string())),
-            crate::model::Event::TestRun { command, exit_code, statuses, .. } => format!("test {} -> {} ({} tests)", first_line(command), exit_code.map_or("?".into(), |c| c.to_string()), statuses.len()),
+            crate::model::Event::Command { command, exit_code, .. } => {
+                format!("$ {} -> {}", first_line(command), exit_code.map_or("?".into(), |c| c.to_string()))
+            }
+            crate::model::Event::TestRun { command, exit_code, statuses, .. } => format!(
+                "test {} -> {} ({} tests)",
+                first_line(command),
+                exit_code.map_or("?".into(), |c| c.to_string()),
+                statuses.len()
+            ),
             crate::model::Event::Edit { path, .. } => format!("edit {}", path.as_deref().unwrap_or("?")),
             crate::model::Event::Message { role, text } => format!("{role}: {}", first_line(text)),
             crate::model::Event::Submit { note } => format!("submit {}", note.as_deref().unwrap_or("")),
@@ -204,5 +239,9 @@ fn show_text(t: &crate::store::StoredTrace) -> String {
 
 fn first_line(s: &str) -> String {
     let l = s.lines().next().unwrap_or("");
-    if l.chars().count() > 100 { format!("{}...", l.chars().take(100).collect::<String>()) } else { l.to_string() }
+    if l.chars().count() > 100 {
+        format!("{}...", l.chars().take(100).collect::<String>())
+    } else {
+        l.to_string()
+    }
 }

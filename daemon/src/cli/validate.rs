@@ -86,7 +86,12 @@ pub async fn validate_candidates(store: &mut Store, args: &ValidateArgs) -> anyh
             continue;
         }
         let env = ensure_env(store, Path::new(&repo), &args.image).await?;
-        let cfg = ValidateConfig { workers: args.workers, strict: args.strict, timeout_s: args.timeout, ..Default::default() };
+        let cfg = ValidateConfig {
+            workers: args.workers,
+            strict: args.strict,
+            timeout_s: args.timeout,
+            ..Default::default()
+        };
         let bar = super::progress_bar(tasks.len() as u64, "validating");
         summary.candidates += tasks.len();
         let decided = crate::engine::validation::validate_and_record(store, &env, tasks, &cfg, &bar).await?;

@@ -12,11 +12,11 @@
 //! In: the coverage and results of the bugged run, the checkout's files. Out: ranked lines and
 //! candidate rewrites (pure), plus the coverage run in a container (IO at the edge).
 
+use crate::model::TestStatus;
 use crate::sandbox::image::{parse_coverage, Environment};
 use crate::sandbox::junit::{self, TestResult};
 use crate::sandbox::worker::{tar_one_file, REPO_DIR};
 use crate::sandbox::{Container, Engine, Limits};
-use crate::model::TestStatus;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Lines tried, best first.
@@ -38,7 +38,11 @@ pub struct Suspect {
 /// Is this a test file (never a repair site)?
 pub fn is_test_file(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
-    path.starts_with("tests/") || path.contains("/tests/") || name.starts_with("test_") || name.ends_with("_test.py") || name == "conftest.py"
+    path.starts_with("tests/")
+        || path.contains("/tests/")
+        || name.starts_with("test_")
+        || name.ends_with("_test.py")
+        || name == "conftest.py"
 }
 
 /// Ochiai ranking of the source lines executed by at least one failing test.
@@ -58,7 +62,13 @@ pub fn ochiai(coverage: &BTreeMap<String, BTreeMap<u32, Vec<String>>>, failing: 
             out.push(Suspect { file: file.clone(), line: *line, score, tests: tests.clone() });
         }
     }
-    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.tests.len().cmp(&b.tests.len())).then(a.file.cmp(&b.file)).then(a.line.cmp(&b.line)));
+    out.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.tests.len().cmp(&b.tests.len()))
+            .then(a.file.cmp(&b.file))
+            .then(a.line.cmp(&b.line))
+    });
     out
 }
 
@@ -226,7 +236,11 @@ impl CoverageRunner {
         let results = junit::parse(&xml.stdout).map_err(|e| anyhow::anyhow!("coverage run: {e}"))?;
         let cov = self.container.exec(&["cat", "/tmp/spectrum.json"], 60).await?;
         let coverage = parse_coverage(&cov.stdout);
-        let failing = results.iter().filter(|(_, r)| r.status != TestStatus::Passed && r.status != TestStatus::Skipped).map(|(t, _)| t.clone()).collect();
+        let failing = results
+            .iter()
+            .filter(|(_, r)| r.status != TestStatus::Passed && r.status != TestStatus::Skipped)
+            .map(|(t, _)| t.clone())
+            .collect();
         self.container.exec(&["rm", "-f", "/tmp/spectrum.xml", "/tmp/spectrum.json"], 30).await?;
         Ok(Spectrum { results, coverage, failing })
     }

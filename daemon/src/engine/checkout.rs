@@ -46,7 +46,9 @@ impl Checkout {
                 .to_object(&source)
                 .map_err(|e| e.message().to_string())
                 .and_then(|o| o.peel_to_blob().map_err(|e| e.message().to_string()))
-                .and_then(|blob| write_file(&dir.join(&rel), blob.content(), entry.filemode()).map_err(|e| e.to_string()));
+                .and_then(|blob| {
+                    write_file(&dir.join(&rel), blob.content(), entry.filemode()).map_err(|e| e.to_string())
+                });
             if let Err(e) = written {
                 write_error = Some(format!("{rel}: {e}"));
                 return git2::TreeWalkResult::Abort;
@@ -59,16 +61,23 @@ impl Checkout {
         }
         let repo = Repository::init(dir).map_err(git_err(&dir.display().to_string()))?;
         let diff = Diff::from_buffer(task.bug_patch.as_bytes()).map_err(git_err("the bug patch"))?;
-        repo.apply(&diff, ApplyLocation::WorkDir, None).map_err(git_err(&format!("applying the bug patch of {}", task.id)))?;
+        repo.apply(&diff, ApplyLocation::WorkDir, None)
+            .map_err(git_err(&format!("applying the bug patch of {}", task.id)))?;
         let mut index = repo.index().map_err(git_err("index"))?;
         index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).map_err(git_err("git add"))?;
         index.write().map_err(git_err("index"))?;
         let tree_id = index.write_tree().map_err(git_err("write tree"))?;
         let commit_tree = repo.find_tree(tree_id).map_err(git_err("tree"))?;
-        let sig = Signature::new("socratic", "socratic@localhost", &Time::new(1_700_000_000, 0)).map_err(git_err("signature"))?;
+        let sig = Signature::new("socratic", "socratic@localhost", &Time::new(1_700_000_000, 0))
+            .map_err(git_err("signature"))?;
         repo.commit(Some("HEAD"), &sig, &sig, "task", &commit_tree, &[]).map_err(git_err("commit"))?;
         let bug_files = crate::skills::diff::files(&task.bug_patch);
-        Ok(Checkout { dir: dir.to_path_buf(), source: PathBuf::from(&task.repo), base_commit: task.base_commit.clone(), bug_files })
+        Ok(Checkout {
+            dir: dir.to_path_buf(),
+            source: PathBuf::from(&task.repo),
+            base_commit: task.base_commit.clone(),
+            bug_files,
+        })
     }
 
     /// The working tree against the bugged commit (untracked files included), as a patch.
@@ -96,7 +105,8 @@ impl Checkout {
         let mut files = self.bug_files.clone();
         files.extend(crate::skills::diff::files(solver_diff));
         let source = Repository::open(&self.source).map_err(git_err("repository"))?;
-        let tree = source.revparse_single(&self.base_commit).and_then(|o| o.peel_to_tree()).map_err(git_err("base commit"))?;
+        let tree =
+            source.revparse_single(&self.base_commit).and_then(|o| o.peel_to_tree()).map_err(git_err("base commit"))?;
         let mut out = String::new();
         for file in files {
             let before = match tree.get_path(Path::new(&file)) {

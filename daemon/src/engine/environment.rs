@@ -21,7 +21,8 @@ pub struct ImageOptions {
 /// The store key of a repository (its canonical path) and its HEAD commit.
 pub fn repo_key(repo: &Path) -> anyhow::Result<(String, String)> {
     let canonical = repo.canonicalize().map_err(|e| anyhow::anyhow!("{}: {e}", repo.display()))?;
-    let git = git2::Repository::open(&canonical).map_err(|e| anyhow::anyhow!("{} is not a git repository: {}", repo.display(), e.message()))?;
+    let git = git2::Repository::open(&canonical)
+        .map_err(|e| anyhow::anyhow!("{} is not a git repository: {}", repo.display(), e.message()))?;
     let head = git
         .head()
         .and_then(|h| h.peel_to_commit())

@@ -22,7 +22,14 @@ pub enum TestRun {
 }
 
 /// Run `tests` on the base tree with `patch` applied; the tree is restored afterwards.
-pub async fn run_tests(worker: &mut Worker, env: &Environment, id: &str, patch: &str, tests: &[String], cap_s: f64) -> anyhow::Result<TestRun> {
+pub async fn run_tests(
+    worker: &mut Worker,
+    env: &Environment,
+    id: &str,
+    patch: &str,
+    tests: &[String],
+    cap_s: f64,
+) -> anyhow::Result<TestRun> {
     let request = RunRequest {
         id: id.to_string(),
         patch: patch.to_string(),
@@ -45,7 +52,9 @@ pub async fn run_tests(worker: &mut Worker, env: &Environment, id: &str, patch: 
 /// True when every test in `tests` passed in `run`.
 pub fn all_pass(tests: &[String], run: &TestRun) -> bool {
     match run {
-        TestRun::Finished(results) => tests.iter().all(|t| results.get(t).is_some_and(|r| r.status == TestStatus::Passed)),
+        TestRun::Finished(results) => {
+            tests.iter().all(|t| results.get(t).is_some_and(|r| r.status == TestStatus::Passed))
+        }
         _ => false,
     }
 }
@@ -61,12 +70,14 @@ pub fn report(task: &Task, run: Option<&TestRun>, origin: &str) -> EvalReport {
         Some(TestRun::Broken(_)) => (Outcome::Unresolved, Some(FailureReason::PatchDoesNotApply)),
         Some(TestRun::TimedOut) => (Outcome::Unresolved, Some(FailureReason::TimeLimit)),
         Some(TestRun::Finished(_)) if f2p_bad.is_empty() && p2p_bad.is_empty() => (Outcome::Resolved, None),
-        Some(TestRun::Finished(_)) if !f2p_ok.is_empty() => {
-            (Outcome::Partial, Some(if f2p_bad.is_empty() { FailureReason::Regression } else { FailureReason::FailToPassStillFailing }))
-        }
-        Some(TestRun::Finished(_)) => {
-            (Outcome::Unresolved, Some(if p2p_bad.is_empty() { FailureReason::FailToPassStillFailing } else { FailureReason::Regression }))
-        }
+        Some(TestRun::Finished(_)) if !f2p_ok.is_empty() => (
+            Outcome::Partial,
+            Some(if f2p_bad.is_empty() { FailureReason::Regression } else { FailureReason::FailToPassStillFailing }),
+        ),
+        Some(TestRun::Finished(_)) => (
+            Outcome::Unresolved,
+            Some(if p2p_bad.is_empty() { FailureReason::FailToPassStillFailing } else { FailureReason::Regression }),
+        ),
     };
     EvalReport {
         instance_id: task.id.clone(),
@@ -85,7 +96,14 @@ pub fn report(task: &Task, run: Option<&TestRun>, origin: &str) -> EvalReport {
 
 /// Grade a combined patch: run the task's F2P and P2P tests with it; an empty Solver diff is
 /// `no-patch` without running anything.
-pub async fn grade(worker: &mut Worker, env: &Environment, task: &Task, solver_diff: &str, combined: &str, origin: &str) -> anyhow::Result<(EvalReport, Option<TestRun>)> {
+pub async fn grade(
+    worker: &mut Worker,
+    env: &Environment,
+    task: &Task,
+    solver_diff: &str,
+    combined: &str,
+    origin: &str,
+) -> anyhow::Result<(EvalReport, Option<TestRun>)> {
     if solver_diff.trim().is_empty() {
         return Ok((report(task, None, origin), None));
     }
@@ -101,7 +119,12 @@ mod tests {
     use crate::model::TaskStatus;
 
     fn finished(statuses: &[(&str, TestStatus)]) -> TestRun {
-        TestRun::Finished(statuses.iter().map(|(t, s)| (t.to_string(), TestResult { status: *s, message: String::new(), seconds: 0.0 })).collect())
+        TestRun::Finished(
+            statuses
+                .iter()
+                .map(|(t, s)| (t.to_string(), TestResult { status: *s, message: String::new(), seconds: 0.0 }))
+                .collect(),
+        )
     }
 
     #[test]

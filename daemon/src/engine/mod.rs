@@ -4,12 +4,12 @@
 //!
 //! In: the store, a repository, round options. Out: `Round`s and `SolveResult`s in the store.
 
-pub mod curriculum;
-pub mod environment;
-pub mod scoring;
-pub mod round;
 pub mod baseline;
 pub mod checkout;
+pub mod curriculum;
+pub mod environment;
 pub mod grade;
+pub mod round;
+pub mod scoring;
 pub mod solve;
 pub mod validation;

@@ -96,7 +96,15 @@ pub fn current_round(store: &Store, opts: &RoundOptions) -> anyhow::Result<(Roun
         model_hash: None,
         reference_set: None,
     };
-    let round = Round { number, inputs, step: RoundStep::Distill, candidates: 0, valid: 0, kept: vec![], timings_ms: BTreeMap::new() };
+    let round = Round {
+        number,
+        inputs,
+        step: RoundStep::Distill,
+        candidates: 0,
+        valid: 0,
+        kept: vec![],
+        timings_ms: BTreeMap::new(),
+    };
     Ok((round, false))
 }
 
@@ -134,8 +142,9 @@ fn distill_step(store: &mut Store, round: &mut Round) -> anyhow::Result<()> {
 /// saved over the stored skills; also the ids of the traces it read.
 pub fn distill_stored(store: &mut Store) -> anyhow::Result<(crate::skills::Distilled, Vec<String>)> {
     let (traces, instances, existing) = (store.traces()?, store.instances()?, store.skills()?);
-    let distilled = crate::skills::distill_with(&crate::skills::distill::RuleDistiller, &traces, &instances, &existing, 1)
-        .map_err(|e| anyhow::anyhow!("distilling skills: {e}"))?;
+    let distilled =
+        crate::skills::distill_with(&crate::skills::distill::RuleDistiller, &traces, &instances, &existing, 1)
+            .map_err(|e| anyhow::anyhow!("distilling skills: {e}"))?;
     store.upsert_skills(&distilled.skills)?;
     Ok((distilled, traces.into_iter().map(|t| t.trace.id).collect()))
 }
@@ -146,7 +155,8 @@ pub fn distill_stored(store: &mut Store) -> anyhow::Result<(crate::skills::Disti
 async fn generate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions) -> anyhow::Result<()> {
     let env = ensure_env(store, Path::new(&round.inputs.repo), &opts.image).await?;
     let (skills, tasks) = (store.skills()?, store.tasks()?);
-    let earlier: BTreeSet<&str> = tasks.iter().filter(|t| t.round != Some(round.number)).map(|t| t.id.as_str()).collect();
+    let earlier: BTreeSet<&str> =
+        tasks.iter().filter(|t| t.round != Some(round.number)).map(|t| t.id.as_str()).collect();
     let weights = crate::skills::target::operator_weights(&skills, &tasks);
     let config = GenerateConfig {
         budget: round.inputs.budget.saturating_mul(3),
@@ -194,7 +204,8 @@ fn valid_round_tasks(store: &Store, number: u32) -> anyhow::Result<Vec<Task>> {
 
 /// Validate the round's candidates that have no verdict yet; each verdict is stored at once.
 async fn validate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions) -> anyhow::Result<()> {
-    let pending: Vec<Task> = round_tasks(store, round.number)?.into_iter().filter(|t| t.status == TaskStatus::Candidate).collect();
+    let pending: Vec<Task> =
+        round_tasks(store, round.number)?.into_iter().filter(|t| t.status == TaskStatus::Candidate).collect();
     if !pending.is_empty() {
         let env = ensure_env(store, Path::new(&round.inputs.repo), &opts.image).await?;
         let bar = bar(opts.progress, pending.len() as u64, "validating");
@@ -213,7 +224,8 @@ fn scoring_model(home: &Path, opts: &RoundOptions) -> anyhow::Result<PathBuf> {
     let dir = home.join("models").join("tiny");
     if !dir.join("config.json").exists() {
         let spec = TinySpec { layers: 2, width: 64, seed: 0, vocab: None, kv_heads: None };
-        crate::score::write_tiny_model(&dir, &spec).map_err(|e| anyhow::anyhow!("writing the default scoring model: {e}"))?;
+        crate::score::write_tiny_model(&dir, &spec)
+            .map_err(|e| anyhow::anyhow!("writing the default scoring model: {e}"))?;
     }
     Ok(dir)
 }
@@ -294,7 +306,10 @@ fn select_step(store: &mut Store, round: &mut Round) -> anyhow::Result<()> {
         let reward = store
             .scores(&task.id)?
             .into_iter()
-            .find(|s| Some(&s.model_hash) == round.inputs.model_hash.as_ref() && Some(&s.reference_set) == round.inputs.reference_set.as_ref())
+            .find(|s| {
+                Some(&s.model_hash) == round.inputs.model_hash.as_ref()
+                    && Some(&s.reference_set) == round.inputs.reference_set.as_ref()
+            })
             .map_or(0.0, |s| s.reward);
         let skill_weight = task.skill.as_ref().and_then(|s| weights.get(s)).copied().unwrap_or(0.0);
         ranked.push(Ranked { task, reward, skill_weight });
@@ -338,7 +353,8 @@ mod tests {
 
     #[test]
     fn equal_rewards_fall_back_to_the_skill_weight() {
-        let mut r = vec![ranked("t-1", Some("a"), 0.0, TaskStatus::Scored), ranked("t-2", Some("b"), 0.0, TaskStatus::Scored)];
+        let mut r =
+            vec![ranked("t-1", Some("a"), 0.0, TaskStatus::Scored), ranked("t-2", Some("b"), 0.0, TaskStatus::Scored)];
         r[1].skill_weight = 0.7;
         assert_eq!(select(&r, 1, 1.0), vec!["t-2"]);
     }

@@ -13,7 +13,13 @@ use std::path::Path;
 /// The feature from the store's cache, or computed and cached; `true` when it was cached.
 pub fn cached_feature(store: &mut Store, scorer: &Scorer, text: &TaskText) -> anyhow::Result<(f64, Vec<f32>, bool)> {
     let key = scorer.key(text);
-    let row = FeatureRow { model_hash: &key.model_hash, task_hash: &key.task_hash, subset: &key.subset, dim: key.dim, seed: key.seed };
+    let row = FeatureRow {
+        model_hash: &key.model_hash,
+        task_hash: &key.task_hash,
+        subset: &key.subset,
+        dim: key.dim,
+        seed: key.seed,
+    };
     if let Some((loss, v)) = store.feature(&row)? {
         return Ok((loss, v, true));
     }
@@ -28,14 +34,16 @@ pub fn reference_texts(store: &Store, reference: &str) -> anyhow::Result<(String
         return failure_texts(store);
     }
     let path = Path::new(reference);
-    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{reference}: {e} (pass a JSONL file or `failures`)"))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("{reference}: {e} (pass a JSONL file or `failures`)"))?;
     let text = String::from_utf8_lossy(&bytes);
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| anyhow::anyhow!("{reference}:{}: not JSON: {e}", n + 1))?;
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| anyhow::anyhow!("{reference}:{}: not JSON: {e}", n + 1))?;
         let field = |k: &str| v.get(k).and_then(|x| x.as_str()).filter(|s| !s.trim().is_empty());
         let Some(patch) = field("patch") else {
             anyhow::bail!("{reference}:{}: no `patch` (the gold fix)", n + 1);
@@ -70,7 +78,6 @@ pub fn failure_texts(store: &Store) -> anyhow::Result<(String, Vec<TaskText>)> {
     }
     Ok((format!("failures@{}", &sha256_hex(used.join("\n").as_bytes())[..16]), out))
 }
-
 
 /// The mean reference direction of a reference set; `None` when the set is empty or cancels
 /// out. `on_feature` sees, per reference, whether its feature came from the cache.

@@ -18,7 +18,9 @@ use super::checkout::Checkout;
 use super::curriculum::{curriculum, pick_round};
 use super::environment::{ensure_env, ImageOptions};
 use super::grade::{self, all_pass, run_tests, TestRun};
-use crate::model::{Event, Instance, Label, Outcome, Record, SolveResult, SourceFormat, Task, TaskRef, TestStatus, Trace};
+use crate::model::{
+    Event, Instance, Label, Outcome, Record, SolveResult, SourceFormat, Task, TaskRef, TestStatus, Trace,
+};
 use crate::sandbox::image::Environment;
 use crate::sandbox::worker::Worker;
 use crate::sandbox::{Engine, Limits};
@@ -35,7 +37,11 @@ pub enum Solver {
     Baseline,
     /// An external agent: its name (results are kept per Solver name), a shell command
     /// template and a per-task timeout.
-    Agent { name: String, template: String, timeout_s: u64 },
+    Agent {
+        name: String,
+        template: String,
+        timeout_s: u64,
+    },
 }
 
 impl Solver {
@@ -89,8 +95,12 @@ pub async fn solve(store: &mut Store, home: &Path, opts: &SolveOptions) -> anyho
         });
     };
     let solver = opts.solver.name().to_string();
-    let done: Vec<String> =
-        store.solve_results()?.into_iter().filter(|r| r.round == round.number && r.solver == solver).map(|r| r.task_id).collect();
+    let done: Vec<String> = store
+        .solve_results()?
+        .into_iter()
+        .filter(|r| r.round == round.number && r.solver == solver)
+        .map(|r| r.task_id)
+        .collect();
     let entries = curriculum(&round, &store.tasks()?);
     let mut summary = SolveSummary { round: round.number, solver: solver.clone(), ..Default::default() };
     let mut todo: Vec<Task> = Vec::new();
@@ -113,10 +123,15 @@ pub async fn solve(store: &mut Store, home: &Path, opts: &SolveOptions) -> anyho
             Solver::Baseline => Some(CoverageRunner::start(&engine, &env).await?),
             _ => None,
         };
-        let bar = if opts.progress { crate::cli::progress_bar(tasks.len() as u64, &solver) } else { indicatif::ProgressBar::hidden() };
+        let bar = if opts.progress {
+            crate::cli::progress_bar(tasks.len() as u64, &solver)
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
         let mut failure = None;
         for task in tasks {
-            match solve_one(store, home, &env, &mut worker, coverage.as_ref(), &task, round.number, &opts.solver).await {
+            match solve_one(store, home, &env, &mut worker, coverage.as_ref(), &task, round.number, &opts.solver).await
+            {
                 Ok(result) => {
                     summary.attempted += 1;
                     *summary.by_outcome.entry(result.report.outcome.as_str().to_string()).or_default() += 1;
@@ -155,7 +170,13 @@ pub async fn solve(store: &mut Store, home: &Path, opts: &SolveOptions) -> anyho
 
 /// The environment of the tasks' base commit: the stored one while its image exists (the
 /// repository may have moved on since the round), else the one for the repository's HEAD.
-async fn task_env(store: &mut Store, engine: &Engine, repo: &str, base_commit: &str, image: &ImageOptions) -> anyhow::Result<Environment> {
+async fn task_env(
+    store: &mut Store,
+    engine: &Engine,
+    repo: &str,
+    base_commit: &str,
+    image: &ImageOptions,
+) -> anyhow::Result<Environment> {
     if let Some(env) = store.environment(repo, base_commit)? {
         if engine.image_exists(&env.image).await {
             return Ok(env);
@@ -273,16 +294,27 @@ fn attempt_trace(task: &Task, solver: &Solver, attempt: Attempt, diff: &str, lab
 fn oracle(checkout: &Checkout, task: &Task) -> anyhow::Result<Attempt> {
     let fix = crate::score::reverse_patch(&task.bug_patch);
     let repo = git2::Repository::open(&checkout.dir).map_err(|e| anyhow::anyhow!("checkout: {}", e.message()))?;
-    let diff = git2::Diff::from_buffer(fix.as_bytes()).map_err(|e| anyhow::anyhow!("the fix of {}: {}", task.id, e.message()))?;
-    repo.apply(&diff, git2::ApplyLocation::WorkDir, None).map_err(|e| anyhow::anyhow!("applying the fix of {}: {}", task.id, e.message()))?;
+    let diff = git2::Diff::from_buffer(fix.as_bytes())
+        .map_err(|e| anyhow::anyhow!("the fix of {}: {}", task.id, e.message()))?;
+    repo.apply(&diff, git2::ApplyLocation::WorkDir, None)
+        .map_err(|e| anyhow::anyhow!("applying the fix of {}: {}", task.id, e.message()))?;
     Ok(Attempt {
-        events: vec![Event::Edit { path: Some(task.site.file.clone()), diff: fix }, Event::Submit { note: Some("oracle".into()) }],
+        events: vec![
+            Event::Edit { path: Some(task.site.file.clone()), diff: fix },
+            Event::Submit { note: Some("oracle".into()) },
+        ],
         imported: None,
     })
 }
 
 /// The baseline: localise with the coverage spectrum, then try one-line rewrites in order.
-async fn run_baseline(checkout: &Checkout, env: &Environment, worker: &mut Worker, coverage: &CoverageRunner, task: &Task) -> anyhow::Result<Attempt> {
+async fn run_baseline(
+    checkout: &Checkout,
+    env: &Environment,
+    worker: &mut Worker,
+    coverage: &CoverageRunner,
+    task: &Task,
+) -> anyhow::Result<Attempt> {
     let mut events = Vec::new();
     let spectrum = coverage.spectrum(&checkout.combined_patch(&checkout.solver_diff()?)?).await?;
     let statuses: BTreeMap<String, TestStatus> = spectrum.results.iter().map(|(t, r)| (t.clone(), r.status)).collect();
@@ -298,8 +330,12 @@ async fn run_baseline(checkout: &Checkout, env: &Environment, worker: &mut Worke
         return Ok(Attempt { events, imported: None });
     }
     let suspects = baseline::ochiai(&spectrum.coverage, &spectrum.failing);
-    let top: Vec<String> = suspects.iter().take(baseline::TOP_LINES).map(|s| format!("{}:{} ({:.2})", s.file, s.line, s.score)).collect();
-    events.push(Event::Message { role: "assistant".into(), text: format!("most suspicious lines (Ochiai): {}", top.join(", ")) });
+    let top: Vec<String> =
+        suspects.iter().take(baseline::TOP_LINES).map(|s| format!("{}:{} ({:.2})", s.file, s.line, s.score)).collect();
+    events.push(Event::Message {
+        role: "assistant".into(),
+        text: format!("most suspicious lines (Ochiai): {}", top.join(", ")),
+    });
     let candidates = baseline::candidates(&suspects, |f| checkout.read(f).ok());
     for (n, (suspect, line, text)) in candidates.iter().enumerate() {
         let original = checkout.read(&suspect.file)?;
@@ -307,7 +343,15 @@ async fn run_baseline(checkout: &Checkout, env: &Environment, worker: &mut Worke
         let mut tests = failing.clone();
         tests.extend(suspect.tests.iter().filter(|t| !failing.contains(t)).cloned());
         let diff = checkout.solver_diff()?;
-        let run = run_tests(worker, env, &format!("baseline-{}-{n}", task.id), &checkout.combined_patch(&diff)?, &tests, 120.0).await?;
+        let run = run_tests(
+            worker,
+            env,
+            &format!("baseline-{}-{n}", task.id),
+            &checkout.combined_patch(&diff)?,
+            &tests,
+            120.0,
+        )
+        .await?;
         let ok = all_pass(&tests, &run);
         events.push(Event::TestRun {
             command: format!("try {}:{}: `{}`", suspect.file, suspect.line, line.trim()),
@@ -336,16 +380,24 @@ pub fn render_template(template: &str, values: &[(&str, &str)]) -> anyhow::Resul
         let quoted = shlex::try_quote(value).map_err(|_| anyhow::anyhow!("{key} has a NUL byte"))?;
         out = out.replace(&format!("{{{key}}}"), &quoted);
     }
-    if let Some(m) = regex::Regex::new(r"\{[a-z_]+\}").ok().and_then(|re| re.find(&out).map(|m| m.as_str().to_string())) {
+    if let Some(m) = regex::Regex::new(r"\{[a-z_]+\}").ok().and_then(|re| re.find(&out).map(|m| m.as_str().to_string()))
+    {
         anyhow::bail!("unknown placeholder {m} in the agent template (known: {{workdir}}, {{problem_file}}, {{trajectory_out}}, {{instance_id}})");
     }
     Ok(out)
 }
 
 /// Run an external agent in the checkout with a timeout (its whole process group is killed).
-async fn run_agent(checkout: &Checkout, folder: &Path, task: &Task, template: &str, timeout_s: u64) -> anyhow::Result<Attempt> {
+async fn run_agent(
+    checkout: &Checkout,
+    folder: &Path,
+    task: &Task,
+    template: &str,
+    timeout_s: u64,
+) -> anyhow::Result<Attempt> {
     let problem_file = folder.join("problem.md");
-    std::fs::write(&problem_file, &task.problem_statement).map_err(|e| anyhow::anyhow!("{}: {e}", problem_file.display()))?;
+    std::fs::write(&problem_file, &task.problem_statement)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", problem_file.display()))?;
     let trajectory_out = folder.join("trajectory.json");
     let _ = std::fs::remove_file(&trajectory_out);
     let path_str = |p: &PathBuf| p.display().to_string();
@@ -406,7 +458,10 @@ async fn run_agent(checkout: &Checkout, folder: &Path, task: &Task, template: &s
                 _ => None,
             }),
             Err(e) => {
-                events.push(Event::Message { role: "system".into(), text: format!("the agent's trajectory was not imported: {e}") });
+                events.push(Event::Message {
+                    role: "system".into(),
+                    text: format!("the agent's trajectory was not imported: {e}"),
+                });
                 None
             }
         },
@@ -421,7 +476,11 @@ mod tests {
 
     #[test]
     fn templates_quote_values_and_reject_unknown_placeholders() {
-        let got = render_template("agent --dir {workdir} --id {instance_id}", &[("workdir", "/tmp/a b"), ("instance_id", "t-1")]).unwrap();
+        let got = render_template(
+            "agent --dir {workdir} --id {instance_id}",
+            &[("workdir", "/tmp/a b"), ("instance_id", "t-1")],
+        )
+        .unwrap();
         assert_eq!(got, "agent --dir '/tmp/a b' --id t-1");
         let err = render_template("agent {wokdir}", &[("workdir", "/x")]).unwrap_err().to_string();
         assert!(err.contains("{wokdir}"), "{err}");

@@ -32,7 +32,10 @@ use std::path::Path;
 /// The files of one task folder: relative path, contents, executable.
 pub fn files(t: &ExportTask) -> std::result::Result<Vec<(String, String, bool)>, String> {
     let image = t.image.as_deref().ok_or_else(|| {
-        format!("no environment image for {} at {}: build it and validate the task (`socratic tasks validate`)", t.task.repo, t.task.base_commit)
+        format!(
+            "no environment image for {} at {}: build it and validate the task (`socratic tasks validate`)",
+            t.task.repo, t.task.base_commit
+        )
     })?;
     Ok(vec![
         ("instruction.md".into(), instruction(t), false),
@@ -123,13 +126,22 @@ pub fn test_sh(t: &ExportTask) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "#!/bin/bash");
     let _ = writeln!(s, "# Verifier of socratic task {}: puts the test files back as committed, runs", t.instance_id);
-    let _ = writeln!(s, "# its {} FAIL_TO_PASS and {} PASS_TO_PASS tests, and writes the reward", task.fail_to_pass.len(), task.pass_to_pass.len());
+    let _ = writeln!(
+        s,
+        "# its {} FAIL_TO_PASS and {} PASS_TO_PASS tests, and writes the reward",
+        task.fail_to_pass.len(),
+        task.pass_to_pass.len()
+    );
     let _ = writeln!(s, "# (1: every one passes, 0: otherwise) to /logs/verifier/reward.txt.");
     let _ = writeln!(s, "set -uo pipefail");
     let _ = writeln!(s, "mkdir -p /logs/verifier");
     let _ = writeln!(s, "echo 0 > /logs/verifier/reward.txt");
     let _ = writeln!(s, "cd \"${{SOCRATIC_REPO_DIR:-{REPO_DIR}}}\" || exit 1");
-    let _ = writeln!(s, "git checkout -q HEAD --{} || true", files.iter().map(|f| format!(" {}", shell_quote(f))).collect::<String>());
+    let _ = writeln!(
+        s,
+        "git checkout -q HEAD --{} || true",
+        files.iter().map(|f| format!(" {}", shell_quote(f))).collect::<String>()
+    );
     let _ = writeln!(s, "python3 -m pytest -p no:cacheprovider -rA --junitxml=/logs/verifier/junit.xml \\");
     for (i, test) in tests.iter().enumerate() {
         let end = if i + 1 == tests.len() { "" } else { " \\" };
@@ -151,7 +163,11 @@ pub fn solve_sh(t: &ExportTask) -> String {
     }
     let mut s = String::new();
     let _ = writeln!(s, "#!/bin/bash");
-    let _ = writeln!(s, "# Reference solution of socratic task {}: applies the fix (the bug patch reversed).", t.instance_id);
+    let _ = writeln!(
+        s,
+        "# Reference solution of socratic task {}: applies the fix (the bug patch reversed).",
+        t.instance_id
+    );
     let _ = writeln!(s, "set -euo pipefail");
     let _ = writeln!(s, "cd \"${{SOCRATIC_REPO_DIR:-{REPO_DIR}}}\"");
     let _ = writeln!(s, "git apply --verbose <<'{delimiter}'");
@@ -163,9 +179,15 @@ pub fn solve_sh(t: &ExportTask) -> String {
 /// Write one folder per task under `dir` (created when missing). A task folder that already
 /// exists is replaced when it holds a `task.toml` (an earlier export), refused otherwise.
 pub fn write(tasks: &[ExportTask], dir: &Path) -> Result<()> {
-    let out_err = |path: &Path, e: std::io::Error| ExportError::Output { path: path.display().to_string(), message: e.to_string() };
+    let out_err = |path: &Path, e: std::io::Error| ExportError::Output {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
     if dir.exists() && !dir.is_dir() {
-        return Err(ExportError::Output { path: dir.display().to_string(), message: "it is a file; Harbor tasks go in a folder".into() });
+        return Err(ExportError::Output {
+            path: dir.display().to_string(),
+            message: "it is a file; Harbor tasks go in a folder".into(),
+        });
     }
     std::fs::create_dir_all(dir).map_err(|e| out_err(dir, e))?;
     for t in tasks {
@@ -188,7 +210,8 @@ pub fn write(tasks: &[ExportTask], dir: &Path) -> Result<()> {
             std::fs::write(&path, contents).map_err(|e| out_err(&path, e))?;
             if executable {
                 use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(|e| out_err(&path, e))?;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                    .map_err(|e| out_err(&path, e))?;
             }
         }
     }
@@ -250,7 +273,14 @@ mod tests {
         let names: Vec<&str> = got.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(
             names,
-            ["instruction.md", "task.toml", "environment/Dockerfile", "environment/bug.patch", "tests/test.sh", "solution/solve.sh"]
+            [
+                "instruction.md",
+                "task.toml",
+                "environment/Dockerfile",
+                "environment/bug.patch",
+                "tests/test.sh",
+                "solution/solve.sh"
+            ]
         );
         assert!(got.iter().filter(|(_, x)| *x).all(|(p, _)| p.ends_with(".sh")));
         let mut no_image = t.clone();
@@ -285,8 +315,16 @@ mod tests {
         let mut t = export_task("t-abc");
         t.python_path = Some("/work/repo/src".into());
         let d = dockerfile(&t, "socratic-env-pkg:abc123");
-        assert!(d.contains("\nFROM socratic-env-pkg:abc123\nWORKDIR /work/repo\nENV PYTHONPATH=/work/repo/src\n"), "{d}");
-        assert!(d.contains("git apply /tmp/socratic-bug.patch") && d.contains("rm -rf .git") && d.contains("commit -q -m 'task pkg.t-abc'"), "{d}");
+        assert!(
+            d.contains("\nFROM socratic-env-pkg:abc123\nWORKDIR /work/repo\nENV PYTHONPATH=/work/repo/src\n"),
+            "{d}"
+        );
+        assert!(
+            d.contains("git apply /tmp/socratic-bug.patch")
+                && d.contains("rm -rf .git")
+                && d.contains("commit -q -m 'task pkg.t-abc'"),
+            "{d}"
+        );
     }
 
     #[test]
@@ -294,6 +332,9 @@ mod tests {
         assert_eq!(toml_string("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
         let toml = task_toml(&export_task("t-abc"));
         assert!(toml.contains("version = \"1.0\"\n") && toml.contains("[verifier]\ntimeout_sec = 600.0"), "{toml}");
-        assert!(toml.contains("tags = [\"python\", \"socratic\", \"flip_comparison\", \"changed-comparison\"]"), "{toml}");
+        assert!(
+            toml.contains("tags = [\"python\", \"socratic\", \"flip_comparison\", \"changed-comparison\"]"),
+            "{toml}"
+        );
     }
 }

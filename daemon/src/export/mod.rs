@@ -173,7 +173,11 @@ pub fn select(store: &Store, selection: &Selection) -> Result<Selected> {
         let round = pick_round(&rounds, selection.round).ok_or_else(|| match selection.round {
             Some(number) => {
                 let known: Vec<String> = rounds.iter().map(|r| r.number.to_string()).collect();
-                let known = if known.is_empty() { "no round has run yet".to_string() } else { format!("rounds: {}", known.join(", ")) };
+                let known = if known.is_empty() {
+                    "no round has run yet".to_string()
+                } else {
+                    format!("rounds: {}", known.join(", "))
+                };
                 ExportError::NoRound { number, known }
             }
             None if rounds.is_empty() => ExportError::Nothing(
@@ -200,7 +204,8 @@ pub fn select(store: &Store, selection: &Selection) -> Result<Selected> {
                     task.pass_to_pass = v.pass_to_pass.clone();
                 }
                 if task.fail_to_pass.is_empty() {
-                    skipped.push(Skipped { task_id: task.id, reason: "valid verdict without FAIL_TO_PASS tests".into() });
+                    skipped
+                        .push(Skipped { task_id: task.id, reason: "valid verdict without FAIL_TO_PASS tests".into() });
                 } else {
                     out.push(task);
                 }
@@ -209,7 +214,8 @@ pub fn select(store: &Store, selection: &Selection) -> Result<Selected> {
                 task_id: task.id,
                 reason: format!("not valid ({}: {})", v.rejected_at.as_deref().unwrap_or("rejected"), v.reason),
             }),
-            None => skipped.push(Skipped { task_id: task.id, reason: "not validated yet (`socratic tasks validate`)".into() }),
+            None => skipped
+                .push(Skipped { task_id: task.id, reason: "not validated yet (`socratic tasks validate`)".into() }),
         }
     }
     if out.is_empty() {
@@ -331,7 +337,10 @@ pub fn utc_time(seconds: i64) -> String {
 pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let out_err = |e: std::io::Error| ExportError::Output { path: path.display().to_string(), message: e.to_string() };
     if path.is_dir() {
-        return Err(ExportError::Output { path: path.display().to_string(), message: "it is a folder; name a file".into() });
+        return Err(ExportError::Output {
+            path: path.display().to_string(),
+            message: "it is a folder; name a file".into(),
+        });
     }
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("export");
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
@@ -374,7 +383,10 @@ pub(crate) mod tests {
                 enclosing: "f".into(),
                 problem_statement: "`f(1, 1)` returns True; it should say 1 is not below 1.\n".into(),
                 fail_to_pass: vec!["tests/test_m.py::test_equal[1-1]".into()],
-                pass_to_pass: vec!["tests/test_m.py::test_below".into(), "tests/test_other.py::TestX::test_it's".into()],
+                pass_to_pass: vec![
+                    "tests/test_m.py::test_below".into(),
+                    "tests/test_other.py::TestX::test_it's".into(),
+                ],
                 image: Some("socratic-env-pkg:abc123".into()),
                 status: TaskStatus::Scored,
                 seed: 0,
@@ -398,10 +410,16 @@ pub(crate) mod tests {
 
     #[test]
     fn repo_names_from_remotes() {
-        assert_eq!(repo_name_from_url("https://github.com/pallets/markupsafe.git").as_deref(), Some("pallets/markupsafe"));
+        assert_eq!(
+            repo_name_from_url("https://github.com/pallets/markupsafe.git").as_deref(),
+            Some("pallets/markupsafe")
+        );
         assert_eq!(repo_name_from_url("https://github.com/pallets/markupsafe/").as_deref(), Some("pallets/markupsafe"));
         assert_eq!(repo_name_from_url("git@github.com:pytoolz/toolz.git").as_deref(), Some("pytoolz/toolz"));
-        assert_eq!(repo_name_from_url("ssh://git@gitlab.example.com:2222/group/sub/proj.git").as_deref(), Some("sub/proj"));
+        assert_eq!(
+            repo_name_from_url("ssh://git@gitlab.example.com:2222/group/sub/proj.git").as_deref(),
+            Some("sub/proj")
+        );
         assert_eq!(repo_name_from_url("/srv/git/proj.git"), None);
         assert_eq!(repo_name_from_url("C:\\repos\\proj"), None);
         assert_eq!(repo_name_from_url("https://host/only"), None);

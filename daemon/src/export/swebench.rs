@@ -87,7 +87,8 @@ pub fn bugged_commit(repo: &git2::Repository, t: &ExportTask) -> std::result::Re
     let sig = git2::Signature::new("socratic", "socratic@localhost", &base.committer().when())
         .map_err(|e| msg("signature", e))?;
     let message = format!("socratic task {}\n", t.instance_id);
-    let commit = repo.commit(None, &sig, &sig, &message, &tree, &[&base]).map_err(|e| msg("writing the bugged commit", e))?;
+    let commit =
+        repo.commit(None, &sig, &sig, &message, &tree, &[&base]).map_err(|e| msg("writing the bugged commit", e))?;
     repo.reference(&bugged_ref(&task.id), commit, true, "socratic export swebench")
         .map_err(|e| msg(&format!("writing {}", bugged_ref(&task.id)), e))?;
     Ok(commit.to_string())

@@ -35,7 +35,10 @@ pub struct Instance {
 /// The instance of a task; `Err` when it has no environment image.
 pub fn instance(t: &ExportTask) -> std::result::Result<Instance, String> {
     let image = t.image.clone().ok_or_else(|| {
-        format!("no environment image for {} at {}: build it and validate the task (`socratic tasks validate`)", t.task.repo, t.task.base_commit)
+        format!(
+            "no environment image for {} at {}: build it and validate the task (`socratic tasks validate`)",
+            t.task.repo, t.task.base_commit
+        )
     })?;
     Ok(Instance {
         instance_id: t.instance_id.clone(),

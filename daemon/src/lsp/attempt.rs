@@ -62,12 +62,9 @@ impl Attempt {
                 let command = e.command.ok_or("a command event needs `command`")?;
                 let output = e.output.unwrap_or_default();
                 match infer::command_event(&command, e.exit_code, &output) {
-                    Event::Command { command, exit_code, output } if e.kind == "test_run" => Event::TestRun {
-                        statuses: infer::parse_test_output(&output),
-                        command,
-                        exit_code,
-                        output,
-                    },
+                    Event::Command { command, exit_code, output } if e.kind == "test_run" => {
+                        Event::TestRun { statuses: infer::parse_test_output(&output), command, exit_code, output }
+                    }
                     ev => ev,
                 }
             }

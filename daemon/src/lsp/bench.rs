@@ -49,7 +49,11 @@ impl Pipe {
         loop {
             if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 let header = String::from_utf8_lossy(&self.buf[..end]).to_string();
-                let len: usize = header.lines().find_map(|l| l.strip_prefix("Content-Length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+                let len: usize = header
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
                 if self.buf.len() >= end + 4 + len {
                     let body: Vec<u8> = self.buf.drain(..end + 4 + len).skip(end + 4).collect();
                     let msg: Value = serde_json::from_slice(&body)?;
@@ -94,7 +98,11 @@ pub async fn run(repo: &Path, home: &Path, opens: usize, edits: usize) -> anyhow
     for t in &snap.tasks {
         *counts.entry(t.site.file.as_str()).or_default() += 1;
     }
-    let (file, file_tasks) = counts.iter().max_by_key(|(f, n)| (**n, std::cmp::Reverse(**f))).map(|(f, n)| (f.to_string(), *n)).ok_or_else(|| anyhow::anyhow!("no tasks in {}", repo.display()))?;
+    let (file, file_tasks) = counts
+        .iter()
+        .max_by_key(|(f, n)| (**n, std::cmp::Reverse(**f)))
+        .map(|(f, n)| (f.to_string(), *n))
+        .ok_or_else(|| anyhow::anyhow!("no tasks in {}", repo.display()))?;
     let text = std::fs::read_to_string(root.join(&file))?;
 
     // the server on an in-memory pipe
@@ -110,7 +118,11 @@ pub async fn run(repo: &Path, home: &Path, opens: usize, edits: usize) -> anyhow
     let uri = format!("file://{}", root.join(&file).display());
     let diag_of = |version: Option<i64>| {
         let uri = uri.clone();
-        move |m: &Value| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri.as_str() && version.is_none_or(|v| m["params"]["version"] == v)
+        move |m: &Value| {
+            m["method"] == "textDocument/publishDiagnostics"
+                && m["params"]["uri"] == uri.as_str()
+                && version.is_none_or(|v| m["params"]["version"] == v)
+        }
     };
 
     let mut open_times = Vec::new();
@@ -119,7 +131,10 @@ pub async fn run(repo: &Path, home: &Path, opens: usize, edits: usize) -> anyhow
         pipe.send(json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": uri, "languageId": "python", "version": i, "text": text}}})).await?;
         pipe.until(diag_of(Some(i as i64))).await?;
         open_times.push(started.elapsed());
-        pipe.send(json!({"jsonrpc": "2.0", "method": "textDocument/didClose", "params": {"textDocument": {"uri": uri}}})).await?;
+        pipe.send(
+            json!({"jsonrpc": "2.0", "method": "textDocument/didClose", "params": {"textDocument": {"uri": uri}}}),
+        )
+        .await?;
         pipe.until(diag_of(None)).await?;
     }
 
@@ -130,7 +145,8 @@ pub async fn run(repo: &Path, home: &Path, opens: usize, edits: usize) -> anyhow
         big.push_str(&text);
     }
     let tasks = shared.tasks_in(&root, &file);
-    let mut doc = Document::open(&file, 0, big.clone(), &tasks, &|t| shared.site_text(&root, t), &shared.queries).map_err(anyhow::Error::msg)?;
+    let mut doc = Document::open(&file, 0, big.clone(), &tasks, &|t| shared.site_text(&root, t), &shared.queries)
+        .map_err(anyhow::Error::msg)?;
     let mut reanchor = Vec::new();
     for i in 0..edits {
         let started = Instant::now();
@@ -191,9 +207,10 @@ pub async fn daemon_idle_rss(home: &Path) -> anyhow::Result<Option<u64>> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())));
+    let rss = std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("VmRSS:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()))
+    });
     let _ = super::daemon::control(home, "stop").await;
     if tokio::time::timeout(Duration::from_secs(5), child.wait()).await.is_err() {
         let _ = child.kill().await;

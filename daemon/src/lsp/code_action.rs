@@ -21,7 +21,11 @@ pub(super) fn actions_for(task_id: &str, label: &str, diagnostic: Option<&Diagno
                 title: title.clone(),
                 kind: Some(CodeActionKind::QUICKFIX),
                 diagnostics: diagnostic.map(|d| vec![d.clone()]),
-                command: Some(Command { title, command: command.into(), arguments: Some(vec![serde_json::Value::String(task_id.into())]) }),
+                command: Some(Command {
+                    title,
+                    command: command.into(),
+                    arguments: Some(vec![serde_json::Value::String(task_id.into())]),
+                }),
                 ..Default::default()
             })
         })

@@ -59,7 +59,8 @@ pub async fn control(home: &Path, line: &str) -> Option<String> {
 /// Run the daemon until SIGTERM, SIGINT or `!stop`.
 pub async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.home)?;
-    let lock = std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(lock_path(&cfg.home))?;
+    let lock =
+        std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(lock_path(&cfg.home))?;
     if lock.try_lock_exclusive().is_err() {
         let pid = std::fs::read_to_string(lock_path(&cfg.home)).unwrap_or_default();
         anyhow::bail!("a daemon is already running on {} (pid {})", cfg.home.display(), pid.trim());
@@ -122,7 +123,12 @@ pub async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn connection(mut stream: UnixStream, shared: Arc<Shared>, sessions: Arc<AtomicUsize>, stop: tokio::sync::mpsc::Sender<()>) {
+async fn connection(
+    mut stream: UnixStream,
+    shared: Arc<Shared>,
+    sessions: Arc<AtomicUsize>,
+    stop: tokio::sync::mpsc::Sender<()>,
+) {
     let mut first = [0u8; 1];
     if !matches!(stream.read(&mut first).await, Ok(1)) {
         return;
@@ -132,7 +138,12 @@ async fn connection(mut stream: UnixStream, shared: Arc<Shared>, sessions: Arc<A
         let mut line = String::new();
         let _ = BufReader::new(read).read_line(&mut line).await;
         let answer = match line.trim() {
-            "status" => format!("running pid={} sessions={} tasks={}", std::process::id(), sessions.load(Ordering::Relaxed), shared.snapshot().tasks.len()),
+            "status" => format!(
+                "running pid={} sessions={} tasks={}",
+                std::process::id(),
+                sessions.load(Ordering::Relaxed),
+                shared.snapshot().tasks.len()
+            ),
             "stop" => {
                 let _ = stop.try_send(());
                 "stopping".to_string()
@@ -175,7 +186,11 @@ async fn watch_roots(shared: Arc<Shared>, watcher: Arc<std::sync::Mutex<notify::
 }
 
 /// Debounce file events, then import trace files and re-check changed Python files.
-async fn watch_loop(shared: Arc<Shared>, mut rx: tokio::sync::mpsc::UnboundedReceiver<notify::Result<notify::Event>>, trace_dirs: Vec<PathBuf>) {
+async fn watch_loop(
+    shared: Arc<Shared>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<notify::Result<notify::Event>>,
+    trace_dirs: Vec<PathBuf>,
+) {
     while let Some(first) = rx.recv().await {
         let mut paths: HashSet<PathBuf> = HashSet::new();
         let mut add = |ev: notify::Result<notify::Event>| {
@@ -243,7 +258,9 @@ pub fn recheck_file(shared: &Shared, path: &Path) -> anyhow::Result<usize> {
     for (task, root) in snap.tasks.iter().zip(&snap.roots) {
         let Ok(rel) = path.strip_prefix(root) else { continue };
         let rel = rel.to_string_lossy().replace('\\', "/");
-        if task.site.file != rel || matches!(task.status, TaskStatus::Stale | TaskStatus::Rejected | TaskStatus::Invalid(_)) {
+        if task.site.file != rel
+            || matches!(task.status, TaskStatus::Stale | TaskStatus::Rejected | TaskStatus::Invalid(_))
+        {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap_or_default(); // deleted: every site is gone

@@ -30,18 +30,32 @@ pub(super) fn of(doc: &Document, snap: &Snapshot, root: Option<&Path>) -> Vec<Di
             continue;
         }
         let stale = a.stale || task.status == TaskStatus::Stale;
-        let tests: &[String] = snap.verdicts.get(&task.id).map(|v| v.fail_to_pass.as_slice()).filter(|f| !f.is_empty()).unwrap_or(&task.fail_to_pass);
+        let tests: &[String] = snap
+            .verdicts
+            .get(&task.id)
+            .map(|v| v.fail_to_pass.as_slice())
+            .filter(|f| !f.is_empty())
+            .unwrap_or(&task.fail_to_pass);
         let related: Vec<DiagnosticRelatedInformation> = root
             .map(|root| {
                 tests
                     .iter()
-                    .filter_map(|t| test_location(root, t).map(|location| DiagnosticRelatedInformation { location, message: format!("fails with the bug: {t}") }))
+                    .filter_map(|t| {
+                        test_location(root, t).map(|location| DiagnosticRelatedInformation {
+                            location,
+                            message: format!("fails with the bug: {t}"),
+                        })
+                    })
                     .collect()
             })
             .unwrap_or_default();
         out.push(Diagnostic {
             range: range(text, a.span.start, a.span.end),
-            severity: Some(if view::is_strong(task) && !stale { DiagnosticSeverity::INFORMATION } else { DiagnosticSeverity::HINT }),
+            severity: Some(if view::is_strong(task) && !stale {
+                DiagnosticSeverity::INFORMATION
+            } else {
+                DiagnosticSeverity::HINT
+            }),
             code: Some(NumberOrString::String(view::code(task))),
             source: Some(SOURCE.into()),
             message: view::message(task, stale),

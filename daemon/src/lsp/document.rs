@@ -39,7 +39,14 @@ impl Document {
     /// Parse `text` and anchor `tasks` at their sites (stale when the text no longer has them).
     /// `site_text` gives a task's site text at its base commit, when known: the site is then
     /// found again when the text moved (the file differs from that commit).
-    pub fn open(rel: &str, version: i32, text: String, tasks: &[Task], site_text: &dyn Fn(&Task) -> Option<String>, queries: &QuerySet) -> Result<Document, String> {
+    pub fn open(
+        rel: &str,
+        version: i32,
+        text: String,
+        tasks: &[Task],
+        site_text: &dyn Fn(&Task) -> Option<String>,
+        queries: &QuerySet,
+    ) -> Result<Document, String> {
         let index = FileIndex::new(rel, text, queries).map_err(|e| e.to_string())?;
         let mut doc = Document { rel: rel.to_string(), version, index, anchors: Vec::new() };
         doc.add_tasks(tasks, site_text);
@@ -49,7 +56,9 @@ impl Document {
     /// Anchor tasks not anchored yet (new tasks after a generation run).
     pub fn add_tasks(&mut self, tasks: &[Task], site_text: &dyn Fn(&Task) -> Option<String>) {
         for t in tasks {
-            if self.anchors.iter().any(|a| a.task_id == t.id) || matches!(t.status, TaskStatus::Rejected | TaskStatus::Invalid(_)) {
+            if self.anchors.iter().any(|a| a.task_id == t.id)
+                || matches!(t.status, TaskStatus::Rejected | TaskStatus::Invalid(_))
+            {
                 continue;
             }
             let at = Span { start: t.site.start_byte, end: t.site.end_byte };

@@ -93,7 +93,10 @@ async fn generate(session: &Session, args: &[Value], title: &str) -> Result<(Val
     let file = match uri {
         Some(u) => {
             let uri: Uri = u.parse().map_err(|_| invalid(format!("not a URI: {u}")))?;
-            Some(super::did_open::relative(Some(&root), &uri).ok_or_else(|| invalid(format!("{u} is not a Python file of the workspace")))?)
+            Some(
+                super::did_open::relative(Some(&root), &uri)
+                    .ok_or_else(|| invalid(format!("{u} is not a Python file of the workspace")))?,
+            )
         }
         None => None,
     };
@@ -101,7 +104,8 @@ async fn generate(session: &Session, args: &[Value], title: &str) -> Result<(Val
     progress.report(&format!("generating tasks in {}", file.as_deref().unwrap_or("the workspace"))).await;
     let shared = session.shared.clone();
     let (root2, file2) = (root.clone(), file.clone());
-    let (generated, added) = blocking(move || shared.generate(&root2, file2.as_deref(), &GenerateConfig::default())).await?;
+    let (generated, added) =
+        blocking(move || shared.generate(&root2, file2.as_deref(), &GenerateConfig::default())).await?;
     session.shared.notify(Change::Tasks);
     progress.report(&format!("{generated} candidates, {added} new")).await;
     Ok((json!({"generated": generated, "added": added, "file": file}), progress))
@@ -112,7 +116,11 @@ async fn generate(session: &Session, args: &[Value], title: &str) -> Result<(Val
 fn run_engine_round(home: &std::path::Path, root: &std::path::Path) -> anyhow::Result<crate::model::Round> {
     let mut store = crate::store::Store::open(home)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(crate::engine::round::run_round(&mut store, home, &crate::engine::round::RoundOptions::new(root.to_path_buf())))
+    rt.block_on(crate::engine::round::run_round(
+        &mut store,
+        home,
+        &crate::engine::round::RoundOptions::new(root.to_path_buf()),
+    ))
 }
 
 pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> Result<Option<Value>> {
@@ -123,7 +131,10 @@ pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> R
         "socratic.showPatch" => {
             let id = task_arg(&args)?;
             let task = session.shared.task(&id).ok_or_else(|| invalid(format!("no task '{id}'")))?;
-            session.client.log_message(MessageType::INFO, format!("bug patch of {}:\n{}", task.id, task.bug_patch)).await;
+            session
+                .client
+                .log_message(MessageType::INFO, format!("bug patch of {}:\n{}", task.id, task.bug_patch))
+                .await;
             Ok(Some(json!({"id": task.id, "patch": task.bug_patch})))
         }
         "socratic.generate" => {
@@ -170,7 +181,8 @@ pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> R
             let attempt = session.state().attempt.take().ok_or_else(|| invalid("no attempt is running"))?;
             let shared = session.shared.clone();
             let (id, trace_id, label) = blocking(move || {
-                let patch = super::attempt::working_tree_diff(&attempt.root).map_err(|e| anyhow::anyhow!("git diff: {}", e.message()))?;
+                let patch = super::attempt::working_tree_diff(&attempt.root)
+                    .map_err(|e| anyhow::anyhow!("git diff: {}", e.message()))?;
                 let task_id = attempt.task.id.clone();
                 let record = attempt.finish(patch);
                 let (trace_id, label) = match &record {

@@ -38,9 +38,14 @@ fn is_message(v: &Value) -> bool {
     if o.get("jsonrpc") != Some(&json!("2.0")) {
         return false;
     }
-    let id_ok = |id: Option<&Value>| matches!(id, None | Some(Value::Null | Value::String(_))) || id.is_some_and(|i| i.is_i64() || i.is_u64());
+    let id_ok = |id: Option<&Value>| {
+        matches!(id, None | Some(Value::Null | Value::String(_))) || id.is_some_and(|i| i.is_i64() || i.is_u64())
+    };
     match o.get("method") {
-        Some(Value::String(_)) => id_ok(o.get("id")) && matches!(o.get("params"), None | Some(Value::Object(_) | Value::Array(_) | Value::Null)),
+        Some(Value::String(_)) => {
+            id_ok(o.get("id"))
+                && matches!(o.get("params"), None | Some(Value::Object(_) | Value::Array(_) | Value::Null))
+        }
         Some(_) => false,
         None => o.contains_key("id") && id_ok(o.get("id")) && (o.contains_key("result") || o.contains_key("error")),
     }
@@ -71,7 +76,11 @@ pub fn next_frame(buf: &mut Vec<u8>) -> Option<Frame> {
     }
     let end = find(buf, b"\r\n\r\n")?;
     let header = String::from_utf8_lossy(&buf[..end]).to_string();
-    let len = header.lines().next().and_then(|l| l.strip_prefix("Content-Length:")).and_then(|v| v.trim().parse::<usize>().ok());
+    let len = header
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("Content-Length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok());
     let Some(len) = len.filter(|l| *l <= MAX_FRAME) else {
         buf.drain(..end + 4);
         return Some(Frame::Rejected(format!("bad header {header:?}")));
@@ -83,7 +92,9 @@ pub fn next_frame(buf: &mut Vec<u8>) -> Option<Frame> {
     match serde_json::from_slice::<Value>(&body) {
         Ok(v) if is_message(&v) => Some(Frame::Clean(frame(&body))),
         Ok(v) => match v.get("id").filter(|id| id.is_string() || id.is_i64() || id.is_u64()) {
-            Some(id) => Some(Frame::Clean(frame(json!({"jsonrpc": "2.0", "id": id, "method": "socratic/$invalidMessage"}).to_string().as_bytes()))),
+            Some(id) => Some(Frame::Clean(frame(
+                json!({"jsonrpc": "2.0", "id": id, "method": "socratic/$invalidMessage"}).to_string().as_bytes(),
+            ))),
             None => Some(Frame::Rejected("a JSON body that is not a JSON-RPC message".into())),
         },
         Err(e) => Some(Frame::Rejected(format!("body is not JSON: {e}"))),

@@ -9,8 +9,9 @@ pub(super) async fn handle(session: &Session, params: HoverParams) -> Result<Opt
     let p = params.text_document_position_params;
     let st = session.state();
     let Some(doc) = st.docs.get(&p.text_document.uri) else { return Ok(None) };
-    let at = offset_of(doc.text(), Pos { line: p.position.line, col: p.position.character })
-        .ok_or_else(|| invalid(format!("position {}:{} is outside the document", p.position.line, p.position.character)))?;
+    let at = offset_of(doc.text(), Pos { line: p.position.line, col: p.position.character }).ok_or_else(|| {
+        invalid(format!("position {}:{} is outside the document", p.position.line, p.position.character))
+    })?;
     let snap = session.shared.snapshot();
     let mut parts = Vec::new();
     let mut first = None;

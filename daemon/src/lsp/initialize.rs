@@ -7,14 +7,19 @@ use tower_lsp_server::ls_types::*;
 
 /// The root folder the client names: the first workspace folder, else the root URI.
 fn root_of(params: &InitializeParams) -> Option<std::path::PathBuf> {
-    let from_folders = params.workspace_folders.as_ref().and_then(|f| f.first()).and_then(|f| f.uri.to_file_path().map(|p| p.into_owned()));
+    let from_folders = params
+        .workspace_folders
+        .as_ref()
+        .and_then(|f| f.first())
+        .and_then(|f| f.uri.to_file_path().map(|p| p.into_owned()));
     #[allow(deprecated)]
     let from_root = || params.root_uri.as_ref().and_then(|u| u.to_file_path().map(|p| p.into_owned()));
     from_folders.or_else(from_root)
 }
 
 pub(super) async fn handle(session: &Session, params: InitializeParams) -> Result<InitializeResult> {
-    let root = root_of(&params).map(|r| crate::anchor::repo_root(&r).map(|r| canonical(&r)).unwrap_or_else(|_| canonical(&r)));
+    let root =
+        root_of(&params).map(|r| crate::anchor::repo_root(&r).map(|r| canonical(&r)).unwrap_or_else(|_| canonical(&r)));
     tracing::info!("initialize: root {:?}", root);
     session.state().root = root;
     let shared = session.shared.clone();

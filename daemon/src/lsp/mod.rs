@@ -138,7 +138,8 @@ async fn guarded<T>(what: &str, fut: impl Future<Output = Result<T>>) -> Result<
     match AssertUnwindSafe(fut).catch_unwind().await {
         Ok(r) => r,
         Err(panic) => {
-            let msg = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+            let msg =
+                panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
             tracing::error!("{what}: handler panicked: {}", msg.unwrap_or_default());
             Err(Error::internal_error())
         }
@@ -226,9 +227,11 @@ fn spawn_listener(weak: Weak<Session>, mut rx: tokio::sync::broadcast::Receiver<
 
 /// The LSP service of one connection over the shared state.
 pub fn service(shared: Arc<Shared>) -> (LspService<Backend>, tower_lsp_server::ClientSocket) {
-    LspService::build(|client| Backend(Arc::new(Session { client, shared, state: Mutex::new(SessionState::default()) })))
-        .custom_method("socratic/recordEvent", Backend::record_event)
-        .finish()
+    LspService::build(|client| {
+        Backend(Arc::new(Session { client, shared, state: Mutex::new(SessionState::default()) }))
+    })
+    .custom_method("socratic/recordEvent", Backend::record_event)
+    .finish()
 }
 
 /// Serve one connection until it closes (or the client exits).

@@ -99,7 +99,12 @@ impl Shared {
     /// Tasks anchored in `rel` of the repository at (canonical) `root`.
     pub fn tasks_in(&self, root: &Path, rel: &str) -> Vec<Task> {
         let snap = self.snapshot();
-        snap.tasks.iter().zip(&snap.roots).filter(|(t, r)| r.as_path() == root && t.site.file == rel).map(|(t, _)| t.clone()).collect()
+        snap.tasks
+            .iter()
+            .zip(&snap.roots)
+            .filter(|(t, r)| r.as_path() == root && t.site.file == rel)
+            .map(|(t, _)| t.clone())
+            .collect()
     }
 
     /// A task by id (or unique prefix) from the snapshot.
@@ -126,7 +131,12 @@ impl Shared {
 
     /// Generate tasks in the repository at `root` (only those anchored in `only_file` when
     /// given), store them, and return how many were new. Blocking.
-    pub fn generate(&self, root: &Path, only_file: Option<&str>, config: &GenerateConfig) -> anyhow::Result<(usize, usize)> {
+    pub fn generate(
+        &self,
+        root: &Path,
+        only_file: Option<&str>,
+        config: &GenerateConfig,
+    ) -> anyhow::Result<(usize, usize)> {
         let (mut generated, _) = tasks::generate_with(root, config, &self.queries)?;
         if let Some(file) = only_file {
             generated.retain(|t| t.site.file == file);

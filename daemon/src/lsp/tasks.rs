@@ -115,7 +115,11 @@ mod tests {
     #[test]
     fn rows_keep_the_workspace_sort_by_place_and_follow_open_documents() {
         let snap = Snapshot {
-            tasks: vec![task("t-b", "b.py", 9, TaskStatus::Valid), task("t-a", "a.py", 2, TaskStatus::Candidate), task("t-x", "x.py", 0, TaskStatus::Accepted)],
+            tasks: vec![
+                task("t-b", "b.py", 9, TaskStatus::Valid),
+                task("t-a", "a.py", 2, TaskStatus::Candidate),
+                task("t-x", "x.py", 0, TaskStatus::Accepted),
+            ],
             roots: vec![PathBuf::from("/r"), PathBuf::from("/r"), PathBuf::from("/other")],
             verdicts: HashMap::new(),
         };

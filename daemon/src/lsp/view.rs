@@ -42,7 +42,8 @@ pub fn hover(task: &Task, verdict: Option<&Verdict>, stale: bool, score: Option<
     if !task.enclosing.is_empty() {
         out.push_str(&format!("- in: `{}`\n", task.enclosing));
     }
-    let failing: &[String] = verdict.map(|v| v.fail_to_pass.as_slice()).filter(|f| !f.is_empty()).unwrap_or(&task.fail_to_pass);
+    let failing: &[String] =
+        verdict.map(|v| v.fail_to_pass.as_slice()).filter(|f| !f.is_empty()).unwrap_or(&task.fail_to_pass);
     if failing.is_empty() {
         out.push_str("- failing tests: not known yet (not validated)\n");
     } else {
@@ -56,7 +57,11 @@ pub fn hover(task: &Task, verdict: Option<&Verdict>, stale: bool, score: Option<
     }
     match verdict {
         Some(v) if v.valid => out.push_str("- verdict: valid\n"),
-        Some(v) => out.push_str(&format!("- verdict: rejected at {} — {}\n", v.rejected_at.as_deref().unwrap_or("?"), v.reason)),
+        Some(v) => out.push_str(&format!(
+            "- verdict: rejected at {} — {}\n",
+            v.rejected_at.as_deref().unwrap_or("?"),
+            v.reason
+        )),
         None => out.push_str("- verdict: none yet\n"),
     }
     if let Some(s) = score {

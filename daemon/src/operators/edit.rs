@@ -79,7 +79,9 @@ pub fn code_children(node: Node) -> Vec<Node> {
 
 /// True for a bare string statement (a docstring).
 pub fn is_docstring(node: Node) -> bool {
-    node.kind() == "expression_statement" && code_children(node).first().is_some_and(|c| c.kind() == "string") && node.named_child_count() == 1
+    node.kind() == "expression_statement"
+        && code_children(node).first().is_some_and(|c| c.kind() == "string")
+        && node.named_child_count() == 1
 }
 
 /// Delete a statement that owns its lines. When it is the only statement of its block, it
@@ -129,7 +131,9 @@ pub fn permute_slots(slots: &[Node], source: &str, rng: &mut ChaCha8Rng) -> Opti
         return None;
     }
     let col = slots[0].start_position().column;
-    let aligned = slots.iter().all(|s| s.start_position().column == col && starts_its_line(*s, source) && ends_its_line(*s, source));
+    let aligned = slots
+        .iter()
+        .all(|s| s.start_position().column == col && starts_its_line(*s, source) && ends_its_line(*s, source));
     if !aligned {
         return None;
     }
@@ -138,11 +142,8 @@ pub fn permute_slots(slots: &[Node], source: &str, rng: &mut ChaCha8Rng) -> Opti
     if order.iter().enumerate().all(|(i, o)| i == *o) {
         order.rotate_left(1);
     }
-    let edits = slots
-        .iter()
-        .zip(&order)
-        .map(|(slot, from)| Edit::replace(*slot, node_text(slots[*from], source)))
-        .collect();
+    let edits =
+        slots.iter().zip(&order).map(|(slot, from)| Edit::replace(*slot, node_text(slots[*from], source))).collect();
     Some(edits)
 }
 

@@ -111,10 +111,25 @@ pub const CATALOGUE: &[Operator] = &[
     op("swap_string_method", Family::Mutmut, "lower <-> upper, lstrip <-> rstrip, ...", mutmut::swap_string_method),
     op("swap_break_continue", Family::Mutmut, "break <-> continue", mutmut::swap_break_continue),
     op("return_none", Family::Mutmut, "return x -> return None", mutmut::return_none),
-    op("remove_none_guard", Family::RepairInverse, "remove an `if x is None: return/raise` guard", repair::remove_none_guard),
-    op("swallow_exception", Family::RepairInverse, "replace an except handler's body with pass", repair::swallow_exception),
+    op(
+        "remove_none_guard",
+        Family::RepairInverse,
+        "remove an `if x is None: return/raise` guard",
+        repair::remove_none_guard,
+    ),
+    op(
+        "swallow_exception",
+        Family::RepairInverse,
+        "replace an except handler's body with pass",
+        repair::swallow_exception,
+    ),
     op("wrong_exception_type", Family::RepairInverse, "catch a different exception type", repair::wrong_exception_type),
-    op("return_wrong_value", Family::RepairInverse, "return another local or a flipped literal", repair::return_wrong_value),
+    op(
+        "return_wrong_value",
+        Family::RepairInverse,
+        "return another local or a flipped literal",
+        repair::return_wrong_value,
+    ),
 ];
 
 /// The operator with this name.
@@ -176,7 +191,8 @@ fn shape<'s>(tree: &Tree, source: &'s str) -> Vec<(u16, usize, &'s str)> {
     while let Some(node) = stack.pop() {
         let whole = node.kind() == "string" || node.child_count() == 0;
         let mut cursor = node.walk();
-        let children: Vec<Node> = if whole { Vec::new() } else { node.children(&mut cursor).filter(|c| c.kind() != "comment").collect() };
+        let children: Vec<Node> =
+            if whole { Vec::new() } else { node.children(&mut cursor).filter(|c| c.kind() != "comment").collect() };
         let text = if whole { source.get(node.byte_range()).unwrap_or("") } else { "" };
         out.push((node.kind_id(), children.len(), text));
         stack.extend(children.into_iter().rev());
@@ -282,9 +298,17 @@ mod tests {
         let src = "from __future__ import annotations\n\n\ndef f(a: int | None, b: int = 1) -> str | None:\n    return a | b\n";
         let file = crate::anchor::FileIndex::new("t.py", src.to_string(), &queries).unwrap();
         let op = operator("change_operator").unwrap();
-        let results: Vec<_> = file.sites.iter().filter(|s| s.query == "change_operator" && s.capture == SITE_CAPTURE).map(|s| mutate(op, src, file.tree(), s, 0)).collect();
+        let results: Vec<_> = file
+            .sites
+            .iter()
+            .filter(|s| s.query == "change_operator" && s.capture == SITE_CAPTURE)
+            .map(|s| mutate(op, src, file.tree(), s, 0))
+            .collect();
         assert_eq!(results.iter().filter(|r| **r == Err(MutateError::InAnnotation)).count(), 2, "{results:?}");
-        assert!(results.iter().any(|r| r.as_ref().is_ok_and(|m| m.contains("return a & b") || m.contains("return a ^ b"))), "{results:?}");
+        assert!(
+            results.iter().any(|r| r.as_ref().is_ok_and(|m| m.contains("return a & b") || m.contains("return a ^ b"))),
+            "{results:?}"
+        );
 
         let tree = |s: &str| crate::anchor::parse_python(s).unwrap();
         let a = "def f():\n    x = 1\n\n    y = 2  # two\n    return ' a  b'\n";

@@ -106,7 +106,8 @@ fn shifted_sum(expr: Node, source: &str, delta: i128) -> Option<String> {
 }
 
 fn add_delta(text: &str, kind: &str, delta: i128) -> String {
-    let simple = matches!(kind, "identifier" | "attribute" | "call" | "subscript" | "parenthesized_expression" | "integer");
+    let simple =
+        matches!(kind, "identifier" | "attribute" | "call" | "subscript" | "parenthesized_expression" | "integer");
     let base = if simple { text.to_string() } else { format!("({text})") };
     if delta >= 0 {
         format!("{base} + {delta}")
@@ -135,7 +136,10 @@ pub fn off_by_one(node: Node, source: &str, rng: &mut ChaCha8Rng) -> Option<Vec<
     let target = match node.kind() {
         "call" => {
             let args = code_children(node.child_by_field_name("arguments")?);
-            if args.is_empty() || args.len() > 3 || args.iter().any(|a| a.kind().contains("splat") || a.kind() == "keyword_argument") {
+            if args.is_empty()
+                || args.len() > 3
+                || args.iter().any(|a| a.kind().contains("splat") || a.kind() == "keyword_argument")
+            {
                 return None;
             }
             args[if args.len() == 1 { 0 } else { 1 }]
@@ -265,10 +269,26 @@ mod tests {
 
     #[test]
     fn off_by_one_in_range_and_slices() {
-        check_one_of("off_by_one", "for i in range(n):\n    pass\n", &["for i in range(n + 1):\n    pass\n", "for i in range(n - 1):\n    pass\n"]);
-        check_one_of("off_by_one", "for i in range(0, 10):\n    pass\n", &["for i in range(0, 11):\n    pass\n", "for i in range(0, 9):\n    pass\n"]);
-        check_one_of("off_by_one", "for i in range(len(x) - 1):\n    pass\n", &["for i in range(len(x)):\n    pass\n", "for i in range(len(x) - 2):\n    pass\n"]);
-        check_one_of("off_by_one", "t = s[1:-1]\n", &["t = s[2:-1]\n", "t = s[0:-1]\n", "t = s[1:0]\n", "t = s[1:-2]\n"]);
+        check_one_of(
+            "off_by_one",
+            "for i in range(n):\n    pass\n",
+            &["for i in range(n + 1):\n    pass\n", "for i in range(n - 1):\n    pass\n"],
+        );
+        check_one_of(
+            "off_by_one",
+            "for i in range(0, 10):\n    pass\n",
+            &["for i in range(0, 11):\n    pass\n", "for i in range(0, 9):\n    pass\n"],
+        );
+        check_one_of(
+            "off_by_one",
+            "for i in range(len(x) - 1):\n    pass\n",
+            &["for i in range(len(x)):\n    pass\n", "for i in range(len(x) - 2):\n    pass\n"],
+        );
+        check_one_of(
+            "off_by_one",
+            "t = s[1:-1]\n",
+            &["t = s[2:-1]\n", "t = s[0:-1]\n", "t = s[1:0]\n", "t = s[1:-2]\n"],
+        );
         check_one_of("off_by_one", "t = s[a + b:]\n", &["t = s[(a + b) + 1:]\n", "t = s[(a + b) - 1:]\n"]);
         check_none("off_by_one", "r = range(*args)\n");
     }
@@ -294,7 +314,11 @@ mod tests {
 
     #[test]
     fn break_continue_and_return_none() {
-        check("swap_break_continue", "for x in xs:\n    if x:\n        break\n", "for x in xs:\n    if x:\n        continue\n");
+        check(
+            "swap_break_continue",
+            "for x in xs:\n    if x:\n        break\n",
+            "for x in xs:\n    if x:\n        continue\n",
+        );
         check("swap_break_continue", "for x in xs:\n    continue\n", "for x in xs:\n    break\n");
         check("return_none", "def f(x):\n    return x + 1\n", "def f(x):\n    return None\n");
         check_none("return_none", "def f(x):\n    return None\n");

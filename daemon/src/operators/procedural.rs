@@ -32,7 +32,8 @@ pub fn invert_if_else(node: Node, source: &str, _rng: &mut ChaCha8Rng) -> Option
         None => (node, node.child_by_field_name("consequence")?),
     };
     let else_body = else_clause.child_by_field_name("body")?;
-    let own_lines = branch_body.start_position().row > branch.start_position().row && else_body.start_position().row > else_clause.start_position().row;
+    let own_lines = branch_body.start_position().row > branch.start_position().row
+        && else_body.start_position().row > else_clause.start_position().row;
     if !own_lines || branch_body.start_position().column != else_body.start_position().column {
         return None;
     }
@@ -50,7 +51,10 @@ pub fn shuffle_statements(node: Node, source: &str, rng: &mut ChaCha8Rng) -> Opt
     }
     let slots: Vec<Node> = code_children(node)
         .into_iter()
-        .filter(|s| !edit::is_docstring(*s) && !matches!(s.kind(), "function_definition" | "class_definition" | "decorated_definition"))
+        .filter(|s| {
+            !edit::is_docstring(*s)
+                && !matches!(s.kind(), "function_definition" | "class_definition" | "decorated_definition")
+        })
         .collect();
     edit::permute_slots(&slots, source, rng)
 }
@@ -136,7 +140,8 @@ pub fn operator_tokens(node: Node) -> Vec<Node> {
 
 /// Pick one operator token (seeded) and replace it with `swap(token)`.
 pub fn swap_one_token(node: Node, rng: &mut ChaCha8Rng, swap: fn(&str) -> Option<&'static str>) -> Option<Vec<Edit>> {
-    let tokens: Vec<(Node, &'static str)> = operator_tokens(node).into_iter().filter_map(|t| swap(t.kind()).map(|s| (t, s))).collect();
+    let tokens: Vec<(Node, &'static str)> =
+        operator_tokens(node).into_iter().filter_map(|t| swap(t.kind()).map(|s| (t, s))).collect();
     if tokens.is_empty() {
         return None;
     }
@@ -190,7 +195,10 @@ pub fn remove_base_class(node: Node, _source: &str, rng: &mut ChaCha8Rng) -> Opt
 /// Shuffle the methods of a class body.
 pub fn shuffle_methods(node: Node, source: &str, rng: &mut ChaCha8Rng) -> Option<Vec<Edit>> {
     let body = node.child_by_field_name("body")?;
-    let methods: Vec<Node> = code_children(body).into_iter().filter(|n| matches!(n.kind(), "function_definition" | "decorated_definition")).collect();
+    let methods: Vec<Node> = code_children(body)
+        .into_iter()
+        .filter(|n| matches!(n.kind(), "function_definition" | "decorated_definition"))
+        .collect();
     edit::permute_slots(&methods, source, rng)
 }
 
@@ -235,7 +243,11 @@ mod tests {
 
     #[test]
     fn remove_conditional_and_loop() {
-        check("remove_conditional", "def f(x):\n    if x < 0:\n        x = 0\n    return x\n", "def f(x):\n    return x\n");
+        check(
+            "remove_conditional",
+            "def f(x):\n    if x < 0:\n        x = 0\n    return x\n",
+            "def f(x):\n    return x\n",
+        );
         check(
             "remove_loop",
             "def f(xs):\n    t = 0\n    for x in xs:\n        t += x\n    return t\n",
@@ -251,7 +263,11 @@ mod tests {
             "def f(p):\n    try:\n        v = int(p)\n        return v\n    except ValueError:\n        return None\n",
             "def f(p):\n    v = int(p)\n    return v\n",
         );
-        check("remove_wrapper", "def f(p):\n    with open(p) as h:\n        return h.read()\n", "def f(p):\n    return h.read()\n");
+        check(
+            "remove_wrapper",
+            "def f(p):\n    with open(p) as h:\n        return h.read()\n",
+            "def f(p):\n    return h.read()\n",
+        );
     }
 
     #[test]
@@ -285,7 +301,11 @@ mod tests {
     #[test]
     fn remove_base_class_drops_one_base() {
         check("remove_base_class", "class A(Base):\n    pass\n", "class A:\n    pass\n");
-        check_one_of("remove_base_class", "class A(B, C, metaclass=M):\n    pass\n", &["class A(C, metaclass=M):\n    pass\n", "class A(B, metaclass=M):\n    pass\n"]);
+        check_one_of(
+            "remove_base_class",
+            "class A(B, C, metaclass=M):\n    pass\n",
+            &["class A(C, metaclass=M):\n    pass\n", "class A(B, metaclass=M):\n    pass\n"],
+        );
         check_none("remove_base_class", "class A(metaclass=M):\n    pass\n");
     }
 

@@ -36,7 +36,8 @@ pub fn swallow_exception(node: Node, source: &str, _rng: &mut ChaCha8Rng) -> Opt
 }
 
 /// Exception types to swap in.
-pub const EXCEPTION_TYPES: &[&str] = &["ValueError", "TypeError", "KeyError", "IndexError", "AttributeError", "RuntimeError", "LookupError", "OSError"];
+pub const EXCEPTION_TYPES: &[&str] =
+    &["ValueError", "TypeError", "KeyError", "IndexError", "AttributeError", "RuntimeError", "LookupError", "OSError"];
 
 /// `except ValueError` -> `except TypeError` (one element of a tuple).
 pub fn wrong_exception_type(node: Node, source: &str, rng: &mut ChaCha8Rng) -> Option<Vec<Edit>> {
@@ -47,7 +48,8 @@ pub fn wrong_exception_type(node: Node, source: &str, rng: &mut ChaCha8Rng) -> O
     let target = match value.kind() {
         "identifier" | "attribute" => value,
         "tuple" | "parenthesized_expression" => {
-            let names: Vec<Node> = code_children(value).into_iter().filter(|n| matches!(n.kind(), "identifier" | "attribute")).collect();
+            let names: Vec<Node> =
+                code_children(value).into_iter().filter(|n| matches!(n.kind(), "identifier" | "attribute")).collect();
             if names.is_empty() {
                 return None;
             }
@@ -56,7 +58,8 @@ pub fn wrong_exception_type(node: Node, source: &str, rng: &mut ChaCha8Rng) -> O
         _ => return None,
     };
     let current = node_text(target, source);
-    let choices: Vec<&str> = EXCEPTION_TYPES.iter().copied().filter(|t| *t != current && !current.ends_with(&format!(".{t}"))).collect();
+    let choices: Vec<&str> =
+        EXCEPTION_TYPES.iter().copied().filter(|t| *t != current && !current.ends_with(&format!(".{t}"))).collect();
     Some(vec![Edit::replace(target, choices[rng.random_range(0..choices.len())])])
 }
 
@@ -159,10 +162,18 @@ mod tests {
 
     #[test]
     fn wrong_exception_type_changes_the_type() {
-        let out = crate::operators::testing::mutations("wrong_exception_type", "try:\n    go()\nexcept KeyError as e:\n    raise\n", 1);
+        let out = crate::operators::testing::mutations(
+            "wrong_exception_type",
+            "try:\n    go()\nexcept KeyError as e:\n    raise\n",
+            1,
+        );
         assert_eq!(out.len(), 1);
         assert!(!out[0].contains("KeyError") && out[0].contains(" as e:"), "{}", out[0]);
-        let out = crate::operators::testing::mutations("wrong_exception_type", "try:\n    go()\nexcept (KeyError, IndexError):\n    raise\n", 2);
+        let out = crate::operators::testing::mutations(
+            "wrong_exception_type",
+            "try:\n    go()\nexcept (KeyError, IndexError):\n    raise\n",
+            2,
+        );
         assert_eq!(out.len(), 1);
         assert!(out[0].contains("except ("), "{}", out[0]);
         check_none("wrong_exception_type", "try:\n    go()\nexcept:\n    raise\n");

@@ -142,13 +142,19 @@ fn yield_section(out: &mut String, id: &str, title: &str, what: &str, rows: &[Yi
         out.push_str("<p class=\"empty\">No task generated yet.</p>");
         return;
     }
-    let notes: Vec<String> = rows.iter().map(|r| if r.validated == 0 { "not validated".into() } else { format!("{}/{}", r.valid, r.validated) }).collect();
+    let notes: Vec<String> = rows
+        .iter()
+        .map(|r| if r.validated == 0 { "not validated".into() } else { format!("{}/{}", r.valid, r.validated) })
+        .collect();
     out.push_str(&svg::horizontal_bars(
         &Chart {
             id: format!("chart-{id}"),
             title: format!("{title} (valid ÷ validated)"),
             categories: rows.iter().map(|r| r.name.clone()).collect(),
-            series: vec![Series { name: "yield".into(), values: rows.iter().map(|r| r.yield_rate().unwrap_or(f64::NAN)).collect() }],
+            series: vec![Series {
+                name: "yield".into(),
+                values: rows.iter().map(|r| r.yield_rate().unwrap_or(f64::NAN)).collect(),
+            }],
             unit: Unit::Share,
         },
         &notes,
@@ -156,7 +162,14 @@ fn yield_section(out: &mut String, id: &str, title: &str, what: &str, rows: &[Yi
     let table_rows: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            vec![r.name.clone(), r.generated.to_string(), r.validated.to_string(), r.valid.to_string(), r.kept.to_string(), percent(r.valid, r.validated)]
+            vec![
+                r.name.clone(),
+                r.generated.to_string(),
+                r.validated.to_string(),
+                r.valid.to_string(),
+                r.kept.to_string(),
+                percent(r.valid, r.validated),
+            ]
         })
         .collect();
     table(out, &[what, "generated", "validated", "valid", "kept", "yield"], &table_rows);
@@ -168,7 +181,8 @@ pub fn histogram(points: &[RewardPoint]) -> (Vec<String>, Vec<f64>, Vec<f64>) {
         return (Vec::new(), Vec::new(), Vec::new());
     }
     let bins = ((points.len() as f64).sqrt().ceil() as usize).clamp(3, 12);
-    let (mut lo, mut hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.reward), hi.max(p.reward)));
+    let (mut lo, mut hi) =
+        points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.reward), hi.max(p.reward)));
     if hi - lo < 1e-9 {
         lo -= 0.05;
         hi += 0.05;
@@ -207,13 +221,7 @@ fn rewards_section(out: &mut String, points: &[RewardPoint]) {
     let mut sorted: Vec<f64> = points.iter().map(|p| p.reward).collect();
     sorted.sort_by(f64::total_cmp);
     let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
-    let _ = write!(
-        out,
-        "<p>min {:.4} · median {:.4} · max {:.4}</p>",
-        sorted[0],
-        at(0.5),
-        sorted[sorted.len() - 1]
-    );
+    let _ = write!(out, "<p>min {:.4} · median {:.4} · max {:.4}</p>", sorted[0], at(0.5), sorted[sorted.len() - 1]);
 }
 
 fn solve_section(out: &mut String, d: &ReportData) {
@@ -247,7 +255,15 @@ fn solve_section(out: &mut String, d: &ReportData) {
         }));
         let table_rows: Vec<Vec<String>> = rows
             .iter()
-            .map(|r| vec![r.skill.clone(), r.round.to_string(), r.attempted.to_string(), r.resolved.to_string(), percent(r.resolved, r.attempted)])
+            .map(|r| {
+                vec![
+                    r.skill.clone(),
+                    r.round.to_string(),
+                    r.attempted.to_string(),
+                    r.resolved.to_string(),
+                    percent(r.resolved, r.attempted),
+                ]
+            })
             .collect();
         table(out, &["skill", "round", "attempted", "resolved", "resolve rate"], &table_rows);
     }
@@ -255,8 +271,10 @@ fn solve_section(out: &mut String, d: &ReportData) {
 
 fn stages_section(out: &mut String, rounds: &[RoundRow]) {
     out.push_str("<h2 id=\"stages\">Time per stage</h2>");
-    let mut stages: Vec<String> = RoundStep::ALL.iter().filter(|s| **s != RoundStep::Done).map(|s| s.as_str().to_string()).collect();
-    let extra: BTreeSet<&String> = rounds.iter().flat_map(|r| r.timings_ms.keys()).filter(|k| !stages.contains(k)).collect();
+    let mut stages: Vec<String> =
+        RoundStep::ALL.iter().filter(|s| **s != RoundStep::Done).map(|s| s.as_str().to_string()).collect();
+    let extra: BTreeSet<&String> =
+        rounds.iter().flat_map(|r| r.timings_ms.keys()).filter(|k| !stages.contains(k)).collect();
     stages.extend(extra.into_iter().cloned());
     stages.retain(|s| rounds.iter().any(|r| r.timings_ms.contains_key(s)));
     if stages.is_empty() {
@@ -271,7 +289,10 @@ fn stages_section(out: &mut String, rounds: &[RoundRow]) {
             .iter()
             .map(|stage| Series {
                 name: stage.clone(),
-                values: rounds.iter().map(|r| r.timings_ms.get(stage).map_or(f64::NAN, |ms| *ms as f64 / 1000.0)).collect(),
+                values: rounds
+                    .iter()
+                    .map(|r| r.timings_ms.get(stage).map_or(f64::NAN, |ms| *ms as f64 / 1000.0))
+                    .collect(),
             })
             .collect(),
         unit: Unit::Seconds,
@@ -291,14 +312,27 @@ mod tests {
             candidates,
             valid,
             kept,
-            timings_ms: [("distill".to_string(), 1200), ("validate".to_string(), 64_000), ("score".to_string(), 9_000)].into(),
+            timings_ms: [("distill".to_string(), 1200), ("validate".to_string(), 64_000), ("score".to_string(), 9_000)]
+                .into(),
         };
-        let y = |name: &str, generated, validated, valid, kept| YieldRow { name: name.into(), generated, validated, valid, kept };
+        let y = |name: &str, generated, validated, valid, kept| YieldRow {
+            name: name.into(),
+            generated,
+            validated,
+            valid,
+            kept,
+        };
         ReportData {
             rounds: vec![round(1, 20, 12, 5), round(2, 24, 18, 6)],
-            by_operator: vec![y("flip_comparison", 20, 18, 12, 5), y("drop_<guard>", 24, 12, 3, 1), y("unvalidated_op", 2, 0, 0, 0)],
+            by_operator: vec![
+                y("flip_comparison", 20, 18, 12, 5),
+                y("drop_<guard>", 24, 12, 3, 1),
+                y("unvalidated_op", 2, 0, 0, 0),
+            ],
             by_skill: vec![y("<script>alert(1)</script>", 30, 20, 10, 4), y("(untargeted)", 14, 10, 5, 2)],
-            rewards: (0..30).map(|i| RewardPoint { task_id: format!("t-{i}"), reward: i as f64 / 100.0, kept: i % 3 == 0 }).collect(),
+            rewards: (0..30)
+                .map(|i| RewardPoint { task_id: format!("t-{i}"), reward: i as f64 / 100.0, kept: i % 3 == 0 })
+                .collect(),
             solve: vec![
                 SolveRow { solver: "baseline".into(), skill: "s-a".into(), round: 1, attempted: 4, resolved: 1 },
                 SolveRow { solver: "baseline".into(), skill: "s-a".into(), round: 2, attempted: 4, resolved: 3 },
@@ -324,8 +358,20 @@ mod tests {
         for svg in &charts {
             assert_well_formed(svg);
         }
-        let ids: Vec<&str> = charts.iter().map(|s| s.split("id=\"").nth(1).unwrap().split('"').next().unwrap()).collect();
-        assert_eq!(ids, ["chart-rounds", "chart-yield-operator", "chart-yield-skill", "chart-rewards", "chart-solver-0", "chart-solver-1", "chart-stages"]);
+        let ids: Vec<&str> =
+            charts.iter().map(|s| s.split("id=\"").nth(1).unwrap().split('"').next().unwrap()).collect();
+        assert_eq!(
+            ids,
+            [
+                "chart-rounds",
+                "chart-yield-operator",
+                "chart-yield-skill",
+                "chart-rewards",
+                "chart-solver-0",
+                "chart-solver-1",
+                "chart-stages"
+            ]
+        );
         // Bars: 2 rounds × 3 series; 2 of 3 operators validated; 2 skills; stages 2 rounds × 3.
         let bar_count = |svg: &str| svg.matches("class=\"bar\"").count();
         assert_eq!(bar_count(charts[0]), 6);
@@ -353,7 +399,11 @@ mod tests {
         assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(page.contains("drop_&lt;guard&gt;"));
         assert!(page.contains("Content-Security-Policy"));
-        assert!(!page.contains("http://") || page.matches("http://").count() == page.matches("http://www.w3.org/2000/svg").count(), "no link out");
+        assert!(
+            !page.contains("http://")
+                || page.matches("http://").count() == page.matches("http://www.w3.org/2000/svg").count(),
+            "no link out"
+        );
     }
 
     #[test]

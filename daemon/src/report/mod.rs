@@ -185,7 +185,13 @@ pub fn build(
         rewards,
         solve: solve
             .into_iter()
-            .map(|((solver, skill, round), (attempted, resolved))| SolveRow { solver, skill, round, attempted, resolved })
+            .map(|((solver, skill, round), (attempted, resolved))| SolveRow {
+                solver,
+                skill,
+                round,
+                attempted,
+                resolved,
+            })
             .collect(),
         traces,
         skills,
@@ -205,7 +211,15 @@ mod tests {
     }
 
     fn verdict(id: &str, valid: bool) -> Verdict {
-        Verdict { task_id: id.into(), valid, rejected_at: None, reason: String::new(), fail_to_pass: vec![], pass_to_pass: vec![], duration_ms: 1 }
+        Verdict {
+            task_id: id.into(),
+            valid,
+            rejected_at: None,
+            reason: String::new(),
+            fail_to_pass: vec![],
+            pass_to_pass: vec![],
+            duration_ms: 1,
+        }
     }
 
     fn solved(id: &str, round: u32, outcome: Outcome) -> SolveResult {
@@ -213,12 +227,24 @@ mod tests {
     }
 
     fn score(id: &str, reward: f64) -> Score {
-        Score { task_id: id.into(), validity: 1.0, cosine: reward, reward, reference_set: "r".into(), model_hash: "m".into() }
+        Score {
+            task_id: id.into(),
+            validity: 1.0,
+            cosine: reward,
+            reward,
+            reference_set: "r".into(),
+            model_hash: "m".into(),
+        }
     }
 
     #[test]
     fn figures_from_records() {
-        let tasks = vec![task("a", "flip", Some("s1")), task("b", "flip", None), task("c", "drop", Some("s1")), task("d", "drop", None)];
+        let tasks = vec![
+            task("a", "flip", Some("s1")),
+            task("b", "flip", None),
+            task("c", "drop", Some("s1")),
+            task("d", "drop", None),
+        ];
         let verdicts = vec![verdict("a", true), verdict("b", false), verdict("c", true)];
         let round = Round {
             candidates: 4,
@@ -227,7 +253,11 @@ mod tests {
             ..crate::model::test_support::round(1, &["c"])
         };
         let scores = vec![score("a", 0.1), score("c", 0.2), score("a", 0.3), score("b", f64::NAN)];
-        let solves = vec![solved("a", 1, Outcome::Resolved), solved("c", 1, Outcome::Unresolved), solved("zz", 1, Outcome::Resolved)];
+        let solves = vec![
+            solved("a", 1, Outcome::Resolved),
+            solved("c", 1, Outcome::Unresolved),
+            solved("zz", 1, Outcome::Resolved),
+        ];
         let d = build(&[round], &tasks, &verdicts, &scores, &solves, 7, 2);
         let flip = d.by_operator.iter().find(|r| r.name == "flip").unwrap();
         assert_eq!((flip.generated, flip.validated, flip.valid, flip.kept), (2, 2, 1, 0));
@@ -236,10 +266,13 @@ mod tests {
         assert_eq!((drop.generated, drop.validated, drop.valid, drop.kept), (2, 1, 1, 1));
         let untargeted = d.by_skill.iter().find(|r| r.name == UNTARGETED).unwrap();
         assert_eq!((untargeted.generated, untargeted.valid), (2, 0));
-        assert_eq!(d.rewards, vec![
-            RewardPoint { task_id: "a".into(), reward: 0.3, kept: false },
-            RewardPoint { task_id: "c".into(), reward: 0.2, kept: true },
-        ]);
+        assert_eq!(
+            d.rewards,
+            vec![
+                RewardPoint { task_id: "a".into(), reward: 0.3, kept: false },
+                RewardPoint { task_id: "c".into(), reward: 0.2, kept: true },
+            ]
+        );
         let s1: Vec<&SolveRow> = d.solve.iter().filter(|r| r.skill == "s1").collect();
         assert_eq!((s1.len(), s1[0].attempted, s1[0].resolved), (1, 2, 1));
         assert!(d.solve.iter().any(|r| r.skill == "(unknown task)"));

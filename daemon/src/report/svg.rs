@@ -79,7 +79,11 @@ pub fn axis(max: f64, unit: Unit) -> (f64, usize) {
     let max = if max.is_finite() && max > 0.0 { max } else { 1.0 };
     let rough = max / 4.0;
     let magnitude = 10f64.powf(rough.log10().floor());
-    let mut step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|s| *s >= rough * (1.0 - 1e-9)).unwrap_or(10.0 * magnitude);
+    let mut step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= rough * (1.0 - 1e-9))
+        .unwrap_or(10.0 * magnitude);
     if unit == Unit::Count {
         step = step.max(1.0);
     }
@@ -306,7 +310,13 @@ pub fn horizontal_bars(c: &Chart, notes: &[String]) -> String {
             end = end.max(x0 + w);
         }
         if let Some(note) = notes.get(i).filter(|n| !n.is_empty()) {
-            let _ = write!(s, "<text class=\"note\" x=\"{:.1}\" y=\"{:.1}\">{}</text>", end + 6.0, row_y + row_h / 2.0 + 4.0, esc(note));
+            let _ = write!(
+                s,
+                "<text class=\"note\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                end + 6.0,
+                row_y + row_h / 2.0 + 4.0,
+                esc(note)
+            );
         }
     }
     legend(&mut s, c, height - 12.0);
@@ -337,7 +347,12 @@ pub fn lines(c: &Chart) -> String {
         runs.push(run);
         for r in runs.iter().filter(|r| r.len() > 1) {
             let points: Vec<String> = r.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
-            let _ = write!(s, "<polyline class=\"line\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>", colour(j), points.join(" "));
+            let _ = write!(
+                s,
+                "<polyline class=\"line\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
+                colour(j),
+                points.join(" ")
+            );
         }
         for (i, v) in series.values.iter().enumerate().take(c.categories.len()) {
             if v.is_finite() {
@@ -401,7 +416,11 @@ pub(crate) mod tests {
 
     #[test]
     fn grouped_bars_one_rect_per_value_scaled_to_the_axis() {
-        let svg = grouped_bars(&chart(&["round 1", "round 2"], &[("candidates", &[10.0, 20.0]), ("valid", &[5.0, f64::NAN])], Unit::Count));
+        let svg = grouped_bars(&chart(
+            &["round 1", "round 2"],
+            &[("candidates", &[10.0, 20.0]), ("valid", &[5.0, f64::NAN])],
+            Unit::Count,
+        ));
         assert_well_formed(&svg);
         let got = bars(&svg);
         assert_eq!(got.len(), 3, "a missing value draws nothing");
@@ -427,12 +446,26 @@ pub(crate) mod tests {
 
     #[test]
     fn horizontal_bars_and_lines() {
-        let svg = horizontal_bars(&chart(&["flip_comparison", "a-very-long-operator-name-that-goes-on-and-on"], &[("yield", &[0.5, 1.0])], Unit::Share), &["1/2".into(), "3/3".into()]);
+        let svg = horizontal_bars(
+            &chart(
+                &["flip_comparison", "a-very-long-operator-name-that-goes-on-and-on"],
+                &[("yield", &[0.5, 1.0])],
+                Unit::Share,
+            ),
+            &["1/2".into(), "3/3".into()],
+        );
         assert_well_formed(&svg);
         assert_eq!(bars(&svg).len(), 2);
         assert!(svg.contains(">100%</text>") && svg.contains(">1/2</text>"));
-        assert!(svg.contains("<title>a-very-long-operator-name-that-goes-on-and-on</title>a-very-long-operator-name-t…"), "{svg}");
-        let svg = lines(&chart(&["round 1", "round 2", "round 3"], &[("s1", &[0.2, f64::NAN, 0.4]), ("s2", &[0.1, 0.3, 0.5])], Unit::Share));
+        assert!(
+            svg.contains("<title>a-very-long-operator-name-that-goes-on-and-on</title>a-very-long-operator-name-t…"),
+            "{svg}"
+        );
+        let svg = lines(&chart(
+            &["round 1", "round 2", "round 3"],
+            &[("s1", &[0.2, f64::NAN, 0.4]), ("s2", &[0.1, 0.3, 0.5])],
+            Unit::Share,
+        ));
         assert_well_formed(&svg);
         assert_eq!(svg.matches("<circle class=\"point\"").count(), 5);
         assert_eq!(svg.matches("<polyline").count(), 1, "s1 has no two neighbours; s2 one line");
@@ -440,7 +473,11 @@ pub(crate) mod tests {
 
     #[test]
     fn empty_charts_say_so() {
-        for svg in [grouped_bars(&chart(&[], &[], Unit::Count)), lines(&chart(&[], &[], Unit::Count)), horizontal_bars(&chart(&[], &[], Unit::Count), &[])] {
+        for svg in [
+            grouped_bars(&chart(&[], &[], Unit::Count)),
+            lines(&chart(&[], &[], Unit::Count)),
+            horizontal_bars(&chart(&[], &[], Unit::Count), &[]),
+        ] {
             assert_well_formed(&svg);
             assert!(svg.contains("no data yet") && !svg.contains("class=\"bar\""));
         }

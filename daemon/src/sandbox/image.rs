@@ -16,7 +16,18 @@ use std::path::{Path, PathBuf};
 
 /// Packages the bootstrapped base image carries (a C compiler and Python headers too: many
 /// projects build optional extensions).
-pub const BASE_PACKAGES: &[&str] = &["python3", "python3-dev", "python3-pytest", "python3-pip", "python3-coverage", "python3-pytest-cov", "git", "ca-certificates", "gcc", "libc6-dev"];
+pub const BASE_PACKAGES: &[&str] = &[
+    "python3",
+    "python3-dev",
+    "python3-pytest",
+    "python3-pip",
+    "python3-coverage",
+    "python3-pytest-cov",
+    "git",
+    "ca-certificates",
+    "gcc",
+    "libc6-dev",
+];
 /// Where a configured CA bundle is put inside images.
 pub const CA_PATH: &str = "/etc/ssl/certs/socratic-ca-bundle.pem";
 /// Fewer passing tests than this share on the clean tree: the repository is refused.
@@ -110,7 +121,9 @@ pub async fn bootstrap_base(engine: &Engine, cfg: &BootstrapConfig) -> Result<St
         .stdout(std::process::Stdio::null())
         .status()
         .await
-        .map_err(|e| SandboxError::Other(format!("cannot run debootstrap ({e}); install it: apt-get install debootstrap")))?;
+        .map_err(|e| {
+            SandboxError::Other(format!("cannot run debootstrap ({e}); install it: apt-get install debootstrap"))
+        })?;
     if !status.success() {
         return Err(SandboxError::Other(format!("debootstrap {} into {} failed ({status})", cfg.suite, dir.display())));
     }
@@ -133,7 +146,8 @@ async fn import_rootfs(engine: &Engine, dir: &Path, name: &str) -> Result<()> {
         Ok(())
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
-    let opts = bollard::query_parameters::CreateImageOptionsBuilder::default().from_src("-").repo(repo).tag(tag).build();
+    let opts =
+        bollard::query_parameters::CreateImageOptionsBuilder::default().from_src("-").repo(repo).tag(tag).build();
     let mut progress = engine.docker().create_image(Some(opts), Some(bollard::body_try_stream(stream)), None);
     while let Some(item) = progress.next().await {
         item.map_err(docker_err(format!("import {name}")))?;
@@ -217,8 +231,13 @@ const ENV_RECIPE_VERSION: u32 = 2;
 
 /// The environment image's name for a repository at a commit.
 pub fn env_image_name(repo_name: &str, head: &str, base: &str) -> String {
-    let key = crate::model::sha256_hex(format!("{head}|{base}|{ENV_RECIPE_VERSION}|{}", super::worker::RUNNER_PY).as_bytes());
-    let clean: String = repo_name.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect();
+    let key =
+        crate::model::sha256_hex(format!("{head}|{base}|{ENV_RECIPE_VERSION}|{}", super::worker::RUNNER_PY).as_bytes());
+    let clean: String = repo_name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .collect();
     format!("socratic-env-{}:{}", clean.trim_matches('-'), &key[..12])
 }
 
@@ -262,7 +281,8 @@ pub async fn build_env(engine: &Engine, repo: &Path, head: &str, cfg: &EnvConfig
         return Err(SandboxError::Other(refusal(&environment)));
     }
     let environment = Environment { build_ms: started.elapsed().as_millis() as u64, ..environment };
-    let record = serde_json::to_vec(&environment).map_err(|e| SandboxError::Other(format!("environment record: {e}")))?;
+    let record =
+        serde_json::to_vec(&environment).map_err(|e| SandboxError::Other(format!("environment record: {e}")))?;
     container.upload_tar("/", tar_one_file(ENV_RECORD_PATH, &record, 0o644)?).await?;
     let (name, tag) = image.split_once(':').unwrap_or((&image, "latest"));
     container.commit(name, tag).await?;
@@ -288,8 +308,13 @@ pub async fn read_env_record(engine: &Engine, image: &str) -> Result<Option<Envi
 }
 
 fn refusal(env: &Environment) -> String {
-    let failing: Vec<&String> = env.clean.iter().filter(|(_, s)| **s != TestStatus::Passed).map(|(t, _)| t).take(10).collect();
-    let notes = if env.install_notes.is_empty() { String::new() } else { format!("; install problems: {}", env.install_notes.join("; ")) };
+    let failing: Vec<&String> =
+        env.clean.iter().filter(|(_, s)| **s != TestStatus::Passed).map(|(t, _)| t).take(10).collect();
+    let notes = if env.install_notes.is_empty() {
+        String::new()
+    } else {
+        format!("; install problems: {}", env.install_notes.join("; "))
+    };
     format!(
         "refusing {}: only {} of {} tests pass on the clean tree ({:.0}% < {:.0}%); first failing: {}{notes}",
         env.repo,
@@ -351,7 +376,10 @@ async fn prepare(container: &Container, repo: &Path, cfg: &EnvConfig) -> Result<
         let cmd = "python3 -m pip install --quiet --break-system-packages pytest coverage pytest-cov";
         let out = sh(container, cmd, cfg.install_timeout_s).await?;
         if out.exit_code != 0 {
-            return Err(SandboxError::Other(format!("cannot install pytest in the image: {}", tail(&out.stderr, 1500))));
+            return Err(SandboxError::Other(format!(
+                "cannot install pytest in the image: {}",
+                tail(&out.stderr, 1500)
+            )));
         }
         installed.push(cmd.to_string());
     }
@@ -404,7 +432,9 @@ pub fn tar_repo(repo: &Path) -> Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     builder.follow_symlinks(false);
     let skip = ["__pycache__", ".pytest_cache", ".venv", "node_modules", ".tox", ".mypy_cache"];
-    for entry in walkdir::WalkDir::new(repo).min_depth(1).into_iter().filter_entry(|e| !skip.iter().any(|s| e.file_name() == *s)) {
+    for entry in
+        walkdir::WalkDir::new(repo).min_depth(1).into_iter().filter_entry(|e| !skip.iter().any(|s| e.file_name() == *s))
+    {
         let entry = entry.map_err(|e| SandboxError::Other(format!("reading {}: {e}", repo.display())))?;
         let rel = entry.path().strip_prefix(repo).unwrap_or(entry.path());
         builder
@@ -450,7 +480,12 @@ mod tests {
     #[test]
     fn install_plan_follows_the_files() {
         assert!(install_plan(&["README.md".into()]).is_empty());
-        let plan = install_plan(&["pyproject.toml".into(), "requirements/tests.txt".into(), "requirements/docs.txt".into(), "requirements.txt".into()]);
+        let plan = install_plan(&[
+            "pyproject.toml".into(),
+            "requirements/tests.txt".into(),
+            "requirements/docs.txt".into(),
+            "requirements.txt".into(),
+        ]);
         assert_eq!(plan.len(), 3, "{plan:?}");
         assert!(plan[0].ends_with("-r requirements.txt"));
         assert!(plan[1].ends_with("-r requirements/tests.txt"));

@@ -86,7 +86,11 @@ fn attr(e: &BytesStart, name: &str) -> Option<String> {
 /// classname cannot be split. Test classes start with an upper-case letter (`Test*`); modules
 /// don't.
 fn node_id(e: &BytesStart) -> String {
-    node_id_from(&attr(e, "classname").unwrap_or_default(), &attr(e, "name").unwrap_or_default(), attr(e, "file").as_deref())
+    node_id_from(
+        &attr(e, "classname").unwrap_or_default(),
+        &attr(e, "name").unwrap_or_default(),
+        attr(e, "file").as_deref(),
+    )
 }
 
 /// The node id for a JUnit `classname`, `name` and `file` (see `node_id`); also used for the
@@ -153,7 +157,10 @@ mod tests {
     fn malformed_xml_is_an_error_not_a_panic() {
         assert!(parse("<testsuite><testcase name='a'></testsuite>").is_err());
         assert!(parse("").unwrap().is_empty());
-        let ok = parse(r#"<testsuite><testcase classname="a" name="t" file="a.py"><error message="boom"/></testcase></testsuite>"#).unwrap();
+        let ok = parse(
+            r#"<testsuite><testcase classname="a" name="t" file="a.py"><error message="boom"/></testcase></testsuite>"#,
+        )
+        .unwrap();
         assert!(!has_collection_error(&ok));
     }
 }

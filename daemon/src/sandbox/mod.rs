@@ -142,10 +142,7 @@ impl Engine {
             .await
             .map_err(docker_err(format!("create container from {image}")))?;
         let container = Container { engine: self.clone(), id: created.id, removed: false };
-        self.docker
-            .start_container(&container.id, None)
-            .await
-            .map_err(docker_err("start container"))?;
+        self.docker.start_container(&container.id, None).await.map_err(docker_err("start container"))?;
         Ok(container)
     }
 
@@ -205,8 +202,12 @@ impl Container {
             {
                 while let Some(chunk) = output.next().await {
                     match chunk.map_err(docker_err(op.clone()))? {
-                        bollard::container::LogOutput::StdOut { message } => out.stdout.push_str(&String::from_utf8_lossy(&message)),
-                        bollard::container::LogOutput::StdErr { message } => out.stderr.push_str(&String::from_utf8_lossy(&message)),
+                        bollard::container::LogOutput::StdOut { message } => {
+                            out.stdout.push_str(&String::from_utf8_lossy(&message))
+                        }
+                        bollard::container::LogOutput::StdErr { message } => {
+                            out.stderr.push_str(&String::from_utf8_lossy(&message))
+                        }
                         _ => {}
                     }
                 }

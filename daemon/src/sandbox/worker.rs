@@ -96,7 +96,11 @@ impl RunResponse {
                     "xfail" => TestStatus::XFail,
                     _ => TestStatus::Error,
                 };
-                let id = if t.name.is_empty() { t.nodeid.clone() } else { node_id_from(&t.classname, &t.name, Some(&t.file)) };
+                let id = if t.name.is_empty() {
+                    t.nodeid.clone()
+                } else {
+                    node_id_from(&t.classname, &t.name, Some(&t.file))
+                };
                 (id, TestResult { status, message: t.message.clone(), seconds: t.seconds })
             })
             .collect()
@@ -131,14 +135,22 @@ impl Worker {
     /// the runner says it is ready.
     pub async fn start(engine: &Engine, image: &str, limits: &Limits, run_env: &[String]) -> Result<Worker> {
         let container = engine.start_container(image, limits, &[]).await?;
-        container.upload_tar("/", tar_one_file(&format!("{RUNNER_DIR}/runner.py"), RUNNER_PY.as_bytes(), 0o644)?).await?;
+        container
+            .upload_tar("/", tar_one_file(&format!("{RUNNER_DIR}/runner.py"), RUNNER_PY.as_bytes(), 0o644)?)
+            .await?;
         let exec = engine
             .docker()
             .create_exec(
                 &container.id,
                 CreateExecOptions {
                     cmd: Some(vec!["python3".to_string(), "-u".to_string(), format!("{RUNNER_DIR}/runner.py")]),
-                    env: Some([vec![format!("SOCRATIC_REPO={REPO_DIR}"), "PYTHONDONTWRITEBYTECODE=1".to_string()], run_env.to_vec()].concat()),
+                    env: Some(
+                        [
+                            vec![format!("SOCRATIC_REPO={REPO_DIR}"), "PYTHONDONTWRITEBYTECODE=1".to_string()],
+                            run_env.to_vec(),
+                        ]
+                        .concat(),
+                    ),
                     attach_stdin: Some(true),
                     attach_stdout: Some(true),
                     attach_stderr: Some(true),
@@ -175,7 +187,8 @@ impl Worker {
         let answer = tokio::time::timeout(Duration::from_secs(limit), self.next_line())
             .await
             .map_err(|_| SandboxError::Timeout { op: format!("candidate {}", request.id), secs: limit })??;
-        let response: RunResponse = serde_json::from_str(&answer).map_err(|e| SandboxError::Other(format!("runner answered {answer:.200}: {e}")))?;
+        let response: RunResponse = serde_json::from_str(&answer)
+            .map_err(|e| SandboxError::Other(format!("runner answered {answer:.200}: {e}")))?;
         tracing::debug!(target: "socratic::runner", "{}: {} tests, {} {}, runner {} ms, round trip {} ms", request.id, request.tests.len(), response.stage, response.mode, response.ms, started.elapsed().as_millis());
         Ok(response)
     }
@@ -207,7 +220,8 @@ impl Worker {
     /// `memory.max_usage_in_bytes`; page cache included), if the kernel reports it.
     pub async fn memory_peak(&mut self) -> Option<u64> {
         let container = self.container.as_ref()?;
-        let script = "cat /sys/fs/cgroup/memory.peak 2>/dev/null || cat /sys/fs/cgroup/memory/memory.max_usage_in_bytes";
+        let script =
+            "cat /sys/fs/cgroup/memory.peak 2>/dev/null || cat /sys/fs/cgroup/memory/memory.max_usage_in_bytes";
         let out = container.exec(&["sh", "-c", script], 10).await.ok()?;
         out.stdout.trim().parse().ok()
     }

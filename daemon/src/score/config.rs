@@ -48,12 +48,15 @@ struct Raw {
 impl Config {
     /// Parse and check `config.json`.
     pub fn parse(text: &str) -> Result<Config, ScoreError> {
-        let raw: Raw = serde_json::from_str(text).map_err(|e| ScoreError::Config(format!("config.json is not valid: {e}")))?;
+        let raw: Raw =
+            serde_json::from_str(text).map_err(|e| ScoreError::Config(format!("config.json is not valid: {e}")))?;
         let model_type = raw.model_type.ok_or_else(|| ScoreError::Config("config.json has no model_type".into()))?;
         if !SUPPORTED.contains(&model_type.as_str()) {
             return Err(ScoreError::UnsupportedArchitecture { model_type, supported: SUPPORTED.join(", ") });
         }
-        let need = |v: Option<usize>, name: &str| v.filter(|n| *n > 0).ok_or_else(|| ScoreError::Config(format!("config.json: {name} missing or zero")));
+        let need = |v: Option<usize>, name: &str| {
+            v.filter(|n| *n > 0).ok_or_else(|| ScoreError::Config(format!("config.json: {name} missing or zero")))
+        };
         let hidden_size = need(raw.hidden_size, "hidden_size")?;
         let num_attention_heads = need(raw.num_attention_heads, "num_attention_heads")?;
         let num_key_value_heads = raw.num_key_value_heads.unwrap_or(num_attention_heads);
@@ -64,7 +67,9 @@ impl Config {
         }
         let head_dim = raw.head_dim.unwrap_or(hidden_size / num_attention_heads);
         if head_dim == 0 || head_dim % 2 != 0 {
-            return Err(ScoreError::Config(format!("config.json: head dimension {head_dim} must be even and positive")));
+            return Err(ScoreError::Config(format!(
+                "config.json: head dimension {head_dim} must be even and positive"
+            )));
         }
         Ok(Config {
             qkv_bias: model_type == "qwen2" || raw.attention_bias.unwrap_or(false),

@@ -60,7 +60,8 @@ impl Attention {
     /// `x`: (T, hidden). `rope`: (cos, sin), each (T, head_dim). `mask`: (T, T) additive.
     fn forward(&self, x: &Tensor, rope: &(Tensor, Tensor), mask: &Tensor) -> Result<Tensor> {
         let t = x.dim(0)?;
-        let split = |y: Tensor, n: usize| -> Result<Tensor> { y.reshape((t, n, self.head_dim))?.transpose(0, 1)?.contiguous() };
+        let split =
+            |y: Tensor, n: usize| -> Result<Tensor> { y.reshape((t, n, self.head_dim))?.transpose(0, 1)?.contiguous() };
         let q = apply_rope(&split(self.q.forward(x)?, self.heads)?, rope)?;
         let k = apply_rope(&split(self.k.forward(x)?, self.kv_heads)?, rope)?;
         let v = split(self.v.forward(x)?, self.kv_heads)?;
@@ -101,7 +102,11 @@ struct Mlp {
 impl Mlp {
     fn new(c: &Config, vb: VarBuilder) -> Result<Self> {
         let (h, i) = (c.hidden_size, c.intermediate_size);
-        Ok(Mlp { gate: linear(h, i, false, vb.pp("gate_proj"))?, up: linear(h, i, false, vb.pp("up_proj"))?, down: linear(i, h, false, vb.pp("down_proj"))? })
+        Ok(Mlp {
+            gate: linear(h, i, false, vb.pp("gate_proj"))?,
+            up: linear(h, i, false, vb.pp("up_proj"))?,
+            down: linear(i, h, false, vb.pp("down_proj"))?,
+        })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -150,7 +155,9 @@ impl Llama {
         } else {
             vb.pp("lm_head").get((config.vocab_size, config.hidden_size), "weight")?
         };
-        let blocks = (0..config.num_hidden_layers).map(|i| Block::new(config, m.pp(format!("layers.{i}")))).collect::<Result<Vec<_>>>()?;
+        let blocks = (0..config.num_hidden_layers)
+            .map(|i| Block::new(config, m.pp(format!("layers.{i}"))))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Llama {
             embed: Embedding::new(table, config.hidden_size),
             blocks,

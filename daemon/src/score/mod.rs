@@ -49,7 +49,9 @@ pub enum ScoreError {
     Config(String),
     #[error("unsupported architecture model_type '{model_type}' (supported: {supported})")]
     UnsupportedArchitecture { model_type: String, supported: String },
-    #[error("tokenizer/vocabulary mismatch: tokenizer.json has {tokenizer} tokens but config.json vocab_size is {model}")]
+    #[error(
+        "tokenizer/vocabulary mismatch: tokenizer.json has {tokenizer} tokens but config.json vocab_size is {model}"
+    )]
     VocabMismatch { tokenizer: usize, model: usize },
     #[error("model too large for {device}: needs about {needed_mib} MiB, {available_mib} MiB available")]
     TooLarge { device: String, needed_mib: u64, available_mib: u64 },
@@ -106,8 +108,12 @@ impl DeviceKind {
     fn open(self) -> Result<Device> {
         match self {
             DeviceKind::Cpu => Ok(Device::Cpu),
-            DeviceKind::Cuda if cfg!(feature = "cuda") => Device::new_cuda(0).map_err(|e| ScoreError::Device(e.to_string())),
-            DeviceKind::Cuda => Err(ScoreError::Device("this binary was built without the `cuda` feature (see README, Score)".into())),
+            DeviceKind::Cuda if cfg!(feature = "cuda") => {
+                Device::new_cuda(0).map_err(|e| ScoreError::Device(e.to_string()))
+            }
+            DeviceKind::Cuda => {
+                Err(ScoreError::Device("this binary was built without the `cuda` feature (see README, Score)".into()))
+            }
         }
     }
 }
@@ -174,7 +180,8 @@ impl Scorer {
         let config_text = read_required(&config_path, "config.json (model configuration)")?;
         let config = Config::parse(&String::from_utf8_lossy(&config_text))?;
         let tokenizer_bytes = read_required(&tokenizer_path, "tokenizer.json (Hugging Face tokenizer)")?;
-        let tokenizer = Tokenizer::from_bytes(&tokenizer_bytes).map_err(|e| ScoreError::Tokenizer(format!("{}: {e}", tokenizer_path.display())))?;
+        let tokenizer = Tokenizer::from_bytes(&tokenizer_bytes)
+            .map_err(|e| ScoreError::Tokenizer(format!("{}: {e}", tokenizer_path.display())))?;
         let tokenizer_vocab = tokenizer.get_vocab_size(true);
         if tokenizer_vocab > config.vocab_size {
             return Err(ScoreError::VocabMismatch { tokenizer: tokenizer_vocab, model: config.vocab_size });
@@ -190,7 +197,8 @@ impl Scorer {
         for file in &files {
             let bytes = std::fs::read(file).map_err(|source| ScoreError::Io { path: file.clone(), source })?;
             hasher.update(&bytes);
-            let loaded = candle_core::safetensors::load_buffer(&bytes, &dev).map_err(|e| ScoreError::Weights(format!("{}: {e}", file.display())))?;
+            let loaded = candle_core::safetensors::load_buffer(&bytes, &dev)
+                .map_err(|e| ScoreError::Weights(format!("{}: {e}", file.display())))?;
             for (name, t) in loaded {
                 tensors.insert(name, t.to_dtype(DType::F32)?);
             }
@@ -206,7 +214,8 @@ impl Scorer {
         if names.is_empty() {
             let mut all: Vec<&String> = tensors.keys().collect();
             all.sort();
-            let example = all.iter().find(|n| n.contains("layers.")).or(all.first()).map_or(String::new(), |n| n.to_string());
+            let example =
+                all.iter().find(|n| n.contains("layers.")).or(all.first()).map_or(String::new(), |n| n.to_string());
             return Err(ScoreError::EmptySubset { pattern: subset_pattern, example });
         }
         let mut subset = Vec::with_capacity(names.len());
@@ -225,7 +234,19 @@ impl Scorer {
         let n = idx.len();
         let sketch_idx = Tensor::from_vec(idx, n, &dev)?;
         let sketch_sign = Tensor::from_vec(sign, n, &dev)?;
-        Ok(Scorer { model, tokenizer, config, device: dev, feature, subset_pattern, subset, sketch_idx, sketch_sign, model_hash, parameters })
+        Ok(Scorer {
+            model,
+            tokenizer,
+            config,
+            device: dev,
+            feature,
+            subset_pattern,
+            subset,
+            sketch_idx,
+            sketch_sign,
+            model_hash,
+            parameters,
+        })
     }
 
     /// SHA-256 of config, tokenizer and weights.
@@ -412,7 +433,8 @@ fn resolve_pattern(pattern: &str, layers: usize) -> String {
 fn needed_bytes(c: &Config, f: &FeatureConfig) -> u64 {
     let t = f.max_len as u64;
     let weights = c.parameter_count() as u64 * 4;
-    let per_layer = t * (c.hidden_size as u64 * 8 + c.intermediate_size as u64 * 4) * 4 + c.num_attention_heads as u64 * t * t * 4 * 3;
+    let per_layer = t * (c.hidden_size as u64 * 8 + c.intermediate_size as u64 * 4) * 4
+        + c.num_attention_heads as u64 * t * t * 4 * 3;
     let activations = c.num_hidden_layers as u64 * per_layer + t * c.vocab_size as u64 * 4 * 3;
     weights + activations
 }
@@ -421,7 +443,11 @@ fn check_memory(c: &Config, f: &FeatureConfig, device: DeviceKind) -> Result<()>
     let needed = needed_bytes(c, f);
     if let Some(available) = available_bytes(device) {
         if needed > available {
-            return Err(ScoreError::TooLarge { device: device.as_str().into(), needed_mib: needed >> 20, available_mib: available >> 20 });
+            return Err(ScoreError::TooLarge {
+                device: device.as_str().into(),
+                needed_mib: needed >> 20,
+                available_mib: available >> 20,
+            });
         }
     }
     Ok(())
@@ -437,7 +463,9 @@ fn available_bytes(device: DeviceKind) -> Option<u64> {
 
 #[cfg(feature = "cuda")]
 fn cuda_memory() -> Option<(u64, u64)> {
-    candle_core::cuda_backend::cudarc::driver::result::mem_get_info().ok().map(|(free, total)| (free as u64, total as u64))
+    candle_core::cuda_backend::cudarc::driver::result::mem_get_info()
+        .ok()
+        .map(|(free, total)| (free as u64, total as u64))
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -456,7 +484,11 @@ pub fn memory_in_use(device: DeviceKind) -> Option<u64> {
     match device {
         DeviceKind::Cpu => {
             let status = std::fs::read_to_string("/proc/self/status").ok()?;
-            status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()).map(|k| k * 1024)
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .map(|k| k * 1024)
         }
         DeviceKind::Cuda => cuda_memory().map(|(free, total)| total.saturating_sub(free)),
     }

@@ -22,11 +22,26 @@ fn bug(file: &str, before: &str, after: &str) -> String {
 
 fn texts() -> Vec<TaskText> {
     vec![
-        TaskText::from_fix("f returns the wrong total", &reverse_patch(&bug("a.py", "    return x + 1", "    return x - 1"))),
-        TaskText::from_fix("parse fails on empty input", &reverse_patch(&bug("p.py", "    if not s: return []", "    if s: return []"))),
-        TaskText::from_fix("the loop skips the last item", &reverse_patch(&bug("l.py", "    for i in range(n):", "    for i in range(n - 1):"))),
-        TaskText::from_fix("KeyError when the name is missing", &reverse_patch(&bug("k.py", "    return d.get(k)", "    return d[k]"))),
-        TaskText::from_fix("wrong comparison in max", &reverse_patch(&bug("m.py", "    return a if a > b else b", "    return a if a < b else b"))),
+        TaskText::from_fix(
+            "f returns the wrong total",
+            &reverse_patch(&bug("a.py", "    return x + 1", "    return x - 1")),
+        ),
+        TaskText::from_fix(
+            "parse fails on empty input",
+            &reverse_patch(&bug("p.py", "    if not s: return []", "    if s: return []")),
+        ),
+        TaskText::from_fix(
+            "the loop skips the last item",
+            &reverse_patch(&bug("l.py", "    for i in range(n):", "    for i in range(n - 1):")),
+        ),
+        TaskText::from_fix(
+            "KeyError when the name is missing",
+            &reverse_patch(&bug("k.py", "    return d.get(k)", "    return d[k]")),
+        ),
+        TaskText::from_fix(
+            "wrong comparison in max",
+            &reverse_patch(&bug("m.py", "    return a if a > b else b", "    return a if a < b else b")),
+        ),
     ]
 }
 
@@ -58,7 +73,10 @@ fn count_sketch_preserves_gradient_cosines() {
     let s = load(dir.path(), config());
     let (subset, names) = s.subset();
     assert_eq!(names.len(), 4, "{names:?}");
-    assert!(subset >= 4 * DEFAULT_DIM, "the subset ({subset}) must be larger than the sketch for the test to mean something");
+    assert!(
+        subset >= 4 * DEFAULT_DIM,
+        "the subset ({subset}) must be larger than the sketch for the test to mean something"
+    );
     let (idx, sign) = s.sketch_tables().expect("tables");
     let mut exact = Vec::new();
     let mut sketched = Vec::new();
@@ -93,7 +111,8 @@ fn task_identical_to_the_reference_scores_above_an_unrelated_one() {
     let ts = texts();
     let mut same = ts[0].clone();
     same.prompt = same.prompt.replace("wrong total", "wrong sum");
-    let reference = mean_direction(&[s.feature(&ts[0]).expect("f").vector, s.feature(&same).expect("f").vector]).expect("direction");
+    let reference = mean_direction(&[s.feature(&ts[0]).expect("f").vector, s.feature(&same).expect("f").vector])
+        .expect("direction");
     let identical = cosine(&s.feature(&ts[0]).expect("f").vector, &reference);
     let unrelated = cosine(&s.feature(&ts[3]).expect("f").vector, &reference);
     assert!(identical > 0.9, "{identical}");
@@ -217,7 +236,8 @@ fn gradient_matches_finite_differences() {
     let (_, grad) = s.gradient(t).expect("gradient");
     let (_, names) = s.subset();
     let sizes: Vec<usize> = names.iter().map(|n| s.model_tensor_len(n)).collect();
-    let (flat_index, g) = grad.iter().enumerate().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs())).map(|(i, g)| (i, *g)).expect("nonempty");
+    let (flat_index, g) =
+        grad.iter().enumerate().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs())).map(|(i, g)| (i, *g)).expect("nonempty");
     let (mut name_i, mut local) = (0, flat_index);
     while local >= sizes[name_i] {
         local -= sizes[name_i];
@@ -238,5 +258,9 @@ fn gradient_matches_finite_differences() {
     };
     let numeric = (loss_with(eps) - loss_with(-eps)) / (2.0 * eps as f64);
     assert!(g.abs() > 1e-3, "largest gradient {g}");
-    assert!((numeric - g as f64).abs() < 0.02 * g.abs() as f64 + 1e-4, "analytic {g} numeric {numeric} ({})", names[name_i]);
+    assert!(
+        (numeric - g as f64).abs() < 0.02 * g.abs() as f64 + 1e-4,
+        "analytic {g} numeric {numeric} ({})",
+        names[name_i]
+    );
 }

@@ -46,7 +46,9 @@ impl TinySpec {
         let heads = self.width / head_dim;
         let kv = self.kv_heads.unwrap_or(heads);
         if kv == 0 || heads % kv != 0 {
-            return Err(ScoreError::Config(format!("tiny model: {heads} heads are not a multiple of {kv} key/value heads")));
+            return Err(ScoreError::Config(format!(
+                "tiny model: {heads} heads are not a multiple of {kv} key/value heads"
+            )));
         }
         Ok(Config {
             model_type: "llama".into(),
@@ -108,7 +110,8 @@ pub fn write_tiny_model(out: &Path, spec: &TinySpec) -> Result<Config> {
     };
     write("config.json", c.to_hf_json().as_bytes())?;
     write("tokenizer.json", byte_tokenizer_json().as_bytes())?;
-    candle_core::safetensors::save(&tensors, out.join("model.safetensors")).map_err(|e| ScoreError::Weights(e.to_string()))?;
+    candle_core::safetensors::save(&tensors, out.join("model.safetensors"))
+        .map_err(|e| ScoreError::Weights(e.to_string()))?;
     Ok(c)
 }
 
@@ -140,7 +143,8 @@ pub fn byte_tokenizer_json() -> String {
             serde_json::json!({"id": 256 + k, "content": s, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true})
         })
         .collect();
-    let byte_level = serde_json::json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false});
+    let byte_level =
+        serde_json::json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false});
     let doc = serde_json::json!({
         "version": "1.0",
         "truncation": null,

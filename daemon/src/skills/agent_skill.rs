@@ -147,7 +147,13 @@ pub fn render(skill: &Skill, examples: &[Example]) -> String {
         let _ = writeln!(s, "## Examples");
         for e in examples {
             let _ = writeln!(s);
-            let _ = writeln!(s, "Trace `{}` ({}, {}):", e.trace_id, e.instance_id.as_deref().unwrap_or("no instance"), e.outcome);
+            let _ = writeln!(
+                s,
+                "Trace `{}` ({}, {}):",
+                e.trace_id,
+                e.instance_id.as_deref().unwrap_or("no instance"),
+                e.outcome
+            );
             if !e.excerpt.trim().is_empty() {
                 let _ = writeln!(s);
                 let _ = writeln!(s, "```diff");
@@ -168,7 +174,10 @@ pub fn export(dir: &Path, skills: &[(Skill, Vec<Example>)]) -> std::io::Result<V
     let mut written = Vec::new();
     for (skill, examples) in skills {
         if name_problem(&skill.name).is_some() {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("skill name '{}' is not a valid folder name", skill.name)));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("skill name '{}' is not a valid folder name", skill.name),
+            ));
         }
         let folder = dir.join(&skill.name);
         std::fs::create_dir_all(&folder)?;
@@ -231,7 +240,8 @@ pub fn validate(dir: &Path) -> Vec<Problem> {
                             problems.push(problem(&file, m));
                         }
                         if n != folder_name {
-                            problems.push(problem(&file, format!("name '{n}' does not match its folder '{folder_name}'")));
+                            problems
+                                .push(problem(&file, format!("name '{n}' does not match its folder '{folder_name}'")));
                         }
                     }
                 }
@@ -309,7 +319,12 @@ mod tests {
     fn exported_skills_validate_and_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let s = skill("changed-comparison", "Fix a \"comparison\": use <= \\ not <.\nSecond line.");
-        let ex = Example { trace_id: "tr-1".into(), instance_id: Some("a__b-1".into()), outcome: "resolved".into(), excerpt: "-a < b\n+a <= b".into() };
+        let ex = Example {
+            trace_id: "tr-1".into(),
+            instance_id: Some("a__b-1".into()),
+            outcome: "resolved".into(),
+            excerpt: "-a < b\n+a <= b".into(),
+        };
         let written = export(dir.path(), &[(s.clone(), vec![ex])]).unwrap();
         assert_eq!(written.len(), 1);
         assert_eq!(validate(dir.path()), vec![]);

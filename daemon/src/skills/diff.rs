@@ -122,12 +122,8 @@ pub fn files(patch: &str) -> BTreeSet<String> {
 /// Remove the common leading indentation of non-blank lines, so a hunk from inside a function
 /// body parses as a module-level fragment.
 pub fn dedent(lines: &[String]) -> String {
-    let indent = lines
-        .iter()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start().len())
-        .min()
-        .unwrap_or(0);
+    let indent =
+        lines.iter().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
     let mut out = String::new();
     for l in lines {
         out.push_str(l.get(indent..).unwrap_or(l.trim_start()));
@@ -168,7 +164,10 @@ fn section_definition(section: &str) -> Option<String> {
     let src = format!("{line}\n    pass\n");
     let tree = parse_python(&src).ok()?;
     let mut cursor = tree.root_node().walk();
-    let first = tree.root_node().named_children(&mut cursor).find(|n| matches!(n.kind(), "function_definition" | "class_definition" | "decorated_definition"))?;
+    let first = tree
+        .root_node()
+        .named_children(&mut cursor)
+        .find(|n| matches!(n.kind(), "function_definition" | "class_definition" | "decorated_definition"))?;
     let def = if first.kind() == "decorated_definition" { first.child_by_field_name("definition")? } else { first };
     definition_name(def, &src).map(str::to_string)
 }
@@ -210,7 +209,6 @@ fn enclosing_definitions(lines: &[String], changed: &[usize]) -> Vec<String> {
 pub fn reverse(patch: &str) -> String {
     crate::traces::swebench::reverse_patch(patch).unwrap_or_default()
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -90,7 +90,8 @@ fn stats(traces: usize, failures: usize) -> SkillStats {
 /// traces and failure-mode groups with at least `min_traces` failures. Sorted by name.
 pub fn group(observations: &[Observation], min_traces: usize) -> Vec<Group> {
     let mut seen = BTreeSet::new();
-    let judged: Vec<&Observation> = observations.iter().filter(|o| o.failed.is_some()).filter(|o| seen.insert(o.dedup_key.clone())).collect();
+    let judged: Vec<&Observation> =
+        observations.iter().filter(|o| o.failed.is_some()).filter(|o| seen.insert(o.dedup_key.clone())).collect();
     let min = min_traces.max(1);
     let mut out = Vec::new();
     // Repair patterns: every judged trace whose fix is of the pattern.
@@ -102,7 +103,13 @@ pub fn group(observations: &[Observation], min_traces: usize) -> Vec<Group> {
         let failures = obs.iter().filter(|o| o.failed == Some(true)).count();
         if let Some(p) = p {
             if obs.len() >= min {
-                out.push(Group { kind: SkillKind::RepairPattern, pattern: Some(*p), mode: None, evidence: evidence(obs), stats: stats(obs.len(), failures) });
+                out.push(Group {
+                    kind: SkillKind::RepairPattern,
+                    pattern: Some(*p),
+                    mode: None,
+                    evidence: evidence(obs),
+                    stats: stats(obs.len(), failures),
+                });
             }
         }
         // Failure modes within the pattern (or among traces whose fix is unknown).
@@ -113,7 +120,13 @@ pub fn group(observations: &[Observation], min_traces: usize) -> Vec<Group> {
         }
         for (m, failed) in by_mode {
             if failed.len() >= min {
-                out.push(Group { kind: SkillKind::FailureMode, pattern: *p, mode: Some(m), evidence: evidence(&failed), stats: stats(obs.len(), failed.len()) });
+                out.push(Group {
+                    kind: SkillKind::FailureMode,
+                    pattern: *p,
+                    mode: Some(m),
+                    evidence: evidence(&failed),
+                    stats: stats(obs.len(), failed.len()),
+                });
             }
         }
     }
@@ -199,12 +212,28 @@ fn operations(p: Option<Pattern>, mode: Option<FailureMode>) -> Vec<String> {
 pub fn rule_skill(g: &Group) -> Skill {
     let (description, applicability) = match (g.kind, g.pattern, g.mode) {
         (SkillKind::RepairPattern, Some(p), _) => (
-            format!("Repair pattern: {}. Use when a failing test or bug report points at code where the fix is to {}.", capitalise(p.summary()), p.summary()),
-            vec![format!("the fix is to {}", p.summary()), format!("the faulty code looks like the sites of the `{}` anchor query", p.anchor()), "a failing test exercises the function holding the site".to_string()],
+            format!(
+                "Repair pattern: {}. Use when a failing test or bug report points at code where the fix is to {}.",
+                capitalise(p.summary()),
+                p.summary()
+            ),
+            vec![
+                format!("the fix is to {}", p.summary()),
+                format!("the faulty code looks like the sites of the `{}` anchor query", p.anchor()),
+                "a failing test exercises the function holding the site".to_string(),
+            ],
         ),
         (_, Some(p), Some(m)) => (
-            format!("Avoid {} when fixing bugs whose repair is to {}. {}.", m.name().replace('-', " "), p.summary(), capitalise(m.advice())),
-            vec![format!("the fix is to {}", p.summary()), format!("past attempts at such fixes ended in {}", m.name())],
+            format!(
+                "Avoid {} when fixing bugs whose repair is to {}. {}.",
+                m.name().replace('-', " "),
+                p.summary(),
+                capitalise(m.advice())
+            ),
+            vec![
+                format!("the fix is to {}", p.summary()),
+                format!("past attempts at such fixes ended in {}", m.name()),
+            ],
         ),
         (_, None, Some(m)) => (
             format!("Avoid {} in repair attempts. {}.", m.name().replace('-', " "), capitalise(m.advice())),
@@ -212,7 +241,8 @@ pub fn rule_skill(g: &Group) -> Skill {
         ),
         _ => ("Unclassified repair attempts.".to_string(), Vec::new()),
     };
-    let operators: Vec<String> = g.pattern.map(|p| p.operators().iter().map(|s| s.to_string()).collect()).unwrap_or_default();
+    let operators: Vec<String> =
+        g.pattern.map(|p| p.operators().iter().map(|s| s.to_string()).collect()).unwrap_or_default();
     let anchor = g.pattern.map(|p| p.anchor().to_string()).unwrap_or_default();
     Skill {
         name: g.name(),
@@ -266,19 +296,28 @@ pub fn merge(existing: Option<&Skill>, new: Skill) -> Skill {
 mod tests {
     use super::*;
 
-    fn obs(id: &str, instance: &str, p: Option<Pattern>, failed: Option<bool>, mode: Option<FailureMode>) -> Observation {
+    fn obs(
+        id: &str,
+        instance: &str,
+        p: Option<Pattern>,
+        failed: Option<bool>,
+        mode: Option<FailureMode>,
+    ) -> Observation {
         Observation {
             trace_id: id.into(),
             instance_id: Some(instance.into()),
             patterns: p.into_iter().collect(),
             failed,
-            failure: mode.map(|m| Classified { findings: vec![failure::Finding { mode: m, events: vec![], detail: String::new() }] }),
+            failure: mode.map(|m| Classified {
+                findings: vec![failure::Finding { mode: m, events: vec![], detail: String::new() }],
+            }),
             dedup_key: format!("{instance}-{id}"),
         }
     }
 
     fn check(observations: &[Observation], min: usize, expect: &[(&str, usize, usize)]) {
-        let got: Vec<(String, usize, usize)> = group(observations, min).iter().map(|g| (g.name(), g.stats.traces, g.stats.failures)).collect();
+        let got: Vec<(String, usize, usize)> =
+            group(observations, min).iter().map(|g| (g.name(), g.stats.traces, g.stats.failures)).collect();
         let expect: Vec<(String, usize, usize)> = expect.iter().map(|(n, t, f)| (n.to_string(), *t, *f)).collect();
         assert_eq!(got, expect);
     }
@@ -296,7 +335,17 @@ mod tests {
             obs("g", "i7", cmp, None, None),
         ];
         check(&o, 2, &[("avoid-loop", 2, 2), ("changed-comparison", 3, 2), ("changed-comparison-no-patch", 3, 2)]);
-        check(&o, 1, &[("avoid-loop", 2, 2), ("changed-comparison", 3, 2), ("changed-comparison-no-patch", 3, 2), ("off-by-one", 1, 1), ("off-by-one-regression", 1, 1)]);
+        check(
+            &o,
+            1,
+            &[
+                ("avoid-loop", 2, 2),
+                ("changed-comparison", 3, 2),
+                ("changed-comparison-no-patch", 3, 2),
+                ("off-by-one", 1, 1),
+                ("off-by-one-regression", 1, 1),
+            ],
+        );
     }
 
     #[test]
@@ -310,7 +359,13 @@ mod tests {
 
     #[test]
     fn merge_keeps_name_and_bumps_on_content_change() {
-        let g = Group { kind: SkillKind::RepairPattern, pattern: Some(Pattern::OffByOne), mode: None, evidence: vec!["t1".into()], stats: stats(1, 1) };
+        let g = Group {
+            kind: SkillKind::RepairPattern,
+            pattern: Some(Pattern::OffByOne),
+            mode: None,
+            evidence: vec!["t1".into()],
+            stats: stats(1, 1),
+        };
         let first = merge(None, rule_skill(&g));
         assert_eq!(first.version, 1);
         let mut g2 = g.clone();

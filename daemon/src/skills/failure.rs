@@ -113,10 +113,34 @@ fn event_text(e: &Event) -> String {
 /// Phrases that mark a limit or a format error in messages, submit notes and exit statuses.
 const MARKERS: &[(FailureMode, &[&str])] = &[
     (FailureMode::CostLimit, &["exit_cost", "cost limit", "costlimit", "budget exceeded"]),
-    (FailureMode::ContextLimit, &["exit_context", "context window", "context length", "contextwindowexceeded", "maximum context"]),
-    (FailureMode::StepLimit, &["exit_step", "step limit", "max_iterations", "maximum number of iterations", "steps limit", "limitsexceeded", "max steps"]),
+    (
+        FailureMode::ContextLimit,
+        &["exit_context", "context window", "context length", "contextwindowexceeded", "maximum context"],
+    ),
+    (
+        FailureMode::StepLimit,
+        &[
+            "exit_step",
+            "step limit",
+            "max_iterations",
+            "maximum number of iterations",
+            "steps limit",
+            "limitsexceeded",
+            "max steps",
+        ],
+    ),
     (FailureMode::TimeLimit, &["exit_time", "timed out", "timeout exceeded", "time limit"]),
-    (FailureMode::FormatError, &["exit_format", "format error", "formaterror", "did not include a", "malformed", "your output was not formatted"]),
+    (
+        FailureMode::FormatError,
+        &[
+            "exit_format",
+            "format error",
+            "formaterror",
+            "did not include a",
+            "malformed",
+            "your output was not formatted",
+        ],
+    ),
 ];
 
 fn from_reason(r: FailureReason) -> FailureMode {
@@ -219,24 +243,48 @@ pub fn classify(trace: &Trace, gold: Option<&str>, label: &Label) -> Option<Clas
         add(&mut findings, FailureMode::Loop, repeated, "the same command ran at least 3 times".into());
     }
     // The submission, else the last event: where the attempt ended without a patch.
-    let last_submit = trace.events.iter().rposition(|e| matches!(e, Event::Submit { .. })).or_else(|| trace.events.len().checked_sub(1));
+    let last_submit = trace
+        .events
+        .iter()
+        .rposition(|e| matches!(e, Event::Submit { .. }))
+        .or_else(|| trace.events.len().checked_sub(1));
     if !trace.has_patch() {
-        add(&mut findings, FailureMode::NoPatch, last_submit.into_iter().collect(), "no patch or an empty patch".into());
+        add(
+            &mut findings,
+            FailureMode::NoPatch,
+            last_submit.into_iter().collect(),
+            "no patch or an empty patch".into(),
+        );
     } else if let (Some(patch), Some(gold)) = (trace.final_patch.as_deref(), gold) {
         if let Some(detail) = wrong_location(patch, gold) {
-            let edits: Vec<usize> = trace.events.iter().enumerate().filter(|(_, e)| matches!(e, Event::Edit { .. })).map(|(i, _)| i).collect();
+            let edits: Vec<usize> = trace
+                .events
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| matches!(e, Event::Edit { .. }))
+                .map(|(i, _)| i)
+                .collect();
             add(&mut findings, FailureMode::WrongLocation, edits, detail);
         }
     }
     // Failing tests in the last test run, when the trace recorded statuses.
     if let Some((i, failing)) = trace.events.iter().enumerate().rev().find_map(|(i, e)| match e {
-        Event::TestRun { statuses, .. } if !statuses.is_empty() => {
-            Some((i, statuses.values().filter(|s| matches!(s, crate::model::TestStatus::Failed | crate::model::TestStatus::Error)).count()))
-        }
+        Event::TestRun { statuses, .. } if !statuses.is_empty() => Some((
+            i,
+            statuses
+                .values()
+                .filter(|s| matches!(s, crate::model::TestStatus::Failed | crate::model::TestStatus::Error))
+                .count(),
+        )),
         _ => None,
     }) {
         if failing > 0 && label.failure.is_none() {
-            add(&mut findings, FailureMode::FailToPassStillFailing, vec![i], format!("{failing} tests failing in the last test run"));
+            add(
+                &mut findings,
+                FailureMode::FailToPassStillFailing,
+                vec![i],
+                format!("{failing} tests failing in the last test run"),
+            );
         }
     }
     if label.outcome == Outcome::Error {
@@ -295,10 +343,20 @@ mod tests {
     #[test]
     fn no_patch_points_at_submit() {
         let t = trace(vec![cmd("ls"), Event::Submit { note: None }], Some("  "));
-        check(&t, None, Label::inferred(Outcome::NoPatch, Some(FailureReason::EmptyPatch), "empty"), Some((FailureMode::NoPatch, &[1])));
+        check(
+            &t,
+            None,
+            Label::inferred(Outcome::NoPatch, Some(FailureReason::EmptyPatch), "empty"),
+            Some((FailureMode::NoPatch, &[1])),
+        );
         let t = trace(vec![cmd("ls"), cmd("cat a.py")], None);
         check(&t, None, Label::inferred(Outcome::NoPatch, None, "none"), Some((FailureMode::NoPatch, &[1])));
-        check(&trace(vec![], None), None, Label::inferred(Outcome::NoPatch, None, "none"), Some((FailureMode::NoPatch, &[])));
+        check(
+            &trace(vec![], None),
+            None,
+            Label::inferred(Outcome::NoPatch, None, "none"),
+            Some((FailureMode::NoPatch, &[])),
+        );
     }
 
     #[test]
@@ -306,36 +364,90 @@ mod tests {
         let t = trace(vec![cmd("ls"), Event::Submit { note: Some("exit_cost".into()) }], None);
         check(&t, None, Label::inferred(Outcome::Unresolved, None, "x"), Some((FailureMode::CostLimit, &[1])));
         let t = trace(vec![cmd("ls")], Some(PATCH));
-        check(&t, None, Label::inferred(Outcome::Unresolved, Some(FailureReason::ContextLimit), "context"), Some((FailureMode::ContextLimit, &[])));
-        check(&t, None, Label::inferred(Outcome::Unresolved, Some(FailureReason::MaxIterations), "steps"), Some((FailureMode::StepLimit, &[])));
-        check(&t, None, Label::inferred(Outcome::Unresolved, Some(FailureReason::TimeLimit), "t"), Some((FailureMode::TimeLimit, &[])));
+        check(
+            &t,
+            None,
+            Label::inferred(Outcome::Unresolved, Some(FailureReason::ContextLimit), "context"),
+            Some((FailureMode::ContextLimit, &[])),
+        );
+        check(
+            &t,
+            None,
+            Label::inferred(Outcome::Unresolved, Some(FailureReason::MaxIterations), "steps"),
+            Some((FailureMode::StepLimit, &[])),
+        );
+        check(
+            &t,
+            None,
+            Label::inferred(Outcome::Unresolved, Some(FailureReason::TimeLimit), "t"),
+            Some((FailureMode::TimeLimit, &[])),
+        );
     }
 
     #[test]
     fn loops_and_format_errors() {
         let t = trace(vec![cmd("pytest -x"), cmd("cat a.py"), cmd("pytest  -x"), cmd("pytest -x")], Some(PATCH));
         check(&t, None, Label::inferred(Outcome::Unresolved, None, "x"), Some((FailureMode::Loop, &[0, 2, 3])));
-        let t = trace(vec![Event::Message { role: "user".into(), text: "Format error: your output did not include a command".into() }], Some(PATCH));
+        let t = trace(
+            vec![Event::Message {
+                role: "user".into(),
+                text: "Format error: your output did not include a command".into(),
+            }],
+            Some(PATCH),
+        );
         check(&t, None, Label::inferred(Outcome::Unresolved, None, "x"), Some((FailureMode::FormatError, &[0])));
     }
 
     #[test]
     fn wrong_location_by_file_and_function() {
         let t = trace(vec![Event::Edit { path: Some("pkg/a.py".into()), diff: "x".into() }], Some(PATCH));
-        check(&t, Some(GOLD_OTHER_FILE), Label::inferred(Outcome::Unresolved, None, "x"), Some((FailureMode::WrongLocation, &[0])));
-        check(&t, Some(GOLD_OTHER_FN), Label::inferred(Outcome::Unresolved, None, "x"), Some((FailureMode::WrongLocation, &[0])));
+        check(
+            &t,
+            Some(GOLD_OTHER_FILE),
+            Label::inferred(Outcome::Unresolved, None, "x"),
+            Some((FailureMode::WrongLocation, &[0])),
+        );
+        check(
+            &t,
+            Some(GOLD_OTHER_FN),
+            Label::inferred(Outcome::Unresolved, None, "x"),
+            Some((FailureMode::WrongLocation, &[0])),
+        );
         check(&t, Some(PATCH), Label::inferred(Outcome::Unresolved, None, "x"), Some((FailureMode::Unspecified, &[])));
     }
 
     #[test]
     fn report_reasons() {
         let t = trace(vec![], Some(PATCH));
-        check(&t, None, Label::inferred(Outcome::Unresolved, Some(FailureReason::Regression), "r"), Some((FailureMode::Regression, &[])));
-        check(&t, None, Label::inferred(Outcome::Unresolved, Some(FailureReason::FailToPassStillFailing), "r"), Some((FailureMode::FailToPassStillFailing, &[])));
-        check(&t, None, Label::inferred(Outcome::Unresolved, Some(FailureReason::PatchDoesNotApply), "r"), Some((FailureMode::PatchDoesNotApply, &[])));
+        check(
+            &t,
+            None,
+            Label::inferred(Outcome::Unresolved, Some(FailureReason::Regression), "r"),
+            Some((FailureMode::Regression, &[])),
+        );
+        check(
+            &t,
+            None,
+            Label::inferred(Outcome::Unresolved, Some(FailureReason::FailToPassStillFailing), "r"),
+            Some((FailureMode::FailToPassStillFailing, &[])),
+        );
+        check(
+            &t,
+            None,
+            Label::inferred(Outcome::Unresolved, Some(FailureReason::PatchDoesNotApply), "r"),
+            Some((FailureMode::PatchDoesNotApply, &[])),
+        );
         let mut statuses = std::collections::BTreeMap::new();
         statuses.insert("t::a".to_string(), crate::model::TestStatus::Failed);
-        let t = trace(vec![Event::TestRun { command: "pytest".into(), exit_code: Some(1), statuses, output: String::new() }], Some(PATCH));
-        check(&t, None, Label::inferred(Outcome::Unresolved, None, "x"), Some((FailureMode::FailToPassStillFailing, &[0])));
+        let t = trace(
+            vec![Event::TestRun { command: "pytest".into(), exit_code: Some(1), statuses, output: String::new() }],
+            Some(PATCH),
+        );
+        check(
+            &t,
+            None,
+            Label::inferred(Outcome::Unresolved, None, "x"),
+            Some((FailureMode::FailToPassStillFailing, &[0])),
+        );
     }
 }

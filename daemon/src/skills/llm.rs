@@ -34,7 +34,12 @@ pub struct LlmDistiller {
 impl LlmDistiller {
     /// Endpoint and model from the command line, key from the environment.
     pub fn from_env(url: &str, model: &str) -> LlmDistiller {
-        LlmDistiller { url: url.to_string(), model: model.to_string(), api_key: std::env::var(API_KEY_ENV).ok().filter(|k| !k.is_empty()), timeout: Duration::from_secs(120) }
+        LlmDistiller {
+            url: url.to_string(),
+            model: model.to_string(),
+            api_key: std::env::var(API_KEY_ENV).ok().filter(|k| !k.is_empty()),
+            timeout: Duration::from_secs(120),
+        }
     }
 
     /// The full completions URL: a base URL gets `/v1/chat/completions` (or `/chat/completions`
@@ -123,7 +128,9 @@ fn check_node(v: &Value, s: &Value, at: &str, errors: &mut Vec<String>) {
         for (k, child) in obj {
             match props.and_then(|p| p.get(k)) {
                 Some(cs) => check_node(child, cs, &format!("{at}/{k}"), errors),
-                None if s.get("additionalProperties") == Some(&Value::Bool(false)) => errors.push(format!("{here}: unexpected field '{k}'")),
+                None if s.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                    errors.push(format!("{here}: unexpected field '{k}'"))
+                }
                 None => {}
             }
         }
@@ -175,19 +182,25 @@ fn check_node(v: &Value, s: &Value, at: &str, errors: &mut Vec<String>) {
 /// The JSON object in a completion's message content (a ```json fence is tolerated).
 fn content_json(content: &str) -> Result<Value, DistillError> {
     let t = content.trim();
-    let t = t.strip_prefix("```json").or_else(|| t.strip_prefix("```")).map(|r| r.trim_end().trim_end_matches("```")).unwrap_or(t);
+    let t = t
+        .strip_prefix("```json")
+        .or_else(|| t.strip_prefix("```"))
+        .map(|r| r.trim_end().trim_end_matches("```"))
+        .unwrap_or(t);
     serde_json::from_str(t.trim()).map_err(|e| DistillError::BadResponse(format!("message content is not JSON: {e}")))
 }
 
 /// Turn a chat completion response body into skills for `groups`.
 pub fn parse_response(body: &str, groups: &[Group]) -> Result<Vec<Skill>, DistillError> {
-    let doc: Value = serde_json::from_str(body).map_err(|e| DistillError::BadResponse(format!("body is not JSON: {e}")))?;
+    let doc: Value =
+        serde_json::from_str(body).map_err(|e| DistillError::BadResponse(format!("body is not JSON: {e}")))?;
     let content = doc
         .pointer("/choices/0/message/content")
         .and_then(Value::as_str)
         .ok_or_else(|| DistillError::BadResponse("no choices[0].message.content string".into()))?;
     let answer = content_json(content)?;
-    let schema: Value = serde_json::from_str(SCHEMA).map_err(|e| DistillError::Config(format!("skills_schema.json: {e}")))?;
+    let schema: Value =
+        serde_json::from_str(SCHEMA).map_err(|e| DistillError::Config(format!("skills_schema.json: {e}")))?;
     let errors = validate_schema(&answer, &schema);
     if !errors.is_empty() {
         return Err(DistillError::BadResponse(format!("does not follow skills_schema.json: {}", errors.join("; "))));
@@ -197,9 +210,16 @@ pub fn parse_response(body: &str, groups: &[Group]) -> Result<Vec<Skill>, Distil
     let mut answered = vec![false; groups.len()];
     for item in items {
         let index = item.get("group").and_then(Value::as_u64).unwrap_or(u64::MAX) as usize;
-        let g = groups.get(index).ok_or_else(|| DistillError::BadResponse(format!("group {index} does not exist ({} groups)", groups.len())))?;
+        let g = groups.get(index).ok_or_else(|| {
+            DistillError::BadResponse(format!("group {index} does not exist ({} groups)", groups.len()))
+        })?;
         let text = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let list = |k: &str| item.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect::<Vec<_>>()).unwrap_or_default();
+        let list = |k: &str| {
+            item.get(k)
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
         let (name, description) = (text("name"), text("description"));
         if let Some(p) = name_problem(&name).or_else(|| description_problem(&description)) {
             return Err(DistillError::BadResponse(format!("group {index}: {p}")));
@@ -210,7 +230,13 @@ pub fn parse_response(body: &str, groups: &[Group]) -> Result<Vec<Skill>, Distil
         if let Some(a) = answered.get_mut(index) {
             *a = true;
         }
-        out.push(Skill { name, description, applicability: list("applicability"), operations: list("operations"), ..rule_skill(g) });
+        out.push(Skill {
+            name,
+            description,
+            applicability: list("applicability"),
+            operations: list("operations"),
+            ..rule_skill(g)
+        });
     }
     // A group the model skipped keeps its rule-based skill.
     for (g, done) in groups.iter().zip(answered) {
@@ -229,8 +255,10 @@ impl Distiller for LlmDistiller {
         }
         let url = self.endpoint();
         let http = |message: String| DistillError::Http { url: url.clone(), message };
-        let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(self.timeout)).http_status_as_error(false).build().into();
-        let body = serde_json::to_string(&request_body(&self.model, groups)).map_err(|e| DistillError::Config(e.to_string()))?;
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().timeout_global(Some(self.timeout)).http_status_as_error(false).build().into();
+        let body = serde_json::to_string(&request_body(&self.model, groups))
+            .map_err(|e| DistillError::Config(e.to_string()))?;
         let mut req = agent.post(&url).header("Content-Type", "application/json");
         if let Some(key) = &self.api_key {
             req = req.header("Authorization", &format!("Bearer {key}"));
@@ -299,7 +327,12 @@ mod tests {
     }
 
     fn distiller(url: &str) -> LlmDistiller {
-        LlmDistiller { url: url.to_string(), model: "stub-model".into(), api_key: Some("k123".into()), timeout: Duration::from_secs(10) }
+        LlmDistiller {
+            url: url.to_string(),
+            model: "stub-model".into(),
+            api_key: Some("k123".into()),
+            timeout: Duration::from_secs(10),
+        }
     }
 
     #[test]

@@ -42,7 +42,8 @@ pub fn gold_patch(instance: &Instance) -> Option<String> {
 
 /// One observation per stored trace, with the gold patch of its instance when stored.
 pub fn observe_all(traces: &[StoredTrace], instances: &[Instance]) -> Vec<Observation> {
-    let gold: BTreeMap<&str, String> = instances.iter().filter_map(|i| gold_patch(i).map(|g| (i.instance_id.as_str(), g))).collect();
+    let gold: BTreeMap<&str, String> =
+        instances.iter().filter_map(|i| gold_patch(i).map(|g| (i.instance_id.as_str(), g))).collect();
     traces
         .iter()
         .map(|st| {
@@ -106,14 +107,23 @@ pub fn excerpt(patch: &str, max: usize) -> String {
 /// the trace's own patch.
 pub fn examples(skill: &Skill, traces: &[StoredTrace], instances: &[Instance], max: usize) -> Vec<Example> {
     let by_id: BTreeMap<&str, &StoredTrace> = traces.iter().map(|t| (t.trace.id.as_str(), t)).collect();
-    let gold: BTreeMap<&str, String> = instances.iter().filter_map(|i| gold_patch(i).map(|g| (i.instance_id.as_str(), g))).collect();
+    let gold: BTreeMap<&str, String> =
+        instances.iter().filter_map(|i| gold_patch(i).map(|g| (i.instance_id.as_str(), g))).collect();
     skill
         .evidence
         .iter()
         .filter_map(|id| by_id.get(id.as_str()))
         .take(max)
         .map(|st| {
-            let fix = st.trace.task.instance_id.as_deref().and_then(|i| gold.get(i)).cloned().or_else(|| st.trace.final_patch.clone()).unwrap_or_default();
+            let fix = st
+                .trace
+                .task
+                .instance_id
+                .as_deref()
+                .and_then(|i| gold.get(i))
+                .cloned()
+                .or_else(|| st.trace.final_patch.clone())
+                .unwrap_or_default();
             Example {
                 trace_id: st.trace.id.clone(),
                 instance_id: st.trace.task.instance_id.clone(),

@@ -133,7 +133,9 @@ impl Pattern {
     pub fn summary(self) -> &'static str {
         match self {
             Pattern::AddedNoneGuard => "add a guard that handles a None value before it is used",
-            Pattern::AddedExceptionHandling => "add or restore exception handling (or the context manager) around a failing operation",
+            Pattern::AddedExceptionHandling => {
+                "add or restore exception handling (or the context manager) around a failing operation"
+            }
             Pattern::ChangedExceptionType => "catch the exception type the code actually raises",
             Pattern::RestoredLoopOrCondition => "restore a missing loop or condition",
             Pattern::RestoredMissingStatement => "restore a missing statement (assignment, call, return)",
@@ -197,7 +199,16 @@ fn is_statement(kind: &str) -> bool {
     STATEMENTS.contains(&kind)
         || matches!(
             kind,
-            "if_statement" | "for_statement" | "while_statement" | "try_statement" | "with_statement" | "function_definition" | "class_definition" | "decorated_definition" | "break_statement" | "continue_statement"
+            "if_statement"
+                | "for_statement"
+                | "while_statement"
+                | "try_statement"
+                | "with_statement"
+                | "function_definition"
+                | "class_definition"
+                | "decorated_definition"
+                | "break_statement"
+                | "continue_statement"
         )
 }
 
@@ -256,7 +267,9 @@ fn features(src: &str, rows: &[usize]) -> Features {
             "function_definition" if top => bump(&mut f, "stmt:def".into()),
             "except_clause" if here => {
                 bump(&mut f, "except".into());
-                if let Some(v) = n.child_by_field_name("value").or_else(|| n.named_child(0)).filter(|v| v.kind() != "block") {
+                if let Some(v) =
+                    n.child_by_field_name("value").or_else(|| n.named_child(0)).filter(|v| v.kind() != "block")
+                {
                     bump(&mut f, format!("except_type:{}", node_text(v, src)));
                 }
             }
@@ -310,7 +323,10 @@ fn features(src: &str, rows: &[usize]) -> Features {
             "call" => {
                 bump(&mut f, "call".into());
                 let callee = n.child_by_field_name("function").map(|c| node_text(c, src)).unwrap_or("");
-                let args = n.child_by_field_name("arguments").map(|a| node_text(a, src).split_whitespace().collect::<String>()).unwrap_or_default();
+                let args = n
+                    .child_by_field_name("arguments")
+                    .map(|a| node_text(a, src).split_whitespace().collect::<String>())
+                    .unwrap_or_default();
                 bump(&mut f, format!("callee:{callee}"));
                 bump(&mut f, format!("call:{callee}\u{1}{args}"));
             }
@@ -351,7 +367,9 @@ fn added(d: &BTreeMap<String, i64>, key: &str) -> bool {
 
 fn ints(f: &Features) -> Vec<i128> {
     f.iter()
-        .filter_map(|(k, n)| k.strip_prefix("int:").and_then(|v| v.replace('_', "").parse::<i128>().ok()).map(|v| (v, *n)))
+        .filter_map(|(k, n)| {
+            k.strip_prefix("int:").and_then(|v| v.replace('_', "").parse::<i128>().ok()).map(|v| (v, *n))
+        })
         .flat_map(|(v, n)| std::iter::repeat_n(v, n.max(0) as usize))
         .collect()
 }
@@ -379,13 +397,15 @@ fn decide(old: &Features, new: &Features, order_only: bool) -> Option<Pattern> {
     let structural = d.keys().any(|k| !(k.starts_with("stmt_text:") || k.starts_with("return:")));
     if !structural {
         // Same syntax, different order: operands swapped.
-        let has_ops = |f: &Features| f.keys().any(|k| k.starts_with("binop:") || k.starts_with("cmp:") || k.starts_with("bool:"));
+        let has_ops =
+            |f: &Features| f.keys().any(|k| k.starts_with("binop:") || k.starts_with("cmp:") || k.starts_with("bool:"));
         return (has_ops(old) || has_ops(new)).then_some(Pattern::ChangedArithmeticOperator);
     }
     if added(&d, "none_guard") {
         return Some(Pattern::AddedNoneGuard);
     }
-    let swallowed = d.get("stmt_text:pass").is_some_and(|v| *v < 0) && (new.contains_key("in_except") || new.contains_key("after_except"));
+    let swallowed = d.get("stmt_text:pass").is_some_and(|v| *v < 0)
+        && (new.contains_key("in_except") || new.contains_key("after_except"));
     if added(&d, "stmt:try") || added(&d, "except") || added(&d, "stmt:with") || swallowed {
         return Some(Pattern::AddedExceptionHandling);
     }
@@ -431,7 +451,10 @@ fn decide(old: &Features, new: &Features, order_only: bool) -> Option<Pattern> {
     if is_off_by_one(old, new, &d) {
         return Some(Pattern::OffByOne);
     }
-    if changed(&d, "binop:") && d.iter().filter(|(k, _)| k.starts_with("binop:")).all(|(_, v)| *v > 0) && !changed(&d, "aug:") {
+    if changed(&d, "binop:")
+        && d.iter().filter(|(k, _)| k.starts_with("binop:")).all(|(_, v)| *v > 0)
+        && !changed(&d, "aug:")
+    {
         return Some(Pattern::RestoredOperand);
     }
     if changed(&d, "binop:") || changed(&d, "aug:") {
@@ -445,14 +468,34 @@ fn decide(old: &Features, new: &Features, order_only: bool) -> Option<Pattern> {
         return Some(Pattern::RestoredMissingStatement);
     }
     // A callee present on both sides whose arguments changed.
-    let callees = |f: &Features| -> std::collections::BTreeSet<String> { f.keys().filter_map(|k| k.strip_prefix("callee:")).map(str::to_string).collect() };
+    let callees = |f: &Features| -> std::collections::BTreeSet<String> {
+        f.keys().filter_map(|k| k.strip_prefix("callee:")).map(str::to_string).collect()
+    };
     let both = callees(old).intersection(&callees(new)).cloned().collect::<Vec<_>>();
-    if d.keys().any(|k| k.strip_prefix("call:").and_then(|r| r.split('\u{1}').next()).is_some_and(|c| both.iter().any(|b| b == c))) {
+    if d.keys().any(|k| {
+        k.strip_prefix("call:").and_then(|r| r.split('\u{1}').next()).is_some_and(|c| both.iter().any(|b| b == c))
+    }) {
         return Some(Pattern::FixedCallArguments);
     }
     // A returned literal or bare local replaced; an attribute or call changed is a name fix.
     let simple = |f: &Features| {
-        f.keys().any(|k| matches!(k.strip_prefix("retval:"), Some("identifier" | "none" | "true" | "false" | "integer" | "float" | "string" | "list" | "dictionary" | "tuple")))
+        f.keys().any(|k| {
+            matches!(
+                k.strip_prefix("retval:"),
+                Some(
+                    "identifier"
+                        | "none"
+                        | "true"
+                        | "false"
+                        | "integer"
+                        | "float"
+                        | "string"
+                        | "list"
+                        | "dictionary"
+                        | "tuple"
+                )
+            )
+        })
     };
     if changed(&d, "return:") && (simple(old) || simple(new) || !changed(&d, "name:")) {
         return Some(Pattern::ChangedReturnValue);
@@ -586,7 +629,8 @@ pub fn classify_patch(patch: &str) -> Vec<Pattern> {
         }
         // A block moved from one hunk to another: the file's changes are a reordering.
         let removed: Vec<String> = f.hunks.iter().flat_map(|h| changed_lines(&h.old_lines, &h.old_changed)).collect();
-        let added_lines: Vec<String> = f.hunks.iter().flat_map(|h| changed_lines(&h.new_lines, &h.new_changed)).collect();
+        let added_lines: Vec<String> =
+            f.hunks.iter().flat_map(|h| changed_lines(&h.new_lines, &h.new_changed)).collect();
         if f.hunks.len() > 1 && order_only(&removed, &added_lines) {
             *counts.entry(Pattern::ReorderedStatements).or_default() += 1;
             continue;
@@ -632,19 +676,47 @@ mod tests {
 
     #[test]
     fn comparison_and_boolean_and_negation() {
-        check("def f(a, b):\n    if a < b:\n        return a\n    return b\n", "def f(a, b):\n    if a <= b:\n        return a\n    return b\n", Pattern::ChangedComparison);
-        check("def f(a, b):\n    return a and b\n", "def f(a, b):\n    return a or b\n", Pattern::ChangedBooleanOperator);
-        check("def f(a):\n    if a.empty():\n        return 1\n", "def f(a):\n    if not a.empty():\n        return 1\n", Pattern::NegationChanged);
+        check(
+            "def f(a, b):\n    if a < b:\n        return a\n    return b\n",
+            "def f(a, b):\n    if a <= b:\n        return a\n    return b\n",
+            Pattern::ChangedComparison,
+        );
+        check(
+            "def f(a, b):\n    return a and b\n",
+            "def f(a, b):\n    return a or b\n",
+            Pattern::ChangedBooleanOperator,
+        );
+        check(
+            "def f(a):\n    if a.empty():\n        return 1\n",
+            "def f(a):\n    if not a.empty():\n        return 1\n",
+            Pattern::NegationChanged,
+        );
     }
 
     #[test]
     fn constants_operators_literals() {
-        check("def f(xs):\n    for i in range(len(xs) - 1):\n        print(i)\n", "def f(xs):\n    for i in range(len(xs)):\n        print(i)\n", Pattern::OffByOne);
+        check(
+            "def f(xs):\n    for i in range(len(xs) - 1):\n        print(i)\n",
+            "def f(xs):\n    for i in range(len(xs)):\n        print(i)\n",
+            Pattern::OffByOne,
+        );
         check("def f(xs):\n    return xs[:3]\n", "def f(xs):\n    return xs[:4]\n", Pattern::OffByOne);
-        check("def area(w, h):\n    return w + h\n", "def area(w, h):\n    return w * h\n", Pattern::ChangedArithmeticOperator);
-        check("def f():\n    strict = False\n    return strict\n", "def f():\n    strict = True\n    return strict\n", Pattern::ChangedBooleanLiteral);
+        check(
+            "def area(w, h):\n    return w + h\n",
+            "def area(w, h):\n    return w * h\n",
+            Pattern::ChangedArithmeticOperator,
+        );
+        check(
+            "def f():\n    strict = False\n    return strict\n",
+            "def f():\n    strict = True\n    return strict\n",
+            Pattern::ChangedBooleanLiteral,
+        );
         check("def f(s):\n    return s.lower()\n", "def f(s):\n    return s.upper()\n", Pattern::ChangedStringMethod);
-        check("def f(xs):\n    for x in xs:\n        if x:\n            continue\n", "def f(xs):\n    for x in xs:\n        if x:\n            break\n", Pattern::ChangedLoopControl);
+        check(
+            "def f(xs):\n    for x in xs:\n        if x:\n            continue\n",
+            "def f(xs):\n    for x in xs:\n        if x:\n            break\n",
+            Pattern::ChangedLoopControl,
+        );
     }
 
     #[test]
@@ -668,30 +740,59 @@ mod tests {
 
     #[test]
     fn statements_returns_calls_names() {
-        check("def f(x):\n    y = x * 2\n    return x\n", "def f(x):\n    y = x * 2\n    return y\n", Pattern::ChangedReturnValue);
+        check(
+            "def f(x):\n    y = x * 2\n    return x\n",
+            "def f(x):\n    y = x * 2\n    return y\n",
+            Pattern::ChangedReturnValue,
+        );
         check("def f(x):\n    return None\n", "def f(x):\n    return x\n", Pattern::ChangedReturnValue);
-        check("def f(x):\n    total = 0\n    return total\n", "def f(x):\n    total = 0\n    total = x.count()\n    return total\n", Pattern::RestoredMissingStatement);
-        check("def f(x):\n    return fmt(x, None)\n", "def f(x):\n    return fmt(x, width=3)\n", Pattern::FixedCallArguments);
-        check("def f(self):\n    return self.nam\n", "def f(self):\n    return self.name\n", Pattern::WrongAttributeOrName);
+        check(
+            "def f(x):\n    total = 0\n    return total\n",
+            "def f(x):\n    total = 0\n    total = x.count()\n    return total\n",
+            Pattern::RestoredMissingStatement,
+        );
+        check(
+            "def f(x):\n    return fmt(x, None)\n",
+            "def f(x):\n    return fmt(x, width=3)\n",
+            Pattern::FixedCallArguments,
+        );
+        check(
+            "def f(self):\n    return self.nam\n",
+            "def f(self):\n    return self.name\n",
+            Pattern::WrongAttributeOrName,
+        );
         check(
             "def f(xs):\n    out = []\n    return out\n",
             "def f(xs):\n    out = []\n    for x in xs:\n        out.append(x)\n    return out\n",
             Pattern::RestoredLoopOrCondition,
         );
         check("class A:\n    pass\n", "class A(Base):\n    pass\n", Pattern::RestoredBaseClass);
-        check("def f(t):\n    return re.sub(r'[a-z]+', '-', t)\n", "def f(t):\n    return re.sub(r'[a-z0-9]+', '-', t)\n", Pattern::FixedCallArguments);
-        check("def f(a, b):\n    return a - b\n", "def f(a, b):\n    return b - a\n", Pattern::ChangedArithmeticOperator);
+        check(
+            "def f(t):\n    return re.sub(r'[a-z]+', '-', t)\n",
+            "def f(t):\n    return re.sub(r'[a-z0-9]+', '-', t)\n",
+            Pattern::FixedCallArguments,
+        );
+        check(
+            "def f(a, b):\n    return a - b\n",
+            "def f(a, b):\n    return b - a\n",
+            Pattern::ChangedArithmeticOperator,
+        );
     }
 
     #[test]
     fn a_removed_condition_is_no_catalogue_pattern() {
-        let p = unified_diff("m.py", "def f(s):\n    if s == t:\n        return s\n    return g(s)\n", "def f(s):\n    return g(s)\n");
+        let p = unified_diff(
+            "m.py",
+            "def f(s):\n    if s == t:\n        return s\n    return g(s)\n",
+            "def f(s):\n    return g(s)\n",
+        );
         assert_eq!(classify_patch(&p), vec![]);
     }
 
     #[test]
     fn tests_and_non_python_are_ignored() {
-        let p = unified_diff("tests/test_m.py", "def test_a():\n    assert 1 < 2\n", "def test_a():\n    assert 1 <= 2\n");
+        let p =
+            unified_diff("tests/test_m.py", "def test_a():\n    assert 1 < 2\n", "def test_a():\n    assert 1 <= 2\n");
         assert!(classify_patch(&p).is_empty());
         assert!(classify_patch("garbage\n@@ nonsense").is_empty());
     }

@@ -33,7 +33,12 @@ pub fn skill_weights(skills: &[Skill], tasks: &[Task]) -> Vec<SkillWeight> {
         .map(|s| {
             let covered_by = tasks.iter().filter(|t| exercises(t, s)).count();
             let rate = if s.stats.failure_rate.is_finite() { s.stats.failure_rate.clamp(0.0, 1.0) } else { 0.0 };
-            SkillWeight { skill: s.name.clone(), failure_rate: rate, covered_by, weight: rate / (1.0 + covered_by as f64) }
+            SkillWeight {
+                skill: s.name.clone(),
+                failure_rate: rate,
+                covered_by,
+                weight: rate / (1.0 + covered_by as f64),
+            }
         })
         .collect();
     out.sort_by(|a, b| a.skill.cmp(&b.skill));
@@ -91,10 +96,19 @@ mod tests {
 
     #[test]
     fn failure_rate_times_uncovered() {
-        let skills = [skill("a", &["flip_comparison", "change_operator"], 0.8), skill("b", &["remove_none_guard"], 0.1), skill("c", &[], 1.0), skill("d", &["off_by_one"], 0.0)];
+        let skills = [
+            skill("a", &["flip_comparison", "change_operator"], 0.8),
+            skill("b", &["remove_none_guard"], 0.1),
+            skill("c", &[], 1.0),
+            skill("d", &["off_by_one"], 0.0),
+        ];
         check(&skills, &[], &[("flip_comparison", 0.4), ("change_operator", 0.4), ("remove_none_guard", 0.1)]);
         // One valid task of flip_comparison halves skill a; candidates and invalid ones do not count.
-        let tasks = [task("flip_comparison", TaskStatus::Valid), task("change_operator", TaskStatus::Candidate), task("remove_none_guard", TaskStatus::Invalid("x".into()))];
+        let tasks = [
+            task("flip_comparison", TaskStatus::Valid),
+            task("change_operator", TaskStatus::Candidate),
+            task("remove_none_guard", TaskStatus::Invalid("x".into())),
+        ];
         check(&skills, &tasks, &[("flip_comparison", 0.2), ("change_operator", 0.2), ("remove_none_guard", 0.1)]);
         assert_eq!(skill_weights(&skills, &tasks)[0].covered_by, 1);
     }

@@ -11,8 +11,8 @@
 
 mod migrations;
 mod rounds;
-mod skills;
 mod score;
+mod skills;
 pub use score::FeatureRow;
 pub mod tasks;
 mod validation;
@@ -87,9 +87,14 @@ fn report_priority(source: SourceFormat) -> i64 {
 impl Store {
     /// Open (creating if needed) `home/socratic.db` and bring its schema up to date.
     pub fn open(home: &Path) -> Result<Store> {
-        std::fs::create_dir_all(home).map_err(|source| StoreError::Home { path: home.display().to_string(), source })?;
+        std::fs::create_dir_all(home)
+            .map_err(|source| StoreError::Home { path: home.display().to_string(), source })?;
         let path = home.join("socratic.db");
-        let conn = Connection::open(&path).map_err(|source| StoreError::Sqlite { path: path.display().to_string(), op: "open", source })?;
+        let conn = Connection::open(&path).map_err(|source| StoreError::Sqlite {
+            path: path.display().to_string(),
+            op: "open",
+            source,
+        })?;
         let mut store = Store { conn, path };
         store.configure()?;
         migrations::apply(&mut store.conn).map_err(|e| store.migration_error(e))?;
@@ -98,13 +103,17 @@ impl Store {
 
     fn configure(&self) -> Result<()> {
         self.conn
-            .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;")
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
+            )
             .map_err(|e| self.err("configure", e))
     }
 
     fn migration_error(&self, e: migrations::MigrationError) -> StoreError {
         match e {
-            migrations::MigrationError::TooNew { found, known } => StoreError::TooNew { path: self.path_str(), found, known },
+            migrations::MigrationError::TooNew { found, known } => {
+                StoreError::TooNew { path: self.path_str(), found, known }
+            }
             migrations::MigrationError::Sqlite(source) => self.err("migrate", source),
         }
     }
@@ -131,7 +140,10 @@ impl Store {
 
     /// `PRAGMA integrity_check` says "ok".
     pub fn integrity_ok(&self) -> Result<bool> {
-        let r: String = self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(|e| self.err("integrity_check", e))?;
+        let r: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|e| self.err("integrity_check", e))?;
         Ok(r == "ok")
     }
 
@@ -240,7 +252,8 @@ impl Store {
         op: &'static str,
         what: &str,
     ) -> Result<Option<T>> {
-        let json: Option<String> = self.conn.query_row(sql, params, |r| r.get(0)).optional().map_err(|e| self.err(op, e))?;
+        let json: Option<String> =
+            self.conn.query_row(sql, params, |r| r.get(0)).optional().map_err(|e| self.err(op, e))?;
         json.map(|j| serde_json::from_str(&j).map_err(|e| self.corrupt(format!("{what}: {e}")))).transpose()
     }
 
@@ -396,7 +409,8 @@ mod tests {
         s.insert_records(&[Record::Trace(trace("a__b-1", "d1"))]).unwrap();
         s.insert_records(&[Record::Report(report("a__b-1", SourceFormat::SweBenchReport, Outcome::Resolved))]).unwrap();
         // Report first, then trace.
-        s.insert_records(&[Record::Report(report("a__b-2", SourceFormat::SweBenchReport, Outcome::Unresolved))]).unwrap();
+        s.insert_records(&[Record::Report(report("a__b-2", SourceFormat::SweBenchReport, Outcome::Unresolved))])
+            .unwrap();
         s.insert_records(&[Record::Trace(trace("a__b-2", "d2"))]).unwrap();
         let traces = s.traces().unwrap();
         let by_instance = |id: &str| traces.iter().find(|t| t.trace.task.instance_id.as_deref() == Some(id)).unwrap();
@@ -412,8 +426,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(dir.path()).unwrap();
         s.insert_records(&[Record::Trace(trace("a__b-3", "d"))]).unwrap();
-        s.insert_records(&[Record::Report(report("a__b-3", SourceFormat::SweBenchReport, Outcome::Unresolved))]).unwrap();
-        s.insert_records(&[Record::Report(report("a__b-3", SourceFormat::SweBenchRunReport, Outcome::Resolved))]).unwrap();
+        s.insert_records(&[Record::Report(report("a__b-3", SourceFormat::SweBenchReport, Outcome::Unresolved))])
+            .unwrap();
+        s.insert_records(&[Record::Report(report("a__b-3", SourceFormat::SweBenchRunReport, Outcome::Resolved))])
+            .unwrap();
         assert_eq!(s.traces().unwrap()[0].effective_label.outcome, Outcome::Unresolved);
     }
 
@@ -422,7 +438,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let mut s = Store::open(dir.path()).unwrap();
-            let recs = [Record::Trace(trace("x__y-1", "p")), Record::Report(report("x__y-1", SourceFormat::SweBenchReport, Outcome::Resolved))];
+            let recs = [
+                Record::Trace(trace("x__y-1", "p")),
+                Record::Report(report("x__y-1", SourceFormat::SweBenchReport, Outcome::Resolved)),
+            ];
             let first = s.insert_records(&recs).unwrap();
             assert_eq!((first.traces, first.reports, first.duplicates), (1, 1, 0));
             let second = s.insert_records(&recs).unwrap();

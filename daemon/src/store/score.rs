@@ -33,7 +33,9 @@ impl Store {
                 let v = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
                 Ok(Some((loss, v)))
             }
-            Some((_, bytes)) => Err(self.corrupt(format!("feature of {} bytes, expected {}", bytes.len(), key.dim * 4))),
+            Some((_, bytes)) => {
+                Err(self.corrupt(format!("feature of {} bytes, expected {}", bytes.len(), key.dim * 4)))
+            }
         }
     }
 
@@ -89,7 +91,14 @@ mod tests {
         store.save_feature(&key, 1.5, &[0.5, -0.25, 1.0]).expect("save");
         assert_eq!(store.feature(&key).expect("get"), Some((1.5, vec![0.5, -0.25, 1.0])));
         assert_eq!(store.feature(&FeatureRow { seed: 8, ..key.clone() }).expect("get"), None);
-        let score = Score { task_id: "t-1".into(), validity: 1.0, cosine: 0.25, reward: 0.25, reference_set: "r".into(), model_hash: "m".into() };
+        let score = Score {
+            task_id: "t-1".into(),
+            validity: 1.0,
+            cosine: 0.25,
+            reward: 0.25,
+            reference_set: "r".into(),
+            model_hash: "m".into(),
+        };
         store.save_score(&score).expect("save");
         store.save_score(&Score { reward: 0.5, cosine: 0.5, ..score.clone() }).expect("replace");
         let scores = store.scores("t-1").expect("list");

@@ -40,11 +40,7 @@ impl Store {
 
     /// One task by id or unique id prefix.
     pub fn task(&self, id: &str) -> Result<Option<Task>> {
-        let matches: Vec<Task> = self
-            .tasks()?
-            .into_iter()
-            .filter(|t| t.id == id || t.id.starts_with(id))
-            .collect();
+        let matches: Vec<Task> = self.tasks()?.into_iter().filter(|t| t.id == id || t.id.starts_with(id)).collect();
         Ok(if matches.len() == 1 { matches.into_iter().next() } else { None })
     }
 }

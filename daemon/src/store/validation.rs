@@ -19,7 +19,12 @@ impl Store {
 
     /// The environment built for a repository at a commit, if any.
     pub fn environment(&self, repo: &str, head: &str) -> Result<Option<Environment>> {
-        self.json_row("SELECT json FROM environments WHERE repo = ?1 AND head = ?2", params![repo, head], "get environment", "environment")
+        self.json_row(
+            "SELECT json FROM environments WHERE repo = ?1 AND head = ?2",
+            params![repo, head],
+            "get environment",
+            "environment",
+        )
     }
 
     /// Record a verdict and the task it updates, in one transaction.
@@ -31,8 +36,11 @@ impl Store {
             params![verdict.task_id, verdict.valid, to_json(verdict), now()],
         )
         .map_err(|e| sql_error(&path, "save verdict", e))?;
-        tx.execute("UPDATE tasks SET status = ?2, json = ?3 WHERE id = ?1", params![task.id, task.status.name(), to_json(task)])
-            .map_err(|e| sql_error(&path, "update task", e))?;
+        tx.execute(
+            "UPDATE tasks SET status = ?2, json = ?3 WHERE id = ?1",
+            params![task.id, task.status.name(), to_json(task)],
+        )
+        .map_err(|e| sql_error(&path, "update task", e))?;
         tx.commit().map_err(|e| sql_error(&path, "commit", e))
     }
 

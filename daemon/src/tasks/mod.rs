@@ -48,7 +48,16 @@ pub struct GenerateConfig {
 
 impl Default for GenerateConfig {
     fn default() -> Self {
-        GenerateConfig { operators: None, budget: DEFAULT_BUDGET, seed: 0, queries_dir: None, max_file_bytes: DEFAULT_MAX_FILE_BYTES, round: None, operator_weights: None, executed_lines: None }
+        GenerateConfig {
+            operators: None,
+            budget: DEFAULT_BUDGET,
+            seed: 0,
+            queries_dir: None,
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            round: None,
+            operator_weights: None,
+            executed_lines: None,
+        }
     }
 }
 
@@ -95,7 +104,8 @@ pub fn select_operators(names: Option<&[String]>) -> Result<Vec<&'static Operato
 /// the operator whose seeded draw is lower, so a seed gives one answer). Weights that are not
 /// positive and finite get nothing.
 pub fn spread_budget(budget: usize, weights: &BTreeMap<String, f64>, seed: u64) -> BTreeMap<String, usize> {
-    let positive: Vec<(&String, f64)> = weights.iter().filter(|(_, w)| w.is_finite() && **w > 0.0).map(|(k, w)| (k, *w)).collect();
+    let positive: Vec<(&String, f64)> =
+        weights.iter().filter(|(_, w)| w.is_finite() && **w > 0.0).map(|(k, w)| (k, *w)).collect();
     let total: f64 = positive.iter().map(|(_, w)| w).sum();
     let mut out: BTreeMap<String, usize> = BTreeMap::new();
     if total <= 0.0 {
@@ -135,7 +145,11 @@ pub fn generate(repo_path: &Path, config: &GenerateConfig) -> Result<(Vec<Task>,
 }
 
 /// Generate candidates with already loaded queries.
-pub fn generate_with(repo_path: &Path, config: &GenerateConfig, queries: &QuerySet) -> Result<(Vec<Task>, Vec<Report>), TaskError> {
+pub fn generate_with(
+    repo_path: &Path,
+    config: &GenerateConfig,
+    queries: &QuerySet,
+) -> Result<(Vec<Task>, Vec<Report>), TaskError> {
     let mut ops = select_operators(config.operators.as_deref())?;
     let quotas = config.operator_weights.as_ref().map(|w| spread_budget(config.budget, w, config.seed));
     if let Some(weights) = &config.operator_weights {
@@ -144,10 +158,19 @@ pub fn generate_with(repo_path: &Path, config: &GenerateConfig, queries: &QueryS
         ops.retain(|o| quotas.as_ref().is_some_and(|q| q.get(o.name).is_some_and(|n| *n > 0)));
     }
     let index = index_repo(repo_path, queries, &IndexConfig { max_file_bytes: config.max_file_bytes })?;
-    let git_err = |e: git2::Error| TaskError::Git { path: index.root.display().to_string(), message: e.message().to_string() };
+    let git_err =
+        |e: git2::Error| TaskError::Git { path: index.root.display().to_string(), message: e.message().to_string() };
     let repo = git2::Repository::open(&index.root).map_err(git_err)?;
     let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(git_err)?.id().to_string();
-    let mut gen = Generator { index: &index, repo: &repo, head, config, clean: HashMap::new(), seen: HashSet::new(), tasks: Vec::new() };
+    let mut gen = Generator {
+        index: &index,
+        repo: &repo,
+        head,
+        config,
+        clean: HashMap::new(),
+        seen: HashSet::new(),
+        tasks: Vec::new(),
+    };
     let mut plans: Vec<Plan> = ops.iter().map(|op| Plan::new(op, &index, queries, config)).collect();
     if let Some(q) = &quotas {
         for plan in &mut plans {
@@ -197,16 +220,32 @@ impl Plan {
 /// The operator's sites as `(file, site)` indices: files in a seeded order, sites shuffled
 /// within each file, then interleaved one per file per turn. Files with syntax errors, and
 /// sites on no executed line when `executed` is given, are left out (counted under `rejected`).
-fn site_queue(index: &RepoIndex, operator: &str, seed: u64, executed: Option<&BTreeMap<String, BTreeSet<u32>>>, report: &mut Report) -> VecDeque<(usize, usize)> {
+fn site_queue(
+    index: &RepoIndex,
+    operator: &str,
+    seed: u64,
+    executed: Option<&BTreeMap<String, BTreeSet<u32>>>,
+    report: &mut Report,
+) -> VecDeque<(usize, usize)> {
     let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, &[operator]));
     let mut per_file: Vec<Vec<(usize, usize)>> = Vec::new();
     for (fi, file) in index.files.iter().enumerate() {
-        let mut sites: Vec<(usize, usize)> = file.sites.iter().enumerate().filter(|(_, s)| s.query == operator && s.capture == SITE_CAPTURE).map(|(si, _)| (fi, si)).collect();
+        let mut sites: Vec<(usize, usize)> = file
+            .sites
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.query == operator && s.capture == SITE_CAPTURE)
+            .map(|(si, _)| (fi, si))
+            .collect();
         if let Some(executed) = executed {
             let lines = executed.get(&file.path);
             let before = sites.len();
             // Site rows are 0-based; coverage lines 1-based.
-            sites.retain(|&(_, si)| lines.is_some_and(|l| l.range(file.sites[si].start_line as u32 + 1..=file.sites[si].end_line as u32 + 1).next().is_some()));
+            sites.retain(|&(_, si)| {
+                lines.is_some_and(|l| {
+                    l.range(file.sites[si].start_line as u32 + 1..=file.sites[si].end_line as u32 + 1).next().is_some()
+                })
+            });
             if before > sites.len() {
                 *report.rejected.entry("not-executed-by-tests".into()).or_default() += before - sites.len();
             }
@@ -275,7 +314,8 @@ impl Generator<'_> {
             match self.attempt(plan.op, fi, si) {
                 Ok(task) => {
                     let file = &task.site.file;
-                    let key = (file.clone(), task.site.start_byte, task.site.end_byte, patch::normalised(&task.bug_patch));
+                    let key =
+                        (file.clone(), task.site.start_byte, task.site.end_byte, patch::normalised(&task.bug_patch));
                     if self.tasks.iter().any(|t| t.id == task.id) || !self.seen.insert(key) {
                         plan.report.duplicates += 1;
                         continue;
@@ -293,7 +333,10 @@ impl Generator<'_> {
     fn attempt(&mut self, op: &Operator, fi: usize, si: usize) -> Result<Task, String> {
         let file = self.index.files.get(fi).ok_or("no-file")?;
         let site = file.sites.get(si).ok_or("no-site")?;
-        let seed = derive_seed(self.config.seed, &[op.name, &file.path, &site.start_byte.to_string(), &site.end_byte.to_string()]);
+        let seed = derive_seed(
+            self.config.seed,
+            &[op.name, &file.path, &site.start_byte.to_string(), &site.end_byte.to_string()],
+        );
         let mutated = operators::mutate(op, file.source(), file.tree(), site, seed).map_err(|e| e.key().to_string())?;
         if !self.is_clean(fi) {
             return Err("file-differs-from-head".into());
@@ -358,7 +401,8 @@ mod tests {
 
     #[test]
     fn budget_is_spread_by_weight() {
-        let w: BTreeMap<String, f64> = [("a".to_string(), 0.9), ("b".to_string(), 0.1), ("c".to_string(), 0.0)].into_iter().collect();
+        let w: BTreeMap<String, f64> =
+            [("a".to_string(), 0.9), ("b".to_string(), 0.1), ("c".to_string(), 0.0)].into_iter().collect();
         let q = spread_budget(20, &w, 1);
         assert_eq!((q.get("a"), q.get("b"), q.get("c")), (Some(&18), Some(&2), None));
         let even: BTreeMap<String, f64> = [("a".to_string(), 1.0), ("b".to_string(), 1.0)].into_iter().collect();
@@ -370,7 +414,9 @@ mod tests {
     #[test]
     fn unknown_operator_is_an_error() {
         assert!(matches!(select_operators(Some(&["nope".to_string()])), Err(TaskError::UnknownOperator { .. })));
-        let picked = select_operators(Some(&["remove_loop".to_string(), "change_constant".to_string()])).map(|v| v.len()).unwrap_or(0);
+        let picked = select_operators(Some(&["remove_loop".to_string(), "change_constant".to_string()]))
+            .map(|v| v.len())
+            .unwrap_or(0);
         assert_eq!(picked, 2);
     }
 }

@@ -34,7 +34,8 @@ pub fn check_applies(repo: &Repository, patch: &str) -> Result<(), String> {
     let diff = Diff::from_buffer(patch.as_bytes()).map_err(|e| format!("not a patch: {}", e.message()))?;
     let mut options = ApplyOptions::new();
     options.check(true);
-    repo.apply(&diff, ApplyLocation::WorkDir, Some(&mut options)).map_err(|e| format!("does not apply to the working tree: {}", e.message()))?;
+    repo.apply(&diff, ApplyLocation::WorkDir, Some(&mut options))
+        .map_err(|e| format!("does not apply to the working tree: {}", e.message()))?;
     check_applies_at_head(repo, patch)
 }
 

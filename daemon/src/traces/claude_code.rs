@@ -8,7 +8,9 @@
 //! descriptive diff, other tools as `tool` messages. Sessions carry no final patch, so the label
 //! is inferred (no patch).
 
-use super::fields::{as_object, missing, opt_array, opt_bool, opt_f64, opt_object, opt_str, req_str, wrong_type, Object};
+use super::fields::{
+    as_object, missing, opt_array, opt_bool, opt_f64, opt_object, opt_str, req_str, wrong_type, Object,
+};
 use super::{infer, Ctx, Doc};
 use crate::model::{Event, Record, SourceFormat, TaskRef, Trace};
 use serde_json::Value;
@@ -206,11 +208,9 @@ fn result_text(block: &Object) -> Result<String, String> {
     match block.get("content") {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Array(parts)) => Ok(parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n")),
+        Some(Value::Array(parts)) => {
+            Ok(parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("\n"))
+        }
         Some(other) => Err(wrong_type("content", "a string or an array", other)),
     }
 }
@@ -219,10 +219,7 @@ fn result_text(block: &Object) -> Result<String, String> {
 fn exit_code(output: &str, is_error: bool) -> i32 {
     static EXIT: std::sync::LazyLock<regex::Regex> =
         std::sync::LazyLock::new(|| regex::Regex::new(r"(?m)^Exit code:? (-?\d+)").expect("static pattern"));
-    EXIT.captures(output)
-        .and_then(|c| c.get(1))
-        .and_then(|m| m.as_str().parse().ok())
-        .unwrap_or(i32::from(is_error))
+    EXIT.captures(output).and_then(|c| c.get(1)).and_then(|m| m.as_str().parse().ok()).unwrap_or(i32::from(is_error))
 }
 
 /// The path and a diff describing an edit tool's input.
@@ -243,7 +240,11 @@ fn edit_description(name: &str, input: &Object) -> Result<(Option<String>, Strin
                 .map(|(i, e)| {
                     let e = as_object(e, &format!("edits[{i}]"))?;
                     let at = |err: String| format!("edits[{i}]: {err}");
-                    Ok(describe_edit(shown, req_str(e, "old_string").map_err(at)?, req_str(e, "new_string").map_err(at)?))
+                    Ok(describe_edit(
+                        shown,
+                        req_str(e, "old_string").map_err(at)?,
+                        req_str(e, "new_string").map_err(at)?,
+                    ))
                 })
                 .collect::<Result<Vec<_>, String>>()?;
             parts.join("")
@@ -349,7 +350,9 @@ mod tests {
         }
         assert!(matches!(&t.events[2], Event::Edit { diff, .. } if diff.contains("-x") && diff.contains("+y")));
         assert!(matches!(&t.events[3], Event::Edit { diff, .. } if diff.contains("+print(1)")));
-        assert!(matches!(&t.events[4], Event::Message { role, text } if role == "tool" && text.contains("z.py failed")));
+        assert!(
+            matches!(&t.events[4], Event::Message { role, text } if role == "tool" && text.contains("z.py failed"))
+        );
         assert!(matches!(&t.events[5], Event::Message { role, text } if role == "tool" && text.starts_with("Read ")));
     }
 
@@ -375,9 +378,18 @@ mod tests {
             (r#"{"type": "user", "message": {"content": "x"}}"#, "missing field `sessionId`"),
             (r#"{"type": "user", "sessionId": "s"}"#, "missing field `message`"),
             (r#"{"type": "user", "sessionId": "s", "message": {"content": 5}}"#, "`message.content`"),
-            (r#"{"type": "assistant", "sessionId": "s", "message": {"content": [{"type": "tool_use", "id": "x", "name": "Bash", "input": {}}]}}"#, "message.content[0]: Bash input: missing field `command`"),
-            (r#"{"type": "assistant", "sessionId": "s", "message": {"content": [7]}}"#, "message.content[0]: expected an object"),
-            (r#"{"type": "user", "sessionId": "s", "message": {"content": [{"type": "tool_result", "tool_use_id": "x", "content": 3}]}}"#, "`content`"),
+            (
+                r#"{"type": "assistant", "sessionId": "s", "message": {"content": [{"type": "tool_use", "id": "x", "name": "Bash", "input": {}}]}}"#,
+                "message.content[0]: Bash input: missing field `command`",
+            ),
+            (
+                r#"{"type": "assistant", "sessionId": "s", "message": {"content": [7]}}"#,
+                "message.content[0]: expected an object",
+            ),
+            (
+                r#"{"type": "user", "sessionId": "s", "message": {"content": [{"type": "tool_result", "tool_use_id": "x", "content": 3}]}}"#,
+                "`content`",
+            ),
             ("[1]", "line 2: record: expected an object"),
         ];
         for (bad, want) in cases {
@@ -418,7 +430,10 @@ mod tests {
 
     #[test]
     fn real_shared_file() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/traces/claude-code/representative_messages.jsonl");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/fixtures/traces/claude-code/representative_messages.jsonl"
+        );
         if !Path::new(path).parent().is_some_and(Path::exists) {
             return;
         }
@@ -434,7 +449,11 @@ mod tests {
         });
         assert_eq!(
             command,
-            Some(("python /tmp/decorator_example.py".into(), Some(0), "Hello, Alice!\nHello, Alice!\nHello, Alice!".into()))
+            Some((
+                "python /tmp/decorator_example.py".into(),
+                Some(0),
+                "Hello, Alice!\nHello, Alice!\nHello, Alice!".into()
+            ))
         );
         assert_eq!(t.events.iter().filter(|e| e.kind() == "edit").count(), 1);
     }

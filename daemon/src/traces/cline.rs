@@ -244,7 +244,10 @@ fn ui_tool(text: &str, partial: bool) -> Result<Option<Event>, String> {
         }
         "newFileCreated" => Event::Edit { path: path.map(str::to_string), diff: describe_edit(shown, "", content) },
         "fileDeleted" => Event::Edit { path: path.map(str::to_string), diff: format!("deleted {shown}") },
-        _ => Event::Message { role: "tool".into(), text: format!("{tool} {}", path.unwrap_or("")).trim_end().to_string() },
+        _ => Event::Message {
+            role: "tool".into(),
+            text: format!("{tool} {}", path.unwrap_or("")).trim_end().to_string(),
+        },
     };
     Ok(Some(event))
 }
@@ -390,7 +393,8 @@ fn answer(task: &mut Task, waiting: &mut Waiting, id: Option<&str>, tool: &str, 
         }
         None => {
             let label = if tool.is_empty() { "tool result".to_string() } else { format!("{tool} result") };
-            task.events.push(Event::Message { role: "tool".into(), text: infer::excerpt(&format!("{label}: {output}")) });
+            task.events
+                .push(Event::Message { role: "tool".into(), text: infer::excerpt(&format!("{label}: {output}")) });
         }
     }
 }
@@ -442,8 +446,13 @@ mod tests {
         ]))
         .unwrap();
         let kinds: Vec<&str> = t.events.iter().map(Event::kind).collect();
-        assert_eq!(kinds, ["message", "message", "test_run", "edit", "edit", "message", "message", "message", "submit"]);
-        assert!(matches!(&t.events[2], Event::TestRun { exit_code: Some(1), output, .. } if output == "FAILED a.py::t\nExit code: 1"));
+        assert_eq!(
+            kinds,
+            ["message", "message", "test_run", "edit", "edit", "message", "message", "message", "submit"]
+        );
+        assert!(
+            matches!(&t.events[2], Event::TestRun { exit_code: Some(1), output, .. } if output == "FAILED a.py::t\nExit code: 1")
+        );
         assert_eq!(t.events[3], Event::Edit { path: Some("a.py".into()), diff: "-a\n+b".into() });
         assert_eq!(t.cost_usd, Some(0.75));
         assert_eq!(t.model.as_deref(), Some("claude-z"));
@@ -472,11 +481,22 @@ mod tests {
         ]))
         .unwrap();
         let kinds: Vec<&str> = t.events.iter().map(Event::kind).collect();
-        assert_eq!(kinds, ["message", "message", "command", "command", "edit", "edit", "message", "message", "message", "submit"]);
-        assert_eq!(t.events[2], Event::Command { command: "ls".into(), exit_code: None, output: "Command executed.\nOutput:\na.py".into() });
-        assert_eq!(t.events[3], Event::Command { command: "false".into(), exit_code: Some(1), output: "Exit code: 1\nboom".into() });
+        assert_eq!(
+            kinds,
+            ["message", "message", "command", "command", "edit", "edit", "message", "message", "message", "submit"]
+        );
+        assert_eq!(
+            t.events[2],
+            Event::Command { command: "ls".into(), exit_code: None, output: "Command executed.\nOutput:\na.py".into() }
+        );
+        assert_eq!(
+            t.events[3],
+            Event::Command { command: "false".into(), exit_code: Some(1), output: "Exit code: 1\nboom".into() }
+        );
         assert!(matches!(&t.events[5], Event::Edit { path: Some(p), diff } if p == "/w/n.py" && diff.contains("+x")));
-        assert!(matches!(&t.events[7], Event::Message { role, text } if role == "tool" && text == "read_file result: b"));
+        assert!(
+            matches!(&t.events[7], Event::Message { role, text } if role == "tool" && text == "read_file result: b")
+        );
         assert_eq!(t.model.as_deref(), Some("claude-y"));
         assert_eq!(t.task.problem_statement.as_deref(), Some("<task>fix it</task>"));
     }
@@ -494,15 +514,27 @@ mod tests {
     fn bad_messages_name_the_field() {
         let cases = [
             (json!([{"ts": 1, "type": "say", "say": "text", "text": "a"}, 5]), "message 2: expected an object"),
-            (json!([{"ts": 1, "type": "say", "say": "text"}, {"ts": 2, "type": "say"}]), "message 2: missing field `say`"),
-            (json!([{"ts": 1, "type": "say", "say": "text"}, {"ts": 2, "type": "shout", "say": "x"}]), "message 2: field `type`"),
+            (
+                json!([{"ts": 1, "type": "say", "say": "text"}, {"ts": 2, "type": "say"}]),
+                "message 2: missing field `say`",
+            ),
+            (
+                json!([{"ts": 1, "type": "say", "say": "text"}, {"ts": 2, "type": "shout", "say": "x"}]),
+                "message 2: field `type`",
+            ),
             (json!([{"ts": 1, "type": "say", "say": "text", "text": 3}]), "message 1: field `text`"),
             (json!([{"ts": 1, "type": "say", "say": "tool", "text": "{oops"}]), "message 1: field `text`: not JSON"),
             (json!([{"ts": 1, "type": "say", "say": "tool", "text": "{}"}]), "missing field `tool`"),
             (json!([{"ts": 1, "type": "say", "say": "api_req_started", "text": "{\"cost\": \"1\"}"}]), "`cost`"),
-            (json!([{"role": "user", "content": "x"}, {"role": "assistant", "content": 1}]), "message 2: field `content`"),
+            (
+                json!([{"role": "user", "content": "x"}, {"role": "assistant", "content": 1}]),
+                "message 2: field `content`",
+            ),
             (json!([{"role": "user", "content": "x"}, {"role": "assistant"}]), "message 2: missing field `content`"),
-            (json!([{"role": "assistant", "content": [{"type": "tool_use", "name": "execute_command", "input": {}}]}]), "content[0]: execute_command input: missing field `command`"),
+            (
+                json!([{"role": "assistant", "content": [{"type": "tool_use", "name": "execute_command", "input": {}}]}]),
+                "content[0]: execute_command input: missing field `command`",
+            ),
             (json!([{"role": "user", "content": [{"type": "text"}]}]), "content[0]: missing field `text`"),
         ];
         for (bad, want) in cases {
@@ -575,7 +607,11 @@ mod tests {
         // Alone (as if no ui_messages.json were beside it), the API history is a trace too.
         let bytes = std::fs::read(format!("{dir}/api_conversation_history.json")).unwrap();
         let doc = crate::traces::decode("api.json", &bytes).unwrap();
-        let ctx = Ctx { origin: "api.json".into(), path: PathBuf::from("alone/api_conversation_history.json"), instance_id_hint: None };
+        let ctx = Ctx {
+            origin: "api.json".into(),
+            path: PathBuf::from("alone/api_conversation_history.json"),
+            instance_id_hint: None,
+        };
         let Ok(mut records) = parse(&doc, &ctx) else { panic!("api history alone") };
         let Some(Record::Trace(t)) = records.pop() else { panic!("no trace") };
         assert_eq!(t.events.iter().filter(|e| matches!(e, Event::Command { .. } | Event::TestRun { .. })).count(), 2);

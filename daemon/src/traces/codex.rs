@@ -215,7 +215,9 @@ impl Rollout {
 
     fn into_trace(self, ctx: &Ctx) -> Trace {
         let problem_statement = self.events.iter().find_map(|e| match e {
-            Event::Message { role, text } if role == "user" && !text.trim_start().starts_with('<') => Some(text.clone()),
+            Event::Message { role, text } if role == "user" && !text.trim_start().starts_with('<') => {
+                Some(text.clone())
+            }
             _ => None,
         });
         let label = infer::label(None, None, &self.events);
@@ -246,11 +248,9 @@ fn content_text(p: &Object, key: &str) -> Result<String, String> {
     match p.get(key) {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Array(parts)) => Ok(parts
-            .iter()
-            .filter_map(|part| part.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n")),
+        Some(Value::Array(parts)) => {
+            Ok(parts.iter().filter_map(|part| part.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("\n"))
+        }
         Some(other) => Err(wrong_type(key, "a string or an array", other)),
     }
 }
@@ -266,7 +266,9 @@ fn command_text(args: &Object) -> Result<String, String> {
                 .into_iter()
                 .flatten()
                 .enumerate()
-                .map(|(i, v)| v.as_str().map(str::to_string).ok_or_else(|| wrong_type(&format!("{key}[{i}]"), "a string", v)))
+                .map(|(i, v)| {
+                    v.as_str().map(str::to_string).ok_or_else(|| wrong_type(&format!("{key}[{i}]"), "a string", v))
+                })
                 .collect::<Result<_, _>>()?;
             Ok(join_argv(&argv))
         }
@@ -277,7 +279,9 @@ fn command_text(args: &Object) -> Result<String, String> {
 
 fn join_argv(argv: &[String]) -> String {
     match argv {
-        [shell, flag, script] if shell.ends_with("sh") && flag.starts_with('-') && flag.ends_with('c') => script.clone(),
+        [shell, flag, script] if shell.ends_with("sh") && flag.starts_with('-') && flag.ends_with('c') => {
+            script.clone()
+        }
         _ => argv
             .iter()
             .map(|a| {
@@ -403,15 +407,25 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(t.format_version.as_deref(), Some("0.40.0"));
-        assert_eq!((t.task.repo.as_deref(), t.task.base_commit.as_deref()), (Some("https://github.com/a/b"), Some("abc")));
+        assert_eq!(
+            (t.task.repo.as_deref(), t.task.base_commit.as_deref()),
+            (Some("https://github.com/a/b"), Some("abc"))
+        );
         assert_eq!(t.task.problem_statement.as_deref(), Some("fix the bug"));
         assert_eq!(t.model.as_deref(), Some("gpt-5-codex"));
         assert!(matches!(&t.events[2], Event::TestRun { command, exit_code: Some(1), .. } if command == "pytest -q"));
         assert_eq!(
             t.events[3],
-            Event::Command { command: "ls -a".into(), exit_code: Some(0), output: "Process exited with code 0\nOutput:\n.".into() }
+            Event::Command {
+                command: "ls -a".into(),
+                exit_code: Some(0),
+                output: "Process exited with code 0\nOutput:\n.".into()
+            }
         );
-        assert_eq!(t.events[4], Event::Command { command: "git commit -m 'a b'".into(), exit_code: Some(128), output: "fatal".into() });
+        assert_eq!(
+            t.events[4],
+            Event::Command { command: "git commit -m 'a b'".into(), exit_code: Some(128), output: "fatal".into() }
+        );
         assert_eq!(t.label.outcome, Outcome::NoPatch);
     }
 
@@ -428,13 +442,18 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(t.events.len(), 9);
-        assert_eq!(t.events[0], Event::Edit { path: Some("a.py".into()), diff: "*** Update File: a.py\n@@\n-x\n+y\n".into() });
+        assert_eq!(
+            t.events[0],
+            Event::Edit { path: Some("a.py".into()), diff: "*** Update File: a.py\n@@\n-x\n+y\n".into() }
+        );
         assert_eq!(t.events[1], Event::Edit { path: Some("b.py".into()), diff: "*** Add File: b.py\n+new\n".into() });
         assert_eq!(t.events[2..4], t.events[0..2]);
         assert_eq!(t.events[4..6], t.events[0..2]);
         assert_eq!(t.events[6], Event::Edit { path: None, diff: "no sections".into() });
         assert_eq!(t.events[7], Event::Message { role: "thinking".into(), text: "think".into() });
-        assert!(matches!(&t.events[8], Event::Message { role, text } if role == "tool" && text.starts_with("update_plan")));
+        assert!(
+            matches!(&t.events[8], Event::Message { role, text } if role == "tool" && text.starts_with("update_plan"))
+        );
     }
 
     #[test]
@@ -500,7 +519,10 @@ mod tests {
             exit_code: None,
             output: "./alpha.txt\n./beta.txt".into()
         }));
-        assert!(t.events.contains(&Event::Edit { path: Some("gamma.txt".into()), diff: "*** Add File: gamma.txt\n+synthetic\n".into() }));
+        assert!(t.events.contains(&Event::Edit {
+            path: Some("gamma.txt".into()),
+            diff: "*** Add File: gamma.txt\n+synthetic\n".into()
+        }));
         assert!(!serde_json::to_string(t).unwrap().contains("SYNTHETIC_ENCRYPTED"));
         assert_eq!(t.started_at.as_deref(), Some("2026-01-02T03:04:05.000Z"));
     }

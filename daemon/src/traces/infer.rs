@@ -37,7 +37,11 @@ pub fn label(patch: Option<&str>, exit_status: Option<&str>, events: &[Event]) -
     let has_patch = patch.is_some_and(|p| !p.trim().is_empty());
     let limit = limit_reason(status);
     if !has_patch {
-        let why = if status.is_empty() { "no patch submitted".to_string() } else { format!("no patch submitted (exit status: {status})") };
+        let why = if status.is_empty() {
+            "no patch submitted".to_string()
+        } else {
+            format!("no patch submitted (exit status: {status})")
+        };
         return Label::inferred(Outcome::NoPatch, Some(FailureReason::EmptyPatch), why);
     }
     if let Some(reason) = limit {
@@ -54,7 +58,11 @@ pub fn label(patch: Option<&str>, exit_status: Option<&str>, events: &[Event]) -
         None => Label::inferred(
             Outcome::Unknown,
             None,
-            if status.is_empty() { "patch submitted; no report".to_string() } else { format!("patch submitted (exit status: {status}); no report") },
+            if status.is_empty() {
+                "patch submitted; no report".to_string()
+            } else {
+                format!("patch submitted (exit status: {status}); no report")
+            },
         ),
     }
 }
@@ -64,7 +72,11 @@ fn last_test_run(events: &[Event]) -> Option<bool> {
     events.iter().rev().find_map(|e| match e {
         Event::TestRun { exit_code, statuses, .. } => {
             if !statuses.is_empty() {
-                Some(statuses.values().all(|s| matches!(s, TestStatus::Passed | TestStatus::Skipped | TestStatus::XFail)))
+                Some(
+                    statuses
+                        .values()
+                        .all(|s| matches!(s, TestStatus::Passed | TestStatus::Skipped | TestStatus::XFail)),
+                )
             } else {
                 exit_code.map(|c| c == 0)
             }
@@ -165,7 +177,15 @@ mod tests {
 
     #[test]
     fn test_commands_are_recognised_by_what_runs() {
-        for yes in ["pytest -x tests", "python -m pytest tests/a.py", "cd /repo && python tests/runtests.py utils", "PYTHONPATH=. pytest", "python3 -W ignore -m unittest", "timeout 60 python -m pytest", "tox -e py311"] {
+        for yes in [
+            "pytest -x tests",
+            "python -m pytest tests/a.py",
+            "cd /repo && python tests/runtests.py utils",
+            "PYTHONPATH=. pytest",
+            "python3 -W ignore -m unittest",
+            "timeout 60 python -m pytest",
+            "tox -e py311",
+        ] {
             assert!(is_test_command(yes), "{yes}");
         }
         for no in ["ls tests/runtests.py", "cat pytest.ini", "grep -r pytest .", "pip install pytest"] {

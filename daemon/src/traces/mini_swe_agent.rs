@@ -13,8 +13,8 @@
 //! submission and `info.exit_status` (`LimitsExceeded` → max iterations, empty → no-patch).
 
 use super::value_fields::{
-    as_exit_code, as_object, at, get, lenient_f64, lenient_str, non_empty, opt_array, opt_object, opt_str, req_array, req_str,
-    wrong_type,
+    as_exit_code, as_object, at, get, lenient_f64, lenient_str, non_empty, opt_array, opt_object, opt_str, req_array,
+    req_str, wrong_type,
 };
 use super::{infer, Ctx, Doc};
 use crate::model::{Event, Record, SourceFormat, TaskRef, Trace};
@@ -66,7 +66,11 @@ pub fn parse(doc: &Doc, ctx: &Ctx) -> Result<Vec<Record>, String> {
 
 /// The exit status carried by a final `exit` message (tool-call format), if any.
 fn exit_message_status(messages: &[Value]) -> Option<&str> {
-    messages.iter().rev().find(|m| lenient_str(m, &["role"]) == Some("exit")).and_then(|m| lenient_str(m, &["extra", "exit_status"]))
+    messages
+        .iter()
+        .rev()
+        .find(|m| lenient_str(m, &["role"]) == Some("exit"))
+        .and_then(|m| lenient_str(m, &["extra", "exit_status"]))
 }
 
 /// The task text: the PR description inside the first user message's `<pr_description>` tags.
@@ -253,7 +257,9 @@ mod tests {
     use super::*;
     use crate::model::{FailureReason, Outcome};
     use crate::redact::MARK;
-    use crate::traces::value_fields::test_support::{kinds, exit_codes, import, import_fixture, other_fixtures, parse_err, SHARED};
+    use crate::traces::value_fields::test_support::{
+        exit_codes, import, import_fixture, kinds, other_fixtures, parse_err, SHARED,
+    };
     use serde_json::json;
     use std::path::Path;
 
@@ -262,8 +268,6 @@ mod tests {
         assert_eq!(traces.len(), 1, "{rel}");
         traces.remove(0)
     }
-
-
 
     #[test]
     fn text_format_hitting_the_step_limit_with_no_patch() {
@@ -319,9 +323,18 @@ mod tests {
             (json!({"trajectory_format": f}), "messages: missing"),
             (json!({"trajectory_format": f, "messages": [], "info": "x"}), "info: expected an object, got string"),
             (json!({"trajectory_format": f, "messages": [{"content": "x"}]}), "messages[0].role: missing"),
-            (json!({"trajectory_format": f, "messages": [{"role": "user", "content": 5}]}), "messages[0].content: expected a string"),
-            (json!({"trajectory_format": f, "messages": [{"role": "assistant", "tool_calls": {}}]}), "messages[0].tool_calls: expected an array"),
-            (json!({"trajectory_format": f, "messages": [], "info": {"exit_status": []}}), "info.exit_status: expected a string"),
+            (
+                json!({"trajectory_format": f, "messages": [{"role": "user", "content": 5}]}),
+                "messages[0].content: expected a string",
+            ),
+            (
+                json!({"trajectory_format": f, "messages": [{"role": "assistant", "tool_calls": {}}]}),
+                "messages[0].tool_calls: expected an array",
+            ),
+            (
+                json!({"trajectory_format": f, "messages": [], "info": {"exit_status": []}}),
+                "info.exit_status: expected a string",
+            ),
             (json!({"trajectory_format": f, "messages": [], "instance_id": 9}), "instance_id: expected a string"),
         ];
         for (doc, want) in cases {
@@ -350,7 +363,11 @@ mod tests {
         for (file, id, version) in [
             ("v1text_resolved_django__django-16255.traj.json", "django__django-16255", "mini-swe-agent-1"),
             ("v1text_unresolved_django__django-10999.traj.json", "django__django-10999", "mini-swe-agent-1"),
-            ("toolcall_resolved_scikit-learn__scikit-learn-15100.traj.json", "scikit-learn__scikit-learn-15100", "mini-swe-agent-1.1"),
+            (
+                "toolcall_resolved_scikit-learn__scikit-learn-15100.traj.json",
+                "scikit-learn__scikit-learn-15100",
+                "mini-swe-agent-1.1",
+            ),
         ] {
             let mut traces = import(&dir.join(file), "mini-swe-agent");
             assert_eq!(traces.len(), 1);

@@ -125,11 +125,7 @@ pub fn decode(origin: &str, bytes: &[u8]) -> Result<Doc, ImportError> {
         match serde_json::from_str::<Value>(line) {
             Ok(v) => lines.push(v),
             Err(e) => {
-                let message = if n == 0 {
-                    whole_err.to_string()
-                } else {
-                    format!("line {}: {e}", n + 1)
-                };
+                let message = if n == 0 { whole_err.to_string() } else { format!("line {}: {e}", n + 1) };
                 return Err(ImportError::NotJson { origin: origin.to_string(), message });
             }
         }
@@ -174,7 +170,8 @@ pub fn json_type(v: &Value) -> &'static str {
 /// name. Ids look like `owner__repo-123` or `owner__repo.abc1234.pr_42`.
 pub fn instance_id_hint(path: &Path) -> Option<String> {
     static ID: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"[A-Za-z0-9][A-Za-z0-9-]*__[A-Za-z0-9_.-]*?(?:-i?\d+|\.pr_\d+|\.[0-9a-f]{8}\.[A-Za-z0-9_]+)").unwrap()
+        regex::Regex::new(r"[A-Za-z0-9][A-Za-z0-9-]*__[A-Za-z0-9_.-]*?(?:-i?\d+|\.pr_\d+|\.[0-9a-f]{8}\.[A-Za-z0-9_]+)")
+            .unwrap()
     });
     let parent = path.parent().and_then(|p| p.file_name()).and_then(|s| s.to_str());
     let stem = path.file_name().and_then(|s| s.to_str()).map(|s| s.split(".json").next().unwrap_or(s));
@@ -193,8 +190,11 @@ pub fn parse_file(path: &Path, bytes: &[u8]) -> Result<(&'static str, Vec<Record
         .iter()
         .find(|i| (i.sniff)(&doc))
         .ok_or_else(|| ImportError::Unrecognised { origin: origin.clone(), shape: shape(&doc) })?;
-    let records = (importer.parse)(&doc, &ctx)
-        .map_err(|message| ImportError::Invalid { origin: origin.clone(), format: importer.name, message })?;
+    let records = (importer.parse)(&doc, &ctx).map_err(|message| ImportError::Invalid {
+        origin: origin.clone(),
+        format: importer.name,
+        message,
+    })?;
     Ok((importer.name, records.into_iter().map(finish).collect()))
 }
 
@@ -210,7 +210,8 @@ fn finish(record: Record) -> Record {
 /// Read a file for import, refusing ones over `MAX_FILE_BYTES` before reading them.
 pub fn read_input(path: &Path) -> Result<Vec<u8>, ImportError> {
     let origin = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|e| ImportError::Read { origin: origin.clone(), message: e.to_string() })?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| ImportError::Read { origin: origin.clone(), message: e.to_string() })?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(ImportError::TooLarge { origin, size: meta.len(), limit: MAX_FILE_BYTES });
     }
@@ -228,7 +229,10 @@ pub fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<ImportError>) {
             continue;
         }
         if !root.exists() {
-            errors.push(ImportError::Read { origin: root.display().to_string(), message: "no such file or folder".into() });
+            errors.push(ImportError::Read {
+                origin: root.display().to_string(),
+                message: "no such file or folder".into(),
+            });
             continue;
         }
         let mut found_any = false;
@@ -260,8 +264,7 @@ pub fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<ImportError>) {
 /// Folders are filtered to the extensions traces come in; files named explicitly are always tried.
 fn is_importable_name(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    !name.starts_with('.')
-        && [".json", ".jsonl", ".traj"].iter().any(|ext| name.ends_with(ext))
+    !name.starts_with('.') && [".json", ".jsonl", ".traj"].iter().any(|ext| name.ends_with(ext))
 }
 
 #[cfg(test)]

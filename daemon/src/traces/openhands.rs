@@ -200,7 +200,10 @@ fn action_event(walk: &mut Walk, item: &Value, action: &str, args: &Value) {
         "read" => {
             walk.message("assistant", thought);
             let path = lenient_str(args, &["path"]).unwrap_or("");
-            walk.push_action(id, Event::Command { command: format!("read {path}"), exit_code: None, output: String::new() });
+            walk.push_action(
+                id,
+                Event::Command { command: format!("read {path}"), exit_code: None, output: String::new() },
+            );
         }
         "message" => {
             let role = match lenient_str(item, &["source"]) {
@@ -286,11 +289,11 @@ fn observation_event(walk: &mut Walk, item: &Value, observation: &str, extras: &
 mod tests {
     use super::*;
     use crate::model::FailureReason;
-    use crate::traces::value_fields::test_support::{kinds, exit_codes, import, import_fixture, other_fixtures, parse_err, SHARED};
+    use crate::traces::value_fields::test_support::{
+        exit_codes, import, import_fixture, kinds, other_fixtures, parse_err, SHARED,
+    };
     use serde_json::json;
     use std::path::Path;
-
-
 
     #[test]
     fn eval_output_lines() {
@@ -304,11 +307,19 @@ mod tests {
         assert_eq!(limit.task.problem_statement.as_deref(), Some("power(2, 3) returns 6"));
         assert_eq!(limit.model.as_deref(), Some("anthropic/claude-sonnet-4-20250514"));
         assert_eq!(limit.cost_usd, Some(0.37));
-        assert_eq!(kinds(limit), ["message", "message", "command", "message", "edit", "test_run", "message", "message"]);
+        assert_eq!(
+            kinds(limit),
+            ["message", "message", "command", "message", "edit", "test_run", "message", "message"]
+        );
         assert_eq!(exit_codes(limit), [Some(0), Some(1)]);
-        assert!(matches!(&limit.events[4], Event::Edit { path: Some(p), diff } if p == "/workspace/calc/ops.py" && diff.starts_with("--- ")));
+        assert!(
+            matches!(&limit.events[4], Event::Edit { path: Some(p), diff } if p == "/workspace/calc/ops.py" && diff.starts_with("--- "))
+        );
         assert!(limit.has_patch());
-        assert_eq!((limit.label.outcome, limit.label.failure), (Outcome::Unresolved, Some(FailureReason::MaxIterations)));
+        assert_eq!(
+            (limit.label.outcome, limit.label.failure),
+            (Outcome::Unresolved, Some(FailureReason::MaxIterations))
+        );
         assert_eq!(limit.started_at.as_deref(), Some("2025-05-01T10:00:01.000000"));
         assert_eq!(limit.ended_at.as_deref(), Some("2025-05-01T10:00:12.000000"));
         assert!(limit.origin.ends_with("output_toy.jsonl:1"), "{}", limit.origin);
@@ -339,7 +350,8 @@ mod tests {
     #[test]
     fn single_record_jsonl_decodes_as_one_object() {
         let line = br#"{"instance_id": "a__b-1", "test_result": {"git_patch": ""}, "history": []}"#;
-        let (name, records) = crate::traces::parse_file(Path::new("output.jsonl"), line).unwrap_or_else(|e| panic!("{e}"));
+        let (name, records) =
+            crate::traces::parse_file(Path::new("output.jsonl"), line).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((name, records.len()), ("openhands", 1));
     }
 
@@ -350,14 +362,23 @@ mod tests {
             (Doc::Json(json!({"instance_id": 3, "history": []})), "instance_id: expected a string, got number"),
             (Doc::Json(json!({"instance_id": null, "history": []})), "instance_id: missing"),
             (Doc::Json(json!({"instance_id": "a", "test_result": "p"})), "test_result: expected an object"),
-            (Doc::Json(json!({"instance_id": "a", "test_result": {"git_patch": 1}})), "test_result.git_patch: expected a string"),
+            (
+                Doc::Json(json!({"instance_id": "a", "test_result": {"git_patch": 1}})),
+                "test_result.git_patch: expected a string",
+            ),
             (Doc::Json(json!({"instance_id": "a", "history": [], "error": {}})), "error: expected a string"),
-            (Doc::Json(json!({"instance_id": "a", "history": [{"action": "run", "args": "ls"}]})), "history[0].args: expected an object"),
+            (
+                Doc::Json(json!({"instance_id": "a", "history": [{"action": "run", "args": "ls"}]})),
+                "history[0].args: expected an object",
+            ),
             (Doc::Json(json!({"instance_id": "a", "history": [3]})), "history[0]: expected an object, got number"),
             (Doc::Json(json!([{"action": 5}])), "events[0].action: expected a string"),
             (Doc::Json(json!([{"observation": "run", "content": []}])), "events[0].content: expected a string"),
             (
-                Doc::Lines(vec![json!({"instance_id": "a", "history": []}), json!({"instance_id": "b", "history": {}})]),
+                Doc::Lines(vec![
+                    json!({"instance_id": "a", "history": []}),
+                    json!({"instance_id": "b", "history": {}}),
+                ]),
                 "line 2: history: expected an array, got object",
             ),
         ];
@@ -366,7 +387,8 @@ mod tests {
             let e = parse_err(parse, doc);
             assert!(e.contains(want), "{e} / {want}");
         }
-        let truncated = b"{\"instance_id\": \"a\", \"history\": [{\"action\": \"run\"}]}\n{\"instance_id\": \"b\", \"hist";
+        let truncated =
+            b"{\"instance_id\": \"a\", \"history\": [{\"action\": \"run\"}]}\n{\"instance_id\": \"b\", \"hist";
         assert!(crate::traces::parse_file(Path::new("output.jsonl"), truncated).is_err());
     }
 
@@ -401,6 +423,8 @@ mod tests {
         let traces = import(&dir.join("event_stream_trajectory_basic.json"), "openhands");
         let [t] = traces.as_slice() else { panic!("{traces:?}") };
         assert_eq!(kinds(t), ["message", "message", "edit", "message", "submit"]);
-        assert!(matches!(&t.events[2], Event::Edit { path: Some(p), diff } if p == "/workspace/game_2048.py" && diff.starts_with("--- ")));
+        assert!(
+            matches!(&t.events[2], Event::Edit { path: Some(p), diff } if p == "/workspace/game_2048.py" && diff.starts_with("--- "))
+        );
     }
 }

@@ -36,10 +36,9 @@ pub fn parse(doc: &Doc, ctx: &Ctx) -> Result<Vec<Record>, String> {
         Doc::Lines(items) => numbered(items, ctx, "line"),
         Doc::Json(Value::Array(items)) => numbered(items, ctx, "item"),
         Doc::Json(v) if is_prediction(v) => Ok(vec![prediction(v, None, "", ctx.origin.clone())?]),
-        Doc::Json(Value::Object(map)) => map
-            .iter()
-            .map(|(key, v)| prediction(v, Some(key), &format!("{key}."), ctx.origin.clone()))
-            .collect(),
+        Doc::Json(Value::Object(map)) => {
+            map.iter().map(|(key, v)| prediction(v, Some(key), &format!("{key}."), ctx.origin.clone())).collect()
+        }
         Doc::Json(other) => Err(super::value_fields::wrong_type("document", "predictions", other)),
     }
 }
@@ -151,7 +150,10 @@ mod tests {
             (Doc::Json(json!({"instance_id": "a", "model_patch": 5})), "model_patch: expected a string, got number"),
             (Doc::Json(json!({"instance_id": ["a"], "model_patch": ""})), "instance_id: expected a string, got array"),
             (Doc::Json(json!({"x__y-1": {"model_patch": []}})), "x__y-1.model_patch: expected a string, got array"),
-            (Doc::Json(json!({"x__y-1": {"model_patch": "", "model_name_or_path": 1}})), "x__y-1.model_name_or_path: expected a string"),
+            (
+                Doc::Json(json!({"x__y-1": {"model_patch": "", "model_name_or_path": 1}})),
+                "x__y-1.model_name_or_path: expected a string",
+            ),
             (
                 Doc::Lines(vec![json!({"instance_id": "a", "model_patch": ""}), json!({"instance_id": "b"})]),
                 "line 2: model_patch: missing",
@@ -160,7 +162,10 @@ mod tests {
                 Doc::Lines(vec![json!({"instance_id": "a", "model_patch": ""}), json!({"model_patch": ""})]),
                 "line 2: instance_id: missing",
             ),
-            (Doc::Json(json!([{"instance_id": "a", "model_patch": ""}, 7])), "item 2: prediction: expected an object, got number"),
+            (
+                Doc::Json(json!([{"instance_id": "a", "model_patch": ""}, 7])),
+                "item 2: prediction: expected an object, got number",
+            ),
         ];
         for (doc, want) in cases {
             assert!(sniff(&doc), "{doc:?}");

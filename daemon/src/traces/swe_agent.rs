@@ -162,10 +162,9 @@ fn action_event(action: &str, observation: &str, open_file: Option<&str>) -> Eve
 mod tests {
     use super::*;
     use crate::model::{FailureReason, Outcome};
-    use crate::traces::value_fields::test_support::{kinds, import, import_fixture, other_fixtures, parse_err, SHARED};
+    use crate::traces::value_fields::test_support::{import, import_fixture, kinds, other_fixtures, parse_err, SHARED};
     use serde_json::json;
     use std::path::Path;
-
 
     fn count(t: &Trace, kind: &str) -> usize {
         t.events.iter().filter(|e| e.kind() == kind).count()
@@ -182,7 +181,10 @@ mod tests {
         let t = one("swe-agent/v0_toy.traj");
         assert_eq!(t.format_version.as_deref(), Some("v0"));
         assert_eq!(t.task.instance_id, None, "no id in the file or its name");
-        assert_eq!(kinds(&t), ["message", "command", "message", "command", "message", "edit", "message", "test_run", "message", "submit"]);
+        assert_eq!(
+            kinds(&t),
+            ["message", "command", "message", "command", "message", "edit", "message", "test_run", "message", "submit"]
+        );
         assert!(matches!(&t.events[5], Event::Edit { path: Some(p), .. } if p == "/toy__calc/calc/ops.py"));
         match &t.events[7] {
             Event::TestRun { exit_code, statuses, .. } => {
@@ -216,7 +218,9 @@ mod tests {
 
     #[test]
     fn empty_submission_is_no_patch() {
-        let doc = Doc::Json(json!({"trajectory": [{"action": "submit", "observation": ""}], "info": {"exit_status": "submitted", "submission": ""}}));
+        let doc = Doc::Json(
+            json!({"trajectory": [{"action": "submit", "observation": ""}], "info": {"exit_status": "submitted", "submission": ""}}),
+        );
         let ctx = Ctx { origin: "x.traj".into(), path: "x.traj".into(), instance_id_hint: Some("a__b-1".into()) };
         let records = parse(&doc, &ctx).unwrap_or_else(|e| panic!("{e}"));
         let Some(Record::Trace(t)) = records.first() else { panic!("{records:?}") };

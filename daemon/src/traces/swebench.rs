@@ -119,10 +119,13 @@ fn parse_instances(doc: &Doc, ctx: &Ctx) -> Result<Vec<Record>, String> {
         .map(|(i, item)| {
             let origin = if jsonl { format!("{}:{}", ctx.origin, i + 1) } else { ctx.origin.clone() };
             let what = if jsonl { format!("line {}", i + 1) } else { format!("instance {}", i + 1) };
-            as_object(item, &what)
-                .and_then(|o| parse_instance(o, origin))
-                .map(Record::Instance)
-                .map_err(|e| if e.starts_with(&what) { e } else { format!("{what}: {e}") })
+            as_object(item, &what).and_then(|o| parse_instance(o, origin)).map(Record::Instance).map_err(|e| {
+                if e.starts_with(&what) {
+                    e
+                } else {
+                    format!("{what}: {e}")
+                }
+            })
         })
         .collect()
 }
@@ -229,7 +232,8 @@ fn report(instance_id: &str, o: &Object, ctx: &Ctx) -> Result<EvalReport, String
 /// `tests_status.<key>.success` and `.failure`.
 fn transition(tests: Option<&Object>, key: &str) -> Result<(Vec<String>, Vec<String>), String> {
     let in_tests = |e: String| format!("tests_status.{key}: {e}");
-    let Some(group) = tests.map(|t| opt_object(t, key)).transpose().map_err(|e| format!("tests_status: {e}"))?.flatten()
+    let Some(group) =
+        tests.map(|t| opt_object(t, key)).transpose().map_err(|e| format!("tests_status: {e}"))?.flatten()
     else {
         return Ok((Vec::new(), Vec::new()));
     };
@@ -456,7 +460,13 @@ fn reverse_file_names(minus: &str, plus: &str) -> Option<String> {
     let (new, new_end) = split_line_end(plus.get(4..)?);
     let prefixed = |s: &str, p: &str| s == "/dev/null" || s.starts_with(p);
     let (rev_old, rev_new) = if prefixed(old, "a/") && prefixed(new, "b/") {
-        let swap = |s: &str, p: &str| if s == "/dev/null" { s.to_string() } else { format!("{p}{}", s.get(2..).unwrap_or("")) };
+        let swap = |s: &str, p: &str| {
+            if s == "/dev/null" {
+                s.to_string()
+            } else {
+                format!("{p}{}", s.get(2..).unwrap_or(""))
+            }
+        };
         (swap(new, "a/"), swap(old, "b/"))
     } else {
         (new.to_string(), old.to_string())
@@ -519,7 +529,11 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     fn ctx(path: &str) -> Ctx {
-        Ctx { origin: path.to_string(), path: PathBuf::from(path), instance_id_hint: crate::traces::instance_id_hint(Path::new(path)) }
+        Ctx {
+            origin: path.to_string(),
+            path: PathBuf::from(path),
+            instance_id_hint: crate::traces::instance_id_hint(Path::new(path)),
+        }
     }
 
     /// Parse JSON text as if it were the file at `path`, through this module only.
@@ -613,8 +627,14 @@ mod tests {
         let r = &got[0];
         assert_eq!(r.instance_id, "o__r-12");
         assert_eq!(r.source, SourceFormat::SweBenchReport);
-        assert_eq!((r.outcome, r.failure, r.resolved), (Outcome::Unresolved, Some(FailureReason::FailToPassStillFailing), false));
-        assert_eq!((r.fail_to_pass_success.clone(), r.fail_to_pass_failure.clone()), (vec!["a".into()], vec!["b".into()]));
+        assert_eq!(
+            (r.outcome, r.failure, r.resolved),
+            (Outcome::Unresolved, Some(FailureReason::FailToPassStillFailing), false)
+        );
+        assert_eq!(
+            (r.fail_to_pass_success.clone(), r.fail_to_pass_failure.clone()),
+            (vec!["a".into()], vec!["b".into()])
+        );
         assert_eq!(r.pass_to_pass_success, vec!["c"]);
     }
 
@@ -641,11 +661,22 @@ mod tests {
             (r.outcome, r.failure)
         };
         let status = |f2p_bad: &str, p2p_bad: &str| {
-            format!(r#""tests_status": {{"FAIL_TO_PASS": {{"success": [], "failure": [{f2p_bad}]}}, "PASS_TO_PASS": {{"success": [], "failure": [{p2p_bad}]}}}}"#)
+            format!(
+                r#""tests_status": {{"FAIL_TO_PASS": {{"success": [], "failure": [{f2p_bad}]}}, "PASS_TO_PASS": {{"success": [], "failure": [{p2p_bad}]}}}}"#
+            )
         };
-        assert_eq!(case(&format!(r#""resolved": true, "patch_exists": true, {}"#, status("", ""))), (Outcome::Resolved, None));
-        assert_eq!(case(r#""resolved": false, "patch_is_None": true"#), (Outcome::NoPatch, Some(FailureReason::EmptyPatch)));
-        assert_eq!(case(r#""resolved": false, "patch_exists": false"#), (Outcome::NoPatch, Some(FailureReason::EmptyPatch)));
+        assert_eq!(
+            case(&format!(r#""resolved": true, "patch_exists": true, {}"#, status("", ""))),
+            (Outcome::Resolved, None)
+        );
+        assert_eq!(
+            case(r#""resolved": false, "patch_is_None": true"#),
+            (Outcome::NoPatch, Some(FailureReason::EmptyPatch))
+        );
+        assert_eq!(
+            case(r#""resolved": false, "patch_exists": false"#),
+            (Outcome::NoPatch, Some(FailureReason::EmptyPatch))
+        );
         assert_eq!(
             case(r#""resolved": false, "patch_exists": true, "patch_successfully_applied": false"#),
             (Outcome::Unresolved, Some(FailureReason::PatchDoesNotApply))
@@ -670,8 +701,11 @@ mod tests {
         assert!(e.contains("`resolved`") && e.contains("boolean"), "{e}");
         let e = check("logs/o__r-1/report.json", r#"{"patch_exists": true, "tests_status": {}}"#).unwrap_err();
         assert!(e.contains("missing field `resolved`"), "{e}");
-        let e = check("logs/o__r-1/report.json", r#"{"resolved": false, "tests_status": {"FAIL_TO_PASS": {"failure": 3}}}"#)
-            .unwrap_err();
+        let e = check(
+            "logs/o__r-1/report.json",
+            r#"{"resolved": false, "tests_status": {"FAIL_TO_PASS": {"failure": 3}}}"#,
+        )
+        .unwrap_err();
         assert!(e.contains("tests_status.FAIL_TO_PASS") && e.contains("`failure`"), "{e}");
         let e = check("r.json", r#"{"a__b-1": {"resolved": true, "patch_exists": true}, "a__b-2": []}"#).unwrap_err();
         assert!(e.contains("a__b-2") && e.contains("array"), "{e}");
@@ -689,7 +723,9 @@ mod tests {
         assert_eq!(by("a__b-4"), Some((Outcome::NoPatch, Some(FailureReason::EmptyPatch))));
         assert_eq!(by("a__b-5"), Some((Outcome::Error, Some(FailureReason::AgentError))));
         assert_eq!(by("a__b-6"), None);
-        assert!(got.iter().all(|r| r.source == SourceFormat::SweBenchRunReport && r.run.as_deref() == Some("model.run7")));
+        assert!(got
+            .iter()
+            .all(|r| r.source == SourceFormat::SweBenchRunReport && r.run.as_deref() == Some("model.run7")));
         let e = check("x.json", r#"{"resolved_ids": "a__b-1"}"#).unwrap_err();
         assert!(e.contains("`resolved_ids`"), "{e}");
     }
@@ -705,7 +741,9 @@ mod tests {
         let id = &unnamed[0].instance_id;
         assert!(id.starts_with("unnamed-validation-") && id.len() == "unnamed-validation-".len() + 12, "{id}");
         assert_eq!(id, &instances(check("other.json", text).unwrap())[0].instance_id, "stable id");
-        assert!(check("report.json", r#"{"FAIL_TO_PASS": ["t1"], "PASS_TO_FAIL": 1}"#).unwrap_err().contains("PASS_TO_FAIL"));
+        assert!(check("report.json", r#"{"FAIL_TO_PASS": ["t1"], "PASS_TO_FAIL": 1}"#)
+            .unwrap_err()
+            .contains("PASS_TO_FAIL"));
     }
 
     #[test]
@@ -747,7 +785,12 @@ mod tests {
         );
         let rename = "diff --git a/old.py b/new.py\nrename from old.py\nrename to new.py\n--- a/old.py\n+++ b/new.py\n@@ -1 +1 @@\n-a\n+b\n";
         let rev = reverse_patch(rename).unwrap();
-        assert!(rev.starts_with("diff --git a/new.py b/old.py\nrename to old.py\nrename from new.py\n--- a/new.py\n+++ b/old.py\n"), "{rev}");
+        assert!(
+            rev.starts_with(
+                "diff --git a/new.py b/old.py\nrename to old.py\nrename from new.py\n--- a/new.py\n+++ b/old.py\n"
+            ),
+            "{rev}"
+        );
     }
 
     #[test]
@@ -786,8 +829,12 @@ mod tests {
     #[test]
     fn sniffs_leave_other_real_formats_alone() {
         use crate::traces::{claude_code, cline, codex};
-        let sniffs: [(&str, fn(&Doc) -> bool); 4] =
-            [("swe-bench", sniff), ("claude-code", claude_code::sniff), ("codex-cli", codex::sniff), ("cline", cline::sniff)];
+        let sniffs: [(&str, fn(&Doc) -> bool); 4] = [
+            ("swe-bench", sniff),
+            ("claude-code", claude_code::sniff),
+            ("codex-cli", codex::sniff),
+            ("cline", cline::sniff),
+        ];
         let own = |folder: &str| match folder {
             "swebench-eval" | "swebench-instances" | "swe-smith" => "swe-bench",
             "claude-code" => "claude-code",
@@ -817,7 +864,10 @@ mod tests {
         let eval = |f: &str| reports(import(&format!("{SHARED}/swebench-eval/{f}")));
 
         let r = eval("swesmith_report_pydantic__pydantic.acb0f10f.pr_8316.json").remove(0);
-        assert_eq!((r.instance_id.as_str(), r.outcome, r.resolved), ("pydantic__pydantic.acb0f10f.pr_8316", Outcome::Resolved, true));
+        assert_eq!(
+            (r.instance_id.as_str(), r.outcome, r.resolved),
+            ("pydantic__pydantic.acb0f10f.pr_8316", Outcome::Resolved, true)
+        );
         assert_eq!((r.fail_to_pass_success.len(), r.pass_to_pass_success.len()), (5, 150));
 
         let r = eval("experiments_report_unresolved_django__django-10999.json").remove(0);
@@ -844,10 +894,18 @@ mod tests {
         let d = got.iter().find(|i| i.instance_id == "django__django-16255").expect("django__django-16255");
         assert_eq!(d.fail_to_pass, vec!["test_callable_sitemod_no_items (sitemaps_tests.test_http.HTTPSitemapTests)"]);
         assert!(!d.pass_to_pass.is_empty() && d.gold_patch.is_some() && d.test_patch.is_some());
-        assert_eq!(instances(import(&format!("{SHARED}/swebench-instances/swe-bench-dev-easy_first_only.json"))).len(), 1);
+        assert_eq!(
+            instances(import(&format!("{SHARED}/swebench-instances/swe-bench-dev-easy_first_only.json"))).len(),
+            1
+        );
 
-        let smith = instances(import(&format!("{SHARED}/swe-smith/instance_pandas-dev__pandas.95280573.pr_53652.json"))).remove(0);
-        assert_eq!((smith.instance_id.as_str(), smith.source), ("pandas-dev__pandas.95280573.pr_53652", SourceFormat::SweSmithInstance));
+        let smith =
+            instances(import(&format!("{SHARED}/swe-smith/instance_pandas-dev__pandas.95280573.pr_53652.json")))
+                .remove(0);
+        assert_eq!(
+            (smith.instance_id.as_str(), smith.source),
+            ("pandas-dev__pandas.95280573.pr_53652", SourceFormat::SweSmithInstance)
+        );
         assert_eq!((smith.fail_to_pass.len(), smith.pass_to_pass.len()), (2, 9));
         let gold = smith.gold_patch.as_deref().expect("bug patch reverses");
         assert_eq!(reverse_patch(gold).as_deref(), smith.bug_patch.as_deref());

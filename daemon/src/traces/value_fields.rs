@@ -132,7 +132,9 @@ mod tests {
     /// Every node of a JSON value, as JSON pointers.
     fn pointers(v: &Value, here: String, out: &mut Vec<String>) {
         match v {
-            Value::Object(m) => m.iter().for_each(|(k, c)| pointers(c, format!("{here}/{}", k.replace('~', "~0").replace('/', "~1")), out)),
+            Value::Object(m) => m
+                .iter()
+                .for_each(|(k, c)| pointers(c, format!("{here}/{}", k.replace('~', "~0").replace('/', "~1")), out)),
             Value::Array(a) => a.iter().enumerate().for_each(|(i, c)| pointers(c, format!("{here}/{i}"), out)),
             _ => {}
         }

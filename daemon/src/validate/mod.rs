@@ -114,7 +114,11 @@ pub fn select_tests(env: &Environment, task: &Task) -> Selection {
     let stem = std::path::Path::new(&task.site.file).file_stem().and_then(|s| s.to_str()).unwrap_or("");
     let module_tests: Vec<String> = passing
         .iter()
-        .filter(|t| t.split("::").next().is_some_and(|f| f.contains(&format!("test_{stem}")) || f.contains(&format!("{stem}_test"))))
+        .filter(|t| {
+            t.split("::")
+                .next()
+                .is_some_and(|f| f.contains(&format!("test_{stem}")) || f.contains(&format!("{stem}_test")))
+        })
         .cloned()
         .collect();
     if !module_tests.is_empty() {
@@ -168,13 +172,18 @@ pub fn judge(task_id: &str, selection: &Selection, run: &BugRun) -> Result<(Vec<
     };
     let results = match run {
         BugRun::PatchFailed(why) => return Err(reject("format", format!("patch does not apply: {why}"))),
-        _ if *selection == Selection::Uncovered => return Err(reject("grounding", "no test executes the changed lines".into())),
+        _ if *selection == Selection::Uncovered => {
+            return Err(reject("grounding", "no test executes the changed lines".into()))
+        }
         BugRun::TimedOut => return Err(reject("execution", "the tests timed out with the bug".into())),
         BugRun::Crashed(why) => return Err(reject("execution", format!("the test process died with the bug: {why}"))),
         BugRun::Finished(r) => r,
     };
     if results.is_empty() || crate::sandbox::junit::has_collection_error(results) {
-        return Err(reject("execution", "the tests could not be collected with the bug (import or syntax error)".into()));
+        return Err(reject(
+            "execution",
+            "the tests could not be collected with the bug (import or syntax error)".into(),
+        ));
     }
     let (f2p, p2p) = grade(selection.tests(), results);
     if f2p.is_empty() {
@@ -192,7 +201,12 @@ pub fn problem_statement(task: &Task, f2p: &[String], failures: &BTreeMap<String
         Some(e) => format!("`{e}` (module `{module}`) no longer behaves as expected.\n\n"),
         None => format!("Something in `{module}` no longer behaves as expected.\n\n"),
     };
-    s.push_str(&format!("{} test{} fail{}:\n\n", f2p.len(), if f2p.len() == 1 { "" } else { "s" }, if f2p.len() == 1 { "s" } else { "" }));
+    s.push_str(&format!(
+        "{} test{} fail{}:\n\n",
+        f2p.len(),
+        if f2p.len() == 1 { "" } else { "s" },
+        if f2p.len() == 1 { "s" } else { "" }
+    ));
     for t in f2p.iter().take(8) {
         let msg = failures.get(t).map(|r| first_line(&r.message)).filter(|m| !m.is_empty());
         match msg {
@@ -203,7 +217,9 @@ pub fn problem_statement(task: &Task, f2p: &[String], failures: &BTreeMap<String
     if f2p.len() > 8 {
         s.push_str(&format!("- ... and {} more\n", f2p.len() - 8));
     }
-    s.push_str("\nThese tests passed before. Find the cause and make them pass again without breaking the other tests.\n");
+    s.push_str(
+        "\nThese tests passed before. Find the cause and make them pass again without breaking the other tests.\n",
+    );
     s
 }
 
@@ -215,7 +231,11 @@ fn public_entry_point(enclosing: &str) -> Option<String> {
 
 fn first_line(s: &str) -> String {
     let l = s.lines().next().unwrap_or("").trim();
-    if l.chars().count() > 200 { format!("{}...", l.chars().take(200).collect::<String>()) } else { l.to_string() }
+    if l.chars().count() > 200 {
+        format!("{}...", l.chars().take(200).collect::<String>())
+    } else {
+        l.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -244,7 +264,19 @@ mod tests {
         lines.insert(cov_line, vec!["tests/test_m.py::test_a".to_string(), "tests/test_m.py::test_broken".to_string()]);
         let mut coverage = BTreeMap::new();
         coverage.insert("pkg/m.py".to_string(), lines);
-        Environment { repo: "r".into(), head: "c".into(), image: "i".into(), base_image: "b".into(), install_commands: vec![], clean, durations: BTreeMap::new(), python_path: None, install_notes: vec![], coverage, build_ms: 0 }
+        Environment {
+            repo: "r".into(),
+            head: "c".into(),
+            image: "i".into(),
+            base_image: "b".into(),
+            install_commands: vec![],
+            clean,
+            durations: BTreeMap::new(),
+            python_path: None,
+            install_notes: vec![],
+            coverage,
+            build_ms: 0,
+        }
     }
 
     fn result(status: TestStatus, message: &str) -> TestResult {
@@ -261,14 +293,19 @@ mod tests {
 
     #[test]
     fn selection_prefers_covering_passing_tests() {
-        assert_eq!(select_tests(&env(11), &task("Ledger._helper")), Selection::Covering(vec!["tests/test_m.py::test_a".into()]));
+        assert_eq!(
+            select_tests(&env(11), &task("Ledger._helper")),
+            Selection::Covering(vec!["tests/test_m.py::test_a".into()])
+        );
         assert_eq!(select_tests(&env(99), &task("Ledger._helper")), Selection::Uncovered);
         // Line 11 executed only at import time (a default value): the module's tests run.
         let mut imported = env(99);
         imported.coverage.get_mut("pkg/m.py").unwrap().insert(11, vec![]);
         assert!(matches!(select_tests(&imported, &task("Ledger._helper")), Selection::ModuleTests(_)));
         match select_tests(&env(99), &task("<module>")) {
-            Selection::ModuleTests(t) => assert_eq!(t, vec!["tests/test_m.py::test_a".to_string(), "tests/test_m.py::test_b".to_string()]),
+            Selection::ModuleTests(t) => {
+                assert_eq!(t, vec!["tests/test_m.py::test_a".to_string(), "tests/test_m.py::test_b".to_string()])
+            }
             other => panic!("{other:?}"),
         }
         // A module-level change in a file no test imported (absent from the map, or measured
@@ -298,19 +335,28 @@ mod tests {
         assert_eq!(reject(BugRun::TimedOut), "execution");
         assert_eq!(reject(BugRun::Crashed("exit 139".into())), "execution");
         assert_eq!(reject(BugRun::Finished(BTreeMap::new())), "execution");
-        let all_pass: BTreeMap<_, _> = [("a".to_string(), result(TestStatus::Passed, "")), ("b".to_string(), result(TestStatus::Passed, ""))].into();
+        let all_pass: BTreeMap<_, _> =
+            [("a".to_string(), result(TestStatus::Passed, "")), ("b".to_string(), result(TestStatus::Passed, ""))]
+                .into();
         assert_eq!(reject(BugRun::Finished(all_pass)), "fail-to-pass");
         // b missing from the run counts as not passing.
         let one: BTreeMap<_, _> = [("a".to_string(), result(TestStatus::Passed, ""))].into();
         assert_eq!(judge("t", &sel, &BugRun::Finished(one)).unwrap(), (vec!["b".to_string()], vec!["a".to_string()]));
-        assert_eq!(judge("t", &Selection::Uncovered, &BugRun::TimedOut).unwrap_err().rejected_at.as_deref(), Some("grounding"));
-        assert_eq!(judge("t", &Selection::Uncovered, &BugRun::PatchFailed("x".into())).unwrap_err().rejected_at.as_deref(), Some("format"));
+        assert_eq!(
+            judge("t", &Selection::Uncovered, &BugRun::TimedOut).unwrap_err().rejected_at.as_deref(),
+            Some("grounding")
+        );
+        assert_eq!(
+            judge("t", &Selection::Uncovered, &BugRun::PatchFailed("x".into())).unwrap_err().rejected_at.as_deref(),
+            Some("format")
+        );
     }
 
     #[test]
     fn statement_names_tests_and_entry_point_not_the_change() {
         let f2p = vec!["tests/test_m.py::test_a".to_string()];
-        let failures: BTreeMap<_, _> = [(f2p[0].clone(), result(TestStatus::Failed, "AssertionError: assert 3 == 2\nmore"))].into();
+        let failures: BTreeMap<_, _> =
+            [(f2p[0].clone(), result(TestStatus::Failed, "AssertionError: assert 3 == 2\nmore"))].into();
         let s = problem_statement(&task("Ledger._helper"), &f2p, &failures);
         assert!(s.contains("`Ledger`"), "{s}");
         assert!(!s.contains("_helper") && !s.contains("<=") && !s.contains("line 11"), "{s}");

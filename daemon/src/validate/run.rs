@@ -48,7 +48,15 @@ pub struct ValidateStats {
 
 impl Default for ValidateConfig {
     fn default() -> Self {
-        ValidateConfig { workers: 2, strict: false, timeout_s: 60.0, limits: Limits::default(), cold_reload: false, full_suite: false, recheck_batch: 32 }
+        ValidateConfig {
+            workers: 2,
+            strict: false,
+            timeout_s: 60.0,
+            limits: Limits::default(),
+            cold_reload: false,
+            full_suite: false,
+            recheck_batch: 32,
+        }
     }
 }
 
@@ -66,7 +74,8 @@ pub async fn validate_all(
     let stats = Arc::new(Mutex::new(ValidateStats::default()));
     let mut handles = Vec::new();
     for _ in 0..cfg.workers.max(1) {
-        let (engine, env, cfg, queue, tx, stats) = (engine.clone(), env.clone(), cfg.clone(), queue.clone(), tx.clone(), stats.clone());
+        let (engine, env, cfg, queue, tx, stats) =
+            (engine.clone(), env.clone(), cfg.clone(), queue.clone(), tx.clone(), stats.clone());
         handles.push(tokio::spawn(async move { worker_loop(&engine, &env, &cfg, &queue, &tx, &stats).await }));
     }
     drop(tx);
@@ -116,7 +125,9 @@ async fn worker_loop(
             }
             Stage::AwaitingRecheck(p) => pending.push(p),
         }
-        let batch_full = pending.len() >= cfg.recheck_batch.max(1) || cfg.strict || pending.first().is_some_and(|p| p.started.elapsed() >= RECHECK_MAX_WAIT);
+        let batch_full = pending.len() >= cfg.recheck_batch.max(1)
+            || cfg.strict
+            || pending.first().is_some_and(|p| p.started.elapsed() >= RECHECK_MAX_WAIT);
         if healthy && batch_full {
             if let Some(w) = worker.as_mut() {
                 if !send_all(tx, recheck(w, env, std::mem::take(&mut pending), cfg).await) {
@@ -196,22 +207,37 @@ pub async fn run_candidate(worker: &mut Worker, env: &Environment, task: Task, c
             Stage::AwaitingRecheck(Pending { task, f2p, p2p, failures, started })
         }
     };
-    (match stage {
-        Stage::Decided(task, verdict) => {
-            let (task, verdict) = finish(env, task, verdict, started);
-            Stage::Decided(task, verdict)
-        }
-        other => other,
-    }, healthy)
+    (
+        match stage {
+            Stage::Decided(task, verdict) => {
+                let (task, verdict) = finish(env, task, verdict, started);
+                Stage::Decided(task, verdict)
+            }
+            other => other,
+        },
+        healthy,
+    )
 }
 
 /// Re-run the union of the pending candidates' F2P tests once on the restored tree; a candidate
 /// is valid when all its F2P tests pass again (flaky otherwise).
-async fn recheck(worker: &mut Worker, env: &Environment, pending: Vec<Pending>, cfg: &ValidateConfig) -> Vec<(Task, Verdict)> {
+async fn recheck(
+    worker: &mut Worker,
+    env: &Environment,
+    pending: Vec<Pending>,
+    cfg: &ValidateConfig,
+) -> Vec<(Task, Verdict)> {
     let mut tests: Vec<String> = pending.iter().flat_map(|p| p.f2p.iter().cloned()).collect();
     tests.sort();
     tests.dedup();
-    let req = RunRequest { id: "recheck".into(), patch: String::new(), tests: tests.clone(), timeout: timeout_for(env, &tests, cfg.timeout_s), keep: false, cold: false };
+    let req = RunRequest {
+        id: "recheck".into(),
+        patch: String::new(),
+        tests: tests.clone(),
+        timeout: timeout_for(env, &tests, cfg.timeout_s),
+        keep: false,
+        cold: false,
+    };
     let clean = match worker.run(&req).await {
         Ok(r) => r.results(),
         Err(e) => {
@@ -222,12 +248,33 @@ async fn recheck(worker: &mut Worker, env: &Environment, pending: Vec<Pending>, 
     pending
         .into_iter()
         .map(|p| {
-            let failing: Vec<&String> = p.f2p.iter().filter(|t| clean.get(*t).map(|r| r.status) != Some(TestStatus::Passed)).collect();
+            let failing: Vec<&String> =
+                p.f2p.iter().filter(|t| clean.get(*t).map(|r| r.status) != Some(TestStatus::Passed)).collect();
             let verdict = if failing.is_empty() {
-                Verdict { task_id: p.task.id.clone(), valid: true, rejected_at: None, reason: format!("{} fail to pass, {} pass to pass", p.f2p.len(), p.p2p.len()), fail_to_pass: p.f2p.clone(), pass_to_pass: p.p2p.clone(), duration_ms: 0 }
+                Verdict {
+                    task_id: p.task.id.clone(),
+                    valid: true,
+                    rejected_at: None,
+                    reason: format!("{} fail to pass, {} pass to pass", p.f2p.len(), p.p2p.len()),
+                    fail_to_pass: p.f2p.clone(),
+                    pass_to_pass: p.p2p.clone(),
+                    duration_ms: 0,
+                }
             } else {
-                let reason = format!("{} F2P test(s) do not pass again on the restored tree (flaky), e.g. {}", failing.len(), failing[0]);
-                Verdict { task_id: p.task.id.clone(), valid: false, rejected_at: Some("flaky".into()), reason, fail_to_pass: p.f2p.clone(), pass_to_pass: p.p2p.clone(), duration_ms: 0 }
+                let reason = format!(
+                    "{} F2P test(s) do not pass again on the restored tree (flaky), e.g. {}",
+                    failing.len(),
+                    failing[0]
+                );
+                Verdict {
+                    task_id: p.task.id.clone(),
+                    valid: false,
+                    rejected_at: Some("flaky".into()),
+                    reason,
+                    fail_to_pass: p.f2p.clone(),
+                    pass_to_pass: p.p2p.clone(),
+                    duration_ms: 0,
+                }
             };
             let mut task = p.task;
             if verdict.valid {
@@ -244,7 +291,11 @@ fn finish(env: &Environment, mut task: Task, mut verdict: Verdict, started: Inst
     task.fail_to_pass = verdict.fail_to_pass.clone();
     task.pass_to_pass = verdict.pass_to_pass.clone();
     task.image = Some(env.image.clone());
-    task.status = if verdict.valid { TaskStatus::Valid } else { TaskStatus::Invalid(format!("{}: {}", verdict.rejected_at.as_deref().unwrap_or(""), verdict.reason)) };
+    task.status = if verdict.valid {
+        TaskStatus::Valid
+    } else {
+        TaskStatus::Invalid(format!("{}: {}", verdict.rejected_at.as_deref().unwrap_or(""), verdict.reason))
+    };
     (task, verdict)
 }
 
@@ -254,8 +305,21 @@ fn applies_at_head(env: &Environment, task: &Task) -> std::result::Result<(), St
     crate::tasks::patch::check_applies_at_head(&repo, &task.bug_patch)
 }
 
-async fn run_bugged(worker: &mut Worker, env: &Environment, task: &Task, tests: &[String], cfg: &ValidateConfig) -> (BugRun, bool) {
-    let req = RunRequest { id: task.id.clone(), patch: task.bug_patch.clone(), tests: tests.to_vec(), timeout: timeout_for(env, tests, cfg.timeout_s), keep: false, cold: cfg.cold_reload };
+async fn run_bugged(
+    worker: &mut Worker,
+    env: &Environment,
+    task: &Task,
+    tests: &[String],
+    cfg: &ValidateConfig,
+) -> (BugRun, bool) {
+    let req = RunRequest {
+        id: task.id.clone(),
+        patch: task.bug_patch.clone(),
+        tests: tests.to_vec(),
+        timeout: timeout_for(env, tests, cfg.timeout_s),
+        keep: false,
+        cold: cfg.cold_reload,
+    };
     match worker.run(&req).await {
         Err(e) => {
             tracing::warn!("worker lost on {}: {e}", task.id);

@@ -10,7 +10,9 @@ pub fn nvim() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("NVIM_BIN").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
-    let works = |p: &Path| Command::new(p).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let works = |p: &Path| {
+        Command::new(p).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    };
     if works(Path::new("nvim")) {
         return Some(PathBuf::from("nvim"));
     }
