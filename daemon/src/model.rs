@@ -381,31 +381,82 @@ pub struct Site {
     pub capture: String,
 }
 
-/// Where a task is in its life.
+/// Where a task is in the pipeline: validation and scoring move it forward, nothing moves it back
+/// but a re-validation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", content = "reason", rename_all = "kebab-case")]
-pub enum TaskStatus {
+#[serde(tag = "stage", content = "reason", rename_all = "kebab-case")]
+pub enum TaskStage {
     Candidate,
     Valid,
+    /// Rejected by validation: `<stage>: <reason>`.
     Invalid(String),
     Scored,
+}
+
+impl TaskStage {
+    pub const NAMES: [&'static str; 4] = ["candidate", "valid", "invalid", "scored"];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            TaskStage::Candidate => "candidate",
+            TaskStage::Valid => "valid",
+            TaskStage::Invalid(_) => "invalid",
+            TaskStage::Scored => "scored",
+        }
+    }
+
+    /// Passed validation (valid or scored).
+    pub fn is_valid(&self) -> bool {
+        matches!(self, TaskStage::Valid | TaskStage::Scored)
+    }
+}
+
+/// The user's decision about a task (CLI `curriculum accept|reject`, the editors' code actions).
+/// Only the user changes it; the pipeline never does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    #[default]
+    None,
     Accepted,
     Rejected,
-    /// Its site was deleted by an edit.
+}
+
+impl Decision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Decision::None => "none",
+            Decision::Accepted => "accepted",
+            Decision::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Decision> {
+        [Decision::None, Decision::Accepted, Decision::Rejected].into_iter().find(|d| d.name() == word)
+    }
+}
+
+/// Whether the code a task was generated from is still at its site in the working tree. An
+/// edit or a checkout that touches the site makes it stale; the task itself (its patch at its
+/// base commit) stays as good as it was.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnchorState {
+    #[default]
+    Fresh,
     Stale,
 }
 
-impl TaskStatus {
-    pub fn name(&self) -> &'static str {
+impl AnchorState {
+    pub fn name(self) -> &'static str {
         match self {
-            TaskStatus::Candidate => "candidate",
-            TaskStatus::Valid => "valid",
-            TaskStatus::Invalid(_) => "invalid",
-            TaskStatus::Scored => "scored",
-            TaskStatus::Accepted => "accepted",
-            TaskStatus::Rejected => "rejected",
-            TaskStatus::Stale => "stale",
+            AnchorState::Fresh => "fresh",
+            AnchorState::Stale => "stale",
         }
+    }
+
+    pub fn parse(word: &str) -> Option<AnchorState> {
+        [AnchorState::Fresh, AnchorState::Stale].into_iter().find(|a| a.name() == word)
     }
 }
 
@@ -429,7 +480,12 @@ pub struct Task {
     pub fail_to_pass: Vec<String>,
     pub pass_to_pass: Vec<String>,
     pub image: Option<String>,
-    pub status: TaskStatus,
+    /// Pipeline stage, the user's decision and the anchor's freshness: three independent facts.
+    pub stage: TaskStage,
+    #[serde(default)]
+    pub decision: Decision,
+    #[serde(default)]
+    pub anchor: AnchorState,
     pub seed: u64,
     pub round: Option<u32>,
 }
@@ -442,20 +498,109 @@ impl Task {
         bytes.extend_from_slice(bug_patch.as_bytes());
         format!("t-{}", &sha256_hex(&bytes)[..16])
     }
+
+    /// One word for lists and editors: the decision when there is one, else `stale` for a
+    /// stale anchor, else the stage.
+    pub fn state_word(&self) -> &'static str {
+        match (self.decision, self.anchor) {
+            (Decision::Accepted | Decision::Rejected, _) => self.decision.name(),
+            (Decision::None, AnchorState::Stale) => "stale",
+            (Decision::None, AnchorState::Fresh) => self.stage.name(),
+        }
+    }
+
+    /// In the running for a curriculum: passed validation and not rejected by the user.
+    pub fn is_usable(&self) -> bool {
+        self.stage.is_valid() && self.decision != Decision::Rejected
+    }
+}
+
+/// The validation stage that rejected a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RejectStage {
+    /// The patch does not apply or the code does not parse.
+    Format,
+    /// No test executes the changed code.
+    Grounding,
+    /// The tests timed out, crashed or could not be collected with the bug.
+    Execution,
+    /// No selected test fails with the bug.
+    FailToPass,
+    /// Tests that should keep passing fail.
+    PassToPass,
+    /// The failing tests do not pass again on the restored tree.
+    Flaky,
+    /// The reverse patch does not repair it.
+    Reverse,
+}
+
+impl RejectStage {
+    pub fn name(self) -> &'static str {
+        match self {
+            RejectStage::Format => "format",
+            RejectStage::Grounding => "grounding",
+            RejectStage::Execution => "execution",
+            RejectStage::FailToPass => "fail-to-pass",
+            RejectStage::PassToPass => "pass-to-pass",
+            RejectStage::Flaky => "flaky",
+            RejectStage::Reverse => "reverse",
+        }
+    }
+}
+
+/// What validation decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerdictOutcome {
+    Valid,
+    Rejected(RejectStage),
+    /// Nothing was learned about the candidate (its worker container died): it stays a
+    /// candidate and the next validation runs it again.
+    Retry,
 }
 
 /// The staged verdict of validation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     pub task_id: String,
-    pub valid: bool,
-    /// The stage that rejected it (format, grounding, execution, fail-to-pass, pass-to-pass,
-    /// flaky, reverse), or `None` when valid.
-    pub rejected_at: Option<String>,
+    pub outcome: VerdictOutcome,
     pub reason: String,
     pub fail_to_pass: Vec<String>,
     pub pass_to_pass: Vec<String>,
     pub duration_ms: u64,
+}
+
+impl Verdict {
+    pub fn is_valid(&self) -> bool {
+        self.outcome == VerdictOutcome::Valid
+    }
+
+    /// The stage that rejected it, when it was rejected.
+    pub fn rejected_at(&self) -> Option<RejectStage> {
+        match self.outcome {
+            VerdictOutcome::Rejected(stage) => Some(stage),
+            _ => None,
+        }
+    }
+
+    /// One word: `valid`, the rejecting stage, or `retry`.
+    pub fn outcome_word(&self) -> &'static str {
+        match self.outcome {
+            VerdictOutcome::Valid => "valid",
+            VerdictOutcome::Rejected(stage) => stage.name(),
+            VerdictOutcome::Retry => "retry",
+        }
+    }
+
+    /// The task stage this verdict puts its task in.
+    pub fn task_stage(&self) -> TaskStage {
+        match self.outcome {
+            VerdictOutcome::Valid => TaskStage::Valid,
+            VerdictOutcome::Rejected(stage) => TaskStage::Invalid(format!("{}: {}", stage.name(), self.reason)),
+            VerdictOutcome::Retry => TaskStage::Candidate,
+        }
+    }
 }
 
 /// A task's reward with its parts.
@@ -569,7 +714,7 @@ pub mod test_support {
     use super::*;
 
     /// A task of `operator` at `m.py` line 0 of repository `/r`, round 1.
-    pub fn task(id: &str, operator: &str, status: TaskStatus) -> Task {
+    pub fn task(id: &str, operator: &str, stage: TaskStage) -> Task {
         Task {
             id: id.into(),
             repo: "/r".into(),
@@ -595,7 +740,9 @@ pub mod test_support {
             fail_to_pass: vec![],
             pass_to_pass: vec![],
             image: None,
-            status,
+            stage,
+            decision: Decision::None,
+            anchor: AnchorState::Fresh,
             seed: 0,
             round: Some(1),
         }

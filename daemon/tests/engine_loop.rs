@@ -210,7 +210,7 @@ fn solvers_are_graded_in_containers_and_stored_as_traces() {
     json(&home, &["curriculum", "reject", &first, "--json"]);
     let valid_not_kept: String = conn
         .query_row(
-            "SELECT t.id FROM tasks t JOIN verdicts v ON v.task_id = t.id WHERE v.valid = 1 AND t.status = 'scored' ORDER BY t.id",
+            "SELECT t.id FROM tasks t JOIN verdicts v ON v.task_id = t.id WHERE v.valid = 1 AND t.stage = 'scored' AND t.decision = 'none' ORDER BY t.id",
             [],
             |r| r.get(0),
         )

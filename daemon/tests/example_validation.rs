@@ -58,14 +58,14 @@ async fn example_repository_candidates_validate_the_same_hot_and_cold() {
     for (id, h) in &hot {
         let c = &cold[id];
         assert_eq!(
-            (h.valid, &h.rejected_at, &h.fail_to_pass, &h.pass_to_pass),
-            (c.valid, &c.rejected_at, &c.fail_to_pass, &c.pass_to_pass),
+            (h.outcome, &h.fail_to_pass, &h.pass_to_pass),
+            (c.outcome, &c.fail_to_pass, &c.pass_to_pass),
             "task {id}"
         );
     }
-    let valid = hot.values().filter(|v| v.valid).count();
+    let valid = hot.values().filter(|v| v.is_valid()).count();
     assert!(valid * 100 >= tasks.len() * 60, "yield {valid}/{}", tasks.len());
-    for v in hot.values().filter(|v| v.valid) {
+    for v in hot.values().filter(|v| v.is_valid()) {
         assert!(!v.fail_to_pass.is_empty());
         assert!(v.fail_to_pass.iter().all(|t| env.clean.contains_key(t)));
     }

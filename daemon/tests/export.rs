@@ -6,7 +6,7 @@
 //! tests); the export reads them exactly as it reads real ones.
 
 use serde_json::Value;
-use socratic::model::{Round, RoundInputs, RoundStep, Task, TaskStatus, Verdict};
+use socratic::model::{Decision, RejectStage, Round, RoundInputs, RoundStep, Task, TaskStage, Verdict, VerdictOutcome};
 use socratic::store::Store;
 use socratic::tasks::{generate, GenerateConfig};
 use std::path::{Path, PathBuf};
@@ -78,15 +78,14 @@ fn fixture() -> Fixture {
         let file = format!("tests/test_{i}.py");
         let valid = i != 3;
         if i == 5 {
-            task.status = TaskStatus::Accepted;
-            store.update_task(&task).expect("update");
+            task.decision = Decision::Accepted;
+            store.set_decision(&task.id, Decision::Accepted).expect("accept");
             tasks.push(task);
             continue;
         }
         let verdict = Verdict {
             task_id: task.id.clone(),
-            valid,
-            rejected_at: (!valid).then(|| "fail-to-pass".to_string()),
+            outcome: if valid { VerdictOutcome::Valid } else { VerdictOutcome::Rejected(RejectStage::FailToPass) },
             reason: if valid { "1 fail to pass".into() } else { "no test fails with the bug".into() },
             fail_to_pass: if valid { vec![format!("{file}::test_bug[case-{i}]")] } else { vec![] },
             pass_to_pass: vec![format!("{file}::test_ok"), format!("{file}::TestKeep::test_it's")],
@@ -95,7 +94,7 @@ fn fixture() -> Fixture {
         task.fail_to_pass = verdict.fail_to_pass.clone();
         task.pass_to_pass = verdict.pass_to_pass.clone();
         task.image = Some(IMAGE.to_string());
-        task.status = if valid { TaskStatus::Scored } else { TaskStatus::Invalid("fail-to-pass: none".into()) };
+        task.stage = if valid { TaskStage::Scored } else { TaskStage::Invalid("fail-to-pass: none".into()) };
         store.record_verdict(&task, &verdict).expect("verdict");
         tasks.push(task);
     }

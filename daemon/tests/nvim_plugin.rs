@@ -8,7 +8,7 @@
 //! The plugin's pure Lua functions are checked by `tests/nvim/plugin_units.lua`.
 
 use serde_json::Value;
-use socratic::model::TaskStatus;
+use socratic::model::Decision;
 use socratic::store::Store;
 use socratic::tasks::{generate, GenerateConfig};
 use std::collections::BTreeSet;
@@ -64,8 +64,8 @@ impl Fixture {
             .expect("run socratic")
     }
 
-    fn status(&self, id: &str) -> TaskStatus {
-        Store::open(self.home.path()).expect("store").task(id).expect("task").expect("stored").status
+    fn decision(&self, id: &str) -> Decision {
+        Store::open(self.home.path()).expect("store").task(id).expect("task").expect("stored").decision
     }
 }
 
@@ -131,7 +131,7 @@ fn the_plugin_lists_accepts_rejects_and_records_an_attempt() {
         assert_eq!(row["lnum"].as_u64(), Some(task.site.start_line as u64 + 1), "{row}");
         assert_eq!(row["col"].as_u64(), Some(task.site.start_col as u64 + 1), "{row}");
         assert_eq!(Path::new(str_of(row, "file")), repo.join(&task.site.file), "{row}");
-        assert!(str_of(row, "text").starts_with(&format!("[{}] ", task.status.name())), "{row}");
+        assert!(str_of(row, "text").starts_with(&format!("[{}] ", task.state_word())), "{row}");
     }
     assert_eq!(report["qf_window"], Value::Bool(true), "the quickfix window opened");
 
@@ -140,9 +140,9 @@ fn the_plugin_lists_accepts_rejects_and_records_an_attempt() {
         (str_of(&report, "accepted"), str_of(&report, "rejected"), str_of(&report, "attempt"));
     assert_eq!(str_of(&report, "under_cursor"), accepted);
     assert_ne!(accepted, rejected);
-    assert_eq!(fx.status(accepted), TaskStatus::Accepted);
-    assert_eq!(fx.status(rejected), TaskStatus::Rejected);
-    assert_eq!(fx.status(attempted), TaskStatus::Candidate);
+    assert_eq!(fx.decision(accepted), Decision::Accepted);
+    assert_eq!(fx.decision(rejected), Decision::Rejected);
+    assert_eq!(fx.decision(attempted), Decision::None);
     let after = report["tasks_after"].as_array().expect("tasks_after");
     let after_status = |id: &str| after.iter().find(|r| str_of(r, "id") == id).map(|r| str_of(r, "status").to_string());
     assert_eq!(after_status(accepted).as_deref(), Some("accepted"));

@@ -8,8 +8,8 @@
 //! one the browser tests are skipped locally and fail under CI.
 
 use socratic::model::{
-    EvalReport, Outcome, Round, RoundInputs, RoundStep, Score, Site, SolveResult, SourceFormat, Task, TaskStatus,
-    Verdict,
+    EvalReport, Outcome, RejectStage, Round, RoundInputs, RoundStep, Score, Site, SolveResult, SourceFormat, Task,
+    TaskStage, Verdict, VerdictOutcome,
 };
 use socratic::store::Store;
 use std::path::{Path, PathBuf};
@@ -86,7 +86,9 @@ fn task(id: &str, operator: &str, skill: Option<&str>, round: u32) -> Task {
         fail_to_pass: vec![],
         pass_to_pass: vec![],
         image: None,
-        status: TaskStatus::Candidate,
+        stage: TaskStage::Candidate,
+        decision: Default::default(),
+        anchor: Default::default(),
         seed: 0,
         round: Some(round),
     }
@@ -106,11 +108,10 @@ fn fill(home: &Path) {
         for (i, t) in tasks.iter().enumerate() {
             let valid = i % 4 != 0;
             let mut t = t.clone();
-            t.status = if valid { TaskStatus::Valid } else { TaskStatus::Invalid("fail-to-pass".into()) };
+            t.stage = if valid { TaskStage::Valid } else { TaskStage::Invalid("fail-to-pass".into()) };
             let verdict = Verdict {
                 task_id: t.id.clone(),
-                valid,
-                rejected_at: (!valid).then(|| "fail-to-pass".into()),
+                outcome: if valid { VerdictOutcome::Valid } else { VerdictOutcome::Rejected(RejectStage::FailToPass) },
                 reason: String::new(),
                 fail_to_pass: vec!["tests/test_money.py::test_add".into()],
                 pass_to_pass: vec![],

@@ -5,7 +5,7 @@
 //! Without an engine this test fails: it never skips.
 
 use socratic::model::TestStatus;
-use socratic::model::{Site, Task, TaskStatus, Verdict};
+use socratic::model::{Site, Task, TaskStage, Verdict};
 use socratic::sandbox::image::{self, BootstrapConfig, EnvConfig, Environment};
 use socratic::sandbox::worker::{RunRequest, RunResponse, Worker};
 use socratic::sandbox::{Engine, Limits};
@@ -116,7 +116,9 @@ fn candidate(name: &str, line: usize, scope: &str, bug_patch: String) -> Task {
         fail_to_pass: vec![],
         pass_to_pass: vec![],
         image: None,
-        status: TaskStatus::Candidate,
+        stage: TaskStage::Candidate,
+        decision: Default::default(),
+        anchor: Default::default(),
         seed: 0,
         round: None,
     }
@@ -158,7 +160,7 @@ async fn verdicts(engine: &Engine, env: &Environment, strict: bool) -> BTreeMap<
 }
 
 fn stage(v: &BTreeMap<String, Verdict>, name: &str) -> Option<String> {
-    v[name].rejected_at.clone()
+    v[name].rejected_at().map(|s| s.name().to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,7 +193,7 @@ async fn staged_verdicts_in_warm_and_strict_workers() {
     for strict in [false, true] {
         let v = verdicts(&engine, &env, strict).await;
         let flip = &v["flip"];
-        assert!(flip.valid, "strict={strict}: {flip:?}");
+        assert!(flip.is_valid(), "strict={strict}: {flip:?}");
         assert_eq!(
             flip.fail_to_pass,
             vec![
@@ -202,7 +204,7 @@ async fn staged_verdicts_in_warm_and_strict_workers() {
         );
         assert!(flip.pass_to_pass.is_empty());
         let bound = &v["bound"];
-        assert!(bound.valid, "strict={strict}: {bound:?}");
+        assert!(bound.is_valid(), "strict={strict}: {bound:?}");
         assert_eq!(bound.fail_to_pass, vec!["tests/test_calc.py::test_clamp_high"]);
         assert_eq!(bound.pass_to_pass, vec!["tests/test_calc.py::test_clamp_inside"], "only tests reaching line 4 run");
         assert_eq!(stage(&v, "uncovered").as_deref(), Some("grounding"));

@@ -113,9 +113,14 @@ pub fn run(home: &Path, args: ValidateBenchArgs) -> anyhow::Result<i32> {
             let strict_cfg = ValidateConfig { strict: true, full_suite: true, ..warm_cfg.clone() };
             let (strict, strict_verdicts) = measure("strict-full-suite", &engine, &env, &subset, &strict_cfg).await?;
             for (id, s) in &strict_verdicts {
-                if let Some(w) = warm_verdicts.get(id).filter(|w| w.valid != s.valid) {
-                    disagreements
-                        .push(format!("{id}: warm {} ({}), strict {} ({})", w.valid, w.reason, s.valid, s.reason));
+                if let Some(w) = warm_verdicts.get(id).filter(|w| w.is_valid() != s.is_valid()) {
+                    disagreements.push(format!(
+                        "{id}: warm {} ({}), strict {} ({})",
+                        w.outcome_word(),
+                        w.reason,
+                        s.outcome_word(),
+                        s.reason
+                    ));
                 }
             }
             speedup = Some(strict.ms_per_candidate / modes[0].ms_per_candidate.max(1e-9));
@@ -162,10 +167,10 @@ async fn measure(
     .await?;
     bar.finish_and_clear();
     let wall_ms = started.elapsed().as_millis() as u64;
-    let valid = verdicts.values().filter(|v| v.valid).count();
+    let valid = verdicts.values().filter(|v| v.is_valid()).count();
     let mut by_stage = BTreeMap::new();
     for v in verdicts.values() {
-        *by_stage.entry(v.rejected_at.clone().unwrap_or_else(|| "valid".into())).or_insert(0) += 1;
+        *by_stage.entry(v.outcome_word().to_string()).or_insert(0) += 1;
     }
     let n = tasks.len().max(1) as f64;
     let peak = stats.container_peak_bytes.iter().copied().max().unwrap_or(0) as f64 / (1024.0 * 1024.0);

@@ -123,7 +123,7 @@ pub fn run(home: &Path, args: DemoArgs) -> anyhow::Result<i32> {
 /// repository) is printed with the results under `--json`.
 fn generate_only(store: &mut Store, repo: &Path, args: &DemoArgs, mut intro: serde_json::Value) -> anyhow::Result<i32> {
     let (distilled, _) = crate::engine::round::distill_stored(store)?;
-    let weights = crate::skills::target::operator_weights(&store.skills()?, &store.tasks()?);
+    let weights = crate::skills::target::operator_weights(&store.skills()?, &store.coverage_counts()?);
     let config = GenerateConfig {
         budget: args.budget,
         seed: args.seed,
@@ -154,9 +154,8 @@ fn generate_only(store: &mut Store, repo: &Path, args: &DemoArgs, mut intro: ser
 }
 
 fn round_row(store: &Store, round: &Round) -> anyhow::Result<RoundRow> {
-    let results: Vec<_> =
-        store.solve_results()?.into_iter().filter(|r| r.round == round.number && r.solver == "baseline").collect();
-    let tasks = store.tasks()?;
+    let results = store.solve_results_of(round.number, "baseline")?;
+    let tasks = store.tasks_by_id(&round.kept)?;
     let mut kept_by_skill = BTreeMap::new();
     for id in &round.kept {
         let skill = tasks

@@ -3,9 +3,9 @@
 
 use super::env::{runtime, ImageArgs};
 use super::{print_json, EXIT_FAILED, EXIT_OK};
-use crate::engine::curriculum::{curriculum, pick_round};
+use crate::engine::curriculum::pick_round;
 use crate::engine::round::{run_round, RoundOptions};
-use crate::model::{Round, TaskStatus};
+use crate::model::{Decision, Round};
 use crate::store::Store;
 use crate::validate::run::ValidateConfig;
 use clap::{Args, Subcommand};
@@ -132,15 +132,14 @@ pub fn round_line(r: &Round) -> String {
 }
 
 fn print_curriculum(store: &Store, round: &Round) -> anyhow::Result<()> {
-    let tasks = store.tasks()?;
-    for e in curriculum(round, &tasks) {
+    for e in crate::engine::curriculum::load(store, round)? {
         let t = &e.task;
         let rank = e.rank.map_or("-".to_string(), |r| r.to_string());
         println!(
             "  {:>3} {:20} {:9} {:26} {:28} {}:{}",
             rank,
             t.id,
-            t.status.name(),
+            t.state_word(),
             t.operator,
             t.skill.as_deref().unwrap_or("-"),
             t.site.file,
@@ -163,7 +162,7 @@ pub fn run_curriculum(home: &Path, cmd: CurriculumCmd) -> anyhow::Result<i32> {
                 return Ok(EXIT_FAILED);
             };
             if json {
-                let entries = curriculum(r, &store.tasks()?);
+                let entries = crate::engine::curriculum::load(&store, r)?;
                 print_json(&serde_json::json!({ "round": r.number, "tasks": entries }))?;
             } else {
                 println!("{}", round_line(r));
@@ -171,33 +170,33 @@ pub fn run_curriculum(home: &Path, cmd: CurriculumCmd) -> anyhow::Result<i32> {
             }
             Ok(EXIT_OK)
         }
-        CurriculumCmd::Accept { id, json } => decide(&mut store, &id, TaskStatus::Accepted, json),
-        CurriculumCmd::Reject { id, json } => decide(&mut store, &id, TaskStatus::Rejected, json),
+        CurriculumCmd::Accept { id, json } => decide(&mut store, &id, Decision::Accepted, json),
+        CurriculumCmd::Reject { id, json } => decide(&mut store, &id, Decision::Rejected, json),
     }
 }
 
-/// Record a decision as the task's status (valid tasks only: a decision on an invalid
-/// candidate would put a broken task in the curriculum).
-fn decide(store: &mut Store, id: &str, status: TaskStatus, json: bool) -> anyhow::Result<i32> {
-    let Some(mut task) = store.task(id)? else {
+/// Record the user's decision on a task (accepting needs a valid task: an invalid candidate
+/// would put a broken task in the curriculum).
+fn decide(store: &mut Store, id: &str, decision: Decision, json: bool) -> anyhow::Result<i32> {
+    let Some(task) = store.task(id)? else {
         eprintln!("error: no task '{id}' (or the prefix is ambiguous); see `socratic curriculum list`");
         return Ok(EXIT_FAILED);
     };
-    let valid = store.verdict(&task.id)?.is_some_and(|v| v.valid);
-    if !valid && status == TaskStatus::Accepted {
+    if !task.stage.is_valid() && decision == Decision::Accepted {
         eprintln!(
             "error: task {} is {} (not validated as a working task); only valid tasks can be accepted",
             task.id,
-            task.status.name()
+            task.stage.name()
         );
         return Ok(EXIT_FAILED);
     }
-    task.status = status;
-    store.update_task(&task)?;
+    let task = store.set_decision(&task.id, decision)?.unwrap_or(task);
     if json {
-        print_json(&serde_json::json!({ "task": task.id, "status": task.status.name() }))?;
+        print_json(&serde_json::json!({
+            "task": task.id, "decision": task.decision, "stage": task.stage.name(), "status": task.state_word()
+        }))?;
     } else {
-        println!("{} {}", task.status.name(), task.id);
+        println!("{} {}", task.decision.name(), task.id);
     }
     Ok(EXIT_OK)
 }

@@ -339,14 +339,14 @@ pub fn run_bench(args: BenchScoreArgs) -> anyhow::Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Task, TaskStatus, Verdict};
+    use crate::model::{Task, TaskStage, Verdict, VerdictOutcome};
 
     fn task(before: &str, after: &str) -> Task {
         let bug_patch = format!(
             "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,2 @@\n def f(x):\n-{before}\n+{after}\n"
         );
         let mut t =
-            crate::model::test_support::task(&Task::compute_id("c0ffee", &bug_patch), "op", TaskStatus::Candidate);
+            crate::model::test_support::task(&Task::compute_id("c0ffee", &bug_patch), "op", TaskStage::Candidate);
         (t.base_commit, t.bug_patch, t.round) = ("c0ffee".into(), bug_patch, None);
         (t.site.start_line, t.site.end_line) = (1, 1);
         t.problem_statement = "f returns the wrong value".into();
@@ -365,8 +365,7 @@ mod tests {
         store.insert_tasks(&[valid.clone(), invalid.clone()]).expect("insert");
         let verdict = Verdict {
             task_id: valid.id.clone(),
-            valid: true,
-            rejected_at: None,
+            outcome: VerdictOutcome::Valid,
             reason: "ok".into(),
             fail_to_pass: vec![],
             pass_to_pass: vec![],

@@ -84,7 +84,11 @@ pub struct GenerateOutput {
 pub struct TaskRow {
     pub id: String,
     pub operator: String,
+    /// One word: the decision if any, else `stale`, else the stage.
     pub status: String,
+    pub stage: String,
+    pub decision: crate::model::Decision,
+    pub anchor: crate::model::AnchorState,
     pub file: String,
     /// 1-based.
     pub line: usize,
@@ -97,7 +101,10 @@ impl TaskRow {
         TaskRow {
             id: t.id.clone(),
             operator: t.operator.clone(),
-            status: t.status.name().to_string(),
+            status: t.state_word().to_string(),
+            stage: t.stage.name().to_string(),
+            decision: t.decision,
+            anchor: t.anchor,
             file: t.site.file.clone(),
             line: t.site.start_line + 1,
             enclosing: t.enclosing.clone(),
@@ -157,7 +164,7 @@ fn generate_cmd(home: &Path, args: GenerateArgs) -> anyhow::Result<i32> {
     };
     if args.skills && !args.untargeted {
         let store = Store::open(home)?;
-        let weights = crate::skills::target::operator_weights(&store.skills()?, &store.tasks()?);
+        let weights = crate::skills::target::operator_weights(&store.skills()?, &store.coverage_counts()?);
         if weights.is_empty() {
             eprintln!("error: no stored skill with a failure rate above 0 names an operator; run `socratic skills distill` first");
             return Ok(EXIT_FAILED);
@@ -226,7 +233,9 @@ fn show_text(t: &Task, verdict: Option<&crate::model::Verdict>) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "id:        {}", t.id);
     let _ = writeln!(s, "operator:  {}", t.operator);
-    let _ = writeln!(s, "status:    {}", t.status.name());
+    let _ = writeln!(s, "stage:     {}", t.stage.name());
+    let _ = writeln!(s, "decision:  {}", t.decision.name());
+    let _ = writeln!(s, "anchor:    {}", t.anchor.name());
     let _ = writeln!(s, "repo:      {} @ {}", t.repo, t.base_commit);
     let _ = writeln!(
         s,
@@ -238,14 +247,13 @@ fn show_text(t: &Task, verdict: Option<&crate::model::Verdict>) -> String {
     );
     let _ = writeln!(s, "enclosing: {}", t.enclosing);
     if let Some(v) = verdict {
-        let stage = v.rejected_at.as_deref().map(|st| format!(" at {st}")).unwrap_or_default();
-        let _ = writeln!(
-            s,
-            "verdict:   {}{stage}: {} ({} ms)",
-            if v.valid { "valid" } else { "invalid" },
-            v.reason,
-            v.duration_ms
-        );
+        let stage = v.rejected_at().map(|st| format!(" at {}", st.name())).unwrap_or_default();
+        let word = match v.outcome {
+            crate::model::VerdictOutcome::Valid => "valid",
+            crate::model::VerdictOutcome::Rejected(_) => "invalid",
+            crate::model::VerdictOutcome::Retry => "to retry",
+        };
+        let _ = writeln!(s, "verdict:   {word}{stage}: {} ({} ms)", v.reason, v.duration_ms);
         let _ = writeln!(s, "FAIL_TO_PASS: {}", v.fail_to_pass.join(", "));
         let _ = writeln!(s, "PASS_TO_PASS: {}", v.pass_to_pass.join(", "));
     }

@@ -3,8 +3,9 @@
 
 use super::env::{ensure_env, runtime, ImageArgs};
 use super::{print_json, EXIT_OK};
-use crate::model::{Task, TaskStatus};
+use crate::model::Task;
 use crate::store::Store;
+use crate::store::TaskQuery;
 use crate::validate::run::ValidateConfig;
 use clap::Args;
 use serde::Serialize;
@@ -71,10 +72,9 @@ pub async fn validate_candidates(store: &mut Store, args: &ValidateArgs) -> anyh
         None => None,
     };
     let mut by_repo: BTreeMap<String, Vec<Task>> = BTreeMap::new();
-    for t in store.tasks()? {
-        if t.status == TaskStatus::Candidate && only.as_ref().is_none_or(|r| *r == t.repo) {
-            by_repo.entry(t.repo.clone()).or_default().push(t);
-        }
+    let candidates = TaskQuery { repo: only, stages: vec!["candidate"], ..Default::default() };
+    for t in store.tasks_where(&candidates)? {
+        by_repo.entry(t.repo.clone()).or_default().push(t);
     }
     let mut summary = ValidateSummary::default();
     let started = std::time::Instant::now();

@@ -1,12 +1,15 @@
 //! The curriculum: the tasks a round kept, with the user's decisions applied. A rejected task
 //! leaves the curriculum (and is never kept again); an accepted task joins it even when the
-//! ranking did not keep it. Decisions are task statuses (`accepted` / `rejected`), written by
-//! `socratic curriculum accept|reject` or from an editor.
+//! ranking did not keep it. Decisions are a task's `decision` (`accepted` / `rejected`), written
+//! by `socratic curriculum accept|reject` or from an editor; a stale anchor does not change
+//! membership.
 //!
 //! In: stored rounds and tasks. Out: `CurriculumEntry`s in curriculum order (kept tasks by rank,
-//! then accepted extras oldest first). Pure.
+//! then accepted extras oldest first). [`curriculum`] is pure; [`load`] reads just the tasks it
+//! needs from the store (the kept ones and the accepted ones).
 
-use crate::model::{Round, RoundStep, Task, TaskStatus};
+use crate::model::{Decision, Round, RoundStep, Task};
+use crate::store::{Store, TaskQuery};
 use serde::Serialize;
 
 /// Why a task is in the curriculum.
@@ -44,29 +47,39 @@ pub fn curriculum(round: &Round, tasks: &[Task]) -> Vec<CurriculumEntry> {
         .iter()
         .enumerate()
         .filter_map(|(i, id)| by_id(id).map(|t| (i, t)))
-        .filter(|(_, t)| t.status != TaskStatus::Rejected)
+        .filter(|(_, t)| t.decision != Decision::Rejected)
         .map(|(i, t)| CurriculumEntry {
             task: t.clone(),
-            membership: if t.status == TaskStatus::Accepted { Membership::Accepted } else { Membership::Kept },
+            membership: if t.decision == Decision::Accepted { Membership::Accepted } else { Membership::Kept },
             rank: Some(i + 1),
         })
         .collect();
     for t in tasks {
         let in_scope = t.round.is_none_or(|r| r <= round.number);
-        if t.status == TaskStatus::Accepted && in_scope && !out.iter().any(|e| e.task.id == t.id) {
+        if t.decision == Decision::Accepted && in_scope && !out.iter().any(|e| e.task.id == t.id) {
             out.push(CurriculumEntry { task: t.clone(), membership: Membership::Accepted, rank: None });
         }
     }
     out
 }
 
+/// The curriculum of `round` read from the store: its kept tasks and the accepted ones.
+pub fn load(store: &Store, round: &Round) -> crate::store::Result<Vec<CurriculumEntry>> {
+    let mut tasks = store.tasks_by_id(&round.kept)?;
+    let accepted = store.tasks_where(&TaskQuery { decision: Some(Decision::Accepted), ..Default::default() })?;
+    tasks.extend(accepted.into_iter().filter(|t| !round.kept.contains(&t.id)));
+    Ok(curriculum(round, &tasks))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
 
-    pub(crate) fn task(id: &str, round: u32, status: TaskStatus) -> Task {
-        let mut t = crate::model::test_support::task(id, "flip_comparison", status);
+    /// A scored task of `round` with the user's `decision`.
+    pub(crate) fn task(id: &str, round: u32, decision: Decision) -> Task {
+        let mut t = crate::model::test_support::task(id, "flip_comparison", crate::model::TaskStage::Scored);
         t.round = Some(round);
+        t.decision = decision;
         t
     }
 
@@ -77,15 +90,26 @@ pub(crate) mod tests {
     #[test]
     fn decisions_override_the_ranking() {
         let tasks = vec![
-            task("t-a", 1, TaskStatus::Scored),
-            task("t-b", 1, TaskStatus::Rejected),
-            task("t-c", 1, TaskStatus::Accepted),
-            task("t-d", 2, TaskStatus::Accepted),
+            task("t-a", 1, Decision::None),
+            task("t-b", 1, Decision::Rejected),
+            task("t-c", 1, Decision::Accepted),
+            task("t-d", 2, Decision::Accepted),
         ];
         let r1 = round(1, &["t-b", "t-a"]);
         let got = curriculum(&r1, &tasks);
         let ids: Vec<_> = got.iter().map(|e| (e.task.id.as_str(), e.membership, e.rank)).collect();
         assert_eq!(ids, vec![("t-a", Membership::Kept, Some(2)), ("t-c", Membership::Accepted, None)]);
+    }
+
+    #[test]
+    fn a_stale_anchor_keeps_decisions_and_membership() {
+        let mut accepted = task("t-c", 1, Decision::Accepted);
+        accepted.anchor = crate::model::AnchorState::Stale;
+        let mut kept = task("t-a", 1, Decision::None);
+        kept.anchor = crate::model::AnchorState::Stale;
+        let got = curriculum(&round(1, &["t-a"]), &[kept, accepted]);
+        let ids: Vec<_> = got.iter().map(|e| (e.task.id.as_str(), e.membership)).collect();
+        assert_eq!(ids, vec![("t-a", Membership::Kept), ("t-c", Membership::Accepted)]);
     }
 
     #[test]

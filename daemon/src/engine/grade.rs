@@ -116,7 +116,6 @@ pub async fn grade(
 mod tests {
     use super::*;
     use crate::engine::curriculum::tests::task;
-    use crate::model::TaskStatus;
 
     fn finished(statuses: &[(&str, TestStatus)]) -> TestRun {
         TestRun::Finished(
@@ -129,7 +128,7 @@ mod tests {
 
     #[test]
     fn outcomes_follow_the_swe_bench_grading() {
-        let mut t = task("t-1", 1, TaskStatus::Scored);
+        let mut t = task("t-1", 1, crate::model::Decision::None);
         t.fail_to_pass = vec!["a".into(), "b".into()];
         t.pass_to_pass = vec!["c".into()];
         use TestStatus::*;

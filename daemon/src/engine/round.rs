@@ -12,9 +12,9 @@
 
 use super::environment::{ensure_env, ImageOptions};
 use super::scoring::{reference_direction, reference_texts, score_tasks};
-use crate::model::{Round, RoundInputs, RoundStep, Skill, Task, TaskStatus};
+use crate::model::{Decision, Round, RoundInputs, RoundStep, Skill, Task};
 use crate::score::{DeviceKind, FeatureConfig, Scorer, TinySpec};
-use crate::store::Store;
+use crate::store::{Store, TaskQuery};
 use crate::tasks::{generate, GenerateConfig};
 use crate::validate::run::ValidateConfig;
 use std::collections::{BTreeMap, BTreeSet};
@@ -154,10 +154,8 @@ pub fn distill_stored(store: &mut Store) -> anyhow::Result<(crate::skills::Disti
 /// already generated is left out), each labelled with the skill it exercises.
 async fn generate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions) -> anyhow::Result<()> {
     let env = ensure_env(store, Path::new(&round.inputs.repo), &opts.image).await?;
-    let (skills, tasks) = (store.skills()?, store.tasks()?);
-    let earlier: BTreeSet<&str> =
-        tasks.iter().filter(|t| t.round != Some(round.number)).map(|t| t.id.as_str()).collect();
-    let weights = crate::skills::target::operator_weights(&skills, &tasks);
+    let (skills, coverage) = (store.skills()?, store.coverage_counts()?);
+    let weights = crate::skills::target::operator_weights(&skills, &coverage);
     let config = GenerateConfig {
         budget: round.inputs.budget.saturating_mul(3),
         seed: round.inputs.seed,
@@ -167,7 +165,10 @@ async fn generate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions
         ..Default::default()
     };
     let (generated, _) = generate(Path::new(&round.inputs.repo), &config)?;
-    let skill_weights = crate::skills::target::skill_weights(&skills, &tasks);
+    let ids: Vec<String> = generated.iter().map(|t| t.id.clone()).collect();
+    let earlier: BTreeSet<String> =
+        store.tasks_by_id(&ids)?.into_iter().filter(|t| t.round != Some(round.number)).map(|t| t.id).collect();
+    let skill_weights = crate::skills::target::skill_weights(&skills, &coverage);
     let fresh: Vec<Task> = generated
         .into_iter()
         .filter(|t| !earlier.contains(t.id.as_str()))
@@ -178,7 +179,7 @@ async fn generate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions
         })
         .collect();
     store.insert_tasks(&fresh)?;
-    round.candidates = store.tasks()?.iter().filter(|t| t.round == Some(round.number)).count();
+    round.candidates = store.count_tasks(&TaskQuery::in_round(round.number))?;
     Ok(())
 }
 
@@ -192,20 +193,15 @@ pub fn skill_for(operator: &str, skills: &[Skill], weights: &[crate::skills::tar
         .map(|s| s.name.clone())
 }
 
-fn round_tasks(store: &Store, number: u32) -> anyhow::Result<Vec<Task>> {
-    Ok(store.tasks()?.into_iter().filter(|t| t.round == Some(number)).collect())
-}
-
-/// The round's tasks with a valid verdict.
+/// The round's tasks that passed validation.
 fn valid_round_tasks(store: &Store, number: u32) -> anyhow::Result<Vec<Task>> {
-    let valid: BTreeSet<String> = store.verdicts()?.into_iter().filter(|v| v.valid).map(|v| v.task_id).collect();
-    Ok(round_tasks(store, number)?.into_iter().filter(|t| valid.contains(&t.id)).collect())
+    Ok(store.tasks_where(&TaskQuery { round: Some(number), ..TaskQuery::valid() })?)
 }
 
 /// Validate the round's candidates that have no verdict yet; each verdict is stored at once.
 async fn validate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions) -> anyhow::Result<()> {
-    let pending: Vec<Task> =
-        round_tasks(store, round.number)?.into_iter().filter(|t| t.status == TaskStatus::Candidate).collect();
+    let pending =
+        store.tasks_where(&TaskQuery { round: Some(round.number), stages: vec!["candidate"], ..Default::default() })?;
     if !pending.is_empty() {
         let env = ensure_env(store, Path::new(&round.inputs.repo), &opts.image).await?;
         let bar = bar(opts.progress, pending.len() as u64, "validating");
@@ -271,9 +267,9 @@ pub struct Ranked {
 /// skill, never a rejected one. Pure.
 pub fn select(ranked: &[Ranked], keep: usize, max_skill_share: f64) -> Vec<String> {
     let cap = ((keep as f64 * max_skill_share).ceil() as usize).max(1);
-    let mut order: Vec<&Ranked> = ranked.iter().filter(|r| r.task.status != TaskStatus::Rejected).collect();
+    let mut order: Vec<&Ranked> = ranked.iter().filter(|r| r.task.decision != Decision::Rejected).collect();
     order.sort_by(|a, b| {
-        let accepted = |r: &Ranked| r.task.status == TaskStatus::Accepted;
+        let accepted = |r: &Ranked| r.task.decision == Decision::Accepted;
         accepted(b)
             .cmp(&accepted(a))
             .then(b.reward.total_cmp(&a.reward))
@@ -283,11 +279,11 @@ pub fn select(ranked: &[Ranked], keep: usize, max_skill_share: f64) -> Vec<Strin
     let mut per_skill: BTreeMap<&str, usize> = BTreeMap::new();
     let mut kept = Vec::new();
     for r in order {
-        if kept.len() >= keep && r.task.status != TaskStatus::Accepted {
+        if kept.len() >= keep && r.task.decision != Decision::Accepted {
             break;
         }
         let group = per_skill.entry(r.task.skill.as_deref().unwrap_or(UNTARGETED)).or_default();
-        if *group >= cap && r.task.status != TaskStatus::Accepted {
+        if *group >= cap && r.task.decision != Decision::Accepted {
             continue;
         }
         *group += 1;
@@ -297,10 +293,11 @@ pub fn select(ranked: &[Ranked], keep: usize, max_skill_share: f64) -> Vec<Strin
 }
 
 fn select_step(store: &mut Store, round: &mut Round) -> anyhow::Result<()> {
-    let weights: BTreeMap<String, f64> = crate::skills::target::skill_weights(&store.skills()?, &store.tasks()?)
-        .into_iter()
-        .map(|w| (w.skill, w.weight))
-        .collect();
+    let weights: BTreeMap<String, f64> =
+        crate::skills::target::skill_weights(&store.skills()?, &store.coverage_counts()?)
+            .into_iter()
+            .map(|w| (w.skill, w.weight))
+            .collect();
     let mut ranked = Vec::new();
     for task in valid_round_tasks(store, round.number)? {
         let reward = store
@@ -331,8 +328,8 @@ mod tests {
     use super::*;
     use crate::engine::curriculum::tests::task;
 
-    fn ranked(id: &str, skill: Option<&str>, reward: f64, status: TaskStatus) -> Ranked {
-        let mut t = task(id, 1, status);
+    fn ranked(id: &str, skill: Option<&str>, reward: f64, decision: Decision) -> Ranked {
+        let mut t = task(id, 1, decision);
         t.skill = skill.map(String::from);
         Ranked { task: t, reward, skill_weight: 0.0 }
     }
@@ -340,12 +337,12 @@ mod tests {
     #[test]
     fn select_caps_each_skill_and_breaks_ties_by_id() {
         let r = vec![
-            ranked("t-1", Some("a"), 0.9, TaskStatus::Scored),
-            ranked("t-2", Some("a"), 0.8, TaskStatus::Scored),
-            ranked("t-3", Some("a"), 0.7, TaskStatus::Scored),
-            ranked("t-5", Some("b"), 0.1, TaskStatus::Scored),
-            ranked("t-4", Some("b"), 0.1, TaskStatus::Scored),
-            ranked("t-6", None, 0.05, TaskStatus::Scored),
+            ranked("t-1", Some("a"), 0.9, Decision::None),
+            ranked("t-2", Some("a"), 0.8, Decision::None),
+            ranked("t-3", Some("a"), 0.7, Decision::None),
+            ranked("t-5", Some("b"), 0.1, Decision::None),
+            ranked("t-4", Some("b"), 0.1, Decision::None),
+            ranked("t-6", None, 0.05, Decision::None),
         ];
         assert_eq!(select(&r, 4, 0.5), vec!["t-1", "t-2", "t-4", "t-5"]);
         assert_eq!(select(&r, 3, 0.34), vec!["t-1", "t-2", "t-4"]);
@@ -353,8 +350,7 @@ mod tests {
 
     #[test]
     fn equal_rewards_fall_back_to_the_skill_weight() {
-        let mut r =
-            vec![ranked("t-1", Some("a"), 0.0, TaskStatus::Scored), ranked("t-2", Some("b"), 0.0, TaskStatus::Scored)];
+        let mut r = vec![ranked("t-1", Some("a"), 0.0, Decision::None), ranked("t-2", Some("b"), 0.0, Decision::None)];
         r[1].skill_weight = 0.7;
         assert_eq!(select(&r, 1, 1.0), vec!["t-2"]);
     }
@@ -362,9 +358,9 @@ mod tests {
     #[test]
     fn decisions_override_the_ranking() {
         let r = vec![
-            ranked("t-1", Some("a"), 0.9, TaskStatus::Rejected),
-            ranked("t-2", Some("a"), 0.8, TaskStatus::Scored),
-            ranked("t-3", Some("a"), -0.5, TaskStatus::Accepted),
+            ranked("t-1", Some("a"), 0.9, Decision::Rejected),
+            ranked("t-2", Some("a"), 0.8, Decision::None),
+            ranked("t-3", Some("a"), -0.5, Decision::Accepted),
         ];
         assert_eq!(select(&r, 1, 1.0), vec!["t-3"]);
         assert_eq!(select(&r, 2, 1.0), vec!["t-3", "t-2"]);

@@ -118,7 +118,7 @@ pub fn score_tasks(
     for task in tasks {
         let (loss, v, cached) = cached_feature(store, scorer, &TaskText::from_task(task))?;
         let validity = match store.verdict(&task.id)? {
-            Some(v) if v.valid => 1.0,
+            Some(v) if v.is_valid() => 1.0,
             _ => 0.0,
         };
         let cosine = score::cosine(&v, direction);
@@ -131,8 +131,8 @@ pub fn score_tasks(
             model_hash: scorer.model_hash().to_string(),
         };
         store.save_score(&s)?;
-        if task.status == crate::model::TaskStatus::Valid && validity > 0.0 {
-            store.update_task(&Task { status: crate::model::TaskStatus::Scored, ..task.clone() })?;
+        if task.stage == crate::model::TaskStage::Valid && validity > 0.0 {
+            store.update_task(&Task { stage: crate::model::TaskStage::Scored, ..task.clone() })?;
         }
         on_scored(&s);
         out.push(ScoredTask { score: s, loss, cached });

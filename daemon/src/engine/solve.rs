@@ -15,7 +15,7 @@
 
 use super::baseline::{self, CoverageRunner};
 use super::checkout::Checkout;
-use super::curriculum::{curriculum, pick_round};
+use super::curriculum::pick_round;
 use super::environment::{ensure_env, ImageOptions};
 use super::grade::{self, all_pass, run_tests, TestRun};
 use crate::model::{
@@ -95,13 +95,8 @@ pub async fn solve(store: &mut Store, home: &Path, opts: &SolveOptions) -> anyho
         });
     };
     let solver = opts.solver.name().to_string();
-    let done: Vec<String> = store
-        .solve_results()?
-        .into_iter()
-        .filter(|r| r.round == round.number && r.solver == solver)
-        .map(|r| r.task_id)
-        .collect();
-    let entries = curriculum(&round, &store.tasks()?);
+    let done: Vec<String> = store.solve_results_of(round.number, &solver)?.into_iter().map(|r| r.task_id).collect();
+    let entries = super::curriculum::load(store, &round)?;
     let mut summary = SolveSummary { round: round.number, solver: solver.clone(), ..Default::default() };
     let mut todo: Vec<Task> = Vec::new();
     for e in entries {
@@ -154,8 +149,10 @@ pub async fn solve(store: &mut Store, home: &Path, opts: &SolveOptions) -> anyho
             return Err(e);
         }
     }
-    let tasks: BTreeMap<String, Task> = store.tasks()?.into_iter().map(|t| (t.id.clone(), t)).collect();
-    for r in store.solve_results()?.into_iter().filter(|r| r.round == round.number && r.solver == solver) {
+    let results = store.solve_results_of(round.number, &solver)?;
+    let ids: Vec<String> = results.iter().map(|r| r.task_id.clone()).collect();
+    let tasks: BTreeMap<String, Task> = store.tasks_by_id(&ids)?.into_iter().map(|t| (t.id.clone(), t)).collect();
+    for r in results {
         if let Some(t) = tasks.get(&r.task_id) {
             let entry = summary.by_operator.entry(t.operator.clone()).or_default();
             entry.1 += 1;

@@ -1,9 +1,10 @@
 //! Validation with every verdict stored as soon as it is decided (a crash loses none).
 //!
 //! In: the store, an environment, candidates, a config, a progress bar. Out: the count of valid
-//! tasks and of invalid ones by the stage that rejected them.
+//! tasks, of invalid ones by the stage that rejected them, and of candidates to run again (their
+//! worker container died twice under them; they stay candidates).
 
-use crate::model::Task;
+use crate::model::{Task, VerdictOutcome};
 use crate::sandbox::image::Environment;
 use crate::store::Store;
 use crate::validate::run::{validate_all, ValidateConfig};
@@ -14,6 +15,7 @@ use std::collections::BTreeMap;
 pub struct Decided {
     pub valid: usize,
     pub invalid_by_stage: BTreeMap<String, usize>,
+    pub retry: usize,
 }
 
 /// Validate `tasks` in warm workers (or strict containers), recording each verdict at once.
@@ -29,10 +31,10 @@ pub async fn validate_and_record(
     let mut store_error = None;
     validate_all(&engine, env, tasks, cfg, |task, verdict| {
         bar.inc(1);
-        if verdict.valid {
-            decided.valid += 1;
-        } else {
-            *decided.invalid_by_stage.entry(verdict.rejected_at.clone().unwrap_or_default()).or_default() += 1;
+        match verdict.outcome {
+            VerdictOutcome::Valid => decided.valid += 1,
+            VerdictOutcome::Rejected(stage) => *decided.invalid_by_stage.entry(stage.name().into()).or_default() += 1,
+            VerdictOutcome::Retry => decided.retry += 1,
         }
         bar.set_message(format!("{} valid", decided.valid));
         if let Err(e) = store.record_verdict(&task, &verdict) {

@@ -32,9 +32,9 @@ pub mod harbor;
 pub mod swebench;
 pub mod swesmith;
 
-use crate::engine::curriculum::{curriculum, pick_round};
-use crate::model::{Task, TaskStatus, Verdict};
-use crate::store::{Store, StoreError};
+use crate::engine::curriculum::pick_round;
+use crate::model::{Decision, Task, Verdict};
+use crate::store::{Store, StoreError, TaskQuery};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
@@ -153,21 +153,13 @@ pub fn export(store: &Store, format: Format, selection: &Selection, out: &Path) 
 /// The tasks a selection holds, in export order (curriculum order, or oldest first), each with
 /// its tests filled from its verdict; tasks without a valid verdict are skipped.
 pub fn select(store: &Store, selection: &Selection) -> Result<Selected> {
-    let tasks = store.tasks()?;
-    let verdicts: HashMap<String, Verdict> = store.verdicts()?.into_iter().map(|v| (v.task_id.clone(), v)).collect();
-    let valid = |t: &Task| verdicts.get(&t.id).is_some_and(|v| v.valid);
     let (source, chosen): (String, Vec<Task>) = if selection.valid {
         let source = match selection.round {
             Some(n) => format!("valid tasks of round {n}"),
             None => "valid tasks".to_string(),
         };
-        let chosen = tasks
-            .iter()
-            .filter(|t| selection.round.is_none_or(|n| t.round == Some(n)))
-            .filter(|t| valid(t) && t.status != TaskStatus::Rejected)
-            .cloned()
-            .collect();
-        (source, chosen)
+        let query = TaskQuery { round: selection.round, not_decision: Some(Decision::Rejected), ..TaskQuery::valid() };
+        (source, store.tasks_where(&query)?)
     } else {
         let rounds = store.rounds()?;
         let round = pick_round(&rounds, selection.round).ok_or_else(|| match selection.round {
@@ -192,13 +184,16 @@ pub fn select(store: &Store, selection: &Selection) -> Result<Selected> {
         if round.step != crate::model::RoundStep::Done {
             source.push_str(&format!(" (unfinished: next step {})", round.step.as_str()));
         }
-        (source, curriculum(round, &tasks).into_iter().map(|e| e.task).collect())
+        (source, crate::engine::curriculum::load(store, round)?.into_iter().map(|e| e.task).collect())
     };
+    let ids: Vec<String> = chosen.iter().map(|t| t.id.clone()).collect();
+    let verdicts: HashMap<String, Verdict> =
+        store.verdicts_of(&ids)?.into_iter().map(|v| (v.task_id.clone(), v)).collect();
     let mut out = Vec::new();
     let mut skipped = Vec::new();
     for mut task in chosen {
         match verdicts.get(&task.id) {
-            Some(v) if v.valid => {
+            Some(v) if v.is_valid() => {
                 if task.fail_to_pass.is_empty() {
                     task.fail_to_pass = v.fail_to_pass.clone();
                     task.pass_to_pass = v.pass_to_pass.clone();
@@ -212,7 +207,7 @@ pub fn select(store: &Store, selection: &Selection) -> Result<Selected> {
             }
             Some(v) => skipped.push(Skipped {
                 task_id: task.id,
-                reason: format!("not valid ({}: {})", v.rejected_at.as_deref().unwrap_or("rejected"), v.reason),
+                reason: format!("not valid ({}: {})", v.rejected_at().map_or("retry", |s| s.name()), v.reason),
             }),
             None => skipped
                 .push(Skipped { task_id: task.id, reason: "not validated yet (`socratic tasks validate`)".into() }),
@@ -388,7 +383,9 @@ pub(crate) mod tests {
                     "tests/test_other.py::TestX::test_it's".into(),
                 ],
                 image: Some("socratic-env-pkg:abc123".into()),
-                status: TaskStatus::Scored,
+                stage: crate::model::TaskStage::Scored,
+                decision: Decision::None,
+                anchor: crate::model::AnchorState::Fresh,
                 seed: 0,
                 round: Some(1),
             },

@@ -88,14 +88,14 @@ fn us(d: Duration) -> f64 {
 pub async fn run(repo: &Path, home: &Path, opens: usize, edits: usize) -> anyhow::Result<LspBench> {
     let root = super::state::canonical(&crate::anchor::repo_root(repo)?);
     let shared = Shared::open(home)?;
-    if shared.snapshot().tasks.is_empty() {
+    if shared.task_count()? == 0 {
         let s = shared.clone();
         let r = root.clone();
         tokio::task::spawn_blocking(move || s.generate(&r, None, &Default::default())).await??;
     }
-    let snap = shared.snapshot();
+    let all = shared.tasks_of_root(Some(&root))?;
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
-    for t in &snap.tasks {
+    for (_, t) in &all {
         *counts.entry(t.site.file.as_str()).or_default() += 1;
     }
     let (file, file_tasks) = counts
@@ -173,7 +173,7 @@ pub async fn run(repo: &Path, home: &Path, opens: usize, edits: usize) -> anyhow
     }
 
     Ok(LspBench {
-        tasks: snap.tasks.len(),
+        tasks: all.len(),
         file,
         file_tasks,
         opens,

@@ -54,9 +54,9 @@ pub(super) async fn handle(session: &Session, params: CodeActionParams) -> Resul
             let s = offset_of(doc.text(), Pos { line: r.start.line, col: r.start.character });
             let e = offset_of(doc.text(), Pos { line: r.end.line, col: r.end.character });
             if let (Some(s), Some(e)) = (s, e) {
-                let snap = session.shared.snapshot();
+                let file = st.root.as_ref().map(|root| session.shared.file_tasks(root, &doc.rel)).unwrap_or_default();
                 for a in doc.anchors.iter().filter(|a| a.span.start <= e && s <= a.span.end) {
-                    if let Some(task) = snap.tasks.iter().find(|t| t.id == a.task_id) {
+                    if let Some(task) = file.task(&a.task_id) {
                         out.extend(actions_for(&task.id, &super::view::code(task), None));
                     }
                 }

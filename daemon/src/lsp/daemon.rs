@@ -10,7 +10,7 @@
 
 use super::document::Document;
 use super::state::{canonical, Change, Shared};
-use crate::model::{sha256_hex, TaskStatus};
+use crate::model::{sha256_hex, AnchorState, TaskStage};
 use fs2::FileExt;
 use std::collections::HashSet;
 use std::io::Write;
@@ -142,7 +142,7 @@ async fn connection(
                 "running pid={} sessions={} tasks={}",
                 std::process::id(),
                 sessions.load(Ordering::Relaxed),
-                shared.snapshot().tasks.len()
+                shared.task_count().unwrap_or(0)
             ),
             "stop" => {
                 let _ = stop.try_send(());
@@ -166,7 +166,7 @@ async fn watch_roots(shared: Arc<Shared>, watcher: Arc<std::sync::Mutex<notify::
     let mut rx = shared.subscribe();
     let mut watched: HashSet<PathBuf> = HashSet::new();
     loop {
-        let roots: HashSet<PathBuf> = shared.snapshot().roots.iter().cloned().collect();
+        let roots: HashSet<PathBuf> = shared.roots().into_iter().collect();
         for root in roots.difference(&watched.clone()) {
             if root.is_dir() {
                 let r = watcher.lock().unwrap_or_else(|p| p.into_inner()).watch(root, notify::RecursiveMode::Recursive);
@@ -249,32 +249,34 @@ fn import_trace(shared: &Shared, path: &Path) {
 }
 
 /// Re-check the tasks of a Python file changed on disk: a task whose site text (at its base
-/// commit) is nowhere in the new file as the same syntax node becomes stale. Returns how many.
+/// commit) is nowhere in the new file as the same syntax node gets a stale anchor, and a stale
+/// one whose site is back (a checkout back, an undo) a fresh one again. Stage and decision are
+/// never touched. Returns how many anchors changed.
 pub fn recheck_file(shared: &Shared, path: &Path) -> anyhow::Result<usize> {
     let path = canonical(path);
-    let snap = shared.snapshot();
-    let mut stale = Vec::new();
-    let mut doc: Option<Document> = None;
-    for (task, root) in snap.tasks.iter().zip(&snap.roots) {
-        let Ok(rel) = path.strip_prefix(root) else { continue };
+    let mut changed = Vec::new();
+    for root in shared.roots() {
+        let Ok(rel) = path.strip_prefix(&root) else { continue };
         let rel = rel.to_string_lossy().replace('\\', "/");
-        if task.site.file != rel
-            || matches!(task.status, TaskStatus::Stale | TaskStatus::Rejected | TaskStatus::Invalid(_))
-        {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).unwrap_or_default(); // deleted: every site is gone
-        if doc.is_none() {
-            doc = Some(Document::open(&rel, 0, text, &[], &|_| None, &shared.queries).map_err(|e| anyhow::anyhow!(e))?);
-        }
-        let Some(d) = &doc else { continue };
-        let Some(site_text) = shared.site_text(root, task) else { continue };
-        if super::document::relocate(&d.index, &task.site, &site_text).is_none() {
-            stale.push(task.id.clone());
+        let file = shared.file_tasks(&root, &rel);
+        let mut doc: Option<Document> = None;
+        for task in file.tasks.iter().filter(|t| !matches!(t.stage, TaskStage::Invalid(_))) {
+            if doc.is_none() {
+                let text = std::fs::read_to_string(&path).unwrap_or_default(); // deleted: every site is gone
+                let opened = Document::open(&rel, 0, text, &[], &|_| None, &shared.queries);
+                doc = Some(opened.map_err(|e| anyhow::anyhow!(e))?);
+            }
+            let Some(d) = &doc else { continue };
+            let Some(site_text) = shared.site_text(&root, task) else { continue };
+            let present = super::document::relocate(&d.index, &task.site, &site_text).is_some();
+            let anchor = if present { AnchorState::Fresh } else { AnchorState::Stale };
+            if anchor != task.anchor {
+                changed.push((task.id.clone(), anchor));
+            }
         }
     }
-    for id in &stale {
-        shared.set_status(id, TaskStatus::Stale)?;
+    for (id, anchor) in &changed {
+        shared.set_anchor(id, *anchor)?;
     }
-    Ok(stale.len())
+    Ok(changed.len())
 }

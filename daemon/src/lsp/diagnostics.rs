@@ -1,10 +1,10 @@
 //! The diagnostics of one open document: one per anchored task.
 
 use super::document::Document;
-use super::state::Snapshot;
+use super::state::FileTasks;
 use super::text::position_of;
 use super::{view, SOURCE};
-use crate::model::TaskStatus;
+use crate::model::{AnchorState, Decision, TaskStage};
 use std::path::Path;
 use tower_lsp_server::ls_types::*;
 
@@ -21,16 +21,16 @@ fn test_location(root: &Path, test: &str) -> Option<Location> {
     Some(Location { uri, range: Range::default() })
 }
 
-pub(super) fn of(doc: &Document, snap: &Snapshot, root: Option<&Path>) -> Vec<Diagnostic> {
+pub(super) fn of(doc: &Document, file: &FileTasks, root: Option<&Path>) -> Vec<Diagnostic> {
     let text = doc.text();
     let mut out = Vec::new();
     for a in &doc.anchors {
-        let Some(task) = snap.tasks.iter().find(|t| t.id == a.task_id) else { continue };
-        if matches!(task.status, TaskStatus::Rejected | TaskStatus::Invalid(_)) {
+        let Some(task) = file.task(&a.task_id) else { continue };
+        if task.decision == Decision::Rejected || matches!(task.stage, TaskStage::Invalid(_)) {
             continue;
         }
-        let stale = a.stale || task.status == TaskStatus::Stale;
-        let tests: &[String] = snap
+        let stale = a.stale || task.anchor == AnchorState::Stale;
+        let tests: &[String] = file
             .verdicts
             .get(&task.id)
             .map(|v| v.fail_to_pass.as_slice())

@@ -8,7 +8,7 @@
 use super::text::{move_span, Edit, Span};
 use crate::anchor::file::{find_node, FileIndex};
 use crate::anchor::queries::QuerySet;
-use crate::model::{Site, Task, TaskStatus};
+use crate::model::{AnchorState, Decision, Site, Task, TaskStage};
 
 /// Where one task sits in the document now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +57,8 @@ impl Document {
     pub fn add_tasks(&mut self, tasks: &[Task], site_text: &dyn Fn(&Task) -> Option<String>) {
         for t in tasks {
             if self.anchors.iter().any(|a| a.task_id == t.id)
-                || matches!(t.status, TaskStatus::Rejected | TaskStatus::Invalid(_))
+                || t.decision == Decision::Rejected
+                || matches!(t.stage, TaskStage::Invalid(_))
             {
                 continue;
             }
@@ -66,7 +67,7 @@ impl Document {
                 Some(original) => relocate(&self.index, &t.site, &original),
                 None => site_present(&self.index, &t.site, at).then_some(at),
             };
-            let stale = t.status == TaskStatus::Stale || found.is_none();
+            let stale = t.anchor == AnchorState::Stale || found.is_none();
             self.anchors.push(Anchor { task_id: t.id.clone(), span: found.unwrap_or(at), stale });
         }
         self.anchors.sort_by_key(|a| (a.span.start, a.span.end));

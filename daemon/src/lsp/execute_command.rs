@@ -5,7 +5,7 @@
 use super::attempt::Attempt;
 use super::state::Change;
 use super::{invalid, Session};
-use crate::model::TaskStatus;
+use crate::model::Decision;
 use crate::tasks::GenerateConfig;
 use serde_json::{json, Value};
 use tower_lsp_server::jsonrpc::{Error, Result};
@@ -39,12 +39,12 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> anyhow::Result<T> + Sen
     }
 }
 
-async fn set_status(session: &Session, args: &[Value], status: TaskStatus) -> Result<Option<Value>> {
+async fn set_decision(session: &Session, args: &[Value], decision: Decision) -> Result<Option<Value>> {
     let id = task_arg(args)?;
     let shared = session.shared.clone();
-    let task = blocking(move || shared.set_status(&id, status)).await?;
+    let task = blocking(move || shared.set_decision(&id, decision)).await?;
     session.shared.notify(Change::Tasks);
-    Ok(Some(json!({"id": task.id, "status": task.status.name()})))
+    Ok(Some(json!({"id": task.id, "status": task.state_word(), "decision": task.decision, "stage": task.stage.name()})))
 }
 
 /// A work-done progress, when the client supports it (otherwise messages are only logged).
@@ -126,8 +126,8 @@ fn run_engine_round(home: &std::path::Path, root: &std::path::Path) -> anyhow::R
 pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> Result<Option<Value>> {
     let args = params.arguments;
     match params.command.as_str() {
-        "socratic.accept" => set_status(session, &args, TaskStatus::Accepted).await,
-        "socratic.reject" => set_status(session, &args, TaskStatus::Rejected).await,
+        "socratic.accept" => set_decision(session, &args, Decision::Accepted).await,
+        "socratic.reject" => set_decision(session, &args, Decision::Rejected).await,
         "socratic.showPatch" => {
             let id = task_arg(&args)?;
             let task = session.shared.task(&id).ok_or_else(|| invalid(format!("no task '{id}'")))?;

@@ -12,12 +12,13 @@ pub(super) async fn handle(session: &Session, params: HoverParams) -> Result<Opt
     let at = offset_of(doc.text(), Pos { line: p.position.line, col: p.position.character }).ok_or_else(|| {
         invalid(format!("position {}:{} is outside the document", p.position.line, p.position.character))
     })?;
-    let snap = session.shared.snapshot();
+    let Some(root) = st.root.clone() else { return Ok(None) };
+    let file = session.shared.file_tasks(&root, &doc.rel);
     let mut parts = Vec::new();
     let mut first = None;
     for a in doc.anchors.iter().filter(|a| a.span.start <= at && at <= a.span.end) {
-        let Some(task) = snap.tasks.iter().find(|t| t.id == a.task_id) else { continue };
-        parts.push(view::hover(task, snap.verdicts.get(&task.id), a.stale, None));
+        let Some(task) = file.task(&a.task_id) else { continue };
+        parts.push(view::hover(task, file.verdicts.get(&task.id), a.stale, None));
         first.get_or_insert(super::diagnostics::range(doc.text(), a.span.start, a.span.end));
     }
     if parts.is_empty() {

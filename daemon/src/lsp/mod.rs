@@ -88,7 +88,10 @@ impl Session {
         let (diags, version) = {
             let st = self.state();
             match st.docs.get(uri) {
-                Some(doc) => (diagnostics::of(doc, &self.shared.snapshot(), st.root.as_deref()), Some(doc.version)),
+                Some(doc) => {
+                    let file = st.root.as_ref().map(|root| self.shared.file_tasks(root, &doc.rel)).unwrap_or_default();
+                    (diagnostics::of(doc, &file, st.root.as_deref()), Some(doc.version))
+                }
                 None => (Vec::new(), None),
             }
         };
@@ -113,7 +116,8 @@ impl Session {
         }
     }
 
-    /// Mark tasks stale in the store (after an edit deleted their sites) and tell the others.
+    /// Mark tasks' anchors stale in the store (after an edit deleted their sites; their stage and
+    /// the user's decision stay) and tell the others.
     pub fn mark_stale(&self, ids: Vec<String>) {
         if ids.is_empty() {
             return;
@@ -121,7 +125,7 @@ impl Session {
         let shared = self.shared.clone();
         tokio::task::spawn_blocking(move || {
             for id in &ids {
-                if let Err(e) = shared.set_status(id, crate::model::TaskStatus::Stale) {
+                if let Err(e) = shared.set_anchor(id, crate::model::AnchorState::Stale) {
                     tracing::warn!("mark {id} stale: {e:#}");
                 }
             }

@@ -1,35 +1,41 @@
 //! State shared by every editor session of one process (the daemon, or a standalone server).
 //!
-//! In: the home folder (the store), task status changes, generation requests, records to
-//! store. Out: an in-memory snapshot of the tasks and verdicts (so handlers never wait on
-//! SQLite before updating their documents) and a broadcast of changes that makes every session
-//! re-publish. Every method that touches the store blocks: call it from `spawn_blocking`.
+//! In: the home folder (the store), decisions and anchor changes, generation requests, records
+//! to store. Out: the tasks of one file with their verdicts ([`FileTasks`], read from the store
+//! by its indexed (repo, file) columns and cached per file until something changes), and a
+//! broadcast of changes that makes every session re-publish. Nothing here holds every task in
+//! memory. Every method that touches the store blocks: call it from `spawn_blocking` (the cached
+//! reads are cheap).
 
 use crate::anchor::queries::QuerySet;
-use crate::model::{Record, Task, TaskStatus, Verdict};
-use crate::store::Store;
+use crate::model::{AnchorState, Decision, Record, Task, Verdict};
+use crate::store::{Store, TaskQuery};
 use crate::tasks::{self, GenerateConfig};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
 /// What changed, for the sessions to re-publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// Task rows changed (status, new tasks).
+    /// Task rows changed (decisions, anchors, new tasks).
     Tasks,
     /// A Python file changed on disk outside the editor.
     File(PathBuf),
 }
 
-/// The task snapshot.
+/// The tasks anchored in one file of one repository, with their verdicts.
 #[derive(Debug, Default)]
-pub struct Snapshot {
+pub struct FileTasks {
     pub tasks: Vec<Task>,
-    /// The canonical repository root of each task, in the order of `tasks`.
-    pub roots: Vec<PathBuf>,
     pub verdicts: HashMap<String, Verdict>,
+}
+
+impl FileTasks {
+    pub fn task(&self, id: &str) -> Option<&Task> {
+        self.tasks.iter().find(|t| t.id == id)
+    }
 }
 
 /// (repository root, commit, file).
@@ -40,7 +46,10 @@ pub struct Shared {
     pub home: PathBuf,
     store: Mutex<Store>,
     pub queries: QuerySet,
-    snapshot: RwLock<Arc<Snapshot>>,
+    /// Canonical repository root → the `repo` strings its tasks were stored with.
+    repos: Mutex<HashMap<PathBuf, Vec<String>>>,
+    /// (canonical root, file) → its tasks; dropped whenever tasks change.
+    files: Mutex<HashMap<(PathBuf, String), Arc<FileTasks>>>,
     /// File texts at commits, for finding sites again: (root, commit, file) -> text.
     blobs: Mutex<HashMap<BlobKey, Option<Arc<String>>>>,
     changes: broadcast::Sender<Change>,
@@ -51,8 +60,12 @@ pub fn canonical(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Shared {
-    /// Open the store under `home` and load the snapshot.
+    /// Open the store under `home` and learn which repositories its tasks are in.
     pub fn open(home: &Path) -> anyhow::Result<Arc<Shared>> {
         let store = Store::open(home)?;
         let queries = QuerySet::resolve(None).unwrap_or_else(|e| {
@@ -64,7 +77,8 @@ impl Shared {
             home: home.to_path_buf(),
             store: Mutex::new(store),
             queries,
-            snapshot: RwLock::new(Arc::new(Snapshot::default())),
+            repos: Mutex::new(HashMap::new()),
+            files: Mutex::new(HashMap::new()),
             blobs: Mutex::new(HashMap::new()),
             changes,
         });
@@ -73,60 +87,109 @@ impl Shared {
     }
 
     fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> anyhow::Result<T>) -> anyhow::Result<T> {
-        let mut guard = self.store.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard)
+        f(&mut lock(&self.store))
     }
 
-    /// Re-read tasks and verdicts from the store (other processes may have written).
+    /// Forget cached tasks and re-learn the repositories (other processes may have written).
     pub fn reload(&self) -> anyhow::Result<()> {
-        let (tasks, verdicts) = self.with_store(|s| Ok((s.tasks()?, s.verdicts()?)))?;
-        let mut repo_roots: HashMap<String, PathBuf> = HashMap::new();
-        let roots = tasks
-            .iter()
-            .map(|t| repo_roots.entry(t.repo.clone()).or_insert_with(|| canonical(Path::new(&t.repo))).clone())
-            .collect();
-        let verdicts = verdicts.into_iter().map(|v| (v.task_id.clone(), v)).collect();
-        let snap = Arc::new(Snapshot { tasks, roots, verdicts });
-        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = snap;
+        let names = self.with_store(|s| Ok(s.task_repos()?))?;
+        let mut repos: HashMap<PathBuf, Vec<String>> = HashMap::new();
+        for name in names {
+            repos.entry(canonical(Path::new(&name))).or_default().push(name);
+        }
+        *lock(&self.repos) = repos;
+        lock(&self.files).clear();
         Ok(())
     }
 
-    /// The current snapshot (cheap: an `Arc`).
-    pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.snapshot.read().unwrap_or_else(|p| p.into_inner()).clone()
+    /// The canonical roots of the repositories that have tasks.
+    pub fn roots(&self) -> Vec<PathBuf> {
+        lock(&self.repos).keys().cloned().collect()
+    }
+
+    /// How many tasks the store holds.
+    pub fn task_count(&self) -> anyhow::Result<usize> {
+        self.with_store(|s| Ok(s.count_tasks(&TaskQuery::default())?))
+    }
+
+    /// Tasks anchored in `rel` of the repository at (canonical) `root`, with their verdicts:
+    /// from the cache, else two indexed queries.
+    pub fn file_tasks(&self, root: &Path, rel: &str) -> Arc<FileTasks> {
+        let key = (root.to_path_buf(), rel.to_string());
+        if let Some(hit) = lock(&self.files).get(&key) {
+            return hit.clone();
+        }
+        let names = lock(&self.repos).get(root).cloned().unwrap_or_default();
+        let loaded = self.with_store(|s| {
+            let mut tasks = Vec::new();
+            for name in names {
+                tasks.extend(s.tasks_where(&TaskQuery {
+                    repo: Some(name),
+                    file: Some(rel.to_string()),
+                    ..Default::default()
+                })?);
+            }
+            let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
+            let verdicts = s.verdicts_of(&ids)?.into_iter().map(|v| (v.task_id.clone(), v)).collect();
+            Ok(FileTasks { tasks, verdicts })
+        });
+        let file = Arc::new(loaded.unwrap_or_else(|e| {
+            tracing::warn!("tasks of {rel}: {e:#}");
+            FileTasks::default()
+        }));
+        lock(&self.files).insert(key, file.clone());
+        file
     }
 
     /// Tasks anchored in `rel` of the repository at (canonical) `root`.
     pub fn tasks_in(&self, root: &Path, rel: &str) -> Vec<Task> {
-        let snap = self.snapshot();
-        snap.tasks
+        self.file_tasks(root, rel).tasks.clone()
+    }
+
+    /// Every task of the repository at (canonical) `root`, or of every repository. Blocking.
+    pub fn tasks_of_root(&self, root: Option<&Path>) -> anyhow::Result<Vec<(PathBuf, Task)>> {
+        let repos: Vec<(PathBuf, String)> = lock(&self.repos)
             .iter()
-            .zip(&snap.roots)
-            .filter(|(t, r)| r.as_path() == root && t.site.file == rel)
-            .map(|(t, _)| t.clone())
-            .collect()
+            .filter(|(r, _)| root.is_none_or(|root| r.as_path() == root))
+            .flat_map(|(r, names)| names.iter().map(|n| (r.clone(), n.clone())))
+            .collect();
+        self.with_store(|s| {
+            let mut out = Vec::new();
+            for (r, name) in repos {
+                let q = TaskQuery { repo: Some(name), ..Default::default() };
+                out.extend(s.tasks_where(&q)?.into_iter().map(|t| (r.clone(), t)));
+            }
+            Ok(out)
+        })
     }
 
-    /// A task by id (or unique prefix) from the snapshot.
+    /// A task by id (or unique prefix), with its verdict. Blocking (two indexed lookups).
     pub fn task(&self, id: &str) -> Option<Task> {
-        let snap = self.snapshot();
-        let mut found = snap.tasks.iter().filter(|t| t.id == id || (!id.is_empty() && t.id.starts_with(id)));
-        match (found.next(), found.next()) {
-            (Some(t), None) => Some(t.clone()),
-            _ => None,
-        }
+        self.with_store(|s| Ok(s.task(id)?)).unwrap_or_else(|e| {
+            tracing::warn!("task {id}: {e:#}");
+            None
+        })
     }
 
-    /// Set a task's status in the store and the snapshot. Blocking.
-    pub fn set_status(&self, id: &str, status: TaskStatus) -> anyhow::Result<Task> {
-        let task = self.with_store(|s| {
-            let mut task = s.task(id)?.ok_or_else(|| anyhow::anyhow!("no task '{id}'"))?;
-            task.status = status;
-            s.update_task(&task)?;
-            Ok(task)
-        })?;
-        self.reload()?;
+    /// Record the user's decision on a task in the store. Blocking.
+    pub fn set_decision(&self, id: &str, decision: Decision) -> anyhow::Result<Task> {
+        let task =
+            self.with_store(|s| s.set_decision(id, decision)?.ok_or_else(|| anyhow::anyhow!("no task '{id}'")))?;
+        self.forget_file(&task);
         Ok(task)
+    }
+
+    /// Mark a task's anchor stale or fresh again in the store (its decision stays). Blocking.
+    pub fn set_anchor(&self, id: &str, anchor: AnchorState) -> anyhow::Result<Task> {
+        let task = self.with_store(|s| s.set_anchor(id, anchor)?.ok_or_else(|| anyhow::anyhow!("no task '{id}'")))?;
+        self.forget_file(&task);
+        Ok(task)
+    }
+
+    /// Drop the cached tasks of a task's file.
+    fn forget_file(&self, task: &Task) {
+        let root = canonical(Path::new(&task.repo));
+        lock(&self.files).remove(&(root, task.site.file.clone()));
     }
 
     /// Generate tasks in the repository at `root` (only those anchored in `only_file` when
@@ -155,12 +218,12 @@ impl Shared {
     /// The text of a task's site at its base commit (cached per file), if the repository has it.
     pub fn site_text(&self, root: &Path, task: &Task) -> Option<String> {
         let key = (root.to_path_buf(), task.base_commit.clone(), task.site.file.clone());
-        let cached = self.blobs.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+        let cached = lock(&self.blobs).get(&key).cloned();
         let text = match cached {
             Some(t) => t,
             None => {
                 let t = blob_at(root, &task.base_commit, &task.site.file).ok().map(Arc::new);
-                self.blobs.lock().unwrap_or_else(|p| p.into_inner()).insert(key, t.clone());
+                lock(&self.blobs).insert(key, t.clone());
                 t
             }
         }?;
@@ -180,7 +243,9 @@ impl Shared {
 impl Shared {
     /// Keep a verdict and the task it updates. Blocking.
     pub fn record_verdict(&self, task: &Task, verdict: &Verdict) -> anyhow::Result<()> {
-        self.with_store(|s| Ok(s.record_verdict(task, verdict)?))
+        self.with_store(|s| Ok(s.record_verdict(task, verdict)?))?;
+        self.forget_file(task);
+        Ok(())
     }
 }
 

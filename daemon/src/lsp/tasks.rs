@@ -1,21 +1,20 @@
 //! `socratic.tasks` (a `workspace/executeCommand`): the task list editors show (Neovim's
 //! quickfix list, VS Code's curriculum view).
 //!
-//! In: the task snapshot, the session's repository root and open documents, and an optional
+//! In: the workspace's tasks (read from the store), the session's repository root and open documents, and an optional
 //! argument `{"all": true}` (every repository in the store, not only the workspace's). Out:
 //! `{root, attempt, tasks: [row]}`; a row is id, repo, file (relative), uri, line (1-based),
 //! column (1-based, UTF-8 bytes), status (the state word, `stale` when an edit in this editor
-//! cut the site), operator, skill, enclosing, statement (the first line of the problem
+//! cut the site), stage, decision and anchor (the three facts behind the word), operator, skill, enclosing, statement (the first line of the problem
 //! statement); rows are sorted by file and line. For documents open in this session the line
 //! and column are where the site is now, not where it was at the task's commit.
 
-use super::state::Snapshot;
 use super::text::position_of;
 use super::{view, Session};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::Uri;
 
@@ -30,6 +29,9 @@ pub struct TaskRow {
     pub line: usize,
     pub column: usize,
     pub status: String,
+    pub stage: String,
+    pub decision: crate::model::Decision,
+    pub anchor: crate::model::AnchorState,
     pub operator: String,
     pub skill: Option<String>,
     pub enclosing: String,
@@ -39,15 +41,17 @@ pub struct TaskRow {
 /// Where a task sits in an open document: 0-based line, 0-based byte column, stale.
 pub type Placed = (usize, usize, bool);
 
-/// The rows of the snapshot's tasks in `root` (every task when `root` is `None`), placed at
-/// `open[task id]` when the task is anchored in an open document.
-pub fn rows(snap: &Snapshot, root: Option<&Path>, open: &HashMap<String, Placed>) -> Vec<TaskRow> {
-    let mut out: Vec<TaskRow> = snap
-        .tasks
+/// The rows of `tasks` (each with its canonical repository root) in `root` (every task when
+/// `root` is `None`), placed at `open[task id]` when the task is anchored in an open document.
+pub fn rows(
+    tasks: &[(PathBuf, crate::model::Task)],
+    root: Option<&Path>,
+    open: &HashMap<String, Placed>,
+) -> Vec<TaskRow> {
+    let mut out: Vec<TaskRow> = tasks
         .iter()
-        .zip(&snap.roots)
-        .filter(|(_, r)| root.is_none_or(|root| r.as_path() == root))
-        .map(|(t, r)| {
+        .filter(|(r, _)| root.is_none_or(|root| r.as_path() == root))
+        .map(|(r, t)| {
             let (line, col, stale) = open.get(&t.id).copied().unwrap_or((t.site.start_line, t.site.start_col, false));
             TaskRow {
                 id: t.id.clone(),
@@ -57,6 +61,9 @@ pub fn rows(snap: &Snapshot, root: Option<&Path>, open: &HashMap<String, Placed>
                 line: line + 1,
                 column: col + 1,
                 status: view::state(t, stale).to_string(),
+                stage: t.stage.name().to_string(),
+                decision: t.decision,
+                anchor: t.anchor,
                 operator: t.operator.clone(),
                 skill: t.skill.clone(),
                 enclosing: t.enclosing.clone(),
@@ -78,7 +85,13 @@ fn wants_all(args: &[Value]) -> bool {
 }
 
 pub(super) async fn handle(session: &Session, args: &[Value]) -> Result<Option<Value>> {
-    let snap = session.shared.snapshot();
+    let root = if wants_all(args) { None } else { session.state().root.clone() };
+    let shared = session.shared.clone();
+    let root2 = root.clone();
+    let tasks = tokio::task::spawn_blocking(move || shared.tasks_of_root(root2.as_deref()))
+        .await
+        .map_err(|e| super::invalid(format!("listing tasks: {e}")))?
+        .map_err(|e| super::invalid(format!("listing tasks: {e:#}")))?;
     let st = session.state();
     let mut open = HashMap::new();
     for doc in st.docs.values() {
@@ -89,8 +102,7 @@ pub(super) async fn handle(session: &Session, args: &[Value]) -> Result<Option<V
             open.insert(a.task_id.clone(), (at.line as usize, a.span.start.min(text.len()) - line_start, a.stale));
         }
     }
-    let root = if wants_all(args) { None } else { st.root.clone() };
-    let list = rows(&snap, root.as_deref(), &open);
+    let list = rows(&tasks, root.as_deref(), &open);
     Ok(Some(serde_json::json!({
         "root": st.root.as_ref().map(|r| r.display().to_string()),
         "attempt": st.attempt.as_ref().map(|a| a.task.id.clone()),
@@ -101,11 +113,10 @@ pub(super) async fn handle(session: &Session, args: &[Value]) -> Result<Option<V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Task, TaskStatus};
-    use std::path::PathBuf;
+    use crate::model::{Decision, Task, TaskStage};
 
-    fn task(id: &str, file: &str, line: usize, status: TaskStatus) -> Task {
-        let mut t = crate::model::test_support::task(id, "flip_comparison", status);
+    fn task(id: &str, file: &str, line: usize, stage: TaskStage) -> Task {
+        let mut t = crate::model::test_support::task(id, "flip_comparison", stage);
         t.site.file = file.into();
         (t.site.start_line, t.site.start_col, t.site.end_line, t.site.end_col) = (line, 4, line, 5);
         t.problem_statement = "\n  First line.\nSecond.".into();
@@ -114,15 +125,13 @@ mod tests {
 
     #[test]
     fn rows_keep_the_workspace_sort_by_place_and_follow_open_documents() {
-        let snap = Snapshot {
-            tasks: vec![
-                task("t-b", "b.py", 9, TaskStatus::Valid),
-                task("t-a", "a.py", 2, TaskStatus::Candidate),
-                task("t-x", "x.py", 0, TaskStatus::Accepted),
-            ],
-            roots: vec![PathBuf::from("/r"), PathBuf::from("/r"), PathBuf::from("/other")],
-            verdicts: HashMap::new(),
-        };
+        let mut accepted = task("t-x", "x.py", 0, TaskStage::Valid);
+        accepted.decision = Decision::Accepted;
+        let snap = vec![
+            (PathBuf::from("/r"), task("t-b", "b.py", 9, TaskStage::Valid)),
+            (PathBuf::from("/r"), task("t-a", "a.py", 2, TaskStage::Candidate)),
+            (PathBuf::from("/other"), accepted),
+        ];
         let open = HashMap::from([("t-b".to_string(), (11usize, 0usize, true))]);
         let rows = rows(&snap, Some(Path::new("/r")), &open);
         let ids: Vec<_> = rows.iter().map(|r| r.id.as_str()).collect();

@@ -3,7 +3,7 @@
 //! In: a task, its verdict if decided, whether its anchor is stale. Out: plain strings
 //! (Markdown for the hover). No LSP types.
 
-use crate::model::{Task, TaskStatus, Verdict};
+use crate::model::{Task, Verdict};
 
 /// The name shown as the diagnostic code: the skill when the task came from one, else the
 /// operator.
@@ -11,18 +11,19 @@ pub fn code(task: &Task) -> String {
     task.skill.clone().unwrap_or_else(|| task.operator.clone())
 }
 
-/// The state word shown to the user.
+/// The state word shown to the user: `stale` when an edit in this document cut the site, else
+/// the task's own word (its decision, a stale anchor, or its stage).
 pub fn state(task: &Task, stale: bool) -> &'static str {
     if stale {
         "stale"
     } else {
-        task.status.name()
+        task.state_word()
     }
 }
 
-/// Tasks that deserve attention (validated or kept) rather than a hint.
+/// Tasks that deserve attention (validated, not rejected) rather than a hint.
 pub fn is_strong(task: &Task) -> bool {
-    matches!(task.status, TaskStatus::Valid | TaskStatus::Accepted | TaskStatus::Scored)
+    task.is_usable()
 }
 
 /// One line: `[state] operator in enclosing: first line of the statement`.
@@ -56,12 +57,11 @@ pub fn hover(task: &Task, verdict: Option<&Verdict>, stale: bool, score: Option<
         }
     }
     match verdict {
-        Some(v) if v.valid => out.push_str("- verdict: valid\n"),
-        Some(v) => out.push_str(&format!(
-            "- verdict: rejected at {} — {}\n",
-            v.rejected_at.as_deref().unwrap_or("?"),
-            v.reason
-        )),
+        Some(v) => match v.rejected_at() {
+            None if v.is_valid() => out.push_str("- verdict: valid\n"),
+            None => out.push_str(&format!("- verdict: to run again — {}\n", v.reason)),
+            Some(stage) => out.push_str(&format!("- verdict: rejected at {} — {}\n", stage.name(), v.reason)),
+        },
         None => out.push_str("- verdict: none yet\n"),
     }
     if let Some(s) = score {

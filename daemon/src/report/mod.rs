@@ -130,7 +130,11 @@ pub fn build(
     skills: usize,
 ) -> ReportData {
     let kept: HashSet<&str> = rounds.iter().flat_map(|r| r.kept.iter().map(String::as_str)).collect();
-    let verdict: HashMap<&str, bool> = verdicts.iter().map(|v| (v.task_id.as_str(), v.valid)).collect();
+    let verdict: HashMap<&str, bool> = verdicts
+        .iter()
+        .filter(|v| v.outcome != crate::model::VerdictOutcome::Retry)
+        .map(|v| (v.task_id.as_str(), v.is_valid()))
+        .collect();
     let mut by_operator: BTreeMap<String, YieldRow> = BTreeMap::new();
     let mut by_skill: BTreeMap<String, YieldRow> = BTreeMap::new();
     for t in tasks {
@@ -202,10 +206,10 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::TaskStatus;
+    use crate::model::{RejectStage, TaskStage, VerdictOutcome};
 
     pub(crate) fn task(id: &str, operator: &str, skill: Option<&str>) -> Task {
-        let mut t = crate::model::test_support::task(id, operator, TaskStatus::Candidate);
+        let mut t = crate::model::test_support::task(id, operator, TaskStage::Candidate);
         t.skill = skill.map(str::to_string);
         t
     }
@@ -213,8 +217,7 @@ mod tests {
     fn verdict(id: &str, valid: bool) -> Verdict {
         Verdict {
             task_id: id.into(),
-            valid,
-            rejected_at: None,
+            outcome: if valid { VerdictOutcome::Valid } else { VerdictOutcome::Rejected(RejectStage::FailToPass) },
             reason: String::new(),
             fail_to_pass: vec![],
             pass_to_pass: vec![],

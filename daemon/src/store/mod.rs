@@ -14,6 +14,7 @@ mod rounds;
 mod score;
 mod skills;
 pub use score::FeatureRow;
+pub use tasks::TaskQuery;
 pub mod tasks;
 mod validation;
 

@@ -51,6 +51,19 @@ impl Store {
         self.json_rows("SELECT json FROM solve_results ORDER BY rowid", "list solve results")
     }
 
+    /// The results of one Solver on one round's tasks, oldest first.
+    pub fn solve_results_of(&self, round: u32, solver: &str) -> Result<Vec<SolveResult>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT json FROM solve_results WHERE round = ?1 AND solver = ?2 ORDER BY rowid")
+            .map_err(|e| self.err("list solve results", e))?;
+        let texts: Vec<String> = stmt
+            .query_map(rusqlite::params![round, solver], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err("list solve results", e))?;
+        texts.iter().map(|t| serde_json::from_str(t).map_err(|e| self.corrupt(format!("solve result: {e}")))).collect()
+    }
+
     /// Every stored score (all tasks, reference sets and models).
     pub fn all_scores(&self) -> Result<Vec<Score>> {
         self.json_rows("SELECT json FROM scores ORDER BY rowid", "list scores")

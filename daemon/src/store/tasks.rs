@@ -1,8 +1,125 @@
 //! Task rows: candidate and validated repair tasks, keyed by their content id.
+//!
+//! In: tasks, decisions, anchor states, a [`TaskQuery`]. Out: tasks. The full task is a JSON
+//! column; what is queried (repository, file, operator, stage, decision, anchor, round, skill)
+//! is also a real column with an index, written from the task by one function
+//! ([`TaskColumns`]) so the two never disagree. Nothing here reads every task to find one.
 
 use super::{now, sql_error, to_json, Result, Store};
-use crate::model::Task;
-use rusqlite::params;
+use crate::model::{AnchorState, Decision, Task};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter};
+
+/// The queried columns of a task row.
+struct TaskColumns<'a> {
+    repo: &'a str,
+    operator: &'a str,
+    file: &'a str,
+    stage: &'static str,
+    decision: &'static str,
+    anchor: &'static str,
+    round: Option<u32>,
+    skill: Option<&'a str>,
+}
+
+impl<'a> TaskColumns<'a> {
+    fn of(t: &'a Task) -> TaskColumns<'a> {
+        TaskColumns {
+            repo: &t.repo,
+            operator: &t.operator,
+            file: &t.site.file,
+            stage: t.stage.name(),
+            decision: t.decision.name(),
+            anchor: t.anchor.name(),
+            round: t.round,
+            skill: t.skill.as_deref(),
+        }
+    }
+}
+
+/// Which tasks to read: every field given narrows the set (all of them are indexed columns).
+/// Rows come oldest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskQuery {
+    pub repo: Option<String>,
+    pub file: Option<String>,
+    pub round: Option<u32>,
+    /// Rounds up to and including this one.
+    pub round_at_most: Option<u32>,
+    /// Any of these stage names (`candidate`, `valid`, `invalid`, `scored`).
+    pub stages: Vec<&'static str>,
+    pub decision: Option<Decision>,
+    /// Leave out tasks with this decision.
+    pub not_decision: Option<Decision>,
+    pub anchor: Option<AnchorState>,
+    pub skill: Option<String>,
+    pub operator: Option<String>,
+    pub limit: Option<usize>,
+}
+
+impl TaskQuery {
+    /// Tasks that passed validation (valid or scored).
+    pub fn valid() -> TaskQuery {
+        TaskQuery { stages: vec!["valid", "scored"], ..Default::default() }
+    }
+
+    pub fn in_round(round: u32) -> TaskQuery {
+        TaskQuery { round: Some(round), ..Default::default() }
+    }
+
+    /// `WHERE ...` (possibly empty) and its parameters.
+    fn where_clause(&self) -> (String, Vec<SqlValue>) {
+        let mut conds: Vec<String> = Vec::new();
+        let mut args: Vec<SqlValue> = Vec::new();
+        let mut eq = |col: &str, v: SqlValue, conds: &mut Vec<String>| {
+            args.push(v);
+            conds.push(format!("{col} = ?{}", args.len()));
+        };
+        if let Some(r) = &self.repo {
+            eq("repo", r.clone().into(), &mut conds);
+        }
+        if let Some(f) = &self.file {
+            eq("file", f.clone().into(), &mut conds);
+        }
+        if let Some(n) = self.round {
+            eq("round", i64::from(n).into(), &mut conds);
+        }
+        if let Some(d) = self.decision {
+            eq("decision", d.name().to_string().into(), &mut conds);
+        }
+        if let Some(a) = self.anchor {
+            eq("anchor", a.name().to_string().into(), &mut conds);
+        }
+        if let Some(s) = &self.skill {
+            eq("skill", s.clone().into(), &mut conds);
+        }
+        if let Some(o) = &self.operator {
+            eq("operator", o.clone().into(), &mut conds);
+        }
+        drop(eq);
+        if let Some(n) = self.round_at_most {
+            args.push(i64::from(n).into());
+            conds.push(format!("round <= ?{}", args.len()));
+        }
+        if let Some(d) = self.not_decision {
+            args.push(d.name().to_string().into());
+            conds.push(format!("decision != ?{}", args.len()));
+        }
+        if !self.stages.is_empty() {
+            let mut marks = Vec::new();
+            for s in &self.stages {
+                args.push(s.to_string().into());
+                marks.push(format!("?{}", args.len()));
+            }
+            conds.push(format!("stage IN ({})", marks.join(", ")));
+        }
+        let clause = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
+        (clause, args)
+    }
+}
+
+/// Tasks counted by (operator, skill): what targeting needs to know of the curriculum.
+pub type CoverageCounts = Vec<(String, Option<String>, usize)>;
 
 impl Store {
     /// Insert tasks in one transaction; an id already stored is left as it is. Returns how many
@@ -10,37 +127,193 @@ impl Store {
     pub fn insert_tasks(&mut self, tasks: &[Task]) -> Result<usize> {
         let tx = self.conn.transaction().map_err(|e| sql_error(&self.path, "begin", e))?;
         let mut added = 0;
-        for t in tasks {
-            added += tx
-                .execute(
-                    "INSERT OR IGNORE INTO tasks (id, repo, operator, file, status, json, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![t.id, t.repo, t.operator, t.site.file, t.status.name(), to_json(t), now()],
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO tasks (id, repo, operator, file, stage, decision, anchor, round, skill, json, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
                 .map_err(|e| sql_error(&self.path, "insert task", e))?;
+            let created = now();
+            for t in tasks {
+                let c = TaskColumns::of(t);
+                added += insert
+                    .execute(params![
+                        t.id,
+                        c.repo,
+                        c.operator,
+                        c.file,
+                        c.stage,
+                        c.decision,
+                        c.anchor,
+                        c.round,
+                        c.skill,
+                        to_json(t),
+                        created
+                    ])
+                    .map_err(|e| sql_error(&self.path, "insert task", e))?;
+            }
         }
         tx.commit().map_err(|e| sql_error(&self.path, "commit", e))?;
         Ok(added)
     }
 
-    /// Replace a stored task (status, statement, tests ...).
+    /// Replace a stored task's pipeline fields (stage, statement, tests, image ...). The user's
+    /// decision and the anchor state stay as stored: only [`Store::set_decision`] and
+    /// [`Store::set_anchor`] change them, so a pipeline step working from an older copy of the
+    /// task never undoes an accept made meanwhile.
     pub fn update_task(&mut self, task: &Task) -> Result<()> {
-        self.conn()
-            .execute(
-                "UPDATE tasks SET status = ?2, json = ?3 WHERE id = ?1",
-                params![task.id, task.status.name(), to_json(task)],
-            )
-            .map_err(|e| self.err("update task", e))?;
-        Ok(())
+        write_pipeline_fields(self.conn(), task).map_err(|e| self.err("update task", e))
     }
 
-    /// All tasks, oldest first.
+    /// Every task, oldest first. Reads the whole table: for reports and exports of everything,
+    /// never to find a few (use [`Store::tasks_where`]).
     pub fn tasks(&self) -> Result<Vec<Task>> {
-        self.json_rows("SELECT json FROM tasks ORDER BY rowid", "list tasks")
+        self.tasks_where(&TaskQuery::default())
     }
 
-    /// One task by id or unique id prefix.
-    pub fn task(&self, id: &str) -> Result<Option<Task>> {
-        let matches: Vec<Task> = self.tasks()?.into_iter().filter(|t| t.id == id || t.id.starts_with(id)).collect();
-        Ok(if matches.len() == 1 { matches.into_iter().next() } else { None })
+    /// The tasks a query selects, oldest first.
+    pub fn tasks_where(&self, q: &TaskQuery) -> Result<Vec<Task>> {
+        let (clause, args) = q.where_clause();
+        let limit = q.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+        let sql = format!("SELECT json FROM tasks{clause} ORDER BY rowid{limit}");
+        let mut stmt = self.conn().prepare_cached(&sql).map_err(|e| self.err("query tasks", e))?;
+        let texts: Vec<String> = stmt
+            .query_map(params_from_iter(args), |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err("query tasks", e))?;
+        texts.iter().map(|t| serde_json::from_str(t).map_err(|e| self.corrupt(format!("task: {e}")))).collect()
     }
+
+    /// How many tasks a query selects.
+    pub fn count_tasks(&self, q: &TaskQuery) -> Result<usize> {
+        let (clause, args) = q.where_clause();
+        let sql = format!("SELECT count(*) FROM tasks{clause}");
+        let n: i64 = self
+            .conn()
+            .prepare_cached(&sql)
+            .and_then(|mut s| s.query_row(params_from_iter(args), |r| r.get(0)))
+            .map_err(|e| self.err("count tasks", e))?;
+        Ok(n as usize)
+    }
+
+    /// Tasks by id, in the order given; ids not stored are left out.
+    pub fn tasks_by_id(&self, ids: &[String]) -> Result<Vec<Task>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.json_row::<Task>("SELECT json FROM tasks WHERE id = ?1", [id], "get task", "task")?);
+        }
+        Ok(out)
+    }
+
+    /// One task by id or unique id prefix (an index range scan: at most two rows are read).
+    pub fn task(&self, id: &str) -> Result<Option<Task>> {
+        if id.is_empty() {
+            return Ok(None);
+        }
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT id, json FROM tasks WHERE id >= ?1 AND id < ?1 || char(1114111) ORDER BY id LIMIT 2",
+            )
+            .map_err(|e| self.err("get task", e))?;
+        let rows: Vec<(String, String)> = stmt
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err("get task", e))?;
+        let hit = match rows.as_slice() {
+            [(_, text)] => Some(text),
+            [(first, text), _] if first == id => Some(text),
+            _ => None,
+        };
+        hit.map(|text| serde_json::from_str(text).map_err(|e| self.corrupt(format!("task {id}: {e}")))).transpose()
+    }
+
+    /// Record the user's decision on a task (id or unique prefix); returns the task as stored.
+    pub fn set_decision(&mut self, id: &str, decision: Decision) -> Result<Option<Task>> {
+        self.change_task(id, "set decision", |t| t.decision = decision)
+    }
+
+    /// Mark a task's anchor fresh or stale; its stage and decision are left as they are.
+    pub fn set_anchor(&mut self, id: &str, anchor: AnchorState) -> Result<Option<Task>> {
+        self.change_task(id, "set anchor", |t| t.anchor = anchor)
+    }
+
+    fn change_task(&mut self, id: &str, op: &'static str, change: impl FnOnce(&mut Task)) -> Result<Option<Task>> {
+        let Some(mut task) = self.task(id)? else { return Ok(None) };
+        change(&mut task);
+        write_task(self.conn(), &task).map_err(|e| self.err(op, e))?;
+        Ok(Some(task))
+    }
+
+    /// Valid, not rejected tasks counted by (operator, skill).
+    pub fn coverage_counts(&self) -> Result<CoverageCounts> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT operator, skill, count(*) FROM tasks WHERE stage IN ('valid', 'scored') AND decision != 'rejected'
+                 GROUP BY operator, skill",
+            )
+            .map_err(|e| self.err("count coverage", e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, i64>(2)? as usize))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err("count coverage", e))?;
+        Ok(rows)
+    }
+
+    /// The distinct repositories tasks were generated in (a skip scan of the (repo, file)
+    /// index: one lookup per repository, whatever the number of tasks).
+    pub fn task_repos(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "WITH RECURSIVE r(repo) AS (
+                    SELECT min(repo) FROM tasks
+                    UNION ALL SELECT (SELECT min(repo) FROM tasks WHERE repo > r.repo) FROM r WHERE r.repo IS NOT NULL
+                 ) SELECT repo FROM r WHERE repo IS NOT NULL",
+            )
+            .map_err(|e| self.err("list repos", e))?;
+        let rows =
+            stmt.query_map([], |r| r.get(0)).and_then(|rows| rows.collect()).map_err(|e| self.err("list repos", e))?;
+        Ok(rows)
+    }
+}
+
+/// Write a task keeping the decision and anchor state stored for it.
+pub(super) fn write_pipeline_fields(conn: &rusqlite::Connection, task: &Task) -> rusqlite::Result<()> {
+    let stored: Option<(String, String)> = conn
+        .prepare_cached("SELECT decision, anchor FROM tasks WHERE id = ?1")?
+        .query_row([&task.id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map(Some)
+        .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
+    let Some((decision, anchor)) = stored else { return Ok(()) };
+    let mut task = task.clone();
+    task.decision = Decision::parse(&decision).unwrap_or_default();
+    task.anchor = AnchorState::parse(&anchor).unwrap_or_default();
+    write_task(conn, &task)
+}
+
+/// Write a task's JSON and its queried columns (the one place both are written after insert).
+pub(super) fn write_task(conn: &rusqlite::Connection, task: &Task) -> rusqlite::Result<()> {
+    let c = TaskColumns::of(task);
+    conn.prepare_cached(
+        "UPDATE tasks SET json = ?2, repo = ?3, operator = ?4, file = ?5, stage = ?6, decision = ?7, anchor = ?8,
+         round = ?9, skill = ?10 WHERE id = ?1",
+    )?
+    .execute(params![
+        task.id,
+        to_json(task),
+        c.repo,
+        c.operator,
+        c.file,
+        c.stage,
+        c.decision,
+        c.anchor,
+        c.round,
+        c.skill
+    ])?;
+    Ok(())
 }

@@ -33,20 +33,25 @@ impl Store {
         let tx = self.conn.transaction().map_err(|e| sql_error(&path, "begin", e))?;
         tx.execute(
             "INSERT OR REPLACE INTO verdicts (task_id, valid, json, decided_at) VALUES (?1, ?2, ?3, ?4)",
-            params![verdict.task_id, verdict.valid, to_json(verdict), now()],
+            params![verdict.task_id, verdict.is_valid(), to_json(verdict), now()],
         )
         .map_err(|e| sql_error(&path, "save verdict", e))?;
-        tx.execute(
-            "UPDATE tasks SET status = ?2, json = ?3 WHERE id = ?1",
-            params![task.id, task.status.name(), to_json(task)],
-        )
-        .map_err(|e| sql_error(&path, "update task", e))?;
+        super::tasks::write_pipeline_fields(&tx, task).map_err(|e| sql_error(&path, "update task", e))?;
         tx.commit().map_err(|e| sql_error(&path, "commit", e))
     }
 
     /// The verdict for a task, if decided.
     pub fn verdict(&self, task_id: &str) -> Result<Option<Verdict>> {
         self.json_row("SELECT json FROM verdicts WHERE task_id = ?1", [task_id], "get verdict", "verdict")
+    }
+
+    /// The verdicts of these tasks (those decided), in the order given.
+    pub fn verdicts_of(&self, task_ids: &[String]) -> Result<Vec<Verdict>> {
+        let mut out = Vec::new();
+        for id in task_ids {
+            out.extend(self.verdict(id)?);
+        }
+        Ok(out)
     }
 
     /// Every verdict.

@@ -12,7 +12,7 @@ pub mod statement;
 
 use crate::anchor::syntax::{definition_name, join_scope};
 use crate::anchor::{index_repo, AnchorError, FileIndex, IndexConfig, QuerySet, RepoIndex, DEFAULT_MAX_FILE_BYTES};
-use crate::model::{sha256_hex, Site, Task, TaskStatus};
+use crate::model::{sha256_hex, Site, Task, TaskStage};
 use crate::operators::{self, Operator, CATALOGUE, SITE_CAPTURE};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -357,7 +357,9 @@ impl Generator<'_> {
             fail_to_pass: Vec::new(),
             pass_to_pass: Vec::new(),
             image: None,
-            status: TaskStatus::Candidate,
+            stage: TaskStage::Candidate,
+            decision: Default::default(),
+            anchor: Default::default(),
             seed: self.config.seed,
             round: self.config.round,
         })

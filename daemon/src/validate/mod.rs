@@ -15,7 +15,7 @@
 
 pub mod run;
 
-use crate::model::{Task, TestStatus, Verdict};
+use crate::model::{RejectStage, Task, TestStatus, Verdict, VerdictOutcome};
 use crate::sandbox::image::Environment;
 use crate::sandbox::junit::TestResult;
 use std::collections::{BTreeMap, BTreeSet};
@@ -143,6 +143,9 @@ pub enum BugRun {
     TimedOut,
     /// The test process died before reporting every test (or the runner failed).
     Crashed(String),
+    /// The worker container itself went away (killed, out of memory, engine restarted): the
+    /// run says nothing about the candidate.
+    WorkerLost(String),
     Finished(BTreeMap<String, TestResult>),
 }
 
@@ -161,33 +164,43 @@ pub fn grade(selected: &[String], run: &BTreeMap<String, TestResult>) -> (Vec<St
 
 /// The verdict before the flakiness re-run: `Ok((f2p, p2p))` to go on, or the rejection.
 pub fn judge(task_id: &str, selection: &Selection, run: &BugRun) -> Result<(Vec<String>, Vec<String>), Verdict> {
-    let reject = |stage: &str, reason: String| Verdict {
+    let reject = |stage: RejectStage, reason: String| Verdict {
         task_id: task_id.to_string(),
-        valid: false,
-        rejected_at: Some(stage.to_string()),
+        outcome: VerdictOutcome::Rejected(stage),
         reason,
         fail_to_pass: vec![],
         pass_to_pass: vec![],
         duration_ms: 0,
     };
     let results = match run {
-        BugRun::PatchFailed(why) => return Err(reject("format", format!("patch does not apply: {why}"))),
+        BugRun::PatchFailed(why) => return Err(reject(RejectStage::Format, format!("patch does not apply: {why}"))),
         _ if *selection == Selection::Uncovered => {
-            return Err(reject("grounding", "no test executes the changed lines".into()))
+            return Err(reject(RejectStage::Grounding, "no test executes the changed lines".into()))
         }
-        BugRun::TimedOut => return Err(reject("execution", "the tests timed out with the bug".into())),
-        BugRun::Crashed(why) => return Err(reject("execution", format!("the test process died with the bug: {why}"))),
+        BugRun::WorkerLost(why) => {
+            return Err(Verdict {
+                outcome: VerdictOutcome::Retry,
+                ..reject(RejectStage::Execution, format!("the worker container was lost: {why}; run it again"))
+            })
+        }
+        BugRun::TimedOut => return Err(reject(RejectStage::Execution, "the tests timed out with the bug".into())),
+        BugRun::Crashed(why) => {
+            return Err(reject(RejectStage::Execution, format!("the test process died with the bug: {why}")))
+        }
         BugRun::Finished(r) => r,
     };
     if results.is_empty() || crate::sandbox::junit::has_collection_error(results) {
         return Err(reject(
-            "execution",
+            RejectStage::Execution,
             "the tests could not be collected with the bug (import or syntax error)".into(),
         ));
     }
     let (f2p, p2p) = grade(selection.tests(), results);
     if f2p.is_empty() {
-        return Err(reject("fail-to-pass", format!("all {} selected tests still pass with the bug", p2p.len())));
+        return Err(reject(
+            RejectStage::FailToPass,
+            format!("all {} selected tests still pass with the bug", p2p.len()),
+        ));
     }
     Ok((f2p, p2p))
 }
@@ -241,12 +254,12 @@ fn first_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::TaskStatus;
+    use crate::model::TaskStage;
 
     const PATCH: &str = "diff --git a/pkg/m.py b/pkg/m.py\n--- a/pkg/m.py\n+++ b/pkg/m.py\n@@ -10,3 +10,3 @@ def f():\n     a = 1\n-    if a < 2:\n+    if a <= 2:\n         return a\n";
 
     fn task(scope: &str) -> Task {
-        let mut t = crate::model::test_support::task("t-1", "flip-comparison", TaskStatus::Candidate);
+        let mut t = crate::model::test_support::task("t-1", "flip-comparison", TaskStage::Candidate);
         t.site.file = "pkg/m.py".into();
         (t.site.start_line, t.site.start_col, t.site.end_line, t.site.end_col) = (10, 4, 10, 9);
         t.site.scope = scope.into();
@@ -330,11 +343,14 @@ mod tests {
     #[test]
     fn judge_stages() {
         let sel = Selection::Covering(vec!["a".into(), "b".into()]);
-        let reject = |run: BugRun| judge("t", &sel, &run).unwrap_err().rejected_at.unwrap();
+        let reject = |run: BugRun| judge("t", &sel, &run).unwrap_err().rejected_at().unwrap().name();
         assert_eq!(reject(BugRun::PatchFailed("x".into())), "format");
         assert_eq!(reject(BugRun::TimedOut), "execution");
         assert_eq!(reject(BugRun::Crashed("exit 139".into())), "execution");
         assert_eq!(reject(BugRun::Finished(BTreeMap::new())), "execution");
+        // A lost worker decides nothing: the candidate is to be run again, and stays a candidate.
+        let lost = judge("t", &sel, &BugRun::WorkerLost("container gone".into())).unwrap_err();
+        assert_eq!((lost.outcome, lost.task_stage()), (VerdictOutcome::Retry, TaskStage::Candidate));
         let all_pass: BTreeMap<_, _> =
             [("a".to_string(), result(TestStatus::Passed, "")), ("b".to_string(), result(TestStatus::Passed, ""))]
                 .into();
@@ -343,12 +359,12 @@ mod tests {
         let one: BTreeMap<_, _> = [("a".to_string(), result(TestStatus::Passed, ""))].into();
         assert_eq!(judge("t", &sel, &BugRun::Finished(one)).unwrap(), (vec!["b".to_string()], vec!["a".to_string()]));
         assert_eq!(
-            judge("t", &Selection::Uncovered, &BugRun::TimedOut).unwrap_err().rejected_at.as_deref(),
-            Some("grounding")
+            judge("t", &Selection::Uncovered, &BugRun::TimedOut).unwrap_err().rejected_at(),
+            Some(RejectStage::Grounding)
         );
         assert_eq!(
-            judge("t", &Selection::Uncovered, &BugRun::PatchFailed("x".into())).unwrap_err().rejected_at.as_deref(),
-            Some("format")
+            judge("t", &Selection::Uncovered, &BugRun::PatchFailed("x".into())).unwrap_err().rejected_at(),
+            Some(RejectStage::Format)
         );
     }
 

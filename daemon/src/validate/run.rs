@@ -7,7 +7,7 @@
 //! the `on_verdict` callback, in completion order.
 
 use super::{judge, problem_statement, select_tests, timeout_for, BugRun, Selection};
-use crate::model::{Task, TaskStatus, TestStatus, Verdict};
+use crate::model::{RejectStage, Task, TestStatus, Verdict, VerdictOutcome};
 use crate::sandbox::image::Environment;
 use crate::sandbox::worker::{RunRequest, Worker};
 use crate::sandbox::{Engine, Limits, Result};
@@ -108,6 +108,7 @@ async fn worker_loop(
 ) -> Result<()> {
     let mut worker: Option<Worker> = None;
     let mut pending: Vec<Pending> = Vec::new();
+    let mut requeued: std::collections::HashSet<String> = Default::default();
     while let Some(task) = pop(queue) {
         if worker.is_none() {
             worker = Some(Worker::start(engine, &env.image, &cfg.limits, &env.run_env()).await?);
@@ -118,6 +119,14 @@ async fn worker_loop(
         let Some(w) = worker.as_mut() else { continue };
         let (outcome, healthy) = run_candidate(w, env, task, cfg).await;
         match outcome {
+            // The worker died under it: once more on a fresh worker, then a retry verdict.
+            Stage::Decided(task, verdict)
+                if verdict.outcome == VerdictOutcome::Retry && requeued.insert(task.id.clone()) =>
+            {
+                if let Ok(mut q) = queue.lock() {
+                    q.push_back(task);
+                }
+            }
             Stage::Decided(task, verdict) => {
                 if tx.send((task, verdict)).is_err() {
                     break;
@@ -242,7 +251,7 @@ async fn recheck(
         Ok(r) => r.results(),
         Err(e) => {
             tracing::warn!("clean re-run failed: {e}");
-            Default::default()
+            return pending.into_iter().map(|p| lost_in_recheck(env, p, &e.to_string())).collect();
         }
     };
     pending
@@ -253,8 +262,7 @@ async fn recheck(
             let verdict = if failing.is_empty() {
                 Verdict {
                     task_id: p.task.id.clone(),
-                    valid: true,
-                    rejected_at: None,
+                    outcome: VerdictOutcome::Valid,
                     reason: format!("{} fail to pass, {} pass to pass", p.f2p.len(), p.p2p.len()),
                     fail_to_pass: p.f2p.clone(),
                     pass_to_pass: p.p2p.clone(),
@@ -268,8 +276,7 @@ async fn recheck(
                 );
                 Verdict {
                     task_id: p.task.id.clone(),
-                    valid: false,
-                    rejected_at: Some("flaky".into()),
+                    outcome: VerdictOutcome::Rejected(RejectStage::Flaky),
                     reason,
                     fail_to_pass: p.f2p.clone(),
                     pass_to_pass: p.p2p.clone(),
@@ -277,12 +284,25 @@ async fn recheck(
                 }
             };
             let mut task = p.task;
-            if verdict.valid {
+            if verdict.is_valid() {
                 task.problem_statement = problem_statement(&task, &p.f2p, &p.failures);
             }
             finish(env, task, verdict, p.started)
         })
         .collect()
+}
+
+/// The worker died during the clean re-run: nothing is known of these candidates yet.
+fn lost_in_recheck(env: &Environment, p: Pending, why: &str) -> (Task, Verdict) {
+    let verdict = Verdict {
+        task_id: p.task.id.clone(),
+        outcome: VerdictOutcome::Retry,
+        reason: format!("the worker container was lost during the clean re-run: {why}; run it again"),
+        fail_to_pass: vec![],
+        pass_to_pass: vec![],
+        duration_ms: 0,
+    };
+    finish(env, p.task, verdict, p.started)
 }
 
 /// Copy the verdict onto its task (status, tests, image) and stamp the time taken.
@@ -291,11 +311,7 @@ fn finish(env: &Environment, mut task: Task, mut verdict: Verdict, started: Inst
     task.fail_to_pass = verdict.fail_to_pass.clone();
     task.pass_to_pass = verdict.pass_to_pass.clone();
     task.image = Some(env.image.clone());
-    task.status = if verdict.valid {
-        TaskStatus::Valid
-    } else {
-        TaskStatus::Invalid(format!("{}: {}", verdict.rejected_at.as_deref().unwrap_or(""), verdict.reason))
-    };
+    task.stage = verdict.task_stage();
     (task, verdict)
 }
 
@@ -323,7 +339,7 @@ async fn run_bugged(
     match worker.run(&req).await {
         Err(e) => {
             tracing::warn!("worker lost on {}: {e}", task.id);
-            (BugRun::TimedOut, false)
+            (BugRun::WorkerLost(e.to_string()), false)
         }
         Ok(r) if r.stage == "apply" => (BugRun::PatchFailed(r.detail), true),
         Ok(r) if r.stage == "timeout" => (BugRun::TimedOut, true),

@@ -36,3 +36,28 @@ pub fn commit_all(root: &Path) -> String {
     let sig = git2::Signature::now("Test", "test@example.com").expect("sig");
     repo.commit(Some("HEAD"), &sig, &sig, "initial", &tree, &[]).expect("commit").to_string()
 }
+
+/// A finished round of repository `/r` that kept `kept` (for tests that need a curriculum).
+pub fn finished_round(number: u32, kept: &[&str]) -> socratic::model::Round {
+    use socratic::model::{Round, RoundInputs, RoundStep};
+    Round {
+        number,
+        inputs: RoundInputs {
+            repo: "/r".into(),
+            head: "c".into(),
+            seed: 0,
+            budget: 1,
+            keep: 1,
+            max_skill_share: 1.0,
+            trace_ids: vec![],
+            skill_versions: Default::default(),
+            model_hash: None,
+            reference_set: None,
+        },
+        step: RoundStep::Done,
+        candidates: 0,
+        valid: 0,
+        kept: kept.iter().map(|s| s.to_string()).collect(),
+        timings_ms: Default::default(),
+    }
+}
