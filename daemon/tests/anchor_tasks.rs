@@ -224,13 +224,7 @@ fn non_git_path_is_a_clear_error() {
     assert!(generate(&dir.path().join("missing"), &config(0, 1)).is_err());
 }
 
-fn socratic(home: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_socratic")).arg("--home").arg(home).args(args).output().expect("run socratic")
-}
-
-fn json(out: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
+use common::{socratic, stdout_json as json};
 
 #[test]
 fn cli_index_generate_list_show() {

@@ -5,13 +5,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn socratic(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_socratic")).arg("--home").arg(home).args(args).output().unwrap()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
+mod common;
+use common::{socratic, stdout_json as json};
 
 fn repo_fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/traces")

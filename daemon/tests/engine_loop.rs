@@ -30,11 +30,7 @@ fn home_with_example(dir: &Path) -> (PathBuf, PathBuf) {
     (home, repo)
 }
 
-fn socratic_cmd(home: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(bin());
-    c.arg("--home").arg(home).args(args).stdin(Stdio::null());
-    c
-}
+use common::socratic_cmd;
 
 fn json(home: &Path, args: &[&str]) -> Value {
     let out = socratic_cmd(home, args).output().unwrap();

@@ -17,9 +17,7 @@ use common::{commit_all, copy_dir, example_repo_source};
 
 const IMAGE: &str = "socratic-env-tallyho:0123456789ab";
 
-fn socratic(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_socratic")).arg("--home").arg(home).args(args).output().expect("run socratic")
-}
+use common::socratic;
 
 fn git(dir: &Path, args: &[&str]) -> Output {
     Command::new("git").arg("-C").arg(dir).args(args).output().expect("run git")

@@ -72,13 +72,7 @@ fn decision_of(fx: &Fixture) -> Decision {
 }
 
 fn socratic(fx: &Fixture, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_socratic"))
-        .arg("--home")
-        .arg(fx.home.path())
-        .args(args)
-        .env("XDG_RUNTIME_DIR", fx.runtime.path())
-        .output()
-        .expect("run socratic")
+    common::socratic_with_runtime(fx.home.path(), fx.runtime.path(), args)
 }
 
 #[test]

@@ -55,13 +55,7 @@ impl Fixture {
     }
 
     fn socratic(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_socratic"))
-            .arg("--home")
-            .arg(self.home.path())
-            .args(args)
-            .env("XDG_RUNTIME_DIR", self.runtime.path())
-            .output()
-            .expect("run socratic")
+        common::socratic_with_runtime(self.home.path(), self.runtime.path(), args)
     }
 
     fn decision(&self, id: &str) -> Decision {

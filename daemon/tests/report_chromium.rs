@@ -15,9 +15,8 @@ use socratic::store::Store;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn socratic(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_socratic")).arg("--home").arg(home).args(args).output().expect("run socratic")
-}
+mod common;
+use common::socratic;
 
 fn chromium() -> Option<PathBuf> {
     let candidates: Vec<PathBuf> = std::env::var_os("CHROMIUM_BIN")

@@ -5,11 +5,12 @@
 //! Without an engine this test fails: it never skips.
 
 use socratic::model::TestStatus;
+use socratic::model::VerdictOutcome;
 use socratic::model::{Site, Task, TaskStage, Verdict};
 use socratic::sandbox::image::{self, BootstrapConfig, EnvConfig, Environment};
 use socratic::sandbox::worker::{RunRequest, RunResponse, Worker};
 use socratic::sandbox::{Engine, Limits};
-use socratic::validate::run::{validate_all, ValidateConfig};
+use socratic::validate::run::{run_candidate, validate_all, Stage, ValidateConfig};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -213,6 +214,23 @@ async fn staged_verdicts_in_warm_and_strict_workers() {
         assert_eq!(stage(&v, "hang").as_deref(), Some("execution"), "{:?}", v["hang"]);
         assert_eq!(stage(&v, "syntax").as_deref(), Some("execution"), "{:?}", v["syntax"]);
     }
+
+    // A worker whose container dies under a candidate says nothing about it: a retry verdict,
+    // the task stays a candidate, and the worker is reported unusable.
+    let mut worker = Worker::start(&engine, &env.image, &Limits::default(), &env.run_env()).await.unwrap();
+    let killed = std::process::Command::new("docker").args(["kill", worker.container_id().unwrap()]).output().unwrap();
+    assert!(killed.status.success(), "{}", String::from_utf8_lossy(&killed.stderr));
+    let flip = candidates().remove(0);
+    let (outcome, healthy) = run_candidate(&mut worker, &env, flip, &ValidateConfig::default()).await;
+    assert!(!healthy, "a dead worker is not reused");
+    match outcome {
+        Stage::Decided(task, verdict) => {
+            assert_eq!(verdict.outcome, VerdictOutcome::Retry, "{verdict:?}");
+            assert_eq!(task.stage, TaskStage::Candidate);
+        }
+        Stage::AwaitingRecheck(_) => panic!("a dead worker produced test results"),
+    }
+    let _ = worker.shutdown().await;
     engine.remove_image(&env.image).await.unwrap();
 }
 

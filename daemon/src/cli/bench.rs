@@ -23,6 +23,9 @@ pub enum BenchCmd {
     Lsp(LspArgs),
     /// Time gradient features (tasks/s, peak memory) on random token sequences.
     Score(super::score::BenchScoreArgs),
+    /// The store at scale (default 1,000,000 tasks): `tasks show`, `curriculum list`,
+    /// language-server diagnostics after didOpen, store size per task.
+    Store(super::bench_store::StoreBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +90,7 @@ pub fn run(home: &std::path::Path, cmd: BenchCmd) -> anyhow::Result<i32> {
         BenchCmd::Validate(args) => super::bench_validate::run(home, args),
         BenchCmd::Lsp(args) => lsp(args),
         BenchCmd::Score(args) => super::score::run_bench(args),
+        BenchCmd::Store(args) => super::bench_store::run(args),
     }
 }
 

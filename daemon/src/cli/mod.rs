@@ -4,6 +4,7 @@
 //! human output on stdout (or one stable JSON document with `--json`), logs on stderr.
 
 mod bench;
+mod bench_store;
 mod bench_validate;
 mod daemon;
 mod demo;

@@ -3,7 +3,7 @@
 //! In: a task, its verdict if decided, whether its anchor is stale. Out: plain strings
 //! (Markdown for the hover). No LSP types.
 
-use crate::model::{Task, Verdict};
+use crate::model::{Decision, Task, Verdict};
 
 /// The name shown as the diagnostic code: the skill when the task came from one, else the
 /// operator.
@@ -21,9 +21,9 @@ pub fn state(task: &Task, stale: bool) -> &'static str {
     }
 }
 
-/// Tasks that deserve attention (validated, not rejected) rather than a hint.
+/// Tasks that deserve attention (validated and not rejected, or accepted) rather than a hint.
 pub fn is_strong(task: &Task) -> bool {
-    task.is_usable()
+    task.is_usable() || task.decision == Decision::Accepted
 }
 
 /// One line: `[state] operator in enclosing: first line of the statement`.

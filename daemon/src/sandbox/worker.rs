@@ -226,6 +226,11 @@ impl Worker {
         out.stdout.trim().parse().ok()
     }
 
+    /// The id of the worker's container (while it has one).
+    pub fn container_id(&self) -> Option<&str> {
+        self.container.as_ref().map(|c| c.id.as_str())
+    }
+
     /// Stop the runner and remove the container.
     pub async fn shutdown(mut self) -> Result<()> {
         let _ = self.input.shutdown().await;

@@ -61,3 +61,25 @@ pub fn finished_round(number: u32, kept: &[&str]) -> socratic::model::Round {
         timings_ms: Default::default(),
     }
 }
+
+/// The `socratic` binary under test with `--home HOME` and `args`, stdin closed.
+pub fn socratic_cmd(home: &Path, args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_socratic"));
+    c.arg("--home").arg(home).args(args).stdin(std::process::Stdio::null());
+    c
+}
+
+/// Run `socratic --home HOME args...` and collect its output.
+pub fn socratic(home: &Path, args: &[&str]) -> std::process::Output {
+    socratic_cmd(home, args).output().expect("run socratic")
+}
+
+/// Run `socratic` with its daemon socket under `runtime` (`XDG_RUNTIME_DIR`).
+pub fn socratic_with_runtime(home: &Path, runtime: &Path, args: &[&str]) -> std::process::Output {
+    socratic_cmd(home, args).env("XDG_RUNTIME_DIR", runtime).output().expect("run socratic")
+}
+
+/// A command's stdout as JSON (the test fails with the text when it is not).
+pub fn stdout_json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
