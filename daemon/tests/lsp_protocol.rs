@@ -586,4 +586,30 @@ async fn a_round_answers_its_summary_and_the_task_list_its_rows() {
     let all =
         c.request("workspace/executeCommand", json!({"command": "socratic.tasks", "arguments": [{"all": true}]})).await;
     assert_eq!(result_as::<TaskList>(&all).tasks.len(), list.tasks.len());
+
+    // the CLI prints the same rows: `tasks list --json` as `socratic.tasks` (no document is
+    // open, so the same places), `curriculum list --json` the kept ones
+    let cli = |args: &[&str]| -> Value {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_socratic"))
+            .arg("--home")
+            .arg(fx.home.path())
+            .args(args)
+            .output()
+            .expect("run socratic");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let mut printed: Vec<protocol::TaskRow> = serde_json::from_value(cli(&["tasks", "list", "--json"])).expect("rows");
+    printed.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut listed = list.tasks.clone();
+    listed.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(printed, listed);
+    let curriculum = cli(&["curriculum", "list", "--json"]);
+    let entries = curriculum["tasks"].as_array().expect("entries");
+    assert_eq!(entries.len(), summary.kept.len(), "{curriculum}");
+    for e in entries {
+        let row: protocol::TaskRow = serde_json::from_value(e["task"].clone()).expect("a task row");
+        assert_eq!(Some(&row), listed.iter().find(|r| r.id == row.id), "{e}");
+        assert_eq!(e["membership"], "kept");
+    }
 }
