@@ -413,7 +413,7 @@ impl TaskStage {
 
 /// The user's decision about a task (CLI `curriculum accept|reject`, the editors' code actions).
 /// Only the user changes it; the pipeline never does.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Decision {
     #[default]
@@ -439,7 +439,7 @@ impl Decision {
 /// Whether the code a task was generated from is still at its site in the working tree. An
 /// edit or a checkout that touches the site makes it stale; the task itself (its patch at its
 /// base commit) stays as good as it was.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AnchorState {
     #[default]

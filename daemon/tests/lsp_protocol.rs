@@ -1,8 +1,13 @@
 //! The language server over an in-memory pipe: a real git repository (a copy of the example
-//! library), tasks generated and stored, then LSP messages in and JSON values compared.
+//! library), tasks generated and stored, then LSP messages in and JSON values compared. Command
+//! results are read back into the protocol's types (`socratic::lsp::protocol`), which must
+//! serialize to exactly the JSON received.
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Value};
-use socratic::model::{AnchorState, Decision, TaskStage};
+use socratic::lsp::protocol::{self, RoundSummary, StatusChanged, TaskList, TaskPatch};
+use socratic::model::{AnchorState, Decision, Round, RoundInputs, RoundStep, TaskStage, Verdict};
 use socratic::store::Store;
 use socratic::tasks::{generate, GenerateConfig};
 use std::path::{Path, PathBuf};
@@ -62,6 +67,15 @@ impl Fixture {
     fn store(&self) -> Store {
         Store::open(self.home.path()).expect("store")
     }
+}
+
+/// The result of a command answer as the protocol type `T`, which serializes back to the same
+/// JSON (no field missing, renamed or extra).
+fn result_as<T: DeserializeOwned + Serialize>(answer: &Value) -> T {
+    let result = &answer["result"];
+    let parsed: T = serde_json::from_value(result.clone()).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    assert_eq!(&serde_json::to_value(&parsed).expect("json"), result, "the result is the protocol type");
+    parsed
 }
 
 /// A client speaking LSP over a duplex pipe to an in-process server.
@@ -244,11 +258,19 @@ async fn diagnostics_hover_actions_and_commands() {
     assert_eq!(cmds, ["socratic.accept", "socratic.reject", "socratic.startAttempt", "socratic.showPatch"]);
     let patch =
         c.request("workspace/executeCommand", json!({"command": "socratic.showPatch", "arguments": [task.id]})).await;
-    assert_eq!(patch["result"]["patch"], json!(task.bug_patch));
+    assert_eq!(result_as::<TaskPatch>(&patch).patch, task.bug_patch);
 
     // accept: the store changes and the diagnostic is re-published as accepted
     let r = c.request("workspace/executeCommand", json!({"command": "socratic.accept", "arguments": [task.id]})).await;
-    assert_eq!(r["result"]["status"], "accepted", "{r}");
+    assert_eq!(
+        result_as::<StatusChanged>(&r),
+        StatusChanged {
+            id: task.id.clone(),
+            status: "accepted".into(),
+            stage: "candidate".into(),
+            decision: Decision::Accepted
+        }
+    );
     assert_eq!(fx.store().task(&task.id).expect("store").expect("task").decision, Decision::Accepted);
     let id = task.id.clone();
     let again = c
@@ -377,6 +399,24 @@ async fn garbage_and_bad_params_do_not_kill_the_server() {
     assert_eq!(r["error"]["code"], -32602, "{r}");
     let r = c.request("workspace/executeCommand", json!({"command": "socratic.accept", "arguments": [42]})).await;
     assert_eq!(r["error"]["code"], -32602, "{r}");
+    assert!(
+        r["error"]["message"].as_str().unwrap_or("").contains("socratic.accept: argument 1 is not a task id"),
+        "{r}"
+    );
+    // each command names its bad argument
+    for (command, args, says) in [
+        ("socratic.accept", json!([]), "socratic.accept expects a task id"),
+        ("socratic.showPatch", json!(["a", "b"]), "socratic.showPatch takes one argument"),
+        ("socratic.generate", json!([7]), "socratic.generate: argument 1 is not a document URI"),
+        ("socratic.round", json!([{"budget": 3}]), "unknown field `budget`"),
+        ("socratic.startAttempt", json!([{"task": "x"}]), "socratic.startAttempt: argument 1 is not a task id"),
+        ("socratic.finishAttempt", json!(["t-1"]), "socratic.finishAttempt takes no arguments"),
+        ("socratic.tasks", json!([{"all": "yes"}]), "socratic.tasks: argument 1 is not task list options"),
+    ] {
+        let r = c.request("workspace/executeCommand", json!({"command": command, "arguments": args})).await;
+        assert_eq!(r["error"]["code"], -32602, "{command}: {r}");
+        assert!(r["error"]["message"].as_str().unwrap_or("").contains(says), "{command}: {r}");
+    }
     let r = c.request("workspace/executeCommand", json!({"command": "socratic.accept", "arguments": ["t-nope"]})).await;
     assert!(r.get("error").is_some(), "{r}");
     let r = c.request("workspace/executeCommand", json!({"command": "socratic.nothing"})).await;
@@ -475,9 +515,10 @@ async fn generate_reports_progress_and_publishes_new_tasks() {
     let first = c.open(&uri, &text).await;
     assert_eq!(diags(&first).len(), 0, "an empty store has no tasks");
     let r = c.request("workspace/executeCommand", json!({"command": "socratic.generate", "arguments": [uri]})).await;
-    let added = r["result"]["added"].as_u64().unwrap_or_else(|| panic!("{r}"));
+    let generated = result_as::<protocol::Generated>(&r);
+    let added = generated.added as u64;
     assert!(added > 0, "{r}");
-    assert_eq!(r["result"]["file"], json!(fx.file));
+    assert_eq!(generated.file.as_deref(), Some(fx.file.as_str()));
     let stored = Store::open(empty_home.path()).expect("store").tasks().expect("tasks");
     assert_eq!(stored.len() as u64, added);
     assert!(stored.iter().all(|t| t.site.file == fx.file));
@@ -494,4 +535,94 @@ async fn generate_reports_progress_and_publishes_new_tasks() {
     assert_eq!(kinds.first().map(String::as_str), Some("begin"), "{kinds:?}");
     assert_eq!(kinds.last().map(String::as_str), Some("end"), "{kinds:?}");
     assert!(kinds.iter().any(|k| k == "report"), "{kinds:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_answers_its_summary_and_the_task_list_its_rows() {
+    let fx = Fixture::new();
+    // round 1 stopped before its select step: selecting needs no container
+    let mut store = fx.store();
+    let mut picked: Vec<_> = store.tasks().expect("tasks").into_iter().take(3).collect();
+    for t in &mut picked {
+        t.round = Some(1);
+        t.stage = TaskStage::Scored;
+        let verdict = Verdict {
+            task_id: t.id.clone(),
+            outcome: socratic::model::VerdictOutcome::Valid,
+            reason: "valid".into(),
+            fail_to_pass: vec!["tests/test_x.py::test_x".into()],
+            pass_to_pass: vec![],
+            duration_ms: 1,
+        };
+        store.record_verdict(t, &verdict).expect("verdict");
+    }
+    let git = git2::Repository::open(fx.root()).expect("repo");
+    let head = git.head().expect("head").peel_to_commit().expect("commit").id().to_string();
+    let inputs = RoundInputs {
+        repo: fx.root().display().to_string(),
+        head,
+        seed: 1,
+        budget: 3,
+        keep: 2,
+        max_skill_share: 1.0,
+        trace_ids: vec![],
+        skill_versions: Default::default(),
+        model_hash: None,
+        reference_set: None,
+    };
+    let round = Round {
+        number: 1,
+        inputs,
+        step: RoundStep::Select,
+        candidates: 3,
+        valid: 3,
+        kept: vec![],
+        timings_ms: Default::default(),
+    };
+    store.save_round(&round).expect("save round");
+    drop(store);
+
+    let mut c = Client::start(fx.home.path());
+    c.initialize(&fx.root()).await;
+    let r = c.request("workspace/executeCommand", json!({"command": "socratic.round", "arguments": [{}]})).await;
+    let summary = result_as::<RoundSummary>(&r);
+    let stored = fx.store().rounds().expect("rounds").pop().expect("a round");
+    assert_eq!(summary, RoundSummary::of(&stored));
+    assert_eq!((summary.number, summary.step.as_str(), summary.candidates, summary.valid), (1, "done", 3, 3));
+    assert!(!summary.kept.is_empty() && summary.kept.len() <= 2, "{r}");
+    assert!(summary.kept.iter().all(|id| picked.iter().any(|t| &t.id == id)), "{r}");
+
+    let r = c.request("workspace/executeCommand", json!({"command": "socratic.tasks"})).await;
+    let list = result_as::<TaskList>(&r);
+    assert_eq!(list.root.as_deref(), Some(fx.root().display().to_string().as_str()));
+    assert_eq!(list.tasks.len(), fx.store().tasks().expect("tasks").len());
+    let all =
+        c.request("workspace/executeCommand", json!({"command": "socratic.tasks", "arguments": [{"all": true}]})).await;
+    assert_eq!(result_as::<TaskList>(&all).tasks.len(), list.tasks.len());
+
+    // the CLI prints the same rows: `tasks list --json` as `socratic.tasks` (no document is
+    // open, so the same places), `curriculum list --json` the kept ones
+    let cli = |args: &[&str]| -> Value {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_socratic"))
+            .arg("--home")
+            .arg(fx.home.path())
+            .args(args)
+            .output()
+            .expect("run socratic");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let mut printed: Vec<protocol::TaskRow> = serde_json::from_value(cli(&["tasks", "list", "--json"])).expect("rows");
+    printed.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut listed = list.tasks.clone();
+    listed.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(printed, listed);
+    let curriculum = cli(&["curriculum", "list", "--json"]);
+    let entries = curriculum["tasks"].as_array().expect("entries");
+    assert_eq!(entries.len(), summary.kept.len(), "{curriculum}");
+    for e in entries {
+        let row: protocol::TaskRow = serde_json::from_value(e["task"].clone()).expect("a task row");
+        assert_eq!(Some(&row), listed.iter().find(|r| r.id == row.id), "{e}");
+        assert_eq!(e["membership"], "kept");
+    }
 }

@@ -4,11 +4,13 @@
 //! script drives the user commands and writes a JSON report; this test checks the report against
 //! the store: `:SocraticTasks` lists every task at its line, `:SocraticAccept` / `:SocraticReject`
 //! changed the stored status, and the attempt's trace holds the `:!` command, the `:terminal`
-//! job and the command of a shell marking its prompt (OSC 133), each with its exit code.
-//! The plugin's pure Lua functions are checked by `tests/nvim/plugin_units.lua`.
+//! job and the command of a shell marking its prompt (OSC 133), each with its exit code, and
+//! `:SocraticRound` shows the round's figures (the store holds a round stopped before its select
+//! step, so it finishes without a container engine). The plugin's pure Lua functions are checked
+//! by `tests/nvim/plugin_units.lua`, its decoding of results against the protocol schema.
 
 use serde_json::Value;
-use socratic::model::Decision;
+use socratic::model::{Decision, Round, RoundInputs, RoundStep, TaskStage, Verdict, VerdictOutcome};
 use socratic::store::Store;
 use socratic::tasks::{generate, GenerateConfig};
 use std::collections::BTreeSet;
@@ -50,7 +52,9 @@ impl Fixture {
             .map(|(f, _)| f.clone())
             .expect("a file");
         assert!(counts[&file] >= 3, "the fixture needs a file with three tasks: {counts:?}");
-        Store::open(home.path()).expect("store").insert_tasks(&tasks).expect("insert");
+        let mut store = Store::open(home.path()).expect("store");
+        store.insert_tasks(&tasks).expect("insert");
+        round_before_select(&mut store, repo.path(), &tasks, &file);
         Fixture { repo, home, runtime, plugin, file }
     }
 
@@ -61,6 +65,50 @@ impl Fixture {
     fn decision(&self, id: &str) -> Decision {
         Store::open(self.home.path()).expect("store").task(id).expect("task").expect("stored").decision
     }
+}
+
+/// Round 1 stopped before its select step: three tasks outside `file` (the one the script
+/// works in) validated as round-1 tasks, so selecting keeps some of them with no container.
+fn round_before_select(store: &mut Store, repo: &Path, tasks: &[socratic::model::Task], file: &str) {
+    let mut round_tasks: Vec<_> = tasks.iter().filter(|t| t.site.file != file).take(3).cloned().collect();
+    assert_eq!(round_tasks.len(), 3, "the fixture needs three tasks outside {file}");
+    for t in &mut round_tasks {
+        t.round = Some(1);
+        t.stage = TaskStage::Scored;
+        let verdict = Verdict {
+            task_id: t.id.clone(),
+            outcome: VerdictOutcome::Valid,
+            reason: "valid".into(),
+            fail_to_pass: vec!["tests/test_x.py::test_x".into()],
+            pass_to_pass: vec![],
+            duration_ms: 1,
+        };
+        store.record_verdict(t, &verdict).expect("verdict");
+    }
+    let git = git2::Repository::open(repo).expect("repo");
+    let head = git.head().expect("head").peel_to_commit().expect("commit").id();
+    store
+        .save_round(&Round {
+            number: 1,
+            inputs: RoundInputs {
+                repo: repo.canonicalize().expect("canonical").display().to_string(),
+                head: head.to_string(),
+                seed: 1,
+                budget: 3,
+                keep: 2,
+                max_skill_share: 1.0,
+                trace_ids: vec![],
+                skill_versions: Default::default(),
+                model_hash: None,
+                reference_set: None,
+            },
+            step: RoundStep::Select,
+            candidates: 3,
+            valid: 3,
+            kept: vec![],
+            timings_ms: Default::default(),
+        })
+        .expect("save round");
 }
 
 impl Drop for Fixture {
@@ -175,6 +223,17 @@ fn the_plugin_lists_accepts_rejects_and_records_an_attempt() {
     assert!(health.contains("Docker"), "{health}");
     assert!(str_of(&report, "help").ends_with("doc/socratic.txt"), "{report}");
     assert!(str_of(&report, "help_line").contains("*socratic*"), "{report}");
+
+    // :SocraticRound: the round finished, and the plugin showed its figures
+    let rounds = Store::open(fx.home.path()).expect("store").rounds().expect("rounds");
+    let round = rounds.last().expect("a round");
+    assert_eq!((round.number, round.step), (1, RoundStep::Done), "{round:?}");
+    assert!(!round.kept.is_empty(), "{round:?}");
+    assert_eq!(
+        str_of(&report, "round_message"),
+        format!("socratic: round 1: {} candidates, {} valid, {} kept", round.candidates, round.valid, round.kept.len()),
+        "{report}"
+    );
 }
 
 #[test]
@@ -182,6 +241,7 @@ fn the_plugins_pure_functions() {
     let Some(nvim) = nvim_bin::nvim_or_skip() else { return };
     let out = nvim_script(&nvim, "plugin_units.lua")
         .env("PLUGIN", root().join("editor-extensions/nvim"))
+        .env("SCHEMA", root().join("editor-extensions/protocol/socratic-protocol.schema.json"))
         .output()
         .expect("run nvim");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -13,7 +13,7 @@ use socratic::model::{
 };
 use socratic::store::Store;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 mod common;
 use common::socratic;

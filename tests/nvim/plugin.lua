@@ -6,7 +6,9 @@
 -- Steps: setup(); open FILE; :SocraticTasks; :SocraticAccept on the diagnostic under the
 -- cursor; :SocraticReject ID; :SocraticStartAttempt; `:!` typed on the command line, a
 -- `:terminal {cmd}` job, a shell in `:terminal` marking its prompt with OSC 133;
--- :SocraticFinishAttempt; :checkhealth socratic; :help socratic; :SocraticTasks again.
+-- :SocraticFinishAttempt; :checkhealth socratic; :help socratic; :SocraticTasks again;
+-- :SocraticRound (the store holds a round stopped before its select step, so it finishes
+-- without a container engine) and the message it shows.
 -- Exits 0 after writing REPORT, 1 (with `FAIL why` on stdout) when a step times out.
 
 local env = function(name)
@@ -132,4 +134,20 @@ wait('quickfix list filled again', 30000, function()
   return vim.fn.getqflist({ title = 0 }).title:match('^socratic tasks') ~= nil
 end)
 report.tasks_after = qf_rows()
+
+-- :SocraticRound and the message the plugin shows
+local messages = {}
+local notify = vim.notify
+vim.notify = function(msg, level, opts)
+  table.insert(messages, msg)
+  return notify(msg, level, opts)
+end
+local function round_message()
+  for _, m in ipairs(messages) do
+    if m:match('^socratic: round %d') or m:match('^socratic: round failed') then return m end
+  end
+end
+vim.cmd('SocraticRound')
+wait('round message', 60000, function() return round_message() ~= nil end)
+report.round_message = round_message()
 finish(true, 'plugin')

@@ -1,8 +1,10 @@
 -- The socratic plugin's pure Lua functions (run with `nvim --headless --clean -l`; PLUGIN is
--- the plugin folder). Prints `OK units N` after N checks, or `FAIL` lines and exits 1.
+-- the plugin folder, SCHEMA the protocol schema file). Prints `OK units N` after N checks, or
+-- `FAIL` lines and exits 1.
 
 vim.opt.runtimepath:prepend(assert(os.getenv('PLUGIN'), 'PLUGIN'))
 local config = require('socratic.config')
+local protocol = require('socratic.protocol')
 local record = require('socratic.record')
 local tasks = require('socratic.tasks')
 
@@ -67,6 +69,60 @@ eq(#items, 1, 'rejected left out')
 eq({ items[1].filename, items[1].lnum, items[1].col, items[1].type, items[1].text },
   { '/repo/pkg/a.py', 3, 5, 'I', '[valid] op t-1: S1' }, 'an item')
 eq(tasks.qf_items(rows, '/repo', true)[2].text, '[rejected] guard t-2: S2', 'all, with the skill')
+
+-- the protocol: every property the plugin reads or writes is one the schema defines, each
+-- command's result is the type its decoder is written for, and the decoders read the schema's
+-- example objects (what the server's types serialize to) without a gap
+local schema = vim.json.decode(table.concat(vim.fn.readfile(assert(os.getenv('SCHEMA'), 'SCHEMA')), '\n'))
+local defs = schema.definitions
+for name, props in pairs(protocol.PROPERTIES) do
+  local def = defs[name] or {}
+  eq(defs[name] ~= nil, true, 'schema type ' .. name)
+  for _, p in ipairs(props) do
+    eq(def.properties ~= nil and def.properties[p] ~= nil, true, name .. '.' .. p .. ' is a property in the schema')
+  end
+end
+local commands = schema.properties.commands.properties
+local function result_type(command)
+  local c = commands[command]
+  return c and c.properties.result['$ref'] and c.properties.result['$ref']:match('[^/]+$') or nil
+end
+eq({ result_type(protocol.ACCEPT), result_type(protocol.REJECT), result_type(protocol.SHOW_PATCH),
+  result_type(protocol.GENERATE), result_type(protocol.ROUND), result_type(protocol.START_ATTEMPT),
+  result_type(protocol.FINISH_ATTEMPT), result_type(protocol.TASKS) },
+  { 'StatusChanged', 'StatusChanged', 'TaskPatch', 'Generated', 'RoundSummary', 'AttemptStarted', 'AttemptFinished',
+    'TaskList' }, 'the result type of each command')
+eq(schema.properties.notifications.properties[protocol.RECORD_EVENT].properties.params['$ref'],
+  '#/definitions/EditorEvent', 'the recordEvent params')
+eq(defs.EditorEvent.properties.kind['$ref'], '#/definitions/EditorEventKind', 'the event kind')
+eq(vim.json.encode(defs.EditorEventKind or {}):find('"command"', 1, true) ~= nil, true, 'a command event kind')
+
+local function example(name) return defs[name].examples[1] end
+local round = example('RoundSummary')
+eq(protocol.round_message(round), ('round %s: %s candidates, %s valid, %s kept'):format(tostring(round.number),
+  tostring(round.candidates), tostring(round.valid), tostring(#(round.kept or {}))), 'the round message')
+eq(protocol.round_message(vim.tbl_extend('force', round, { step = 'validate' })):match('%(stopped before validate%)$') ~= nil,
+  true, 'an unfinished round says where it stopped')
+eq(protocol.round_message({ generated = 3, added = 1 }), 'round ?: ? candidates, ? valid, ? kept', 'another shape shows ?')
+local status = example('StatusChanged')
+eq(protocol.status_message(status), status.status .. ' ' .. status.id, 'the status message')
+local generated = example('Generated')
+eq(protocol.generated_message(generated), ('%s candidates, %s new in %s'):format(tostring(generated.generated),
+  tostring(generated.added), tostring(generated.file)), 'the generate message')
+eq(protocol.attempt_task(example('AttemptStarted')), example('AttemptStarted').id, 'the attempt task')
+local finished = example('AttemptFinished')
+eq(protocol.attempt_finished_message(finished), ('attempt at %s stored as trace %s (%s)'):format(tostring(finished.id),
+  tostring(finished.trace), tostring(finished.label)), 'the finish message')
+local patch_id, patch_lines = protocol.patch(example('TaskPatch'))
+eq({ patch_id, patch_lines[1] }, { example('TaskPatch').id, vim.split(example('TaskPatch').patch, '\n')[1] }, 'the patch')
+local list = protocol.task_list(example('TaskList'))
+local row = example('TaskList').tasks[1]
+eq({ list.root, list.attempt, #list.tasks }, { example('TaskList').root, nil, 1 }, 'the task list')
+local item = tasks.qf_items(list.tasks, list.root)[1]
+eq({ item.filename, item.lnum, item.col, item.text },
+  { list.root .. '/' .. row.file, row.line, row.column, ('[%s] %s %s: %s'):format(row.status, row.skill, row.id, row.statement) },
+  'a quickfix item from a schema row')
+eq(tasks.qf_items(list.tasks, nil)[1].filename, vim.uri_to_fname(row.uri), 'the row URI without a root')
 
 if #failures > 0 then
   for _, f in ipairs(failures) do io.stdout:write('FAIL ' .. f .. '\n') end

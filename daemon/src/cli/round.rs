@@ -1,14 +1,19 @@
 //! `socratic round`: run one round of the loop (or resume the unfinished one) and print what it
 //! kept; `socratic curriculum list|accept|reject`: the kept tasks and the user's decisions.
+//! `curriculum list --json` prints each task as the same `TaskRow` as `tasks list --json` and
+//! the editors' `socratic.tasks`, with its membership and rank.
 
 use super::env::{runtime, ImageArgs};
 use super::{print_json, EXIT_FAILED, EXIT_OK};
-use crate::engine::curriculum::pick_round;
+use crate::engine::curriculum::{pick_round, Membership};
 use crate::engine::round::{run_round, RoundOptions};
+use crate::lsp::protocol::TaskRow;
+use crate::lsp::tasks::stored_rows;
 use crate::model::{Decision, Round};
 use crate::store::Store;
 use crate::validate::run::ValidateConfig;
 use clap::{Args, Subcommand};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
@@ -70,6 +75,22 @@ pub enum CurriculumCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// One task of `curriculum list --json`.
+#[derive(Debug, Serialize)]
+pub struct CurriculumRow {
+    pub task: TaskRow,
+    pub membership: Membership,
+    /// 1-based rank in the round's ranking, when the ranking kept it.
+    pub rank: Option<usize>,
+}
+
+/// What `curriculum list --json` prints.
+#[derive(Debug, Serialize)]
+pub struct CurriculumList {
+    pub round: u32,
+    pub tasks: Vec<CurriculumRow>,
 }
 
 impl RoundArgs {
@@ -163,7 +184,13 @@ pub fn run_curriculum(home: &Path, cmd: CurriculumCmd) -> anyhow::Result<i32> {
             };
             if json {
                 let entries = crate::engine::curriculum::load(&store, r)?;
-                print_json(&serde_json::json!({ "round": r.number, "tasks": entries }))?;
+                let rows = stored_rows(entries.iter().map(|e| &e.task));
+                let tasks = entries
+                    .iter()
+                    .zip(rows)
+                    .map(|(e, task)| CurriculumRow { task, membership: e.membership, rank: e.rank })
+                    .collect();
+                print_json(&CurriculumList { round: r.number, tasks })?;
             } else {
                 println!("{}", round_line(r));
                 print_curriculum(&store, r)?;

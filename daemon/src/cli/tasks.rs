@@ -1,12 +1,13 @@
 //! `socratic tasks generate|list|show`: candidate repair tasks in the store.
 //!
 //! In: a git repository, operators, budget and seed (generate), or a task id (show). Out: the
-//! generated tasks stored, a per-operator report, task rows, or one task with its bug patch;
-//! exit 2 for an unknown operator.
+//! generated tasks stored, a per-operator report, task rows (the editors' `TaskRow`, the same
+//! as `curriculum list` prints), or one task with its bug patch; exit 2 for an unknown operator.
 
 use super::traces::JsonFlag;
 use super::{print_json, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::model::Task;
+use crate::lsp::protocol::TaskRow;
+use crate::lsp::tasks::stored_rows;
 use crate::store::Store;
 use crate::tasks::{generate, select_operators, GenerateConfig, Report, DEFAULT_BUDGET};
 use clap::{Args, Subcommand};
@@ -79,40 +80,6 @@ pub struct GenerateOutput {
     pub tasks: Vec<TaskRow>,
 }
 
-/// One line of `tasks list`.
-#[derive(Debug, Serialize)]
-pub struct TaskRow {
-    pub id: String,
-    pub operator: String,
-    /// One word: the decision if any, else `stale`, else the stage.
-    pub status: String,
-    pub stage: String,
-    pub decision: crate::model::Decision,
-    pub anchor: crate::model::AnchorState,
-    pub file: String,
-    /// 1-based.
-    pub line: usize,
-    pub enclosing: String,
-    pub base_commit: String,
-}
-
-impl TaskRow {
-    fn new(t: &Task) -> TaskRow {
-        TaskRow {
-            id: t.id.clone(),
-            operator: t.operator.clone(),
-            status: t.state_word().to_string(),
-            stage: t.stage.name().to_string(),
-            decision: t.decision,
-            anchor: t.anchor,
-            file: t.site.file.clone(),
-            line: t.site.start_line + 1,
-            enclosing: t.enclosing.clone(),
-            base_commit: t.base_commit.clone(),
-        }
-    }
-}
-
 pub fn run(home: &Path, cmd: TasksCmd) -> anyhow::Result<i32> {
     match cmd {
         TasksCmd::Generate(args) => generate_cmd(home, args),
@@ -120,7 +87,7 @@ pub fn run(home: &Path, cmd: TasksCmd) -> anyhow::Result<i32> {
         TasksCmd::Score(args) => super::score::run_score(home, args),
         TasksCmd::List(f) => {
             let store = Store::open(home)?;
-            let rows: Vec<TaskRow> = store.tasks()?.iter().map(TaskRow::new).collect();
+            let rows = stored_rows(&store.tasks()?);
             if f.json {
                 print_json(&rows)?;
             } else {
@@ -195,7 +162,7 @@ fn generate_cmd(home: &Path, args: GenerateArgs) -> anyhow::Result<i32> {
         stored_new,
         operator_weights: config.operator_weights.clone(),
         operators: reports,
-        tasks: tasks.iter().map(TaskRow::new).collect(),
+        tasks: stored_rows(&tasks),
     };
     if args.json {
         print_json(&out)?;
@@ -228,7 +195,7 @@ fn generate_text(o: &GenerateOutput) -> String {
     s
 }
 
-fn show_text(t: &Task, verdict: Option<&crate::model::Verdict>) -> String {
+fn show_text(t: &crate::model::Task, verdict: Option<&crate::model::Verdict>) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(s, "id:        {}", t.id);

@@ -5,9 +5,9 @@
 //! editor reports). Out: a redacted [`Trace`] (source `Editor`, final patch = the working tree
 //! against HEAD, label inferred) ready for `Store::insert_records`. No LSP types.
 
+use super::protocol::{EditorEvent, EditorEventKind};
 use crate::model::{Event, Record, SourceFormat, Task, TaskRef, Trace};
 use crate::traces::infer;
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// Edits of one file in a row are kept in one event, up to this many characters.
@@ -20,17 +20,6 @@ pub struct Attempt {
     pub root: PathBuf,
     pub started_at: String,
     pub events: Vec<Event>,
-}
-
-/// What the editor reports through `socratic/recordEvent`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EditorEvent {
-    pub kind: String,
-    pub command: Option<String>,
-    pub exit_code: Option<i32>,
-    pub output: Option<String>,
-    pub text: Option<String>,
 }
 
 impl Attempt {
@@ -55,21 +44,22 @@ impl Attempt {
         self.events.push(Event::Message { role: "editor".into(), text: format!("saved {rel}") });
     }
 
-    /// Record an editor event; an unknown kind or a missing field is an error.
+    /// Record an editor event; a missing field is an error.
     pub fn record(&mut self, e: EditorEvent) -> Result<(), String> {
-        let event = match e.kind.as_str() {
-            "command" | "test_run" => {
+        let event = match e.kind {
+            EditorEventKind::Command | EditorEventKind::TestRun => {
                 let command = e.command.ok_or("a command event needs `command`")?;
                 let output = e.output.unwrap_or_default();
                 match infer::command_event(&command, e.exit_code, &output) {
-                    Event::Command { command, exit_code, output } if e.kind == "test_run" => {
+                    Event::Command { command, exit_code, output } if e.kind == EditorEventKind::TestRun => {
                         Event::TestRun { statuses: infer::parse_test_output(&output), command, exit_code, output }
                     }
                     ev => ev,
                 }
             }
-            "message" => Event::Message { role: "user".into(), text: e.text.ok_or("a message event needs `text`")? },
-            other => return Err(format!("unknown event kind '{other}' (command, test_run, message)")),
+            EditorEventKind::Message => {
+                Event::Message { role: "user".into(), text: e.text.ok_or("a message event needs `text`")? }
+            }
         };
         self.events.push(event);
         Ok(())

@@ -1,6 +1,7 @@
 //! `textDocument/codeAction`: accept, reject, start an attempt, show the patch — for each task
 //! diagnostic in the request (or each task whose site overlaps the range).
 
+use super::protocol::{ACCEPT, REJECT, SHOW_PATCH, START_ATTEMPT};
 use super::text::{offset_of, Pos};
 use super::{Session, SOURCE};
 use tower_lsp_server::jsonrpc::Result;
@@ -9,10 +10,10 @@ use tower_lsp_server::ls_types::*;
 /// The actions offered for one task.
 pub(super) fn actions_for(task_id: &str, label: &str, diagnostic: Option<&Diagnostic>) -> Vec<CodeActionOrCommand> {
     let items = [
-        ("socratic.accept", format!("socratic: accept {label} into the curriculum")),
-        ("socratic.reject", format!("socratic: reject {label}")),
-        ("socratic.startAttempt", format!("socratic: start an attempt at {label}")),
-        ("socratic.showPatch", format!("socratic: show the bug patch of {label}")),
+        (ACCEPT, format!("socratic: accept {label} into the curriculum")),
+        (REJECT, format!("socratic: reject {label}")),
+        (START_ATTEMPT, format!("socratic: start an attempt at {label}")),
+        (SHOW_PATCH, format!("socratic: show the bug patch of {label}")),
     ];
     items
         .into_iter()
@@ -24,6 +25,7 @@ pub(super) fn actions_for(task_id: &str, label: &str, diagnostic: Option<&Diagno
                 command: Some(Command {
                     title,
                     command: command.into(),
+                    // the protocol's TaskId argument, by id
                     arguments: Some(vec![serde_json::Value::String(task_id.into())]),
                 }),
                 ..Default::default()

@@ -1,28 +1,30 @@
 //! `workspace/executeCommand`: accept / reject a task, show its patch, generate tasks, run a
-//! round, start and finish an attempt, list the tasks ([`super::tasks`]). Store work runs in
-//! `spawn_blocking`; long work reports `$/progress`.
+//! round, start and finish an attempt, list the tasks ([`super::tasks`]).
+//!
+//! In: the command name and its arguments, parsed into the [`protocol`] argument types (a bad
+//! argument is an invalid-params error naming the command and the argument). Out: the
+//! [`protocol`] result type of the command, serialized. Store work runs in `spawn_blocking`;
+//! long work reports `$/progress`.
 
 use super::attempt::Attempt;
+use super::protocol::{self, *};
 use super::state::Change;
 use super::{invalid, Session};
 use crate::model::Decision;
 use crate::tasks::GenerateConfig;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
-/// The task id argument: a string, or an object with `id` / `taskId`.
-fn task_arg(args: &[Value]) -> Result<String> {
-    match args.first() {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        Some(Value::Object(o)) => o
-            .get("id")
-            .or_else(|| o.get("taskId"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| invalid("expected {\"id\": TASK_ID}")),
-        _ => Err(invalid("expected a task id as the first argument")),
-    }
+/// The task id argument of `command`.
+fn task_arg(command: &str, args: &[Value]) -> Result<String> {
+    protocol::required::<TaskId>(command, args).map(|t| t.id().to_string()).map_err(invalid)
+}
+
+/// A command's result as the JSON-RPC answer.
+fn answer(result: &impl Serialize) -> Result<Option<Value>> {
+    serde_json::to_value(result).map(Some).map_err(failed)
 }
 
 fn failed(e: impl std::fmt::Display) -> Error {
@@ -39,12 +41,17 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> anyhow::Result<T> + Sen
     }
 }
 
-async fn set_decision(session: &Session, args: &[Value], decision: Decision) -> Result<Option<Value>> {
-    let id = task_arg(args)?;
+async fn set_decision(session: &Session, command: &str, args: &[Value], decision: Decision) -> Result<Option<Value>> {
+    let id = task_arg(command, args)?;
     let shared = session.shared.clone();
     let task = blocking(move || shared.set_decision(&id, decision)).await?;
     session.shared.notify(Change::Tasks);
-    Ok(Some(json!({"id": task.id, "status": task.state_word(), "decision": task.decision, "stage": task.stage.name()})))
+    answer(&StatusChanged {
+        status: task.state_word().to_string(),
+        stage: task.stage.name().to_string(),
+        decision: task.decision,
+        id: task.id,
+    })
 }
 
 /// A work-done progress, when the client supports it (otherwise messages are only logged).
@@ -83,13 +90,9 @@ fn uuid_like() -> String {
 }
 
 /// `socratic.generate [uri | {uri}]`: one file, or the whole workspace.
-async fn generate(session: &Session, args: &[Value], title: &str) -> Result<(Value, Progress)> {
+async fn generate(session: &Session, args: &[Value], title: &str) -> Result<(Generated, Progress)> {
+    let uri = protocol::optional::<DocumentUri>(GENERATE, args).map_err(invalid)?.map(|d| d.uri().to_string());
     let root = session.state().root.clone().ok_or_else(|| invalid("no workspace root"))?;
-    let uri = match args.first() {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Object(o)) => o.get("uri").and_then(Value::as_str).map(str::to_string),
-        _ => None,
-    };
     let file = match uri {
         Some(u) => {
             let uri: Uri = u.parse().map_err(|_| invalid(format!("not a URI: {u}")))?;
@@ -108,7 +111,7 @@ async fn generate(session: &Session, args: &[Value], title: &str) -> Result<(Val
         blocking(move || shared.generate(&root2, file2.as_deref(), &GenerateConfig::default())).await?;
     session.shared.notify(Change::Tasks);
     progress.report(&format!("{generated} candidates, {added} new")).await;
-    Ok((json!({"generated": generated, "added": added, "file": file}), progress))
+    Ok((Generated { generated, added, file }, progress))
 }
 
 /// Run (or resume) a round of the loop on the workspace with its own store connection and
@@ -126,23 +129,25 @@ fn run_engine_round(home: &std::path::Path, root: &std::path::Path) -> anyhow::R
 pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> Result<Option<Value>> {
     let args = params.arguments;
     match params.command.as_str() {
-        "socratic.accept" => set_decision(session, &args, Decision::Accepted).await,
-        "socratic.reject" => set_decision(session, &args, Decision::Rejected).await,
-        "socratic.showPatch" => {
-            let id = task_arg(&args)?;
+        ACCEPT => set_decision(session, ACCEPT, &args, Decision::Accepted).await,
+        REJECT => set_decision(session, REJECT, &args, Decision::Rejected).await,
+        SHOW_PATCH => {
+            let id = task_arg(SHOW_PATCH, &args)?;
             let task = session.shared.task(&id).ok_or_else(|| invalid(format!("no task '{id}'")))?;
             session
                 .client
                 .log_message(MessageType::INFO, format!("bug patch of {}:\n{}", task.id, task.bug_patch))
                 .await;
-            Ok(Some(json!({"id": task.id, "patch": task.bug_patch})))
+            answer(&TaskPatch { id: task.id, patch: task.bug_patch })
         }
-        "socratic.generate" => {
-            let (value, progress) = generate(session, &args, "socratic: generate").await?;
+        GENERATE => {
+            let (generated, progress) = generate(session, &args, "socratic: generate").await?;
             progress.end("done").await;
-            Ok(Some(value))
+            answer(&generated)
         }
-        "socratic.round" => {
+        ROUND => {
+            // no options yet: the round runs with its defaults on the workspace
+            let _options: RoundArguments = protocol::optional(ROUND, &args).map_err(invalid)?.unwrap_or_default();
             let root = session.state().root.clone().ok_or_else(|| invalid("no workspace root"))?;
             let progress = Progress::begin(session, "socratic: round").await;
             progress.report("distill, generate, validate, score, select (needs a container engine)").await;
@@ -164,10 +169,10 @@ pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> R
             let line = crate::cli::round_line(&round);
             session.client.show_message(MessageType::INFO, format!("socratic {line}")).await;
             progress.end("done").await;
-            Ok(Some(serde_json::to_value(&round).unwrap_or(Value::Null)))
+            answer(&RoundSummary::of(&round))
         }
-        "socratic.startAttempt" => {
-            let id = task_arg(&args)?;
+        START_ATTEMPT => {
+            let id = task_arg(START_ATTEMPT, &args)?;
             let task = session.shared.task(&id).ok_or_else(|| invalid(format!("no task '{id}'")))?;
             let mut st = session.state();
             let root = st.root.clone().ok_or_else(|| invalid("no workspace root"))?;
@@ -175,9 +180,10 @@ pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> R
                 return Err(invalid(format!("an attempt at {} is running; finish it first", running.task.id)));
             }
             st.attempt = Some(Attempt::start(task.clone(), &root));
-            Ok(Some(json!({"id": task.id, "attempt": "started"})))
+            answer(&AttemptStarted { id: task.id, attempt: AttemptState::Started })
         }
-        "socratic.finishAttempt" => {
+        FINISH_ATTEMPT => {
+            protocol::no_arguments(FINISH_ATTEMPT, &args).map_err(invalid)?;
             let attempt = session.state().attempt.take().ok_or_else(|| invalid("no attempt is running"))?;
             let shared = session.shared.clone();
             let (id, trace_id, label) = blocking(move || {
@@ -193,9 +199,9 @@ pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> R
                 Ok((task_id, trace_id, label))
             })
             .await?;
-            Ok(Some(json!({"id": id, "trace": trace_id, "label": label})))
+            answer(&AttemptFinished { id, trace: trace_id, label })
         }
-        "socratic.tasks" => super::tasks::handle(session, &args).await,
+        TASKS => super::tasks::handle(session, &args).await,
         other => Err(invalid(format!("unknown command '{other}'"))),
     }
 }

@@ -7,7 +7,8 @@
 //! and editor traces written to the store.
 //!
 //! Only this module knows LSP types and JSON-RPC. One file per request or notification, each a
-//! thin adapter over plain functions ([`text`], [`document`], [`view`], [`attempt`]). Handlers
+//! thin adapter over plain functions ([`text`], [`document`], [`view`], [`attempt`]); command
+//! arguments and results are the types of [`protocol`]. Handlers
 //! never wait on Docker and never hold a lock across `.await`; document state is updated before
 //! a handler's first `.await`, so concurrent handlers see edits in order. A panic in a handler
 //! is caught and answered with an internal error; the server stays up.
@@ -26,6 +27,7 @@ mod execute_command;
 pub mod frames;
 mod hover;
 mod initialize;
+pub mod protocol;
 mod record_event;
 pub mod state;
 pub mod tasks;
@@ -46,17 +48,7 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
-/// The commands the server executes.
-pub const COMMANDS: &[&str] = &[
-    "socratic.accept",
-    "socratic.reject",
-    "socratic.showPatch",
-    "socratic.generate",
-    "socratic.round",
-    "socratic.startAttempt",
-    "socratic.finishAttempt",
-    "socratic.tasks",
-];
+pub use protocol::COMMANDS;
 
 /// The diagnostic source.
 pub const SOURCE: &str = "socratic";
@@ -207,7 +199,7 @@ impl LanguageServer for Backend {
 
 impl Backend {
     async fn record_event(&self, params: serde_json::Value) {
-        guarded_note("socratic/recordEvent", record_event::handle(&self.0, params)).await
+        guarded_note(protocol::RECORD_EVENT, record_event::handle(&self.0, params)).await
     }
 }
 
@@ -234,7 +226,7 @@ pub fn service(shared: Arc<Shared>) -> (LspService<Backend>, tower_lsp_server::C
     LspService::build(|client| {
         Backend(Arc::new(Session { client, shared, state: Mutex::new(SessionState::default()) }))
     })
-    .custom_method("socratic/recordEvent", Backend::record_event)
+    .custom_method(protocol::RECORD_EVENT, Backend::record_event)
     .finish()
 }
 

@@ -1,13 +1,16 @@
 //! `socratic/recordEvent` (a custom notification): an editor-side event for the running attempt.
+//!
+//! In: the params, a [`protocol::EditorEvent`]. Out: the event added to the session's attempt;
+//! bad params or no running attempt are logged and dropped (a notification has no answer).
 
-use super::attempt::EditorEvent;
+use super::protocol::{self, EditorEvent};
 use super::Session;
 
 pub(super) async fn handle(session: &Session, params: serde_json::Value) {
     let event: EditorEvent = match serde_json::from_value(params) {
         Ok(e) => e,
         Err(e) => {
-            tracing::warn!("socratic/recordEvent: bad params: {e}");
+            tracing::warn!("{}: bad params: {e}", protocol::RECORD_EVENT);
             return;
         }
     };
@@ -15,9 +18,9 @@ pub(super) async fn handle(session: &Session, params: serde_json::Value) {
     match st.attempt.as_mut() {
         Some(attempt) => {
             if let Err(e) = attempt.record(event) {
-                tracing::warn!("socratic/recordEvent: {e}");
+                tracing::warn!("{}: {e}", protocol::RECORD_EVENT);
             }
         }
-        None => tracing::debug!("socratic/recordEvent with no attempt running"),
+        None => tracing::debug!("{} with no attempt running", protocol::RECORD_EVENT),
     }
 }

@@ -2,11 +2,25 @@
  * What the extension asks the socratic language server, and how.
  *
  * In: a `Transport` (the language client in VS Code; a JSON-RPC connection in the tests) and
- * task ids / file URIs. Out: `workspace/executeCommand` requests (`socratic.accept`,
- * `socratic.reject`, `socratic.round`, `socratic.startAttempt`, `socratic.finishAttempt`,
- * `socratic.showPatch`, `socratic.tasks`) and `socratic/recordEvent` notifications, with typed
- * results. No `vscode` import.
+ * task ids. Out: `workspace/executeCommand` requests (`socratic.accept`, `socratic.reject`,
+ * `socratic.round`, `socratic.startAttempt`, `socratic.finishAttempt`, `socratic.showPatch`,
+ * `socratic.tasks`) and `socratic/recordEvent` notifications, with the arguments and results
+ * the protocol schema gives them (`protocol.ts`, generated from the schema, which the server's
+ * types generate), and the messages that show results. No `vscode` import.
  */
+import type {
+  AttemptFinished,
+  AttemptStarted,
+  EditorEvent,
+  RoundSummary,
+  SocraticProtocol,
+  StatusChanged,
+  TaskList,
+  TaskPatch,
+  TaskRow,
+} from "./protocol";
+
+export type { AttemptFinished, AttemptStarted, EditorEvent, RoundSummary, StatusChanged, TaskList, TaskPatch, TaskRow };
 
 /** How requests reach the server. */
 export interface Transport {
@@ -16,62 +30,13 @@ export interface Transport {
   notify(method: string, params: unknown): void | Promise<void>;
 }
 
-/** One row of `socratic.tasks`. */
-export interface TaskRow {
-  id: string;
-  repo: string;
-  /** Relative to the repository root. */
-  file: string;
-  uri: string | null;
-  /** 1-based. */
-  line: number;
-  /** 1-based, UTF-8 bytes. */
-  column: number;
-  status: string;
-  operator: string;
-  skill: string | null;
-  enclosing: string;
-  statement: string;
-}
+/** The server's commands, their arguments and results (from the schema). */
+export type ServerCommand = keyof SocraticProtocol["commands"];
+export type ArgumentsOf<C extends ServerCommand> = SocraticProtocol["commands"][C]["arguments"];
+export type ResultOf<C extends ServerCommand> = SocraticProtocol["commands"][C]["result"];
 
-export interface TaskList {
-  root: string | null;
-  attempt: string | null;
-  tasks: TaskRow[];
-}
-
-export interface StatusResult {
-  id: string;
-  status: string;
-}
-export interface RoundResult {
-  generated: number;
-  added: number;
-  file: string | null;
-  validation?: string;
-}
-export interface AttemptStarted {
-  id: string;
-  attempt: string;
-}
-export interface AttemptFinished {
-  id: string;
-  trace: string;
-  label: string;
-}
-export interface PatchResult {
-  id: string;
-  patch: string;
-}
-
-/** What `socratic/recordEvent` carries. */
-export interface RecordedEvent {
-  kind: "command" | "test_run" | "message";
-  command?: string;
-  exitCode?: number;
-  output?: string;
-  text?: string;
-}
+/** The notification of an event during an attempt. */
+export const RECORD_EVENT = "socratic/recordEvent" satisfies keyof SocraticProtocol["notifications"];
 
 /** The server's command for each of the extension's task commands. */
 export const SERVER_COMMANDS = {
@@ -82,26 +47,35 @@ export const SERVER_COMMANDS = {
   "socratic.runRound": "socratic.round",
   "socratic.showTaskPatch": "socratic.showPatch",
   "socratic.refreshTasks": "socratic.tasks",
-} as const;
+} as const satisfies Record<string, ServerCommand>;
 
 export type ExtensionCommand = keyof typeof SERVER_COMMANDS;
 
-/** The `workspace/executeCommand` params of an extension command and its argument. */
-export function requestFor(command: ExtensionCommand, arg?: string): { command: string; arguments: unknown[] } {
-  const server = SERVER_COMMANDS[command];
+/** A server request: a command and arguments the schema allows for it. */
+export type Request = { [C in ServerCommand]: { command: C; arguments: ArgumentsOf<C> } }[ServerCommand];
+
+/** The `workspace/executeCommand` params of an extension command and its argument (a task id). */
+export function requestFor(command: ExtensionCommand, arg?: string): Request {
   switch (command) {
     case "socratic.acceptTask":
     case "socratic.rejectTask":
     case "socratic.startTaskAttempt":
     case "socratic.showTaskPatch":
       if (!arg) throw new Error(`${command} needs a task id`);
-      return { command: server, arguments: [arg] };
+      return { command: SERVER_COMMANDS[command], arguments: [arg] };
     case "socratic.runRound":
-      return { command: server, arguments: arg ? [arg] : [] };
+      return { command: SERVER_COMMANDS[command], arguments: [] };
     case "socratic.finishTaskAttempt":
+      return { command: SERVER_COMMANDS[command], arguments: [] };
     case "socratic.refreshTasks":
-      return { command: server, arguments: [] };
+      return { command: SERVER_COMMANDS[command], arguments: [] };
   }
+}
+
+/** What a finished (or stopped) round shows: `round 3: 40 candidates, 17 valid, 2 kept`. */
+export function roundMessage(r: RoundSummary): string {
+  const stopped = r.step === "done" ? "" : ` (stopped before ${r.step})`;
+  return `round ${r.number}: ${r.candidates} candidates, ${r.valid} valid, ${r.kept.length} kept${stopped}`;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -126,37 +100,37 @@ export class SocraticApi {
 
   constructor(private readonly transport: Transport) {}
 
-  private async run<T>(command: ExtensionCommand, arg?: string): Promise<T> {
-    const req = requestFor(command, arg);
-    return (await this.transport.executeCommand(req.command, req.arguments)) as T;
+  /** `command` with its arguments; the result as the schema types it. */
+  private async run<C extends ServerCommand>(command: C, args: ArgumentsOf<C>): Promise<ResultOf<C>> {
+    return (await this.transport.executeCommand(command, args)) as ResultOf<C>;
   }
 
-  accept(id: string): Promise<StatusResult> {
-    return this.run("socratic.acceptTask", id);
+  accept(id: string): Promise<StatusChanged> {
+    return this.run("socratic.accept", [id]);
   }
 
-  reject(id: string): Promise<StatusResult> {
-    return this.run("socratic.rejectTask", id);
+  reject(id: string): Promise<StatusChanged> {
+    return this.run("socratic.reject", [id]);
   }
 
-  /** A round on the workspace (or one file's URI). */
-  round(uri?: string): Promise<RoundResult> {
-    return this.run("socratic.runRound", uri);
+  /** A round on the workspace. */
+  round(): Promise<RoundSummary> {
+    return this.run("socratic.round", []);
   }
 
-  showPatch(id: string): Promise<PatchResult> {
-    return this.run("socratic.showTaskPatch", id);
+  showPatch(id: string): Promise<TaskPatch> {
+    return this.run("socratic.showPatch", [id]);
   }
 
   async startAttempt(id: string): Promise<AttemptStarted> {
-    const r = await this.run<AttemptStarted>("socratic.startTaskAttempt", id);
+    const r = await this.run("socratic.startAttempt", [id]);
     this.attempt = r.id;
     return r;
   }
 
   async finishAttempt(): Promise<AttemptFinished> {
     try {
-      return await this.run<AttemptFinished>("socratic.finishTaskAttempt");
+      return await this.run("socratic.finishAttempt", []);
     } finally {
       this.attempt = null;
     }
@@ -164,7 +138,7 @@ export class SocraticApi {
 
   /** The workspace's tasks; also refreshes what this client knows of the attempt. */
   async tasks(): Promise<TaskList> {
-    const list = parseTaskList(await this.run("socratic.refreshTasks"));
+    const list = parseTaskList(await this.run("socratic.tasks", []));
     this.attempt = list.attempt;
     return list;
   }
@@ -179,9 +153,9 @@ export class SocraticApi {
   }
 
   /** Send an event to the running attempt; false (nothing sent) when none runs. */
-  async record(event: RecordedEvent): Promise<boolean> {
+  async record(event: EditorEvent): Promise<boolean> {
     if (this.attempt === null) return false;
-    await this.transport.notify("socratic/recordEvent", event);
+    await this.transport.notify(RECORD_EVENT, event);
     return true;
   }
 }

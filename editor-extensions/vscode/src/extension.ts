@@ -14,7 +14,7 @@ import * as os from "os";
 import * as path from "path";
 import * as vscode from "vscode";
 import { LanguageClient, State, type LanguageClientOptions, type ServerOptions } from "vscode-languageclient/node";
-import { SocraticApi, type TaskRow } from "./api";
+import { roundMessage, SocraticApi, type TaskRow } from "./api";
 import { currentSettings, onSettingsChanged } from "./config";
 import { taskUnderCursor } from "./cursor";
 import { parseDaemonStatus, statusBar, type ClientState, type DaemonState } from "./daemon";
@@ -213,7 +213,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       { location: vscode.ProgressLocation.Notification, title: "socratic: round" },
       () => api.round(),
     );
-    void vscode.window.showInformationMessage(`socratic round: ${r.generated} candidates, ${r.added} new${r.validation ? ` — ${r.validation}` : ""}`);
+    void vscode.window.showInformationMessage(`socratic ${roundMessage(r)}`);
     await refreshTree();
   });
   register("socratic.showTaskPatch", async (arg) => {

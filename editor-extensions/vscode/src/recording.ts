@@ -7,7 +7,7 @@
  * attempt ran, handed to `send`; output is stripped of terminal escapes and kept to its first
  * and last `limit` / 2 characters. No `vscode` import: the extension passes the executions in.
  */
-import type { RecordedEvent } from "./api";
+import type { EditorEvent } from "./api";
 
 /** Remove ANSI / VT escape sequences (CSI, OSC, charset selection) and carriage returns. */
 export function stripAnsi(text: string): string {
@@ -28,8 +28,8 @@ export function excerpt(text: string, limit: number): string {
 }
 
 /** The event recorded for one execution. */
-export function commandEvent(commandLine: string, exitCode: number | undefined, output: string, limit: number): RecordedEvent {
-  const event: RecordedEvent = { kind: "command", command: commandLine.trim() };
+export function commandEvent(commandLine: string, exitCode: number | undefined, output: string, limit: number): EditorEvent {
+  const event: EditorEvent = { kind: "command", command: commandLine.trim() };
   if (typeof exitCode === "number") event.exitCode = exitCode;
   const cleaned = excerpt(stripAnsi(output), limit).trim();
   if (cleaned !== "") event.output = cleaned;
@@ -57,7 +57,7 @@ export class ShellRecorder {
    * @param drainMs   how long to wait at the end for output still in flight
    */
   constructor(
-    private readonly send: (e: RecordedEvent) => unknown,
+    private readonly send: (e: EditorEvent) => unknown,
     private readonly recording: () => boolean,
     private readonly limit = 8000,
     private readonly drainMs = 500,
@@ -91,7 +91,7 @@ export class ShellRecorder {
    * An execution ended: send its event when it started during an attempt. Resolves to the
    * event sent, or undefined.
    */
-  async ended(execution: object, commandLine: string, exitCode: number | undefined): Promise<RecordedEvent | undefined> {
+  async ended(execution: object, commandLine: string, exitCode: number | undefined): Promise<EditorEvent | undefined> {
     const run = this.running.get(execution);
     this.running.delete(execution);
     if (!run || commandLine.trim() === "") return undefined;

@@ -57,7 +57,7 @@ test("the task under the cursor comes from the active editor's diagnostics", () 
 });
 
 test("the curriculum tree groups the fetched tasks and opens their sites", async () => {
-  const row = { id: "t-1", repo: "/r", file: "pkg/a.py", uri: null, line: 4, column: 2, status: "valid", operator: "flip", skill: null, enclosing: "f", statement: "S" };
+  const row = { id: "t-1", repo: "/r", baseCommit: "c0", file: "pkg/a.py", uri: null, line: 4, column: 2, status: "valid", stage: "valid", decision: "none" as const, anchor: "fresh" as const, operator: "flip", skill: null, enclosing: "f", statement: "S" };
   let list: TaskList = { root: "/r", attempt: "t-1", tasks: [row, { ...row, id: "t-2", status: "accepted" }] };
   const tree = new CurriculumProvider(async () => list);
   let redraws = 0;

@@ -3,7 +3,8 @@
 // copy of the example repository with generated tasks, a Python file opened, its task
 // diagnostics received, a task accepted, the curriculum (`socratic.tasks`) changed, and an
 // attempt whose terminal commands (fed through the extension's ShellRecorder) end up in the
-// stored trace with their exit codes.
+// stored trace with their exit codes. Every result the server sends, and every notification the
+// extension sends, is validated against the protocol schema (editor-extensions/protocol).
 //
 // The binary comes from SOCRATIC_BIN, else target/debug/socratic of the repository. Without it
 // the test is skipped, except under CI, where it fails.
@@ -21,9 +22,10 @@ import {
   type Diagnostic,
   type PublishDiagnosticsParams,
 } from "vscode-languageserver-protocol";
-import { SocraticApi } from "../src/api";
+import { SocraticApi, type TaskRow } from "../src/api";
 import { ShellRecorder } from "../src/recording";
 import { groupTasks, taskAt } from "../src/tasks";
+import { ProtocolValidator } from "./protocol-schema";
 
 const repoRoot = path.resolve(__dirname, "../../../..");
 const binary = process.env.SOCRATIC_BIN ? path.resolve(process.env.SOCRATIC_BIN) : path.join(repoRoot, "target/debug/socratic");
@@ -37,6 +39,17 @@ let api: SocraticApi;
 let stderr = "";
 const published = new Map<string, Diagnostic[]>();
 let onPublish: () => void = () => undefined;
+const protocol = new ProtocolValidator();
+/** Results checked against the schema, per command. */
+const validated = new Map<string, number>();
+
+/** `workspace/executeCommand` on the real server; the result must match the schema. */
+async function execute(command: string, args: unknown[]): Promise<unknown> {
+  const result: unknown = await conn.sendRequest(ExecuteCommandRequest.type, { command, arguments: args });
+  protocol.result(command, result);
+  validated.set(command, (validated.get(command) ?? 0) + 1);
+  return result;
+}
 
 function socratic(...args: string[]): string {
   return execFileSync(binary, ["--home", home, ...args], { encoding: "utf8", env: { ...process.env, XDG_RUNTIME_DIR: tmp } });
@@ -87,8 +100,11 @@ before(async () => {
   conn.onNotification(() => undefined);
   conn.listen();
   api = new SocraticApi({
-    executeCommand: (command, args) => conn.sendRequest(ExecuteCommandRequest.type, { command, arguments: args }),
-    notify: (method, params) => conn.sendNotification(method, params),
+    executeCommand: execute,
+    notify: (method, params) => {
+      protocol.params(method, params);
+      return conn.sendNotification(method, params);
+    },
   });
   const rootUri = `file://${repo}`;
   const init = await conn.sendRequest(InitializeRequest.type, {
@@ -117,15 +133,15 @@ after(async () => {
 
 test("open a file, see its tasks, accept one, the curriculum changes, an attempt is recorded", { skip: !available && "no socratic binary (set SOCRATIC_BIN)", timeout: 120000 }, async () => {
   // the curriculum before: every stored task, as `socratic tasks list --json` has them
-  const stored = JSON.parse(socratic("tasks", "list", "--json")) as { id: string; file: string; line: number; status: string }[];
+  const stored = JSON.parse(socratic("tasks", "list", "--json")) as TaskRow[];
   const before = await api.tasks();
   assert.equal(before.root, repo);
   assert.equal(before.attempt, null);
   assert.deepEqual(before.tasks.map((t) => t.id).sort(), stored.map((t) => t.id).sort());
-  for (const t of before.tasks) {
-    const s = stored.find((x) => x.id === t.id)!;
-    assert.deepEqual([t.file, t.line, t.status], [s.file, s.line, s.status]);
-  }
+  // the CLI prints the same rows as the server sends (no document open yet: the same places)
+  for (const row of stored) protocol.definition("TaskRow", row);
+  const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
+  assert.deepEqual([...before.tasks].sort(byId), [...stored].sort(byId));
 
   // open the file with the most tasks: one diagnostic per task
   const counts = new Map<string, number>();
@@ -150,19 +166,21 @@ test("open a file, see its tasks, accept one, the curriculum changes, an attempt
   const target = taskAt(diags, diags[0].range.start);
   assert.equal(target, diags[0].data);
   const accepted = await api.accept(target!);
-  assert.deepEqual(accepted, { id: target, status: "accepted" });
+  assert.deepEqual(accepted, { id: target, status: "accepted", stage: "candidate", decision: "accepted" });
   await until("the accepted diagnostic", () => (published.get(uri) ?? []).find((d) => d.data === target && d.message.startsWith("[accepted]")));
   const afterAccept = await api.tasks();
   assert.equal(afterAccept.tasks.find((t) => t.id === target)?.status, "accepted");
   assert.deepEqual(groupTasks(afterAccept.tasks)[0].tasks.map((t) => t.id), [target], "the Accepted group holds it");
-  const shown = JSON.parse(socratic("tasks", "show", target!, "--json")) as { task: { status: { state: string } } };
-  assert.equal(shown.task.status.state, "accepted");
+  const shown = JSON.parse(socratic("tasks", "show", target!, "--json")) as { task: { decision: string; anchor: string } };
+  assert.deepEqual([shown.task.decision, shown.task.anchor], ["accepted", "fresh"]);
 
   // a bad request is an error, and the server keeps answering
   await assert.rejects(conn.sendRequest(ExecuteCommandRequest.type, { command: "socratic.accept", arguments: [] }), /task id/);
   await assert.rejects(conn.sendRequest(ExecuteCommandRequest.type, { command: "socratic.accept", arguments: ["t-none"] }), /no task/);
-  const odd = (await conn.sendRequest(ExecuteCommandRequest.type, { command: "socratic.tasks", arguments: [42, { all: "x" }] })) as { tasks: unknown[] };
-  assert.equal(odd.tasks.length, stored.length, "odd arguments list the workspace");
+  await assert.rejects(conn.sendRequest(ExecuteCommandRequest.type, { command: "socratic.tasks", arguments: [{ all: "x" }] }), /socratic\.tasks: argument 1 is not task list options/);
+  await assert.rejects(conn.sendRequest(ExecuteCommandRequest.type, { command: "socratic.round", arguments: ["file:///x.py"] }), /socratic\.round: argument 1/);
+  const every = (await execute("socratic.tasks", [{ all: true }])) as { tasks: unknown[] };
+  assert.equal(every.tasks.length, stored.length, "every repository: the one of the store");
   await assert.rejects(conn.sendRequest(ExecuteCommandRequest.type, { command: "socratic.nothing" }), /unknown command/);
   assert.equal((await api.tasks()).tasks.length, stored.length);
 
@@ -191,4 +209,12 @@ test("open a file, see its tasks, accept one, the curriculum changes, an attempt
   ]);
   assert.match(trace.events.find((e) => e.command === "ls nothing")?.output ?? "", /No such file/);
   assert.equal((await api.tasks()).attempt, null);
+
+  // the patch of a task, through the API
+  const patch = await api.showPatch(target!);
+  assert.match(patch.patch, /^(diff|---)/m);
+  // every command the extension sent came back in the schema's shape
+  for (const c of ["socratic.accept", "socratic.tasks", "socratic.startAttempt", "socratic.finishAttempt", "socratic.showPatch"]) {
+    assert.ok((validated.get(c) ?? 0) > 0, `a ${c} result was validated`);
+  }
 });

@@ -1,7 +1,7 @@
 // Terminal executions -> recordEvent events (recording.ts).
 import assert = require("node:assert/strict");
 import { test } from "node:test";
-import type { RecordedEvent } from "../src/api";
+import type { EditorEvent } from "../src/api";
 import { commandEvent, excerpt, ShellRecorder, stripAnsi } from "../src/recording";
 
 async function* stream(...chunks: string[]): AsyncIterable<string> {
@@ -28,7 +28,7 @@ test("an event has the command, its exit code and its output when there is some"
 });
 
 test("only executions that start during an attempt are sent, with their output", async () => {
-  const sent: RecordedEvent[] = [];
+  const sent: EditorEvent[] = [];
   let attempt = false;
   const rec = new ShellRecorder((e) => sent.push(e), () => attempt, 100, 200);
   const before = {};
@@ -48,7 +48,7 @@ test("only executions that start during an attempt are sent, with their output",
 });
 
 test("output that never ends is cut off after the drain time, and is bounded", async () => {
-  const sent: RecordedEvent[] = [];
+  const sent: EditorEvent[] = [];
   const rec = new ShellRecorder((e) => sent.push(e), () => true, 40, 50);
   const exec = {};
   async function* endless(): AsyncIterable<string> {

@@ -6,7 +6,7 @@ import { parseDaemonStatus, statusBar } from "../src/daemon";
 import { contextValue, groupTasks, taskAt, taskLabel, type DiagnosticLike } from "../src/tasks";
 
 const row = (id: string, status: string, skill: string | null = null): TaskRow => ({
-  id, repo: "/r", file: "a.py", uri: null, line: 3, column: 1, status, operator: "flip", skill, enclosing: "f", statement: "S",
+  id, repo: "/r", baseCommit: "c0", file: "a.py", uri: null, line: 3, column: 1, status, stage: "valid", decision: "none", anchor: "fresh", operator: "flip", skill, enclosing: "f", statement: "S",
 });
 
 test("groups come in a fixed order with counts; unknown states last", () => {

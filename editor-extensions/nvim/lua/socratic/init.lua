@@ -3,10 +3,12 @@
 --- In: `setup(opts)` (see `socratic.config`), then user commands and the functions below.
 --- Out: a `socratic lsp` client on Python buffers of a repository; accept / reject / attempt /
 --- round requests sent as `workspace/executeCommand`; the task list in the quickfix list;
---- terminal commands recorded in a running attempt (`socratic.record`).
+--- terminal commands recorded in a running attempt (`socratic.record`). Results are read by
+--- `socratic.protocol`.
 
 local client = require('socratic.client')
 local config = require('socratic.config')
+local protocol = require('socratic.protocol')
 local tasks = require('socratic.tasks')
 
 local M = {}
@@ -53,27 +55,26 @@ local function set_status(command, verb, arg, done)
     if err then
       say(('%s %s failed: %s'):format(verb, id, err_text(err)), vim.log.levels.ERROR)
     else
-      say(('%s %s'):format(result and result.status or verb, result and result.id or id))
+      say(protocol.status_message(result))
     end
     if done then done(err, result) end
   end)
 end
 
 --- Accept a task (id, or the one under the cursor) into the curriculum.
-function M.accept(id, done) set_status('socratic.accept', 'accept', id, done) end
+function M.accept(id, done) set_status(protocol.ACCEPT, 'accept', id, done) end
 
 --- Reject a task (id, or the one under the cursor).
-function M.reject(id, done) set_status('socratic.reject', 'reject', id, done) end
+function M.reject(id, done) set_status(protocol.REJECT, 'reject', id, done) end
 
 --- Run a round on the workspace (what a round does is the server's business).
 function M.round(done)
   say('round started')
-  client.execute('socratic.round', {}, function(err, result)
+  client.execute(protocol.ROUND, {}, function(err, result)
     if err then
       say('round failed: ' .. err_text(err), vim.log.levels.ERROR)
     else
-      say(('round: %s candidates, %s new%s'):format(result.generated or '?', result.added or '?',
-        result.validation and (' — ' .. result.validation) or ''))
+      say(protocol.round_message(result))
     end
     if done then done(err, result) end
   end)
@@ -83,11 +84,11 @@ end
 function M.generate(file, done)
   local args = {}
   if file then table.insert(args, vim.uri_from_bufnr(0)) end
-  client.execute('socratic.generate', args, function(err, result)
+  client.execute(protocol.GENERATE, args, function(err, result)
     if err then
       say('generate failed: ' .. err_text(err), vim.log.levels.ERROR)
     else
-      say(('%s candidates, %s new'):format(result.generated, result.added))
+      say(protocol.generated_message(result))
     end
     if done then done(err, result) end
   end)
@@ -99,12 +100,13 @@ function M.start_attempt(id, done)
   if not id then return end
   local c = client.client()
   if not c then return end
-  client.execute('socratic.startAttempt', { id }, function(err, result)
+  client.execute(protocol.START_ATTEMPT, { id }, function(err, result)
     if err then
       say('start attempt failed: ' .. err_text(err), vim.log.levels.ERROR)
     else
-      client.state.attempt = { task = result.id, client = c.id }
-      say('attempt at ' .. result.id .. ' started; :SocraticFinishAttempt when done')
+      local task = protocol.attempt_task(result) or id
+      client.state.attempt = { task = task, client = c.id }
+      say('attempt at ' .. task .. ' started; :SocraticFinishAttempt when done')
     end
     if done then done(err, result) end
   end, c)
@@ -115,13 +117,13 @@ function M.finish_attempt(done)
   local attempt = client.state.attempt
   local c = attempt and vim.lsp.get_client_by_id(attempt.client) or client.client()
   if not c then return end
-  client.execute('socratic.finishAttempt', {}, function(err, result)
+  client.execute(protocol.FINISH_ATTEMPT, {}, function(err, result)
     if err then
       say('finish attempt failed: ' .. err_text(err), vim.log.levels.ERROR)
     else
       client.state.attempt = nil
-      client.state.last_trace = result.trace
-      say(('attempt at %s stored as trace %s (%s)'):format(result.id, result.trace, result.label))
+      client.state.last_trace = protocol.get(result, 'trace')
+      say(protocol.attempt_finished_message(result))
     end
     if done then done(err, result) end
   end, c)
@@ -131,15 +133,16 @@ end
 function M.tasks(all, done)
   local c = client.client()
   if not c then return end
-  client.execute('socratic.tasks', {}, function(err, result)
+  client.execute(protocol.TASKS, {}, function(err, result)
     if err then
       say('tasks failed: ' .. err_text(err), vim.log.levels.ERROR)
       if done then done(err, nil) end
       return
     end
-    client.state.tasks = result.tasks or {}
-    local root = c.config.root_dir or (result.root ~= vim.NIL and result.root) or nil
-    local items = tasks.qf_items(result.tasks, root, all)
+    local list = protocol.task_list(result)
+    client.state.tasks = list.tasks
+    local root = c.config.root_dir or list.root
+    local items = tasks.qf_items(list.tasks, root, all)
     vim.fn.setqflist({}, ' ', { title = ('socratic tasks (%d)'):format(#items), items = items })
     if #items == 0 then
       say('no tasks in this repository (:SocraticRound generates some)')
@@ -154,17 +157,18 @@ end
 function M.show_patch(id, done)
   id = task_id(id)
   if not id then return end
-  client.execute('socratic.showPatch', { id }, function(err, result)
+  client.execute(protocol.SHOW_PATCH, { id }, function(err, result)
     if err then
       say('show patch failed: ' .. err_text(err), vim.log.levels.ERROR)
     else
+      local task, lines = protocol.patch(result)
       vim.cmd('botright new')
       local buf = vim.api.nvim_get_current_buf()
       vim.bo[buf].buftype, vim.bo[buf].bufhidden, vim.bo[buf].swapfile = 'nofile', 'wipe', false
-      vim.api.nvim_buf_set_lines(buf, 0, -1, false, vim.split(result.patch or '', '\n', { plain = true }))
+      vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
       vim.bo[buf].filetype = 'diff'
       vim.bo[buf].modifiable = false
-      pcall(vim.api.nvim_buf_set_name, buf, 'socratic://patch/' .. result.id)
+      pcall(vim.api.nvim_buf_set_name, buf, 'socratic://patch/' .. (task or id))
     end
     if done then done(err, result) end
   end)

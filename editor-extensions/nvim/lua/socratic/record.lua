@@ -9,6 +9,7 @@
 --- attempt runs. The parsers are pure functions.
 
 local client = require('socratic.client')
+local protocol = require('socratic.protocol')
 
 local M = {}
 
@@ -111,7 +112,7 @@ function M.send(command, exit_code)
   if not attempt or not command or command == '' then return false end
   local c = vim.lsp.get_client_by_id(attempt.client)
   if not c then return false end
-  return client.notify('socratic/recordEvent', { kind = 'command', command = command, exitCode = exit_code }, c) ~= false
+  return client.notify(protocol.RECORD_EVENT, { kind = 'command', command = command, exitCode = exit_code }, c) ~= false
 end
 
 --- Per terminal buffer: { cmd, shell, integrated, prompt_end, executed, command }.

@@ -1,0 +1,665 @@
+//! The editor protocol: every `workspace/executeCommand` command the server handles, with its
+//! arguments and its result, and the custom notifications the editors send, as serde types.
+//!
+//! In: the JSON arguments of a command (parsed by [`required`], [`optional`] and [`no_arguments`]
+//! into the argument types; a bad argument is an error message naming the command and the
+//! argument). Out: the result types the handlers serialize, the command and notification names
+//! ([`COMMANDS`], [`RECORD_EVENT`]), and [`schema`]: one JSON Schema (draft 7) of all of them,
+//! with an example object per type. The schema is checked into the repository as
+//! `editor-extensions/protocol/socratic-protocol.schema.json`; a unit test fails when it differs
+//! from what these types generate (`SOCRATIC_UPDATE_SCHEMA=1 cargo test --lib lsp::protocol`
+//! rewrites it). The VS Code extension's types are generated from that file and its protocol
+//! test validates real results against it; the Neovim plugin's decoders are tested against its
+//! examples. So a change here fails a test on the editors' side until they follow.
+//!
+//! No LSP types, no IO (but the schema test).
+
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, SchemaGenerator};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+/// Accept a task into the curriculum: `[TaskId]` → [`StatusChanged`].
+pub const ACCEPT: &str = "socratic.accept";
+/// Reject a task for good: `[TaskId]` → [`StatusChanged`].
+pub const REJECT: &str = "socratic.reject";
+/// A task's bug patch: `[TaskId]` → [`TaskPatch`].
+pub const SHOW_PATCH: &str = "socratic.showPatch";
+/// Generate tasks in one file or the workspace: `[] | [DocumentUri]` → [`Generated`].
+pub const GENERATE: &str = "socratic.generate";
+/// Run (or resume) a round on the workspace: `[] | [RoundArguments]` → [`RoundSummary`].
+pub const ROUND: &str = "socratic.round";
+/// Start an attempt at a task: `[TaskId]` → [`AttemptStarted`].
+pub const START_ATTEMPT: &str = "socratic.startAttempt";
+/// Finish the running attempt, stored as a trace: `[]` → [`AttemptFinished`].
+pub const FINISH_ATTEMPT: &str = "socratic.finishAttempt";
+/// The task list: `[] | [TaskListArguments]` → [`TaskList`].
+pub const TASKS: &str = "socratic.tasks";
+
+/// The commands the server executes (announced in `initialize`).
+pub const COMMANDS: &[&str] = &[ACCEPT, REJECT, SHOW_PATCH, GENERATE, ROUND, START_ATTEMPT, FINISH_ATTEMPT, TASKS];
+
+/// The notification an editor sends for something that happened during an attempt:
+/// params [`EditorEvent`].
+pub const RECORD_EVENT: &str = "socratic/recordEvent";
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+/// An argument type: what error messages call it.
+pub trait Argument: DeserializeOwned + JsonSchema {
+    /// What the argument is, as an error message names it.
+    const WHAT: &'static str;
+
+    /// Checks serde cannot express; an error message.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// A task named by its id: `"ID"`, or `{"id": "ID"}` (`taskId` is read as well).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum TaskId {
+    Id(String),
+    Object {
+        #[serde(alias = "taskId")]
+        id: String,
+    },
+}
+
+impl TaskId {
+    pub fn id(&self) -> &str {
+        match self {
+            TaskId::Id(id) | TaskId::Object { id } => id,
+        }
+    }
+}
+
+impl Argument for TaskId {
+    const WHAT: &'static str = "a task id (\"ID\" or {\"id\": \"ID\"})";
+
+    fn check(&self) -> Result<(), String> {
+        if self.id().is_empty() {
+            return Err("the task id is empty".into());
+        }
+        Ok(())
+    }
+}
+
+/// A Python file of the workspace by its URI: `"file:///…"` or `{"uri": "file:///…"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum DocumentUri {
+    Uri(String),
+    Object { uri: String },
+}
+
+impl DocumentUri {
+    pub fn uri(&self) -> &str {
+        match self {
+            DocumentUri::Uri(uri) | DocumentUri::Object { uri } => uri,
+        }
+    }
+}
+
+impl Argument for DocumentUri {
+    const WHAT: &'static str = "a document URI (\"file:///…\" or {\"uri\": \"file:///…\"})";
+}
+
+/// Options of `socratic.round` (none yet: the round runs with its defaults on the workspace).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoundArguments {}
+
+impl Argument for RoundArguments {
+    const WHAT: &'static str = "round options ({})";
+}
+
+/// Options of `socratic.tasks`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskListArguments {
+    /// Every repository in the store, not only the workspace's.
+    #[serde(default)]
+    pub all: bool,
+}
+
+impl Argument for TaskListArguments {
+    const WHAT: &'static str = "task list options ({\"all\": BOOLEAN})";
+}
+
+/// What happened in the editor during an attempt (`socratic/recordEvent`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EditorEvent {
+    pub kind: EditorEventKind,
+    /// The command line (`command`, `test_run`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// What the command printed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// The text of a `message`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// What an editor event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EditorEventKind {
+    /// A shell command with its exit code and output.
+    Command,
+    /// A test run: a command whose output is parsed for test statuses.
+    TestRun,
+    /// A message the user wrote.
+    Message,
+}
+
+/// A short rendering of an argument that did not parse.
+fn shown(v: &Value) -> String {
+    let s = v.to_string();
+    match s.char_indices().nth(60) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s,
+    }
+}
+
+fn parse<T: Argument>(command: &str, v: &Value) -> Result<T, String> {
+    let parsed: T = serde_json::from_value(v.clone()).map_err(|e| {
+        let detail = e.to_string();
+        if detail.starts_with("data did not match any variant") {
+            format!("{command}: argument 1 is not {}: got {}", T::WHAT, shown(v))
+        } else {
+            format!("{command}: argument 1 is not {}: {detail}", T::WHAT)
+        }
+    })?;
+    parsed.check().map_err(|e| format!("{command}: argument 1 ({}): {e}", T::WHAT))?;
+    Ok(parsed)
+}
+
+/// The one argument `command` needs.
+pub fn required<T: Argument>(command: &str, args: &[Value]) -> Result<T, String> {
+    match args {
+        [] | [Value::Null] => Err(format!("{command} expects {} as its first argument", T::WHAT)),
+        [v] => parse(command, v),
+        more => Err(format!("{command} takes one argument, {}; got {}", T::WHAT, more.len())),
+    }
+}
+
+/// The argument `command` may take (`None` when absent or null).
+pub fn optional<T: Argument>(command: &str, args: &[Value]) -> Result<Option<T>, String> {
+    match args {
+        [] | [Value::Null] => Ok(None),
+        [v] => parse(command, v).map(Some),
+        more => Err(format!("{command} takes at most one argument, {}; got {}", T::WHAT, more.len())),
+    }
+}
+
+/// `command` takes no arguments.
+pub fn no_arguments(command: &str, args: &[Value]) -> Result<(), String> {
+    match args {
+        [] => Ok(()),
+        more => Err(format!("{command} takes no arguments; got {}", more.len())),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+/// A task's new status (`socratic.accept`, `socratic.reject`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusChanged {
+    pub id: String,
+    /// The state word: `accepted`, `rejected`, ….
+    pub status: String,
+    /// The pipeline stage, unchanged by a decision.
+    pub stage: String,
+    pub decision: crate::model::Decision,
+}
+
+/// A task's bug patch (`socratic.showPatch`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaskPatch {
+    pub id: String,
+    /// The unified diff that introduces the bug.
+    pub patch: String,
+}
+
+/// What `socratic.generate` made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Generated {
+    /// Candidates generated.
+    pub generated: usize,
+    /// Of those, new to the store.
+    pub added: usize,
+    /// The file generated in (relative to the workspace root), or null for the workspace.
+    pub file: Option<String>,
+}
+
+/// A round as the editors show it (`socratic.round`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoundSummary {
+    /// 1-based round number.
+    pub number: u32,
+    /// The next step to run: `distill`, `generate`, `validate`, `score`, `select`, or `done`.
+    pub step: String,
+    /// The repository (absolute path) the round generated tasks in.
+    pub repo: String,
+    /// The seed the round generated with.
+    pub seed: u64,
+    /// Candidates generated in this round.
+    pub candidates: usize,
+    /// Of those, validated as working tasks.
+    pub valid: usize,
+    /// The task ids the round kept, best first.
+    pub kept: Vec<String>,
+    /// The reference set the rewards were computed against (null before scoring).
+    pub reference_set: Option<String>,
+}
+
+impl RoundSummary {
+    pub fn of(round: &crate::model::Round) -> RoundSummary {
+        RoundSummary {
+            number: round.number,
+            step: round.step.as_str().to_string(),
+            repo: round.inputs.repo.clone(),
+            seed: round.inputs.seed,
+            candidates: round.candidates,
+            valid: round.valid,
+            kept: round.kept.clone(),
+            reference_set: round.inputs.reference_set.clone(),
+        }
+    }
+}
+
+/// Where an attempt is (`started`: it runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptState {
+    Started,
+}
+
+/// `socratic.startAttempt`: the attempt at this task is running.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttemptStarted {
+    pub id: String,
+    pub attempt: AttemptState,
+}
+
+/// `socratic.finishAttempt`: the attempt stored as a trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttemptFinished {
+    /// The task attempted.
+    pub id: String,
+    /// The stored trace's id.
+    pub trace: String,
+    /// The trace's inferred outcome (`resolved`, `failed`, …).
+    pub label: String,
+}
+
+/// One task as editors and `socratic tasks list --json` / `socratic curriculum list --json`
+/// list it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaskRow {
+    pub id: String,
+    /// The repository (absolute path) the task was generated in.
+    pub repo: String,
+    pub base_commit: String,
+    /// Relative to the repository root.
+    pub file: String,
+    /// The file's `file://` URI, when the path makes one.
+    pub uri: Option<String>,
+    /// 1-based; where the site is now in a document open in the editor.
+    pub line: usize,
+    /// 1-based, in UTF-8 bytes.
+    pub column: usize,
+    /// The state word: the decision when there is one (`accepted`, `rejected`), else `stale`
+    /// (also when an edit in this editor cut the site), else the stage.
+    pub status: String,
+    /// The pipeline stage: `candidate`, `valid`, `invalid`, `scored`.
+    pub stage: String,
+    /// The user's decision.
+    pub decision: crate::model::Decision,
+    /// Whether the task's code is still at its site in the working tree.
+    pub anchor: crate::model::AnchorState,
+    pub operator: String,
+    pub skill: Option<String>,
+    /// Dotted name of the enclosing function or class.
+    pub enclosing: String,
+    /// The first line of the problem statement.
+    pub statement: String,
+}
+
+/// `socratic.tasks`: the rows, sorted by repository, file and line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaskList {
+    /// The workspace's repository root, as the server resolved it.
+    pub root: Option<String>,
+    /// The task of the attempt running in this session.
+    pub attempt: Option<String>,
+    pub tasks: Vec<TaskRow>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The schema
+
+/// How many arguments a command takes.
+enum Arity {
+    None,
+    One(schemars::Schema),
+    Optional(schemars::Schema),
+}
+
+impl Arity {
+    fn schema(self) -> Value {
+        match self {
+            Arity::None => json!({"type": "array", "maxItems": 0}),
+            Arity::One(s) => json!({"type": "array", "items": [s], "minItems": 1, "maxItems": 1}),
+            Arity::Optional(s) => json!({"type": "array", "items": [s], "maxItems": 1}),
+        }
+    }
+}
+
+/// Example objects of the protocol's types, keyed by schema name; serialized from the Rust
+/// values, so they are what the server sends.
+pub fn examples() -> Vec<(&'static str, Value)> {
+    let row = TaskRow {
+        id: "t-3f9c2a1b7d4e".into(),
+        repo: "/home/user/tallyho".into(),
+        base_commit: "9b1d6c0e2f4a".into(),
+        file: "tallyho/ledger.py".into(),
+        uri: Some("file:///home/user/tallyho/tallyho/ledger.py".into()),
+        line: 42,
+        column: 12,
+        status: "valid".into(),
+        stage: "valid".into(),
+        decision: crate::model::Decision::None,
+        anchor: crate::model::AnchorState::Fresh,
+        operator: "flip_comparison".into(),
+        skill: Some("off-by-one-boundaries".into()),
+        enclosing: "Ledger.balance".into(),
+        statement: "Ledger.balance counts the closing entry twice.".into(),
+    };
+    fn value<T: Serialize>(v: &T) -> Value {
+        serde_json::to_value(v).unwrap_or(Value::Null)
+    }
+    vec![
+        ("TaskId", value(&TaskId::Id(row.id.clone()))),
+        ("DocumentUri", value(&DocumentUri::Uri(row.uri.clone().unwrap_or_default()))),
+        ("RoundArguments", value(&RoundArguments {})),
+        ("TaskListArguments", value(&TaskListArguments { all: true })),
+        (
+            "EditorEvent",
+            value(&EditorEvent {
+                kind: EditorEventKind::TestRun,
+                command: Some("python -m pytest -q tests/test_ledger.py".into()),
+                exit_code: Some(1),
+                output: Some("1 failed, 11 passed in 0.31s".into()),
+                text: None,
+            }),
+        ),
+        (
+            "StatusChanged",
+            value(&StatusChanged {
+                id: row.id.clone(),
+                status: "accepted".into(),
+                stage: "valid".into(),
+                decision: crate::model::Decision::Accepted,
+            }),
+        ),
+        (
+            "TaskPatch",
+            value(&TaskPatch {
+                id: row.id.clone(),
+                patch: "--- a/tallyho/ledger.py\n+++ b/tallyho/ledger.py\n@@ -42 +42 @@\n-        if i < n:\n+        if i <= n:\n"
+                    .into(),
+            }),
+        ),
+        ("Generated", value(&Generated { generated: 12, added: 9, file: Some(row.file.clone()) })),
+        (
+            "RoundSummary",
+            value(&RoundSummary {
+                number: 3,
+                step: "done".into(),
+                repo: row.repo.clone(),
+                seed: 3,
+                candidates: 40,
+                valid: 17,
+                kept: vec![row.id.clone(), "t-8a0e5c3d1f27".into()],
+                reference_set: Some("failures".into()),
+            }),
+        ),
+        ("AttemptStarted", value(&AttemptStarted { id: row.id.clone(), attempt: AttemptState::Started })),
+        (
+            "AttemptFinished",
+            value(&AttemptFinished { id: row.id.clone(), trace: "tr-51c0a9e3b2d8".into(), label: "resolved".into() }),
+        ),
+        ("TaskRow", value(&row)),
+        ("TaskList", value(&TaskList { root: Some(row.repo.clone()), attempt: None, tasks: vec![row.clone()] })),
+    ]
+}
+
+/// The protocol as one JSON Schema (draft 7): `properties.commands.properties[NAME]` holds each
+/// command's `arguments` (the `arguments` array of `workspace/executeCommand`) and `result`,
+/// `properties.notifications.properties[METHOD]` each notification's `params`; the types are
+/// under `definitions`, each with `examples`.
+pub fn schema() -> Value {
+    // arguments are read (absent optional fields allowed), results written (every field present)
+    let mut reads = SchemaGenerator::new(SchemaSettings::draft07().for_deserialize());
+    let mut writes = SchemaGenerator::new(SchemaSettings::draft07().for_serialize());
+    let task = |g: &mut SchemaGenerator| Arity::One(g.subschema_for::<TaskId>());
+    let commands: Vec<(&str, &str, Arity, schemars::Schema)> = vec![
+        (ACCEPT, "Accept a task into the curriculum.", task(&mut reads), writes.subschema_for::<StatusChanged>()),
+        (REJECT, "Reject a task for good.", task(&mut reads), writes.subschema_for::<StatusChanged>()),
+        (SHOW_PATCH, "A task's bug patch.", task(&mut reads), writes.subschema_for::<TaskPatch>()),
+        (
+            GENERATE,
+            "Generate tasks in one Python file of the workspace, or in the whole workspace.",
+            Arity::Optional(reads.subschema_for::<DocumentUri>()),
+            writes.subschema_for::<Generated>(),
+        ),
+        (
+            ROUND,
+            "Run a round of the loop on the workspace (or resume the unfinished one).",
+            Arity::Optional(reads.subschema_for::<RoundArguments>()),
+            writes.subschema_for::<RoundSummary>(),
+        ),
+        (START_ATTEMPT, "Start an attempt at a task.", task(&mut reads), writes.subschema_for::<AttemptStarted>()),
+        (
+            FINISH_ATTEMPT,
+            "Finish the running attempt: it is stored as a trace.",
+            Arity::None,
+            writes.subschema_for::<AttemptFinished>(),
+        ),
+        (
+            TASKS,
+            "The tasks of the workspace (or of every repository), as editors list them.",
+            Arity::Optional(reads.subschema_for::<TaskListArguments>()),
+            writes.subschema_for::<TaskList>(),
+        ),
+    ];
+    let notifications = [(
+        RECORD_EVENT,
+        "Something that happened in the editor during an attempt (ignored when none runs).",
+        reads.subschema_for::<EditorEvent>(),
+    )];
+
+    let mut command_props = Map::new();
+    for (name, about, args, result) in commands {
+        command_props.insert(
+            name.to_string(),
+            json!({
+                "description": about,
+                "type": "object",
+                "properties": {"arguments": args.schema(), "result": result},
+                "required": ["arguments", "result"],
+                "additionalProperties": false,
+            }),
+        );
+    }
+    let mut notification_props = Map::new();
+    for (method, about, params) in notifications {
+        notification_props.insert(
+            method.to_string(),
+            json!({
+                "description": about,
+                "type": "object",
+                "properties": {"params": params},
+                "required": ["params"],
+                "additionalProperties": false,
+            }),
+        );
+    }
+    let mut definitions = reads.take_definitions(true);
+    for (name, def) in writes.take_definitions(true) {
+        let clash = definitions.insert(name.clone(), def);
+        debug_assert!(clash.is_none(), "{name} is both an argument and a result type");
+    }
+    for (name, example) in examples() {
+        if let Some(Value::Object(def)) = definitions.get_mut(name) {
+            def.insert("examples".into(), json!([example]));
+        }
+    }
+    json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "SocraticProtocol",
+        "description": "The socratic editor protocol: the workspace/executeCommand commands of `socratic lsp` (arguments and result) and the notifications editors send. Generated from daemon/src/lsp/protocol.rs; do not edit.",
+        "type": "object",
+        "properties": {
+            "commands": {
+                "type": "object",
+                "properties": command_props,
+                "required": COMMANDS,
+                "additionalProperties": false,
+            },
+            "notifications": {
+                "type": "object",
+                "properties": notification_props,
+                "required": [RECORD_EVENT],
+                "additionalProperties": false,
+            },
+        },
+        "required": ["commands", "notifications"],
+        "additionalProperties": false,
+        "definitions": definitions,
+    })
+}
+
+/// The schema as the checked-in file holds it: pretty JSON and a final newline.
+pub fn schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn schema_path() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../editor-extensions/protocol/socratic-protocol.schema.json")
+    }
+
+    #[test]
+    fn the_checked_in_schema_is_current() {
+        let path = schema_path();
+        let want = schema_text();
+        if std::env::var_os("SOCRATIC_UPDATE_SCHEMA").is_some_and(|v| v == "1") {
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("create the protocol folder");
+            std::fs::write(&path, &want).expect("write the schema");
+            return;
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "{} is not what daemon/src/lsp/protocol.rs generates; regenerate it with\n  \
+             SOCRATIC_UPDATE_SCHEMA=1 cargo test -p socratic --lib lsp::protocol\n\
+             then regenerate the editors' types (editor-extensions/vscode: npm run protocol) and run their tests",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn every_command_and_type_is_in_the_schema_with_an_example() {
+        let s = schema();
+        let commands = s["properties"]["commands"]["properties"].as_object().expect("commands");
+        assert_eq!(commands.keys().map(String::as_str).collect::<Vec<_>>().len(), COMMANDS.len());
+        for c in COMMANDS {
+            assert!(commands.contains_key(*c), "{c}");
+        }
+        let defs = s["definitions"].as_object().expect("definitions");
+        for (name, example) in examples() {
+            assert_eq!(defs[name]["examples"][0], example, "{name}");
+        }
+        for name in ["TaskId", "RoundSummary", "TaskRow", "TaskList", "EditorEvent"] {
+            assert!(defs.contains_key(name), "{name}");
+        }
+        // a result field that may be null is still always sent
+        let required = defs["RoundSummary"]["required"].as_array().expect("required");
+        assert!(required.contains(&json!("referenceSet")), "{required:?}");
+        // an event field the editor may leave out is optional
+        let required = defs["EditorEvent"]["required"].as_array().expect("required");
+        assert_eq!(required, &vec![json!("kind")]);
+    }
+
+    #[test]
+    fn arguments_parse_or_name_what_is_wrong() {
+        let id = |v: Value| required::<TaskId>(ACCEPT, &[v]).map(|t| t.id().to_string());
+        assert_eq!(id(json!("t-1")).as_deref(), Ok("t-1"));
+        assert_eq!(id(json!({"id": "t-2"})).as_deref(), Ok("t-2"));
+        assert_eq!(id(json!({"taskId": "t-3"})).as_deref(), Ok("t-3"));
+        let e = id(json!(42)).unwrap_err();
+        assert!(e.starts_with("socratic.accept: argument 1 is not a task id") && e.ends_with("got 42"), "{e}");
+        assert!(id(json!("")).unwrap_err().contains("empty"));
+        let e = required::<TaskId>(ACCEPT, &[]).unwrap_err();
+        assert!(e.contains("expects a task id"), "{e}");
+        assert!(required::<TaskId>(ACCEPT, &[json!("a"), json!("b")]).unwrap_err().contains("got 2"));
+
+        assert_eq!(optional::<TaskListArguments>(TASKS, &[]), Ok(None));
+        assert_eq!(
+            optional::<TaskListArguments>(TASKS, &[json!({"all": true})]),
+            Ok(Some(TaskListArguments { all: true }))
+        );
+        let e = optional::<TaskListArguments>(TASKS, &[json!({"all": "yes"})]).unwrap_err();
+        assert!(e.starts_with("socratic.tasks: argument 1 is not task list options") && e.contains("boolean"), "{e}");
+        let e = optional::<RoundArguments>(ROUND, &[json!({"budget": 3})]).unwrap_err();
+        assert!(e.contains("unknown field `budget`"), "{e}");
+        assert_eq!(
+            optional::<DocumentUri>(GENERATE, &[json!({"uri": "file:///r/a.py"})])
+                .map(|d| d.map(|d| d.uri().to_string())),
+            Ok(Some("file:///r/a.py".to_string()))
+        );
+        assert!(no_arguments(FINISH_ATTEMPT, &[]).is_ok());
+        assert!(no_arguments(FINISH_ATTEMPT, &[json!(1)]).unwrap_err().contains("takes no arguments"));
+
+        let event: EditorEvent =
+            serde_json::from_value(json!({"kind": "test_run", "command": "pytest", "exitCode": 1})).expect("an event");
+        assert_eq!((event.kind, event.exit_code), (EditorEventKind::TestRun, Some(1)));
+        assert!(serde_json::from_value::<EditorEvent>(json!({"kind": "dance"})).is_err());
+    }
+
+    #[test]
+    fn a_round_summary_carries_the_rounds_figures() {
+        let mut round = crate::model::test_support::round(4, &["t-a", "t-b"]);
+        round.candidates = 30;
+        round.valid = 11;
+        let s = RoundSummary::of(&round);
+        assert_eq!((s.number, s.candidates, s.valid, s.kept.len()), (4, 30, 11, 2));
+        assert_eq!(s.step, round.step.as_str());
+        assert_eq!(s.repo, round.inputs.repo);
+    }
+}

@@ -1,0 +1,97 @@
+--- The server's side of the conversation: command names and how their results are read.
+---
+--- In: the results of `workspace/executeCommand` (their shapes are the protocol schema,
+--- `editor-extensions/protocol/socratic-protocol.schema.json`, generated from the server's
+--- types). Out: the messages the plugin shows and the values it keeps. Pure.
+---
+--- `PROPERTIES` names, per schema type, every property the plugin reads (here and in
+--- `socratic.tasks`) or writes (`socratic.record`); `tests/nvim/plugin_units.lua` checks them against the schema and runs the
+--- functions below on the schema's example objects, so a property renamed on the server fails
+--- that test.
+
+local M = {}
+
+--- The server's commands.
+M.ACCEPT = 'socratic.accept'
+M.REJECT = 'socratic.reject'
+M.SHOW_PATCH = 'socratic.showPatch'
+M.GENERATE = 'socratic.generate'
+M.ROUND = 'socratic.round'
+M.START_ATTEMPT = 'socratic.startAttempt'
+M.FINISH_ATTEMPT = 'socratic.finishAttempt'
+M.TASKS = 'socratic.tasks'
+--- The notification of an event during an attempt.
+M.RECORD_EVENT = 'socratic/recordEvent'
+
+--- Schema type → the properties the plugin reads or writes.
+M.PROPERTIES = {
+  StatusChanged = { 'id', 'status' },
+  TaskPatch = { 'id', 'patch' },
+  Generated = { 'generated', 'added', 'file' },
+  RoundSummary = { 'number', 'step', 'candidates', 'valid', 'kept' },
+  AttemptStarted = { 'id' },
+  AttemptFinished = { 'id', 'trace', 'label' },
+  TaskList = { 'root', 'attempt', 'tasks' },
+  TaskRow = { 'id', 'file', 'uri', 'line', 'column', 'status', 'operator', 'skill', 'statement' },
+  EditorEvent = { 'kind', 'command', 'exitCode' },
+}
+
+--- A value of a result, nil for JSON null or a missing property.
+local function get(result, key)
+  local v = type(result) == 'table' and result[key] or nil
+  if v == vim.NIL then return nil end
+  return v
+end
+M.get = get
+
+--- Text for a value the message needs (`?` when missing: a result of another shape).
+local function show(v)
+  if v == nil then return '?' end
+  return tostring(v)
+end
+
+--- `socratic.accept` / `socratic.reject`: `accepted t-…`.
+function M.status_message(result)
+  return ('%s %s'):format(show(get(result, 'status')), show(get(result, 'id')))
+end
+
+--- `socratic.generate`: `12 candidates, 9 new in tallyho/ledger.py`.
+function M.generated_message(result)
+  local file = get(result, 'file')
+  return ('%s candidates, %s new%s'):format(show(get(result, 'generated')), show(get(result, 'added')),
+    file and (' in ' .. file) or '')
+end
+
+--- `socratic.round`: `round 3: 40 candidates, 17 valid, 2 kept` (and the step it stopped
+--- before, when it did not finish).
+function M.round_message(result)
+  local kept = get(result, 'kept')
+  local step = get(result, 'step')
+  return ('round %s: %s candidates, %s valid, %s kept%s'):format(show(get(result, 'number')),
+    show(get(result, 'candidates')), show(get(result, 'valid')), type(kept) == 'table' and #kept or '?',
+    (step and step ~= 'done') and (' (stopped before ' .. step .. ')') or '')
+end
+
+--- `socratic.startAttempt`: the task the attempt is at.
+function M.attempt_task(result)
+  return get(result, 'id')
+end
+
+--- `socratic.finishAttempt`: `attempt at t-… stored as trace tr-… (resolved)`.
+function M.attempt_finished_message(result)
+  return ('attempt at %s stored as trace %s (%s)'):format(show(get(result, 'id')), show(get(result, 'trace')),
+    show(get(result, 'label')))
+end
+
+--- `socratic.showPatch`: the task id and the patch's lines.
+function M.patch(result)
+  return get(result, 'id'), vim.split(get(result, 'patch') or '', '\n', { plain = true })
+end
+
+--- `socratic.tasks`: `{ root = string|nil, attempt = string|nil, tasks = rows }`.
+function M.task_list(result)
+  local tasks = get(result, 'tasks')
+  return { root = get(result, 'root'), attempt = get(result, 'attempt'), tasks = type(tasks) == 'table' and tasks or {} }
+end
+
+return M

@@ -1,0 +1,396 @@
+/**
+ * The socratic editor protocol's types, generated from
+ * editor-extensions/protocol/socratic-protocol.schema.json by `npm run protocol`; do not edit.
+ * (The schema itself is generated from daemon/src/lsp/protocol.rs.)
+ */
+
+/**
+ * A task named by its id: `"ID"`, or `{"id": "ID"}` (`taskId` is read as well).
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "TaskId".
+ */
+export type TaskId =
+  | string
+  | {
+      id: string;
+    };
+/**
+ * The user's decision about a task (CLI `curriculum accept|reject`, the editors' code actions).
+ * Only the user changes it; the pipeline never does.
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "Decision".
+ */
+export type Decision = "none" | "accepted" | "rejected";
+/**
+ * A Python file of the workspace by its URI: `"file:///…"` or `{"uri": "file:///…"}`.
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "DocumentUri".
+ */
+export type DocumentUri =
+  | string
+  | {
+      uri: string;
+    };
+/**
+ * Where an attempt is (`started`: it runs).
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "AttemptState".
+ */
+export type AttemptState = "started";
+/**
+ * Whether the code a task was generated from is still at its site in the working tree. An
+ * edit or a checkout that touches the site makes it stale; the task itself (its patch at its
+ * base commit) stays as good as it was.
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "AnchorState".
+ */
+export type AnchorState = "fresh" | "stale";
+/**
+ * What an editor event is.
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "EditorEventKind".
+ */
+export type EditorEventKind = "command" | "test_run" | "message";
+
+/**
+ * The socratic editor protocol: the workspace/executeCommand commands of `socratic lsp` (arguments and result) and the notifications editors send. Generated from daemon/src/lsp/protocol.rs; do not edit.
+ */
+export interface SocraticProtocol {
+  commands: {
+    /**
+     * Accept a task into the curriculum.
+     */
+    "socratic.accept": {
+      /**
+       * @minItems 1
+       * @maxItems 1
+       */
+      arguments: [TaskId];
+      result: StatusChanged;
+    };
+    /**
+     * Finish the running attempt: it is stored as a trace.
+     */
+    "socratic.finishAttempt": {
+      /**
+       * @maxItems 0
+       */
+      arguments: [];
+      result: AttemptFinished;
+    };
+    /**
+     * Generate tasks in one Python file of the workspace, or in the whole workspace.
+     */
+    "socratic.generate": {
+      /**
+       * @maxItems 1
+       */
+      arguments: [] | [DocumentUri];
+      result: Generated;
+    };
+    /**
+     * Reject a task for good.
+     */
+    "socratic.reject": {
+      /**
+       * @minItems 1
+       * @maxItems 1
+       */
+      arguments: [TaskId];
+      result: StatusChanged;
+    };
+    /**
+     * Run a round of the loop on the workspace (or resume the unfinished one).
+     */
+    "socratic.round": {
+      /**
+       * @maxItems 1
+       */
+      arguments: [] | [RoundArguments];
+      result: RoundSummary;
+    };
+    /**
+     * A task's bug patch.
+     */
+    "socratic.showPatch": {
+      /**
+       * @minItems 1
+       * @maxItems 1
+       */
+      arguments: [TaskId];
+      result: TaskPatch;
+    };
+    /**
+     * Start an attempt at a task.
+     */
+    "socratic.startAttempt": {
+      /**
+       * @minItems 1
+       * @maxItems 1
+       */
+      arguments: [TaskId];
+      result: AttemptStarted;
+    };
+    /**
+     * The tasks of the workspace (or of every repository), as editors list them.
+     */
+    "socratic.tasks": {
+      /**
+       * @maxItems 1
+       */
+      arguments: [] | [TaskListArguments];
+      result: TaskList;
+    };
+  };
+  notifications: {
+    /**
+     * Something that happened in the editor during an attempt (ignored when none runs).
+     */
+    "socratic/recordEvent": {
+      params: EditorEvent;
+    };
+  };
+}
+/**
+ * A task's new status (`socratic.accept`, `socratic.reject`).
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "StatusChanged".
+ */
+export interface StatusChanged {
+  decision: Decision;
+  id: string;
+  /**
+   * The pipeline stage, unchanged by a decision.
+   */
+  stage: string;
+  /**
+   * The state word: `accepted`, `rejected`, ….
+   */
+  status: string;
+}
+/**
+ * `socratic.finishAttempt`: the attempt stored as a trace.
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "AttemptFinished".
+ */
+export interface AttemptFinished {
+  /**
+   * The task attempted.
+   */
+  id: string;
+  /**
+   * The trace's inferred outcome (`resolved`, `failed`, …).
+   */
+  label: string;
+  /**
+   * The stored trace's id.
+   */
+  trace: string;
+}
+/**
+ * What `socratic.generate` made.
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "Generated".
+ */
+export interface Generated {
+  /**
+   * Of those, new to the store.
+   */
+  added: number;
+  /**
+   * The file generated in (relative to the workspace root), or null for the workspace.
+   */
+  file: string | null;
+  /**
+   * Candidates generated.
+   */
+  generated: number;
+}
+/**
+ * Options of `socratic.round` (none yet: the round runs with its defaults on the workspace).
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "RoundArguments".
+ */
+export interface RoundArguments {}
+/**
+ * A round as the editors show it (`socratic.round`).
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "RoundSummary".
+ */
+export interface RoundSummary {
+  /**
+   * Candidates generated in this round.
+   */
+  candidates: number;
+  /**
+   * The task ids the round kept, best first.
+   */
+  kept: string[];
+  /**
+   * 1-based round number.
+   */
+  number: number;
+  /**
+   * The reference set the rewards were computed against (null before scoring).
+   */
+  referenceSet: string | null;
+  /**
+   * The repository (absolute path) the round generated tasks in.
+   */
+  repo: string;
+  /**
+   * The seed the round generated with.
+   */
+  seed: number;
+  /**
+   * The next step to run: `distill`, `generate`, `validate`, `score`, `select`, or `done`.
+   */
+  step: string;
+  /**
+   * Of those, validated as working tasks.
+   */
+  valid: number;
+}
+/**
+ * A task's bug patch (`socratic.showPatch`).
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "TaskPatch".
+ */
+export interface TaskPatch {
+  id: string;
+  /**
+   * The unified diff that introduces the bug.
+   */
+  patch: string;
+}
+/**
+ * `socratic.startAttempt`: the attempt at this task is running.
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "AttemptStarted".
+ */
+export interface AttemptStarted {
+  attempt: AttemptState;
+  id: string;
+}
+/**
+ * Options of `socratic.tasks`.
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "TaskListArguments".
+ */
+export interface TaskListArguments {
+  /**
+   * Every repository in the store, not only the workspace's.
+   */
+  all?: boolean;
+}
+/**
+ * `socratic.tasks`: the rows, sorted by repository, file and line.
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "TaskList".
+ */
+export interface TaskList {
+  /**
+   * The task of the attempt running in this session.
+   */
+  attempt: string | null;
+  /**
+   * The workspace's repository root, as the server resolved it.
+   */
+  root: string | null;
+  tasks: TaskRow[];
+}
+/**
+ * One task as editors and `socratic tasks list --json` / `socratic curriculum list --json`
+ * list it.
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "TaskRow".
+ */
+export interface TaskRow {
+  /**
+   * Whether the task's code is still at its site in the working tree.
+   */
+  anchor: AnchorState;
+  baseCommit: string;
+  /**
+   * 1-based, in UTF-8 bytes.
+   */
+  column: number;
+  /**
+   * The user's decision.
+   */
+  decision: Decision;
+  /**
+   * Dotted name of the enclosing function or class.
+   */
+  enclosing: string;
+  /**
+   * Relative to the repository root.
+   */
+  file: string;
+  id: string;
+  /**
+   * 1-based; where the site is now in a document open in the editor.
+   */
+  line: number;
+  operator: string;
+  /**
+   * The repository (absolute path) the task was generated in.
+   */
+  repo: string;
+  skill: string | null;
+  /**
+   * The pipeline stage: `candidate`, `valid`, `invalid`, `scored`.
+   */
+  stage: string;
+  /**
+   * The first line of the problem statement.
+   */
+  statement: string;
+  /**
+   * The state word: the decision when there is one (`accepted`, `rejected`), else `stale`
+   * (also when an edit in this editor cut the site), else the stage.
+   */
+  status: string;
+  /**
+   * The file's `file://` URI, when the path makes one.
+   */
+  uri: string | null;
+}
+/**
+ * What happened in the editor during an attempt (`socratic/recordEvent`).
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "EditorEvent".
+ */
+export interface EditorEvent {
+  /**
+   * The command line (`command`, `test_run`).
+   */
+  command?: string | null;
+  exitCode?: number | null;
+  kind: EditorEventKind;
+  /**
+   * What the command printed.
+   */
+  output?: string | null;
+  /**
+   * The text of a `message`.
+   */
+  text?: string | null;
+}
