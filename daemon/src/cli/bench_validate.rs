@@ -148,7 +148,7 @@ pub fn run(home: &Path, args: ValidateBenchArgs) -> anyhow::Result<i32> {
 async fn measure(
     mode: &str,
     engine: &Engine,
-    env: &crate::sandbox::image::Environment,
+    env: &crate::model::Environment,
     tasks: &[Task],
     cfg: &ValidateConfig,
 ) -> anyhow::Result<(ModeFigures, BTreeMap<String, Verdict>)> {

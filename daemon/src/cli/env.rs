@@ -3,7 +3,8 @@
 use super::{print_json, EXIT_FAILED, EXIT_OK};
 pub use crate::engine::environment::repo_key;
 use crate::engine::environment::ImageOptions;
-use crate::sandbox::image::{self, BootstrapConfig, Environment};
+use crate::model::Environment;
+use crate::sandbox::image::{self, BootstrapConfig};
 use crate::sandbox::Engine;
 use crate::store::Store;
 use clap::{Args, Subcommand};

@@ -3,7 +3,8 @@
 //!
 //! In: the store, a repository path, image options. Out: an `Environment` (saved in the store).
 
-use crate::sandbox::image::{self, BootstrapConfig, EnvConfig, Environment};
+use crate::model::Environment;
+use crate::sandbox::image::{self, BootstrapConfig, EnvConfig};
 use crate::sandbox::Engine;
 use crate::store::Store;
 use std::path::{Path, PathBuf};

@@ -18,10 +18,10 @@ use super::checkout::Checkout;
 use super::curriculum::{curriculum, pick_round};
 use super::environment::{ensure_env, ImageOptions};
 use super::grade::{self, all_pass, run_tests, TestRun};
+use crate::model::Environment;
 use crate::model::{
     Event, Instance, Label, Outcome, Record, SolveResult, SourceFormat, Task, TaskRef, TestStatus, Trace,
 };
-use crate::sandbox::image::Environment;
 use crate::sandbox::worker::Worker;
 use crate::sandbox::{Engine, Limits};
 use crate::store::Store;

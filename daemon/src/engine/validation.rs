@@ -3,8 +3,8 @@
 //! In: the store, an environment, candidates, a config, a progress bar. Out: the count of valid
 //! tasks and of invalid ones by the stage that rejected them.
 
+use crate::model::Environment;
 use crate::model::Task;
-use crate::sandbox::image::Environment;
 use crate::store::Store;
 use crate::validate::run::{validate_all, ValidateConfig};
 use std::collections::BTreeMap;

@@ -15,9 +15,9 @@
 
 pub mod run;
 
+use crate::model::Environment;
+use crate::model::TestResult;
 use crate::model::{Task, TestStatus, Verdict};
-use crate::sandbox::image::Environment;
-use crate::sandbox::junit::TestResult;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Lines of the clean file that a unified diff changes, per file (1-based). An insertion counts
@@ -179,7 +179,7 @@ pub fn judge(task_id: &str, selection: &Selection, run: &BugRun) -> Result<(Vec<
         BugRun::Crashed(why) => return Err(reject("execution", format!("the test process died with the bug: {why}"))),
         BugRun::Finished(r) => r,
     };
-    if results.is_empty() || crate::sandbox::junit::has_collection_error(results) {
+    if results.is_empty() || crate::model::has_collection_error(results) {
         return Err(reject(
             "execution",
             "the tests could not be collected with the bug (import or syntax error)".into(),

@@ -7,8 +7,8 @@
 //! the `on_verdict` callback, in completion order.
 
 use super::{judge, problem_statement, select_tests, timeout_for, BugRun, Selection};
+use crate::model::Environment;
 use crate::model::{Task, TaskStatus, TestStatus, Verdict};
-use crate::sandbox::image::Environment;
 use crate::sandbox::worker::{RunRequest, Worker};
 use crate::sandbox::{Engine, Limits, Result};
 use std::collections::VecDeque;
@@ -182,7 +182,7 @@ pub struct Pending {
     task: Task,
     f2p: Vec<String>,
     p2p: Vec<String>,
-    failures: std::collections::BTreeMap<String, crate::sandbox::junit::TestResult>,
+    failures: std::collections::BTreeMap<String, crate::model::TestResult>,
     started: Instant,
 }
 
