@@ -71,6 +71,7 @@ pub fn run(home: &Path, args: DemoArgs) -> anyhow::Result<i32> {
         return generate_only(&mut store, &repo, &args, intro);
     }
     let rt = runtime()?;
+    let progress = super::progress::terminal(!args.json);
     let mut rows = Vec::new();
     let mut solves: Vec<SolveSummary> = Vec::new();
     let last_done = store.rounds()?.iter().filter(|r| r.step == crate::model::RoundStep::Done).count() as u32;
@@ -80,18 +81,18 @@ pub fn run(home: &Path, args: DemoArgs) -> anyhow::Result<i32> {
             budget: args.budget,
             keep: args.keep,
             image: args.image.options(),
-            progress: !args.json,
+            progress: progress.clone(),
             ..RoundOptions::new(repo.clone())
         };
         let round = rt.block_on(run_round(&mut store, home, &opts))?;
         if !args.json {
-            println!("{}", super::round::round_line(&round));
+            println!("{}", crate::engine::round::round_line(&round));
         }
         let solve_opts = SolveOptions {
             round: Some(round.number),
             solver: Solver::Baseline,
             image: args.image.options(),
-            progress: !args.json,
+            progress: progress.clone(),
         };
         let summary = rt.block_on(solve(&mut store, home, &solve_opts))?;
         if !args.json {

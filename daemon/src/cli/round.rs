@@ -4,7 +4,7 @@
 use super::env::{runtime, ImageArgs};
 use super::{print_json, EXIT_FAILED, EXIT_OK};
 use crate::engine::curriculum::{curriculum, pick_round};
-use crate::engine::round::{run_round, RoundOptions};
+use crate::engine::round::{round_line, run_round, RoundOptions};
 use crate::model::{Round, TaskStatus};
 use crate::store::Store;
 use crate::validate::run::ValidateConfig;
@@ -93,7 +93,7 @@ impl RoundArgs {
             device,
             validate: ValidateConfig { workers: self.workers, timeout_s: self.timeout, ..Default::default() },
             image: self.image.options(),
-            progress: !self.json,
+            progress: super::progress::terminal(!self.json),
             ..RoundOptions::new(repo)
         })
     }
@@ -114,21 +114,6 @@ pub fn run_round_cmd(home: &Path, args: RoundArgs) -> anyhow::Result<i32> {
         print_curriculum(&store, &round)?;
     }
     Ok(EXIT_OK)
-}
-
-/// One line: candidates, valid, kept and time per step.
-pub fn round_line(r: &Round) -> String {
-    let steps: Vec<String> = r.timings_ms.iter().map(|(k, v)| format!("{k} {:.1}s", *v as f64 / 1000.0)).collect();
-    format!(
-        "round {}: {} candidates, {} valid, {} kept (seed {}, reference {}); {}",
-        r.number,
-        r.candidates,
-        r.valid,
-        r.kept.len(),
-        r.inputs.seed,
-        r.inputs.reference_set.as_deref().unwrap_or("-"),
-        steps.join(", ")
-    )
 }
 
 fn print_curriculum(store: &Store, round: &Round) -> anyhow::Result<()> {

@@ -1,8 +1,9 @@
 //! `socratic tasks validate`: put stored candidates through validation in warm containers,
 //! recording each verdict as soon as it is decided.
 
-use super::env::{ensure_env, runtime, ImageArgs};
+use super::env::{runtime, ImageArgs};
 use super::{print_json, EXIT_OK};
+use crate::engine::environment::ensure_env;
 use crate::model::{Task, TaskStatus};
 use crate::store::Store;
 use crate::validate::run::ValidateConfig;
@@ -79,23 +80,22 @@ pub async fn validate_candidates(store: &mut Store, args: &ValidateArgs) -> anyh
     let mut summary = ValidateSummary::default();
     let started = std::time::Instant::now();
     let mut remaining = args.limit.unwrap_or(usize::MAX);
+    let progress = super::progress::terminal(true);
     for (repo, mut tasks) in by_repo {
         tasks.truncate(remaining);
         remaining -= tasks.len();
         if tasks.is_empty() {
             continue;
         }
-        let env = ensure_env(store, Path::new(&repo), &args.image).await?;
+        let env = ensure_env(store, Path::new(&repo), &args.image.options(), &progress).await?;
         let cfg = ValidateConfig {
             workers: args.workers,
             strict: args.strict,
             timeout_s: args.timeout,
             ..Default::default()
         };
-        let bar = super::progress_bar(tasks.len() as u64, "validating");
         summary.candidates += tasks.len();
-        let decided = crate::engine::validation::validate_and_record(store, &env, tasks, &cfg, &bar).await?;
-        bar.finish_and_clear();
+        let decided = crate::engine::validation::validate_and_record(store, &env, tasks, &cfg, &progress).await?;
         summary.valid += decided.valid;
         for (stage, n) in decided.invalid_by_stage {
             *summary.invalid_by_stage.entry(stage).or_default() += n;

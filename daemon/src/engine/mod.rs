@@ -9,6 +9,7 @@ pub mod checkout;
 pub mod curriculum;
 pub mod environment;
 pub mod grade;
+pub mod progress;
 pub mod round;
 pub mod scoring;
 pub mod solve;

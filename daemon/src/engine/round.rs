@@ -11,6 +11,7 @@
 //! `Round` (also stored).
 
 use super::environment::{ensure_env, ImageOptions};
+use super::progress::{Progress, ProgressEvent};
 use super::scoring::{reference_direction, reference_texts, score_tasks};
 use crate::model::{Round, RoundInputs, RoundStep, Skill, Task, TaskStatus};
 use crate::score::{DeviceKind, FeatureConfig, Scorer, TinySpec};
@@ -41,8 +42,8 @@ pub struct RoundOptions {
     pub device: DeviceKind,
     pub validate: ValidateConfig,
     pub image: ImageOptions,
-    /// Show progress bars on stderr.
-    pub progress: bool,
+    /// Where the round's progress events go.
+    pub progress: Progress,
 }
 
 impl RoundOptions {
@@ -58,7 +59,7 @@ impl RoundOptions {
             device: DeviceKind::Cpu,
             validate: ValidateConfig::default(),
             image: ImageOptions::default(),
-            progress: false,
+            progress: Progress::none(),
         }
     }
 }
@@ -126,6 +127,7 @@ pub async fn run_round(store: &mut Store, home: &Path, opts: &RoundOptions) -> a
         *round.timings_ms.entry(step.as_str().to_string()).or_default() += started.elapsed().as_millis() as u64;
         round.step = step.next();
         store.save_round(&round)?;
+        opts.progress.emit(ProgressEvent::RoundStep { round: round.number, step });
     }
     Ok(round)
 }
@@ -153,7 +155,7 @@ pub fn distill_stored(store: &mut Store) -> anyhow::Result<(crate::skills::Disti
 /// (from the environment, built here if needed), new to this round (a bug an earlier round
 /// already generated is left out), each labelled with the skill it exercises.
 async fn generate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions) -> anyhow::Result<()> {
-    let env = ensure_env(store, Path::new(&round.inputs.repo), &opts.image).await?;
+    let env = ensure_env(store, Path::new(&round.inputs.repo), &opts.image, &opts.progress).await?;
     let (skills, tasks) = (store.skills()?, store.tasks()?);
     let earlier: BTreeSet<&str> =
         tasks.iter().filter(|t| t.round != Some(round.number)).map(|t| t.id.as_str()).collect();
@@ -207,10 +209,8 @@ async fn validate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions
     let pending: Vec<Task> =
         round_tasks(store, round.number)?.into_iter().filter(|t| t.status == TaskStatus::Candidate).collect();
     if !pending.is_empty() {
-        let env = ensure_env(store, Path::new(&round.inputs.repo), &opts.image).await?;
-        let bar = bar(opts.progress, pending.len() as u64, "validating");
-        super::validation::validate_and_record(store, &env, pending, &opts.validate, &bar).await?;
-        bar.finish_and_clear();
+        let env = ensure_env(store, Path::new(&round.inputs.repo), &opts.image, &opts.progress).await?;
+        super::validation::validate_and_record(store, &env, pending, &opts.validate, &opts.progress).await?;
     }
     round.valid = valid_round_tasks(store, round.number)?.len();
     Ok(())
@@ -249,9 +249,9 @@ fn score_step(store: &mut Store, home: &Path, round: &mut Round, opts: &RoundOpt
         Some(d) => (name, d),
         None => ("none".to_string(), vec![0.0; scorer.feature_config().dim]),
     };
-    let bar = bar(opts.progress, valid.len() as u64, "scoring");
-    score_tasks(store, &scorer, &direction, &name, &valid, |_| bar.inc(1))?;
-    bar.finish_and_clear();
+    let mut counter = opts.progress.start("scoring", valid.len() as u64);
+    score_tasks(store, &scorer, &direction, &name, &valid, |_| counter.advance(None))?;
+    counter.finish();
     round.inputs.model_hash = Some(scorer.model_hash().to_string());
     round.inputs.reference_set = Some(name);
     Ok(())
@@ -318,12 +318,19 @@ fn select_step(store: &mut Store, round: &mut Round) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn bar(show: bool, len: u64, what: &str) -> indicatif::ProgressBar {
-    if show {
-        crate::cli::progress_bar(len, what)
-    } else {
-        indicatif::ProgressBar::hidden()
-    }
+/// One line: candidates, valid, kept and time per step.
+pub fn round_line(r: &Round) -> String {
+    let steps: Vec<String> = r.timings_ms.iter().map(|(k, v)| format!("{k} {:.1}s", *v as f64 / 1000.0)).collect();
+    format!(
+        "round {}: {} candidates, {} valid, {} kept (seed {}, reference {}); {}",
+        r.number,
+        r.candidates,
+        r.valid,
+        r.kept.len(),
+        r.inputs.seed,
+        r.inputs.reference_set.as_deref().unwrap_or("-"),
+        steps.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -368,6 +375,41 @@ mod tests {
         ];
         assert_eq!(select(&r, 1, 1.0), vec!["t-3"]);
         assert_eq!(select(&r, 2, 1.0), vec!["t-3", "t-2"]);
+    }
+
+    #[test]
+    fn the_round_line_names_counts_seed_reference_and_step_times() {
+        let mut round = current_round_fixture();
+        round.timings_ms = BTreeMap::from([("distill".to_string(), 1500), ("validate".to_string(), 240)]);
+        assert_eq!(
+            round_line(&round),
+            "round 2: 7 candidates, 5 valid, 1 kept (seed 3, reference failures); distill 1.5s, validate 0.2s"
+        );
+        round.inputs.reference_set = None;
+        assert!(round_line(&round).contains("(seed 3, reference -)"));
+    }
+
+    fn current_round_fixture() -> Round {
+        Round {
+            number: 2,
+            inputs: RoundInputs {
+                repo: "r".into(),
+                head: "h".into(),
+                seed: 3,
+                budget: 7,
+                keep: 1,
+                max_skill_share: 0.5,
+                trace_ids: vec![],
+                skill_versions: BTreeMap::new(),
+                model_hash: None,
+                reference_set: Some("failures".into()),
+            },
+            step: RoundStep::Done,
+            candidates: 7,
+            valid: 5,
+            kept: vec!["t-1".into()],
+            timings_ms: BTreeMap::new(),
+        }
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Validation with every verdict stored as soon as it is decided (a crash loses none).
 //!
-//! In: the store, an environment, candidates, a config, a progress bar. Out: the count of valid
-//! tasks and of invalid ones by the stage that rejected them.
+//! In: the store, an environment, candidates, a config, a progress sink (a `validating` count,
+//! noted with the valid ones so far). Out: the count of valid tasks and of invalid ones by the
+//! stage that rejected them.
 
+use super::progress::Progress;
 use crate::model::Environment;
 use crate::model::Task;
 use crate::store::Store;
@@ -22,24 +24,25 @@ pub async fn validate_and_record(
     env: &Environment,
     tasks: Vec<Task>,
     cfg: &ValidateConfig,
-    bar: &indicatif::ProgressBar,
+    progress: &Progress,
 ) -> anyhow::Result<Decided> {
     let engine = crate::sandbox::Engine::connect().await?;
     let mut decided = Decided::default();
     let mut store_error = None;
+    let mut counter = progress.start("validating", tasks.len() as u64);
     validate_all(&engine, env, tasks, cfg, |task, verdict| {
-        bar.inc(1);
         if verdict.valid {
             decided.valid += 1;
         } else {
             *decided.invalid_by_stage.entry(verdict.rejected_at.clone().unwrap_or_default()).or_default() += 1;
         }
-        bar.set_message(format!("{} valid", decided.valid));
+        counter.advance(Some(format!("{} valid", decided.valid)));
         if let Err(e) = store.record_verdict(&task, &verdict) {
             store_error.get_or_insert(e);
         }
     })
     .await?;
+    counter.finish();
     match store_error {
         Some(e) => Err(e.into()),
         None => Ok(decided),

@@ -161,7 +161,7 @@ pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> R
                     return Err(invalid(format!("the round did not finish: {e}")));
                 }
             };
-            let line = crate::cli::round_line(&round);
+            let line = crate::engine::round::round_line(&round);
             session.client.show_message(MessageType::INFO, format!("socratic {line}")).await;
             progress.end("done").await;
             Ok(Some(serde_json::to_value(&round).unwrap_or(Value::Null)))
