@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Candidates generated per round.
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = crate::engine::round::DEFAULT_BUDGET)]
     pub budget: usize,
     /// Tasks kept per round.
     #[arg(long, default_value_t = 12)]
@@ -124,13 +124,8 @@ pub fn run(home: &Path, args: DemoArgs) -> anyhow::Result<i32> {
 /// repository) is printed with the results under `--json`.
 fn generate_only(store: &mut Store, repo: &Path, args: &DemoArgs, mut intro: serde_json::Value) -> anyhow::Result<i32> {
     let (distilled, _) = crate::engine::round::distill_stored(store)?;
-    let weights = crate::skills::target::operator_weights(&store.skills()?, &store.tasks()?);
-    let config = GenerateConfig {
-        budget: args.budget,
-        seed: args.seed,
-        operator_weights: (!weights.is_empty()).then_some(weights),
-        ..Default::default()
-    };
+    let base = GenerateConfig { budget: args.budget, seed: args.seed, ..Default::default() };
+    let config = crate::engine::round::skill_weighted(base, &store.skills()?, &store.tasks()?);
     let (tasks, _) = generate(repo, &config)?;
     let new_tasks = store.insert_tasks(&tasks)?;
     if args.json {

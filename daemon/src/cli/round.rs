@@ -4,7 +4,10 @@
 use super::env::{runtime, ImageArgs};
 use super::{print_json, EXIT_FAILED, EXIT_OK};
 use crate::engine::curriculum::{curriculum, pick_round};
-use crate::engine::round::{round_line, run_round, RoundOptions};
+use crate::engine::round::{
+    round_line, run_round, RoundOptions, DEFAULT_BUDGET, DEFAULT_KEEP, DEFAULT_MAX_SKILL_SHARE, DEFAULT_REFERENCE,
+    DEFAULT_SEED,
+};
 use crate::model::{Round, TaskStatus};
 use crate::store::Store;
 use crate::validate::run::ValidateConfig;
@@ -17,31 +20,31 @@ pub struct RoundArgs {
     #[arg(long)]
     pub repo: Option<PathBuf>,
     /// Base seed; round N generates with seed + N.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
     /// Candidates generated per round.
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = DEFAULT_BUDGET)]
     pub budget: usize,
     /// Tasks kept per round.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = DEFAULT_KEEP)]
     pub keep: usize,
     /// No skill takes more than this share of the kept tasks.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = DEFAULT_MAX_SKILL_SHARE)]
     pub max_skill_share: f64,
     /// Scoring model folder (default: a small random model in the home).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Reference set for the score: `failures` or a SWE-bench-format JSONL of trusted fixes.
-    #[arg(long, default_value = "failures")]
+    #[arg(long, default_value = DEFAULT_REFERENCE)]
     pub reference: String,
     /// cpu or cuda.
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Warm containers validating in parallel.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = ValidateConfig::default().workers)]
     pub workers: usize,
     /// Seconds the selected tests of one candidate may take.
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = ValidateConfig::default().timeout_s)]
     pub timeout: f64,
     #[command(flatten)]
     pub image: ImageArgs,

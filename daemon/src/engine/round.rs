@@ -25,6 +25,17 @@ use std::time::Instant;
 /// The group name of tasks no skill targets, for the balance cap.
 pub const UNTARGETED: &str = "(untargeted)";
 
+/// Default base seed of a round (round N generates with seed + N).
+pub const DEFAULT_SEED: u64 = 0;
+/// Default candidates generated per round.
+pub const DEFAULT_BUDGET: usize = 40;
+/// Default tasks kept per round.
+pub const DEFAULT_KEEP: usize = 10;
+/// Default largest share of the kept tasks one skill may take.
+pub const DEFAULT_MAX_SKILL_SHARE: f64 = 0.5;
+/// Default reference set of the score.
+pub const DEFAULT_REFERENCE: &str = "failures";
+
 /// How to run a round. Only `repo`, `seed`, `budget`, `keep` and `max_skill_share` become the
 /// round's recorded inputs; a resumed round keeps the inputs it started with.
 #[derive(Debug, Clone)]
@@ -50,12 +61,12 @@ impl RoundOptions {
     pub fn new(repo: PathBuf) -> RoundOptions {
         RoundOptions {
             repo,
-            seed: 0,
-            budget: 40,
-            keep: 10,
-            max_skill_share: 0.5,
+            seed: DEFAULT_SEED,
+            budget: DEFAULT_BUDGET,
+            keep: DEFAULT_KEEP,
+            max_skill_share: DEFAULT_MAX_SKILL_SHARE,
             model: None,
-            reference: "failures".into(),
+            reference: DEFAULT_REFERENCE.into(),
             device: DeviceKind::Cpu,
             validate: ValidateConfig::default(),
             image: ImageOptions::default(),
@@ -116,6 +127,7 @@ pub async fn run_round(store: &mut Store, home: &Path, opts: &RoundOptions) -> a
     while round.step != RoundStep::Done {
         let step = round.step;
         let started = Instant::now();
+        opts.progress.emit(ProgressEvent::RoundStep { round: round.number, step });
         match step {
             RoundStep::Distill => distill_step(store, &mut round)?,
             RoundStep::Generate => generate_step(store, &mut round, opts).await?,
@@ -127,7 +139,6 @@ pub async fn run_round(store: &mut Store, home: &Path, opts: &RoundOptions) -> a
         *round.timings_ms.entry(step.as_str().to_string()).or_default() += started.elapsed().as_millis() as u64;
         round.step = step.next();
         store.save_round(&round)?;
-        opts.progress.emit(ProgressEvent::RoundStep { round: round.number, step });
     }
     Ok(round)
 }
@@ -159,15 +170,17 @@ async fn generate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions
     let (skills, tasks) = (store.skills()?, store.tasks()?);
     let earlier: BTreeSet<&str> =
         tasks.iter().filter(|t| t.round != Some(round.number)).map(|t| t.id.as_str()).collect();
-    let weights = crate::skills::target::operator_weights(&skills, &tasks);
-    let config = GenerateConfig {
-        budget: round.inputs.budget.saturating_mul(3),
-        seed: round.inputs.seed,
-        round: Some(round.number),
-        operator_weights: (!weights.is_empty()).then_some(weights),
-        executed_lines: Some(env.executed_lines()),
-        ..Default::default()
-    };
+    let config = skill_weighted(
+        GenerateConfig {
+            budget: round.inputs.budget.saturating_mul(3),
+            seed: round.inputs.seed,
+            round: Some(round.number),
+            executed_lines: Some(env.executed_lines()),
+            ..Default::default()
+        },
+        &skills,
+        &tasks,
+    );
     let (generated, _) = generate(Path::new(&round.inputs.repo), &config)?;
     let skill_weights = crate::skills::target::skill_weights(&skills, &tasks);
     let fresh: Vec<Task> = generated
@@ -182,6 +195,15 @@ async fn generate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions
     store.insert_tasks(&fresh)?;
     round.candidates = store.tasks()?.iter().filter(|t| t.round == Some(round.number)).count();
     Ok(())
+}
+
+/// `config` with its budget spread over the operators of the skills by targeting weight
+/// (failure rate × how little the valid / accepted `tasks` cover them); unchanged (every
+/// operator an equal share) when no skill weighs anything. What rounds, the demo and
+/// `tasks generate --skills` generate with.
+pub fn skill_weighted(config: GenerateConfig, skills: &[Skill], tasks: &[Task]) -> GenerateConfig {
+    let weights = crate::skills::target::operator_weights(skills, tasks);
+    GenerateConfig { operator_weights: (!weights.is_empty()).then_some(weights), ..config }
 }
 
 /// The skill a task of this operator exercises: the heaviest-weighted skill naming the operator.
@@ -410,6 +432,30 @@ mod tests {
             kept: vec!["t-1".into()],
             timings_ms: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn skill_weighted_generation_spreads_the_budget_over_failing_skills_operators_only() {
+        use crate::model::{SkillKind, SkillStats};
+        let skill = |name: &str, op: &str, failure_rate: f64| Skill {
+            name: name.into(),
+            kind: SkillKind::RepairPattern,
+            description: String::new(),
+            applicability: vec![],
+            operations: vec![],
+            anchor: op.into(),
+            operators: vec![op.into()],
+            evidence: vec![],
+            stats: SkillStats { traces: 10, failures: (failure_rate * 10.0) as usize, failure_rate },
+            version: 1,
+        };
+        let base = GenerateConfig { budget: 9, seed: 4, ..Default::default() };
+        let never_failed = skill_weighted(base.clone(), &[skill("a", "flip", 0.0)], &[]);
+        assert_eq!(never_failed.operator_weights, None);
+        let targeted = skill_weighted(base, &[skill("a", "flip", 0.0), skill("b", "swap", 0.5)], &[]);
+        let weights = targeted.operator_weights.expect("a failing skill weighs its operator");
+        assert_eq!(weights.keys().collect::<Vec<_>>(), vec!["swap"]);
+        assert_eq!((targeted.budget, targeted.seed), (9, 4));
     }
 
     #[test]
