@@ -1,15 +1,18 @@
 //! Validation with every verdict stored as soon as it is decided (a crash loses none).
 //!
-//! In: the store, an environment, candidates, a config, a progress sink (a `validating` count,
-//! noted with the valid ones so far). Out: the count of valid tasks and of invalid ones by the
-//! stage that rejected them.
+//! In: the store, an environment (or the image options to find / build one per repository),
+//! candidates, a config, a progress sink (a `validating` count, noted with the valid ones so
+//! far). Out: the count of valid tasks and of invalid ones by the stage that rejected them; for
+//! the stored candidates of every repository, a `ValidateSummary` with times and yield.
 
+use super::environment::{ensure_env, ImageOptions};
 use super::progress::Progress;
-use crate::model::Environment;
-use crate::model::Task;
+use crate::model::{Environment, Task, TaskStatus};
 use crate::store::Store;
 use crate::validate::run::{validate_all, ValidateConfig};
+use serde::Serialize;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// What a validation run decided.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,4 +50,73 @@ pub async fn validate_and_record(
         Some(e) => Err(e.into()),
         None => Ok(decided),
     }
+}
+
+/// Which stored candidates to validate, and how.
+#[derive(Debug, Clone, Default)]
+pub struct ValidateRequest {
+    /// Only candidates of this repository (default: every repository with candidates).
+    pub repo: Option<PathBuf>,
+    /// At most this many candidates.
+    pub limit: Option<usize>,
+    pub config: ValidateConfig,
+    pub image: ImageOptions,
+}
+
+/// What validating the stored candidates decided.
+#[derive(Debug, Default, Serialize)]
+pub struct ValidateSummary {
+    pub candidates: usize,
+    pub valid: usize,
+    pub invalid_by_stage: BTreeMap<String, usize>,
+    pub wall_ms: u64,
+    pub ms_per_candidate: f64,
+    pub yield_rate: f64,
+}
+
+/// The stored candidates to validate, grouped by repository (at most `limit` in all).
+fn candidates_by_repo(store: &Store, req: &ValidateRequest) -> anyhow::Result<BTreeMap<String, Vec<Task>>> {
+    let only = match &req.repo {
+        Some(r) => Some(r.canonicalize().map_err(|e| anyhow::anyhow!("{}: {e}", r.display()))?.display().to_string()),
+        None => None,
+    };
+    let mut by_repo: BTreeMap<String, Vec<Task>> = BTreeMap::new();
+    for t in store.tasks()? {
+        if t.status == TaskStatus::Candidate && only.as_ref().is_none_or(|r| *r == t.repo) {
+            by_repo.entry(t.repo.clone()).or_default().push(t);
+        }
+    }
+    let mut remaining = req.limit.unwrap_or(usize::MAX);
+    for tasks in by_repo.values_mut() {
+        tasks.truncate(remaining);
+        remaining -= tasks.len();
+    }
+    by_repo.retain(|_, tasks| !tasks.is_empty());
+    Ok(by_repo)
+}
+
+/// Validate the stored candidates (grouped by repository, each in its environment), storing
+/// each verdict as it comes.
+pub async fn validate_candidates(
+    store: &mut Store,
+    req: &ValidateRequest,
+    progress: &Progress,
+) -> anyhow::Result<ValidateSummary> {
+    let mut summary = ValidateSummary::default();
+    let started = std::time::Instant::now();
+    for (repo, tasks) in candidates_by_repo(store, req)? {
+        let env = ensure_env(store, Path::new(&repo), &req.image, progress).await?;
+        summary.candidates += tasks.len();
+        let decided = validate_and_record(store, &env, tasks, &req.config, progress).await?;
+        summary.valid += decided.valid;
+        for (stage, n) in decided.invalid_by_stage {
+            *summary.invalid_by_stage.entry(stage).or_default() += n;
+        }
+    }
+    summary.wall_ms = started.elapsed().as_millis() as u64;
+    if summary.candidates > 0 {
+        summary.ms_per_candidate = summary.wall_ms as f64 / summary.candidates as f64;
+        summary.yield_rate = summary.valid as f64 / summary.candidates as f64;
+    }
+    Ok(summary)
 }
