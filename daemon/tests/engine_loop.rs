@@ -2,6 +2,7 @@
 //! SIGKILL at random points resumes and keeps the same tasks as an uninterrupted run with the
 //! same seed; Solvers (oracle, baseline, an external agent command) are graded in containers;
 //! an editor runs a round through `socratic lsp`;
+//! a round reports its steps and counts as progress events, in order;
 //! curriculum decisions override the ranking.
 
 use rand::{Rng, SeedableRng};
@@ -127,6 +128,60 @@ fn a_round_killed_at_random_points_resumes_to_the_same_kept_tasks() {
         assert_eq!(ok, "ok");
     }
     assert!(interrupted_mid_round >= 2, "the kills should land inside rounds at least twice ({interrupted_mid_round})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_reports_its_steps_and_counts_as_progress_events_in_order() {
+    use socratic::engine::progress::{Progress, ProgressEvent};
+    use socratic::engine::round::{run_round, RoundOptions};
+    use socratic::model::RoundStep;
+    let dir = tempfile::tempdir().unwrap();
+    let (home, repo) = home_with_example(dir.path());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    let opts = RoundOptions {
+        budget: 6,
+        keep: 3,
+        progress: Progress::new(move |e| kept.lock().unwrap().push(e)),
+        ..RoundOptions::new(repo)
+    };
+    let mut store = socratic::store::Store::open(&home).unwrap();
+    let round = run_round(&mut store, &home, &opts).await.unwrap();
+    let events: Vec<ProgressEvent> =
+        seen.lock().unwrap().iter().filter(|e| !matches!(e, ProgressEvent::Message(_))).cloned().collect();
+    let step = |step| ProgressEvent::RoundStep { round: 1, step };
+    let counted = |work: &str, total: usize| {
+        let (work, total) = (work.to_string(), total as u64);
+        let mut out = vec![ProgressEvent::Started { work: work.clone(), total }];
+        for done in 1..=total {
+            let note = (work == "validating").then(String::new);
+            out.push(ProgressEvent::Advanced { work: work.clone(), done, total, note });
+        }
+        out.push(ProgressEvent::Finished { work });
+        out
+    };
+    let mut expected = vec![step(RoundStep::Distill), step(RoundStep::Generate), step(RoundStep::Validate)];
+    expected.extend(counted("validating", round.candidates));
+    expected.push(step(RoundStep::Score));
+    expected.extend(counted("scoring", round.valid));
+    expected.push(step(RoundStep::Select));
+    // The validating notes count the valid verdicts so far; compare them apart.
+    let blank = |e: &ProgressEvent| match e {
+        ProgressEvent::Advanced { work, done, total, note } => ProgressEvent::Advanced {
+            work: work.clone(),
+            done: *done,
+            total: *total,
+            note: note.as_ref().map(|_| String::new()),
+        },
+        other => other.clone(),
+    };
+    assert_eq!(events.iter().map(blank).collect::<Vec<_>>(), expected);
+    let last_note = events.iter().rev().find_map(|e| match e {
+        ProgressEvent::Advanced { work, note: Some(n), .. } if work == "validating" => Some(n.clone()),
+        _ => None,
+    });
+    assert_eq!(last_note, Some(format!("{} valid", round.valid)));
+    assert!(round.candidates > 0 && round.valid > 0, "{round:?}");
 }
 
 #[test]
