@@ -1,7 +1,7 @@
 //! The loop end to end on a real Docker engine with the example repository: a round killed with
 //! SIGKILL at random points resumes and keeps the same tasks as an uninterrupted run with the
 //! same seed; Solvers (oracle, baseline, an external agent command) are graded in containers;
-//! an editor runs a round through `socratic lsp`;
+//! an editor runs a round through `socratic lsp` with its own options and sees `$/progress`;
 //! a round reports its steps and counts as progress events, in order;
 //! curriculum decisions override the ranking.
 
@@ -329,12 +329,15 @@ fn an_editor_runs_a_round_through_the_language_server() {
     let root = format!("file://{}", repo.canonicalize().unwrap().display());
     send_frame(
         &mut input,
-        &serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": null, "rootUri": root, "capabilities": {}}}),
+        &serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": null, "rootUri": root, "capabilities": {}, "initializationOptions": {"round": {"keep": 3, "seed": 5}}}}),
     );
+    let mut progress: Vec<Value> = Vec::new();
     let mut answer = |id: i64, input: &mut std::process::ChildStdin| loop {
         let msg = read_frame(&mut output);
         if msg.get("method").is_some() && msg.get("id").is_some() {
             send_frame(input, &serde_json::json!({"jsonrpc": "2.0", "id": msg["id"], "result": null}));
+        } else if msg["method"] == "$/progress" {
+            progress.push(msg["params"]["value"].clone());
         } else if msg["id"] == id {
             return msg;
         }
@@ -348,9 +351,24 @@ fn an_editor_runs_a_round_through_the_language_server() {
     send_frame(&mut input, &serde_json::json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
     send_frame(
         &mut input,
-        &serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand", "params": {"command": "socratic.round", "arguments": []}}),
+        &serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand", "params": {"command": "socratic.round", "arguments": [{"budget": 6}]}}),
     );
     let round = answer(2, &mut input);
+    // The user's options: the argument over the initialization options over the defaults.
+    let stored = socratic::store::Store::open(&home).unwrap().rounds().unwrap();
+    let inputs = &stored.last().unwrap().inputs;
+    assert_eq!((inputs.budget, inputs.keep, inputs.seed), (6, 3, 5 + 1));
+    assert_eq!(inputs.max_skill_share, socratic::engine::round::DEFAULT_MAX_SKILL_SHARE);
+    // One work-done progress: begin, reports with a rising percentage over the steps, end.
+    let kinds: Vec<&str> = progress.iter().map(|v| v["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"begin"), "{progress:?}");
+    assert_eq!(kinds.last(), Some(&"end"), "{progress:?}");
+    let reports: Vec<&Value> = progress.iter().filter(|v| v["kind"] == "report").collect();
+    let percentages: Vec<u64> = reports.iter().filter_map(|v| v["percentage"].as_u64()).collect();
+    assert!(percentages.windows(2).all(|w| w[0] <= w[1]), "{percentages:?}");
+    assert!(percentages.iter().any(|p| *p > 40 && *p < 100), "{percentages:?}");
+    assert!(reports.iter().any(|v| v["message"] == "round 1: validate"), "{reports:?}");
+    assert!(reports.iter().any(|v| v["message"].as_str().unwrap_or("").starts_with("validating: ")), "{reports:?}");
     assert_eq!(round["result"]["step"], "done", "{round}");
     assert_eq!(round["result"]["number"], 1);
     let kept = round["result"]["kept"].as_array().unwrap().len();

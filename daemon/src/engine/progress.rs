@@ -70,11 +70,6 @@ impl Progress {
         Progress::new(|_| {})
     }
 
-    /// A sink writing every event as a `tracing` info line (the daemon's log).
-    pub fn log() -> Progress {
-        Progress::new(|e| tracing::info!("{}", e.describe()))
-    }
-
     pub fn emit(&self, event: ProgressEvent) {
         (self.0)(event)
     }

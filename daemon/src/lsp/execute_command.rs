@@ -1,6 +1,7 @@
 //! `workspace/executeCommand`: accept / reject a task, show its patch, generate tasks, run a
-//! round, start and finish an attempt, list the tasks ([`super::tasks`]). Store work runs in
-//! `spawn_blocking`; long work reports `$/progress`.
+//! round ([`super::round`]: the user's options, progress), start and finish an attempt, list
+//! the tasks ([`super::tasks`]). Store work runs in `spawn_blocking`; long work reports
+//! `$/progress`.
 
 use super::attempt::Attempt;
 use super::state::Change;
@@ -111,18 +112,6 @@ async fn generate(session: &Session, args: &[Value], title: &str) -> Result<(Val
     Ok((json!({"generated": generated, "added": added, "file": file}), progress))
 }
 
-/// Run (or resume) a round of the loop on the workspace with its own store connection and
-/// runtime, off the server's threads.
-fn run_engine_round(home: &std::path::Path, root: &std::path::Path) -> anyhow::Result<crate::model::Round> {
-    let mut store = crate::store::Store::open(home)?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(crate::engine::round::run_round(
-        &mut store,
-        home,
-        &crate::engine::round::RoundOptions::new(root.to_path_buf()),
-    ))
-}
-
 pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> Result<Option<Value>> {
     let args = params.arguments;
     match params.command.as_str() {
@@ -143,27 +132,9 @@ pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> R
             Ok(Some(value))
         }
         "socratic.round" => {
-            let root = session.state().root.clone().ok_or_else(|| invalid("no workspace root"))?;
-            let progress = Progress::begin(session, "socratic: round").await;
-            progress.report("distill, generate, validate, score, select (needs a container engine)").await;
-            let home = session.shared.home.clone();
-            let outcome = tokio::task::spawn_blocking(move || run_engine_round(&home, &root)).await;
-            let _ = session.shared.reload();
-            session.shared.notify(Change::Tasks);
-            let round = match outcome {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) => {
-                    progress.end("failed").await;
-                    return Err(invalid(format!("the round did not finish: {e:#}")));
-                }
-                Err(e) => {
-                    progress.end("failed").await;
-                    return Err(invalid(format!("the round did not finish: {e}")));
-                }
-            };
+            let round = super::round::run(session, &args).await?;
             let line = crate::engine::round::round_line(&round);
             session.client.show_message(MessageType::INFO, format!("socratic {line}")).await;
-            progress.end("done").await;
             Ok(Some(serde_json::to_value(&round).unwrap_or(Value::Null)))
         }
         "socratic.startAttempt" => {

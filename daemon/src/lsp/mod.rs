@@ -27,6 +27,7 @@ pub mod frames;
 mod hover;
 mod initialize;
 mod record_event;
+pub mod round;
 pub mod state;
 pub mod tasks;
 pub mod text;
@@ -68,6 +69,8 @@ pub(crate) struct SessionState {
     pub root: Option<PathBuf>,
     pub docs: HashMap<Uri, Document>,
     pub attempt: Option<Attempt>,
+    /// `initializationOptions.round`: the editor's round options (see [`round`]).
+    pub round_options: Option<serde_json::Value>,
 }
 
 /// One editor connection.
