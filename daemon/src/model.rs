@@ -1,7 +1,7 @@
 //! The data model: plain serde types shared by every stage, and no IO.
 //!
 //! In: nothing (other modules construct these). Out: `Trace` (+ `Event`), `EvalReport`,
-//! `Instance`, `Skill`, `Site`, `Task`, `Verdict`, `Score`, `Round`.
+//! `Instance`, `Skill`, `Site`, `Task`, `Verdict`, `Score`, `Round`, `Environment`, `TestResult`.
 //!
 //! Architecture invariant: this module never touches the file system, the network, SQLite or
 //! Docker. It may compute derived values (hashes, ids) from its own fields.
@@ -862,4 +862,72 @@ mod tests {
         assert_eq!(Task::compute_id("abc", "p"), Task::compute_id("abc", "p"));
         assert_ne!(Task::compute_id("abc", "p"), Task::compute_id("abd", "p"));
     }
+}
+
+/// A repository's environment, as built in its environment image: the image, the install
+/// commands that worked, which tests pass on the clean tree, and the coverage map (file → line →
+/// tests). Kept in the store and recorded inside the image (`/opt/socratic/environment.json`),
+/// both as this JSON shape.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Environment {
+    pub repo: String,
+    pub head: String,
+    pub image: String,
+    pub base_image: String,
+    pub install_commands: Vec<String>,
+    /// Every test of the clean run with its status.
+    pub clean: BTreeMap<String, TestStatus>,
+    /// Seconds each test took on the clean run (for per-candidate timeouts).
+    #[serde(default)]
+    pub durations: BTreeMap<String, f64>,
+    /// `PYTHONPATH` the tests need when the project could not be installed (e.g. `src` layouts
+    /// whose optional C extension needs a compiler the image lacks): runs use the source tree.
+    #[serde(default)]
+    pub python_path: Option<String>,
+    /// Install steps that failed and were worked around.
+    #[serde(default)]
+    pub install_notes: Vec<String>,
+    /// file (repo-relative) → line (1-based) → tests that executed it.
+    pub coverage: BTreeMap<String, BTreeMap<u32, Vec<String>>>,
+    pub build_ms: u64,
+}
+
+impl Environment {
+    /// Tests that pass on the clean tree.
+    pub fn passing(&self) -> Vec<String> {
+        self.clean.iter().filter(|(_, s)| **s == TestStatus::Passed).map(|(t, _)| t.clone()).collect()
+    }
+
+    /// Lines the clean suite executed, per file (for generating only where a test can notice).
+    pub fn executed_lines(&self) -> BTreeMap<String, std::collections::BTreeSet<u32>> {
+        self.coverage.iter().map(|(file, lines)| (file.clone(), lines.keys().copied().collect())).collect()
+    }
+
+    pub fn pass_rate(&self) -> f64 {
+        if self.clean.is_empty() {
+            0.0
+        } else {
+            self.passing().len() as f64 / self.clean.len() as f64
+        }
+    }
+
+    /// Environment variables a test run in this environment needs.
+    pub fn run_env(&self) -> Vec<String> {
+        self.python_path.iter().map(|p| format!("PYTHONPATH={p}")).collect()
+    }
+}
+
+/// One test's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestResult {
+    pub status: TestStatus,
+    /// `message` attribute of the failure / error element (exception and assertion text).
+    pub message: String,
+    /// The `time` attribute: seconds the test took.
+    pub seconds: f64,
+}
+
+/// True when the run could not collect tests (an import or syntax error at module level).
+pub fn has_collection_error(results: &BTreeMap<String, TestResult>) -> bool {
+    results.values().any(|r| r.status == TestStatus::Error && r.message.contains("collection failure"))
 }

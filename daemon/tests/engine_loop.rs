@@ -1,7 +1,8 @@
 //! The loop end to end on a real Docker engine with the example repository: a round killed with
 //! SIGKILL at random points resumes and keeps the same tasks as an uninterrupted run with the
 //! same seed; Solvers (oracle, baseline, an external agent command) are graded in containers;
-//! an editor runs a round through `socratic lsp`;
+//! an editor runs a round through `socratic lsp` with its own options and sees `$/progress`;
+//! a round reports its steps and counts as progress events, in order;
 //! curriculum decisions override the ranking.
 
 use rand::{Rng, SeedableRng};
@@ -119,6 +120,60 @@ fn a_round_killed_at_random_points_resumes_to_the_same_kept_tasks() {
         assert_eq!(ok, "ok");
     }
     assert!(interrupted_mid_round >= 2, "the kills should land inside rounds at least twice ({interrupted_mid_round})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_reports_its_steps_and_counts_as_progress_events_in_order() {
+    use socratic::engine::progress::{Progress, ProgressEvent};
+    use socratic::engine::round::{run_round, RoundOptions};
+    use socratic::model::RoundStep;
+    let dir = tempfile::tempdir().unwrap();
+    let (home, repo) = home_with_example(dir.path());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    let opts = RoundOptions {
+        budget: 6,
+        keep: 3,
+        progress: Progress::new(move |e| kept.lock().unwrap().push(e)),
+        ..RoundOptions::new(repo)
+    };
+    let mut store = socratic::store::Store::open(&home).unwrap();
+    let round = run_round(&mut store, &home, &opts).await.unwrap();
+    let events: Vec<ProgressEvent> =
+        seen.lock().unwrap().iter().filter(|e| !matches!(e, ProgressEvent::Message(_))).cloned().collect();
+    let step = |step| ProgressEvent::RoundStep { round: 1, step };
+    let counted = |work: &str, total: usize| {
+        let (work, total) = (work.to_string(), total as u64);
+        let mut out = vec![ProgressEvent::Started { work: work.clone(), total }];
+        for done in 1..=total {
+            let note = (work == "validating").then(String::new);
+            out.push(ProgressEvent::Advanced { work: work.clone(), done, total, note });
+        }
+        out.push(ProgressEvent::Finished { work });
+        out
+    };
+    let mut expected = vec![step(RoundStep::Distill), step(RoundStep::Generate), step(RoundStep::Validate)];
+    expected.extend(counted("validating", round.candidates));
+    expected.push(step(RoundStep::Score));
+    expected.extend(counted("scoring", round.valid));
+    expected.push(step(RoundStep::Select));
+    // The validating notes count the valid verdicts so far; compare them apart.
+    let blank = |e: &ProgressEvent| match e {
+        ProgressEvent::Advanced { work, done, total, note } => ProgressEvent::Advanced {
+            work: work.clone(),
+            done: *done,
+            total: *total,
+            note: note.as_ref().map(|_| String::new()),
+        },
+        other => other.clone(),
+    };
+    assert_eq!(events.iter().map(blank).collect::<Vec<_>>(), expected);
+    let last_note = events.iter().rev().find_map(|e| match e {
+        ProgressEvent::Advanced { work, note: Some(n), .. } if work == "validating" => Some(n.clone()),
+        _ => None,
+    });
+    assert_eq!(last_note, Some(format!("{} valid", round.valid)));
+    assert!(round.candidates > 0 && round.valid > 0, "{round:?}");
 }
 
 #[test]
@@ -266,12 +321,15 @@ fn an_editor_runs_a_round_through_the_language_server() {
     let root = format!("file://{}", repo.canonicalize().unwrap().display());
     send_frame(
         &mut input,
-        &serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": null, "rootUri": root, "capabilities": {}}}),
+        &serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": null, "rootUri": root, "capabilities": {}, "initializationOptions": {"round": {"keep": 3, "seed": 5}}}}),
     );
+    let mut progress: Vec<Value> = Vec::new();
     let mut answer = |id: i64, input: &mut std::process::ChildStdin| loop {
         let msg = read_frame(&mut output);
         if msg.get("method").is_some() && msg.get("id").is_some() {
             send_frame(input, &serde_json::json!({"jsonrpc": "2.0", "id": msg["id"], "result": null}));
+        } else if msg["method"] == "$/progress" {
+            progress.push(msg["params"]["value"].clone());
         } else if msg["id"] == id {
             return msg;
         }
@@ -285,9 +343,24 @@ fn an_editor_runs_a_round_through_the_language_server() {
     send_frame(&mut input, &serde_json::json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
     send_frame(
         &mut input,
-        &serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand", "params": {"command": "socratic.round", "arguments": []}}),
+        &serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand", "params": {"command": "socratic.round", "arguments": [{"budget": 6}]}}),
     );
     let round = answer(2, &mut input);
+    // The user's options: the argument over the initialization options over the defaults.
+    let stored = socratic::store::Store::open(&home).unwrap().rounds().unwrap();
+    let inputs = &stored.last().unwrap().inputs;
+    assert_eq!((inputs.budget, inputs.keep, inputs.seed), (6, 3, 5 + 1));
+    assert_eq!(inputs.max_skill_share, socratic::engine::round::DEFAULT_MAX_SKILL_SHARE);
+    // One work-done progress: begin, reports with a rising percentage over the steps, end.
+    let kinds: Vec<&str> = progress.iter().map(|v| v["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"begin"), "{progress:?}");
+    assert_eq!(kinds.last(), Some(&"end"), "{progress:?}");
+    let reports: Vec<&Value> = progress.iter().filter(|v| v["kind"] == "report").collect();
+    let percentages: Vec<u64> = reports.iter().filter_map(|v| v["percentage"].as_u64()).collect();
+    assert!(percentages.windows(2).all(|w| w[0] <= w[1]), "{percentages:?}");
+    assert!(percentages.iter().any(|p| *p > 40 && *p < 100), "{percentages:?}");
+    assert!(reports.iter().any(|v| v["message"] == "round 1: validate"), "{reports:?}");
+    assert!(reports.iter().any(|v| v["message"].as_str().unwrap_or("").starts_with("validating: ")), "{reports:?}");
     assert_eq!(round["result"]["step"], "done", "{round}");
     assert_eq!(round["result"]["number"], 1);
     let kept = round["result"]["kept"].as_array().unwrap().len();

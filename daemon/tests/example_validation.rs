@@ -20,7 +20,7 @@ fn copy_example(dest: &Path) -> String {
 
 async fn verdicts(
     engine: &Engine,
-    env: &image::Environment,
+    env: &socratic::model::Environment,
     tasks: &[Task],
     cold_reload: bool,
 ) -> BTreeMap<String, Verdict> {

@@ -408,7 +408,7 @@ async fn garbage_and_bad_params_do_not_kill_the_server() {
         ("socratic.accept", json!([]), "socratic.accept expects a task id"),
         ("socratic.showPatch", json!(["a", "b"]), "socratic.showPatch takes one argument"),
         ("socratic.generate", json!([7]), "socratic.generate: argument 1 is not a document URI"),
-        ("socratic.round", json!([{"budget": 3}]), "unknown field `budget`"),
+        ("socratic.round", json!([{"budgte": 3}]), "unknown field `budgte`"),
         ("socratic.startAttempt", json!([{"task": "x"}]), "socratic.startAttempt: argument 1 is not a task id"),
         ("socratic.finishAttempt", json!(["t-1"]), "socratic.finishAttempt takes no arguments"),
         ("socratic.tasks", json!([{"all": "yes"}]), "socratic.tasks: argument 1 is not task list options"),

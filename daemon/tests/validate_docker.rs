@@ -4,10 +4,11 @@
 //! Needs a running engine and the base image (`socratic env bootstrap`; `.ci/run` does both).
 //! Without an engine this test fails: it never skips.
 
+use socratic::model::Environment;
 use socratic::model::TestStatus;
 use socratic::model::VerdictOutcome;
 use socratic::model::{Site, Task, TaskStage, Verdict};
-use socratic::sandbox::image::{self, BootstrapConfig, EnvConfig, Environment};
+use socratic::sandbox::image::{self, BootstrapConfig, EnvConfig};
 use socratic::sandbox::worker::{RunRequest, RunResponse, Worker};
 use socratic::sandbox::{Engine, Limits};
 use socratic::validate::run::{run_candidate, validate_all, Stage, ValidateConfig};

@@ -6,8 +6,9 @@
 //! containers started and their peak memory, for each mode, and the rewrites generation refused
 //! before validation (with the yield they would have cost had they been validated).
 
-use super::env::{ensure_env, runtime, ImageArgs};
+use super::env::{runtime, ImageArgs};
 use super::{print_json, EXIT_OK};
+use crate::engine::environment::ensure_env;
 use crate::model::{Task, Verdict};
 use crate::sandbox::Engine;
 use crate::store::Store;
@@ -87,7 +88,8 @@ pub fn run(home: &Path, args: ValidateBenchArgs) -> anyhow::Result<i32> {
     let mut store = Store::open(home)?;
     let bench = runtime()?.block_on(async {
         let env_started = Instant::now();
-        let env = ensure_env(&mut store, &args.repo, &args.image).await?;
+        let env =
+            ensure_env(&mut store, &args.repo, &args.image.options(), &super::progress::terminal(!args.json)).await?;
         let env_ms = env_started.elapsed().as_millis() as u64;
         let executed_lines = args.executed_only.then(|| env.executed_lines());
         let (tasks, reports) = generate(
@@ -153,7 +155,7 @@ pub fn run(home: &Path, args: ValidateBenchArgs) -> anyhow::Result<i32> {
 async fn measure(
     mode: &str,
     engine: &Engine,
-    env: &crate::sandbox::image::Environment,
+    env: &crate::model::Environment,
     tasks: &[Task],
     cfg: &ValidateConfig,
 ) -> anyhow::Result<(ModeFigures, BTreeMap<String, Verdict>)> {

@@ -2,8 +2,9 @@
 
 use super::{print_json, EXIT_FAILED, EXIT_OK};
 pub use crate::engine::environment::repo_key;
-use crate::engine::environment::ImageOptions;
-use crate::sandbox::image::{self, BootstrapConfig, Environment};
+use crate::engine::environment::{ensure_env, ImageOptions};
+use crate::model::Environment;
+use crate::sandbox::image::{self, BootstrapConfig};
 use crate::sandbox::Engine;
 use crate::store::Store;
 use clap::{Args, Subcommand};
@@ -73,7 +74,8 @@ pub fn run(home: &Path, cmd: EnvCmd) -> anyhow::Result<i32> {
         }),
         EnvCmd::Build(a) => {
             let mut store = Store::open(home)?;
-            let env = rt.block_on(ensure_env(&mut store, &a.repo, &a.image))?;
+            let progress = super::progress::terminal(!a.json);
+            let env = rt.block_on(ensure_env(&mut store, &a.repo, &a.image.options(), &progress))?;
             if a.json {
                 print_json(&env_summary(&env))?;
             } else {
@@ -100,12 +102,6 @@ pub fn run(home: &Path, cmd: EnvCmd) -> anyhow::Result<i32> {
             }
         }
     }
-}
-
-/// The stored environment for the repository's HEAD, else one recorded in an existing image,
-/// else a new one.
-pub async fn ensure_env(store: &mut Store, repo: &Path, args: &ImageArgs) -> anyhow::Result<Environment> {
-    crate::engine::environment::ensure_env(store, repo, &args.options()).await
 }
 
 impl ImageArgs {

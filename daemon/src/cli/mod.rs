@@ -11,18 +11,19 @@ mod demo;
 mod env;
 mod export;
 mod lsp;
+mod progress;
 mod repo;
 mod report;
 mod round;
-pub mod validate;
-pub use round::round_line;
 mod score;
 mod skills;
 mod solve;
 mod tasks;
 mod traces;
+mod validate;
 
 use clap::{Parser, Subcommand};
+pub(crate) use progress::progress_bar;
 use std::path::PathBuf;
 
 /// Exit code: everything went through.
@@ -153,22 +154,4 @@ pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }
-}
-
-/// A progress bar on a terminal, hidden otherwise (pipes, CI).
-pub(crate) fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} {msg:12} [{bar:30}] {pos}/{len} {elapsed_precise} ETA {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar.set_message(what.to_string());
-    bar
 }

@@ -6,7 +6,10 @@
 use super::env::{runtime, ImageArgs};
 use super::{print_json, EXIT_FAILED, EXIT_OK};
 use crate::engine::curriculum::{pick_round, Membership};
-use crate::engine::round::{run_round, RoundOptions};
+use crate::engine::round::{
+    round_line, run_round, RoundOptions, DEFAULT_BUDGET, DEFAULT_KEEP, DEFAULT_MAX_SKILL_SHARE, DEFAULT_REFERENCE,
+    DEFAULT_SEED,
+};
 use crate::lsp::protocol::TaskRow;
 use crate::lsp::tasks::stored_rows;
 use crate::model::{Decision, Round};
@@ -22,31 +25,31 @@ pub struct RoundArgs {
     #[arg(long)]
     pub repo: Option<PathBuf>,
     /// Base seed; round N generates with seed + N.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
     /// Candidates generated per round.
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = DEFAULT_BUDGET)]
     pub budget: usize,
     /// Tasks kept per round.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = DEFAULT_KEEP)]
     pub keep: usize,
     /// No skill takes more than this share of the kept tasks.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = DEFAULT_MAX_SKILL_SHARE)]
     pub max_skill_share: f64,
     /// Scoring model folder (default: a small random model in the home).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Reference set for the score: `failures` or a SWE-bench-format JSONL of trusted fixes.
-    #[arg(long, default_value = "failures")]
+    #[arg(long, default_value = DEFAULT_REFERENCE)]
     pub reference: String,
     /// cpu or cuda.
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Warm containers validating in parallel.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = ValidateConfig::default().workers)]
     pub workers: usize,
     /// Seconds the selected tests of one candidate may take.
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = ValidateConfig::default().timeout_s)]
     pub timeout: f64,
     #[command(flatten)]
     pub image: ImageArgs,
@@ -114,7 +117,7 @@ impl RoundArgs {
             device,
             validate: ValidateConfig { workers: self.workers, timeout_s: self.timeout, ..Default::default() },
             image: self.image.options(),
-            progress: !self.json,
+            progress: super::progress::terminal(!self.json),
             ..RoundOptions::new(repo)
         })
     }
@@ -135,21 +138,6 @@ pub fn run_round_cmd(home: &Path, args: RoundArgs) -> anyhow::Result<i32> {
         print_curriculum(&store, &round)?;
     }
     Ok(EXIT_OK)
-}
-
-/// One line: candidates, valid, kept and time per step.
-pub fn round_line(r: &Round) -> String {
-    let steps: Vec<String> = r.timings_ms.iter().map(|(k, v)| format!("{k} {:.1}s", *v as f64 / 1000.0)).collect();
-    format!(
-        "round {}: {} candidates, {} valid, {} kept (seed {}, reference {}); {}",
-        r.number,
-        r.candidates,
-        r.valid,
-        r.kept.len(),
-        r.inputs.seed,
-        r.inputs.reference_set.as_deref().unwrap_or("-"),
-        steps.join(", ")
-    )
 }
 
 fn print_curriculum(store: &Store, round: &Round) -> anyhow::Result<()> {

@@ -46,8 +46,12 @@ impl SolveArgs {
 
 pub fn run(home: &Path, args: SolveArgs) -> anyhow::Result<i32> {
     let mut store = Store::open(home)?;
-    let opts =
-        SolveOptions { round: args.round, solver: args.solver(), image: args.image.options(), progress: !args.json };
+    let opts = SolveOptions {
+        round: args.round,
+        solver: args.solver(),
+        image: args.image.options(),
+        progress: super::progress::terminal(!args.json),
+    };
     let summary = runtime()?.block_on(solve(&mut store, home, &opts))?;
     if args.json {
         print_json(&summary)?;

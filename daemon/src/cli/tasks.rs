@@ -131,12 +131,11 @@ fn generate_cmd(home: &Path, args: GenerateArgs) -> anyhow::Result<i32> {
     };
     if args.skills && !args.untargeted {
         let store = Store::open(home)?;
-        let weights = crate::skills::target::operator_weights(&store.skills()?, &store.coverage_counts()?);
-        if weights.is_empty() {
+        config = crate::engine::round::skill_weighted(config, &store.skills()?, &store.coverage_counts()?);
+        if config.operator_weights.is_none() {
             eprintln!("error: no stored skill with a failure rate above 0 names an operator; run `socratic skills distill` first");
             return Ok(EXIT_FAILED);
         }
-        config.operator_weights = Some(weights);
     }
     if args.executed_only {
         let (key, head) = super::env::repo_key(&args.repo)?;

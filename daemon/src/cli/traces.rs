@@ -1,8 +1,8 @@
 //! `socratic traces import|list|show|stats`.
 
-use super::{print_json, progress_bar, EXIT_FAILED, EXIT_OK};
-use crate::store::{InsertSummary, Store};
-use crate::traces;
+use super::{print_json, EXIT_FAILED, EXIT_OK};
+use crate::engine::import::{import_paths, ImportReport};
+use crate::store::Store;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -40,20 +40,11 @@ pub struct JsonFlag {
     pub json: bool,
 }
 
-/// What an import did, file by file.
-#[derive(Debug, Default, Serialize)]
-pub struct ImportReport {
-    pub files: usize,
-    pub imported: InsertSummary,
-    pub rejected: Vec<String>,
-    pub formats: std::collections::BTreeMap<String, usize>,
-}
-
 pub fn run(home: &Path, cmd: TracesCmd) -> anyhow::Result<i32> {
     let mut store = Store::open(home)?;
     match cmd {
         TracesCmd::Import(args) => {
-            let report = import_paths(&mut store, &args.paths)?;
+            let report = import_paths(&mut store, &args.paths, &super::progress::terminal(true))?;
             if args.json {
                 print_json(&report)?;
             } else {
@@ -114,51 +105,6 @@ pub fn run(home: &Path, cmd: TracesCmd) -> anyhow::Result<i32> {
             Ok(EXIT_OK)
         }
     }
-}
-
-/// Import files and folders: each file in its own transaction, so one bad file costs nothing else.
-pub fn import_paths(store: &mut Store, paths: &[PathBuf]) -> anyhow::Result<ImportReport> {
-    let (files, walk_errors) = traces::collect_files(paths);
-    let mut report =
-        ImportReport { rejected: walk_errors.iter().map(ToString::to_string).collect(), ..Default::default() };
-    let bar = progress_bar(files.len() as u64, "importing");
-    for file in &files {
-        bar.inc(1);
-        report.files += 1;
-        let parsed = traces::read_input(file).and_then(|bytes| traces::parse_file(file, &bytes));
-        match parsed {
-            Ok((format, records)) => {
-                *report.formats.entry(format.to_string()).or_default() += 1;
-                add(&mut report.imported, &store.insert_records(&records)?);
-            }
-            Err(e) => report.rejected.push(e.to_string()),
-        }
-    }
-    bar.finish_and_clear();
-    Ok(report)
-}
-
-/// Import in-memory files (the embedded examples) the same way.
-pub fn import_bytes(store: &mut Store, files: &[(&str, &[u8])]) -> anyhow::Result<ImportReport> {
-    let mut report = ImportReport::default();
-    for (name, bytes) in files {
-        report.files += 1;
-        match traces::parse_file(Path::new(name), bytes) {
-            Ok((format, records)) => {
-                *report.formats.entry(format.to_string()).or_default() += 1;
-                add(&mut report.imported, &store.insert_records(&records)?);
-            }
-            Err(e) => report.rejected.push(e.to_string()),
-        }
-    }
-    Ok(report)
-}
-
-fn add(total: &mut InsertSummary, s: &InsertSummary) {
-    total.traces += s.traces;
-    total.reports += s.reports;
-    total.instances += s.instances;
-    total.duplicates += s.duplicates;
 }
 
 pub fn summary_line(r: &ImportReport) -> String {

@@ -1,15 +1,12 @@
 //! `socratic tasks validate`: put stored candidates through validation in warm containers,
 //! recording each verdict as soon as it is decided.
 
-use super::env::{ensure_env, runtime, ImageArgs};
+use super::env::{runtime, ImageArgs};
 use super::{print_json, EXIT_OK};
-use crate::model::Task;
+use crate::engine::validation::{validate_candidates, ValidateRequest};
 use crate::store::Store;
-use crate::store::TaskQuery;
 use crate::validate::run::ValidateConfig;
 use clap::Args;
-use serde::Serialize;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
@@ -18,13 +15,13 @@ pub struct ValidateArgs {
     #[arg(long)]
     pub repo: Option<PathBuf>,
     /// Warm containers working in parallel.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = ValidateConfig::default().workers)]
     pub workers: usize,
     /// A fresh container per candidate.
     #[arg(long)]
     pub strict: bool,
     /// Seconds the selected tests of one candidate may take.
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = ValidateConfig::default().timeout_s)]
     pub timeout: f64,
     /// At most this many candidates.
     #[arg(long)]
@@ -35,20 +32,21 @@ pub struct ValidateArgs {
     pub json: bool,
 }
 
-/// What a validation run decided.
-#[derive(Debug, Default, Serialize)]
-pub struct ValidateSummary {
-    pub candidates: usize,
-    pub valid: usize,
-    pub invalid_by_stage: BTreeMap<String, usize>,
-    pub wall_ms: u64,
-    pub ms_per_candidate: f64,
-    pub yield_rate: f64,
-}
-
 pub fn run(home: &Path, args: ValidateArgs) -> anyhow::Result<i32> {
     let mut store = Store::open(home)?;
-    let summary = runtime()?.block_on(validate_candidates(&mut store, &args))?;
+    let request = ValidateRequest {
+        repo: args.repo.clone(),
+        limit: args.limit,
+        config: ValidateConfig {
+            workers: args.workers,
+            strict: args.strict,
+            timeout_s: args.timeout,
+            ..Default::default()
+        },
+        image: args.image.options(),
+    };
+    let progress = super::progress::terminal(true);
+    let summary = runtime()?.block_on(validate_candidates(&mut store, &request, &progress))?;
     if args.json {
         print_json(&summary)?;
     } else {
@@ -63,48 +61,4 @@ pub fn run(home: &Path, args: ValidateArgs) -> anyhow::Result<i32> {
         );
     }
     Ok(EXIT_OK)
-}
-
-/// Validate the stored candidates (grouped by repository), storing each verdict as it comes.
-pub async fn validate_candidates(store: &mut Store, args: &ValidateArgs) -> anyhow::Result<ValidateSummary> {
-    let only = match &args.repo {
-        Some(r) => Some(r.canonicalize().map_err(|e| anyhow::anyhow!("{}: {e}", r.display()))?.display().to_string()),
-        None => None,
-    };
-    let mut by_repo: BTreeMap<String, Vec<Task>> = BTreeMap::new();
-    let candidates = TaskQuery { repo: only, stages: vec!["candidate"], ..Default::default() };
-    for t in store.tasks_where(&candidates)? {
-        by_repo.entry(t.repo.clone()).or_default().push(t);
-    }
-    let mut summary = ValidateSummary::default();
-    let started = std::time::Instant::now();
-    let mut remaining = args.limit.unwrap_or(usize::MAX);
-    for (repo, mut tasks) in by_repo {
-        tasks.truncate(remaining);
-        remaining -= tasks.len();
-        if tasks.is_empty() {
-            continue;
-        }
-        let env = ensure_env(store, Path::new(&repo), &args.image).await?;
-        let cfg = ValidateConfig {
-            workers: args.workers,
-            strict: args.strict,
-            timeout_s: args.timeout,
-            ..Default::default()
-        };
-        let bar = super::progress_bar(tasks.len() as u64, "validating");
-        summary.candidates += tasks.len();
-        let decided = crate::engine::validation::validate_and_record(store, &env, tasks, &cfg, &bar).await?;
-        bar.finish_and_clear();
-        summary.valid += decided.valid;
-        for (stage, n) in decided.invalid_by_stage {
-            *summary.invalid_by_stage.entry(stage).or_default() += n;
-        }
-    }
-    summary.wall_ms = started.elapsed().as_millis() as u64;
-    if summary.candidates > 0 {
-        summary.ms_per_candidate = summary.wall_ms as f64 / summary.candidates as f64;
-        summary.yield_rate = summary.valid as f64 / summary.candidates as f64;
-    }
-    Ok(summary)
 }

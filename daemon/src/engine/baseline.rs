@@ -12,9 +12,11 @@
 //! In: the coverage and results of the bugged run, the checkout's files. Out: ranked lines and
 //! candidate rewrites (pure), plus the coverage run in a container (IO at the edge).
 
+use crate::model::Environment;
+use crate::model::TestResult;
 use crate::model::TestStatus;
-use crate::sandbox::image::{parse_coverage, Environment};
-use crate::sandbox::junit::{self, TestResult};
+use crate::sandbox::image::parse_coverage;
+use crate::sandbox::junit;
 use crate::sandbox::worker::{tar_one_file, REPO_DIR};
 use crate::sandbox::{Container, Engine, Limits};
 use std::collections::{BTreeMap, BTreeSet};

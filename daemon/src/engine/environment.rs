@@ -1,9 +1,12 @@
 //! A repository's environment for validation and grading: the one stored for its HEAD, else one
 //! recorded inside an existing environment image (another home built it), else a new build.
 //!
-//! In: the store, a repository path, image options. Out: an `Environment` (saved in the store).
+//! In: the store, a repository path, image options, a progress sink. Out: an `Environment`
+//! (saved in the store); a message event before each slow build (base image, environment image).
 
-use crate::sandbox::image::{self, BootstrapConfig, EnvConfig, Environment};
+use super::progress::Progress;
+use crate::model::Environment;
+use crate::sandbox::image::{self, BootstrapConfig, EnvConfig};
 use crate::sandbox::Engine;
 use crate::store::Store;
 use std::path::{Path, PathBuf};
@@ -31,7 +34,7 @@ pub fn repo_key(repo: &Path) -> anyhow::Result<(String, String)> {
 }
 
 /// The base image to use: the configured one (pulled if absent) or the bootstrapped one.
-pub async fn base_image(engine: &Engine, opts: &ImageOptions) -> anyhow::Result<String> {
+pub async fn base_image(engine: &Engine, opts: &ImageOptions, progress: &Progress) -> anyhow::Result<String> {
     match &opts.base_image {
         Some(name) => {
             image::pull(engine, name).await?;
@@ -40,7 +43,7 @@ pub async fn base_image(engine: &Engine, opts: &ImageOptions) -> anyhow::Result<
         None => {
             let cfg = BootstrapConfig::default();
             if !engine.image_exists(&image::base_image_name(&cfg)).await {
-                eprintln!("no base image yet: bootstrapping one with debootstrap (about a minute) ...");
+                progress.message("no base image yet: bootstrapping one with debootstrap (about a minute) ...");
             }
             Ok(image::bootstrap_base(engine, &cfg).await?)
         }
@@ -49,7 +52,12 @@ pub async fn base_image(engine: &Engine, opts: &ImageOptions) -> anyhow::Result<
 
 /// The environment for the repository's HEAD: stored (image still there), recorded in the
 /// image another home built, or built now.
-pub async fn ensure_env(store: &mut Store, repo: &Path, opts: &ImageOptions) -> anyhow::Result<Environment> {
+pub async fn ensure_env(
+    store: &mut Store,
+    repo: &Path,
+    opts: &ImageOptions,
+    progress: &Progress,
+) -> anyhow::Result<Environment> {
     let (key, head) = repo_key(repo)?;
     let repo_name = Path::new(&key).file_name().and_then(|n| n.to_str()).unwrap_or("repo").to_string();
     let engine = Engine::connect().await?;
@@ -62,7 +70,7 @@ pub async fn ensure_env(store: &mut Store, repo: &Path, opts: &ImageOptions) -> 
             }
         }
     }
-    let base = base_image(&engine, opts).await?;
+    let base = base_image(&engine, opts, progress).await?;
     let name = image::env_image_name(&repo_name, &head, &base);
     if !opts.rebuild && engine.image_exists(&name).await {
         if let Some(mut env) = image::read_env_record(&engine, &name).await? {
@@ -76,7 +84,7 @@ pub async fn ensure_env(store: &mut Store, repo: &Path, opts: &ImageOptions) -> 
     let host_bundle = PathBuf::from("/etc/ssl/certs/ca-certificates.crt");
     let ca_bundle = opts.ca_bundle.clone().or_else(|| host_bundle.exists().then_some(host_bundle));
     let cfg = EnvConfig { base_image: base, ca_bundle, install_timeout_s: 900, test_timeout_s: 1800 };
-    eprintln!("building the environment image for {key} at {} ...", &head[..12.min(head.len())]);
+    progress.message(format!("building the environment image for {key} at {} ...", &head[..12.min(head.len())]));
     let mut env = image::build_env(&engine, Path::new(&key), &head, &cfg).await?;
     env.repo = key;
     store.save_environment(&env)?;

@@ -6,9 +6,9 @@
 //! In: a warm worker, the environment, a task, the combined patch (base commit → Solver's tree).
 //! Out: an `EvalReport` (instance id = task id) and the per-test results.
 
+use crate::model::Environment;
+use crate::model::TestResult;
 use crate::model::{EvalReport, FailureReason, Outcome, SourceFormat, Task, TestStatus};
-use crate::sandbox::image::Environment;
-use crate::sandbox::junit::TestResult;
 use crate::sandbox::worker::{RunRequest, Worker};
 use std::collections::BTreeMap;
 

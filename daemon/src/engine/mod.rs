@@ -1,14 +1,20 @@
 //! The loop: rounds (distill → generate → validate → score → select), the curriculum, and
-//! Solver runs. Every step records its progress in the store, so a round resumes where it
-//! stopped after a crash.
+//! Solver runs, plus the use-cases the CLI and the language server call (validating stored
+//! candidates, importing traces, the demo). Every step records its progress in the store, so a
+//! round resumes where it stopped after a crash. The engine never prints: it reports progress
+//! as events to a sink it is given (`progress`).
 //!
-//! In: the store, a repository, round options. Out: `Round`s and `SolveResult`s in the store.
+//! In: the store, a repository, options with a progress sink. Out: `Round`s and `SolveResult`s
+//! in the store; summaries; progress events.
 
 pub mod baseline;
 pub mod checkout;
 pub mod curriculum;
+pub mod demo;
 pub mod environment;
 pub mod grade;
+pub mod import;
+pub mod progress;
 pub mod round;
 pub mod scoring;
 pub mod solve;

@@ -11,6 +11,7 @@
 //! `Round` (also stored).
 
 use super::environment::{ensure_env, ImageOptions};
+use super::progress::{Progress, ProgressEvent};
 use super::scoring::{reference_direction, reference_texts, score_tasks};
 use crate::model::{Decision, Round, RoundInputs, RoundStep, Skill, Task};
 use crate::score::{DeviceKind, FeatureConfig, Scorer, TinySpec};
@@ -23,6 +24,17 @@ use std::time::Instant;
 
 /// The group name of tasks no skill targets, for the balance cap.
 pub const UNTARGETED: &str = "(untargeted)";
+
+/// Default base seed of a round (round N generates with seed + N).
+pub const DEFAULT_SEED: u64 = 0;
+/// Default candidates generated per round.
+pub const DEFAULT_BUDGET: usize = 40;
+/// Default tasks kept per round.
+pub const DEFAULT_KEEP: usize = 10;
+/// Default largest share of the kept tasks one skill may take.
+pub const DEFAULT_MAX_SKILL_SHARE: f64 = 0.5;
+/// Default reference set of the score.
+pub const DEFAULT_REFERENCE: &str = "failures";
 
 /// How to run a round. Only `repo`, `seed`, `budget`, `keep` and `max_skill_share` become the
 /// round's recorded inputs; a resumed round keeps the inputs it started with.
@@ -41,24 +53,24 @@ pub struct RoundOptions {
     pub device: DeviceKind,
     pub validate: ValidateConfig,
     pub image: ImageOptions,
-    /// Show progress bars on stderr.
-    pub progress: bool,
+    /// Where the round's progress events go.
+    pub progress: Progress,
 }
 
 impl RoundOptions {
     pub fn new(repo: PathBuf) -> RoundOptions {
         RoundOptions {
             repo,
-            seed: 0,
-            budget: 40,
-            keep: 10,
-            max_skill_share: 0.5,
+            seed: DEFAULT_SEED,
+            budget: DEFAULT_BUDGET,
+            keep: DEFAULT_KEEP,
+            max_skill_share: DEFAULT_MAX_SKILL_SHARE,
             model: None,
-            reference: "failures".into(),
+            reference: DEFAULT_REFERENCE.into(),
             device: DeviceKind::Cpu,
             validate: ValidateConfig::default(),
             image: ImageOptions::default(),
-            progress: false,
+            progress: Progress::none(),
         }
     }
 }
@@ -115,6 +127,7 @@ pub async fn run_round(store: &mut Store, home: &Path, opts: &RoundOptions) -> a
     while round.step != RoundStep::Done {
         let step = round.step;
         let started = Instant::now();
+        opts.progress.emit(ProgressEvent::RoundStep { round: round.number, step });
         match step {
             RoundStep::Distill => distill_step(store, &mut round)?,
             RoundStep::Generate => generate_step(store, &mut round, opts).await?,
@@ -153,17 +166,19 @@ pub fn distill_stored(store: &mut Store) -> anyhow::Result<(crate::skills::Disti
 /// (from the environment, built here if needed), new to this round (a bug an earlier round
 /// already generated is left out), each labelled with the skill it exercises.
 async fn generate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions) -> anyhow::Result<()> {
-    let env = ensure_env(store, Path::new(&round.inputs.repo), &opts.image).await?;
+    let env = ensure_env(store, Path::new(&round.inputs.repo), &opts.image, &opts.progress).await?;
     let (skills, coverage) = (store.skills()?, store.coverage_counts()?);
-    let weights = crate::skills::target::operator_weights(&skills, &coverage);
-    let config = GenerateConfig {
-        budget: round.inputs.budget.saturating_mul(3),
-        seed: round.inputs.seed,
-        round: Some(round.number),
-        operator_weights: (!weights.is_empty()).then_some(weights),
-        executed_lines: Some(env.executed_lines()),
-        ..Default::default()
-    };
+    let config = skill_weighted(
+        GenerateConfig {
+            budget: round.inputs.budget.saturating_mul(3),
+            seed: round.inputs.seed,
+            round: Some(round.number),
+            executed_lines: Some(env.executed_lines()),
+            ..Default::default()
+        },
+        &skills,
+        &coverage,
+    );
     let (generated, _) = generate(Path::new(&round.inputs.repo), &config)?;
     let ids: Vec<String> = generated.iter().map(|t| t.id.clone()).collect();
     let earlier: BTreeSet<String> =
@@ -181,6 +196,19 @@ async fn generate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions
     store.insert_tasks(&fresh)?;
     round.candidates = store.count_tasks(&TaskQuery::in_round(round.number))?;
     Ok(())
+}
+
+/// `config` with its budget spread over the operators of the skills by targeting weight
+/// (failure rate × how little the valid, not rejected tasks cover them: `coverage`, from
+/// `Store::coverage_counts`); unchanged (every operator an equal share) when no skill weighs
+/// anything. What rounds, the demo and `tasks generate --skills` generate with.
+pub fn skill_weighted(
+    config: GenerateConfig,
+    skills: &[Skill],
+    coverage: &crate::skills::target::Coverage,
+) -> GenerateConfig {
+    let weights = crate::skills::target::operator_weights(skills, coverage);
+    GenerateConfig { operator_weights: (!weights.is_empty()).then_some(weights), ..config }
 }
 
 /// The skill a task of this operator exercises: the heaviest-weighted skill naming the operator.
@@ -203,10 +231,8 @@ async fn validate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions
     let pending =
         store.tasks_where(&TaskQuery { round: Some(round.number), stages: vec!["candidate"], ..Default::default() })?;
     if !pending.is_empty() {
-        let env = ensure_env(store, Path::new(&round.inputs.repo), &opts.image).await?;
-        let bar = bar(opts.progress, pending.len() as u64, "validating");
-        super::validation::validate_and_record(store, &env, pending, &opts.validate, &bar).await?;
-        bar.finish_and_clear();
+        let env = ensure_env(store, Path::new(&round.inputs.repo), &opts.image, &opts.progress).await?;
+        super::validation::validate_and_record(store, &env, pending, &opts.validate, &opts.progress).await?;
     }
     round.valid = valid_round_tasks(store, round.number)?.len();
     Ok(())
@@ -245,9 +271,9 @@ fn score_step(store: &mut Store, home: &Path, round: &mut Round, opts: &RoundOpt
         Some(d) => (name, d),
         None => ("none".to_string(), vec![0.0; scorer.feature_config().dim]),
     };
-    let bar = bar(opts.progress, valid.len() as u64, "scoring");
-    score_tasks(store, &scorer, &direction, &name, &valid, |_| bar.inc(1))?;
-    bar.finish_and_clear();
+    let mut counter = opts.progress.start("scoring", valid.len() as u64);
+    score_tasks(store, &scorer, &direction, &name, &valid, |_| counter.advance(None))?;
+    counter.finish();
     round.inputs.model_hash = Some(scorer.model_hash().to_string());
     round.inputs.reference_set = Some(name);
     Ok(())
@@ -315,12 +341,19 @@ fn select_step(store: &mut Store, round: &mut Round) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn bar(show: bool, len: u64, what: &str) -> indicatif::ProgressBar {
-    if show {
-        crate::cli::progress_bar(len, what)
-    } else {
-        indicatif::ProgressBar::hidden()
-    }
+/// One line: candidates, valid, kept and time per step.
+pub fn round_line(r: &Round) -> String {
+    let steps: Vec<String> = r.timings_ms.iter().map(|(k, v)| format!("{k} {:.1}s", *v as f64 / 1000.0)).collect();
+    format!(
+        "round {}: {} candidates, {} valid, {} kept (seed {}, reference {}); {}",
+        r.number,
+        r.candidates,
+        r.valid,
+        r.kept.len(),
+        r.inputs.seed,
+        r.inputs.reference_set.as_deref().unwrap_or("-"),
+        steps.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -364,6 +397,65 @@ mod tests {
         ];
         assert_eq!(select(&r, 1, 1.0), vec!["t-3"]);
         assert_eq!(select(&r, 2, 1.0), vec!["t-3", "t-2"]);
+    }
+
+    #[test]
+    fn the_round_line_names_counts_seed_reference_and_step_times() {
+        let mut round = current_round_fixture();
+        round.timings_ms = BTreeMap::from([("distill".to_string(), 1500), ("validate".to_string(), 240)]);
+        assert_eq!(
+            round_line(&round),
+            "round 2: 7 candidates, 5 valid, 1 kept (seed 3, reference failures); distill 1.5s, validate 0.2s"
+        );
+        round.inputs.reference_set = None;
+        assert!(round_line(&round).contains("(seed 3, reference -)"));
+    }
+
+    fn current_round_fixture() -> Round {
+        Round {
+            number: 2,
+            inputs: RoundInputs {
+                repo: "r".into(),
+                head: "h".into(),
+                seed: 3,
+                budget: 7,
+                keep: 1,
+                max_skill_share: 0.5,
+                trace_ids: vec![],
+                skill_versions: BTreeMap::new(),
+                model_hash: None,
+                reference_set: Some("failures".into()),
+            },
+            step: RoundStep::Done,
+            candidates: 7,
+            valid: 5,
+            kept: vec!["t-1".into()],
+            timings_ms: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn skill_weighted_generation_spreads_the_budget_over_failing_skills_operators_only() {
+        use crate::model::{SkillKind, SkillStats};
+        let skill = |name: &str, op: &str, failure_rate: f64| Skill {
+            name: name.into(),
+            kind: SkillKind::RepairPattern,
+            description: String::new(),
+            applicability: vec![],
+            operations: vec![],
+            anchor: op.into(),
+            operators: vec![op.into()],
+            evidence: vec![],
+            stats: SkillStats { traces: 10, failures: (failure_rate * 10.0) as usize, failure_rate },
+            version: 1,
+        };
+        let base = GenerateConfig { budget: 9, seed: 4, ..Default::default() };
+        let never_failed = skill_weighted(base.clone(), &[skill("a", "flip", 0.0)], &[]);
+        assert_eq!(never_failed.operator_weights, None);
+        let targeted = skill_weighted(base, &[skill("a", "flip", 0.0), skill("b", "swap", 0.5)], &[]);
+        let weights = targeted.operator_weights.expect("a failing skill weighs its operator");
+        assert_eq!(weights.keys().collect::<Vec<_>>(), vec!["swap"]);
+        assert_eq!((targeted.budget, targeted.seed), (9, 4));
     }
 
     #[test]

@@ -18,10 +18,10 @@ use super::checkout::Checkout;
 use super::curriculum::pick_round;
 use super::environment::{ensure_env, ImageOptions};
 use super::grade::{self, all_pass, run_tests, TestRun};
+use super::progress::Progress;
 use crate::model::{
-    Event, Instance, Label, Outcome, Record, SolveResult, SourceFormat, Task, TaskRef, TestStatus, Trace,
+    Environment, Event, Instance, Label, Outcome, Record, SolveResult, SourceFormat, Task, TaskRef, TestStatus, Trace,
 };
-use crate::sandbox::image::Environment;
 use crate::sandbox::worker::Worker;
 use crate::sandbox::{Engine, Limits};
 use crate::store::Store;
@@ -60,7 +60,8 @@ pub struct SolveOptions {
     pub round: Option<u32>,
     pub solver: Solver,
     pub image: ImageOptions,
-    pub progress: bool,
+    /// Where progress events go (a count per group of tasks, named after the Solver).
+    pub progress: Progress,
 }
 
 /// What a run of the Solver over a curriculum did.
@@ -112,17 +113,13 @@ pub async fn solve(store: &mut Store, home: &Path, opts: &SolveOptions) -> anyho
     }
     let engine = Engine::connect().await?;
     for ((repo, base_commit), tasks) in by_commit {
-        let env = task_env(store, &engine, &repo, &base_commit, &opts.image).await?;
+        let env = task_env(store, &engine, &repo, &base_commit, &opts.image, &opts.progress).await?;
         let mut worker = Worker::start(&engine, &env.image, &Limits::default(), &env.run_env()).await?;
         let coverage = match opts.solver {
             Solver::Baseline => Some(CoverageRunner::start(&engine, &env).await?),
             _ => None,
         };
-        let bar = if opts.progress {
-            crate::cli::progress_bar(tasks.len() as u64, &solver)
-        } else {
-            indicatif::ProgressBar::hidden()
-        };
+        let mut counter = opts.progress.start(solver.clone(), tasks.len() as u64);
         let mut failure = None;
         for task in tasks {
             match solve_one(store, home, &env, &mut worker, coverage.as_ref(), &task, round.number, &opts.solver).await
@@ -136,9 +133,9 @@ pub async fn solve(store: &mut Store, home: &Path, opts: &SolveOptions) -> anyho
                     break;
                 }
             }
-            bar.inc(1);
+            counter.advance(None);
         }
-        bar.finish_and_clear();
+        counter.finish();
         if let Some(c) = coverage {
             c.shutdown().await;
         }
@@ -173,13 +170,14 @@ async fn task_env(
     repo: &str,
     base_commit: &str,
     image: &ImageOptions,
+    progress: &Progress,
 ) -> anyhow::Result<Environment> {
     if let Some(env) = store.environment(repo, base_commit)? {
         if engine.image_exists(&env.image).await {
             return Ok(env);
         }
     }
-    let env = ensure_env(store, Path::new(repo), image).await?;
+    let env = ensure_env(store, Path::new(repo), image, progress).await?;
     if env.head != base_commit {
         anyhow::bail!(
             "{repo} is at {} but its tasks were made at {base_commit}, and no environment image of that commit is left; check that commit out to attempt them",

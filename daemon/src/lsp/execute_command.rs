@@ -1,5 +1,6 @@
 //! `workspace/executeCommand`: accept / reject a task, show its patch, generate tasks, run a
-//! round, start and finish an attempt, list the tasks ([`super::tasks`]).
+//! round ([`super::round`]: the user's options, progress), start and finish an attempt, list
+//! the tasks ([`super::tasks`]).
 //!
 //! In: the command name and its arguments, parsed into the [`protocol`] argument types (a bad
 //! argument is an invalid-params error naming the command and the argument). Out: the
@@ -114,18 +115,6 @@ async fn generate(session: &Session, args: &[Value], title: &str) -> Result<(Gen
     Ok((Generated { generated, added, file }, progress))
 }
 
-/// Run (or resume) a round of the loop on the workspace with its own store connection and
-/// runtime, off the server's threads.
-fn run_engine_round(home: &std::path::Path, root: &std::path::Path) -> anyhow::Result<crate::model::Round> {
-    let mut store = crate::store::Store::open(home)?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(crate::engine::round::run_round(
-        &mut store,
-        home,
-        &crate::engine::round::RoundOptions::new(root.to_path_buf()),
-    ))
-}
-
 pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> Result<Option<Value>> {
     let args = params.arguments;
     match params.command.as_str() {
@@ -146,29 +135,9 @@ pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> R
             answer(&generated)
         }
         ROUND => {
-            // no options yet: the round runs with its defaults on the workspace
-            let _options: RoundArguments = protocol::optional(ROUND, &args).map_err(invalid)?.unwrap_or_default();
-            let root = session.state().root.clone().ok_or_else(|| invalid("no workspace root"))?;
-            let progress = Progress::begin(session, "socratic: round").await;
-            progress.report("distill, generate, validate, score, select (needs a container engine)").await;
-            let home = session.shared.home.clone();
-            let outcome = tokio::task::spawn_blocking(move || run_engine_round(&home, &root)).await;
-            let _ = session.shared.reload();
-            session.shared.notify(Change::Tasks);
-            let round = match outcome {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) => {
-                    progress.end("failed").await;
-                    return Err(invalid(format!("the round did not finish: {e:#}")));
-                }
-                Err(e) => {
-                    progress.end("failed").await;
-                    return Err(invalid(format!("the round did not finish: {e}")));
-                }
-            };
-            let line = crate::cli::round_line(&round);
+            let round = super::round::run(session, &args).await?;
+            let line = crate::engine::round::round_line(&round);
             session.client.show_message(MessageType::INFO, format!("socratic {line}")).await;
-            progress.end("done").await;
             answer(&RoundSummary::of(&round))
         }
         START_ATTEMPT => {

@@ -1,4 +1,5 @@
-//! `initialize`: remember the repository root, refresh the task snapshot, announce capabilities.
+//! `initialize`: remember the repository root and the editor's round options
+//! (`initializationOptions.round`), refresh the task snapshot, announce capabilities.
 
 use super::state::canonical;
 use super::{Session, COMMANDS};
@@ -21,7 +22,12 @@ pub(super) async fn handle(session: &Session, params: InitializeParams) -> Resul
     let root =
         root_of(&params).map(|r| crate::anchor::repo_root(&r).map(|r| canonical(&r)).unwrap_or_else(|_| canonical(&r)));
     tracing::info!("initialize: root {:?}", root);
-    session.state().root = root;
+    let round_options = params.initialization_options.as_ref().and_then(|o| o.get("round")).cloned();
+    {
+        let mut st = session.state();
+        st.root = root;
+        st.round_options = round_options;
+    }
     let shared = session.shared.clone();
     if let Ok(Err(e)) = tokio::task::spawn_blocking(move || shared.reload()).await {
         tracing::warn!("reload tasks: {e:#}");

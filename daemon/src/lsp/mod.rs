@@ -29,6 +29,7 @@ mod hover;
 mod initialize;
 pub mod protocol;
 mod record_event;
+pub mod round;
 pub mod state;
 pub mod tasks;
 pub mod text;
@@ -60,6 +61,8 @@ pub(crate) struct SessionState {
     pub root: Option<PathBuf>,
     pub docs: HashMap<Uri, Document>,
     pub attempt: Option<Attempt>,
+    /// `initializationOptions.round`: the editor's round options (see [`round`]).
+    pub round_options: Option<serde_json::Value>,
 }
 
 /// One editor connection.

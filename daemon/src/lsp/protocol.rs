@@ -108,13 +108,36 @@ impl Argument for DocumentUri {
     const WHAT: &'static str = "a document URI (\"file:///…\" or {\"uri\": \"file:///…\"})";
 }
 
-/// Options of `socratic.round` (none yet: the round runs with its defaults on the workspace).
+/// Options of `socratic.round` (also read from `initializationOptions.round`); each one left
+/// out falls back to the initialization options, then to the CLI's defaults.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RoundArguments {}
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoundArguments {
+    /// Candidates generated per round.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<usize>,
+    /// Tasks kept per round.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep: Option<usize>,
+    /// Base seed; round N generates with `seed + N`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// No skill takes more than this share of the kept tasks (0 < share ≤ 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_skill_share: Option<f64>,
+    /// Scoring model folder (relative to the workspace root).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<std::path::PathBuf>,
+    /// `failures` or a SWE-bench-format JSONL of trusted fixes (relative to the workspace root).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Validation workers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
+}
 
 impl Argument for RoundArguments {
-    const WHAT: &'static str = "round options ({})";
+    const WHAT: &'static str = "round options ({budget, keep, seed, maxSkillShare, model, reference, workers})";
 }
 
 /// Options of `socratic.tasks`.
@@ -399,7 +422,7 @@ pub fn examples() -> Vec<(&'static str, Value)> {
     vec![
         ("TaskId", value(&TaskId::Id(row.id.clone()))),
         ("DocumentUri", value(&DocumentUri::Uri(row.uri.clone().unwrap_or_default()))),
-        ("RoundArguments", value(&RoundArguments {})),
+        ("RoundArguments", value(&RoundArguments { budget: Some(20), keep: Some(5), ..Default::default() })),
         ("TaskListArguments", value(&TaskListArguments { all: true })),
         (
             "EditorEvent",
@@ -636,8 +659,8 @@ mod tests {
         );
         let e = optional::<TaskListArguments>(TASKS, &[json!({"all": "yes"})]).unwrap_err();
         assert!(e.starts_with("socratic.tasks: argument 1 is not task list options") && e.contains("boolean"), "{e}");
-        let e = optional::<RoundArguments>(ROUND, &[json!({"budget": 3})]).unwrap_err();
-        assert!(e.contains("unknown field `budget`"), "{e}");
+        let e = optional::<RoundArguments>(ROUND, &[json!({"budgte": 3})]).unwrap_err();
+        assert!(e.contains("unknown field `budgte`"), "{e}");
         assert_eq!(
             optional::<DocumentUri>(GENERATE, &[json!({"uri": "file:///r/a.py"})])
                 .map(|d| d.map(|d| d.uri().to_string())),

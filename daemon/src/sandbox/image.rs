@@ -2,15 +2,14 @@
 //! where no registry is reachable) and a repository's environment image, built automatically.
 //!
 //! In: a base image name or a bootstrap request; a repository path. Out: image names, and an
-//! `Environment`: the image, the install commands that worked, which tests pass on the clean
+//! `Environment` (plain data, in `model`): the image, the install commands that worked, which tests pass on the clean
 //! tree, and the coverage map (file → line → tests) taken with per-test dynamic contexts.
 
 use super::junit;
 use super::worker::{tar_one_file, REPO_DIR};
 use super::{docker_err, Container, Engine, Limits, Result, SandboxError};
-use crate::model::TestStatus;
+use crate::model::{Environment, TestStatus};
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -32,51 +31,6 @@ pub const BASE_PACKAGES: &[&str] = &[
 pub const CA_PATH: &str = "/etc/ssl/certs/socratic-ca-bundle.pem";
 /// Fewer passing tests than this share on the clean tree: the repository is refused.
 pub const MIN_PASS_RATE: f64 = 0.8;
-
-/// A repository's environment, as built.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Environment {
-    pub repo: String,
-    pub head: String,
-    pub image: String,
-    pub base_image: String,
-    pub install_commands: Vec<String>,
-    /// Every test of the clean run with its status.
-    pub clean: BTreeMap<String, TestStatus>,
-    /// Seconds each test took on the clean run (for per-candidate timeouts).
-    #[serde(default)]
-    pub durations: BTreeMap<String, f64>,
-    /// `PYTHONPATH` the tests need when the project could not be installed (e.g. `src` layouts
-    /// whose optional C extension needs a compiler the image lacks): runs use the source tree.
-    #[serde(default)]
-    pub python_path: Option<String>,
-    /// Install steps that failed and were worked around.
-    #[serde(default)]
-    pub install_notes: Vec<String>,
-    /// file (repo-relative) → line (1-based) → tests that executed it.
-    pub coverage: BTreeMap<String, BTreeMap<u32, Vec<String>>>,
-    pub build_ms: u64,
-}
-
-impl Environment {
-    /// Tests that pass on the clean tree.
-    pub fn passing(&self) -> Vec<String> {
-        self.clean.iter().filter(|(_, s)| **s == TestStatus::Passed).map(|(t, _)| t.clone()).collect()
-    }
-
-    /// Lines the clean suite executed, per file (for generating only where a test can notice).
-    pub fn executed_lines(&self) -> BTreeMap<String, std::collections::BTreeSet<u32>> {
-        self.coverage.iter().map(|(file, lines)| (file.clone(), lines.keys().copied().collect())).collect()
-    }
-
-    pub fn pass_rate(&self) -> f64 {
-        if self.clean.is_empty() {
-            0.0
-        } else {
-            self.passing().len() as f64 / self.clean.len() as f64
-        }
-    }
-}
 
 /// How to get a base image.
 #[derive(Debug, Clone)]
@@ -334,13 +288,6 @@ struct Prepared {
     clean: BTreeMap<String, TestStatus>,
     durations: BTreeMap<String, f64>,
     coverage: BTreeMap<String, BTreeMap<u32, Vec<String>>>,
-}
-
-impl Environment {
-    /// Environment variables a test run in this environment needs.
-    pub fn run_env(&self) -> Vec<String> {
-        self.python_path.iter().map(|p| format!("PYTHONPATH={p}")).collect()
-    }
 }
 
 /// Copy, install, and run the clean suite with coverage inside the build container.

@@ -3,19 +3,9 @@
 //! In: the XML text. Out: pytest node id (`tests/test_x.py::TestC::test_a[1]`) → `TestStatus`,
 //! plus the first failure message of each failing test (for problem statements).
 
-use crate::model::TestStatus;
+use crate::model::{TestResult, TestStatus};
 use quick_xml::events::{BytesStart, Event};
 use std::collections::BTreeMap;
-
-/// One test's result.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TestResult {
-    pub status: TestStatus,
-    /// `message` attribute of the failure / error element (exception and assertion text).
-    pub message: String,
-    /// The `time` attribute: seconds the test took.
-    pub seconds: f64,
-}
 
 /// Parse a JUnit report; `Err` names what was malformed.
 pub fn parse(xml: &str) -> Result<BTreeMap<String, TestResult>, String> {
@@ -115,11 +105,6 @@ pub fn node_id_from(classname: &str, name: &str, file: Option<&str>) -> String {
     format!("{id}::{name}")
 }
 
-/// True when the run could not collect tests (an import or syntax error at module level).
-pub fn has_collection_error(results: &BTreeMap<String, TestResult>) -> bool {
-    results.values().any(|r| r.status == TestStatus::Error && r.message.contains("collection failure"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,7 +121,7 @@ mod tests {
     fn node_ids_and_statuses() {
         let r = parse(REPORT).unwrap();
         assert_eq!(r.len(), 5);
-        assert!(has_collection_error(&r));
+        assert!(crate::model::has_collection_error(&r));
         assert_eq!(r["tests/test_money.py::test_add"].status, TestStatus::Passed);
         assert_eq!(r["tests/test_money.py::test_add"].seconds, 0.001);
         let half = &r["tests/test_money.py::TestRound::test_half[2]"];
@@ -161,6 +146,6 @@ mod tests {
             r#"<testsuite><testcase classname="a" name="t" file="a.py"><error message="boom"/></testcase></testsuite>"#,
         )
         .unwrap();
-        assert!(!has_collection_error(&ok));
+        assert!(!crate::model::has_collection_error(&ok));
     }
 }

@@ -8,8 +8,9 @@
 //! interpreter or a pytest session. A worker that stops answering is dropped (its container
 //! removed) and the caller starts a new one.
 
-use super::junit::{node_id_from, TestResult};
+use super::junit::node_id_from;
 use super::{docker_err, Container, Engine, Limits, Result, SandboxError};
+use crate::model::TestResult;
 use crate::model::TestStatus;
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};

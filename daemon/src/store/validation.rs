@@ -1,8 +1,8 @@
 //! Environment and verdict rows: what `tasks validate` builds and decides.
 
 use super::{now, sql_error, to_json, Result, Store};
+use crate::model::Environment;
 use crate::model::{Task, Verdict};
-use crate::sandbox::image::Environment;
 use rusqlite::params;
 
 impl Store {

@@ -15,9 +15,7 @@
 
 pub mod run;
 
-use crate::model::{RejectStage, Task, TestStatus, Verdict, VerdictOutcome};
-use crate::sandbox::image::Environment;
-use crate::sandbox::junit::TestResult;
+use crate::model::{Environment, RejectStage, Task, TestResult, TestStatus, Verdict, VerdictOutcome};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Lines of the clean file that a unified diff changes, per file (1-based). An insertion counts
@@ -189,7 +187,7 @@ pub fn judge(task_id: &str, selection: &Selection, run: &BugRun) -> Result<(Vec<
         }
         BugRun::Finished(r) => r,
     };
-    if results.is_empty() || crate::sandbox::junit::has_collection_error(results) {
+    if results.is_empty() || crate::model::has_collection_error(results) {
         return Err(reject(
             RejectStage::Execution,
             "the tests could not be collected with the bug (import or syntax error)".into(),

@@ -7,8 +7,7 @@
 //! the `on_verdict` callback, in completion order.
 
 use super::{judge, problem_statement, select_tests, timeout_for, BugRun, Selection};
-use crate::model::{RejectStage, Task, TestStatus, Verdict, VerdictOutcome};
-use crate::sandbox::image::Environment;
+use crate::model::{Environment, RejectStage, Task, TestStatus, Verdict, VerdictOutcome};
 use crate::sandbox::worker::{RunRequest, Worker};
 use crate::sandbox::{Engine, Limits, Result};
 use std::collections::VecDeque;
@@ -191,7 +190,7 @@ pub struct Pending {
     task: Task,
     f2p: Vec<String>,
     p2p: Vec<String>,
-    failures: std::collections::BTreeMap<String, crate::sandbox::junit::TestResult>,
+    failures: std::collections::BTreeMap<String, crate::model::TestResult>,
     started: Instant,
 }
 

@@ -216,12 +216,42 @@ export interface Generated {
   generated: number;
 }
 /**
- * Options of `socratic.round` (none yet: the round runs with its defaults on the workspace).
+ * Options of `socratic.round` (also read from `initializationOptions.round`); each one left
+ * out falls back to the initialization options, then to the CLI's defaults.
  *
  * This interface was referenced by `SocraticProtocol`'s JSON-Schema
  * via the `definition` "RoundArguments".
  */
-export interface RoundArguments {}
+export interface RoundArguments {
+  /**
+   * Candidates generated per round.
+   */
+  budget?: number | null;
+  /**
+   * Tasks kept per round.
+   */
+  keep?: number | null;
+  /**
+   * No skill takes more than this share of the kept tasks (0 < share ≤ 1).
+   */
+  maxSkillShare?: number | null;
+  /**
+   * Scoring model folder (relative to the workspace root).
+   */
+  model?: string | null;
+  /**
+   * `failures` or a SWE-bench-format JSONL of trusted fixes (relative to the workspace root).
+   */
+  reference?: string | null;
+  /**
+   * Base seed; round N generates with `seed + N`.
+   */
+  seed?: number | null;
+  /**
+   * Validation workers.
+   */
+  workers?: number | null;
+}
 /**
  * A round as the editors show it (`socratic.round`).
  *

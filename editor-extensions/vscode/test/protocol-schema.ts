@@ -30,12 +30,12 @@ export function loadSchema(): ProtocolSchema {
 /** Validators against the schema: a command's result, a notification's params, a definition. */
 export class ProtocolValidator {
   // strict, but for tuples: an optional argument is a tuple of at most one item; the integer
-  // formats schemars writes (uint, int32, …) are known, their range is in minimum / maximum
+  // formats schemars writes (uint, int32, double, …) are known, their range is in minimum / maximum
   private readonly ajv = new Ajv({
     allErrors: true,
     strict: true,
     strictTuples: false,
-    formats: { uint: true, uint32: true, uint64: true, int32: true },
+    formats: { uint: true, uint32: true, uint64: true, int32: true, int64: true, double: true },
   });
   private readonly cache = new Map<string, ValidateFunction>();
 
