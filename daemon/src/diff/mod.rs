@@ -506,9 +506,10 @@ pub fn reverse(patch: &str) -> Result<String, PatchError> {
 }
 
 /// The changed lines of a patch with whitespace removed, sign kept, one per line: equal for
-/// patches that differ only in layout. Empty for text that does not parse.
+/// patches that differ only in layout. A text that does not parse is its own key, whitespace
+/// removed.
 pub fn normalised(patch: &str) -> String {
-    let Ok(patch) = Patch::parse(patch) else { return String::new() };
+    let Ok(patch) = Patch::parse(patch) else { return patch.split_whitespace().collect() };
     let lines: Vec<String> = patch
         .hunks()
         .flat_map(Hunk::changes)

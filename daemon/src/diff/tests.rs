@@ -275,6 +275,7 @@ fn normalisation_ignores_layout() {
     assert_eq!(normalised(&a), normalised(&b));
     assert_eq!(normalised(&a), "-x=1\n+x=a+b");
     assert_ne!(normalised(&a), normalised(&unified_diff("m.py", "x = 1\n", "x = a - b\n")));
+    assert_eq!(normalised("@@ -1,2 +1 @@\n-a\n+ b\n"), "@@-1,2+1@@-a+b", "a malformed patch is its own key");
 }
 
 /// Lines of Python-ish text (with repeats), with or without a final newline, sometimes CRLF.

@@ -8,9 +8,10 @@
 //! and the difference of the two summaries decides the pattern. Each pattern names the catalogue
 //! operators whose tasks exercise it (the inverse relation) and its anchor query. Pure.
 
-use super::diff::{self, Hunk};
+use super::touched::dedent;
 use crate::anchor::parse_python;
 use crate::anchor::syntax::node_text;
+use crate::diff::{Hunk, Patch, Side};
 use crate::operators::mutmut::string_method_twin;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -511,16 +512,17 @@ fn decide(old: &Features, new: &Features, order_only: bool) -> Option<Pattern> {
 
 /// The pattern of one hunk, if one fits.
 pub fn classify_hunk(h: &Hunk) -> Option<Pattern> {
-    if h.old_changed.is_empty() && h.new_changed.is_empty() {
+    let (old_side, new_side) = (h.old_side(), h.new_side());
+    if old_side.changed.is_empty() && new_side.changed.is_empty() {
         return None;
     }
-    let new_src = diff::dedent(&h.new_lines);
-    let mut old = side_features(&h.old_lines, &h.old_changed);
-    let mut new = side_features(&h.new_lines, &h.new_changed);
-    clause_features(&h.old_lines, &h.old_changed, &mut old);
-    clause_features(&h.new_lines, &h.new_changed, &mut new);
-    if order_only(&changed_lines(&h.old_lines, &h.old_changed), &changed_lines(&h.new_lines, &h.new_changed)) {
-        let swapped = swaps_branches(&new_src, &h.new_changed) || else_between(&h.new_lines, &h.new_changed);
+    let new_src = dedent(&new_side.lines);
+    let mut old = side_features(&old_side.lines, &old_side.changed);
+    let mut new = side_features(&new_side.lines, &new_side.changed);
+    clause_features(&old_side.lines, &old_side.changed, &mut old);
+    clause_features(&new_side.lines, &new_side.changed, &mut new);
+    if order_only(&changed_lines(&old_side), &changed_lines(&new_side)) {
+        let swapped = swaps_branches(&new_src, &new_side.changed) || else_between(&new_side.lines, &new_side.changed);
         return Some(if swapped { Pattern::SwappedBranches } else { Pattern::ReorderedStatements });
     }
     decide(&old, &new, false)
@@ -532,17 +534,23 @@ fn side_features(lines: &[String], changed: &[usize]) -> Features {
     let first = changed.first().copied().unwrap_or(0);
     for skip in 0..=first {
         let Some(rest) = lines.get(skip..) else { break };
-        let src = diff::dedent(rest);
+        let src = dedent(rest);
         if parse_python(&src).is_ok_and(|t| !t.root_node().has_error()) {
             let rows: Vec<usize> = changed.iter().map(|r| r - skip).collect();
             return features(&src, &rows);
         }
     }
-    features(&diff::dedent(lines), changed)
+    features(&dedent(lines), changed)
 }
 
-fn changed_lines(lines: &[String], changed: &[usize]) -> Vec<String> {
-    changed.iter().filter_map(|i| lines.get(*i)).map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
+/// The trimmed, non-blank changed lines of a hunk side.
+fn changed_lines(side: &Side) -> Vec<String> {
+    side.changed
+        .iter()
+        .filter_map(|i| side.lines.get(*i))
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 /// The same lines removed and added, only in another order.
@@ -620,17 +628,18 @@ fn clause_features(lines: &[String], changed: &[usize], f: &mut Features) {
 /// The patterns of a patch's Python hunks, the most frequent first (ties: decision order).
 pub fn classify_patch(patch: &str) -> Vec<Pattern> {
     let mut counts: BTreeMap<Pattern, usize> = BTreeMap::new();
-    for f in diff::parse(patch) {
-        if !f.path.is_empty() && !f.path.ends_with(".py") {
+    let files = Patch::parse(patch).map(|p| p.files).unwrap_or_default();
+    for f in &files {
+        let path = f.path().unwrap_or_default();
+        if !path.is_empty() && !path.ends_with(".py") {
             continue;
         }
-        if is_test_path(&f.path) {
+        if is_test_path(&path) {
             continue;
         }
         // A block moved from one hunk to another: the file's changes are a reordering.
-        let removed: Vec<String> = f.hunks.iter().flat_map(|h| changed_lines(&h.old_lines, &h.old_changed)).collect();
-        let added_lines: Vec<String> =
-            f.hunks.iter().flat_map(|h| changed_lines(&h.new_lines, &h.new_changed)).collect();
+        let removed: Vec<String> = f.hunks.iter().flat_map(|h| changed_lines(&h.old_side())).collect();
+        let added_lines: Vec<String> = f.hunks.iter().flat_map(|h| changed_lines(&h.new_side())).collect();
         if f.hunks.len() > 1 && order_only(&removed, &added_lines) {
             *counts.entry(Pattern::ReorderedStatements).or_default() += 1;
             continue;
@@ -656,7 +665,7 @@ fn is_test_path(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tasks::patch::unified_diff;
+    use crate::diff::unified_diff;
 
     /// A real before/after pair of `m.py` classifies as `expect` (primary pattern).
     fn check(before: &str, after: &str, expect: Pattern) {
