@@ -68,7 +68,7 @@ pub const EXAMPLE_REPO: &[(&str, &str)] = &[
     repo_file!("tests/test_retry.py"),
 ];
 
-/// Write the example repository into `dir` (created) and commit it with git2; returns HEAD.
+/// Write the example repository into `dir` (created) and commit it (`diff::git`); returns HEAD.
 pub fn write_example_repo(dir: &std::path::Path) -> Result<String, String> {
     for (rel, contents) in EXAMPLE_REPO {
         let path = dir.join(rel);

@@ -299,7 +299,7 @@ fn finish(env: &Environment, mut task: Task, mut verdict: Verdict, started: Inst
     (task, verdict)
 }
 
-/// The format stage, checked on the host with git2 (no repository code runs here).
+/// The format stage, checked on the host through `diff::git` (no repository code runs here).
 fn applies_at_head(env: &Environment, task: &Task) -> std::result::Result<(), String> {
     let repo = crate::diff::git::Repo::open(std::path::Path::new(&env.repo)).map_err(|e| e.to_string())?;
     repo.check_applies_at_head(&task.bug_patch).map_err(|e| e.to_string())
