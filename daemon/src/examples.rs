@@ -68,7 +68,7 @@ pub const EXAMPLE_REPO: &[(&str, &str)] = &[
     repo_file!("tests/test_retry.py"),
 ];
 
-/// Write the example repository into `dir` (created) and commit it with git2; returns HEAD.
+/// Write the example repository into `dir` (created) and commit it (`diff::git`); returns HEAD.
 pub fn write_example_repo(dir: &std::path::Path) -> Result<String, String> {
     for (rel, contents) in EXAMPLE_REPO {
         let path = dir.join(rel);
@@ -77,20 +77,6 @@ pub fn write_example_repo(dir: &std::path::Path) -> Result<String, String> {
         }
         std::fs::write(&path, contents).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    let git = |e: git2::Error| format!("{}: {}", dir.display(), e.message());
-    let repo = git2::Repository::init(dir).map_err(git)?;
-    let mut index = repo.index().map_err(git)?;
-    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).map_err(git)?;
-    index.write().map_err(git)?;
-    let tree = repo.find_tree(index.write_tree().map_err(git)?).map_err(git)?;
-    let sig =
-        git2::Signature::new("socratic", "socratic@localhost", &git2::Time::new(1_700_000_000, 0)).map_err(git)?;
-    let parents = match repo.head().ok().and_then(|h| h.peel_to_commit().ok()) {
-        Some(head) if head.tree_id() == tree.id() => return Ok(head.id().to_string()),
-        Some(head) => vec![head],
-        None => vec![],
-    };
-    let parent_refs: Vec<&git2::Commit> = parents.iter().collect();
-    let id = repo.commit(Some("HEAD"), &sig, &sig, "tallyho example", &tree, &parent_refs).map_err(git)?;
-    Ok(id.to_string())
+    let repo = crate::diff::git::Repo::init(dir).map_err(|e| e.to_string())?;
+    repo.commit_all("tallyho example", 1_700_000_000).map_err(|e| e.to_string())
 }

@@ -7,6 +7,7 @@
 //! - [`traces`]: importers for every agent / harness format, format detected from content.
 //! - [`redact`]: secret redaction applied before anything is stored.
 //! - [`store`]: the SQLite file; the only code that opens it.
+//! - [`diff`]: unified diffs (parse, render, reverse, apply in memory) and git access (git2).
 //! - [`anchor`]: the tree-sitter site index of a Python repository (incremental per file).
 //! - [`operators`]: the mutation-operator catalogue (one query + one rewrite each).
 //! - [`skills`]: failure and repair-pattern classification, distilled Agent Skills, targeting.
@@ -21,6 +22,7 @@
 
 pub mod anchor;
 pub mod cli;
+pub mod diff;
 pub mod engine;
 pub mod examples;
 pub mod export;

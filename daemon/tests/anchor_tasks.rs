@@ -2,8 +2,10 @@
 //! candidate tasks whose patches are checked with git2 and with the `git` command.
 
 use socratic::anchor::{index_repo, FileIndex, IndexConfig, QuerySet};
+use socratic::diff::git::Repo;
+use socratic::diff::Patch;
 use socratic::operators::CATALOGUE;
-use socratic::tasks::{generate, patch, GenerateConfig};
+use socratic::tasks::{generate, GenerateConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -114,11 +116,19 @@ fn every_operator_yields_applying_candidates() {
         assert!(r.candidates > 0 || r.reason.as_deref() == Some("no site"), "{r:?}");
         assert!(r.candidates > 0, "the fixture has a site for every operator: {r:?}");
     }
-    let repo = git2::Repository::open(fx.root()).expect("open");
+    let repo = Repo::open(fx.root()).expect("open");
     for t in &tasks {
-        assert!(patch::check_applies(&repo, &t.bug_patch).is_ok(), "git2: {}", t.bug_patch);
+        assert!(repo.check_applies(&t.bug_patch).is_ok(), "git2: {}", t.bug_patch);
         assert!(git_apply_check(fx.root(), &t.bug_patch), "git apply: {}", t.bug_patch);
         let after = patched_file(fx.root(), &t.bug_patch, &t.site.file);
+        let original = std::fs::read_to_string(fx.root().join(&t.site.file)).expect("read the clean file");
+        let patch = Patch::parse(&t.bug_patch).expect("the bug patch parses");
+        assert_eq!(
+            patch.files[0].apply(&original).as_deref(),
+            Ok(after.as_str()),
+            "in memory as git2: {}",
+            t.bug_patch
+        );
         let tree = socratic::anchor::parse_python(&after).expect("parse");
         assert!(!tree.root_node().has_error(), "{} broke the syntax:\n{}", t.operator, t.bug_patch);
         assert!(!t.problem_statement.contains(&t.operator));

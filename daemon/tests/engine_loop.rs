@@ -205,7 +205,7 @@ fn solvers_are_graded_in_containers_and_stored_as_traces() {
     for id in &kept_ids {
         let task_json: String = conn.query_row("SELECT json FROM tasks WHERE id = ?1", [id], |r| r.get(0)).unwrap();
         let task: socratic::model::Task = serde_json::from_str(&task_json).unwrap();
-        std::fs::write(fixes.join(format!("{id}.patch")), socratic::score::reverse_patch(&task.bug_patch)).unwrap();
+        std::fs::write(fixes.join(format!("{id}.patch")), socratic::diff::reverse(&task.bug_patch).unwrap()).unwrap();
     }
     let trajectory = fixtures().join("mini-swe-agent/toolcall_toy.traj.json");
     let script = dir.path().join("agent.sh");

@@ -2,9 +2,10 @@
 //! repository: distilling the fixture traces, recovering known skills from a synthetic Solver
 //! that fails on chosen operators, targeted task generation, and the exported SKILL.md folders.
 
+use socratic::diff;
 use socratic::model::{Event, Instance, Label, Outcome, Record, SkillKind, SourceFormat, TaskRef, Trace};
 use socratic::skills::distill::RuleDistiller;
-use socratic::skills::{self, agent_skill, diff, target};
+use socratic::skills::{self, agent_skill, target};
 use socratic::store::Store;
 use socratic::tasks::{generate, GenerateConfig};
 use std::collections::BTreeMap;
@@ -143,7 +144,7 @@ fn example_repo() -> tempfile::TempDir {
 /// A Solver trace for a generated task: resolved with the reverse of the bug patch, or
 /// unresolved with an empty patch.
 fn solver_records(task: &socratic::model::Task, resolved: bool) -> Vec<Record> {
-    let fix = diff::reverse(&task.bug_patch);
+    let fix = diff::reverse(&task.bug_patch).unwrap();
     let instance = Instance {
         instance_id: task.id.clone(),
         source: SourceFormat::SweSmithInstance,
@@ -428,7 +429,7 @@ fn reversed_bug_patches_classify_as_the_inverse_pattern() {
     let mut per_op: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut misses: Vec<String> = Vec::new();
     for t in &tasks {
-        let fix = diff::reverse(&t.bug_patch);
+        let fix = diff::reverse(&t.bug_patch).unwrap();
         let patterns = skills::pattern::classify_patch(&fix);
         let hit = patterns.first().is_some_and(|p| p.operators().contains(&t.operator.as_str()));
         let e = per_op.entry(t.operator.as_str()).or_default();

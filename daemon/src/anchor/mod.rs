@@ -66,10 +66,8 @@ pub fn repo_root(path: &Path) -> Result<PathBuf, AnchorError> {
     if !path.is_dir() {
         return Err(not_repo("no such folder".into()));
     }
-    let repo = git2::Repository::open(path).map_err(|e| not_repo(e.message().to_string()))?;
-    repo.workdir()
-        .map(|w| w.components().collect::<PathBuf>())
-        .ok_or_else(|| not_repo("a bare repository has no working tree".into()))
+    let repo = crate::diff::git::Repo::open(path).map_err(|e| not_repo(e.message))?;
+    repo.workdir().map_err(|e| not_repo(e.message))
 }
 
 /// Index every eligible Python file of the repository at `path`.

@@ -373,7 +373,7 @@ mod tests {
         };
         store.record_verdict(&valid, &verdict).expect("verdict");
         drop(store);
-        let gold = serde_json::json!({"instance_id": "a__b-1", "problem_statement": "f is off by two", "patch": score::reverse_patch(&valid.bug_patch)});
+        let gold = serde_json::json!({"instance_id": "a__b-1", "problem_statement": "f is off by two", "patch": crate::diff::reverse(&valid.bug_patch).unwrap()});
         std::fs::write(&reference, format!("{gold}\n\n")).expect("write");
         let args = |json| ScoreArgs {
             model: ModelArgs {

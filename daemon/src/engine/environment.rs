@@ -24,13 +24,10 @@ pub struct ImageOptions {
 /// The store key of a repository (its canonical path) and its HEAD commit.
 pub fn repo_key(repo: &Path) -> anyhow::Result<(String, String)> {
     let canonical = repo.canonicalize().map_err(|e| anyhow::anyhow!("{}: {e}", repo.display()))?;
-    let git = git2::Repository::open(&canonical)
-        .map_err(|e| anyhow::anyhow!("{} is not a git repository: {}", repo.display(), e.message()))?;
-    let head = git
-        .head()
-        .and_then(|h| h.peel_to_commit())
-        .map_err(|e| anyhow::anyhow!("{}: no HEAD commit: {}", repo.display(), e.message()))?;
-    Ok((canonical.display().to_string(), head.id().to_string()))
+    let git = crate::diff::git::Repo::open(&canonical)
+        .map_err(|e| anyhow::anyhow!("{} is not a git repository: {}", repo.display(), e.message))?;
+    let head = git.head_commit()?;
+    Ok((canonical.display().to_string(), head))
 }
 
 /// The base image to use: the configured one (pulled if absent) or the bootstrapped one.

@@ -70,7 +70,7 @@ pub fn failure_texts(store: &Store) -> anyhow::Result<(String, Vec<TaskText>)> {
         let Some(inst) = store.instance(&id)? else { continue };
         let fix = match (&inst.gold_patch, &inst.bug_patch) {
             (Some(p), _) if !p.trim().is_empty() => p.clone(),
-            (_, Some(b)) if !b.trim().is_empty() => score::reverse_patch(b),
+            (_, Some(b)) if !b.trim().is_empty() => crate::diff::reverse(b).unwrap_or_default(),
             _ => continue,
         };
         out.push(TaskText::from_fix(inst.problem_statement.as_deref().unwrap_or(""), &fix));

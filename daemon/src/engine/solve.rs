@@ -240,7 +240,7 @@ pub fn task_instance(task: &Task, env: &Environment) -> Instance {
         repo: Some(task.repo.clone()),
         base_commit: Some(task.base_commit.clone()),
         problem_statement: Some(task.problem_statement.clone()),
-        gold_patch: Some(crate::score::reverse_patch(&task.bug_patch)),
+        gold_patch: Some(crate::diff::reverse(&task.bug_patch).unwrap_or_default()),
         bug_patch: Some(task.bug_patch.clone()),
         test_patch: None,
         fail_to_pass: task.fail_to_pass.clone(),
@@ -287,12 +287,10 @@ fn attempt_trace(task: &Task, solver: &Solver, attempt: Attempt, diff: &str, lab
 
 /// The oracle: apply the fix.
 fn oracle(checkout: &Checkout, task: &Task) -> anyhow::Result<Attempt> {
-    let fix = crate::score::reverse_patch(&task.bug_patch);
-    let repo = git2::Repository::open(&checkout.dir).map_err(|e| anyhow::anyhow!("checkout: {}", e.message()))?;
-    let diff = git2::Diff::from_buffer(fix.as_bytes())
-        .map_err(|e| anyhow::anyhow!("the fix of {}: {}", task.id, e.message()))?;
-    repo.apply(&diff, git2::ApplyLocation::WorkDir, None)
-        .map_err(|e| anyhow::anyhow!("applying the fix of {}: {}", task.id, e.message()))?;
+    let fix = crate::diff::reverse(&task.bug_patch)
+        .map_err(|e| anyhow::anyhow!("the bug patch of {} has no fix: {e}", task.id))?;
+    let repo = crate::diff::git::Repo::open(&checkout.dir)?;
+    repo.apply_to_workdir(&fix).map_err(|e| anyhow::anyhow!("applying the fix of {}: {e}", task.id))?;
     Ok(Attempt {
         events: vec![
             Event::Edit { path: Some(task.site.file.clone()), diff: fix },

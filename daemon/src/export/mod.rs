@@ -23,7 +23,7 @@
 //!   ending in `owner/name[.git]` (what SWE-bench and SWE-smith put there), else
 //!   `local/<folder name>`: the tasks were generated in a local checkout.
 //! - **The fix** (gold patch) is the reverse of the bug patch, made by
-//!   [`crate::traces::swebench::reverse_patch`] — the function our importer applies to SWE-smith
+//!   [`crate::diff::reverse`] — the function our importer applies to SWE-smith
 //!   instances, which also swaps `index` lines and keeps `\ No newline` markers with their line.
 //! - **`created_at`** the clean commit's committer time (UTC, `YYYY-MM-DDTHH:MM:SSZ`): stable
 //!   across exports.
@@ -32,6 +32,7 @@ pub mod harbor;
 pub mod swebench;
 pub mod swesmith;
 
+use crate::diff::git::Repo;
 use crate::engine::curriculum::pick_round;
 use crate::model::{Decision, Task, Verdict};
 use crate::store::{Store, StoreError, TaskQuery};
@@ -242,8 +243,8 @@ pub fn prepare(store: &Store, tasks: &[Task]) -> Result<Vec<ExportTask>> {
         }
         let facts = &repos[&task.repo];
         let created_at = facts.commit_time(&task.base_commit).map_err(task_err)?;
-        let fix = crate::traces::swebench::reverse_patch(&task.bug_patch)
-            .ok_or_else(|| task_err("its bug patch cannot be reversed into a fix".to_string()))?;
+        let fix = crate::diff::reverse(&task.bug_patch)
+            .map_err(|e| task_err(format!("its bug patch cannot be reversed into a fix: {e}")))?;
         let env = store.environment(&task.repo, &task.base_commit)?;
         let image = task.image.clone().or_else(|| env.as_ref().map(|e| e.image.clone()));
         let python_path = env.and_then(|e| e.python_path);
@@ -298,26 +299,20 @@ pub fn repo_name_from_url(url: &str) -> Option<String> {
 struct RepoFacts {
     folder: String,
     name: String,
-    repo: git2::Repository,
+    repo: Repo,
 }
 
 impl RepoFacts {
     fn read(root: &Path) -> std::result::Result<RepoFacts, String> {
-        let repo = git2::Repository::open(root)
-            .map_err(|e| format!("cannot open its repository {}: {}", root.display(), e.message()))?;
+        let repo = Repo::open(root).map_err(|e| format!("cannot open its repository: {e}"))?;
         let folder = root.file_name().and_then(|n| n.to_str()).unwrap_or("repo").to_string();
-        let from_origin = repo.find_remote("origin").ok().and_then(|r| r.url().and_then(repo_name_from_url));
+        let from_origin = repo.origin_url().as_deref().and_then(repo_name_from_url);
         let name = from_origin.unwrap_or_else(|| format!("local/{folder}"));
         Ok(RepoFacts { folder, name, repo })
     }
 
     fn commit_time(&self, commit: &str) -> std::result::Result<String, String> {
-        let c = self
-            .repo
-            .revparse_single(commit)
-            .and_then(|o| o.peel_to_commit())
-            .map_err(|e| format!("base commit {commit} not in {}: {}", self.repo.path().display(), e.message()))?;
-        let seconds = c.committer().when().seconds();
+        let seconds = self.repo.commit_time(commit).map_err(|e| format!("base commit not found: {e}"))?;
         Ok(utc_time(seconds))
     }
 }
@@ -391,7 +386,7 @@ pub(crate) mod tests {
             },
             instance_id: format!("pkg.{id}"),
             repo: "local/pkg".into(),
-            fix: crate::traces::swebench::reverse_patch(bug).unwrap(),
+            fix: crate::diff::reverse(bug).unwrap(),
             image: Some("socratic-env-pkg:abc123".into()),
             python_path: None,
             created_at: "2024-05-06T07:08:09Z".into(),

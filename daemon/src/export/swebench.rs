@@ -14,13 +14,14 @@
 //! fix) applying on top. Our bug is a patch on a clean commit, so the export makes that commit:
 //! parent = the clean commit, tree = the clean tree with the bug applied, author and committer
 //! `socratic` at the clean commit's time (so re-exporting gives the same commit id). It is
-//! written with git2 into the task's repository and named by a ref under `refs/socratic/tasks/`
+//! written (through [`crate::diff::git`]) into the task's repository and named by a ref under `refs/socratic/tasks/`
 //! (`git push <remote> 'refs/socratic/*:refs/socratic/*'` publishes them). The other fields:
 //! `patch` = the fix; `test_patch` empty (the tests are already in the repository);
 //! `environment_setup_commit` = the clean commit (the one the environment image was built
 //! from); `version` = its first 12 hex digits (environments are per commit); `hints_text` empty.
 
 use super::{write_file, ExportError, ExportTask, Result};
+use crate::diff::git::{GitError, Repo};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
@@ -70,47 +71,30 @@ pub fn bugged_ref(task_id: &str) -> String {
 
 /// Make (or find again) the commit holding the bugged tree and point its ref at it; returns
 /// the commit id.
-pub fn bugged_commit(repo: &git2::Repository, t: &ExportTask) -> std::result::Result<String, String> {
+pub fn bugged_commit(repo: &Repo, t: &ExportTask) -> std::result::Result<String, GitError> {
     let task = &t.task;
-    let msg = |what: &str, e: git2::Error| format!("{what}: {}", e.message());
-    let base = repo
-        .revparse_single(&task.base_commit)
-        .and_then(|o| o.peel_to_commit())
-        .map_err(|e| msg(&format!("base commit {}", task.base_commit), e))?;
-    let diff = git2::Diff::from_buffer(task.bug_patch.as_bytes()).map_err(|e| msg("bug patch", e))?;
-    let base_tree = base.tree().map_err(|e| msg("base tree", e))?;
-    let mut index = repo
-        .apply_to_tree(&base_tree, &diff, None)
-        .map_err(|e| msg(&format!("bug patch does not apply at {}", task.base_commit), e))?;
-    let tree_id = index.write_tree_to(repo).map_err(|e| msg("writing the bugged tree", e))?;
-    let tree = repo.find_tree(tree_id).map_err(|e| msg("bugged tree", e))?;
-    let sig = git2::Signature::new("socratic", "socratic@localhost", &base.committer().when())
-        .map_err(|e| msg("signature", e))?;
     let message = format!("socratic task {}\n", t.instance_id);
-    let commit =
-        repo.commit(None, &sig, &sig, &message, &tree, &[&base]).map_err(|e| msg("writing the bugged commit", e))?;
-    repo.reference(&bugged_ref(&task.id), commit, true, "socratic export swebench")
-        .map_err(|e| msg(&format!("writing {}", bugged_ref(&task.id)), e))?;
-    Ok(commit.to_string())
+    repo.commit_patch_on(&task.base_commit, &task.bug_patch, &message, &bugged_ref(&task.id))
 }
 
 /// Write `out` (one row per line) after making every task's bugged commit; returns the refs
 /// written.
 pub fn write(tasks: &[ExportTask], out: &Path) -> Result<Vec<String>> {
-    let mut repos: HashMap<&str, git2::Repository> = HashMap::new();
+    let mut repos: HashMap<&str, Repo> = HashMap::new();
     let mut text = String::new();
     let mut refs = Vec::new();
     for t in tasks {
-        let task_err = |message: String| ExportError::Task { task: t.task.id.clone(), message };
+        let task_err = |e: GitError| ExportError::Task { task: t.task.id.clone(), message: e.to_string() };
         if !repos.contains_key(t.task.repo.as_str()) {
-            let repo = git2::Repository::open(&t.task.repo)
-                .map_err(|e| task_err(format!("cannot open its repository {}: {}", t.task.repo, e.message())))?;
+            let repo = Repo::open(Path::new(&t.task.repo)).map_err(task_err)?;
             repos.insert(&t.task.repo, repo);
         }
         let repo = &repos[t.task.repo.as_str()];
-        let commit = bugged_commit(repo, t).map_err(|e| task_err(format!("{} ({})", e, t.task.repo)))?;
+        let commit = bugged_commit(repo, t).map_err(task_err)?;
         refs.push(format!("{} {}", t.task.repo, bugged_ref(&t.task.id)));
-        text.push_str(&serde_json::to_string(&row(t, &commit)).map_err(|e| task_err(e.to_string()))?);
+        let row = serde_json::to_string(&row(t, &commit))
+            .map_err(|e| ExportError::Task { task: t.task.id.clone(), message: e.to_string() })?;
+        text.push_str(&row);
         text.push('\n');
     }
     write_file(out, text.as_bytes())?;

@@ -6,6 +6,7 @@
 //! against HEAD, label inferred) ready for `Store::insert_records`. No LSP types.
 
 use super::protocol::{EditorEvent, EditorEventKind};
+use crate::diff::git::{GitError, Repo};
 use crate::model::{Event, Record, SourceFormat, Task, TaskRef, Trace};
 use crate::traces::infer;
 use std::path::{Path, PathBuf};
@@ -100,20 +101,7 @@ impl Attempt {
 
 /// The working tree (index and untracked files included) against HEAD, as a unified diff;
 /// `None` when nothing changed.
-pub fn working_tree_diff(root: &Path) -> Result<Option<String>, git2::Error> {
-    let repo = git2::Repository::open(root)?;
-    let head = repo.head()?.peel_to_tree()?;
-    let mut opts = git2::DiffOptions::new();
-    opts.include_untracked(true).recurse_untracked_dirs(true).show_untracked_content(true);
-    let diff = repo.diff_tree_to_workdir_with_index(Some(&head), Some(&mut opts))?;
-    let mut out = Vec::new();
-    diff.print(git2::DiffFormat::Patch, |_, _, line| {
-        if matches!(line.origin(), '+' | '-' | ' ') {
-            out.push(line.origin() as u8);
-        }
-        out.extend_from_slice(line.content());
-        true
-    })?;
-    let text = String::from_utf8_lossy(&out).into_owned();
+pub fn working_tree_diff(root: &Path) -> Result<Option<String>, GitError> {
+    let text = Repo::open(root)?.working_tree_diff()?;
     Ok(if text.trim().is_empty() { None } else { Some(text) })
 }

@@ -156,8 +156,7 @@ pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> R
             let attempt = session.state().attempt.take().ok_or_else(|| invalid("no attempt is running"))?;
             let shared = session.shared.clone();
             let (id, trace_id, label) = blocking(move || {
-                let patch = super::attempt::working_tree_diff(&attempt.root)
-                    .map_err(|e| anyhow::anyhow!("git diff: {}", e.message()))?;
+                let patch = super::attempt::working_tree_diff(&attempt.root)?;
                 let task_id = attempt.task.id.clone();
                 let record = attempt.finish(patch);
                 let (trace_id, label) = match &record {

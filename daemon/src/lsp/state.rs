@@ -251,8 +251,8 @@ impl Shared {
 
 /// The text of a file at a commit.
 pub fn blob_at(root: &Path, commit: &str, rel: &str) -> anyhow::Result<String> {
-    let repo = git2::Repository::open(root)?;
-    let tree = repo.revparse_single(commit)?.peel_to_tree()?;
-    let blob = tree.get_path(Path::new(rel))?.to_object(&repo)?.peel_to_blob()?;
-    Ok(String::from_utf8_lossy(blob.content()).into_owned())
+    let repo = crate::diff::git::Repo::open(root)?;
+    let bytes =
+        repo.blob_at(commit, rel)?.ok_or_else(|| anyhow::anyhow!("{}: {rel} is not in {commit}", root.display()))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

@@ -19,7 +19,7 @@ pub mod text;
 mod tiny;
 
 pub use config::Config;
-pub use text::{reverse_patch, TaskText};
+pub use text::TaskText;
 pub use tiny::{write_tiny_model, TinySpec};
 
 use candle_core::{DType, Device, Tensor, Var};

@@ -1,6 +1,7 @@
 //! Tests on tiny random models written to a temporary folder by `write_tiny_model`.
 
 use super::*;
+use crate::diff;
 
 fn tiny(spec: &TinySpec) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -24,23 +25,23 @@ fn texts() -> Vec<TaskText> {
     vec![
         TaskText::from_fix(
             "f returns the wrong total",
-            &reverse_patch(&bug("a.py", "    return x + 1", "    return x - 1")),
+            &diff::reverse(&bug("a.py", "    return x + 1", "    return x - 1")).unwrap(),
         ),
         TaskText::from_fix(
             "parse fails on empty input",
-            &reverse_patch(&bug("p.py", "    if not s: return []", "    if s: return []")),
+            &diff::reverse(&bug("p.py", "    if not s: return []", "    if s: return []")).unwrap(),
         ),
         TaskText::from_fix(
             "the loop skips the last item",
-            &reverse_patch(&bug("l.py", "    for i in range(n):", "    for i in range(n - 1):")),
+            &diff::reverse(&bug("l.py", "    for i in range(n):", "    for i in range(n - 1):")).unwrap(),
         ),
         TaskText::from_fix(
             "KeyError when the name is missing",
-            &reverse_patch(&bug("k.py", "    return d.get(k)", "    return d[k]")),
+            &diff::reverse(&bug("k.py", "    return d.get(k)", "    return d[k]")).unwrap(),
         ),
         TaskText::from_fix(
             "wrong comparison in max",
-            &reverse_patch(&bug("m.py", "    return a if a > b else b", "    return a if a < b else b")),
+            &diff::reverse(&bug("m.py", "    return a if a > b else b", "    return a if a < b else b")).unwrap(),
         ),
     ]
 }

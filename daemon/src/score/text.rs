@@ -5,6 +5,7 @@
 //! code the fix touches, as it reads before the fix (hunk context and removed lines, at most
 //! `CONTEXT_LINES` per hunk), and whose `target` is the fix itself. No IO, no model.
 
+use crate::diff::{LineKind, Patch};
 use crate::model::{sha256_hex, Task};
 
 /// At most this many code lines of each hunk go into the prompt (about ±20 around the change).
@@ -31,9 +32,10 @@ impl TaskText {
         TaskText { prompt, target: fix_diff.to_string() }
     }
 
-    /// A generated task: its fix is the reverse of its bug patch.
+    /// A generated task: its fix is the reverse of its bug patch (empty when the bug patch
+    /// cannot be reversed).
     pub fn from_task(task: &Task) -> TaskText {
-        TaskText::from_fix(&task.problem_statement, &reverse_patch(&task.bug_patch))
+        TaskText::from_fix(&task.problem_statement, &crate::diff::reverse(&task.bug_patch).unwrap_or_default())
     }
 
     /// Content hash of the text (the feature cache key's task part).
@@ -45,46 +47,22 @@ impl TaskText {
     }
 }
 
-/// The reverse of a unified diff (the fix of a bug patch): see `skills::diff::reverse`.
-pub fn reverse_patch(patch: &str) -> String {
-    crate::skills::diff::reverse(patch)
-}
-
-/// Per file, the code before the fix: context and `-` lines of each hunk (bounded).
+/// Per hunk, its file and the code before the fix: context and removed lines (bounded). None
+/// when the diff does not parse.
 fn before_side(diff: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    let mut file = String::from("?");
-    let mut in_hunk = false;
-    let mut taken = 0;
-    for line in diff.lines() {
-        if let Some(name) = line.strip_prefix("--- ") {
-            if !in_hunk || name.starts_with("a/") || name.starts_with("b/") || name == "/dev/null" {
-                file = name.strip_prefix("a/").or_else(|| name.strip_prefix("b/")).unwrap_or(name).to_string();
-                in_hunk = false;
-                continue;
-            }
-        }
-        if line.starts_with("+++ ") && !in_hunk {
-            continue;
-        }
-        if line.starts_with("diff ") {
-            in_hunk = false;
-            continue;
-        }
-        if line.starts_with("@@") {
-            in_hunk = true;
-            taken = 0;
-            out.push((file.clone(), String::new()));
-            continue;
-        }
-        if !in_hunk || line.starts_with('+') || line.starts_with('\\') || taken >= CONTEXT_LINES {
-            continue;
-        }
-        let code = line.strip_prefix(['-', ' ']).unwrap_or(line);
-        if let Some((_, text)) = out.last_mut() {
-            text.push_str(code);
-            text.push('\n');
-            taken += 1;
+    let Ok(patch) = Patch::parse(diff) else { return Vec::new() };
+    let mut out = Vec::new();
+    for file in &patch.files {
+        let name = file.old_path().or_else(|| file.new_path()).unwrap_or_else(|| "?".into());
+        for hunk in &file.hunks {
+            let code: String = hunk
+                .lines
+                .iter()
+                .filter(|l| l.kind != LineKind::Added)
+                .take(CONTEXT_LINES)
+                .map(|l| format!("{}\n", l.text))
+                .collect();
+            out.push((name.clone(), code));
         }
     }
     out
@@ -93,25 +71,17 @@ fn before_side(diff: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diff::reverse;
 
     const BUG: &str = "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1,3 +1,3 @@ def f\n def f(x):\n-    return x + 1\n+    return x - 1\n \n";
 
     #[test]
-    fn reverse_swaps_lines_ranges_and_headers() {
-        let fix = reverse_patch(BUG);
-        assert!(fix.contains("-    return x - 1\n+    return x + 1\n"), "{fix}");
-        // `a/` stays the old side, as `git apply` requires.
-        assert!(fix.contains("--- a/m.py\n+++ b/m.py\n"), "{fix}");
-        assert_eq!(reverse_patch(&fix), BUG);
-    }
-
-    #[test]
     fn prompt_holds_statement_and_buggy_code_not_the_fix() {
-        let t = TaskText::from_fix("f is off by two", &reverse_patch(BUG));
+        let t = TaskText::from_fix("f is off by two", &reverse(BUG).unwrap());
         assert!(t.prompt.contains("f is off by two"));
         assert!(t.prompt.contains("return x - 1"), "{}", t.prompt);
         assert!(!t.prompt.contains("return x + 1"), "{}", t.prompt);
         assert!(t.target.contains("+    return x + 1"));
-        assert_ne!(t.hash(), TaskText::from_fix("other", &reverse_patch(BUG)).hash());
+        assert_ne!(t.hash(), TaskText::from_fix("other", &reverse(BUG).unwrap()).hash());
     }
 }

@@ -41,7 +41,7 @@ pub fn observe(trace: &Trace, label: &Label, gold: Option<&str>) -> Observation 
         (_, Some(false), Some(own)) => pattern::classify_patch(own),
         _ => Vec::new(),
     };
-    let patch_key = trace.final_patch.as_deref().map(crate::tasks::patch::normalised).unwrap_or_default();
+    let patch_key = trace.final_patch.as_deref().map(crate::diff::normalised).unwrap_or_default();
     let dedup_key = match &trace.task.instance_id {
         Some(id) => crate::model::sha256_hex(format!("{id}\0{patch_key}\0{failed:?}").as_bytes()),
         None => trace.id.clone(),

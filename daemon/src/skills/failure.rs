@@ -7,7 +7,7 @@
 //! disjoint from the gold patch's), F2P still failing, regression, limits (cost, steps, time,
 //! context), loops (≥ 3 identical commands), format errors, agent errors. Pure.
 
-use super::diff;
+use super::touched;
 use crate::model::{Event, FailureReason, Label, Outcome, Trace};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -179,7 +179,7 @@ pub fn loops(events: &[Event]) -> Vec<usize> {
 
 /// Is the trace's patch disjoint from the gold patch, by file, else by function?
 pub fn wrong_location(patch: &str, gold: &str) -> Option<String> {
-    let (pf, gf) = (diff::files(patch), diff::files(gold));
+    let (pf, gf) = (touched::files(patch), touched::files(gold));
     if pf.is_empty() || gf.is_empty() {
         return None;
     }
@@ -187,7 +187,7 @@ pub fn wrong_location(patch: &str, gold: &str) -> Option<String> {
         let show = |s: &std::collections::BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
         return Some(format!("edited {} but the fix is in {}", show(&pf), show(&gf)));
     }
-    let (pfn, gfn) = (diff::functions(patch), diff::functions(gold));
+    let (pfn, gfn) = (touched::functions(patch), touched::functions(gold));
     if !pfn.is_empty() && !gfn.is_empty() && pfn.is_disjoint(&gfn) {
         let show = |s: &std::collections::BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
         return Some(format!("edited {} but the fix is in {}", show(&pfn), show(&gfn)));

@@ -6,7 +6,7 @@
 //! with the stored ones (same name, version bumped on content change), Agent Skills folders,
 //! and per-operator weights for targeted task generation. Submodules:
 //!
-//! - [`diff`]: unified diffs without the repository (hunk sides, touched files / functions, reverse).
+//! - [`touched`]: the files and functions a patch touches (patches themselves are [`crate::diff`]'s).
 //! - [`failure`]: why an attempt failed, with evidence.
 //! - [`pattern`]: what kind of repair a patch is, and the operators that exercise it.
 //! - [`distill`]: grouping, the rule-based distiller, versioning.
@@ -18,12 +18,12 @@
 //! and the LLM request; the store and the command line are the callers' business.
 
 pub mod agent_skill;
-pub mod diff;
 pub mod distill;
 pub mod failure;
 pub mod llm;
 pub mod pattern;
 pub mod target;
+pub mod touched;
 
 use crate::model::{Instance, Skill};
 use crate::store::StoredTrace;
@@ -33,11 +33,13 @@ use std::collections::BTreeMap;
 
 /// The fix of an instance: its gold patch, else the reverse of its bug patch.
 pub fn gold_patch(instance: &Instance) -> Option<String> {
-    instance
-        .gold_patch
-        .clone()
-        .filter(|g| !g.trim().is_empty())
-        .or_else(|| instance.bug_patch.as_deref().filter(|b| !b.trim().is_empty()).map(diff::reverse))
+    instance.gold_patch.clone().filter(|g| !g.trim().is_empty()).or_else(|| {
+        instance
+            .bug_patch
+            .as_deref()
+            .filter(|b| !b.trim().is_empty())
+            .map(|b| crate::diff::reverse(b).unwrap_or_default())
+    })
 }
 
 /// One observation per stored trace, with the gold patch of its instance when stored.
@@ -90,13 +92,13 @@ pub fn distill_with(
     Ok(Distilled { observations: observations.len(), groups, skills, changed })
 }
 
-/// The changed lines of a patch, at most `max` of them.
+/// The changed lines of a patch (sign included), at most `max` of them; none when the patch
+/// does not parse.
 pub fn excerpt(patch: &str, max: usize) -> String {
-    let lines: Vec<&str> = patch
-        .lines()
-        .filter(|l| (l.starts_with('+') || l.starts_with('-')) && !l.starts_with("+++") && !l.starts_with("---"))
-        .collect();
-    let mut out: Vec<String> = lines.iter().take(max).map(|l| l.to_string()).collect();
+    let Ok(patch) = crate::diff::Patch::parse(patch) else { return String::new() };
+    let lines: Vec<String> =
+        patch.hunks().flat_map(|h| h.changes()).map(|l| format!("{}{}", l.sign(), l.text)).collect();
+    let mut out: Vec<String> = lines.iter().take(max).cloned().collect();
     if lines.len() > max {
         out.push(format!("# ... {} more changed lines", lines.len() - max));
     }

@@ -8,9 +8,10 @@
 //! and the difference of the two summaries decides the pattern. Each pattern names the catalogue
 //! operators whose tasks exercise it (the inverse relation) and its anchor query. Pure.
 
-use super::diff::{self, Hunk};
+use super::touched::dedent;
 use crate::anchor::parse_python;
 use crate::anchor::syntax::node_text;
+use crate::diff::{Hunk, Patch, Side};
 use crate::operators::mutmut::string_method_twin;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -158,11 +159,69 @@ impl Pattern {
     }
 }
 
-/// Feature counts of the syntax on changed lines of one hunk side.
-type Features = BTreeMap<String, i64>;
+/// One fact about the syntax on the changed lines of a hunk side; [`features`] counts them and
+/// [`decide`] compares the counts of the two sides.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Feature {
+    /// An `if` whose condition tests for None (`is None`, `is not None`, `== None`).
+    NoneGuard,
+    /// Outermost compound statements starting on a changed line (an `if` that is no None guard).
+    If,
+    Loop,
+    Try,
+    With,
+    Def,
+    /// An `except` clause on a changed line, and the exception type it names.
+    Except,
+    ExceptType(String),
+    /// A base class of a class whose `class` line changed.
+    BaseClass(String),
+    /// A simple statement on a changed line, and its text without whitespace.
+    Statement,
+    StatementText(String),
+    /// A simple statement inside an `except` clause.
+    InExcept,
+    /// The changed lines follow an `except` line (a handler body).
+    AfterExcept,
+    /// A `return` statement's text without whitespace, and the kind of its value (`none` for a
+    /// bare `return`).
+    Return(String),
+    ReturnValue(String),
+    /// `break_statement` or `continue_statement`.
+    LoopControl(String),
+    Comparison(String),
+    BooleanOperator(String),
+    Not,
+    BinaryOperator(String),
+    AugmentedOperator(String),
+    Assignment,
+    /// An integer literal as written.
+    Integer(String),
+    /// `true` or `false`.
+    BooleanLiteral(String),
+    NoneLiteral,
+    Call,
+    Callee(String),
+    /// A call's callee and its arguments without whitespace.
+    CallArguments {
+        callee: String,
+        arguments: String,
+    },
+    /// An attribute that names a string method with a twin (`startswith` / `endswith`, ...).
+    StringMethod(String),
+    Name(String),
+}
 
-fn bump(f: &mut Features, key: String) {
+/// Feature counts of the syntax on changed lines of one hunk side.
+type Features = BTreeMap<Feature, i64>;
+
+fn bump(f: &mut Features, key: Feature) {
     *f.entry(key).or_default() += 1;
+}
+
+/// Text without whitespace.
+fn squeezed(text: &str) -> String {
+    text.split_whitespace().collect()
 }
 
 const STATEMENTS: &[&str] = &[
@@ -259,97 +318,97 @@ fn features(src: &str, rows: &[usize]) -> Features {
         match n.kind() {
             "if_statement" if top => {
                 let none = n.child_by_field_name("condition").is_some_and(is_none_test);
-                bump(&mut f, if none { "none_guard".into() } else { "stmt:if".into() });
+                bump(&mut f, if none { Feature::NoneGuard } else { Feature::If });
             }
-            "for_statement" | "while_statement" if top => bump(&mut f, "stmt:loop".into()),
-            "try_statement" if top => bump(&mut f, "stmt:try".into()),
-            "with_statement" if top => bump(&mut f, "stmt:with".into()),
-            "function_definition" if top => bump(&mut f, "stmt:def".into()),
+            "for_statement" | "while_statement" if top => bump(&mut f, Feature::Loop),
+            "try_statement" if top => bump(&mut f, Feature::Try),
+            "with_statement" if top => bump(&mut f, Feature::With),
+            "function_definition" if top => bump(&mut f, Feature::Def),
             "except_clause" if here => {
-                bump(&mut f, "except".into());
+                bump(&mut f, Feature::Except);
                 if let Some(v) =
                     n.child_by_field_name("value").or_else(|| n.named_child(0)).filter(|v| v.kind() != "block")
                 {
-                    bump(&mut f, format!("except_type:{}", node_text(v, src)));
+                    bump(&mut f, Feature::ExceptType(node_text(v, src).to_string()));
                 }
             }
             "class_definition" if here => {
                 if let Some(sc) = n.child_by_field_name("superclasses") {
                     let mut c = sc.walk();
                     for b in sc.named_children(&mut c) {
-                        bump(&mut f, format!("base:{}", node_text(b, src)));
+                        bump(&mut f, Feature::BaseClass(node_text(b, src).to_string()));
                     }
                 }
             }
             k if here && STATEMENTS.contains(&k) => {
-                bump(&mut f, "stmt".into());
+                bump(&mut f, Feature::Statement);
                 if inside(n, "except_clause") {
-                    bump(&mut f, "in_except".into());
+                    bump(&mut f, Feature::InExcept);
                 }
-                bump(&mut f, format!("stmt_text:{}", text.split_whitespace().collect::<String>()));
+                bump(&mut f, Feature::StatementText(squeezed(text)));
                 if k == "return_statement" {
-                    bump(&mut f, format!("return:{}", text.split_whitespace().collect::<String>()));
+                    bump(&mut f, Feature::Return(squeezed(text)));
                     let value = n.named_child(0).map_or("none", |v| v.kind());
-                    bump(&mut f, format!("retval:{value}"));
+                    bump(&mut f, Feature::ReturnValue(value.to_string()));
                 }
             }
-            "break_statement" | "continue_statement" if here => bump(&mut f, format!("loopctl:{}", n.kind())),
+            "break_statement" | "continue_statement" if here => {
+                bump(&mut f, Feature::LoopControl(n.kind().to_string()))
+            }
             "comparison_operator" => {
                 let mut c = n.walk();
                 for op in n.children_by_field_name("operators", &mut c) {
-                    bump(&mut f, format!("cmp:{}", node_text(op, src)));
+                    bump(&mut f, Feature::Comparison(node_text(op, src).to_string()));
                 }
             }
             "boolean_operator" => {
                 if let Some(op) = n.child_by_field_name("operator") {
-                    bump(&mut f, format!("bool:{}", node_text(op, src)));
+                    bump(&mut f, Feature::BooleanOperator(node_text(op, src).to_string()));
                 }
             }
-            "not_operator" => bump(&mut f, "not".into()),
+            "not_operator" => bump(&mut f, Feature::Not),
             "binary_operator" => {
                 if let Some(op) = n.child_by_field_name("operator") {
-                    bump(&mut f, format!("binop:{}", node_text(op, src)));
+                    bump(&mut f, Feature::BinaryOperator(node_text(op, src).to_string()));
                 }
             }
             "augmented_assignment" => {
                 if let Some(op) = n.child_by_field_name("operator") {
-                    bump(&mut f, format!("aug:{}", node_text(op, src)));
+                    bump(&mut f, Feature::AugmentedOperator(node_text(op, src).to_string()));
                 }
             }
-            "assignment" => bump(&mut f, "assign".into()),
-            "integer" => bump(&mut f, format!("int:{text}")),
-            "true" | "false" => bump(&mut f, format!("bool_lit:{}", n.kind())),
-            "none" => bump(&mut f, "none".into()),
+            "assignment" => bump(&mut f, Feature::Assignment),
+            "integer" => bump(&mut f, Feature::Integer(text.to_string())),
+            "true" | "false" => bump(&mut f, Feature::BooleanLiteral(n.kind().to_string())),
+            "none" => bump(&mut f, Feature::NoneLiteral),
             "call" => {
-                bump(&mut f, "call".into());
+                bump(&mut f, Feature::Call);
                 let callee = n.child_by_field_name("function").map(|c| node_text(c, src)).unwrap_or("");
-                let args = n
-                    .child_by_field_name("arguments")
-                    .map(|a| node_text(a, src).split_whitespace().collect::<String>())
-                    .unwrap_or_default();
-                bump(&mut f, format!("callee:{callee}"));
-                bump(&mut f, format!("call:{callee}\u{1}{args}"));
+                let arguments =
+                    n.child_by_field_name("arguments").map(|a| squeezed(node_text(a, src))).unwrap_or_default();
+                bump(&mut f, Feature::Callee(callee.to_string()));
+                bump(&mut f, Feature::CallArguments { callee: callee.to_string(), arguments });
             }
             "attribute" => {
                 if let Some(a) = n.child_by_field_name("attribute") {
                     let name = node_text(a, src);
                     if string_method_twin(name).is_some() {
-                        bump(&mut f, format!("strmethod:{name}"));
+                        bump(&mut f, Feature::StringMethod(name.to_string()));
                     }
                 }
             }
-            "identifier" => bump(&mut f, format!("name:{text}")),
+            "identifier" => bump(&mut f, Feature::Name(text.to_string())),
             _ => {}
         }
     }
     f
 }
 
-/// Keys whose count differs, with new minus old.
-fn delta(old: &Features, new: &Features) -> BTreeMap<String, i64> {
-    let mut d = BTreeMap::new();
+/// Features whose count differs, with new minus old.
+fn delta(old: &Features, new: &Features) -> Features {
+    let mut d = Features::new();
     for k in old.keys().chain(new.keys()) {
-        let v = new.get(k).copied().unwrap_or(0) - old.get(k).copied().unwrap_or(0);
+        let v = count(new, k) - count(old, k);
         if v != 0 {
             d.insert(k.clone(), v);
         }
@@ -357,25 +416,36 @@ fn delta(old: &Features, new: &Features) -> BTreeMap<String, i64> {
     d
 }
 
-fn changed(d: &BTreeMap<String, i64>, prefix: &str) -> bool {
-    d.keys().any(|k| k.starts_with(prefix))
+fn count(f: &Features, key: &Feature) -> i64 {
+    f.get(key).copied().unwrap_or(0)
 }
 
-fn added(d: &BTreeMap<String, i64>, key: &str) -> bool {
-    d.get(key).is_some_and(|v| *v > 0)
+/// Does the difference hold a feature of this kind?
+fn changed(d: &Features, kind: impl Fn(&Feature) -> bool) -> bool {
+    d.keys().any(kind)
 }
 
+fn added(d: &Features, key: &Feature) -> bool {
+    count(d, key) > 0
+}
+
+fn removed(d: &Features, key: &Feature) -> bool {
+    count(d, key) < 0
+}
+
+/// The integer literals of a side, each as often as it occurs (in the order of their text).
 fn ints(f: &Features) -> Vec<i128> {
     f.iter()
-        .filter_map(|(k, n)| {
-            k.strip_prefix("int:").and_then(|v| v.replace('_', "").parse::<i128>().ok()).map(|v| (v, *n))
+        .filter_map(|(k, n)| match k {
+            Feature::Integer(text) => text.replace('_', "").parse::<i128>().ok().map(|v| (v, *n)),
+            _ => None,
         })
         .flat_map(|(v, n)| std::iter::repeat_n(v, n.max(0) as usize))
         .collect()
 }
 
 /// Is this a one-step change of an integer (or an added `+ 1` / `- 1`)?
-fn is_off_by_one(old: &Features, new: &Features, d: &BTreeMap<String, i64>) -> bool {
+fn is_off_by_one(old: &Features, new: &Features, d: &Features) -> bool {
     let (o, n) = (ints(old), ints(new));
     if o.len() == n.len() && !o.is_empty() {
         let mut diffs = o.iter().zip(n.iter()).filter(|(a, b)| a != b);
@@ -383,127 +453,124 @@ fn is_off_by_one(old: &Features, new: &Features, d: &BTreeMap<String, i64>) -> b
             return diffs.next().is_none() && (a - b).abs() == 1;
         }
     }
-    let plus_minus = |f: &Features| f.get("binop:+").copied().unwrap_or(0) + f.get("binop:-").copied().unwrap_or(0);
-    let one_changed = d.get("int:1").copied().unwrap_or(0).abs() == 1;
+    let binop = |op: &str| Feature::BinaryOperator(op.to_string());
+    let plus_minus = |f: &Features| count(f, &binop("+")) + count(f, &binop("-"));
+    let one_changed = count(d, &Feature::Integer("1".into())).abs() == 1;
     one_changed && (plus_minus(new) - plus_minus(old)).abs() == 1
 }
 
 /// The pattern of one hunk's feature difference.
 fn decide(old: &Features, new: &Features, order_only: bool) -> Option<Pattern> {
+    use Feature as F;
     let d = delta(old, new);
     if order_only {
         return Some(Pattern::ReorderedStatements);
     }
-    let structural = d.keys().any(|k| !(k.starts_with("stmt_text:") || k.starts_with("return:")));
+    let structural = changed(&d, |k| !matches!(k, F::StatementText(_) | F::Return(_)));
     if !structural {
         // Same syntax, different order: operands swapped.
         let has_ops =
-            |f: &Features| f.keys().any(|k| k.starts_with("binop:") || k.starts_with("cmp:") || k.starts_with("bool:"));
+            |f: &Features| changed(f, |k| matches!(k, F::BinaryOperator(_) | F::Comparison(_) | F::BooleanOperator(_)));
         return (has_ops(old) || has_ops(new)).then_some(Pattern::ChangedArithmeticOperator);
     }
-    if added(&d, "none_guard") {
+    if added(&d, &F::NoneGuard) {
         return Some(Pattern::AddedNoneGuard);
     }
-    let swallowed = d.get("stmt_text:pass").is_some_and(|v| *v < 0)
-        && (new.contains_key("in_except") || new.contains_key("after_except"));
-    if added(&d, "stmt:try") || added(&d, "except") || added(&d, "stmt:with") || swallowed {
+    let swallowed = removed(&d, &F::StatementText("pass".into()))
+        && (new.contains_key(&F::InExcept) || new.contains_key(&F::AfterExcept));
+    if added(&d, &F::Try) || added(&d, &F::Except) || added(&d, &F::With) || swallowed {
         return Some(Pattern::AddedExceptionHandling);
     }
-    if changed(&d, "except_type:") {
+    if changed(&d, |k| matches!(k, F::ExceptType(_))) {
         return Some(Pattern::ChangedExceptionType);
     }
-    if changed(&d, "base:") && d.keys().filter(|k| k.starts_with("base:")).all(|k| d.get(k).is_some_and(|v| *v > 0)) {
+    let bases = || d.iter().filter(|(k, _)| matches!(k, F::BaseClass(_)));
+    if bases().next().is_some() && bases().all(|(_, v)| *v > 0) {
         return Some(Pattern::RestoredBaseClass);
     }
-    if added(&d, "stmt:loop") || added(&d, "stmt:if") {
+    if added(&d, &F::Loop) || added(&d, &F::If) {
         return Some(Pattern::RestoredLoopOrCondition);
     }
-    if added(&d, "stmt:def") {
+    if added(&d, &F::Def) {
         return Some(Pattern::RestoredMissingStatement);
     }
+    let return_changed = changed(&d, |k| matches!(k, F::Return(_)));
     // `return None` (or a bare `return`) replaced by a real value.
-    if d.get("retval:none").is_some_and(|v| *v < 0) && changed(&d, "return:") {
+    if removed(&d, &F::ReturnValue("none".into())) && return_changed {
         return Some(Pattern::ChangedReturnValue);
     }
     // Only a condition taken away (no operator makes that bug): not a catalogue pattern.
-    let removed_if = d.get("stmt:if").is_some_and(|v| *v < 0) || d.get("none_guard").is_some_and(|v| *v < 0);
-    if removed_if && !d.iter().any(|(k, v)| k.starts_with("cmp:") && *v > 0) {
+    let removed_if = removed(&d, &F::If) || removed(&d, &F::NoneGuard);
+    if removed_if && !d.iter().any(|(k, v)| matches!(k, F::Comparison(_)) && *v > 0) {
         return None;
     }
-    if changed(&d, "cmp:") {
+    if changed(&d, |k| matches!(k, F::Comparison(_))) {
         return Some(Pattern::ChangedComparison);
     }
-    if changed(&d, "bool:") {
+    if changed(&d, |k| matches!(k, F::BooleanOperator(_))) {
         return Some(Pattern::ChangedBooleanOperator);
     }
-    if changed(&d, "not") && d.keys().all(|k| k == "not" || k.starts_with("stmt_text:") || k.starts_with("return:")) {
+    let not_changed = d.contains_key(&F::Not);
+    if not_changed && d.keys().all(|k| matches!(k, F::Not | F::StatementText(_) | F::Return(_))) {
         return Some(Pattern::NegationChanged);
     }
-    if changed(&d, "strmethod:") {
+    if changed(&d, |k| matches!(k, F::StringMethod(_))) {
         return Some(Pattern::ChangedStringMethod);
     }
-    if changed(&d, "loopctl:") {
+    if changed(&d, |k| matches!(k, F::LoopControl(_))) {
         return Some(Pattern::ChangedLoopControl);
     }
-    if changed(&d, "bool_lit:") && !changed(&d, "name:") {
+    let literal_changed = changed(&d, |k| matches!(k, F::BooleanLiteral(_)));
+    let name_changed = changed(&d, |k| matches!(k, F::Name(_)));
+    if literal_changed && !name_changed {
         return Some(Pattern::ChangedBooleanLiteral);
     }
     if is_off_by_one(old, new, &d) {
         return Some(Pattern::OffByOne);
     }
-    if changed(&d, "binop:")
-        && d.iter().filter(|(k, _)| k.starts_with("binop:")).all(|(_, v)| *v > 0)
-        && !changed(&d, "aug:")
-    {
+    let operators = || d.iter().filter(|(k, _)| matches!(k, F::BinaryOperator(_)));
+    let augmented = changed(&d, |k| matches!(k, F::AugmentedOperator(_)));
+    if operators().next().is_some() && operators().all(|(_, v)| *v > 0) && !augmented {
         return Some(Pattern::RestoredOperand);
     }
-    if changed(&d, "binop:") || changed(&d, "aug:") {
+    if operators().next().is_some() || augmented {
         return Some(Pattern::ChangedArithmeticOperator);
     }
-    if changed(&d, "not") {
+    if not_changed {
         return Some(Pattern::NegationChanged);
     }
-    let stmt_delta = d.get("stmt").copied().unwrap_or(0);
-    if stmt_delta > 0 {
+    if count(&d, &F::Statement) > 0 {
         return Some(Pattern::RestoredMissingStatement);
     }
     // A callee present on both sides whose arguments changed.
     let callees = |f: &Features| -> std::collections::BTreeSet<String> {
-        f.keys().filter_map(|k| k.strip_prefix("callee:")).map(str::to_string).collect()
+        f.keys()
+            .filter_map(|k| match k {
+                F::Callee(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect()
     };
-    let both = callees(old).intersection(&callees(new)).cloned().collect::<Vec<_>>();
-    if d.keys().any(|k| {
-        k.strip_prefix("call:").and_then(|r| r.split('\u{1}').next()).is_some_and(|c| both.iter().any(|b| b == c))
-    }) {
+    let both: std::collections::BTreeSet<String> = callees(old).intersection(&callees(new)).cloned().collect();
+    if d.keys().any(|k| matches!(k, F::CallArguments { callee, .. } if both.contains(callee))) {
         return Some(Pattern::FixedCallArguments);
     }
     // A returned literal or bare local replaced; an attribute or call changed is a name fix.
     let simple = |f: &Features| {
         f.keys().any(|k| {
-            matches!(
-                k.strip_prefix("retval:"),
-                Some(
-                    "identifier"
-                        | "none"
-                        | "true"
-                        | "false"
-                        | "integer"
-                        | "float"
-                        | "string"
-                        | "list"
-                        | "dictionary"
-                        | "tuple"
-                )
-            )
+            matches!(k, F::ReturnValue(kind) if matches!(
+                kind.as_str(),
+                "identifier" | "none" | "true" | "false" | "integer" | "float" | "string" | "list" | "dictionary" | "tuple"
+            ))
         })
     };
-    if changed(&d, "return:") && (simple(old) || simple(new) || !changed(&d, "name:")) {
+    if return_changed && (simple(old) || simple(new) || !name_changed) {
         return Some(Pattern::ChangedReturnValue);
     }
-    if changed(&d, "name:") || changed(&d, "callee:") || changed(&d, "call") {
+    if name_changed || changed(&d, |k| matches!(k, F::Call | F::Callee(_) | F::CallArguments { .. })) {
         return Some(Pattern::WrongAttributeOrName);
     }
-    if changed(&d, "bool_lit:") || changed(&d, "int:") {
+    if literal_changed || changed(&d, |k| matches!(k, F::Integer(_))) {
         return Some(Pattern::ChangedReturnValue);
     }
     None
@@ -511,16 +578,17 @@ fn decide(old: &Features, new: &Features, order_only: bool) -> Option<Pattern> {
 
 /// The pattern of one hunk, if one fits.
 pub fn classify_hunk(h: &Hunk) -> Option<Pattern> {
-    if h.old_changed.is_empty() && h.new_changed.is_empty() {
+    let (old_side, new_side) = (h.old_side(), h.new_side());
+    if old_side.changed.is_empty() && new_side.changed.is_empty() {
         return None;
     }
-    let new_src = diff::dedent(&h.new_lines);
-    let mut old = side_features(&h.old_lines, &h.old_changed);
-    let mut new = side_features(&h.new_lines, &h.new_changed);
-    clause_features(&h.old_lines, &h.old_changed, &mut old);
-    clause_features(&h.new_lines, &h.new_changed, &mut new);
-    if order_only(&changed_lines(&h.old_lines, &h.old_changed), &changed_lines(&h.new_lines, &h.new_changed)) {
-        let swapped = swaps_branches(&new_src, &h.new_changed) || else_between(&h.new_lines, &h.new_changed);
+    let new_src = dedent(&new_side.lines);
+    let mut old = side_features(&old_side.lines, &old_side.changed);
+    let mut new = side_features(&new_side.lines, &new_side.changed);
+    clause_features(&old_side.lines, &old_side.changed, &mut old);
+    clause_features(&new_side.lines, &new_side.changed, &mut new);
+    if order_only(&changed_lines(&old_side), &changed_lines(&new_side)) {
+        let swapped = swaps_branches(&new_src, &new_side.changed) || else_between(&new_side.lines, &new_side.changed);
         return Some(if swapped { Pattern::SwappedBranches } else { Pattern::ReorderedStatements });
     }
     decide(&old, &new, false)
@@ -532,17 +600,23 @@ fn side_features(lines: &[String], changed: &[usize]) -> Features {
     let first = changed.first().copied().unwrap_or(0);
     for skip in 0..=first {
         let Some(rest) = lines.get(skip..) else { break };
-        let src = diff::dedent(rest);
+        let src = dedent(rest);
         if parse_python(&src).is_ok_and(|t| !t.root_node().has_error()) {
             let rows: Vec<usize> = changed.iter().map(|r| r - skip).collect();
             return features(&src, &rows);
         }
     }
-    features(&diff::dedent(lines), changed)
+    features(&dedent(lines), changed)
 }
 
-fn changed_lines(lines: &[String], changed: &[usize]) -> Vec<String> {
-    changed.iter().filter_map(|i| lines.get(*i)).map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
+/// The trimmed, non-blank changed lines of a hunk side.
+fn changed_lines(side: &Side) -> Vec<String> {
+    side.changed
+        .iter()
+        .filter_map(|i| side.lines.get(*i))
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 /// The same lines removed and added, only in another order.
@@ -598,7 +672,7 @@ fn clause_features(lines: &[String], changed: &[usize], f: &mut Features) {
                     let mut c = n.walk();
                     let value = n.named_children(&mut c).find(|v| v.kind() != "block" && v.kind() != "comment");
                     if let Some(v) = value {
-                        let key = format!("except_type:{}", node_text(v, &src));
+                        let key = Feature::ExceptType(node_text(v, &src).to_string());
                         if !f.contains_key(&key) {
                             bump(f, key);
                         }
@@ -612,7 +686,7 @@ fn clause_features(lines: &[String], changed: &[usize], f: &mut Features) {
     if let Some(first) = changed.first() {
         let before = lines.iter().take(*first).rev().find(|l| !l.trim().is_empty());
         if before.is_some_and(|l| l.trim_start().starts_with("except")) {
-            bump(f, "after_except".into());
+            bump(f, Feature::AfterExcept);
         }
     }
 }
@@ -620,17 +694,18 @@ fn clause_features(lines: &[String], changed: &[usize], f: &mut Features) {
 /// The patterns of a patch's Python hunks, the most frequent first (ties: decision order).
 pub fn classify_patch(patch: &str) -> Vec<Pattern> {
     let mut counts: BTreeMap<Pattern, usize> = BTreeMap::new();
-    for f in diff::parse(patch) {
-        if !f.path.is_empty() && !f.path.ends_with(".py") {
+    let files = Patch::parse(patch).map(|p| p.files).unwrap_or_default();
+    for f in &files {
+        let path = f.path().unwrap_or_default();
+        if !path.is_empty() && !path.ends_with(".py") {
             continue;
         }
-        if is_test_path(&f.path) {
+        if is_test_path(&path) {
             continue;
         }
         // A block moved from one hunk to another: the file's changes are a reordering.
-        let removed: Vec<String> = f.hunks.iter().flat_map(|h| changed_lines(&h.old_lines, &h.old_changed)).collect();
-        let added_lines: Vec<String> =
-            f.hunks.iter().flat_map(|h| changed_lines(&h.new_lines, &h.new_changed)).collect();
+        let removed: Vec<String> = f.hunks.iter().flat_map(|h| changed_lines(&h.old_side())).collect();
+        let added_lines: Vec<String> = f.hunks.iter().flat_map(|h| changed_lines(&h.new_side())).collect();
         if f.hunks.len() > 1 && order_only(&removed, &added_lines) {
             *counts.entry(Pattern::ReorderedStatements).or_default() += 1;
             continue;
@@ -656,7 +731,7 @@ fn is_test_path(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tasks::patch::unified_diff;
+    use crate::diff::unified_diff;
 
     /// A real before/after pair of `m.py` classifies as `expect` (primary pattern).
     fn check(before: &str, after: &str, expect: Pattern) {

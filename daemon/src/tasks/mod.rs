@@ -7,11 +7,11 @@
 //! ordered by a ChaCha RNG seeded from the seed and the operator, the budget is spread
 //! round-robin across operators and, within an operator, across files.
 
-pub mod patch;
 pub mod statement;
 
 use crate::anchor::syntax::{definition_name, join_scope};
 use crate::anchor::{index_repo, AnchorError, FileIndex, IndexConfig, QuerySet, RepoIndex, DEFAULT_MAX_FILE_BYTES};
+use crate::diff::{self, git};
 use crate::model::{sha256_hex, Site, Task, TaskStage};
 use crate::operators::{self, Operator, CATALOGUE, SITE_CAPTURE};
 use rand::seq::SliceRandom;
@@ -84,8 +84,8 @@ pub enum TaskError {
     Anchor(#[from] AnchorError),
     #[error("unknown operator '{name}'; known: {known}")]
     UnknownOperator { name: String, known: String },
-    #[error("{path}: {message}")]
-    Git { path: String, message: String },
+    #[error(transparent)]
+    Git(#[from] git::GitError),
 }
 
 /// The operators a config names, in catalogue order (all when none are named).
@@ -158,10 +158,8 @@ pub fn generate_with(
         ops.retain(|o| quotas.as_ref().is_some_and(|q| q.get(o.name).is_some_and(|n| *n > 0)));
     }
     let index = index_repo(repo_path, queries, &IndexConfig { max_file_bytes: config.max_file_bytes })?;
-    let git_err =
-        |e: git2::Error| TaskError::Git { path: index.root.display().to_string(), message: e.message().to_string() };
-    let repo = git2::Repository::open(&index.root).map_err(git_err)?;
-    let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(git_err)?.id().to_string();
+    let repo = git::Repo::open(&index.root)?;
+    let head = repo.head_commit()?;
     let mut gen = Generator {
         index: &index,
         repo: &repo,
@@ -276,7 +274,7 @@ fn interleave<T: Copy>(lists: Vec<Vec<T>>) -> VecDeque<T> {
 /// Generation state shared across operators.
 struct Generator<'a> {
     index: &'a RepoIndex,
-    repo: &'a git2::Repository,
+    repo: &'a git::Repo,
     head: String,
     config: &'a GenerateConfig,
     /// Whether each file is unchanged from HEAD.
@@ -315,7 +313,7 @@ impl Generator<'_> {
                 Ok(task) => {
                     let file = &task.site.file;
                     let key =
-                        (file.clone(), task.site.start_byte, task.site.end_byte, patch::normalised(&task.bug_patch));
+                        (file.clone(), task.site.start_byte, task.site.end_byte, diff::normalised(&task.bug_patch));
                     if self.tasks.iter().any(|t| t.id == task.id) || !self.seen.insert(key) {
                         plan.report.duplicates += 1;
                         continue;
@@ -341,8 +339,8 @@ impl Generator<'_> {
         if !self.is_clean(fi) {
             return Err("file-differs-from-head".into());
         }
-        let bug_patch = patch::unified_diff(&file.path, file.source(), &mutated);
-        patch::check_applies(self.repo, &bug_patch).map_err(|_| "patch-does-not-apply".to_string())?;
+        let bug_patch = diff::unified_diff(&file.path, file.source(), &mutated);
+        self.repo.check_applies(&bug_patch).map_err(|_| "patch-does-not-apply".to_string())?;
         let enclosing = enclosing_name(file, site);
         Ok(Task {
             id: Task::compute_id(&self.head, &bug_patch),
@@ -367,9 +365,7 @@ impl Generator<'_> {
 
     fn is_clean(&mut self, fi: usize) -> bool {
         let (index, repo) = (self.index, self.repo);
-        *self.clean.entry(fi).or_insert_with(|| {
-            index.files.get(fi).is_some_and(|f| repo.status_file(Path::new(&f.path)).is_ok_and(|s| s.is_empty()))
-        })
+        *self.clean.entry(fi).or_insert_with(|| index.files.get(fi).is_some_and(|f| repo.is_unchanged(&f.path)))
     }
 }
 

@@ -257,8 +257,7 @@ fn edit_description(name: &str, input: &Object) -> Result<(Option<String>, Strin
 /// A unified diff of an edit's old and new text (the snippet, not the whole file), shortened
 /// when long. Used by importers whose tools replace strings rather than give diffs.
 pub(super) fn describe_edit(path: &str, old: &str, new: &str) -> String {
-    let diff = similar::TextDiff::from_lines(old, new);
-    let mut out = diff.unified_diff().context_radius(3).header(path, path).to_string();
+    let mut out = crate::diff::text_diff(path, path, old, new);
     if out.is_empty() {
         out = format!("--- {path}\n+++ {path}\n(no change)\n");
     }

@@ -137,7 +137,7 @@ fn parse_instance(o: &Object, origin: String) -> Result<Instance, String> {
     let patch = opt_str(o, "patch")?.map(str::to_string);
     let swe_smith = image_name.is_some() || repo.as_deref().is_some_and(|r| r.starts_with("swesmith/"));
     let (source, gold_patch, bug_patch) = if swe_smith {
-        (SourceFormat::SweSmithInstance, patch.as_deref().and_then(reverse_patch), patch)
+        (SourceFormat::SweSmithInstance, patch.as_deref().and_then(|p| crate::diff::reverse(p).ok()), patch)
     } else {
         (SourceFormat::SweBenchInstance, patch, None)
     };
@@ -341,185 +341,6 @@ fn parse_validation(o: &Object, ctx: &Ctx) -> Result<Vec<Record>, String> {
         image_name: None,
         origin: ctx.origin.clone(),
     })])
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reversing a unified diff
-
-/// The reverse of a unified diff (what undoes it), or `None` when the diff has something this
-/// cannot reverse safely: binary content, copies, a hunk whose line counts do not add up, or no
-/// hunk at all. Swaps `-`/`+` lines (removals first in each change block), `---`/`+++` paths,
-/// hunk ranges, `index` hashes, and new/deleted file modes.
-pub fn reverse_patch(patch: &str) -> Option<String> {
-    let lines = join_no_newline_markers(patch);
-    let mut out = String::with_capacity(patch.len());
-    let mut i = 0;
-    let mut hunks = 0;
-    while let Some(line) = lines.get(i) {
-        if let Some(header) = HunkHeader::parse(line) {
-            i = reverse_hunk(&lines, i + 1, &header, &mut out)?;
-            hunks += 1;
-        } else if line.starts_with("--- ") {
-            let plus = lines.get(i + 1).filter(|l| l.starts_with("+++ "))?;
-            out.push_str(&reverse_file_names(line, plus)?);
-            i += 2;
-        } else {
-            out.push_str(&reverse_header_line(line)?);
-            i += 1;
-        }
-    }
-    (hunks > 0).then_some(out)
-}
-
-/// The lines of a patch (each with its newline), with a `\ No newline at end of file` marker
-/// kept on the line it belongs to so that it moves with it.
-fn join_no_newline_markers(patch: &str) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    for line in patch.split_inclusive('\n') {
-        match lines.last_mut() {
-            Some(last) if line.starts_with('\\') => last.push_str(line),
-            _ => lines.push(line.to_string()),
-        }
-    }
-    lines
-}
-
-struct HunkHeader {
-    old_start: String,
-    old_len: usize,
-    new_start: String,
-    new_len: usize,
-    rest: String,
-}
-
-impl HunkHeader {
-    fn parse(line: &str) -> Option<HunkHeader> {
-        static HUNK: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-            regex::Regex::new(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*\n?)$").expect("static pattern")
-        });
-        let c = HUNK.captures(line)?;
-        let len = |i: usize| c.get(i).map_or(Some(1), |m| m.as_str().parse().ok());
-        Some(HunkHeader {
-            old_start: c.get(1)?.as_str().to_string(),
-            old_len: len(2)?,
-            new_start: c.get(3)?.as_str().to_string(),
-            new_len: len(4)?,
-            rest: c.get(5).map_or("", |m| m.as_str()).to_string(),
-        })
-    }
-
-    fn reversed(&self) -> String {
-        format!("@@ -{},{} +{},{} @@{}", self.new_start, self.new_len, self.old_start, self.old_len, self.rest)
-    }
-}
-
-/// Reverse the body of one hunk starting at `lines[start]`; returns the index after it.
-fn reverse_hunk(lines: &[String], start: usize, header: &HunkHeader, out: &mut String) -> Option<usize> {
-    out.push_str(&header.reversed());
-    let (mut old_left, mut new_left) = (header.old_len, header.new_len);
-    let (mut removed, mut added) = (String::new(), String::new());
-    let mut i = start;
-    while old_left > 0 || new_left > 0 {
-        let line = lines.get(i)?;
-        i += 1;
-        match line.as_bytes().first() {
-            Some(b'-') => {
-                old_left = old_left.checked_sub(1)?;
-                added.push('+');
-                added.push_str(line.get(1..)?);
-            }
-            Some(b'+') => {
-                new_left = new_left.checked_sub(1)?;
-                removed.push('-');
-                removed.push_str(line.get(1..)?);
-            }
-            Some(b' ') | Some(b'\n') | Some(b'\r') => {
-                old_left = old_left.checked_sub(1)?;
-                new_left = new_left.checked_sub(1)?;
-                flush_change(out, &mut removed, &mut added);
-                out.push_str(line);
-            }
-            _ => return None,
-        }
-    }
-    flush_change(out, &mut removed, &mut added);
-    Some(i)
-}
-
-fn flush_change(out: &mut String, removed: &mut String, added: &mut String) {
-    out.push_str(removed);
-    out.push_str(added);
-    removed.clear();
-    added.clear();
-}
-
-/// `--- a/x` / `+++ b/y` become `--- a/y` / `+++ b/x`, keeping the `a/` `b/` prefixes and
-/// `/dev/null`.
-fn reverse_file_names(minus: &str, plus: &str) -> Option<String> {
-    let (old, old_end) = split_line_end(minus.get(4..)?);
-    let (new, new_end) = split_line_end(plus.get(4..)?);
-    let prefixed = |s: &str, p: &str| s == "/dev/null" || s.starts_with(p);
-    let (rev_old, rev_new) = if prefixed(old, "a/") && prefixed(new, "b/") {
-        let swap = |s: &str, p: &str| {
-            if s == "/dev/null" {
-                s.to_string()
-            } else {
-                format!("{p}{}", s.get(2..).unwrap_or(""))
-            }
-        };
-        (swap(new, "a/"), swap(old, "b/"))
-    } else {
-        (new.to_string(), old.to_string())
-    };
-    Some(format!("--- {rev_old}{old_end}+++ {rev_new}{new_end}"))
-}
-
-/// A line's text and its line ending.
-fn split_line_end(line: &str) -> (&str, &str) {
-    let text = line.trim_end_matches(['\n', '\r']);
-    (text, line.get(text.len()..).unwrap_or(""))
-}
-
-/// Reverse a line outside hunks: `diff --git`, `index`, mode and rename lines; other text
-/// (a commit message, say) is kept. `None` for what cannot be reversed safely.
-fn reverse_header_line(line: &str) -> Option<String> {
-    let (text, end) = split_line_end(line);
-    let swapped = |a: &str, b: &str| -> Option<String> { text.strip_prefix(a).map(|rest| format!("{b}{rest}{end}")) };
-    if text.starts_with("GIT binary patch") || text.starts_with("Binary files ") || text.starts_with("copy ") {
-        return None;
-    }
-    if let Some(rest) = text.strip_prefix("diff --git ") {
-        return Some(format!("diff --git {}{end}", reverse_git_paths(rest)?));
-    }
-    if let Some(rest) = text.strip_prefix("index ") {
-        let (hashes, mode) = rest.split_once(' ').map_or((rest, ""), |(h, m)| (h, m));
-        let (from, to) = hashes.split_once("..")?;
-        let mode = if mode.is_empty() { String::new() } else { format!(" {mode}") };
-        return Some(format!("index {to}..{from}{mode}{end}"));
-    }
-    swapped("new file mode ", "deleted file mode ")
-        .or_else(|| swapped("deleted file mode ", "new file mode "))
-        .or_else(|| swapped("old mode ", "new mode "))
-        .or_else(|| swapped("new mode ", "old mode "))
-        .or_else(|| swapped("rename from ", "rename to "))
-        .or_else(|| swapped("rename to ", "rename from "))
-        .or_else(|| Some(line.to_string()))
-}
-
-/// `a/x b/y` → `a/y b/x`; unchanged when both sides name the same path.
-fn reverse_git_paths(rest: &str) -> Option<String> {
-    let half = rest.len().checked_sub(1)? / 2;
-    if rest.len() % 2 == 1 && rest.get(2..half) == rest.get(half + 3..) && rest.get(half..half + 3) == Some(" b/") {
-        return Some(rest.to_string());
-    }
-    let mut parts = rest.match_indices(" b/");
-    let (at, _) = parts.next()?;
-    if parts.next().is_some() {
-        return None;
-    }
-    let old = rest.get(..at)?.strip_prefix("a/")?;
-    let new = rest.get(at + 3..)?;
-    Some(format!("a/{new} b/{old}"))
 }
 
 #[cfg(test)]
@@ -766,44 +587,6 @@ mod tests {
     }
 
     #[test]
-    fn reverse_patch_round_trips() {
-        let patch = "diff --git a/m.py b/m.py\nindex 111..222 100644\n--- a/m.py\n+++ b/m.py\n@@ -1,4 +1,5 @@ def f():\n a\n-b\n-c\n+B\n+C\n+D\n d\n@@ -10 +11 @@\n-x\n+y\n\\ No newline at end of file\n";
-        let rev = reverse_patch(patch).unwrap();
-        assert!(rev.contains("index 222..111 100644\n"), "{rev}");
-        assert!(rev.contains("@@ -1,5 +1,4 @@ def f():\n a\n-B\n-C\n-D\n+b\n+c\n d\n"), "{rev}");
-        assert!(rev.ends_with("@@ -11,1 +10,1 @@\n-y\n\\ No newline at end of file\n+x\n"), "{rev}");
-        let twice = reverse_patch(&rev).unwrap();
-        assert_eq!(reverse_patch(&twice).unwrap(), rev);
-    }
-
-    #[test]
-    fn reverse_patch_new_file_and_rename() {
-        let new_file = "diff --git a/n.py b/n.py\nnew file mode 100644\nindex 0000000..abc\n--- /dev/null\n+++ b/n.py\n@@ -0,0 +1 @@\n+hi\n";
-        assert_eq!(
-            reverse_patch(new_file).unwrap(),
-            "diff --git a/n.py b/n.py\ndeleted file mode 100644\nindex abc..0000000\n--- a/n.py\n+++ /dev/null\n@@ -1,1 +0,0 @@\n-hi\n"
-        );
-        let rename = "diff --git a/old.py b/new.py\nrename from old.py\nrename to new.py\n--- a/old.py\n+++ b/new.py\n@@ -1 +1 @@\n-a\n+b\n";
-        let rev = reverse_patch(rename).unwrap();
-        assert!(
-            rev.starts_with(
-                "diff --git a/new.py b/old.py\nrename to old.py\nrename from new.py\n--- a/new.py\n+++ b/old.py\n"
-            ),
-            "{rev}"
-        );
-    }
-
-    #[test]
-    fn reverse_patch_refuses_what_it_cannot_reverse() {
-        assert_eq!(reverse_patch(""), None);
-        assert_eq!(reverse_patch("just text\n"), None);
-        assert_eq!(reverse_patch("--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n-a\n+b\n"), None, "counts do not add up");
-        assert_eq!(reverse_patch("--- a/x\n+++ b/x\n@@ -1 +1 @@\n?a\n+b\n"), None);
-        assert_eq!(reverse_patch("diff --git a/x b/x\nGIT binary patch\nliteral 1\n"), None);
-        assert_eq!(reverse_patch("--- a/x\n@@ -1 +1 @@\n-a\n+b\n"), None);
-    }
-
-    #[test]
     fn hand_written_fixtures() {
         let got = instances(import(&fixture("swebench-instances/instances.json")));
         assert_eq!(got.len(), 2);
@@ -908,7 +691,7 @@ mod tests {
         );
         assert_eq!((smith.fail_to_pass.len(), smith.pass_to_pass.len()), (2, 9));
         let gold = smith.gold_patch.as_deref().expect("bug patch reverses");
-        assert_eq!(reverse_patch(gold).as_deref(), smith.bug_patch.as_deref());
+        assert_eq!(crate::diff::reverse(gold).ok().as_deref(), smith.bug_patch.as_deref());
 
         let v = instances(import(&format!("{SHARED}/swe-smith/run_validation_report.json"))).remove(0);
         assert!(v.instance_id.starts_with("unnamed-validation-"));

@@ -15,45 +15,14 @@
 
 pub mod run;
 
+use crate::diff::Patch;
 use crate::model::{Environment, RejectStage, Task, TestResult, TestStatus, Verdict, VerdictOutcome};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Lines of the clean file that a unified diff changes, per file (1-based). An insertion counts
-/// the lines on both sides of it.
-pub fn changed_lines(patch: &str) -> BTreeMap<String, BTreeSet<u32>> {
-    let mut out: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
-    let mut file: Option<String> = None;
-    let mut old_line = 0u32;
-    // A `+` run right after a `-` run replaces those lines: already counted.
-    let mut replacing = false;
-    for line in patch.lines() {
-        if let Some(path) = line.strip_prefix("--- ") {
-            file = Some(path.trim().trim_start_matches("a/").to_string());
-        } else if line.starts_with("+++ ") {
-            continue;
-        } else if let Some(rest) = line.strip_prefix("@@ -") {
-            old_line = rest.split([',', ' ']).next().and_then(|n| n.parse().ok()).unwrap_or(0);
-        } else if let Some(f) = &file {
-            let lines = out.entry(f.clone()).or_default();
-            match line.chars().next() {
-                Some('-') => {
-                    lines.insert(old_line);
-                    old_line += 1;
-                    replacing = true;
-                }
-                Some('+') if !replacing => {
-                    lines.insert(old_line.saturating_sub(1).max(1));
-                    lines.insert(old_line.max(1));
-                }
-                Some('+') => {}
-                _ => {
-                    old_line += 1;
-                    replacing = false;
-                }
-            }
-        }
-    }
-    out
+/// Lines of the clean file that a bug patch changes, per file (see
+/// [`Patch::changed_old_lines`]); none when it does not parse.
+fn changed_lines(patch: &str) -> BTreeMap<String, BTreeSet<u32>> {
+    Patch::parse(patch).map(|p| p.changed_old_lines()).unwrap_or_default()
 }
 
 /// Which tests to run for a candidate, and why.
@@ -292,14 +261,6 @@ mod tests {
 
     fn result(status: TestStatus, message: &str) -> TestResult {
         TestResult { status, message: message.into(), seconds: 0.0 }
-    }
-
-    #[test]
-    fn changed_lines_are_old_side_lines() {
-        let lines = changed_lines(PATCH);
-        assert_eq!(lines["pkg/m.py"].iter().copied().collect::<Vec<_>>(), vec![11]);
-        let insertion = "--- a/f.py\n+++ b/f.py\n@@ -3,2 +3,3 @@\n a\n+b\n c\n";
-        assert_eq!(changed_lines(insertion)["f.py"].iter().copied().collect::<Vec<_>>(), vec![3, 4]);
     }
 
     #[test]

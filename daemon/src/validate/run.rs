@@ -314,10 +314,10 @@ fn finish(env: &Environment, mut task: Task, mut verdict: Verdict, started: Inst
     (task, verdict)
 }
 
-/// The format stage, checked on the host with git2 (no repository code runs here).
+/// The format stage, checked on the host through `diff::git` (no repository code runs here).
 fn applies_at_head(env: &Environment, task: &Task) -> std::result::Result<(), String> {
-    let repo = git2::Repository::open(&env.repo).map_err(|e| format!("{}: {}", env.repo, e.message()))?;
-    crate::tasks::patch::check_applies_at_head(&repo, &task.bug_patch)
+    let repo = crate::diff::git::Repo::open(std::path::Path::new(&env.repo)).map_err(|e| e.to_string())?;
+    repo.check_applies_at_head(&task.bug_patch).map_err(|e| e.to_string())
 }
 
 async fn run_bugged(
