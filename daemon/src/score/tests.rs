@@ -213,7 +213,7 @@ fn clear_errors_for_missing_files_architecture_vocab_and_subset() {
 fn too_large_is_refused_before_loading() {
     let c = TinySpec { layers: 2, width: 64, ..TinySpec::default() }.config().expect("config");
     let huge = Config { num_hidden_layers: 1_000_000, hidden_size: 65_536, ..c };
-    let e = check_memory(&huge, &config(), DeviceKind::Cpu).err().expect("too large").to_string();
+    let e = check_memory(&huge, &config(), DeviceKind::Cpu).expect_err("too large").to_string();
     assert!(e.contains("too large for cpu"), "{e}");
 }
 

@@ -158,18 +158,9 @@ impl Store {
         let mut touched = Vec::new();
         for record in records {
             let inserted = match record {
-                Record::Trace(t) => insert_trace(&tx, t).map(|n| {
-                    summary.traces += n;
-                    n
-                }),
-                Record::Report(r) => insert_report(&tx, r).map(|n| {
-                    summary.reports += n;
-                    n
-                }),
-                Record::Instance(i) => insert_instance(&tx, i).map(|n| {
-                    summary.instances += n;
-                    n
-                }),
+                Record::Trace(t) => insert_trace(&tx, t).inspect(|n| summary.traces += n),
+                Record::Report(r) => insert_report(&tx, r).inspect(|n| summary.reports += n),
+                Record::Instance(i) => insert_instance(&tx, i).inspect(|n| summary.instances += n),
             }
             .map_err(|e| sql_err("insert", e))?;
             if inserted == 0 {

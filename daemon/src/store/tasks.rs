@@ -69,52 +69,62 @@ impl TaskQuery {
 
     /// `WHERE ...` (possibly empty) and its parameters.
     fn where_clause(&self) -> (String, Vec<SqlValue>) {
-        let mut conds: Vec<String> = Vec::new();
-        let mut args: Vec<SqlValue> = Vec::new();
-        let mut eq = |col: &str, v: SqlValue, conds: &mut Vec<String>| {
-            args.push(v);
-            conds.push(format!("{col} = ?{}", args.len()));
-        };
+        let mut w = Where::default();
+        let text = |s: &str| SqlValue::from(s.to_string());
         if let Some(r) = &self.repo {
-            eq("repo", r.clone().into(), &mut conds);
+            w.add("repo =", text(r));
         }
         if let Some(f) = &self.file {
-            eq("file", f.clone().into(), &mut conds);
+            w.add("file =", text(f));
         }
         if let Some(n) = self.round {
-            eq("round", i64::from(n).into(), &mut conds);
+            w.add("round =", i64::from(n).into());
+        }
+        if let Some(n) = self.round_at_most {
+            w.add("round <=", i64::from(n).into());
         }
         if let Some(d) = self.decision {
-            eq("decision", d.name().to_string().into(), &mut conds);
-        }
-        if let Some(a) = self.anchor {
-            eq("anchor", a.name().to_string().into(), &mut conds);
-        }
-        if let Some(s) = &self.skill {
-            eq("skill", s.clone().into(), &mut conds);
-        }
-        if let Some(o) = &self.operator {
-            eq("operator", o.clone().into(), &mut conds);
-        }
-        drop(eq);
-        if let Some(n) = self.round_at_most {
-            args.push(i64::from(n).into());
-            conds.push(format!("round <= ?{}", args.len()));
+            w.add("decision =", text(d.name()));
         }
         if let Some(d) = self.not_decision {
-            args.push(d.name().to_string().into());
-            conds.push(format!("decision != ?{}", args.len()));
+            w.add("decision !=", text(d.name()));
+        }
+        if let Some(a) = self.anchor {
+            w.add("anchor =", text(a.name()));
+        }
+        if let Some(s) = &self.skill {
+            w.add("skill =", text(s));
+        }
+        if let Some(o) = &self.operator {
+            w.add("operator =", text(o));
         }
         if !self.stages.is_empty() {
-            let mut marks = Vec::new();
-            for s in &self.stages {
-                args.push(s.to_string().into());
-                marks.push(format!("?{}", args.len()));
-            }
-            conds.push(format!("stage IN ({})", marks.join(", ")));
+            let marks: Vec<String> = self.stages.iter().map(|s| w.param(text(s))).collect();
+            w.conds.push(format!("stage IN ({})", marks.join(", ")));
         }
-        let clause = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
-        (clause, args)
+        let clause = if w.conds.is_empty() { String::new() } else { format!(" WHERE {}", w.conds.join(" AND ")) };
+        (clause, w.args)
+    }
+}
+
+/// Conditions and their numbered parameters, built up in order.
+#[derive(Default)]
+struct Where {
+    conds: Vec<String>,
+    args: Vec<SqlValue>,
+}
+
+impl Where {
+    /// A parameter's placeholder (`?N`).
+    fn param(&mut self, value: SqlValue) -> String {
+        self.args.push(value);
+        format!("?{}", self.args.len())
+    }
+
+    /// `<column and operator> ?N`, e.g. `add("round <=", 3)`.
+    fn add(&mut self, column_op: &str, value: SqlValue) {
+        let mark = self.param(value);
+        self.conds.push(format!("{column_op} {mark}"));
     }
 }
 

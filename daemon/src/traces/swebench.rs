@@ -612,7 +612,8 @@ mod tests {
     #[test]
     fn sniffs_leave_other_real_formats_alone() {
         use crate::traces::{claude_code, cline, codex};
-        let sniffs: [(&str, fn(&Doc) -> bool); 4] = [
+        type Sniff = fn(&Doc) -> bool;
+        let sniffs: [(&str, Sniff); 4] = [
             ("swe-bench", sniff),
             ("claude-code", claude_code::sniff),
             ("codex-cli", codex::sniff),
