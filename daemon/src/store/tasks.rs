@@ -7,11 +7,12 @@
 
 use super::{now, sql_error, to_json, Result, Store};
 use crate::model::{AnchorState, Decision, Task};
+use rusqlite::params_from_iter;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, params_from_iter};
 
-/// The queried columns of a task row.
+/// A task row's parameters: its id, the queried columns and its JSON.
 struct TaskColumns<'a> {
+    id: &'a str,
     repo: &'a str,
     operator: &'a str,
     file: &'a str,
@@ -20,11 +21,13 @@ struct TaskColumns<'a> {
     anchor: &'static str,
     round: Option<u32>,
     skill: Option<&'a str>,
+    json: &'a str,
 }
 
 impl<'a> TaskColumns<'a> {
-    fn of(t: &'a Task) -> TaskColumns<'a> {
+    fn of(t: &'a Task, json: &'a str) -> TaskColumns<'a> {
         TaskColumns {
+            id: &t.id,
             repo: &t.repo,
             operator: &t.operator,
             file: &t.site.file,
@@ -33,7 +36,25 @@ impl<'a> TaskColumns<'a> {
             anchor: t.anchor.name(),
             round: t.round,
             skill: t.skill.as_deref(),
+            json,
         }
+    }
+
+    /// `?1` id, `?2` repo, `?3` operator, `?4` file, `?5` stage, `?6` decision, `?7` anchor,
+    /// `?8` round, `?9` skill, `?10` json: what the insert and the update both bind.
+    fn bind(&self) -> [&dyn rusqlite::ToSql; 10] {
+        [
+            &self.id,
+            &self.repo,
+            &self.operator,
+            &self.file,
+            &self.stage,
+            &self.decision,
+            &self.anchor,
+            &self.round,
+            &self.skill,
+            &self.json,
+        ]
     }
 }
 
@@ -140,28 +161,17 @@ impl Store {
         {
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO tasks (id, repo, operator, file, stage, decision, anchor, round, skill, json, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    "INSERT OR IGNORE INTO tasks (id, repo, operator, file, stage, decision, anchor, round, skill, json,
+                     created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
                 .map_err(|e| sql_error(&self.path, "insert task", e))?;
             let created = now();
             for t in tasks {
-                let c = TaskColumns::of(t);
-                added += insert
-                    .execute(params![
-                        t.id,
-                        c.repo,
-                        c.operator,
-                        c.file,
-                        c.stage,
-                        c.decision,
-                        c.anchor,
-                        c.round,
-                        c.skill,
-                        to_json(t),
-                        created
-                    ])
-                    .map_err(|e| sql_error(&self.path, "insert task", e))?;
+                let json = to_json(t);
+                let c = TaskColumns::of(t, &json);
+                let mut bound = c.bind().to_vec();
+                bound.push(&created);
+                added += insert.execute(bound.as_slice()).map_err(|e| sql_error(&self.path, "insert task", e))?;
             }
         }
         tx.commit().map_err(|e| sql_error(&self.path, "commit", e))?;
@@ -308,22 +318,12 @@ pub(super) fn write_pipeline_fields(conn: &rusqlite::Connection, task: &Task) ->
 
 /// Write a task's JSON and its queried columns (the one place both are written after insert).
 pub(super) fn write_task(conn: &rusqlite::Connection, task: &Task) -> rusqlite::Result<()> {
-    let c = TaskColumns::of(task);
+    let json = to_json(task);
+    let c = TaskColumns::of(task, &json);
     conn.prepare_cached(
-        "UPDATE tasks SET json = ?2, repo = ?3, operator = ?4, file = ?5, stage = ?6, decision = ?7, anchor = ?8,
-         round = ?9, skill = ?10 WHERE id = ?1",
+        "UPDATE tasks SET repo = ?2, operator = ?3, file = ?4, stage = ?5, decision = ?6, anchor = ?7, round = ?8,
+         skill = ?9, json = ?10 WHERE id = ?1",
     )?
-    .execute(params![
-        task.id,
-        to_json(task),
-        c.repo,
-        c.operator,
-        c.file,
-        c.stage,
-        c.decision,
-        c.anchor,
-        c.round,
-        c.skill
-    ])?;
+    .execute(&c.bind()[..])?;
     Ok(())
 }
