@@ -198,8 +198,8 @@ fn lifecycle_columns(tx: &Transaction) -> rusqlite::Result<()> {
         "ALTER TABLE tasks DROP COLUMN status;
          CREATE INDEX tasks_round ON tasks(round);
          CREATE INDEX tasks_stage ON tasks(stage);
-         CREATE INDEX tasks_decision ON tasks(decision) WHERE decision != 'none';
-         CREATE INDEX tasks_anchor ON tasks(anchor) WHERE anchor != 'fresh';
+         CREATE INDEX tasks_decision ON tasks(decision);
+         CREATE INDEX tasks_anchor ON tasks(anchor);
          CREATE INDEX tasks_skill ON tasks(skill);
          CREATE INDEX tasks_operator ON tasks(operator);
          CREATE INDEX solve_results_round ON solve_results(round, solver);",
