@@ -123,3 +123,52 @@ fn daemon_watches_traces_and_files_and_stops_on_sigterm() {
     assert!(exit.success(), "{exit:?}");
     assert!(!Path::new(&socket).exists(), "socket left behind");
 }
+
+fn mode(path: &Path) -> u32 {
+    std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).expect("metadata").permissions()) & 0o777
+}
+
+/// Stop a daemon with SIGTERM and wait for it.
+fn stop(mut daemon: std::process::Child) {
+    let killed = Command::new("kill").arg("-TERM").arg(daemon.id().to_string()).status().expect("kill");
+    assert!(killed.success());
+    let start = Instant::now();
+    while daemon.try_wait().expect("wait").is_none() {
+        assert!(start.elapsed() < Duration::from_secs(10), "the daemon did not exit on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_home_the_store_the_lock_and_the_socket_are_owner_only() {
+    let parent = tempfile::tempdir().expect("tempdir");
+    // a parent others may read: what the daemon creates inside must still be private
+    std::fs::set_permissions(parent.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let bin = env!("CARGO_BIN_EXE_socratic");
+    for runtime in [None, Some(parent.path().join("runtime"))] {
+        let home = parent.path().join(if runtime.is_some() { "home-xdg" } else { "home" });
+        let mut cmd = Command::new(bin);
+        cmd.arg("--home").arg(&home).arg("daemon").env_remove("XDG_RUNTIME_DIR");
+        if let Some(runtime) = &runtime {
+            std::fs::create_dir(runtime).expect("runtime dir");
+            cmd.env("XDG_RUNTIME_DIR", runtime);
+        }
+        let daemon = cmd.spawn().expect("start the daemon");
+        let socket = match &runtime {
+            Some(runtime) => {
+                let dir = runtime.join("socratic");
+                wait_until("the socket", || std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(false));
+                assert_eq!(mode(&dir), 0o700, "the socket's folder");
+                std::fs::read_dir(&dir).expect("dir").next().expect("socket").expect("entry").path()
+            }
+            None => home.join("daemon.sock"),
+        };
+        wait_until("the socket", || socket.exists());
+        assert_eq!(mode(&home), 0o700, "the home");
+        assert_eq!(mode(&socket), 0o600, "the socket");
+        assert_eq!(mode(&home.join("daemon.lock")), 0o600, "the lock");
+        wait_until("the store", || home.join("socratic.db").exists());
+        assert_eq!(mode(&home.join("socratic.db")), 0o600, "the store");
+        stop(daemon);
+    }
+}
