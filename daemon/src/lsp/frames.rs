@@ -149,7 +149,7 @@ fn check_body(body: &[u8]) -> Frame {
     match serde_json::from_slice::<Value>(body) {
         Ok(v) if is_message(&v) => {
             match (v.get("method").and_then(Value::as_str), v.get("id").filter(|id| is_id(id))) {
-                (Some(method), Some(id)) if method.starts_with("$/") || method == INVALID_MESSAGE => {
+                (Some(method), Some(id)) if method.starts_with("$/") => {
                     invalid_request(id, -32601, format!("{method} is a notification, not a request"))
                 }
                 _ => Frame::Clean(frame(body)),

@@ -28,6 +28,7 @@ pub mod frames;
 mod hover;
 mod initialize;
 pub mod protocol;
+pub mod proxy;
 mod record_event;
 pub mod round;
 pub mod state;
