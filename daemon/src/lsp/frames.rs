@@ -286,5 +286,9 @@ mod tests {
         let note = br#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":1}}"#;
         assert_eq!(check_body(note), Frame::Clean(frame(note)));
         assert!(matches!(check_body(&[0xff, b'{']), Frame::Rejected(_)));
+        // a rewritten frame passes a second filter unchanged (the proxy and the daemon both filter)
+        let Frame::Clean(rewritten) = check_body(dollar) else { panic!("rewritten") };
+        let mut again = rewritten.clone();
+        assert_eq!(next_frame(&mut again), Some(Frame::Clean(rewritten)));
     }
 }
