@@ -293,6 +293,7 @@ fn the_lsp_proxy_answers_ends_and_reaps_when_its_daemon_dies() {
     proxy.send(initialize.clone());
     assert!(proxy.answer(1).get("result").is_some());
     let pid = daemon_pid(home.path(), runtime.path());
+    assert_eq!(mode(&home.path().join("daemon.log")), 0o600, "the log of the daemon it started");
     signal(pid, "TERM");
     assert_eq!(proxy.end(), Some(1));
     wait_until("the daemon to be reaped", || !exists(pid));

@@ -22,9 +22,14 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Start `socratic --home HOME daemon` detached (its own process group, output to
 /// `HOME/daemon.log`); a thread waits for it, so it is reaped whenever it exits.
 pub fn spawn_daemon(home: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::process::CommandExt;
-    std::fs::create_dir_all(home)?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(home.join("daemon.log"))?;
+    crate::store::owner_only::create_dir(home)?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(crate::store::owner_only::FILE_MODE)
+        .open(home.join("daemon.log"))?;
     let mut child = std::process::Command::new(std::env::current_exe()?)
         .arg("--home")
         .arg(home)
