@@ -142,3 +142,23 @@ fn demo_imports_the_embedded_examples() {
     let again = json(&socratic(home.path(), &["demo", "--json", "--no-validate", "--budget", "12"]));
     assert_eq!(again["tasks_new"], 0, "{again:#}");
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_listing_quietly() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = repo_fixtures();
+    assert_eq!(socratic(home.path(), &["traces", "import", dir.to_str().unwrap()]).status.code(), Some(0));
+    for args in [&["traces", "list"][..], &["traces", "list", "--json"][..]] {
+        // `socratic traces list | head -0`: the pipe's reader is gone before the first line
+        let mut child = common::socratic_cmd(home.path(), args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}

@@ -123,3 +123,194 @@ fn daemon_watches_traces_and_files_and_stops_on_sigterm() {
     assert!(exit.success(), "{exit:?}");
     assert!(!Path::new(&socket).exists(), "socket left behind");
 }
+
+fn mode(path: &Path) -> u32 {
+    std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).expect("metadata").permissions()) & 0o777
+}
+
+/// Stop a daemon with SIGTERM and wait for it.
+fn stop(mut daemon: std::process::Child) {
+    let killed = Command::new("kill").arg("-TERM").arg(daemon.id().to_string()).status().expect("kill");
+    assert!(killed.success());
+    let start = Instant::now();
+    while daemon.try_wait().expect("wait").is_none() {
+        assert!(start.elapsed() < Duration::from_secs(10), "the daemon did not exit on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_home_the_store_the_lock_and_the_socket_are_owner_only() {
+    let parent = tempfile::tempdir().expect("tempdir");
+    // a parent others may read: what the daemon creates inside must still be private
+    std::fs::set_permissions(parent.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let bin = env!("CARGO_BIN_EXE_socratic");
+    for runtime in [None, Some(parent.path().join("runtime"))] {
+        let home = parent.path().join(if runtime.is_some() { "home-xdg" } else { "home" });
+        let mut cmd = Command::new(bin);
+        cmd.arg("--home").arg(&home).arg("daemon").env_remove("XDG_RUNTIME_DIR");
+        if let Some(runtime) = &runtime {
+            std::fs::create_dir(runtime).expect("runtime dir");
+            cmd.env("XDG_RUNTIME_DIR", runtime);
+        }
+        let daemon = cmd.spawn().expect("start the daemon");
+        let socket = match &runtime {
+            Some(runtime) => {
+                let dir = runtime.join("socratic");
+                wait_until("the socket", || std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(false));
+                assert_eq!(mode(&dir), 0o700, "the socket's folder");
+                std::fs::read_dir(&dir).expect("dir").next().expect("socket").expect("entry").path()
+            }
+            None => home.join("daemon.sock"),
+        };
+        wait_until("the socket", || socket.exists());
+        assert_eq!(mode(&home), 0o700, "the home");
+        assert_eq!(mode(&socket), 0o600, "the socket");
+        assert_eq!(mode(&home.join("daemon.lock")), 0o600, "the lock");
+        wait_until("the store", || home.join("socratic.db").exists());
+        assert_eq!(mode(&home.join("socratic.db")), 0o600, "the store");
+        stop(daemon);
+    }
+}
+
+/// `socratic lsp` as an editor runs it: frames in on stdin, messages out of stdout.
+struct Proxy {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    /// Messages from stdout; the channel closes when stdout does.
+    out: std::sync::mpsc::Receiver<serde_json::Value>,
+}
+
+impl Proxy {
+    fn start(home: &Path, runtime: &Path) -> Proxy {
+        use std::process::Stdio;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_socratic"))
+            .arg("--home")
+            .arg(home)
+            .arg("lsp")
+            .env("XDG_RUNTIME_DIR", runtime)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start socratic lsp");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut stdout = child.stdout.take().expect("stdout");
+        let (tx, out) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 8192];
+            loop {
+                while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let header = String::from_utf8_lossy(&buf[..end]).to_string();
+                    let len: usize = header
+                        .trim()
+                        .strip_prefix("Content-Length:")
+                        .and_then(|v| v.trim().parse().ok())
+                        .expect("content length");
+                    if buf.len() < end + 4 + len {
+                        break;
+                    }
+                    let body: Vec<u8> = buf.drain(..end + 4 + len).skip(end + 4).collect();
+                    let _ = tx.send(serde_json::from_slice(&body).expect("json"));
+                }
+                match stdout.read(&mut chunk) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+        });
+        Proxy { child, stdin, out }
+    }
+
+    fn send(&mut self, msg: serde_json::Value) {
+        use std::io::Write;
+        let body = msg.to_string();
+        self.stdin.write_all(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes()).expect("write");
+        self.stdin.flush().expect("flush");
+    }
+
+    /// The answer to request `id`.
+    fn answer(&mut self, id: i64) -> serde_json::Value {
+        loop {
+            let msg = self.out.recv_timeout(Duration::from_secs(20)).expect("an answer within 20 s");
+            if msg["id"] == id && msg.get("method").is_none() {
+                return msg;
+            }
+        }
+    }
+
+    /// Wait until stdout closes and the process exits; its exit code.
+    fn end(mut self) -> Option<i32> {
+        loop {
+            match self.out.recv_timeout(Duration::from_secs(10)) {
+                Ok(_) => continue,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(e) => panic!("stdout still open 10 s after the daemon died: {e}"),
+            }
+        }
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code();
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "socratic lsp did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The pid of the daemon of `home`.
+fn daemon_pid(home: &Path, runtime: &Path) -> u32 {
+    let out = common::socratic_with_runtime(home, runtime, &["daemon", "status"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix("pid="))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {text:?}"))
+}
+
+fn signal(pid: u32, sig: &str) {
+    assert!(Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().expect("kill").success());
+}
+
+/// Whether a process exists, zombie or not (a zombie is one its parent did not reap).
+fn exists(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[test]
+fn the_lsp_proxy_answers_ends_and_reaps_when_its_daemon_dies() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let runtime = tempfile::tempdir().expect("tempdir");
+    let root = tempfile::tempdir().expect("tempdir");
+    let initialize = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"processId": null, "rootUri": format!("file://{}", root.path().display()), "capabilities": {}}});
+
+    // SIGTERM: the proxy closes its stdout, exits 1 and reaps the daemon it started
+    let mut proxy = Proxy::start(home.path(), runtime.path());
+    proxy.send(initialize.clone());
+    assert!(proxy.answer(1).get("result").is_some());
+    let pid = daemon_pid(home.path(), runtime.path());
+    assert_eq!(mode(&home.path().join("daemon.log")), 0o600, "the log of the daemon it started");
+    signal(pid, "TERM");
+    assert_eq!(proxy.end(), Some(1));
+    wait_until("the daemon to be reaped", || !exists(pid));
+
+    // a request in flight when the daemon dies is answered with an error
+    let mut proxy = Proxy::start(home.path(), runtime.path());
+    proxy.send(initialize);
+    assert!(proxy.answer(1).get("result").is_some());
+    let pid = daemon_pid(home.path(), runtime.path());
+    signal(pid, "STOP");
+    proxy.send(serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "textDocument/hover",
+        "params": {"textDocument": {"uri": format!("file://{}/a.py", root.path().display())},
+                   "position": {"line": 0, "character": 0}}}));
+    std::thread::sleep(Duration::from_millis(300));
+    signal(pid, "KILL");
+    let answer = proxy.answer(2);
+    assert_eq!(answer["error"]["code"], -32603, "{answer}");
+    assert_eq!(proxy.end(), Some(1));
+    wait_until("the daemon to be reaped", || !exists(pid));
+}

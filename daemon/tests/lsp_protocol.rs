@@ -162,6 +162,17 @@ impl Client {
         }
     }
 
+    /// The response to request `id` sent by hand (`raw`).
+    pub async fn answer(&mut self, id: Value) -> Value {
+        loop {
+            let msg = self.next().await;
+            if msg.get("id") == Some(&id) && msg.get("method").is_none() {
+                return msg;
+            }
+            self.seen.push(msg);
+        }
+    }
+
     /// The next notification `method` whose params satisfy `pred` (earlier ones included).
     pub async fn wait_for(&mut self, method: &str, pred: impl Fn(&Value) -> bool) -> Value {
         if let Some(i) = self.seen.iter().position(|m| m["method"] == method && pred(&m["params"])) {
@@ -440,6 +451,86 @@ async fn garbage_and_bad_params_do_not_kill_the_server() {
     assert!(r.get("result").is_some(), "{r}");
     let r = c.request("shutdown", Value::Null).await;
     assert!(r.get("result").is_some(), "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_that_never_ends_closes_its_connection_only() {
+    let fx = Fixture::new();
+    let mut hostile = Client::start(fx.home.path());
+    hostile.initialize(&fx.root()).await;
+    let started = std::time::Instant::now();
+    hostile.raw(b"Content-Length: 5\r\n").await;
+    let chunk = vec![b'a'; 64 << 10];
+    let mut written = 0usize;
+    // 64 MiB of header: the server must stop reading long before (and not spend minutes on it)
+    let writing = async {
+        while written < 64 << 20 {
+            if hostile.write.write_all(&chunk).await.is_err() {
+                break;
+            }
+            written += chunk.len();
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), writing).await.expect("the server closed the connection in 10 s");
+    // what the pipe holds (1 MiB) plus what the server read before it closed
+    assert!(written < 2 << 20, "the server read {written} bytes of one header");
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    // a new session on the same home still answers
+    let mut c = Client::start(fx.home.path());
+    c.initialize(&fx.root()).await;
+    let uri = fx.uri(&fx.file);
+    let text = std::fs::read_to_string(fx.root().join(&fx.file)).expect("read");
+    c.open(&uri, &text).await;
+    let r = c
+        .request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}))
+        .await;
+    assert!(r.get("result").is_some(), "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_with_an_id_gets_one_answer() {
+    let fx = Fixture::new();
+    let mut c = Client::start(fx.home.path());
+    c.initialize(&fx.root()).await;
+    let uri = fx.uri(&fx.file);
+    let frame = |body: &[u8]| {
+        let mut out = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+        out.extend_from_slice(body);
+        out
+    };
+    // a hover whose URI is invalid UTF-8
+    let mut hover =
+        format!(r#"{{"jsonrpc":"2.0","id":101,"method":"textDocument/hover","params":{{"textDocument":{{"uri":"{uri}"#)
+            .into_bytes();
+    hover.extend([0xff, 0xfe]);
+    hover.extend(br#""},"position":{"line":0,"character":0}}}"#);
+    c.raw(&frame(&hover)).await;
+    let r = c.answer(json!(101)).await;
+    assert_eq!(r["error"]["code"], -32700, "{r}");
+    // requests on $/ methods
+    c.raw(&frame(br#"{"jsonrpc":"2.0","id":102,"method":"$/cancelRequest","params":{"id":1}}"#)).await;
+    let r = c.answer(json!(102)).await;
+    assert_eq!(r["error"]["code"], -32601, "{r}");
+    c.raw(&frame(br#"{"jsonrpc":"2.0","id":"x103","method":"$/setTrace","params":{"value":"off"}}"#)).await;
+    let r = c.answer(json!("x103")).await;
+    assert_eq!(r["error"]["code"], -32601, "{r}");
+    // a request nested 100,000 deep
+    let depth = 100_000;
+    let deep = format!(
+        r#"{{"jsonrpc":"2.0","id":104,"method":"textDocument/hover","params":{{"textDocument":{}{}}}}}"#,
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    c.raw(&frame(deep.as_bytes())).await;
+    let r = c.answer(json!(104)).await;
+    assert_eq!(r["error"]["code"], -32700, "{r}");
+    // exactly one answer each: the next request's answer is the next response
+    let r = c
+        .request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}))
+        .await;
+    assert!(r.get("result").is_some(), "{r}");
+    let answers: Vec<&Value> = c.seen.iter().filter(|m| m.get("id").is_some() && m.get("method").is_none()).collect();
+    assert!(answers.is_empty(), "answers nobody asked for: {answers:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

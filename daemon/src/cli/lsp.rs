@@ -1,6 +1,9 @@
 //! `socratic lsp`: what editors launch. Connects stdio to the daemon of the home (starting it
-//! when none answers), or with `--standalone` serves LSP in-process on stdio.
+//! when none answers), or with `--standalone` serves LSP in-process on stdio. When the daemon
+//! goes away the editor's open requests get an error, the command ends (code 1) and a daemon it
+//! started is reaped.
 
+use crate::lsp::proxy::{proxy, ProxyEnd};
 use crate::lsp::{daemon, state::Shared};
 use std::path::Path;
 use std::time::Duration;
@@ -17,12 +20,17 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Start `socratic --home HOME daemon` detached (its own process group, output to
-/// `HOME/daemon.log`).
+/// `HOME/daemon.log`); a thread waits for it, so it is reaped whenever it exits.
 pub fn spawn_daemon(home: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::process::CommandExt;
-    std::fs::create_dir_all(home)?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(home.join("daemon.log"))?;
-    std::process::Command::new(std::env::current_exe()?)
+    crate::store::owner_only::create_dir(home)?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(crate::store::owner_only::FILE_MODE)
+        .open(home.join("daemon.log"))?;
+    let mut child = std::process::Command::new(std::env::current_exe()?)
         .arg("--home")
         .arg(home)
         .arg("daemon")
@@ -31,6 +39,7 @@ pub fn spawn_daemon(home: &Path) -> anyhow::Result<()> {
         .stderr(log)
         .process_group(0)
         .spawn()?;
+    std::thread::spawn(move || child.wait());
     Ok(())
 }
 
@@ -51,27 +60,26 @@ async fn connect_or_start(home: &Path) -> anyhow::Result<tokio::net::UnixStream>
 
 pub fn run(home: &Path, args: LspArgs) -> anyhow::Result<i32> {
     let rt = runtime()?;
-    rt.block_on(async {
+    let ended = rt.block_on(async {
         if args.standalone {
             let shared = Shared::open(home)?;
             crate::lsp::serve(tokio::io::stdin(), tokio::io::stdout(), shared).await;
-            return Ok(super::EXIT_OK);
+            return Ok(ProxyEnd::EditorDone);
         }
         let stream = connect_or_start(home).await?;
-        let (mut read, mut write) = stream.into_split();
-        let to_daemon = async {
-            let _ = tokio::io::copy(&mut tokio::io::stdin(), &mut write).await;
-            let _ = tokio::io::AsyncWriteExt::shutdown(&mut write).await;
-        };
-        let from_daemon = async {
-            let mut out = tokio::io::stdout();
-            let _ = tokio::io::copy(&mut read, &mut out).await;
-        };
-        // the session ends when the daemon closes it (after `exit`) or the editor closes stdin
-        tokio::select! {
-            _ = from_daemon => {},
-            _ = async { to_daemon.await; std::future::pending::<()>().await } => {},
+        let (read, write) = stream.into_split();
+        anyhow::Ok(proxy(tokio::io::stdin(), tokio::io::stdout(), read, write).await)
+    });
+    // a read of stdin may still be blocked in the runtime's thread: do not wait for it
+    rt.shutdown_background();
+    match ended? {
+        ProxyEnd::EditorDone => Ok(super::EXIT_OK),
+        ProxyEnd::DaemonGone { unanswered } => {
+            eprintln!(
+                "error: the daemon closed the connection ({unanswered} requests answered with an error; see {})",
+                home.join("daemon.log").display()
+            );
+            Ok(super::EXIT_FAILED)
         }
-        Ok(super::EXIT_OK)
-    })
+    }
 }

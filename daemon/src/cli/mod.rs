@@ -109,6 +109,7 @@ pub fn main_exit_code() -> i32 {
         }
     };
     init_logging();
+    exit_quietly_when_stdout_closes();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -116,6 +117,25 @@ pub fn main_exit_code() -> i32 {
             EXIT_FAILED
         }
     }
+}
+
+/// `socratic ... | head`: when the reader of stdout goes away, a `println!` fails with EPIPE and
+/// panics; end the process there with code 0 and no message, as ripgrep does. Every other
+/// panic keeps the default report.
+fn exit_quietly_when_stdout_closes() {
+    let default_hook = std::panic::take_hook();
+    let broken_pipe = format!("failed printing to stdout: {}", std::io::Error::from_raw_os_error(libc::EPIPE));
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied());
+        if message == Some(broken_pipe.as_str()) {
+            std::process::exit(EXIT_OK);
+        }
+        default_hook(info)
+    }));
 }
 
 fn init_logging() {

@@ -7,8 +7,8 @@ use super::env::{runtime, ImageArgs};
 use super::{print_json, EXIT_FAILED, EXIT_OK};
 use crate::engine::curriculum::{pick_round, Membership};
 use crate::engine::round::{
-    round_line, run_round, RoundOptions, DEFAULT_BUDGET, DEFAULT_KEEP, DEFAULT_MAX_SKILL_SHARE, DEFAULT_REFERENCE,
-    DEFAULT_SEED,
+    round_line, run_round_holding, RoundLock, RoundOptions, DEFAULT_BUDGET, DEFAULT_KEEP, DEFAULT_MAX_SKILL_SHARE,
+    DEFAULT_REFERENCE, DEFAULT_SEED,
 };
 use crate::lsp::protocol::TaskRow;
 use crate::lsp::tasks::stored_rows;
@@ -55,6 +55,9 @@ pub struct RoundArgs {
     pub image: ImageArgs,
     #[arg(long)]
     pub json: bool,
+    /// When another round runs on this home, wait for it instead of failing.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,13 +127,14 @@ impl RoundArgs {
 }
 
 pub fn run_round_cmd(home: &Path, args: RoundArgs) -> anyhow::Result<i32> {
+    let lock = if args.wait { RoundLock::acquire_waiting(home)? } else { RoundLock::try_acquire(home)? };
     let mut store = Store::open(home)?;
     let opts = args.options(&store)?;
     let (next, resumed) = crate::engine::round::current_round(&store, &opts)?;
     if resumed {
         eprintln!("resuming round {} at step {} (with the inputs it started with)", next.number, next.step.as_str());
     }
-    let round = runtime()?.block_on(run_round(&mut store, home, &opts))?;
+    let round = runtime()?.block_on(run_round_holding(&mut store, home, &opts, &lock))?;
     if args.json {
         print_json(&round)?;
     } else {

@@ -8,7 +8,7 @@
 //! (seeded generation, cached features), so a resumed round keeps the same tasks.
 //!
 //! In: the store, a home (for the default scoring model), `RoundOptions`. Out: the finished
-//! `Round` (also stored).
+//! `Round` (also stored). One round at a time per home: [`RoundLock`] (`<home>/round.lock`).
 
 use super::environment::{ensure_env, ImageOptions};
 use super::progress::{Progress, ProgressEvent};
@@ -121,11 +121,24 @@ pub fn current_round(store: &Store, opts: &RoundOptions) -> anyhow::Result<(Roun
 }
 
 /// Run (or resume) a round to the end.
+/// Fails with [`RoundBusy`] while another process runs a round on `home`.
 pub async fn run_round(store: &mut Store, home: &Path, opts: &RoundOptions) -> anyhow::Result<Round> {
+    let lock = RoundLock::try_acquire(home)?;
+    run_round_holding(store, home, opts, &lock).await
+}
+
+/// [`run_round`] under a round lock already held.
+pub async fn run_round_holding(
+    store: &mut Store,
+    home: &Path,
+    opts: &RoundOptions,
+    lock: &RoundLock,
+) -> anyhow::Result<Round> {
     let (mut round, _resumed) = current_round(store, opts)?;
     store.save_round(&round)?;
     while round.step != RoundStep::Done {
         let step = round.step;
+        lock.record(round.number, step);
         let started = Instant::now();
         opts.progress.emit(ProgressEvent::RoundStep { round: round.number, step });
         match step {
@@ -141,6 +154,79 @@ pub async fn run_round(store: &mut Store, home: &Path, opts: &RoundOptions) -> a
         store.save_round(&round)?;
     }
     Ok(round)
+}
+
+/// `<home>/round.lock`: one round at a time per home. Held (an `fs2` exclusive lock on a file
+/// only the owner can open) while a round runs; the file says who holds it and at which step.
+pub struct RoundLock {
+    file: std::fs::File,
+}
+
+/// Another process holds the round lock.
+#[derive(Debug, thiserror::Error)]
+#[error("a round is already running on this home ({holder}); wait for it, or pass --wait")]
+pub struct RoundBusy {
+    /// `pid=… round=… step=…` as the holder wrote it.
+    pub holder: String,
+}
+
+impl RoundLock {
+    /// The lock file of `home`.
+    pub fn path(home: &Path) -> PathBuf {
+        home.join("round.lock")
+    }
+
+    fn open(home: &Path) -> anyhow::Result<std::fs::File> {
+        crate::store::owner_only::create_dir(home)?;
+        let path = Self::path(home);
+        crate::store::owner_only::open_file(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    /// Take the lock, or fail with [`RoundBusy`] naming its holder.
+    pub fn try_acquire(home: &Path) -> anyhow::Result<RoundLock> {
+        use fs2::FileExt;
+        let file = Self::open(home)?;
+        if file.try_lock_exclusive().is_err() {
+            let holder = std::fs::read_to_string(Self::path(home)).unwrap_or_default().trim().to_string();
+            let holder = if holder.is_empty() { "holder unknown".to_string() } else { holder };
+            return Err(RoundBusy { holder }.into());
+        }
+        Ok(RoundLock::held(file))
+    }
+
+    /// Take the lock, waiting while another process holds it.
+    pub fn acquire_waiting(home: &Path) -> anyhow::Result<RoundLock> {
+        use fs2::FileExt;
+        let file = Self::open(home)?;
+        file.lock_exclusive()?;
+        Ok(RoundLock::held(file))
+    }
+
+    fn held(file: std::fs::File) -> RoundLock {
+        let lock = RoundLock { file };
+        lock.write(&format!("pid={}", std::process::id()));
+        lock
+    }
+
+    /// Say which round and step the holder is at (for a second `round` to report).
+    pub fn record(&self, round: u32, step: RoundStep) {
+        self.write(&format!("pid={} round={round} step={}", std::process::id(), step.as_str()));
+    }
+
+    fn write(&self, text: &str) {
+        use std::os::unix::fs::FileExt;
+        let written = self.file.set_len(0).and_then(|()| self.file.write_all_at(text.as_bytes(), 0));
+        if let Err(e) = written {
+            tracing::warn!("round.lock: {e}");
+        }
+    }
+}
+
+impl Drop for RoundLock {
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+        let _ = fs2::FileExt::unlock(&self.file);
+    }
 }
 
 /// Distill skills from every stored trace; record which traces and skill versions.
@@ -480,5 +566,20 @@ mod tests {
         assert_eq!(skill_for("flip", &skills, &[w("x", 0.6), w("y", 0.5)]).as_deref(), Some("x"));
         assert_eq!(skill_for("swap", &skills, &[]).as_deref(), Some("y"));
         assert_eq!(skill_for("other", &skills, &[]), None);
+    }
+
+    #[test]
+    fn a_second_round_lock_names_the_holder_until_the_first_is_dropped() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let first = RoundLock::try_acquire(home.path()).expect("free");
+        first.record(3, RoundStep::Validate);
+        let busy = RoundLock::try_acquire(home.path()).err().expect("held");
+        let busy = busy.downcast_ref::<RoundBusy>().expect("RoundBusy");
+        assert_eq!(busy.holder, format!("pid={} round=3 step=validate", std::process::id()));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(RoundLock::path(home.path())).expect("lock").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        drop(first);
+        RoundLock::try_acquire(home.path()).expect("free again");
     }
 }

@@ -1,7 +1,7 @@
 //! The daemon: one process per home that owns the store and serves many editors.
 //!
-//! In: a home folder, trace folders to watch. Out: a Unix socket (mode 0600) where every
-//! connection is an LSP session on shared state (an accept in one editor re-publishes in the
+//! In: a home folder, trace folders to watch. Out: a Unix socket (mode 0600 from its bind on,
+//! accepting only connections from our own uid) where every connection is an LSP session on shared state (an accept in one editor re-publishes in the
 //! others); Python files changed on disk re-checked against their tasks (a task whose site text
 //! is gone is marked stale); new trace files imported. A lock file keeps a second daemon on
 //! the same home from starting; SIGTERM / SIGINT / `daemon stop` shut it down cleanly.
@@ -11,6 +11,7 @@
 use super::document::Document;
 use super::state::{canonical, Change, Shared};
 use crate::model::{sha256_hex, AnchorState, TaskStage};
+use crate::store::owner_only;
 use fs2::FileExt;
 use std::collections::HashSet;
 use std::io::Write;
@@ -58,9 +59,8 @@ pub async fn control(home: &Path, line: &str) -> Option<String> {
 
 /// Run the daemon until SIGTERM, SIGINT or `!stop`.
 pub async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&cfg.home)?;
-    let lock =
-        std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(lock_path(&cfg.home))?;
+    owner_only::create_dir(&cfg.home)?;
+    let lock = owner_only::open_file(&lock_path(&cfg.home))?;
     if lock.try_lock_exclusive().is_err() {
         let pid = std::fs::read_to_string(lock_path(&cfg.home)).unwrap_or_default();
         anyhow::bail!("a daemon is already running on {} (pid {})", cfg.home.display(), pid.trim());
@@ -70,18 +70,14 @@ pub async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
 
     let socket = socket_path(&cfg.home);
     if let Some(dir) = socket.parent() {
-        std::fs::create_dir_all(dir)?;
+        owner_only::create_dir(dir)?;
         use std::os::unix::fs::PermissionsExt;
         if dir != cfg.home {
-            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(owner_only::DIR_MODE))?;
         }
     }
     let _ = std::fs::remove_file(&socket); // we hold the lock: any socket file left is stale
-    let listener = UnixListener::bind(&socket)?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
-    }
+    let listener = bind_owner_only(&socket)?;
     let shared = Shared::open(&cfg.home)?;
     tracing::info!("daemon {} listening on {}", std::process::id(), socket.display());
 
@@ -105,6 +101,7 @@ pub async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
+                Ok((stream, _)) if !peer_is_us(&stream) => drop(stream),
                 Ok((stream, _)) => {
                     let (shared, sessions, stop_tx) = (shared.clone(), sessions.clone(), stop_tx.clone());
                     tokio::spawn(async move { connection(stream, shared, sessions, stop_tx).await });
@@ -121,6 +118,42 @@ pub async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
     let _ = lock.set_len(0);
     let _ = FileExt::unlock(&lock);
     Ok(())
+}
+
+/// Bind a Unix socket that is mode 0600 from the moment it exists: the process umask is 0177
+/// during the bind (the daemon is starting: nothing else creates files then).
+fn bind_owner_only(socket: &Path) -> std::io::Result<UnixListener> {
+    // SAFETY: umask only swaps the process's file creation mask.
+    let previous = unsafe { libc::umask(0o177) };
+    let bound = UnixListener::bind(socket);
+    // SAFETY: as above, restoring the mask.
+    unsafe { libc::umask(previous) };
+    let listener = bound?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(owner_only::FILE_MODE))?;
+    Ok(listener)
+}
+
+/// Whether a peer may use the daemon: only the uid the daemon runs as.
+pub fn peer_allowed(our_uid: u32, peer_uid: u32) -> bool {
+    our_uid == peer_uid
+}
+
+/// Whether a connection comes from our own uid (`SO_PEERCRED`); refused ones are logged.
+fn peer_is_us(stream: &UnixStream) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let ours = unsafe { libc::geteuid() };
+    match stream.peer_cred() {
+        Ok(cred) if peer_allowed(ours, cred.uid()) => true,
+        Ok(cred) => {
+            tracing::warn!("refused a connection from uid {} (pid {:?})", cred.uid(), cred.pid());
+            false
+        }
+        Err(e) => {
+            tracing::warn!("refused a connection without peer credentials: {e}");
+            false
+        }
+    }
 }
 
 async fn connection(
@@ -279,4 +312,29 @@ pub fn recheck_file(shared: &Shared, path: &Path) -> anyhow::Result<usize> {
         shared.set_anchor(id, *anchor)?;
     }
     Ok(changed.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_own_uid_may_connect() {
+        assert!(peer_allowed(1000, 1000));
+        assert!(!peer_allowed(1000, 1001));
+        assert!(!peer_allowed(1000, 0), "not even root: it has its own daemon");
+        assert!(!peer_allowed(0, 1000));
+    }
+
+    #[tokio::test]
+    async fn our_own_connection_is_accepted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("t.sock");
+        let listener = bind_owner_only(&socket).expect("bind");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&socket).expect("socket").permissions().mode() & 0o777, 0o600);
+        let _client = UnixStream::connect(&socket).await.expect("connect");
+        let (stream, _) = listener.accept().await.expect("accept");
+        assert!(peer_is_us(&stream));
+    }
 }

@@ -28,6 +28,7 @@ pub mod frames;
 mod hover;
 mod initialize;
 pub mod protocol;
+pub mod proxy;
 mod record_event;
 pub mod round;
 pub mod state;
@@ -204,6 +205,11 @@ impl Backend {
     async fn record_event(&self, params: serde_json::Value) {
         guarded_note(protocol::RECORD_EVENT, record_event::handle(&self.0, params)).await
     }
+
+    /// The answer to a request `frames` could not pass on: its error.
+    async fn invalid_message(&self, params: frames::InvalidMessage) -> Result<serde_json::Value> {
+        Err(Error { code: params.code.into(), message: params.message.into(), data: None })
+    }
 }
 
 /// Re-publish on every shared change until the session is gone.
@@ -230,6 +236,7 @@ pub fn service(shared: Arc<Shared>) -> (LspService<Backend>, tower_lsp_server::C
         Backend(Arc::new(Session { client, shared, state: Mutex::new(SessionState::default()) }))
     })
     .custom_method(protocol::RECORD_EVENT, Backend::record_event)
+    .custom_method(frames::INVALID_MESSAGE, Backend::invalid_message)
     .finish()
 }
 

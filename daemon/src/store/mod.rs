@@ -10,6 +10,7 @@
 //! aggregate run report; the later import wins a tie), whichever was imported first.
 
 mod migrations;
+pub mod owner_only;
 mod rounds;
 mod score;
 mod skills;
@@ -31,6 +32,8 @@ pub enum StoreError {
     Sqlite { path: String, op: &'static str, source: rusqlite::Error },
     #[error("store {path}: cannot create home folder: {source}")]
     Home { path: String, source: std::io::Error },
+    #[error("store {path}: cannot create the file: {source}")]
+    File { path: String, source: std::io::Error },
     #[error("store {path}: stored record is corrupt: {message}")]
     Corrupt { path: String, message: String },
     #[error("store {path}: schema version {found} is newer than this program knows ({known}); upgrade socratic")]
@@ -86,11 +89,12 @@ fn report_priority(source: SourceFormat) -> i64 {
 }
 
 impl Store {
-    /// Open (creating if needed) `home/socratic.db` and bring its schema up to date.
+    /// Open (creating if needed) `home/socratic.db` and bring its schema up to date. A home it
+    /// creates is 0700; the file is 0600 (SQLite gives its WAL files the file's mode).
     pub fn open(home: &Path) -> Result<Store> {
-        std::fs::create_dir_all(home)
-            .map_err(|source| StoreError::Home { path: home.display().to_string(), source })?;
+        owner_only::create_dir(home).map_err(|source| StoreError::Home { path: home.display().to_string(), source })?;
         let path = home.join("socratic.db");
+        owner_only::open_file(&path).map_err(|source| StoreError::File { path: path.display().to_string(), source })?;
         let conn = Connection::open(&path).map_err(|source| StoreError::Sqlite {
             path: path.display().to_string(),
             op: "open",
