@@ -127,6 +127,35 @@ mod tests {
     }
 
     #[test]
+    fn redacts_secrets_in_their_contexts() {
+        check(r#"{"Authorization": "Bearer abc.def.ghi123"}"#, r#"{"Authorization": "Bearer [REDACTED]"}"#);
+        check("GET /login?user=bob&password=Sw0rdfish&next=/", "GET /login?user=bob&password=[REDACTED]&next=/");
+        check(r#"{\"password\": \"two words\"}"#, r#"{\"password\": \"[REDACTED]\"}"#);
+        check("mysql --password=Sw0rdfish -u root", "mysql --password=[REDACTED] -u root");
+        check("export GITLAB_TOKEN='glpat-abcdefghij0123456789'", "export GITLAB_TOKEN='[REDACTED]'");
+        // A key printed from a JSON credentials file: escaped newlines, still one block.
+        check(
+            r#""private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n""#,
+            r#""private_key": "[REDACTED]\n""#,
+        );
+        // A key whose END line was cut off: its base64 goes all the same.
+        check("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\nqZx9+/abc=\n", "[REDACTED]");
+    }
+
+    #[test]
+    fn comparisons_and_references_are_not_assignments() {
+        for s in [
+            "if password == expected:",
+            "token => handle(token)",
+            "export API_TOKEN=$API_TOKEN_FROM_VAULT",
+            "password = self.password",
+            r#"secret: "{{ vault.secret }}""#,
+        ] {
+            assert!(matches!(redact(s), Cow::Borrowed(_)), "changed: {s} -> {}", redact(s));
+        }
+    }
+
+    #[test]
     fn leaves_ordinary_text_alone() {
         for s in ["def f(password_length): pass", "https://github.com/x/y", "sk-short", "tokenizer = 3"] {
             assert!(matches!(redact(s), Cow::Borrowed(_)), "changed: {s}");

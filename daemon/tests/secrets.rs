@@ -460,3 +460,25 @@ fn redaction_throughput_is_linear() {
     assert!(large_s < small_s * 8.0 * 3.0 + 0.5, "{small_len} B: {small_s:.3} s, {large_len} B: {large_s:.3} s");
     assert!(mb_per_s > 1.0, "{mb_per_s:.2} MB/s");
 }
+
+#[test]
+fn large_trajectory_import_throughput() {
+    // A mini-swe-agent trajectory of a few MB: ordinary shell output with the corpus spread in.
+    let corpus = corpus();
+    let ordinary = false_positives().join("\n");
+    let texts: Vec<String> =
+        (0..600).map(|i| format!("{ordinary}\n{}\n{ordinary}", corpus[i % corpus.len()].text).repeat(3)).collect();
+    let bytes = serde_json::to_vec(&mini_swe_agent_trajectory(&texts)).unwrap();
+    let start = std::time::Instant::now();
+    let (format, records) =
+        socratic::traces::parse_file(Path::new("acme__deploy-7.traj.json"), &bytes).expect("the trajectory parses");
+    let seconds = start.elapsed().as_secs_f64();
+    assert_eq!(format, "mini-swe-agent");
+    let stored = serde_json::to_string(&records).unwrap();
+    for example in &corpus {
+        assert!(!stored.contains(&example.secret), "{} kept", example.rule);
+    }
+    let mb = bytes.len() as f64 / 1e6;
+    eprintln!("parse + redact: {mb:.1} MB trajectory in {seconds:.3} s = {:.1} MB/s", mb / seconds);
+    assert!(mb / seconds > 1.0, "{:.2} MB/s", mb / seconds);
+}
