@@ -48,6 +48,9 @@ static CONTEXTS: LazyLock<Vec<regex::Regex>> = LazyLock::new(|| {
     CONTEXT_RULES.iter().map(|r| regex::Regex::new(&compile_rule(r.pattern)).expect("static pattern")).collect()
 });
 
+/// Words that start an `Authorization:` value without being its secret.
+const AUTH_SCHEMES: &[&str] = &["bearer", "basic", "token", "digest", "apikey", "sso-key"];
+
 /// The names of every rule, shape and context ones, as the test corpus refers to them.
 pub fn rule_names() -> impl Iterator<Item = &'static str> {
     TOKEN_RULES.iter().chain(CONTEXT_RULES).map(|r| r.name).chain(["private-key", "keyed-assignment", "keyed-entropy"])
@@ -69,7 +72,15 @@ pub fn redact(text: &str) -> Cow<'_, str> {
         out = Cow::Owned(s);
     }
     for context in CONTEXTS.iter() {
-        if let Some(s) = changed(context.replace_all(&out, format!("${{1}}{MARK}${{3}}"))) {
+        let replace = |caps: &regex::Captures| {
+            let (kept, secret) = (caps.get(1).map_or("", |m| m.as_str()), caps.get(2).map_or("", |m| m.as_str()));
+            if AUTH_SCHEMES.contains(&secret.to_ascii_lowercase().as_str()) {
+                // `Authorization: Bearer $TOKEN`: the scheme is no secret, the variable neither.
+                return caps[0].to_string();
+            }
+            format!("{kept}{MARK}{}", caps.get(3).map_or("", |m| m.as_str()))
+        };
+        if let Some(s) = changed(context.replace_all(&out, replace)) {
             out = Cow::Owned(s);
         }
     }

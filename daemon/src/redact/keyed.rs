@@ -10,7 +10,11 @@
 //! index, an attribute path, a variable or template reference, a type, a boolean). A weak name
 //! (`key`, `auth`, `client_id`, ...) has its value replaced only when it is long, mixes letters
 //! and digits and has a high Shannon entropy: that covers the keys of vendors no rule names,
-//! while `sort_key = name` or `cache_key: 6f1c2a7e-...` stay.
+//! while `sort_key = name` or `cache_key: 6f1c2a7e-...` stay. Two cases drop a strong name to
+//! weak: an unquoted value in code (`token = try_next()`: spaces around `=`, where a literal
+//! secret would be quoted), and a lowercase `pass` (`case_status_pass: mark`, while `DB_PASS=x`
+//! stays strong). Comparisons (`==`, `=>`), `Class::method` paths, `$VARIABLE`s, templates and
+//! masks (`****`) are never replaced.
 
 use super::MARK;
 use std::borrow::Cow;
@@ -27,7 +31,7 @@ const MAX_QUOTED_LEN: usize = 1024;
 static ASSIGNMENT: LazyLock<regex::Regex> = LazyLock::new(|| {
     let word = r"(?:pass|pwd|secret|token|key|cred|auth|pat|(?:client|access|app|api|consumer)[_.-]?id)";
     let pattern = format!(
-        r#"(?i)(?:--(?P<flag>[a-z0-9_-]*{word}[a-z0-9_-]*)(?:=|[ \t]+)|(?P<key>[a-z0-9_.-]*{word}[a-z0-9_.-]*)(?P<sep>\\{{0,3}}["']?\]?[ \t]{{0,3}}(?:=>|:=|=|:)[ \t]{{0,3}}))(?P<open>\\{{0,3}}["'`])?"#
+        r#"(?i)(?:--(?P<flag>[a-z0-9_-]*{word}[a-z0-9_-]*)(?:=|[ \t]+)|(?P<key>[a-z0-9_.-]*{word}[a-z0-9_.-]*)(?P<sep>\\{{0,3}}["']?\]?[ \t]{{0,3}}(?:=>|:=|=|:)[ \t]{{0,3}}))(?P<open>\\{{0,3}}["'])?"#
     );
     regex::Regex::new(&pattern).expect("static pattern")
 });
@@ -86,6 +90,10 @@ pub fn name_strength(name: &str) -> Option<NameStrength> {
         return Some(NameStrength::Weak);
     }
     None
+}
+
+fn last_word(name: &str) -> Option<String> {
+    split_words(name).into_iter().rev().find(|w| !w.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// `DB_PASSWORD` → [db, password]; `apiKey` → [api, key]; `x-api-key` → [x, api, key].
@@ -184,7 +192,8 @@ fn is_code(value: &str, name: &str, quoted: bool) -> bool {
         "...",
         "<redacted>",
     ];
-    if words.contains(&lower.as_str()) || value.contains(MARK) {
+    let masked = value.chars().all(|c| matches!(c, '*' | 'x' | 'X' | '.' | '•' | '-'));
+    if masked || words.contains(&lower.as_str()) || value.contains(MARK) {
         return true;
     }
     if value.starts_with('$') || value.starts_with('%') || value.starts_with("{{") || value.starts_with("<%") {
@@ -253,7 +262,8 @@ pub fn redact_assignments(text: &str) -> Cow<'_, str> {
         let Some(strength) = name_strength(name) else { continue };
         let rest = &text[whole.end()..];
         // `password == other`, `token => ...` in a match arm: comparisons are not assignments.
-        if rest.starts_with('=') || rest.starts_with('>') || rest.starts_with(MARK) {
+        // `Class::method` paths are not assignments either.
+        if rest.starts_with(['=', '>', ':']) || rest.starts_with(MARK) {
             continue;
         }
         let quote = caps.name("open").map(|m| m.as_str());
@@ -265,6 +275,14 @@ pub fn redact_assignments(text: &str) -> Cow<'_, str> {
         let env_form = !is_flag
             && caps.name("sep").is_some_and(|s| s.as_str() == "=")
             && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        let separator = caps.name("sep").map_or("", |s| s.as_str());
+        // In code (`token = try_next()`, `x.password = value`) a literal secret is quoted: an
+        // unquoted value there only counts when it looks random.
+        let code_form = !is_flag && !quoted && separator.contains('=') && separator.trim() != separator;
+        // `pass` is a secret in `DB_PASS=` but a result in `case_status_pass: mark`.
+        let lower_pass =
+            !name.chars().any(|c| c.is_ascii_lowercase()) || !matches!(last_word(name).as_deref(), Some("pass" | "pw"));
+        let strength = if code_form || !lower_pass { NameStrength::Weak } else { strength };
         let secret = match strength {
             NameStrength::Strong => {
                 trimmed.len() >= 3

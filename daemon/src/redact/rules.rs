@@ -151,14 +151,14 @@ pub const PRIVATE_KEY: &str = r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----(
 
 /// Secrets inside a context that is kept: groups 1 and 3 (if any) are kept, group 2 is the secret.
 pub const CONTEXT_RULES: &[TokenRule] = &[
-    // `scheme://user:password@host`, `redis://:password@host`.
-    rule("url-password", r"([A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\x22]*:)([^\s@/'\x22]+)(@)"),
+    // `scheme://user:password@host`, `redis://:password@host`. Not a `$VARIABLE` (nor below).
+    rule("url-password", r"([A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\x22]*:)([^\s@/'\x22$][^\s@/'\x22]*)(@)"),
     // `curl -u admin:password`, `--user=admin:password`.
-    rule("curl-user", r#"(\bcurl\b[^\n]*?\s(?:-u|--user)(?:\s+|=)['"]?[^\s:'"]*:)([^\s'"]+)"#),
+    rule("curl-user", r#"(\bcurl\b[^\n]*?\s(?:-u|--user)(?:\s+|=)['"]?[^\s:'"]*:)([^\s'"$][^\s'"]*)"#),
     // `Authorization: Bearer xyz` as a header line, a `-H` argument or a JSON member.
     rule(
         "authorization-header",
-        r#"(?i)((?:proxy-)?authorization\\{0,3}["']?\s*[:=]\s*\\{0,3}["']?\s*(?:(?:bearer|basic|token|digest|apikey|bot|sso-key|key)\s+)?)([^\s"'\\,;}]{6,})"#,
+        r#"(?i)((?:proxy-)?authorization\\{0,3}["']?\s*[:=]\s*\\{0,3}["']?\s*(?:(?:bearer|basic|token|digest|apikey|bot|sso-key|key)\s+)?)([^\s"'\\,;}$][^\s"'\\,;}]{5,})"#,
     ),
     // NuGet's `<add key="ClearTextPassword" value="..."/>`.
     rule("nuget-config-password", r#"(?i)(key\s*=\s*"(?:ClearText)?Password"\s+value\s*=\s*")([^"]+)"#),
