@@ -29,6 +29,8 @@ pub enum SourceFormat {
     OpenHandsEval,
     /// OpenHands serialized event list.
     OpenHandsEvents,
+    /// OpenHands issue-resolver `output.jsonl` lines (issue, git_patch, history, success).
+    OpenHandsResolver,
     /// SWE-bench dataset instance (gold patch, FAIL_TO_PASS/PASS_TO_PASS).
     SweBenchInstance,
     /// SWE-smith task instance (bug patch, image_name).
@@ -59,6 +61,7 @@ impl SourceFormat {
             SourceFormat::MiniSweAgent => "mini-swe-agent",
             SourceFormat::OpenHandsEval => "openhands-eval",
             SourceFormat::OpenHandsEvents => "openhands-events",
+            SourceFormat::OpenHandsResolver => "openhands-resolver",
             SourceFormat::SweBenchInstance => "swe-bench-instance",
             SourceFormat::SweSmithInstance => "swe-smith-instance",
             SourceFormat::SweBenchReport => "swe-bench-report",

@@ -142,3 +142,68 @@ fn demo_imports_the_embedded_examples() {
     let again = json(&socratic(home.path(), &["demo", "--json", "--no-validate", "--budget", "12"]));
     assert_eq!(again["tasks_new"], 0, "{again:#}");
 }
+
+/// A Claude Code session with a few malformed lines (a string where an object is expected)
+/// imports the rest, with one counted warning on stderr naming the file and the lines.
+#[test]
+fn malformed_claude_code_lines_are_skipped_with_a_warning() {
+    let home = tempfile::tempdir().unwrap();
+    let path = repo_fixtures().join("claude-code/session_with_malformed_lines.jsonl");
+    let out = socratic(home.path(), &["traces", "import", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let warning = stderr.lines().find(|l| l.starts_with("warning: ")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        warning.contains("session_with_malformed_lines.jsonl: claude-code: skipped 2 malformed line(s)"),
+        "{warning}"
+    );
+    assert!(warning.contains("line 4: record: expected an object, found string"), "{warning}");
+    assert!(warning.contains("line 7:") && warning.contains("`message`"), "{warning}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 with warnings"));
+    let list = json(&socratic(home.path(), &["traces", "list", "--json"]));
+    let [trace] = list.as_array().unwrap().as_slice() else { panic!("{list:#}") };
+    assert!(trace["events"].as_u64().unwrap() >= 5, "{trace:#}");
+
+    // A file with no valid record is still rejected as a whole.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("only_bad.jsonl");
+    let session = r#"{"type": "user", "sessionId": "s-1", "message": {"role": "user", "content": 5}}"#;
+    std::fs::write(&bad, format!("{session}\n{session}\n")).unwrap();
+    let out = socratic(home.path(), &["traces", "import", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("only_bad.jsonl: claude-code: line 1:"), "{stderr}");
+}
+
+/// Formats seen in the wild: OpenHands resolver output, SWE-smith's aggregate run report, and a
+/// current harness logs folder with its `run.json` (skipped with a note, exit 0).
+#[test]
+fn resolver_output_swe_smith_run_report_and_a_harness_logs_folder_import() {
+    let home = tempfile::tempdir().unwrap();
+    let import = |rel: &str| {
+        let path = repo_fixtures().join(rel);
+        socratic(home.path(), &["traces", "import", path.to_str().unwrap(), "--json"])
+    };
+    let out = import("openhands-resolver/output.jsonl");
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert_eq!(
+        (report["imported"]["traces"].as_u64(), report["formats"]["openhands-resolver"].as_u64()),
+        (Some(3), Some(1))
+    );
+
+    let out = import("swe-smith/run_evaluation/acme_sweep_0301/report.json");
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert_eq!(report["imported"]["reports"], 5, "{report:#}");
+
+    let logs = repo_fixtures().join("swebench-eval/harness-logs");
+    let out = socratic(home.path(), &["traces", "import", logs.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("run.json: swe-bench-run-meta: run metadata (dataset `SWE-bench/SWE-bench_Verified`"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 files: imported 0 traces, 1 reports"));
+}

@@ -51,6 +51,9 @@ pub fn run(home: &Path, cmd: TracesCmd) -> anyhow::Result<i32> {
                 for r in &report.rejected {
                     eprintln!("rejected: {r}");
                 }
+                for w in &report.warnings {
+                    eprintln!("warning: {w}");
+                }
                 println!("{}", summary_line(&report));
             }
             Ok(if report.rejected.is_empty() { EXIT_OK } else { EXIT_FAILED })
@@ -109,13 +112,14 @@ pub fn run(home: &Path, cmd: TracesCmd) -> anyhow::Result<i32> {
 
 pub fn summary_line(r: &ImportReport) -> String {
     format!(
-        "{} files: imported {} traces, {} reports, {} instances; skipped {} duplicates; rejected {}",
+        "{} files: imported {} traces, {} reports, {} instances; skipped {} duplicates; rejected {}{}",
         r.files,
         r.imported.traces,
         r.imported.reports,
         r.imported.instances,
         r.imported.duplicates,
-        r.rejected.len()
+        r.rejected.len(),
+        if r.warnings.is_empty() { String::new() } else { format!("; {} with warnings", r.warnings.len()) }
     )
 }
 
