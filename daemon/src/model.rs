@@ -272,6 +272,9 @@ pub struct EvalReport {
     pub pass_to_pass_failure: Vec<String>,
     /// Model or run name, when the report names one.
     pub run: Option<String>,
+    /// The patch that was evaluated, when the report carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<String>,
     pub origin: String,
 }
 
@@ -792,6 +795,7 @@ pub mod test_support {
                 pass_to_pass_success: vec![],
                 pass_to_pass_failure: vec![],
                 run: None,
+                patch: None,
                 origin: "solve".into(),
             },
             diff: String::new(),
@@ -852,6 +856,7 @@ mod tests {
             pass_to_pass_success: vec!["p".into()],
             pass_to_pass_failure: vec![],
             run: None,
+            patch: None,
             origin: "r.json".into(),
         };
         let l = r.label();

@@ -143,6 +143,53 @@ fn demo_imports_the_embedded_examples() {
     assert_eq!(again["tasks_new"], 0, "{again:#}");
 }
 
+/// A report names an instance, not an attempt: an aggregate report of another run (another
+/// model, another day) must not relabel this run's traces, and an empty patch is never resolved.
+#[test]
+fn a_report_of_another_run_does_not_relabel_a_trace() {
+    let home = tempfile::tempdir().unwrap();
+    let fixtures = repo_fixtures();
+    let import = |rel: &str| {
+        let path = fixtures.join(rel);
+        let out = socratic(home.path(), &["traces", "import", path.to_str().unwrap(), "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    import("mini-swe-agent/empty_submission_acme__widgets-12.traj.json");
+    import("mini-swe-agent/patched_acme__widgets-13.traj.json");
+    // Another model's run lists both instances as resolved.
+    import("swebench-eval/other-run/openai__gpt-4o-2024-11-20.sbcli_20250110.json");
+    let list = json(&socratic(home.path(), &["traces", "list", "--json"]));
+    let row = |instance: &str| -> Value {
+        list.as_array().unwrap().iter().find(|t| t["instance_id"] == instance).unwrap().clone()
+    };
+    let empty = row("acme__widgets-12");
+    assert_eq!((empty["outcome"].as_str(), empty["inferred"].as_bool()), (Some("no-patch"), Some(true)), "{empty:#}");
+    let patched = row("acme__widgets-13");
+    assert_eq!((patched["outcome"].as_str(), patched["inferred"].as_bool()), (Some("unknown"), Some(true)));
+
+    // `show` says which reports were passed over and why.
+    let id = empty["id"].as_str().unwrap();
+    let shown = json(&socratic(home.path(), &["traces", "show", id, "--json"]));
+    assert!(shown["label_evidence"]["applied"].is_null(), "{shown:#}");
+    let why = shown["label_evidence"]["ignored"][0]["why"].as_str().unwrap();
+    assert!(why.contains("empty patch"), "{why}");
+    let text = socratic(home.path(), &["traces", "show", patched["id"].as_str().unwrap()]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("label by:  the importer"), "{text}");
+    assert!(text.contains("is not of the trace's model `anthropic/claude-sonnet-4-20250514`"), "{text}");
+
+    // The trace's own run report labels it, and `show` names that report and why.
+    import("swebench-eval/other-run/anthropic__claude-sonnet-4-20250514.acme_0214.json");
+    let shown = json(&socratic(home.path(), &["traces", "show", patched["id"].as_str().unwrap(), "--json"]));
+    assert_eq!(shown["effective_label"]["outcome"], "unresolved", "{shown:#}");
+    let applied = &shown["label_evidence"]["applied"];
+    assert!(applied["origin"].as_str().unwrap().ends_with("anthropic__claude-sonnet-4-20250514.acme_0214.json"));
+    assert!(applied["why"].as_str().unwrap().contains("trace's model"), "{applied:#}");
+    let text = socratic(home.path(), &["traces", "show", patched["id"].as_str().unwrap()]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("label by:  swe-bench-run-report report"), "{text}");
+}
+
 /// A Claude Code session with a few malformed lines (a string where an object is expected)
 /// imports the rest, with one counted warning on stderr naming the file and the lines.
 #[test]

@@ -164,6 +164,17 @@ fn show_text(t: &crate::store::StoredTrace) -> String {
         t.effective_label.reason,
         if t.effective_label.inferred { ", inferred" } else { "" }
     );
+    match &t.label_evidence.applied {
+        Some(r) => {
+            let _ = writeln!(s, "label by:  {} report {} ({})", r.source, r.origin, r.why);
+        }
+        None => {
+            let _ = writeln!(s, "label by:  the importer (no report applies)");
+        }
+    }
+    for r in &t.label_evidence.ignored {
+        let _ = writeln!(s, "ignored:   {} report {} says {}: {}", r.source, r.origin, r.outcome, r.why);
+    }
     let _ = writeln!(s, "origin:    {}", tr.origin);
     let _ = writeln!(s, "events:    {}", tr.events.len());
     for (i, e) in tr.events.iter().enumerate() {

@@ -227,6 +227,7 @@ fn report(instance_id: &str, o: &Object, ctx: &Ctx) -> Result<EvalReport, String
         pass_to_pass_success: p2p_ok,
         pass_to_pass_failure: p2p_bad,
         run: opt_str(o, "model_name_or_path")?.map(str::to_string),
+        patch: None,
         origin: ctx.origin.clone(),
     })
 }
@@ -299,6 +300,7 @@ fn parse_run_report(o: &Object, ctx: &Ctx) -> Result<Vec<Record>, String> {
                 pass_to_pass_success: Vec::new(),
                 pass_to_pass_failure: Vec::new(),
                 run: run.clone(),
+                patch: None,
                 origin: ctx.origin.clone(),
             }));
         }
