@@ -29,6 +29,8 @@ pub enum SourceFormat {
     OpenHandsEval,
     /// OpenHands serialized event list.
     OpenHandsEvents,
+    /// OpenHands issue-resolver `output.jsonl` lines (issue, git_patch, history, success).
+    OpenHandsResolver,
     /// SWE-bench dataset instance (gold patch, FAIL_TO_PASS/PASS_TO_PASS).
     SweBenchInstance,
     /// SWE-smith task instance (bug patch, image_name).
@@ -59,6 +61,7 @@ impl SourceFormat {
             SourceFormat::MiniSweAgent => "mini-swe-agent",
             SourceFormat::OpenHandsEval => "openhands-eval",
             SourceFormat::OpenHandsEvents => "openhands-events",
+            SourceFormat::OpenHandsResolver => "openhands-resolver",
             SourceFormat::SweBenchInstance => "swe-bench-instance",
             SourceFormat::SweSmithInstance => "swe-smith-instance",
             SourceFormat::SweBenchReport => "swe-bench-report",
@@ -269,6 +272,9 @@ pub struct EvalReport {
     pub pass_to_pass_failure: Vec<String>,
     /// Model or run name, when the report names one.
     pub run: Option<String>,
+    /// The patch that was evaluated, when the report carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<String>,
     pub origin: String,
 }
 
@@ -789,6 +795,7 @@ pub mod test_support {
                 pass_to_pass_success: vec![],
                 pass_to_pass_failure: vec![],
                 run: None,
+                patch: None,
                 origin: "solve".into(),
             },
             diff: String::new(),
@@ -849,6 +856,7 @@ mod tests {
             pass_to_pass_success: vec!["p".into()],
             pass_to_pass_failure: vec![],
             run: None,
+            patch: None,
             origin: "r.json".into(),
         };
         let l = r.label();

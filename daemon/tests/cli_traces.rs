@@ -162,3 +162,115 @@ fn a_reader_that_goes_away_ends_the_listing_quietly() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
     }
 }
+
+/// A report names an instance, not an attempt: an aggregate report of another run (another
+/// model, another day) must not relabel this run's traces, and an empty patch is never resolved.
+#[test]
+fn a_report_of_another_run_does_not_relabel_a_trace() {
+    let home = tempfile::tempdir().unwrap();
+    let fixtures = repo_fixtures();
+    let import = |rel: &str| {
+        let path = fixtures.join(rel);
+        let out = socratic(home.path(), &["traces", "import", path.to_str().unwrap(), "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    import("mini-swe-agent/empty_submission_acme__widgets-12.traj.json");
+    import("mini-swe-agent/patched_acme__widgets-13.traj.json");
+    // Another model's run lists both instances as resolved.
+    import("swebench-eval/other-run/openai__gpt-4o-2024-11-20.sbcli_20250110.json");
+    let list = json(&socratic(home.path(), &["traces", "list", "--json"]));
+    let row = |instance: &str| -> Value {
+        list.as_array().unwrap().iter().find(|t| t["instance_id"] == instance).unwrap().clone()
+    };
+    let empty = row("acme__widgets-12");
+    assert_eq!((empty["outcome"].as_str(), empty["inferred"].as_bool()), (Some("no-patch"), Some(true)), "{empty:#}");
+    let patched = row("acme__widgets-13");
+    assert_eq!((patched["outcome"].as_str(), patched["inferred"].as_bool()), (Some("unknown"), Some(true)));
+
+    // `show` says which reports were passed over and why.
+    let id = empty["id"].as_str().unwrap();
+    let shown = json(&socratic(home.path(), &["traces", "show", id, "--json"]));
+    assert!(shown["label_evidence"]["applied"].is_null(), "{shown:#}");
+    let why = shown["label_evidence"]["ignored"][0]["why"].as_str().unwrap();
+    assert!(why.contains("empty patch"), "{why}");
+    let text = socratic(home.path(), &["traces", "show", patched["id"].as_str().unwrap()]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("label by:  the importer"), "{text}");
+    assert!(text.contains("is not of the trace's model `anthropic/claude-sonnet-4-20250514`"), "{text}");
+
+    // The trace's own run report labels it, and `show` names that report and why.
+    import("swebench-eval/other-run/anthropic__claude-sonnet-4-20250514.acme_0214.json");
+    let shown = json(&socratic(home.path(), &["traces", "show", patched["id"].as_str().unwrap(), "--json"]));
+    assert_eq!(shown["effective_label"]["outcome"], "unresolved", "{shown:#}");
+    let applied = &shown["label_evidence"]["applied"];
+    assert!(applied["origin"].as_str().unwrap().ends_with("anthropic__claude-sonnet-4-20250514.acme_0214.json"));
+    assert!(applied["why"].as_str().unwrap().contains("trace's model"), "{applied:#}");
+    let text = socratic(home.path(), &["traces", "show", patched["id"].as_str().unwrap()]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("label by:  swe-bench-run-report report"), "{text}");
+}
+
+/// A Claude Code session with a few malformed lines (a string where an object is expected)
+/// imports the rest, with one counted warning on stderr naming the file and the lines.
+#[test]
+fn malformed_claude_code_lines_are_skipped_with_a_warning() {
+    let home = tempfile::tempdir().unwrap();
+    let path = repo_fixtures().join("claude-code/session_with_malformed_lines.jsonl");
+    let out = socratic(home.path(), &["traces", "import", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let warning = stderr.lines().find(|l| l.starts_with("warning: ")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        warning.contains("session_with_malformed_lines.jsonl: claude-code: skipped 2 malformed line(s)"),
+        "{warning}"
+    );
+    assert!(warning.contains("line 4: record: expected an object, found string"), "{warning}");
+    assert!(warning.contains("line 7:") && warning.contains("`message`"), "{warning}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 with warnings"));
+    let list = json(&socratic(home.path(), &["traces", "list", "--json"]));
+    let [trace] = list.as_array().unwrap().as_slice() else { panic!("{list:#}") };
+    assert!(trace["events"].as_u64().unwrap() >= 5, "{trace:#}");
+
+    // A file with no valid record is still rejected as a whole.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("only_bad.jsonl");
+    let session = r#"{"type": "user", "sessionId": "s-1", "message": {"role": "user", "content": 5}}"#;
+    std::fs::write(&bad, format!("{session}\n{session}\n")).unwrap();
+    let out = socratic(home.path(), &["traces", "import", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("only_bad.jsonl: claude-code: line 1:"), "{stderr}");
+}
+
+/// Formats seen in the wild: OpenHands resolver output, SWE-smith's aggregate run report, and a
+/// current harness logs folder with its `run.json` (skipped with a note, exit 0).
+#[test]
+fn resolver_output_swe_smith_run_report_and_a_harness_logs_folder_import() {
+    let home = tempfile::tempdir().unwrap();
+    let import = |rel: &str| {
+        let path = repo_fixtures().join(rel);
+        socratic(home.path(), &["traces", "import", path.to_str().unwrap(), "--json"])
+    };
+    let out = import("openhands-resolver/output.jsonl");
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert_eq!(
+        (report["imported"]["traces"].as_u64(), report["formats"]["openhands-resolver"].as_u64()),
+        (Some(3), Some(1))
+    );
+
+    let out = import("swe-smith/run_evaluation/acme_sweep_0301/report.json");
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert_eq!(report["imported"]["reports"], 5, "{report:#}");
+
+    let logs = repo_fixtures().join("swebench-eval/harness-logs");
+    let out = socratic(home.path(), &["traces", "import", logs.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("run.json: swe-bench-run-meta: run metadata (dataset `SWE-bench/SWE-bench_Verified`"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 files: imported 0 traces, 1 reports"));
+}

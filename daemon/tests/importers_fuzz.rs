@@ -291,6 +291,19 @@ const KEYS: &[&str] = &[
     "test_result",
     "git",
     "summary",
+    "issue",
+    "owner",
+    "number",
+    "git_patch",
+    "result_explanation",
+    "error",
+    "ids_resolved",
+    "ids_unresolved",
+    "total",
+    "created_at",
+    "dataset",
+    "split",
+    "task_repo",
 ];
 
 /// String values the importers branch on.

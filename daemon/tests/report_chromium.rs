@@ -157,6 +157,7 @@ fn fill(home: &Path) {
                             pass_to_pass_success: vec![],
                             pass_to_pass_failure: vec![],
                             run: None,
+                            patch: None,
                             origin: "solve".into(),
                         },
                         diff: String::new(),

@@ -51,6 +51,9 @@ pub fn run(home: &Path, cmd: TracesCmd) -> anyhow::Result<i32> {
                 for r in &report.rejected {
                     eprintln!("rejected: {r}");
                 }
+                for w in &report.warnings {
+                    eprintln!("warning: {w}");
+                }
                 println!("{}", summary_line(&report));
             }
             Ok(if report.rejected.is_empty() { EXIT_OK } else { EXIT_FAILED })
@@ -109,13 +112,14 @@ pub fn run(home: &Path, cmd: TracesCmd) -> anyhow::Result<i32> {
 
 pub fn summary_line(r: &ImportReport) -> String {
     format!(
-        "{} files: imported {} traces, {} reports, {} instances; skipped {} duplicates; rejected {}",
+        "{} files: imported {} traces, {} reports, {} instances; skipped {} duplicates; rejected {}{}",
         r.files,
         r.imported.traces,
         r.imported.reports,
         r.imported.instances,
         r.imported.duplicates,
-        r.rejected.len()
+        r.rejected.len(),
+        if r.warnings.is_empty() { String::new() } else { format!("; {} with warnings", r.warnings.len()) }
     )
 }
 
@@ -160,6 +164,17 @@ fn show_text(t: &crate::store::StoredTrace) -> String {
         t.effective_label.reason,
         if t.effective_label.inferred { ", inferred" } else { "" }
     );
+    match &t.label_evidence.applied {
+        Some(r) => {
+            let _ = writeln!(s, "label by:  {} report {} ({})", r.source, r.origin, r.why);
+        }
+        None => {
+            let _ = writeln!(s, "label by:  the importer (no report applies)");
+        }
+    }
+    for r in &t.label_evidence.ignored {
+        let _ = writeln!(s, "ignored:   {} report {} says {}: {}", r.source, r.origin, r.outcome, r.why);
+    }
     let _ = writeln!(s, "origin:    {}", tr.origin);
     let _ = writeln!(s, "events:    {}", tr.events.len());
     for (i, e) in tr.events.iter().enumerate() {

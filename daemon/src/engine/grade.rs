@@ -90,6 +90,7 @@ pub fn report(task: &Task, run: Option<&TestRun>, origin: &str) -> EvalReport {
         pass_to_pass_success: p2p_ok,
         pass_to_pass_failure: p2p_bad,
         run: None,
+        patch: None,
         origin: origin.to_string(),
     }
 }

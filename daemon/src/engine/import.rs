@@ -3,7 +3,7 @@
 //!
 //! In: paths (files and folders) or in-memory files, the store, a progress sink (an `importing`
 //! count). Out: the records stored and an `ImportReport` (files, what was inserted, rejections
-//! with their file names, formats seen).
+//! and warnings — what a file's importer skipped — with their file names, formats seen).
 
 use super::progress::Progress;
 use crate::store::{InsertSummary, Store};
@@ -17,6 +17,8 @@ pub struct ImportReport {
     pub files: usize,
     pub imported: InsertSummary,
     pub rejected: Vec<String>,
+    /// Files imported with something skipped (malformed lines, ...), one message per file.
+    pub warnings: Vec<String>,
     pub formats: std::collections::BTreeMap<String, usize>,
 }
 
@@ -29,11 +31,12 @@ pub fn import_paths(store: &mut Store, paths: &[PathBuf], progress: &Progress) -
     for file in &files {
         counter.advance(None);
         report.files += 1;
-        let parsed = traces::read_input(file).and_then(|bytes| traces::parse_file(file, &bytes));
+        let parsed = traces::read_input(file).and_then(|bytes| traces::parse_file_with_warnings(file, &bytes));
         match parsed {
-            Ok((format, records)) => {
-                *report.formats.entry(format.to_string()).or_default() += 1;
-                add(&mut report.imported, &store.insert_records(&records)?);
+            Ok(parsed) => {
+                *report.formats.entry(parsed.format.to_string()).or_default() += 1;
+                add(&mut report.imported, &store.insert_records(&parsed.records)?);
+                report.warnings.extend(parsed.warnings);
             }
             Err(e) => report.rejected.push(e.to_string()),
         }
@@ -47,10 +50,11 @@ pub fn import_bytes(store: &mut Store, files: &[(&str, &[u8])]) -> anyhow::Resul
     let mut report = ImportReport::default();
     for (name, bytes) in files {
         report.files += 1;
-        match traces::parse_file(Path::new(name), bytes) {
-            Ok((format, records)) => {
-                *report.formats.entry(format.to_string()).or_default() += 1;
-                add(&mut report.imported, &store.insert_records(&records)?);
+        match traces::parse_file_with_warnings(Path::new(name), bytes) {
+            Ok(parsed) => {
+                *report.formats.entry(parsed.format.to_string()).or_default() += 1;
+                add(&mut report.imported, &store.insert_records(&parsed.records)?);
+                report.warnings.extend(parsed.warnings);
             }
             Err(e) => report.rejected.push(e.to_string()),
         }

@@ -122,7 +122,17 @@ const MIGRATIONS: &[Migration] = &[
     // 6: a task's lifecycle as three facts (stage, decision, anchor) in queryable, indexed
     // columns; a verdict's outcome as one enum.
     Migration::Rust(lifecycle_columns),
+    // 7: a trace's label evidence (which report gave its effective label and why). Effective
+    // labels are reset to each trace's own label here; `Store::open` then recomputes them all
+    // with the rule that a report labels only the traces it can be tied to.
+    Migration::Sql(
+        "ALTER TABLE traces ADD COLUMN label_evidence TEXT;
+     UPDATE traces SET label_json = json_extract(json, '$.label');",
+    ),
 ];
+
+/// The version that added label evidence: a store older than this has its labels recomputed.
+pub const LABEL_EVIDENCE_VERSION: i64 = 7;
 
 #[derive(Debug)]
 pub enum MigrationError {
@@ -136,13 +146,15 @@ impl From<rusqlite::Error> for MigrationError {
     }
 }
 
-/// Bring the schema to the latest version.
-pub fn apply(conn: &mut Connection) -> Result<(), MigrationError> {
-    apply_up_to(conn, MIGRATIONS.len())
+/// Bring the schema to the latest version; returns the version the store had before.
+pub fn apply(conn: &mut Connection) -> Result<i64, MigrationError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    apply_up_to(conn, MIGRATIONS.len())?;
+    Ok(found)
 }
 
 /// Bring the schema to `version` (tests build old stores with it).
-fn apply_up_to(conn: &mut Connection, version: usize) -> Result<(), MigrationError> {
+pub(super) fn apply_up_to(conn: &mut Connection, version: usize) -> Result<(), MigrationError> {
     let known = MIGRATIONS.len() as i64;
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > known {

@@ -6,9 +6,12 @@
 //! process killed at any instant leaves the file readable with every committed record intact.
 //!
 //! Labels: a trace keeps the label its importer inferred; its *effective* label comes from the
-//! best evaluation report for its instance id when one is stored (a per-instance report beats an
-//! aggregate run report; the later import wins a tie), whichever was imported first.
+//! best stored evaluation report of its instance *that applies to it* (same run or model, or the
+//! same evaluated patch; see `labels`), recomputed whenever either side is inserted, whichever
+//! was imported first (a per-instance report beats an aggregate run report; the later import
+//! wins a tie). Which report gave the label, and why the others did not, is kept beside it.
 
+pub mod labels;
 mod migrations;
 pub mod owner_only;
 mod rounds;
@@ -20,6 +23,7 @@ pub mod tasks;
 mod validation;
 
 use crate::model::{EvalReport, Instance, Label, Record, SourceFormat, Trace};
+pub use labels::{LabelEvidence, ReportVerdict};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -75,8 +79,10 @@ pub struct TraceStats {
 pub struct StoredTrace {
     #[serde(flatten)]
     pub trace: Trace,
-    /// The label in force: from a report when one is stored, else the inferred one.
+    /// The label in force: from a report that applies to this trace, else the importer's own.
     pub effective_label: Label,
+    /// Which report gave the effective label and why it applies; which were passed over and why.
+    pub label_evidence: LabelEvidence,
     pub imported_at: String,
 }
 
@@ -102,7 +108,10 @@ impl Store {
         })?;
         let mut store = Store { conn, path };
         store.configure()?;
-        migrations::apply(&mut store.conn).map_err(|e| store.migration_error(e))?;
+        let found = migrations::apply(&mut store.conn).map_err(|e| store.migration_error(e))?;
+        if found < migrations::LABEL_EVIDENCE_VERSION {
+            store.relabel_all()?;
+        }
         Ok(store)
     }
 
@@ -183,19 +192,37 @@ impl Store {
         Ok(summary)
     }
 
+    /// Recompute the effective label of every trace (after the migration that added evidence).
+    fn relabel_all(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        let sql_err = |op, source| sql_error(&path, op, source);
+        let tx = self.conn.transaction().map_err(|e| sql_err("begin", e))?;
+        let ids: Vec<String> = {
+            let mut stmt = tx
+                .prepare("SELECT DISTINCT instance_id FROM traces WHERE instance_id IS NOT NULL")
+                .map_err(|e| sql_err("relabel", e))?;
+            let rows = stmt.query_map([], |r| r.get(0)).map_err(|e| sql_err("relabel", e))?;
+            rows.collect::<rusqlite::Result<_>>().map_err(|e| sql_err("relabel", e))?
+        };
+        for id in &ids {
+            relabel(&tx, id).map_err(|e| sql_err("relabel", e))?;
+        }
+        tx.commit().map_err(|e| sql_err("commit", e))
+    }
+
     /// All traces, oldest import first.
     pub fn traces(&self) -> Result<Vec<StoredTrace>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT json, label_json, imported_at FROM traces ORDER BY rowid")
+            .prepare("SELECT json, label_json, imported_at, label_evidence FROM traces ORDER BY rowid")
             .map_err(|e| self.err("list traces", e))?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?)))
             .map_err(|e| self.err("list traces", e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (json, label, imported_at) = row.map_err(|e| self.err("list traces", e))?;
-            out.push(self.decode_trace(&json, &label, imported_at)?);
+            let (json, label, imported_at, evidence) = row.map_err(|e| self.err("list traces", e))?;
+            out.push(self.decode_trace(&json, &label, imported_at, evidence)?);
         }
         Ok(out)
     }
@@ -205,23 +232,35 @@ impl Store {
         let like = format!("{}%", id.replace(['%', '_'], ""));
         let mut stmt = self
             .conn
-            .prepare("SELECT json, label_json, imported_at FROM traces WHERE id = ?1 OR id LIKE ?2 LIMIT 2")
+            .prepare(
+                "SELECT json, label_json, imported_at, label_evidence FROM traces WHERE id = ?1 OR id LIKE ?2 LIMIT 2",
+            )
             .map_err(|e| self.err("get trace", e))?;
-        let rows: Vec<(String, String, String)> = stmt
-            .query_map(params![id, like], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        let rows: Vec<(String, String, String, Option<String>)> = stmt
+            .query_map(params![id, like], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .map_err(|e| self.err("get trace", e))?
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| self.err("get trace", e))?;
         match rows.as_slice() {
-            [(json, label, at)] => Ok(Some(self.decode_trace(json, label, at.clone())?)),
+            [(json, label, at, evidence)] => Ok(Some(self.decode_trace(json, label, at.clone(), evidence.clone())?)),
             _ => Ok(None),
         }
     }
 
-    fn decode_trace(&self, json: &str, label: &str, imported_at: String) -> Result<StoredTrace> {
+    fn decode_trace(
+        &self,
+        json: &str,
+        label: &str,
+        imported_at: String,
+        evidence: Option<String>,
+    ) -> Result<StoredTrace> {
         let trace: Trace = serde_json::from_str(json).map_err(|e| self.corrupt(format!("trace: {e}")))?;
         let effective_label: Label = serde_json::from_str(label).map_err(|e| self.corrupt(format!("label: {e}")))?;
-        Ok(StoredTrace { trace, effective_label, imported_at })
+        let label_evidence = match evidence {
+            Some(e) => serde_json::from_str(&e).map_err(|e| self.corrupt(format!("label evidence: {e}")))?,
+            None => LabelEvidence::default(),
+        };
+        Ok(StoredTrace { trace, effective_label, label_evidence, imported_at })
     }
 
     /// Every stored evaluation report.
@@ -339,21 +378,29 @@ fn insert_instance(tx: &rusqlite::Transaction, i: &Instance) -> rusqlite::Result
     )
 }
 
-/// Set the effective label of every trace of an instance from the best report, if any.
+/// Set the effective label of every trace of an instance from the best report that applies to
+/// it (its own label when none does), with the evidence.
 fn relabel(tx: &rusqlite::Transaction, instance_id: &str) -> rusqlite::Result<()> {
-    let best: Option<String> = tx
-        .query_row(
-            "SELECT json FROM reports WHERE instance_id = ?1 ORDER BY priority DESC, rowid DESC LIMIT 1",
-            [instance_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(best) = best else { return Ok(()) };
-    let Ok(report) = serde_json::from_str::<EvalReport>(&best) else { return Ok(()) };
-    tx.execute(
-        "UPDATE traces SET label_json = ?1 WHERE instance_id = ?2",
-        params![to_json(&report.label()), instance_id],
-    )?;
+    let reports: Vec<EvalReport> = {
+        let mut stmt =
+            tx.prepare("SELECT json FROM reports WHERE instance_id = ?1 ORDER BY priority DESC, rowid DESC")?;
+        let rows = stmt.query_map([instance_id], |r| r.get::<_, String>(0))?;
+        rows.filter_map(|json| json.map(|j| serde_json::from_str(&j).ok()).transpose())
+            .collect::<rusqlite::Result<_>>()?
+    };
+    let traces: Vec<(String, String)> = {
+        let mut stmt = tx.prepare("SELECT id, json FROM traces WHERE instance_id = ?1")?;
+        let rows = stmt.query_map([instance_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (id, json) in traces {
+        let Ok(trace) = serde_json::from_str::<Trace>(&json) else { continue };
+        let (label, evidence) = labels::effective_label(&trace, &reports);
+        tx.execute(
+            "UPDATE traces SET label_json = ?1, label_evidence = ?2 WHERE id = ?3",
+            params![to_json(&label), to_json(&evidence), id],
+        )?;
+    }
     Ok(())
 }
 
@@ -393,6 +440,7 @@ mod tests {
             pass_to_pass_success: vec![],
             pass_to_pass_failure: vec![],
             run: None,
+            patch: None,
             origin: "r.json".into(),
         }
     }
@@ -427,6 +475,33 @@ mod tests {
         s.insert_records(&[Record::Report(report("a__b-3", SourceFormat::SweBenchRunReport, Outcome::Resolved))])
             .unwrap();
         assert_eq!(s.traces().unwrap()[0].effective_label.outcome, Outcome::Unresolved);
+    }
+
+    #[test]
+    fn opening_a_version_6_store_recomputes_its_labels_with_evidence() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = trace("a__b-9", "");
+        let other_run = report("a__b-9", SourceFormat::SweBenchRunReport, Outcome::Resolved);
+        {
+            let mut conn = Connection::open(dir.path().join("socratic.db")).unwrap();
+            migrations::apply_up_to(&mut conn, 6).unwrap();
+            // As version 6 left it: the aggregate report's label on a trace with an empty patch.
+            conn.execute(
+                "INSERT INTO traces (id, source, instance_id, json, label_json, imported_at) VALUES (?1, ?2, ?3, ?4, ?5, 't')",
+                params![empty.id, empty.source.as_str(), "a__b-9", to_json(&empty), to_json(&other_run.label())],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO reports (key, instance_id, source, priority, json, imported_at) VALUES ('k', 'a__b-9', ?1, 1, ?2, 't')",
+                params![other_run.source.as_str(), to_json(&other_run)],
+            )
+            .unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        let stored = &s.traces().unwrap()[0];
+        assert_eq!(stored.effective_label.outcome, Outcome::Unknown);
+        assert!(stored.effective_label.inferred && stored.label_evidence.applied.is_none());
+        assert!(stored.label_evidence.ignored[0].why.contains("empty patch"), "{:?}", stored.label_evidence);
     }
 
     #[test]

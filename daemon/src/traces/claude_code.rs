@@ -6,7 +6,9 @@
 //! `Bash` tool uses as `Command`/`TestRun` events with the output and exit status of their
 //! matching `tool_result`, `Edit`/`MultiEdit`/`Write`/`NotebookEdit` as `Edit` events with a
 //! descriptive diff, other tools as `tool` messages. Sessions carry no final patch, so the label
-//! is inferred (no patch).
+//! is inferred (no patch). A malformed line (a string where an object is expected, a missing
+//! field) is skipped with a warning on the context naming its line, and the rest imports; a file
+//! with no readable session line is an error.
 
 use super::fields::{
     as_object, missing, opt_array, opt_bool, opt_f64, opt_object, opt_str, req_str, wrong_type, Object,
@@ -40,28 +42,66 @@ fn is_session_line(v: &Value) -> bool {
 pub fn parse(doc: &Doc, ctx: &Ctx) -> Result<Vec<Record>, String> {
     let mut sessions: Vec<Session> = Vec::new();
     let mut by_id: HashMap<String, usize> = HashMap::new();
+    let mut skipped: Vec<String> = Vec::new();
+    let mut read = 0;
     for (n, line) in records(doc).iter().enumerate() {
-        let at = |e: String| format!("line {}: {e}", n + 1);
-        let o = as_object(line, "record").map_err(at)?;
-        if !matches!(opt_str(o, "type").map_err(at)?, Some("user" | "assistant")) {
-            continue;
-        }
-        let id = req_str(o, "sessionId").map_err(at)?;
-        let index = *by_id.entry(id.to_string()).or_insert_with(|| {
-            sessions.push(Session::default());
-            sessions.len() - 1
-        });
-        if let Some(session) = sessions.get_mut(index) {
-            session.read_line(o).map_err(at)?;
+        match read_line(line, &mut sessions, &mut by_id) {
+            Ok(true) => read += 1,
+            Ok(false) => {}
+            Err(e) => skipped.push(format!("line {}: {e}", n + 1)),
         }
     }
+    if read == 0 {
+        if let Some(first) = skipped.first() {
+            return Err(first.clone());
+        }
+    }
+    if !skipped.is_empty() {
+        ctx.warn(format!("skipped {} malformed line(s), imported the rest: {}", skipped.len(), skipped.join("; ")));
+    }
     Ok(sessions.into_iter().map(|s| Record::Trace(s.into_trace(ctx))).collect())
+}
+
+/// Read one line into its session. `Ok(false)` for lines that are not messages (summaries,
+/// system lines); on an error the session is left as it was before the line.
+fn read_line(line: &Value, sessions: &mut Vec<Session>, by_id: &mut HashMap<String, usize>) -> Result<bool, String> {
+    let o = as_object(line, "record")?;
+    if !matches!(opt_str(o, "type")?, Some("user" | "assistant")) {
+        return Ok(false);
+    }
+    let id = req_str(o, "sessionId")?;
+    let index = match by_id.get(id) {
+        Some(&index) => index,
+        None => {
+            let mut session = Session::default();
+            session.read_line(o)?;
+            by_id.insert(id.to_string(), sessions.len());
+            sessions.push(session);
+            return Ok(true);
+        }
+    };
+    let Some(session) = sessions.get_mut(index) else { return Ok(false) };
+    let events_before = session.events.len();
+    let result = session.read_line(o);
+    if result.is_err() {
+        session.events.truncate(events_before);
+        session.pending.retain(|_, p| p.index() < events_before);
+    }
+    result.map(|()| true)
 }
 
 /// A tool use waiting for its result: the index of its event.
 enum Pending {
     Command { index: usize, command: String },
     Edit { index: usize, path: Option<String> },
+}
+
+impl Pending {
+    fn index(&self) -> usize {
+        match self {
+            Pending::Command { index, .. } | Pending::Edit { index, .. } => *index,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -274,11 +314,23 @@ mod tests {
     fn check(text: &str) -> Result<Vec<Trace>, String> {
         let doc = crate::traces::decode("s.jsonl", text.as_bytes()).map_err(|e| e.to_string())?;
         assert!(sniff(&doc), "not sniffed");
-        let ctx = Ctx { origin: "s.jsonl".into(), path: PathBuf::from("s.jsonl"), instance_id_hint: None };
-        Ok(parse(&doc, &ctx)?
+        check_warned(text).map(|(traces, _)| traces)
+    }
+
+    /// The traces and the warnings of a session file (sniffed or not).
+    fn check_warned(text: &str) -> Result<(Vec<Trace>, Vec<String>), String> {
+        let doc = crate::traces::decode("s.jsonl", text.as_bytes()).map_err(|e| e.to_string())?;
+        let ctx = Ctx {
+            origin: "s.jsonl".into(),
+            path: PathBuf::from("s.jsonl"),
+            instance_id_hint: None,
+            warnings: Default::default(),
+        };
+        let traces = parse(&doc, &ctx)?
             .into_iter()
             .filter_map(|r| if let Record::Trace(t) = r { Some(t) } else { None })
-            .collect())
+            .collect();
+        Ok((traces, ctx.warnings.into_inner()))
     }
 
     fn line(session: &str, kind: &str, content: Value) -> String {
@@ -392,10 +444,26 @@ mod tests {
             ("[1]", "line 2: record: expected an object"),
         ];
         for (bad, want) in cases {
-            let e = check(&format!("{good}\n{bad}")).unwrap_err();
-            assert!(e.contains(want), "{bad}: {e}");
-            assert!(e.starts_with("line 2"), "{e}");
+            // Beside a good line, the bad one is skipped with a warning naming it.
+            let (traces, warnings) = check_warned(&format!("{good}\n{bad}")).unwrap();
+            assert_eq!(traces.len(), 1, "{bad}");
+            let [w] = warnings.as_slice() else { panic!("{bad}: {warnings:?}") };
+            assert!(w.contains("skipped 1 malformed line(s)") && w.contains("line 2") && w.contains(want), "{w}");
+            // With no good line, it is the file's error.
+            let e = check_warned(&format!("{bad}\n{bad}")).unwrap_err();
+            let want = want.strip_prefix("line 2: ").unwrap_or(want);
+            assert!(e.contains(want) && e.starts_with("line 1"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_failed_line_leaves_its_session_as_it_was() {
+        let first = line("s", "assistant", bash("t1", "pytest"));
+        let bad =
+            r#"{"type": "assistant", "sessionId": "s", "message": {"content": [{"type": "text", "text": "half"}, 7]}}"#;
+        let (traces, warnings) = check_warned(&format!("{first}\n{bad}")).unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(traces[0].events.len(), 1, "{:?}", traces[0].events);
     }
 
     #[test]

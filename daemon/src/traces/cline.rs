@@ -410,7 +410,12 @@ mod tests {
     fn check_at(path: &str, value: Value) -> Result<Vec<Trace>, String> {
         let doc = Doc::Json(value);
         assert!(sniff(&doc), "not sniffed");
-        let ctx = Ctx { origin: path.into(), path: PathBuf::from(path), instance_id_hint: None };
+        let ctx = Ctx {
+            origin: path.into(),
+            path: PathBuf::from(path),
+            instance_id_hint: None,
+            warnings: Default::default(),
+        };
         Ok(parse(&doc, &ctx)?
             .into_iter()
             .filter_map(|r| if let Record::Trace(t) = r { Some(t) } else { None })
@@ -611,6 +616,7 @@ mod tests {
             origin: "api.json".into(),
             path: PathBuf::from("alone/api_conversation_history.json"),
             instance_id_hint: None,
+            warnings: Default::default(),
         };
         let Ok(mut records) = parse(&doc, &ctx) else { panic!("api history alone") };
         let Some(Record::Trace(t)) = records.pop() else { panic!("no trace") };

@@ -372,7 +372,12 @@ mod tests {
         let text: Vec<String> = lines.iter().map(Value::to_string).collect();
         let doc = crate::traces::decode("r.jsonl", text.join("\n").as_bytes()).map_err(|e| e.to_string())?;
         assert!(sniff(&doc), "not sniffed");
-        let ctx = Ctx { origin: "r.jsonl".into(), path: PathBuf::from("r.jsonl"), instance_id_hint: None };
+        let ctx = Ctx {
+            origin: "r.jsonl".into(),
+            path: PathBuf::from("r.jsonl"),
+            instance_id_hint: None,
+            warnings: Default::default(),
+        };
         match parse(&doc, &ctx)?.pop() {
             Some(Record::Trace(t)) => Ok(t),
             other => panic!("{other:?}"),

@@ -18,9 +18,11 @@ mod fields;
 pub mod infer;
 pub mod mini_swe_agent;
 pub mod openhands;
+pub mod openhands_resolver;
 pub mod predictions;
 pub mod swe_agent;
 pub mod swebench;
+pub mod swebench_run_meta;
 pub mod value_fields;
 
 use crate::model::Record;
@@ -65,6 +67,25 @@ pub struct Ctx {
     /// An instance id found in the folder or file name (SWE-bench's `logs/<id>/report.json`
     /// layout keeps the id only there).
     pub instance_id_hint: Option<String>,
+    /// What the importer skipped and still imported the rest (malformed lines of a log, ...),
+    /// one message per problem; the caller reports them beside the file's records.
+    pub warnings: std::cell::RefCell<Vec<String>>,
+}
+
+impl Ctx {
+    /// Note something skipped while the rest of the file is imported.
+    pub fn warn(&self, message: impl Into<String>) {
+        self.warnings.borrow_mut().push(message.into());
+    }
+}
+
+/// One file parsed: its format, its records and what was skipped on the way.
+#[derive(Debug)]
+pub struct ParsedFile {
+    pub format: &'static str,
+    pub records: Vec<Record>,
+    /// Each starts with the file name, like an `ImportError`.
+    pub warnings: Vec<String>,
 }
 
 /// One format: a name, a structural check and a parser.
@@ -79,7 +100,9 @@ pub const IMPORTERS: &[Importer] = &[
     Importer { name: "swe-agent", sniff: swe_agent::sniff, parse: swe_agent::parse },
     Importer { name: "mini-swe-agent", sniff: mini_swe_agent::sniff, parse: mini_swe_agent::parse },
     Importer { name: "openhands", sniff: openhands::sniff, parse: openhands::parse },
+    Importer { name: "openhands-resolver", sniff: openhands_resolver::sniff, parse: openhands_resolver::parse },
     Importer { name: "swe-bench", sniff: swebench::sniff, parse: swebench::parse },
+    Importer { name: "swe-bench-run-meta", sniff: swebench_run_meta::sniff, parse: swebench_run_meta::parse },
     Importer { name: "predictions", sniff: predictions::sniff, parse: predictions::parse },
     Importer { name: "claude-code", sniff: claude_code::sniff, parse: claude_code::parse },
     Importer { name: "codex-cli", sniff: codex::sniff, parse: codex::parse },
@@ -182,10 +205,21 @@ pub fn instance_id_hint(path: &Path) -> Option<String> {
 }
 
 /// Parse one file's bytes: decode, detect the format, parse, redact secrets, set trace ids.
+/// Warnings (what was skipped) are dropped; [`parse_file_with_warnings`] keeps them.
 pub fn parse_file(path: &Path, bytes: &[u8]) -> Result<(&'static str, Vec<Record>), ImportError> {
+    parse_file_with_warnings(path, bytes).map(|p| (p.format, p.records))
+}
+
+/// [`parse_file`], keeping the importer's warnings, each prefixed with the file and format.
+pub fn parse_file_with_warnings(path: &Path, bytes: &[u8]) -> Result<ParsedFile, ImportError> {
     let origin = path.display().to_string();
     let doc = decode(&origin, bytes)?;
-    let ctx = Ctx { origin: origin.clone(), path: path.to_path_buf(), instance_id_hint: instance_id_hint(path) };
+    let ctx = Ctx {
+        origin: origin.clone(),
+        path: path.to_path_buf(),
+        instance_id_hint: instance_id_hint(path),
+        warnings: Default::default(),
+    };
     let importer = IMPORTERS
         .iter()
         .find(|i| (i.sniff)(&doc))
@@ -195,7 +229,13 @@ pub fn parse_file(path: &Path, bytes: &[u8]) -> Result<(&'static str, Vec<Record
         format: importer.name,
         message,
     })?;
-    Ok((importer.name, records.into_iter().map(finish).collect()))
+    let warnings = ctx
+        .warnings
+        .into_inner()
+        .into_iter()
+        .map(|w| redact::redact(&format!("{origin}: {}: {w}", importer.name)).into_owned())
+        .collect();
+    Ok(ParsedFile { format: importer.name, records: records.into_iter().map(finish).collect(), warnings })
 }
 
 /// Redact secrets everywhere in a record and give traces their content id.

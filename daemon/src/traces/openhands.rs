@@ -120,7 +120,7 @@ fn event_list(items: &[Value], ctx: &Ctx) -> Result<Record, String> {
     Ok(Record::Trace(trace))
 }
 
-fn timestamp(event: Option<&Value>) -> Option<String> {
+pub(super) fn timestamp(event: Option<&Value>) -> Option<String> {
     event.and_then(|e| lenient_str(e, &["timestamp"])).map(str::to_string)
 }
 
@@ -165,7 +165,7 @@ impl Walk {
 }
 
 /// The events of an OpenHands history or event list.
-fn history_events(items: &[Value], name: &str) -> Result<Vec<Event>, String> {
+pub(super) fn history_events(items: &[Value], name: &str) -> Result<Vec<Event>, String> {
     let mut walk = Walk::default();
     for (n, item) in items.iter().enumerate() {
         let name = format!("{name}[{n}]");

@@ -136,7 +136,12 @@ mod tests {
     #[test]
     fn a_list_and_a_single_prediction() {
         let one = json!({"instance_id": "a__b-1", "model_patch": "diff", "model_name_or_path": "m"});
-        let ctx = Ctx { origin: "p.json".into(), path: "p.json".into(), instance_id_hint: None };
+        let ctx = Ctx {
+            origin: "p.json".into(),
+            path: "p.json".into(),
+            instance_id_hint: None,
+            warnings: Default::default(),
+        };
         for doc in [Doc::Json(one.clone()), Doc::Json(json!([one]))] {
             assert!(sniff(&doc));
             let records = parse(&doc, &ctx).unwrap_or_else(|e| panic!("{e}"));

@@ -221,7 +221,12 @@ mod tests {
         let doc = Doc::Json(
             json!({"trajectory": [{"action": "submit", "observation": ""}], "info": {"exit_status": "submitted", "submission": ""}}),
         );
-        let ctx = Ctx { origin: "x.traj".into(), path: "x.traj".into(), instance_id_hint: Some("a__b-1".into()) };
+        let ctx = Ctx {
+            origin: "x.traj".into(),
+            path: "x.traj".into(),
+            instance_id_hint: Some("a__b-1".into()),
+            warnings: Default::default(),
+        };
         let records = parse(&doc, &ctx).unwrap_or_else(|e| panic!("{e}"));
         let Some(Record::Trace(t)) = records.first() else { panic!("{records:?}") };
         assert_eq!(t.task.instance_id.as_deref(), Some("a__b-1"));

@@ -7,7 +7,8 @@
 //!   `patch` is the bug, not the fix;
 //! - a harness per-instance `report.json`, wrapped (`{"<instance_id>": {...}}`) or not (the id
 //!   then comes from the path, `logs/<instance_id>/report.json`);
-//! - a harness aggregate run report (`resolved_ids`, `unresolved_ids`, ...);
+//! - a harness aggregate run report (`resolved_ids`, `unresolved_ids`, ...), or SWE-smith's
+//!   (`ids_resolved`, `ids_unresolved`, `resolved`, `unresolved`, `total`);
 //! - a SWE-smith validation report (only the four test-transition lists).
 //!
 //! Out: `Record::Instance`s (gold or bug patch, F2P/P2P tests) and `Record::Report`s (outcome,
@@ -95,6 +96,7 @@ fn is_wrapped_report(o: &Object) -> bool {
 
 fn is_run_report(o: &Object) -> bool {
     o.contains_key("resolved_ids")
+        || ((o.contains_key("ids_resolved") || o.contains_key("ids_unresolved")) && o.contains_key("total"))
         || (o.contains_key("schema_version") && (o.contains_key("submitted_ids") || o.contains_key("completed_ids")))
 }
 
@@ -225,6 +227,7 @@ fn report(instance_id: &str, o: &Object, ctx: &Ctx) -> Result<EvalReport, String
         pass_to_pass_success: p2p_ok,
         pass_to_pass_failure: p2p_bad,
         run: opt_str(o, "model_name_or_path")?.map(str::to_string),
+        patch: None,
         origin: ctx.origin.clone(),
     })
 }
@@ -272,6 +275,9 @@ const RUN_LISTS: &[(&str, bool, Outcome, Option<FailureReason>)] = &[
     ("unresolved_ids", false, Outcome::Unresolved, Some(FailureReason::Unspecified)),
     ("empty_patch_ids", false, Outcome::NoPatch, Some(FailureReason::EmptyPatch)),
     ("error_ids", false, Outcome::Error, Some(FailureReason::AgentError)),
+    // SWE-smith's run report.
+    ("ids_resolved", true, Outcome::Resolved, None),
+    ("ids_unresolved", false, Outcome::Unresolved, Some(FailureReason::Unspecified)),
 ];
 
 fn parse_run_report(o: &Object, ctx: &Ctx) -> Result<Vec<Record>, String> {
@@ -294,6 +300,7 @@ fn parse_run_report(o: &Object, ctx: &Ctx) -> Result<Vec<Record>, String> {
                 pass_to_pass_success: Vec::new(),
                 pass_to_pass_failure: Vec::new(),
                 run: run.clone(),
+                patch: None,
                 origin: ctx.origin.clone(),
             }));
         }
@@ -301,8 +308,9 @@ fn parse_run_report(o: &Object, ctx: &Ctx) -> Result<Vec<Record>, String> {
     Ok(out)
 }
 
-/// The run's name: `run_id` or `model_name_or_path` when present, else the file name
-/// (the harness writes `<model>.<run_id>.json`).
+/// The run's name: `run_id` or `model_name_or_path` when present, else the file name (the
+/// harness writes `<model>.<run_id>.json`), else, for a file named `report.json` (SWE-smith
+/// writes `run_evaluation/<run_id>/report.json`), its folder's name.
 fn run_name(o: &Object, ctx: &Ctx) -> Result<Option<String>, String> {
     for key in ["run_id", "model_name_or_path"] {
         if let Some(name) = opt_str(o, key)? {
@@ -310,7 +318,12 @@ fn run_name(o: &Object, ctx: &Ctx) -> Result<Option<String>, String> {
         }
     }
     let file = ctx.path.file_name().and_then(|n| n.to_str());
-    Ok(file.map(|f| f.strip_suffix(".json").unwrap_or(f).to_string()).filter(|f| !f.is_empty()))
+    let stem = file.map(|f| f.strip_suffix(".json").unwrap_or(f)).filter(|f| !f.is_empty());
+    if stem == Some("report") {
+        let folder = ctx.path.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str());
+        return Ok(folder.filter(|f| !f.is_empty()).map(str::to_string));
+    }
+    Ok(stem.map(str::to_string))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -354,6 +367,7 @@ mod tests {
             origin: path.to_string(),
             path: PathBuf::from(path),
             instance_id_hint: crate::traces::instance_id_hint(Path::new(path)),
+            warnings: Default::default(),
         }
     }
 
@@ -549,6 +563,33 @@ mod tests {
             .all(|r| r.source == SourceFormat::SweBenchRunReport && r.run.as_deref() == Some("model.run7")));
         let e = check("x.json", r#"{"resolved_ids": "a__b-1"}"#).unwrap_err();
         assert!(e.contains("`resolved_ids`"), "{e}");
+    }
+
+    #[test]
+    fn swe_smith_run_report_gives_one_report_per_listed_id() {
+        let got = reports(
+            parse_file(
+                Path::new(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../tests/fixtures/traces/swe-smith/run_evaluation/acme_sweep_0301/report.json"
+                )),
+                &std::fs::read(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../tests/fixtures/traces/swe-smith/run_evaluation/acme_sweep_0301/report.json"
+                ))
+                .unwrap(),
+            )
+            .unwrap()
+            .1,
+        );
+        assert_eq!(got.len(), 5);
+        let resolved: Vec<&str> =
+            got.iter().filter(|r| r.outcome == Outcome::Resolved).map(|r| r.instance_id.as_str()).collect();
+        assert_eq!(resolved, ["acme__widgets.5d1e0c9b.func_pm_op_swap__k2x8", "acme__widgets.5d1e0c9b.pr_41"]);
+        assert!(got.iter().all(|r| r.source == SourceFormat::SweBenchRunReport));
+        assert!(got.iter().all(|r| r.run.as_deref() == Some("acme_sweep_0301")), "{got:?}");
+        let e = check("x.json", r#"{"total": 1, "ids_resolved": [3]}"#).unwrap_err();
+        assert!(e.contains("`ids_resolved[0]`"), "{e}");
     }
 
     #[test]

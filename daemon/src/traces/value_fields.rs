@@ -261,7 +261,12 @@ pub mod test_support {
 
     /// Parse a JSON literal as a whole document and run an importer on it, expecting an error.
     pub fn parse_err(parse: fn(&Doc, &crate::traces::Ctx) -> Result<Vec<Record>, String>, doc: Doc) -> String {
-        let ctx = crate::traces::Ctx { origin: "t.json".into(), path: PathBuf::from("t.json"), instance_id_hint: None };
+        let ctx = crate::traces::Ctx {
+            origin: "t.json".into(),
+            path: PathBuf::from("t.json"),
+            instance_id_hint: None,
+            warnings: Default::default(),
+        };
         match parse(&doc, &ctx) {
             Ok(r) => panic!("expected an error, got {r:?}"),
             Err(e) => e,
