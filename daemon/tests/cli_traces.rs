@@ -310,3 +310,20 @@ fn symlinks_out_of_an_imported_folder_are_skipped_and_named() {
     let stats = json(&socratic(home2.path(), &["traces", "stats", "--json"]));
     assert_eq!(stats["reports"], 1);
 }
+
+#[test]
+fn a_newline_in_a_file_name_gives_one_rejected_line() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let name = "bad\nrejected: forged.json";
+    std::fs::write(dir.path().join(name), "{\"truncated\": ").unwrap();
+    for target in [dir.path().to_path_buf(), dir.path().join(name)] {
+        let out = socratic(home.path(), &["traces", "import", target.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let rejected: Vec<&str> = stderr.lines().filter(|l| l.starts_with("rejected:")).collect();
+        assert_eq!(rejected.len(), 1, "one line for the one file:\n{stderr}");
+        assert!(rejected[0].contains("bad\\nrejected: forged.json: not JSON"), "the name, escaped: {stderr}");
+        assert!(!stderr.lines().any(|l| l.starts_with("rejected: forged")), "{stderr}");
+    }
+}
