@@ -18,6 +18,7 @@
 //! - [`score`]: the solver-gradient alignment reward (candle): gradient features of tasks vs a reference set.
 //! - [`export`]: the curriculum as SWE-bench, SWE-smith and Harbor tasks.
 //! - [`report`]: the self-contained HTML report of the rounds (inline SVG).
+//! - [`text`]: names made safe to write (control characters escaped).
 //! - [`cli`]: thin glue from the command line to the stages.
 
 pub mod anchor;
@@ -36,5 +37,6 @@ pub mod score;
 pub mod skills;
 pub mod store;
 pub mod tasks;
+pub mod text;
 pub mod traces;
 pub mod validate;

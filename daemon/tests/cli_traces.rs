@@ -274,3 +274,56 @@ fn resolver_output_swe_smith_run_report_and_a_harness_logs_folder_import() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("2 files: imported 0 traces, 1 reports"));
 }
+
+#[test]
+fn symlinks_out_of_an_imported_folder_are_skipped_and_named() {
+    let home = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let good = repo_fixtures().join("swebench-eval/wrapped_report.json");
+    std::fs::copy(&good, outside.path().join("elsewhere.json")).unwrap();
+    std::fs::create_dir(outside.path().join("more")).unwrap();
+    std::fs::copy(&good, outside.path().join("more/deep.json")).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&good, dir.path().join("inside.json")).unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("inside.json"), dir.path().join("sub/link-in.json")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("elsewhere.json"), dir.path().join("link-out.json")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("more"), dir.path().join("folder-out")).unwrap();
+
+    let out = socratic(home.path(), &["traces", "import", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let skipped: Vec<&str> = stderr.lines().filter(|l| l.contains("outside")).collect();
+    assert_eq!(skipped.len(), 2, "one line per link out of the folder:\n{stderr}");
+    assert!(skipped.iter().any(|l| l.contains("link-out.json")), "{stderr}");
+    assert!(skipped.iter().any(|l| l.contains("folder-out")), "{stderr}");
+    assert!(!stderr.contains("deep.json") && !stderr.contains("elsewhere.json\":"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("2 files:"), "inside.json and the link to it inside the folder: {stdout}");
+
+    // A link named on the command line is the user's choice, and is followed.
+    let home2 = tempfile::tempdir().unwrap();
+    let link = dir.path().join("link-out.json");
+    let out = socratic(home2.path(), &["traces", "import", link.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stats = json(&socratic(home2.path(), &["traces", "stats", "--json"]));
+    assert_eq!(stats["reports"], 1);
+}
+
+#[test]
+fn a_newline_in_a_file_name_gives_one_rejected_line() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let name = "bad\nrejected: forged.json";
+    std::fs::write(dir.path().join(name), "{\"truncated\": ").unwrap();
+    for target in [dir.path().to_path_buf(), dir.path().join(name)] {
+        let out = socratic(home.path(), &["traces", "import", target.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let rejected: Vec<&str> = stderr.lines().filter(|l| l.starts_with("rejected:")).collect();
+        assert_eq!(rejected.len(), 1, "one line for the one file:\n{stderr}");
+        assert!(rejected[0].contains("bad\\nrejected: forged.json: not JSON"), "the name, escaped: {stderr}");
+        assert!(!stderr.lines().any(|l| l.starts_with("rejected: forged")), "{stderr}");
+    }
+}

@@ -61,8 +61,13 @@ impl Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_in("tallyho")
+}
+
+/// The fixture with the repository in a folder named `folder`.
+fn fixture_in(folder: &str) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
-    let repo = dir.path().join("tallyho");
+    let repo = dir.path().join(folder);
     copy_dir(&example_repo_source(), &repo);
     let clean = commit_all(&repo);
     let (generated, _) = generate(&repo, &GenerateConfig { budget: 12, seed: 3, round: Some(1), ..Default::default() })
@@ -345,4 +350,31 @@ fn errors_name_what_is_wrong() {
 
     let o = socratic(&fx.home, &["export", "--format", "parquet", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "unknown format is a usage error");
+}
+
+#[test]
+fn a_control_character_in_the_folder_name_writes_no_line_of_its_own() {
+    let fx = fixture_in("tally\nRUN echo forged\rho");
+    let out_dir = tempfile::tempdir().unwrap();
+    for format in ["harbor", "swebench", "swesmith"] {
+        let out = out_dir.path().join(format);
+        stdout_json(&socratic(
+            &fx.home,
+            &["export", "--format", format, out.to_str().unwrap(), "--round", "1", "--json"],
+        ));
+        for entry in walkdir::WalkDir::new(&out) {
+            let entry = entry.unwrap();
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            assert!(!text.contains('\r'), "{}: {text}", entry.path().display());
+            for line in text.lines() {
+                assert!(!line.starts_with("RUN echo forged"), "{}: {text}", entry.path().display());
+            }
+            if entry.path().ends_with("environment/Dockerfile") {
+                assert!(text.contains("local/tally\\nRUN echo forged\\rho"), "escaped, still readable: {text}");
+            }
+        }
+    }
 }

@@ -314,3 +314,41 @@ fn the_lsp_proxy_answers_ends_and_reaps_when_its_daemon_dies() {
     assert_eq!(proxy.end(), Some(1));
     wait_until("the daemon to be reaped", || !exists(pid));
 }
+
+#[test]
+fn a_shell_with_another_runtime_dir_finds_the_daemon_through_its_home() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let started_in = tempfile::tempdir().expect("tempdir");
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let bin = env!("CARGO_BIN_EXE_socratic");
+    let daemon = Command::new(bin)
+        .arg("--home")
+        .arg(home.path())
+        .arg("daemon")
+        .env("XDG_RUNTIME_DIR", started_in.path())
+        .spawn()
+        .expect("start the daemon");
+    let status = |runtime: Option<&Path>| {
+        let mut cmd = Command::new(bin);
+        cmd.arg("--home").arg(home.path()).args(["daemon", "status"]).env_remove("XDG_RUNTIME_DIR");
+        if let Some(runtime) = runtime {
+            cmd.env("XDG_RUNTIME_DIR", runtime);
+        }
+        cmd.output().expect("status")
+    };
+    wait_until("the daemon to answer", || status(Some(started_in.path())).status.success());
+    let record = home.path().join("daemon.socket-path");
+    let record_mode = record.exists().then(|| mode(&record));
+    let answers: Vec<_> =
+        [Some(elsewhere.path()), None].into_iter().map(|runtime| (runtime, status(runtime))).collect();
+    stop(daemon); // before any assertion, so a failure leaves no daemon behind
+    assert_eq!(record_mode, Some(0o600), "the recorded socket path");
+    for (runtime, out) in answers {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "status with XDG_RUNTIME_DIR={runtime:?}: {stdout}");
+        assert!(stdout.starts_with("running"), "{stdout}");
+        assert!(stdout.contains(&started_in.path().display().to_string()), "the socket it runs on: {stdout}");
+    }
+    assert!(!record.exists(), "removed on a clean exit");
+    assert_eq!(status(Some(elsewhere.path())).status.code(), Some(1), "not running any more");
+}

@@ -30,9 +30,9 @@ pub fn run(home: &Path, args: DaemonArgs) -> anyhow::Result<i32> {
             rt.block_on(daemon::run(DaemonConfig { home: home.to_path_buf(), watch_traces: args.watch_traces }))?;
             Ok(super::EXIT_OK)
         }
-        DaemonAction::Status => match rt.block_on(daemon::control(home, "status")) {
-            Some(answer) => {
-                println!("{answer} socket={}", daemon::socket_path(home).display());
+        DaemonAction::Status => match rt.block_on(daemon::control_via(home, "status")) {
+            Some((answer, socket)) => {
+                println!("{answer} socket={}", socket.display());
                 Ok(super::EXIT_OK)
             }
             None => {

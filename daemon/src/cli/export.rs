@@ -47,7 +47,7 @@ pub fn run(home: &Path, args: ExportArgs) -> anyhow::Result<i32> {
     let store = Store::open(home)?;
     let summary = export::export(&store, format, &Selection { round: args.round, valid: args.valid }, &args.out)?;
     for s in &summary.skipped {
-        eprintln!("left out {}: {}", s.task_id, s.reason);
+        eprintln!("left out {}: {}", s.task_id, crate::text::escape_controls(&s.reason));
     }
     if args.json {
         print_json(&summary)?;

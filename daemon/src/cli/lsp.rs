@@ -44,14 +44,13 @@ pub fn spawn_daemon(home: &Path) -> anyhow::Result<()> {
 }
 
 async fn connect_or_start(home: &Path) -> anyhow::Result<tokio::net::UnixStream> {
-    let socket = daemon::socket_path(home);
-    if let Ok(s) = tokio::net::UnixStream::connect(&socket).await {
+    if let Some((s, _)) = daemon::connect(home).await {
         return Ok(s);
     }
     spawn_daemon(home)?;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if let Ok(s) = tokio::net::UnixStream::connect(&socket).await {
+        if let Some((s, _)) = daemon::connect(home).await {
             return Ok(s);
         }
     }

@@ -3,6 +3,7 @@
 use super::{print_json, EXIT_FAILED, EXIT_OK};
 use crate::engine::import::{import_paths, ImportReport};
 use crate::store::Store;
+use crate::text::escape_controls;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -49,10 +50,11 @@ pub fn run(home: &Path, cmd: TracesCmd) -> anyhow::Result<i32> {
                 print_json(&report)?;
             } else {
                 for r in &report.rejected {
-                    eprintln!("rejected: {r}");
+                    // File names may hold newlines: one file, one line.
+                    eprintln!("rejected: {}", escape_controls(r));
                 }
                 for w in &report.warnings {
-                    eprintln!("warning: {w}");
+                    eprintln!("warning: {}", escape_controls(w));
                 }
                 println!("{}", summary_line(&report));
             }

@@ -34,7 +34,8 @@ pub fn files(t: &ExportTask) -> std::result::Result<Vec<(String, String, bool)>,
     let image = t.image.as_deref().ok_or_else(|| {
         format!(
             "no environment image for {} at {}: build it and validate the task (`socratic tasks validate`)",
-            t.task.repo, t.task.base_commit
+            crate::text::escape_controls(&t.task.repo),
+            t.task.base_commit
         )
     })?;
     Ok(vec![
@@ -64,7 +65,7 @@ pub fn task_toml(t: &ExportTask) -> String {
     let mut tags = vec!["python".to_string(), "socratic".to_string(), task.operator.clone()];
     tags.extend(task.skill.iter().cloned());
     let mut s = String::new();
-    let _ = writeln!(s, "# socratic task {}, exported for Harbor.", toml_comment(&t.instance_id));
+    let _ = writeln!(s, "# socratic task {}, exported for Harbor.", crate::text::escape_controls(&t.instance_id));
     let _ = writeln!(s, "version = \"1.0\"\n");
     let _ = writeln!(s, "[metadata]");
     let _ = writeln!(s, "author_name = \"socratic\"");
@@ -91,7 +92,12 @@ pub fn task_toml(t: &ExportTask) -> String {
 /// repository's only commit.
 pub fn dockerfile(t: &ExportTask, image: &str) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "# socratic task {}: the environment image of {} with the bug applied.", t.instance_id, t.repo);
+    let _ = writeln!(
+        s,
+        "# socratic task {}: the environment image of {} with the bug applied.",
+        crate::text::escape_controls(&t.instance_id),
+        crate::text::escape_controls(&t.repo)
+    );
     let _ = writeln!(s, "# The repository is re-initialised with the bugged tree as its only commit, keeping the");
     let _ = writeln!(s, "# exclude list of the installed build products, so git shows no trace of the bug.");
     let _ = writeln!(s, "FROM {image}");
@@ -234,10 +240,6 @@ pub fn shell_quote(s: &str) -> String {
 /// Instance ids are `[A-Za-z0-9._-]` already; this keeps a commit message inside '...' safe anyway.
 fn shell_safe_message(s: &str) -> String {
     s.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')).collect()
-}
-
-fn toml_comment(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).collect()
 }
 
 /// A TOML basic string.

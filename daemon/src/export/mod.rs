@@ -305,8 +305,9 @@ struct RepoFacts {
 impl RepoFacts {
     fn read(root: &Path) -> std::result::Result<RepoFacts, String> {
         let repo = Repo::open(root).map_err(|e| format!("cannot open its repository: {e}"))?;
-        let folder = root.file_name().and_then(|n| n.to_str()).unwrap_or("repo").to_string();
+        let folder = crate::text::escape_controls(root.file_name().and_then(|n| n.to_str()).unwrap_or("repo"));
         let from_origin = repo.origin_url().as_deref().and_then(repo_name_from_url);
+        // The folder is escaped: the name goes into comments, TOML and JSON of the exports.
         let name = from_origin.unwrap_or_else(|| format!("local/{folder}"));
         Ok(RepoFacts { folder, name, repo })
     }

@@ -37,7 +37,8 @@ pub fn instance(t: &ExportTask) -> std::result::Result<Instance, String> {
     let image = t.image.clone().ok_or_else(|| {
         format!(
             "no environment image for {} at {}: build it and validate the task (`socratic tasks validate`)",
-            t.task.repo, t.task.base_commit
+            crate::text::escape_controls(&t.task.repo),
+            t.task.base_commit
         )
     })?;
     Ok(Instance {

@@ -4,7 +4,8 @@
 //! accepting only connections from our own uid) where every connection is an LSP session on shared state (an accept in one editor re-publishes in the
 //! others); Python files changed on disk re-checked against their tasks (a task whose site text
 //! is gone is marked stale); new trace files imported. A lock file keeps a second daemon on
-//! the same home from starting; SIGTERM / SIGINT / `daemon stop` shut it down cleanly.
+//! the same home from starting; `<home>/daemon.socket-path` records where the socket is, for
+//! clients whose `XDG_RUNTIME_DIR` differs; SIGTERM / SIGINT / `daemon stop` shut it down cleanly.
 //!
 //! A connection whose first byte is `!` is a control line (`!status`, `!stop`) instead of LSP.
 
@@ -35,6 +36,39 @@ pub fn socket_path(home: &Path) -> PathBuf {
     }
 }
 
+/// The file in the home where a running daemon records the path of its socket (mode 0600,
+/// removed on a clean exit): a shell whose `XDG_RUNTIME_DIR` differs still finds it.
+pub fn recorded_socket_path(home: &Path) -> PathBuf {
+    home.join("daemon.socket-path")
+}
+
+/// Where to look for the daemon of `home`: the path it recorded, then the computed one.
+pub fn socket_candidates(home: &Path) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    if let Ok(recorded) = std::fs::read_to_string(recorded_socket_path(home)) {
+        let recorded = recorded.trim_end_matches('\n');
+        if !recorded.is_empty() {
+            paths.push(PathBuf::from(recorded));
+        }
+    }
+    let computed = socket_path(home);
+    if !paths.contains(&computed) {
+        paths.push(computed);
+    }
+    paths
+}
+
+/// A connection to the running daemon of `home` and the socket it came through, trying
+/// [`socket_candidates`] in order; `None` when none answers.
+pub async fn connect(home: &Path) -> Option<(UnixStream, PathBuf)> {
+    for path in socket_candidates(home) {
+        if let Ok(stream) = UnixStream::connect(&path).await {
+            return Some((stream, path));
+        }
+    }
+    None
+}
+
 /// The lock file holding the daemon's pid.
 pub fn lock_path(home: &Path) -> PathBuf {
     home.join("daemon.lock")
@@ -49,12 +83,17 @@ pub struct DaemonConfig {
 
 /// Send a control line to a running daemon; its one-line answer, or `None` when none answers.
 pub async fn control(home: &Path, line: &str) -> Option<String> {
-    let mut stream = UnixStream::connect(socket_path(home)).await.ok()?;
+    control_via(home, line).await.map(|(answer, _)| answer)
+}
+
+/// [`control`], with the socket that answered.
+pub async fn control_via(home: &Path, line: &str) -> Option<(String, PathBuf)> {
+    let (mut stream, socket) = connect(home).await?;
     stream.write_all(format!("!{line}\n").as_bytes()).await.ok()?;
     let mut answer = String::new();
     let mut reader = BufReader::new(stream);
     tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut answer)).await.ok()?.ok()?;
-    Some(answer.trim().to_string())
+    Some((answer.trim().to_string(), socket))
 }
 
 /// Run the daemon until SIGTERM, SIGINT or `!stop`.
@@ -78,6 +117,9 @@ pub async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_file(&socket); // we hold the lock: any socket file left is stale
     let listener = bind_owner_only(&socket)?;
+    let record = recorded_socket_path(&cfg.home);
+    let _ = std::fs::remove_file(&record);
+    (&owner_only::open_file(&record)?).write_all(socket.to_string_lossy().as_bytes())?;
     let shared = Shared::open(&cfg.home)?;
     tracing::info!("daemon {} listening on {}", std::process::id(), socket.display());
 
@@ -114,6 +156,7 @@ pub async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
         }
     }
     tracing::info!("daemon shutting down");
+    let _ = std::fs::remove_file(&record);
     let _ = std::fs::remove_file(&socket);
     let _ = lock.set_len(0);
     let _ = FileExt::unlock(&lock);

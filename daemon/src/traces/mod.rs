@@ -8,7 +8,7 @@
 //! Each format lives in its own submodule with two plain functions over an already-decoded
 //! [`Doc`]: `sniff(&Doc) -> bool` (cheap structural check) and
 //! `parse(&Doc, &Ctx) -> Result<Vec<Record>, String>`. [`IMPORTERS`] lists them in the order they
-//! are tried. File walking (folders, symlink loops, size limits) lives here too, but reading the
+//! are tried. File walking (folders, symlink loops, links out of the folder, size limits) lives here too, but reading the
 //! bytes is the caller's job (`read_input`), so the parsing core stays IO-free.
 
 pub mod claude_code;
@@ -114,6 +114,8 @@ pub const IMPORTERS: &[Importer] = &[
 pub enum ImportError {
     #[error("{origin}: cannot read: {message}")]
     Read { origin: String, message: String },
+    #[error("{origin}: skipped: a symlink to {target}, outside the folder imported")]
+    LinkOutside { origin: String, target: String },
     #[error("{origin}: too large ({size} bytes; limit {limit})")]
     TooLarge { origin: String, size: u64, limit: u64 },
     #[error("{origin}: not UTF-8 text (invalid byte at offset {offset})")]
@@ -276,7 +278,27 @@ pub fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<ImportError>) {
             continue;
         }
         let mut found_any = false;
-        for entry in walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name() {
+        // Links are followed only while they stay inside the folder given: a link to `/etc` or to
+        // a trace elsewhere is skipped and named (a link named on the command line is followed).
+        let inside = root.canonicalize().unwrap_or_else(|_| root.clone());
+        let mut walk = walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name().into_iter();
+        while let Some(entry) = walk.next() {
+            if let Ok(e) = &entry {
+                if e.path_is_symlink() && e.depth() > 0 {
+                    let target = e.path().canonicalize();
+                    if !target.as_ref().is_ok_and(|t| t.starts_with(&inside)) {
+                        let target = target.or_else(|_| std::fs::read_link(e.path())).unwrap_or_default();
+                        if e.file_type().is_dir() {
+                            walk.skip_current_dir();
+                        }
+                        errors.push(ImportError::LinkOutside {
+                            origin: e.path().display().to_string(),
+                            target: target.display().to_string(),
+                        });
+                        continue;
+                    }
+                }
+            }
             match entry {
                 Ok(e) if e.file_type().is_file() => {
                     if is_importable_name(e.path()) {
