@@ -778,26 +778,31 @@ pub mod test_support {
         }
     }
 
+    /// A report of `instance` with no per-test detail, from `origin`.
+    pub fn report(instance: &str, source: SourceFormat, outcome: Outcome, origin: &str) -> EvalReport {
+        EvalReport {
+            instance_id: instance.into(),
+            source,
+            resolved: outcome == Outcome::Resolved,
+            outcome,
+            failure: None,
+            fail_to_pass_success: vec![],
+            fail_to_pass_failure: vec![],
+            pass_to_pass_success: vec![],
+            pass_to_pass_failure: vec![],
+            run: None,
+            patch: None,
+            origin: origin.into(),
+        }
+    }
+
     /// A `baseline` result for a task with no per-test detail.
     pub fn solve_result(task_id: &str, round: u32, outcome: Outcome) -> SolveResult {
         SolveResult {
             task_id: task_id.into(),
             round,
             solver: "baseline".into(),
-            report: EvalReport {
-                instance_id: task_id.into(),
-                source: SourceFormat::Solver,
-                resolved: outcome == Outcome::Resolved,
-                outcome,
-                failure: None,
-                fail_to_pass_success: vec![],
-                fail_to_pass_failure: vec![],
-                pass_to_pass_success: vec![],
-                pass_to_pass_failure: vec![],
-                run: None,
-                patch: None,
-                origin: "solve".into(),
-            },
+            report: report(task_id, SourceFormat::Solver, outcome, "solve"),
             diff: String::new(),
             trace_id: "tr-x".into(),
             duration_ms: 1,

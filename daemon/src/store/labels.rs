@@ -158,20 +158,9 @@ mod tests {
     }
 
     fn report(source: SourceFormat, run: Option<&str>, outcome: Outcome) -> EvalReport {
-        EvalReport {
-            instance_id: "acme__widgets-12".into(),
-            source,
-            resolved: outcome == Outcome::Resolved,
-            outcome,
-            failure: None,
-            fail_to_pass_success: vec![],
-            fail_to_pass_failure: vec![],
-            pass_to_pass_success: vec![],
-            pass_to_pass_failure: vec![],
-            run: run.map(str::to_string),
-            patch: None,
-            origin: "r.json".into(),
-        }
+        let mut r = crate::model::test_support::report("acme__widgets-12", source, outcome, "r.json");
+        r.run = run.map(str::to_string);
+        r
     }
 
     const PATCH: &str = "diff --git a/w.py b/w.py\n--- a/w.py\n+++ b/w.py\n@@ -1 +1 @@\n-a\n+b\n";

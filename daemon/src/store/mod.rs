@@ -429,20 +429,7 @@ mod tests {
     }
 
     fn report(instance: &str, source: SourceFormat, outcome: Outcome) -> EvalReport {
-        EvalReport {
-            instance_id: instance.into(),
-            source,
-            resolved: outcome == Outcome::Resolved,
-            outcome,
-            failure: None,
-            fail_to_pass_success: vec![],
-            fail_to_pass_failure: vec![],
-            pass_to_pass_success: vec![],
-            pass_to_pass_failure: vec![],
-            run: None,
-            patch: None,
-            origin: "r.json".into(),
-        }
+        crate::model::test_support::report(instance, source, outcome, "r.json")
     }
 
     #[test]
