@@ -36,7 +36,7 @@ async fn verdicts(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn example_repository_candidates_validate_the_same_hot_and_cold() {
-    let engine = Engine::connect().await.expect("a Docker engine must be running (see .ci/run)");
+    let engine = Engine::connect("tests").await.expect("a Docker engine must be running (see .ci/run)");
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("tallyho");
     std::fs::create_dir_all(&repo).unwrap();

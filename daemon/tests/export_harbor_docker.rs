@@ -24,7 +24,7 @@ fn docker(args: &[&str]) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn harbor_tasks_score_zero_bugged_and_one_after_the_reference_solution() {
-    let engine = Engine::connect().await.expect("a Docker engine must be running (see .ci/run)");
+    let engine = Engine::connect("tests").await.expect("a Docker engine must be running (see .ci/run)");
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("tallyho");
     copy_dir(&example_repo_source(), &repo);

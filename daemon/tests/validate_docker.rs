@@ -167,7 +167,7 @@ fn stage(v: &BTreeMap<String, Verdict>, name: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staged_verdicts_in_warm_and_strict_workers() {
-    let engine = Engine::connect().await.expect("a Docker engine must be running (see .ci/run)");
+    let engine = Engine::connect("tests").await.expect("a Docker engine must be running (see .ci/run)");
     engine.sweep().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("calc");
@@ -254,7 +254,7 @@ fn status(r: &RunResponse, test: &str) -> Option<TestStatus> {
 /// adds a test file, and a tree put back after tests wrote into it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_runs_requests_and_restores_the_tree() {
-    let engine = Engine::connect().await.expect("a Docker engine must be running (see .ci/run)");
+    let engine = Engine::connect("tests").await.expect("a Docker engine must be running (see .ci/run)");
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("calcw");
     std::fs::create_dir_all(repo.join("pkg")).unwrap();

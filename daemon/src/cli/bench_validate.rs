@@ -104,7 +104,7 @@ pub fn run(home: &Path, args: ValidateBenchArgs) -> anyhow::Result<i32> {
                 }
             }
         }
-        let engine = Engine::connect().await?;
+        let engine = crate::engine::environment::connect(&store).await?;
         let warm_cfg = ValidateConfig { workers: args.workers, timeout_s: args.timeout, ..Default::default() };
         let (warm, warm_verdicts) = measure("warm", &engine, &env, &tasks, &warm_cfg).await?;
         let mut modes = vec![warm];

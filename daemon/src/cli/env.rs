@@ -65,7 +65,7 @@ pub fn run(home: &Path, cmd: EnvCmd) -> anyhow::Result<i32> {
     let rt = runtime()?;
     match cmd {
         EnvCmd::Bootstrap(a) => rt.block_on(async {
-            let engine = Engine::connect().await?;
+            let engine = Engine::connect(&crate::sandbox::owner_of_home(home)).await?;
             let cfg = BootstrapConfig { suite: a.suite, mirror: a.mirror, ..Default::default() };
             eprintln!("bootstrapping {} (debootstrap; about a minute) ...", image::base_image_name(&cfg));
             let name = image::bootstrap_base(&engine, &cfg).await?;

@@ -110,13 +110,17 @@ pub fn main_exit_code() -> i32 {
     };
     init_logging();
     exit_quietly_when_stdout_closes();
-    match run(cli) {
+    let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             EXIT_FAILED
         }
-    }
+    };
+    // Containers whose guards were dropped on an error path are being removed on threads of
+    // their own: let them finish before the process ends.
+    crate::sandbox::wait_for_removals(std::time::Duration::from_secs(30));
+    code
 }
 
 /// `socratic ... | head`: when the reader of stdout goes away, a `println!` fails with EPIPE and

@@ -47,6 +47,11 @@ pub async fn base_image(engine: &Engine, opts: &ImageOptions, progress: &Progres
     }
 }
 
+/// The Docker engine, connected for the store's home: containers it starts are this home's.
+pub async fn connect(store: &Store) -> anyhow::Result<Engine> {
+    Ok(Engine::connect(&crate::sandbox::owner_of_home(store.home())).await?)
+}
+
 /// The environment for the repository's HEAD: stored (image still there), recorded in the
 /// image another home built, or built now.
 pub async fn ensure_env(
@@ -57,19 +62,19 @@ pub async fn ensure_env(
 ) -> anyhow::Result<Environment> {
     let (key, head) = repo_key(repo)?;
     let repo_name = Path::new(&key).file_name().and_then(|n| n.to_str()).unwrap_or("repo").to_string();
-    let engine = Engine::connect().await?;
+    let engine = connect(store).await?;
     engine.sweep().await?;
     if !opts.rebuild {
         if let Some(env) = store.environment(&key, &head)? {
             let current = image::env_image_name(&repo_name, &head, &env.base_image);
-            if env.image == current && engine.image_exists(&env.image).await {
+            if env.image == current && engine.image_reusable(&env.image).await {
                 return Ok(env);
             }
         }
     }
     let base = base_image(&engine, opts, progress).await?;
     let name = image::env_image_name(&repo_name, &head, &base);
-    if !opts.rebuild && engine.image_exists(&name).await {
+    if !opts.rebuild && engine.image_reusable(&name).await {
         if let Some(mut env) = image::read_env_record(&engine, &name).await? {
             if env.head == head && env.image == name {
                 env.repo = key;

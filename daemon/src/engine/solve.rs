@@ -111,7 +111,7 @@ pub async fn solve(store: &mut Store, home: &Path, opts: &SolveOptions) -> anyho
     for t in todo {
         by_commit.entry((t.repo.clone(), t.base_commit.clone())).or_default().push(t);
     }
-    let engine = Engine::connect().await?;
+    let engine = super::environment::connect(store).await?;
     for ((repo, base_commit), tasks) in by_commit {
         let env = task_env(store, &engine, &repo, &base_commit, &opts.image, &opts.progress).await?;
         let mut worker = Worker::start(&engine, &env.image, &Limits::default(), &env.run_env()).await?;
@@ -173,7 +173,7 @@ async fn task_env(
     progress: &Progress,
 ) -> anyhow::Result<Environment> {
     if let Some(env) = store.environment(repo, base_commit)? {
-        if engine.image_exists(&env.image).await {
+        if engine.image_reusable(&env.image).await {
             return Ok(env);
         }
     }

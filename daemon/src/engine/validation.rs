@@ -32,7 +32,7 @@ pub async fn validate_and_record(
     cfg: &ValidateConfig,
     progress: &Progress,
 ) -> anyhow::Result<Decided> {
-    let engine = crate::sandbox::Engine::connect().await?;
+    let engine = super::environment::connect(store).await?;
     let mut decided = Decided::default();
     let mut store_error = None;
     let mut counter = progress.start("validating", tasks.len() as u64);

@@ -3,9 +3,15 @@
 //! In: image names, commands, tar archives, patches. Out: containers (guards that remove
 //! themselves), exec results, committed images, and per-test results from the warm runner.
 //!
-//! Every container carries the label `socratic.owner` and the creating process id; `sweep`
-//! removes leftovers of processes that are gone. Validation containers run with the network
-//! off, memory / pids / CPU limits, and no host mounts.
+//! Ownership: an `Engine` is connected for one socratic home (`owner_of_home`). Every container
+//! it creates carries `socratic.owner=<that home's id>` and the creating process (pid and start
+//! time); `sweep` removes only containers of this home whose process is gone, so containers
+//! other tools start (even from our images) are never touched. Images are committed with those
+//! labels blanked, so nothing started from an image looks like ours. A guard dropped without
+//! `remove()` removes its container on a thread of its own, independent of the async runtime
+//! that dropped it; `wait_for_removals` lets a process wait for them before it exits.
+//! Validation containers run with the network off, memory / pids / CPU limits, and no host
+//! mounts.
 
 pub mod image;
 pub mod junit;
@@ -24,6 +30,39 @@ use std::time::Duration;
 pub const OWNER_LABEL: &str = "socratic.owner";
 /// Label holding the creating process id.
 pub const PID_LABEL: &str = "socratic.pid";
+/// Label holding the creating process's start time (clock ticks since boot), so a reused pid
+/// does not keep a leftover alive.
+pub const STARTED_LABEL: &str = "socratic.started";
+const OUR_LABELS: [&str; 3] = [OWNER_LABEL, PID_LABEL, STARTED_LABEL];
+
+/// The owner id of a socratic home: a hash of its canonical path. Containers carry it, and a
+/// home sweeps only its own.
+pub fn owner_of_home(home: &std::path::Path) -> String {
+    use sha2::{Digest, Sha256};
+    let path = std::fs::canonicalize(home).unwrap_or_else(|_| home.to_path_buf());
+    let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
+    format!("home-{}", &hex::encode(digest)[..16])
+}
+
+/// A process's start time in clock ticks since boot (`/proc/PID/stat` field 22), if it runs.
+fn process_start_time(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after the last ')'.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19).map(str::to_string)
+}
+
+/// Whether the process a container's labels name is still the one that created it.
+fn creator_alive(labels: &HashMap<String, String>) -> bool {
+    let Some(pid) = labels.get(PID_LABEL).and_then(|p| p.parse::<u32>().ok()) else {
+        return false;
+    };
+    match (process_start_time(pid), labels.get(STARTED_LABEL)) {
+        (None, _) => false,
+        (Some(now), Some(recorded)) => &now == recorded,
+        (Some(_), None) => true,
+    }
+}
 
 /// Sandbox errors name the operation; bollard's errors are wrapped, not leaked.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +95,7 @@ pub async fn with_timeout<T>(op: &str, secs: u64, fut: impl std::future::Future<
 #[derive(Clone)]
 pub struct Engine {
     docker: Docker,
+    owner: String,
 }
 
 /// Resource limits for a container.
@@ -83,13 +123,15 @@ pub struct ExecOutput {
 }
 
 impl Engine {
-    /// Connect and ping; a clear error with the fix when no engine answers.
-    pub async fn connect() -> Result<Engine> {
+    /// Connect and ping; a clear error with the fix when no engine answers. `owner` is the id
+    /// of the home the containers belong to (`owner_of_home`).
+    pub async fn connect(owner: &str) -> Result<Engine> {
+        let owner = owner.to_string();
         let endpoint = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
         let docker = Docker::connect_with_defaults()
             .map_err(|e| SandboxError::NoEngine { endpoint: endpoint.clone(), message: e.to_string() })?;
         match tokio::time::timeout(Duration::from_secs(5), docker.ping()).await {
-            Ok(Ok(_)) => Ok(Engine { docker }),
+            Ok(Ok(_)) => Ok(Engine { docker, owner }),
             Ok(Err(e)) => Err(SandboxError::NoEngine { endpoint, message: e.to_string() }),
             Err(_) => Err(SandboxError::NoEngine { endpoint, message: "no answer in 5 s".into() }),
         }
@@ -99,9 +141,23 @@ impl Engine {
         &self.docker
     }
 
+    /// The owner id this engine labels its containers with.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
     /// Whether an image with this name exists locally.
     pub async fn image_exists(&self, name: &str) -> bool {
         self.docker.inspect_image(name).await.is_ok()
+    }
+
+    /// Whether an image exists and carries no ownership of ours. Images committed before
+    /// ownership labels were blanked make every container started from them look like a
+    /// leftover of ours: they are rebuilt rather than reused.
+    pub async fn image_reusable(&self, name: &str) -> bool {
+        let Ok(inspect) = self.docker.inspect_image(name).await else { return false };
+        let labels = inspect.config.and_then(|c| c.labels).unwrap_or_default();
+        OUR_LABELS.iter().all(|l| labels.get(*l).is_none_or(|v| v.is_empty()))
     }
 
     /// Remove an image (forced); absent images are not an error.
@@ -116,9 +172,13 @@ impl Engine {
 
     /// Create and start a container that idles (`sleep infinity`), with our labels and limits.
     pub async fn start_container(&self, image: &str, limits: &Limits, env: &[String]) -> Result<Container> {
+        let pid = std::process::id();
         let mut labels = HashMap::new();
-        labels.insert(OWNER_LABEL.to_string(), "socratic".to_string());
-        labels.insert(PID_LABEL.to_string(), std::process::id().to_string());
+        labels.insert(OWNER_LABEL.to_string(), self.owner.clone());
+        labels.insert(PID_LABEL.to_string(), pid.to_string());
+        if let Some(started) = process_start_time(pid) {
+            labels.insert(STARTED_LABEL.to_string(), started);
+        }
         let host_config = HostConfig {
             memory: Some(limits.memory_bytes),
             pids_limit: Some(limits.pids),
@@ -146,10 +206,10 @@ impl Engine {
         Ok(container)
     }
 
-    /// Remove containers left by socratic processes that no longer run.
+    /// Remove containers this home's socratic processes left behind when they ended.
     pub async fn sweep(&self) -> Result<usize> {
         let mut filters = HashMap::new();
-        filters.insert("label".to_string(), vec![OWNER_LABEL.to_string()]);
+        filters.insert("label".to_string(), vec![format!("{OWNER_LABEL}={}", self.owner)]);
         let list = self
             .docker
             .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
@@ -157,9 +217,9 @@ impl Engine {
             .map_err(docker_err("list containers"))?;
         let mut removed = 0;
         for c in list {
-            let pid = c.labels.as_ref().and_then(|l| l.get(PID_LABEL)).and_then(|p| p.parse::<u32>().ok());
-            let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
-            if let (false, Some(id)) = (alive, c.id) {
+            let ours = c.labels.as_ref().and_then(|l| l.get(OWNER_LABEL)) == Some(&self.owner);
+            let alive = c.labels.as_ref().is_some_and(creator_alive);
+            if let (true, false, Some(id)) = (ours, alive, c.id) {
                 let opts = RemoveContainerOptionsBuilder::default().force(true).build();
                 if self.docker.remove_container(&id, Some(opts)).await.is_ok() {
                     removed += 1;
@@ -229,7 +289,9 @@ impl Container {
             .map_err(docker_err(format!("upload to {dest}")))
     }
 
-    /// Commit the container's file system as `repo:tag`.
+    /// Commit the container's file system as `repo:tag`. Our ownership labels are blanked in
+    /// the image (Docker merges the container's labels into a commit and cannot drop a key), so
+    /// containers others start from it are not ours and no sweep touches them.
     pub async fn commit(&self, repo: &str, tag: &str) -> Result<()> {
         let opts = bollard::query_parameters::CommitContainerOptionsBuilder::default()
             .container(&self.id)
@@ -239,6 +301,7 @@ impl Container {
             .build();
         let config = bollard::models::ContainerConfig {
             cmd: Some(vec!["sleep".into(), "infinity".into()]),
+            labels: Some(OUR_LABELS.iter().map(|l| (l.to_string(), String::new())).collect()),
             ..Default::default()
         };
         self.engine.docker.commit_container(opts, config).await.map_err(docker_err("commit"))?;
@@ -254,17 +317,70 @@ impl Container {
 }
 
 impl Drop for Container {
+    /// The fallback for guards dropped on error paths: remove the container on a thread with a
+    /// runtime of its own, so the removal survives the runtime (or the whole async task tree)
+    /// that dropped the guard.
     fn drop(&mut self) {
         if self.removed {
             return;
         }
-        let docker = self.engine.docker.clone();
-        let id = self.id.clone();
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                let opts = RemoveContainerOptionsBuilder::default().force(true).build();
-                let _ = docker.remove_container(&id, Some(opts)).await;
-            });
+        removals::spawn(self.id.clone());
+    }
+}
+
+/// Container removals handed off by dropped guards, and a way to wait for them.
+mod removals {
+    use std::sync::{Condvar, Mutex};
+    use std::time::{Duration, Instant};
+
+    static PENDING: Mutex<usize> = Mutex::new(0);
+    static DONE: Condvar = Condvar::new();
+
+    /// Remove container `id` on a new thread (a fresh connection and a current-thread runtime).
+    pub(super) fn spawn(id: String) {
+        *PENDING.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        let spawned = std::thread::Builder::new().name("socratic-container-removal".into()).spawn(move || {
+            remove_blocking(&id);
+            finish();
+        });
+        if spawned.is_err() {
+            finish();
         }
     }
+
+    fn remove_blocking(id: &str) {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        rt.block_on(async {
+            let Ok(docker) = bollard::Docker::connect_with_defaults() else { return };
+            let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).build();
+            let removal = docker.remove_container(id, Some(opts));
+            let _ = tokio::time::timeout(Duration::from_secs(60), removal).await;
+        });
+    }
+
+    fn finish() {
+        let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+        *pending = pending.saturating_sub(1);
+        DONE.notify_all();
+    }
+
+    /// Wait (at most `limit`) until every handed-off removal has finished; true when none is left.
+    pub fn wait(limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+        while *pending > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            pending = DONE.wait_timeout(pending, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        true
+    }
+}
+
+/// Wait (at most `limit`) for the removals of containers whose guards were dropped; a process
+/// calls this before it exits so none is left behind.
+pub fn wait_for_removals(limit: Duration) -> bool {
+    removals::wait(limit)
 }

@@ -136,6 +136,11 @@ impl Store {
         &self.path
     }
 
+    /// The home folder the store file lives in.
+    pub fn home(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
     fn path_str(&self) -> String {
         self.path.display().to_string()
     }
