@@ -630,6 +630,8 @@ pub enum RoundStep {
     Score,
     Select,
     Done,
+    /// Left unfinished on purpose (`round --new`): never resumed, never a curriculum.
+    Abandoned,
 }
 
 impl RoundStep {
@@ -650,11 +652,15 @@ impl RoundStep {
             RoundStep::Score => "score",
             RoundStep::Select => "select",
             RoundStep::Done => "done",
+            RoundStep::Abandoned => "abandoned",
         }
     }
 
-    /// The step after this one (`Done` stays `Done`).
+    /// The step after this one (`Done` stays `Done`, `Abandoned` stays `Abandoned`).
     pub fn next(self) -> RoundStep {
+        if self == RoundStep::Abandoned {
+            return self;
+        }
         let i = RoundStep::ALL.iter().position(|s| *s == self).unwrap_or(5);
         RoundStep::ALL[(i + 1).min(5)]
     }

@@ -7,8 +7,8 @@ use super::env::{runtime, ImageArgs};
 use super::{print_json, EXIT_FAILED, EXIT_OK};
 use crate::engine::curriculum::{pick_round, Membership};
 use crate::engine::round::{
-    round_line, run_round_holding, RoundLock, RoundOptions, DEFAULT_BUDGET, DEFAULT_KEEP, DEFAULT_MAX_SKILL_SHARE,
-    DEFAULT_REFERENCE, DEFAULT_SEED,
+    round_line, run_round_holding, RoundLock, RoundOptions, StatedInputs, DEFAULT_BUDGET, DEFAULT_KEEP,
+    DEFAULT_MAX_SKILL_SHARE, DEFAULT_REFERENCE, DEFAULT_SEED,
 };
 use crate::lsp::protocol::TaskRow;
 use crate::lsp::tasks::stored_rows;
@@ -24,18 +24,23 @@ pub struct RoundArgs {
     /// Repository to generate tasks in (default: the previous round's).
     #[arg(long)]
     pub repo: Option<PathBuf>,
-    /// Base seed; round N generates with seed + N.
-    #[arg(long, default_value_t = DEFAULT_SEED)]
-    pub seed: u64,
-    /// Candidates generated per round.
-    #[arg(long, default_value_t = DEFAULT_BUDGET)]
-    pub budget: usize,
-    /// Tasks kept per round.
-    #[arg(long, default_value_t = DEFAULT_KEEP)]
-    pub keep: usize,
-    /// No skill takes more than this share of the kept tasks.
-    #[arg(long, default_value_t = DEFAULT_MAX_SKILL_SHARE)]
-    pub max_skill_share: f64,
+    /// Base seed; round N generates with seed + N [default: 0]. A resumed round keeps the
+    /// values it started with: a different one applies when its step has not run yet, else
+    /// the resume is refused (see --new).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Candidates generated per round [default: 40].
+    #[arg(long)]
+    pub budget: Option<usize>,
+    /// Tasks kept per round [default: 10].
+    #[arg(long)]
+    pub keep: Option<usize>,
+    /// No skill takes more than this share of the kept tasks [default: 0.5].
+    #[arg(long)]
+    pub max_skill_share: Option<f64>,
+    /// Abandon an unfinished round (it stays listed as abandoned) and start a new one.
+    #[arg(long = "new")]
+    pub new_round: bool,
     /// Scoring model folder (default: a small random model in the home).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
@@ -111,10 +116,17 @@ impl RoundArgs {
         };
         let device = self.device.parse().map_err(|e: String| anyhow::anyhow!(e))?;
         Ok(RoundOptions {
-            seed: self.seed,
-            budget: self.budget,
-            keep: self.keep,
-            max_skill_share: self.max_skill_share,
+            seed: self.seed.unwrap_or(DEFAULT_SEED),
+            budget: self.budget.unwrap_or(DEFAULT_BUDGET),
+            keep: self.keep.unwrap_or(DEFAULT_KEEP),
+            max_skill_share: self.max_skill_share.unwrap_or(DEFAULT_MAX_SKILL_SHARE),
+            stated: StatedInputs {
+                seed: self.seed.is_some(),
+                budget: self.budget.is_some(),
+                keep: self.keep.is_some(),
+                max_skill_share: self.max_skill_share.is_some(),
+            },
+            new_round: self.new_round,
             model: self.model.clone(),
             reference: self.reference.clone(),
             device,
@@ -130,9 +142,15 @@ pub fn run_round_cmd(home: &Path, args: RoundArgs) -> anyhow::Result<i32> {
     let lock = if args.wait { RoundLock::acquire_waiting(home)? } else { RoundLock::try_acquire(home)? };
     let mut store = Store::open(home)?;
     let opts = args.options(&store)?;
-    let (next, resumed) = crate::engine::round::current_round(&store, &opts)?;
-    if resumed {
-        eprintln!("resuming round {} at step {} (with the inputs it started with)", next.number, next.step.as_str());
+    let start = crate::engine::round::current_round(&store, &opts)?;
+    if start.resumed {
+        eprintln!("resuming round {} at step {}", start.round.number, start.round.step.as_str());
+    }
+    if args.json {
+        // Without a progress display, say here what the round changed.
+        for line in &start.applied {
+            eprintln!("{line}");
+        }
     }
     let round = runtime()?.block_on(run_round_holding(&mut store, home, &opts, &lock))?;
     if args.json {

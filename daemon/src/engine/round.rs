@@ -37,7 +37,9 @@ pub const DEFAULT_MAX_SKILL_SHARE: f64 = 0.5;
 pub const DEFAULT_REFERENCE: &str = "failures";
 
 /// How to run a round. Only `repo`, `seed`, `budget`, `keep` and `max_skill_share` become the
-/// round's recorded inputs; a resumed round keeps the inputs it started with.
+/// round's recorded inputs. A resumed round keeps the inputs it started with, except stated
+/// ones (`stated`) whose step has not run yet, which apply; a stated input that differs from
+/// one already used refuses the resume (`new_round` abandons the unfinished round instead).
 #[derive(Debug, Clone)]
 pub struct RoundOptions {
     pub repo: PathBuf,
@@ -55,6 +57,32 @@ pub struct RoundOptions {
     pub image: ImageOptions,
     /// Where the round's progress events go.
     pub progress: Progress,
+    /// Which of seed / budget / keep / max_skill_share the caller stated (a flag, an editor
+    /// option) rather than left at their defaults.
+    pub stated: StatedInputs,
+    /// Abandon an unfinished round and start a new one.
+    pub new_round: bool,
+}
+
+/// The round inputs a caller stated explicitly; only these are compared with a resumed round's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatedInputs {
+    pub seed: bool,
+    pub budget: bool,
+    pub keep: bool,
+    pub max_skill_share: bool,
+}
+
+/// The round `run_round` goes on with: a new one (after abandoning the unfinished one, when
+/// asked), or the unfinished one with the stated inputs that could still apply.
+#[derive(Debug, Clone)]
+pub struct RoundStart {
+    pub round: Round,
+    pub resumed: bool,
+    /// What changed in a resumed round's inputs, one line each.
+    pub applied: Vec<String>,
+    /// The unfinished round to mark abandoned before the new one starts.
+    pub abandoned: Option<Round>,
 }
 
 impl RoundOptions {
@@ -71,25 +99,37 @@ impl RoundOptions {
             validate: ValidateConfig::default(),
             image: ImageOptions::default(),
             progress: Progress::none(),
+            stated: StatedInputs::default(),
+            new_round: false,
         }
     }
 }
 
-/// The unfinished round to resume, else a new one numbered after the last.
-pub fn current_round(store: &Store, opts: &RoundOptions) -> anyhow::Result<(Round, bool)> {
+/// The unfinished round to resume, else a new one numbered after the last. Reads only: the
+/// caller saves what it returns.
+pub fn current_round(store: &Store, opts: &RoundOptions) -> anyhow::Result<RoundStart> {
     let rounds = store.rounds()?;
-    if let Some(r) = rounds.last().filter(|r| r.step != RoundStep::Done) {
-        let asked = opts.repo.canonicalize().unwrap_or_else(|_| opts.repo.clone());
-        if Path::new(&r.inputs.repo) != asked {
-            anyhow::bail!(
-                "round {} of {} is unfinished (at step {}); finish it first with `socratic round --repo {}`",
-                r.number,
-                r.inputs.repo,
-                r.step.as_str(),
-                r.inputs.repo
-            );
+    let unfinished = rounds.last().filter(|r| !matches!(r.step, RoundStep::Done | RoundStep::Abandoned));
+    let mut abandoned = None;
+    if let Some(r) = unfinished {
+        if opts.new_round {
+            abandoned = Some(Round { step: RoundStep::Abandoned, ..r.clone() });
+        } else {
+            let asked = opts.repo.canonicalize().unwrap_or_else(|_| opts.repo.clone());
+            if Path::new(&r.inputs.repo) != asked {
+                anyhow::bail!(
+                    "round {} of {} is unfinished (at step {}); finish it first with `socratic round --repo {}`, \
+                     or abandon it with `socratic round --new --repo {}`",
+                    r.number,
+                    r.inputs.repo,
+                    r.step.as_str(),
+                    r.inputs.repo,
+                    opts.repo.display()
+                );
+            }
+            let (round, applied) = reconcile_inputs(r, opts)?;
+            return Ok(RoundStart { round, resumed: true, applied, abandoned: None });
         }
-        return Ok((r.clone(), true));
     }
     let number = rounds.last().map_or(1, |r| r.number + 1);
     let (repo, head) = super::environment::repo_key(&opts.repo)?;
@@ -117,7 +157,72 @@ pub fn current_round(store: &Store, opts: &RoundOptions) -> anyhow::Result<(Roun
         kept: vec![],
         timings_ms: BTreeMap::new(),
     };
-    Ok((round, false))
+    Ok(RoundStart { round, resumed: false, applied: vec![], abandoned })
+}
+
+/// One recorded input of a round: its flag, the value recorded, the value stated, and the last
+/// step before which a change still applies.
+struct InputChange {
+    flag: &'static str,
+    recorded: String,
+    stated: String,
+    used_from: RoundStep,
+}
+
+/// The unfinished round `r` with the stated inputs that differ applied where the step that uses
+/// them has not run yet (seed and budget before generate starts; keep and max-skill-share
+/// before select finishes); an error naming the inputs that can no longer apply.
+fn reconcile_inputs(r: &Round, opts: &RoundOptions) -> anyhow::Result<(Round, Vec<String>)> {
+    let stated = opts.stated;
+    let seed = opts.seed.wrapping_add(r.number as u64);
+    let mut changes = Vec::new();
+    let mut differs = |on: bool, flag, recorded: String, asked: String, used_from| {
+        if on && recorded != asked {
+            changes.push(InputChange { flag, recorded, stated: asked, used_from });
+        }
+    };
+    // The round's seed is the base seed + its number; compare base seeds.
+    let recorded_base = r.inputs.seed.wrapping_sub(r.number as u64);
+    differs(stated.seed, "--seed", recorded_base.to_string(), opts.seed.to_string(), RoundStep::Generate);
+    differs(stated.budget, "--budget", r.inputs.budget.to_string(), opts.budget.to_string(), RoundStep::Generate);
+    differs(stated.keep, "--keep", r.inputs.keep.to_string(), opts.keep.to_string(), RoundStep::Done);
+    let share = |s: f64| format!("{s}");
+    differs(
+        stated.max_skill_share,
+        "--max-skill-share",
+        share(r.inputs.max_skill_share),
+        share(opts.max_skill_share),
+        RoundStep::Done,
+    );
+    let (late, apply): (Vec<&InputChange>, Vec<&InputChange>) = changes.iter().partition(|c| r.step >= c.used_from);
+    if !late.is_empty() {
+        let was = late.iter().map(|c| format!("{} {}", c.flag, c.recorded)).collect::<Vec<_>>().join(" ");
+        let asked = late.iter().map(|c| format!("{} {}", c.flag, c.stated)).collect::<Vec<_>>().join(" ");
+        let flags = late.iter().map(|c| c.flag).collect::<Vec<_>>().join(", ");
+        anyhow::bail!(
+            "round {} is unfinished (at step {}) and was started with {was}; the steps that use {flags} have run, \
+             so {asked} cannot apply to it. Run `socratic round` without {flags} (or with the values it started \
+             with) to finish it, or `socratic round --new {asked}` to abandon it and start round {}",
+            r.number,
+            r.step.as_str(),
+            r.number + 1
+        );
+    }
+    let mut round = r.clone();
+    let mut applied = Vec::new();
+    for c in apply {
+        match c.flag {
+            "--seed" => round.inputs.seed = seed,
+            "--budget" => round.inputs.budget = opts.budget,
+            "--keep" => round.inputs.keep = opts.keep,
+            _ => round.inputs.max_skill_share = opts.max_skill_share,
+        }
+        applied.push(format!(
+            "round {} resumes with {} {} (was {}): the step that uses it has not run yet",
+            r.number, c.flag, c.stated, c.recorded
+        ));
+    }
+    Ok((round, applied))
 }
 
 /// Run (or resume) a round to the end.
@@ -134,7 +239,14 @@ pub async fn run_round_holding(
     opts: &RoundOptions,
     lock: &RoundLock,
 ) -> anyhow::Result<Round> {
-    let (mut round, _resumed) = current_round(store, opts)?;
+    let RoundStart { mut round, applied, abandoned, .. } = current_round(store, opts)?;
+    if let Some(old) = &abandoned {
+        store.save_round(old)?;
+        opts.progress.message(format!("round {} abandoned unfinished; starting round {}", old.number, round.number));
+    }
+    for line in &applied {
+        opts.progress.message(line.clone());
+    }
     store.save_round(&round)?;
     while round.step != RoundStep::Done {
         let step = round.step;
@@ -147,7 +259,7 @@ pub async fn run_round_holding(
             RoundStep::Validate => validate_step(store, &mut round, opts).await?,
             RoundStep::Score => score_step(store, home, &mut round, opts)?,
             RoundStep::Select => select_step(store, &mut round)?,
-            RoundStep::Done => {}
+            RoundStep::Done | RoundStep::Abandoned => {}
         }
         *round.timings_ms.entry(step.as_str().to_string()).or_default() += started.elapsed().as_millis() as u64;
         round.step = step.next();
@@ -446,6 +558,82 @@ pub fn round_line(r: &Round) -> String {
 mod tests {
     use super::*;
     use crate::engine::curriculum::tests::task;
+
+    /// A store whose last round, in `repo`, stopped before `step` with budget 10, keep 4, seed 3 + 1.
+    fn unfinished(dir: &Path, repo: &Path, step: RoundStep) -> Store {
+        let mut store = Store::open(&dir.join("home")).unwrap();
+        let mut r = crate::model::test_support::round(1, &[]);
+        r.inputs.repo = repo.canonicalize().unwrap().display().to_string();
+        (r.inputs.budget, r.inputs.keep, r.inputs.seed, r.step) = (10, 4, 4, step);
+        store.save_round(&r).unwrap();
+        store
+    }
+
+    fn stated(repo: &Path, budget: Option<usize>, keep: Option<usize>, seed: Option<u64>) -> RoundOptions {
+        RoundOptions {
+            budget: budget.unwrap_or(DEFAULT_BUDGET),
+            keep: keep.unwrap_or(DEFAULT_KEEP),
+            seed: seed.unwrap_or(DEFAULT_SEED),
+            stated: StatedInputs {
+                budget: budget.is_some(),
+                keep: keep.is_some(),
+                seed: seed.is_some(),
+                ..Default::default()
+            },
+            ..RoundOptions::new(repo.to_path_buf())
+        }
+    }
+
+    #[test]
+    fn a_resumed_round_refuses_stated_inputs_its_finished_steps_used_and_applies_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path();
+        let store = unfinished(dir.path(), repo, RoundStep::Validate);
+        // Defaults are not stated: the round resumes with what it started with.
+        let start = current_round(&store, &stated(repo, None, None, None)).unwrap();
+        assert!(start.resumed && start.applied.is_empty());
+        assert_eq!((start.round.inputs.budget, start.round.inputs.keep), (10, 4));
+        // The same values stated: no change.
+        let start = current_round(&store, &stated(repo, Some(10), Some(4), Some(3))).unwrap();
+        assert!(start.applied.is_empty(), "{:?}", start.applied);
+        // A budget after generate ran: refused, naming both values and the ways out.
+        let err = current_round(&store, &stated(repo, Some(20), None, None)).unwrap_err().to_string();
+        for part in ["round 1", "at step validate", "--budget 10", "--budget 20", "--new", "round 2"] {
+            assert!(err.contains(part), "{part:?} missing from: {err}");
+        }
+        let err = current_round(&store, &stated(repo, None, None, Some(9))).unwrap_err().to_string();
+        assert!(err.contains("--seed 3") && err.contains("--seed 9"), "{err}");
+        // keep is used by select, which has not run: applied and said.
+        let start = current_round(&store, &stated(repo, None, Some(6), None)).unwrap();
+        assert_eq!(start.round.inputs.keep, 6);
+        assert_eq!(start.applied.len(), 1);
+        assert!(start.applied[0].contains("--keep 6 (was 4)"), "{:?}", start.applied);
+        // Before generate, budget and seed still apply (the round's seed is base + number).
+        let dir2 = tempfile::tempdir().unwrap();
+        let store = unfinished(dir2.path(), repo, RoundStep::Distill);
+        let start = current_round(&store, &stated(repo, Some(20), None, Some(9))).unwrap();
+        assert_eq!((start.round.inputs.budget, start.round.inputs.seed), (20, 10));
+    }
+
+    #[test]
+    fn round_new_abandons_the_unfinished_round_and_starts_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("tallyho");
+        crate::examples::write_example_repo(&repo).unwrap();
+        let mut store = unfinished(dir.path(), &repo, RoundStep::Score);
+        let opts = RoundOptions { new_round: true, ..stated(&repo, Some(20), None, None) };
+        let start = current_round(&store, &opts).unwrap();
+        assert!(!start.resumed);
+        assert_eq!((start.round.number, start.round.inputs.budget), (2, 20));
+        let old = start.abandoned.expect("the unfinished round is abandoned");
+        assert_eq!((old.number, old.step), (1, RoundStep::Abandoned));
+        store.save_round(&old).unwrap();
+        store.save_round(&start.round).unwrap();
+        // An abandoned round is never resumed again.
+        let start = current_round(&store, &stated(&repo, None, None, None)).unwrap();
+        assert_eq!(start.round.number, 2);
+        assert!(start.resumed);
+    }
 
     fn ranked(id: &str, skill: Option<&str>, reward: f64, decision: Decision) -> Ranked {
         let mut t = task(id, 1, decision);

@@ -10,7 +10,7 @@
 
 use super::{invalid, Session};
 use crate::engine::progress::{Progress, ProgressEvent};
-use crate::engine::round::{run_round, RoundOptions};
+use crate::engine::round::{run_round, RoundOptions, StatedInputs};
 use crate::model::{Round, RoundStep};
 use crate::validate::run::ValidateConfig;
 
@@ -71,6 +71,12 @@ impl RoundParams {
             budget: self.budget.unwrap_or(defaults.budget),
             keep: self.keep.unwrap_or(defaults.keep),
             max_skill_share: self.max_skill_share.unwrap_or(defaults.max_skill_share),
+            stated: StatedInputs {
+                seed: self.seed.is_some(),
+                budget: self.budget.is_some(),
+                keep: self.keep.is_some(),
+                max_skill_share: self.max_skill_share.is_some(),
+            },
             model: self.model.map(|m| root.join(m)),
             reference,
             validate: ValidateConfig { workers, ..defaults.validate.clone() },
@@ -121,7 +127,7 @@ fn step_index(step: RoundStep) -> u32 {
         RoundStep::Generate => 1,
         RoundStep::Validate => 2,
         RoundStep::Score => 3,
-        RoundStep::Select | RoundStep::Done => 4,
+        RoundStep::Select | RoundStep::Done | RoundStep::Abandoned => 4,
     }
 }
 
