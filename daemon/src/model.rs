@@ -609,13 +609,35 @@ impl Verdict {
     }
 }
 
-/// A task's reward with its parts.
+/// Why a score carries no reward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoReward {
+    /// The reference set was empty (no trusted fix) or its gradients cancelled out.
+    NoReference,
+    /// The scoring model's weights are random (the built-in tiny model), not trained.
+    RandomModel,
+}
+
+impl NoReward {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoReward::NoReference => "no reference set",
+            NoReward::RandomModel => "random model",
+        }
+    }
+}
+
+/// A task's reward with its parts. `reward` is `None` (and `no_reward` says why) when the
+/// number would not be a signal: no reference set to align with, or a model with random weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Score {
     pub task_id: String,
     pub validity: f64,
     pub cosine: f64,
-    pub reward: f64,
+    pub reward: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_reward: Option<NoReward>,
     pub reference_set: String,
     pub model_hash: String,
 }

@@ -124,7 +124,8 @@ fn fill(home: &Path) {
                         task_id: t.id.clone(),
                         validity: 1.0,
                         cosine: reward,
-                        reward,
+                        reward: Some(reward),
+                        no_reward: None,
                         reference_set: "failures".into(),
                         model_hash: "m".into(),
                     })

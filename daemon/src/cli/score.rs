@@ -7,7 +7,8 @@
 //! Exit 1 when the reference set is empty or a model cannot be loaded, 2 for a bad device name.
 
 use super::{print_json, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::engine::scoring::{reference_direction, reference_texts, score_tasks};
+use crate::engine::scoring::{reference_direction, reference_texts, score_tasks, why_no_reward, NO_REFERENCE};
+use crate::model::NoReward;
 use crate::score::{self, DeviceKind, FeatureConfig, Scorer, TinySpec};
 use crate::store::Store;
 use clap::{Args, Subcommand};
@@ -92,7 +93,8 @@ pub struct ScoreRow {
     pub task_id: String,
     pub validity: f64,
     pub cosine: f64,
-    pub reward: f64,
+    /// `None` when the score is not a signal (see `no_reward` in the output).
+    pub reward: Option<f64>,
     pub loss: f64,
     pub cached: bool,
 }
@@ -107,6 +109,8 @@ pub struct ScoreOutput {
     pub seed: u64,
     pub reference_set: String,
     pub reference_size: usize,
+    /// Why the scores carry no reward (no reference set, a random model), when they do not.
+    pub no_reward: Option<NoReward>,
     pub computed: usize,
     pub cached: usize,
     pub seconds: f64,
@@ -157,10 +161,6 @@ pub fn run_score(home: &Path, args: ScoreArgs) -> anyhow::Result<i32> {
             return Ok(EXIT_FAILED);
         }
     };
-    if reference.is_empty() {
-        eprintln!("error: the reference set '{}' is empty (no trusted fix to align with)", args.reference);
-        return Ok(EXIT_FAILED);
-    }
     let scorer = match Scorer::load(&args.model.model, dev, feature_config(&args.model, args.max_len)) {
         Ok(s) => s,
         Err(e) => {
@@ -179,11 +179,13 @@ pub fn run_score(home: &Path, args: ScoreArgs) -> anyhow::Result<i32> {
         }
         bar.inc(1);
     })?;
-    let Some(direction) = direction else {
-        bar.finish_and_clear();
-        eprintln!("error: the reference features cancel out (zero mean gradient)");
-        return Ok(EXIT_FAILED);
+    // As a round does: an empty reference set (or one whose gradients cancel out) scores with
+    // no reward rather than failing.
+    let (reference_set, direction) = match direction {
+        Some(d) => (reference_set, d),
+        None => (NO_REFERENCE.to_string(), vec![0.0; scorer.feature_config().dim]),
     };
+    let no_reward = why_no_reward(&scorer, &reference_set);
     let scored = score_tasks(&mut store, &scorer, &direction, &reference_set, &tasks, |_| bar.inc(1))?;
     let mut rows = Vec::with_capacity(scored.len());
     for st in scored {
@@ -203,7 +205,8 @@ pub fn run_score(home: &Path, args: ScoreArgs) -> anyhow::Result<i32> {
         });
     }
     bar.finish_and_clear();
-    rows.sort_by(|a, b| b.reward.total_cmp(&a.reward).then(b.cosine.total_cmp(&a.cosine)));
+    let reward = |r: &ScoreRow| r.reward.unwrap_or(f64::NEG_INFINITY);
+    rows.sort_by(|a, b| reward(b).total_cmp(&reward(a)).then(b.cosine.total_cmp(&a.cosine)));
     let out = ScoreOutput {
         model_hash: scorer.model_hash().to_string(),
         device: dev.as_str().to_string(),
@@ -212,6 +215,7 @@ pub fn run_score(home: &Path, args: ScoreArgs) -> anyhow::Result<i32> {
         seed: args.model.seed,
         reference_set,
         reference_size: reference.len(),
+        no_reward,
         computed,
         cached,
         seconds: started.elapsed().as_secs_f64(),
@@ -229,9 +233,13 @@ pub fn run_score(home: &Path, args: ScoreArgs) -> anyhow::Result<i32> {
             out.computed,
             out.cached
         );
+        if let Some(why) = out.no_reward {
+            println!("no reward: scored with {} (rewards need a trained --model and trusted fixes)", why.as_str());
+        }
         println!("{:22} {:>8} {:>8} {:>8} {:>8}", "task", "validity", "cosine", "reward", "loss");
         for r in &out.tasks {
-            println!("{:22} {:>8.0} {:>8.4} {:>8.4} {:>8.3}", r.task_id, r.validity, r.cosine, r.reward, r.loss);
+            let reward = r.reward.map_or("-".to_string(), |x| format!("{x:.4}"));
+            println!("{:22} {:>8.0} {:>8.4} {:>8} {:>8.3}", r.task_id, r.validity, r.cosine, reward, r.loss);
         }
     }
     Ok(EXIT_OK)
@@ -359,6 +367,8 @@ mod tests {
         let (home, model, reference) =
             (dir.path().join("home"), dir.path().join("model"), dir.path().join("ref.jsonl"));
         score::write_tiny_model(&model, &TinySpec::default()).expect("tiny");
+        // The tiny model is marked as random weights; without the mark it stands for a trained one.
+        std::fs::remove_file(model.join(score::RANDOM_WEIGHTS_MARKER)).expect("marker");
         let (valid, invalid) =
             (task("    return x + 1", "    return x - 1"), task("    return x * 2", "    return x / 2"));
         let mut store = Store::open(&home).expect("store");
@@ -393,17 +403,26 @@ mod tests {
         let first_reward = s[0].reward;
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].validity, 1.0);
-        assert!(s[0].cosine > 0.0 && (s[0].reward - s[0].cosine).abs() < 1e-12, "{:?}", s[0]);
+        assert!(s[0].cosine > 0.0 && s[0].reward.is_some_and(|r| (r - s[0].cosine).abs() < 1e-12), "{:?}", s[0]);
         let s = store.scores(&invalid.id).expect("scores");
-        assert_eq!((s[0].validity, s[0].reward), (0.0, 0.0));
+        assert_eq!((s[0].validity, s[0].reward), (0.0, Some(0.0)));
         assert!(s[0].reference_set.starts_with("file:ref.jsonl@"));
         drop(store);
         // Same settings again: every feature comes from the cache, the scores are unchanged.
         assert_eq!(run_score(&home, args(false)).expect("score"), EXIT_OK);
         let again = Store::open(&home).expect("store").scores(&valid.id).expect("scores");
         assert_eq!((again.len(), again[0].reward), (1, first_reward));
-        // An empty reference set fails with exit 1.
+        // An empty reference set scores as a round does: no reward, said why, not zeros.
         std::fs::write(&reference, "\n").expect("write");
-        assert_eq!(run_score(&home, args(true)).expect("score"), EXIT_FAILED);
+        assert_eq!(run_score(&home, args(true)).expect("score"), EXIT_OK);
+        let s = Store::open(&home).expect("store").scores(&valid.id).expect("scores");
+        let none = s.iter().find(|s| s.reference_set == NO_REFERENCE).expect("a score against no reference");
+        assert_eq!((none.reward, none.no_reward), (None, Some(NoReward::NoReference)));
+        // A model with random weights: no reward either, whatever the reference set.
+        std::fs::write(&reference, format!("{gold}\n")).expect("write");
+        std::fs::write(model.join(score::RANDOM_WEIGHTS_MARKER), "random\n").expect("marker");
+        assert_eq!(run_score(&home, args(true)).expect("score"), EXIT_OK);
+        let s = Store::open(&home).expect("store").scores(&valid.id).expect("scores");
+        assert_eq!((s[0].reward, s[0].no_reward), (None, Some(NoReward::RandomModel)), "{:?}", s[0]);
     }
 }

@@ -451,8 +451,8 @@ fn scoring_model(home: &Path, opts: &RoundOptions) -> anyhow::Result<PathBuf> {
 }
 
 /// Score the round's valid tasks against the reference set; valid tasks become `scored`.
-/// With an empty reference set (recorded as reference `none`) every reward is 0 and the
-/// selection falls back to the skill weights.
+/// With an empty reference set (recorded as reference `none`) or a random model, scores carry
+/// no reward and the selection falls back to the skill weights.
 fn score_step(store: &mut Store, home: &Path, round: &mut Round, opts: &RoundOptions) -> anyhow::Result<()> {
     let model = scoring_model(home, opts)?;
     let feature = FeatureConfig {
@@ -467,7 +467,7 @@ fn score_step(store: &mut Store, home: &Path, round: &mut Round, opts: &RoundOpt
     let direction = reference_direction(store, &scorer, &texts, |_| {})?;
     let (name, direction) = match direction {
         Some(d) => (name, d),
-        None => ("none".to_string(), vec![0.0; scorer.feature_config().dim]),
+        None => (super::scoring::NO_REFERENCE.to_string(), vec![0.0; scorer.feature_config().dim]),
     };
     let mut counter = opts.progress.start("scoring", valid.len() as u64);
     score_tasks(store, &scorer, &direction, &name, &valid, |_| counter.advance(None))?;
@@ -531,7 +531,8 @@ fn select_step(store: &mut Store, round: &mut Round) -> anyhow::Result<()> {
                 Some(&s.model_hash) == round.inputs.model_hash.as_ref()
                     && Some(&s.reference_set) == round.inputs.reference_set.as_ref()
             })
-            .map_or(0.0, |s| s.reward);
+            .and_then(|s| s.reward)
+            .unwrap_or(0.0);
         let skill_weight = task.skill.as_ref().and_then(|s| weights.get(s)).copied().unwrap_or(0.0);
         ranked.push(Ranked { task, reward, skill_weight });
     }

@@ -4,7 +4,7 @@
 //!
 //! In: the store, a loaded `Scorer`, tasks. Out: `Score`s (saved) and cache hit counts.
 
-use crate::model::{sha256_hex, Outcome, Score, Task};
+use crate::model::{sha256_hex, NoReward, Outcome, Score, Task};
 use crate::score::{self, Scorer, TaskText};
 use crate::store::{FeatureRow, Store};
 use std::collections::BTreeSet;
@@ -96,6 +96,20 @@ pub fn reference_direction(
     Ok(score::mean_direction(&features))
 }
 
+/// The reference set's name when it is empty (or its gradients cancel out).
+pub const NO_REFERENCE: &str = "none";
+
+/// Why rewards under this scorer and reference set are not a signal, if they are not.
+pub fn why_no_reward(scorer: &Scorer, reference_set: &str) -> Option<NoReward> {
+    if reference_set == NO_REFERENCE {
+        Some(NoReward::NoReference)
+    } else if scorer.random_weights() {
+        Some(NoReward::RandomModel)
+    } else {
+        None
+    }
+}
+
 /// One task's score, the NLL of its fix, and whether its feature came from the cache.
 #[derive(Debug, Clone)]
 pub struct ScoredTask {
@@ -122,11 +136,13 @@ pub fn score_tasks(
             _ => 0.0,
         };
         let cosine = score::cosine(&v, direction);
+        let no_reward = why_no_reward(scorer, reference_set);
         let s = Score {
             task_id: task.id.clone(),
             validity,
             cosine,
-            reward: validity * cosine,
+            reward: no_reward.is_none().then_some(validity * cosine),
+            no_reward,
             reference_set: reference_set.to_string(),
             model_hash: scorer.model_hash().to_string(),
         };

@@ -57,7 +57,7 @@ pub fn render(d: &ReportData) -> String {
     rounds_section(&mut body, &d.rounds);
     yield_section(&mut body, "yield-operator", "Yield by operator", "operator", &d.by_operator);
     yield_section(&mut body, "yield-skill", "Yield by skill", "skill", &d.by_skill);
-    rewards_section(&mut body, &d.rewards);
+    rewards_section(&mut body, &d.rewards, &d.no_reward);
     solve_section(&mut body, d);
     stages_section(&mut body, &d.rounds);
     page(&body)
@@ -204,10 +204,23 @@ pub fn histogram(points: &[RewardPoint]) -> (Vec<String>, Vec<f64>, Vec<f64>) {
     (labels, kept, other)
 }
 
-fn rewards_section(out: &mut String, points: &[RewardPoint]) {
+fn rewards_section(out: &mut String, points: &[RewardPoint], no_reward: &BTreeMap<String, usize>) {
     out.push_str("<h2 id=\"rewards\">Reward distribution</h2>");
+    if !no_reward.is_empty() {
+        let whys: Vec<String> = no_reward.iter().map(|(why, n)| format!("{n} scored with {}", esc(why))).collect();
+        let _ = write!(
+            out,
+            "<p class=\"no-reward\">No reward for {} tasks: {}. A reward needs a trained model \
+             (<code>--model DIR</code>) and a reference set of trusted fixes; these tasks were ranked \
+             by their skill's weight instead.</p>",
+            no_reward.values().sum::<usize>(),
+            whys.join(", ")
+        );
+    }
     if points.is_empty() {
-        out.push_str("<p class=\"empty\">No task scored yet (<code>socratic tasks score</code>).</p>");
+        if no_reward.is_empty() {
+            out.push_str("<p class=\"empty\">No task scored yet (<code>socratic tasks score</code>).</p>");
+        }
         return;
     }
     let (labels, kept, other) = histogram(points);
@@ -333,6 +346,7 @@ mod tests {
             rewards: (0..30)
                 .map(|i| RewardPoint { task_id: format!("t-{i}"), reward: i as f64 / 100.0, kept: i % 3 == 0 })
                 .collect(),
+            no_reward: BTreeMap::from([("random model".to_string(), 4)]),
             solve: vec![
                 SolveRow { solver: "baseline".into(), skill: "s-a".into(), round: 1, attempted: 4, resolved: 1 },
                 SolveRow { solver: "baseline".into(), skill: "s-a".into(), round: 2, attempted: 4, resolved: 3 },
@@ -417,10 +431,20 @@ mod tests {
     fn partial_data_shows_what_there_is() {
         let mut d = data();
         d.rewards.clear();
+        d.no_reward.clear();
         d.solve.clear();
         let page = render(&d);
         assert_eq!(svgs(&page).len(), 4);
         assert!(page.contains("No task scored yet") && page.contains("No Solver run yet"));
+    }
+
+    #[test]
+    fn scores_with_no_reward_are_counted_and_said_not_charted_as_zeros() {
+        let mut d = data();
+        d.rewards.clear();
+        let page = render(&d);
+        assert!(page.contains("No reward for 4 tasks: 4 scored with random model"), "{page}");
+        assert!(!page.contains("chart-rewards") && !page.contains("No task scored yet"));
     }
 
     #[test]

@@ -33,8 +33,10 @@ pub struct ReportData {
     pub by_operator: Vec<YieldRow>,
     /// Per skill, by name (`(untargeted)` for tasks without one).
     pub by_skill: Vec<YieldRow>,
-    /// One per scored task.
+    /// One per scored task with a reward.
     pub rewards: Vec<RewardPoint>,
+    /// Scored tasks whose latest score carries no reward, by why (`NoReward::as_str`).
+    pub no_reward: BTreeMap<String, usize>,
     /// Per (solver, skill, round), sorted so.
     pub solve: Vec<SolveRow>,
     pub traces: usize,
@@ -150,14 +152,20 @@ pub fn build(
         }
     }
     // The latest score of each task (scores come oldest first).
-    let mut latest: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut latest: BTreeMap<&str, Result<f64, &'static str>> = BTreeMap::new();
     for s in scores {
-        if s.reward.is_finite() {
-            latest.insert(&s.task_id, s.reward);
-        }
+        match (s.reward, s.no_reward) {
+            (Some(r), _) if r.is_finite() => latest.insert(&s.task_id, Ok(r)),
+            (_, why) => latest.insert(&s.task_id, Err(why.map_or("not finite", |w| w.as_str()))),
+        };
+    }
+    let mut no_reward: BTreeMap<String, usize> = BTreeMap::new();
+    for why in latest.values().filter_map(|r| r.err()) {
+        *no_reward.entry(why.to_string()).or_default() += 1;
     }
     let rewards = latest
         .into_iter()
+        .filter_map(|(id, r)| Some((id, r.ok()?)))
         .map(|(id, reward)| RewardPoint { task_id: id.to_string(), reward, kept: kept.contains(id) })
         .collect();
     let skill_of: HashMap<&str, Option<&str>> = tasks.iter().map(|t| (t.id.as_str(), t.skill.as_deref())).collect();
@@ -187,6 +195,7 @@ pub fn build(
         by_operator: by_operator.into_values().collect(),
         by_skill: by_skill.into_values().collect(),
         rewards,
+        no_reward,
         solve: solve
             .into_iter()
             .map(|((solver, skill, round), (attempted, resolved))| SolveRow {
@@ -234,7 +243,8 @@ mod tests {
             task_id: id.into(),
             validity: 1.0,
             cosine: reward,
-            reward,
+            reward: Some(reward),
+            no_reward: None,
             reference_set: "r".into(),
             model_hash: "m".into(),
         }

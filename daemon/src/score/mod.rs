@@ -20,7 +20,7 @@ mod tiny;
 
 pub use config::Config;
 pub use text::TaskText;
-pub use tiny::{write_tiny_model, TinySpec};
+pub use tiny::{write_tiny_model, TinySpec, RANDOM_WEIGHTS_MARKER};
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
@@ -166,6 +166,7 @@ pub struct Scorer {
     sketch_sign: Tensor,
     model_hash: String,
     parameters: usize,
+    random_weights: bool,
 }
 
 impl Scorer {
@@ -246,7 +247,14 @@ impl Scorer {
             sketch_sign,
             model_hash,
             parameters,
+            random_weights: dir.join(tiny::RANDOM_WEIGHTS_MARKER).exists(),
         })
+    }
+
+    /// Whether the model's weights are random (written by `write_tiny_model`): its gradients
+    /// are not a signal about any Solver.
+    pub fn random_weights(&self) -> bool {
+        self.random_weights
     }
 
     /// SHA-256 of config, tokenizer and weights.

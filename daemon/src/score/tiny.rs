@@ -109,11 +109,18 @@ pub fn write_tiny_model(out: &Path, spec: &TinySpec) -> Result<Config> {
         std::fs::write(&path, bytes).map_err(|source| ScoreError::Io { path, source })
     };
     write("config.json", c.to_hf_json().as_bytes())?;
+    write(
+        RANDOM_WEIGHTS_MARKER,
+        b"socratic wrote this model with random weights: rewards computed on it are not a signal\n",
+    )?;
     write("tokenizer.json", byte_tokenizer_json().as_bytes())?;
     candle_core::safetensors::save(&tensors, out.join("model.safetensors"))
         .map_err(|e| ScoreError::Weights(e.to_string()))?;
     Ok(c)
 }
+
+/// The file that marks a model folder as random weights (see `Scorer::random_weights`).
+pub const RANDOM_WEIGHTS_MARKER: &str = "RANDOM_WEIGHTS";
 
 /// GPT-2's byte-to-character table: printable bytes map to themselves, the rest to 256+.
 fn byte_chars() -> Vec<char> {

@@ -129,6 +129,21 @@ const MIGRATIONS: &[Migration] = &[
         "ALTER TABLE traces ADD COLUMN label_evidence TEXT;
      UPDATE traces SET label_json = json_extract(json, '$.label');",
     ),
+    // 8: a score may carry no reward (no reference set, a random model): `reward` nullable.
+    Migration::Sql(
+        "CREATE TABLE scores_new (
+        task_id TEXT NOT NULL,
+        reference_set TEXT NOT NULL,
+        model_hash TEXT NOT NULL,
+        reward REAL,
+        json TEXT NOT NULL,
+        scored_at TEXT NOT NULL,
+        PRIMARY KEY (task_id, reference_set, model_hash)
+     );
+     INSERT INTO scores_new SELECT task_id, reference_set, model_hash, reward, json, scored_at FROM scores;
+     DROP TABLE scores;
+     ALTER TABLE scores_new RENAME TO scores;",
+    ),
 ];
 
 /// The version that added label evidence: a store older than this has its labels recomputed.

@@ -95,14 +95,19 @@ mod tests {
             task_id: "t-1".into(),
             validity: 1.0,
             cosine: 0.25,
-            reward: 0.25,
+            reward: Some(0.25),
+            no_reward: None,
             reference_set: "r".into(),
             model_hash: "m".into(),
         };
         store.save_score(&score).expect("save");
-        store.save_score(&Score { reward: 0.5, cosine: 0.5, ..score.clone() }).expect("replace");
+        store.save_score(&Score { reward: Some(0.5), cosine: 0.5, ..score.clone() }).expect("replace");
         let scores = store.scores("t-1").expect("list");
         assert_eq!(scores.len(), 1);
-        assert_eq!(scores[0].reward, 0.5);
+        assert_eq!(scores[0].reward, Some(0.5));
+        // A score with no reward is stored as such (the column is NULL), not as 0.
+        let none = Score { reward: None, no_reward: Some(crate::model::NoReward::RandomModel), ..score.clone() };
+        store.save_score(&none).expect("no reward");
+        assert_eq!(store.scores("t-1").expect("list")[0], none);
     }
 }
