@@ -33,7 +33,14 @@ pub const PID_LABEL: &str = "socratic.pid";
 /// Label holding the creating process's start time (clock ticks since boot), so a reused pid
 /// does not keep a leftover alive.
 pub const STARTED_LABEL: &str = "socratic.started";
-const OUR_LABELS: [&str; 3] = [OWNER_LABEL, PID_LABEL, STARTED_LABEL];
+/// Label holding the creating process's pid namespace: a pid means something only there.
+pub const PIDNS_LABEL: &str = "socratic.pidns";
+const OUR_LABELS: [&str; 4] = [OWNER_LABEL, PID_LABEL, STARTED_LABEL, PIDNS_LABEL];
+
+/// This process's pid namespace (`pid:[inode]`), if it can be read.
+fn pid_namespace() -> Option<String> {
+    std::fs::read_link("/proc/self/ns/pid").ok().map(|p| p.display().to_string())
+}
 
 /// The owner id of a socratic home: a hash of its canonical path. Containers carry it, and a
 /// home sweeps only its own.
@@ -52,15 +59,19 @@ fn process_start_time(pid: u32) -> Option<String> {
     after_name.split_whitespace().nth(19).map(str::to_string)
 }
 
-/// Whether the process a container's labels name is still the one that created it.
+/// Whether the process a container's labels name may still be the one that created it. A
+/// creator in another pid namespace cannot be checked from here: it counts as alive (its own
+/// sweeps judge it). Without a recorded start time a pid proves nothing: not alive.
 fn creator_alive(labels: &HashMap<String, String>) -> bool {
+    if labels.get(PIDNS_LABEL).is_some_and(|ns| Some(ns) != pid_namespace().as_ref()) {
+        return true;
+    }
     let Some(pid) = labels.get(PID_LABEL).and_then(|p| p.parse::<u32>().ok()) else {
         return false;
     };
     match (process_start_time(pid), labels.get(STARTED_LABEL)) {
-        (None, _) => false,
         (Some(now), Some(recorded)) => &now == recorded,
-        (Some(_), None) => true,
+        _ => false,
     }
 }
 
@@ -178,6 +189,9 @@ impl Engine {
         labels.insert(PID_LABEL.to_string(), pid.to_string());
         if let Some(started) = process_start_time(pid) {
             labels.insert(STARTED_LABEL.to_string(), started);
+        }
+        if let Some(ns) = pid_namespace() {
+            labels.insert(PIDNS_LABEL.to_string(), ns);
         }
         let host_config = HostConfig {
             memory: Some(limits.memory_bytes),
@@ -383,4 +397,40 @@ mod removals {
 /// calls this before it exits so none is left behind.
 pub fn wait_for_removals(limit: Duration) -> bool {
     removals::wait(limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, String)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    }
+
+    #[test]
+    fn a_creator_is_alive_only_as_the_same_process_in_our_pid_namespace() {
+        let me = std::process::id();
+        let started = process_start_time(me).expect("our own start time");
+        let ns = pid_namespace().expect("our pid namespace");
+        assert!(creator_alive(&labels(&[(PID_LABEL, me.to_string()), (STARTED_LABEL, started.clone())])));
+        // The same pid, started at another time: a reused pid, not the creator.
+        assert!(!creator_alive(&labels(&[(PID_LABEL, me.to_string()), (STARTED_LABEL, "1".into())])));
+        // pid 1 runs, but a pid without a start time proves nothing.
+        assert!(!creator_alive(&labels(&[(PID_LABEL, "1".into())])));
+        assert!(!creator_alive(&labels(&[(PID_LABEL, "999999999".into()), (STARTED_LABEL, started.clone())])));
+        // A creator in another pid namespace is not judged from here.
+        let elsewhere =
+            labels(&[(PID_LABEL, "999999999".into()), (STARTED_LABEL, started), (PIDNS_LABEL, "pid:[1]".into())]);
+        assert!(creator_alive(&elsewhere));
+        assert_ne!(ns, "pid:[1]");
+    }
+
+    #[test]
+    fn a_home_owner_id_is_stable_and_differs_between_homes() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        assert_eq!(owner_of_home(a.path()), owner_of_home(&a.path().join(".")));
+        assert_ne!(owner_of_home(a.path()), owner_of_home(b.path()));
+        assert!(owner_of_home(a.path()).starts_with("home-"));
+    }
 }
