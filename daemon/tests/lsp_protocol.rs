@@ -717,3 +717,79 @@ async fn a_round_answers_its_summary_and_the_task_list_its_rows() {
         assert_eq!(e["membership"], "kept");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_documents_are_refused_or_parsed_aside_and_other_sessions_keep_answering() {
+    use socratic::lsp::document::MAX_DOCUMENT_BYTES;
+    let fx = Fixture::new();
+    let root = fx.root();
+    let uri = fx.uri(&fx.file);
+    let text = std::fs::read_to_string(root.join(&fx.file)).expect("read");
+    let task = fx.store().tasks().expect("tasks").into_iter().find(|t| t.site.file == fx.file).expect("a task");
+    let hover = json!({"textDocument": {"uri": uri}, "position": {"line": task.site.start_line, "character": task.site.start_col}});
+    let (mut a, mut b, mut c) =
+        (Client::start(fx.home.path()), Client::start(fx.home.path()), Client::start(fx.home.path()));
+    for client in [&mut a, &mut b, &mut c] {
+        client.initialize(&root).await;
+    }
+    c.open(&uri, &text).await;
+
+    // Over the limit: not parsed, and the editor is told why.
+    let over = "x = 1\n".repeat(MAX_DOCUMENT_BYTES / 6 + 1);
+    let published = a.open(&fx.uri("generated_big.py"), &over).await;
+    assert!(diags(&published).is_empty());
+    let said = a.wait_for("window/logMessage", |p| p["message"].as_str().is_some_and(|m| m.contains("limit"))).await;
+    let message = said["message"].as_str().unwrap_or_default();
+    assert!(message.contains("generated_big.py") && message.contains("over the 1.0 MiB limit"), "{said}");
+
+    // Just under the limit, the worst text for the parser (unclosed parentheses) in two
+    // sessions at once: a third session's hover still answers within a second.
+    let heavy = "(".repeat(MAX_DOCUMENT_BYTES - 1);
+    let sent = std::time::Instant::now();
+    for (client, name) in [(&mut a, "heavy_a.py"), (&mut b, "heavy_b.py")] {
+        let params =
+            json!({"textDocument": {"uri": fx.uri(name), "languageId": "python", "version": 1, "text": heavy}});
+        client.notify("textDocument/didOpen", params).await;
+    }
+    // Hover every 100 ms until both heavy documents are published: no hover waits a second.
+    let mut slowest = Duration::ZERO;
+    let mut published = 0;
+    while published < 2 {
+        let started = std::time::Instant::now();
+        let answer = c.request("textDocument/hover", hover.clone()).await;
+        slowest = slowest.max(started.elapsed());
+        assert!(answer["result"]["contents"]["value"].as_str().is_some_and(|v| v.contains(&task.id)), "{answer}");
+        assert!(sent.elapsed() < Duration::from_secs(60), "the heavy documents were never published");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        published = 0;
+        for (client, name) in [(&mut a, "heavy_a.py"), (&mut b, "heavy_b.py")] {
+            let uri = fx.uri(name);
+            let done = client
+                .seen
+                .iter()
+                .any(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri)
+                || tokio::time::timeout(
+                    Duration::from_millis(1),
+                    client.wait_for("textDocument/publishDiagnostics", |p| p["uri"] == uri),
+                )
+                .await
+                .is_ok();
+            if done {
+                client.seen.push(json!({"method": "textDocument/publishDiagnostics", "params": {"uri": uri}}));
+                published += 1;
+            }
+        }
+    }
+    eprintln!("heavy documents published after {:?}; slowest hover meanwhile {slowest:?}", sent.elapsed());
+    assert!(slowest < Duration::from_secs(1), "a hover waited {slowest:?} behind other sessions' parsing");
+
+    // A change that takes an open document over the limit closes it for us, said so.
+    let params = json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": over}]});
+    c.notify("textDocument/didChange", params).await;
+    let said = c.wait_for("window/logMessage", |p| p["message"].as_str().is_some_and(|m| m.contains("limit"))).await;
+    assert!(said["message"].as_str().unwrap_or_default().contains(&fx.file), "{said}");
+    let published = c.wait_for("textDocument/publishDiagnostics", |p| p["uri"] == uri && p["version"].is_null()).await;
+    assert!(diags(&published).is_empty());
+    let answer = c.request("textDocument/hover", hover).await;
+    assert!(answer["result"].is_null(), "no hover in a document we closed: {answer}");
+}

@@ -207,11 +207,25 @@ pub fn collect_sites(tree: &Tree, source: &str, path: &str, queries: &QuerySet, 
     sites
 }
 
-/// Call `found(pattern, node, capture name)` for every capture not named `_...`.
+/// Call `found(pattern, node, capture name)` for every capture not named `_...`. In a file with
+/// syntax errors, only the top-level statements without one are searched: sites inside broken
+/// code are of no use, and matching inside large error regions is quadratic (40 KB of `(`
+/// took seconds).
 fn run_query(query: &Query, tree: &Tree, source: &str, found: &mut dyn FnMut(usize, Node, &str)) {
+    let root = tree.root_node();
+    if !root.has_error() {
+        return run_query_in(query, root, source, found);
+    }
+    let mut walk = root.walk();
+    for statement in root.children(&mut walk).filter(|n| !n.has_error()) {
+        run_query_in(query, statement, source, found);
+    }
+}
+
+fn run_query_in(query: &Query, node: Node, source: &str, found: &mut dyn FnMut(usize, Node, &str)) {
     let names = query.capture_names();
     let mut cursor = QueryCursor::new();
-    let mut matches = cursor.matches(query, tree.root_node(), source.as_bytes());
+    let mut matches = cursor.matches(query, node, source.as_bytes());
     while let Some(m) = matches.next() {
         for capture in m.captures {
             let capture_name = names.get(capture.index as usize).copied().unwrap_or("");

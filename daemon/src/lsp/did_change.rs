@@ -1,5 +1,6 @@
 //! `textDocument/didChange`: apply each change to the document (incremental re-parse), move the
-//! anchors with the text, mark tasks whose site was deleted stale, publish.
+//! anchors with the text, mark tasks whose site was deleted stale, publish. A change that
+//! takes the document over the size limit closes it for us (the editor is told why).
 
 use super::text::{offset_of, Pos};
 use super::Session;
@@ -7,12 +8,30 @@ use tower_lsp_server::ls_types::*;
 
 pub(super) async fn handle(session: &Session, params: DidChangeTextDocumentParams) {
     let uri = params.text_document.uri;
+    let mut too_big = None;
     let stale = {
         let mut guard = session.state();
         let st = &mut *guard;
+        let open: usize = st.docs.iter().filter(|(u, _)| **u != uri).map(|(_, d)| d.text().len()).sum();
         let Some(doc) = st.docs.get_mut(&uri) else { return };
         let mut stale = Vec::new();
         for change in params.content_changes {
+            let size = match change.range {
+                Some(range) => {
+                    let text = doc.text();
+                    let start = offset_of(text, Pos { line: range.start.line, col: range.start.character });
+                    let end = offset_of(text, Pos { line: range.end.line, col: range.end.character });
+                    match (start, end) {
+                        (Some(s), Some(e)) if s <= e => text.len() - (e - s) + change.text.len(),
+                        _ => text.len(),
+                    }
+                }
+                None => change.text.len(),
+            };
+            if let Some(why) = super::document::too_big(size, open) {
+                too_big = Some(format!("socratic: {}: {why}; no tasks are shown in it", doc.rel));
+                break;
+            }
             let result = match change.range {
                 Some(range) => {
                     let text = doc.text();
@@ -32,7 +51,7 @@ pub(super) async fn handle(session: &Session, params: DidChangeTextDocumentParam
                     if let Some(attempt) = st.attempt.as_mut() {
                         attempt.edited(&doc.rel, 0, doc.text().len(), &change.text);
                     }
-                    doc.replace_all(&change.text)
+                    super::cpu_heavy(|| doc.replace_all(&change.text))
                 }
             };
             match result {
@@ -45,8 +64,14 @@ pub(super) async fn handle(session: &Session, params: DidChangeTextDocumentParam
             }
         }
         doc.version = params.text_document.version;
+        if too_big.is_some() {
+            st.docs.remove(&uri);
+        }
         stale
     };
+    if let Some(message) = too_big {
+        session.warn(message).await;
+    }
     session.mark_stale(stale);
     session.publish(&uri).await;
 }

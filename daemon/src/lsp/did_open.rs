@@ -1,4 +1,5 @@
-//! `textDocument/didOpen`: parse the text, anchor the file's tasks, publish.
+//! `textDocument/didOpen`: parse the text, anchor the file's tasks, publish. A document over
+//! the size limits (`document::too_big`) is not parsed: the editor is told why in its log.
 
 use super::document::Document;
 use super::Session;
@@ -17,21 +18,36 @@ pub(super) fn relative(root: Option<&std::path::Path>, uri: &Uri) -> Option<Stri
 
 pub(super) async fn handle(session: &Session, params: DidOpenTextDocumentParams) {
     let doc = params.text_document;
-    {
+    let refused = {
         let mut st = session.state();
         let Some(root) = st.root.clone() else { return };
         let Some(rel) = relative(Some(&root), &doc.uri) else { return };
-        let tasks = session.shared.tasks_in(&root, &rel);
-        let shared = &session.shared;
-        match Document::open(&rel, doc.version, doc.text, &tasks, &|t| shared.site_text(&root, t), &shared.queries) {
-            Ok(d) => {
-                st.docs.insert(doc.uri.clone(), d);
-            }
-            Err(e) => {
-                tracing::warn!("didOpen {rel}: {e}");
-                return;
+        st.docs.remove(&doc.uri);
+        let open: usize = st.docs.values().map(|d| d.text().len()).sum();
+        match super::document::too_big(doc.text.len(), open) {
+            Some(why) => Some(format!("socratic: {rel}: {why}; no tasks are shown in it")),
+            None => {
+                let tasks = session.shared.tasks_in(&root, &rel);
+                let shared = &session.shared;
+                let site_text = |t: &_| shared.site_text(&root, t);
+                let opened = super::cpu_heavy(|| {
+                    Document::open(&rel, doc.version, doc.text, &tasks, &site_text, &shared.queries)
+                });
+                match opened {
+                    Ok(d) => {
+                        st.docs.insert(doc.uri.clone(), d);
+                        None
+                    }
+                    Err(e) => {
+                        tracing::warn!("didOpen {rel}: {e}");
+                        return;
+                    }
+                }
             }
         }
+    };
+    if let Some(message) = refused {
+        session.warn(message).await;
     }
     session.publish(&doc.uri).await;
 }

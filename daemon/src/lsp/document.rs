@@ -35,6 +35,30 @@ fn site_present(index: &FileIndex, site: &Site, span: Span) -> bool {
     span.end <= index.source().len() && find_node(index.tree(), &moved).is_some()
 }
 
+/// The largest document the server parses and anchors; a larger one is left alone (the editor
+/// is told so). Python files this large are generated code; 1 MiB of pathological text still
+/// parses in about a second.
+pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
+
+/// The most text one editor session may have open and indexed at once.
+pub const MAX_SESSION_BYTES: usize = 32 << 20;
+
+/// Why a document of `size` bytes is not indexed when the session already holds `open` bytes.
+pub fn too_big(size: usize, open: usize) -> Option<String> {
+    let mib = |b: usize| format!("{:.1} MiB", b as f64 / (1 << 20) as f64);
+    if size > MAX_DOCUMENT_BYTES {
+        Some(format!("{} is over the {} limit of a document", mib(size), mib(MAX_DOCUMENT_BYTES)))
+    } else if open + size > MAX_SESSION_BYTES {
+        Some(format!(
+            "{} more would take this editor's open documents over {} (close some)",
+            mib(size),
+            mib(MAX_SESSION_BYTES)
+        ))
+    } else {
+        None
+    }
+}
+
 impl Document {
     /// Parse `text` and anchor `tasks` at their sites (stale when the text no longer has them).
     /// `site_text` gives a task's site text at its base commit, when known: the site is then

@@ -55,6 +55,16 @@ pub use protocol::COMMANDS;
 /// The diagnostic source.
 pub const SOURCE: &str = "socratic";
 
+/// Run CPU-heavy work (parsing a large document) on the handler without starving other
+/// sessions: on a multi-thread runtime the worker thread first hands its other tasks to
+/// another thread; elsewhere (a current-thread runtime) it simply runs.
+pub(crate) fn cpu_heavy<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
 /// What one editor connection holds.
 #[derive(Default)]
 pub(crate) struct SessionState {
@@ -77,6 +87,12 @@ impl Session {
     /// The session state; never held across `.await`.
     pub fn state(&self) -> MutexGuard<'_, SessionState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Say something to the user through the editor's log (`window/logMessage`) and ours.
+    pub async fn warn(&self, message: String) {
+        tracing::warn!("{message}");
+        self.client.log_message(MessageType::WARNING, message).await;
     }
 
     /// Publish the diagnostics of one open document (an empty list when it is not open).
