@@ -7,6 +7,7 @@
 //! removes leftovers of processes that are gone. Validation containers run with the network
 //! off, memory / pids / CPU limits, and no host mounts.
 
+pub mod derived;
 pub mod image;
 pub mod junit;
 pub mod worker;
