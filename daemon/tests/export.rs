@@ -16,6 +16,7 @@ mod common;
 use common::{commit_all, copy_dir, example_repo_source};
 
 const IMAGE: &str = "socratic-env-tallyho:0123456789ab";
+const INSTALL: &str = "python3 -m pip install --quiet --break-system-packages -e '.[test]'";
 
 use common::socratic;
 
@@ -122,6 +123,22 @@ fn fixture_in(folder: &str) -> Fixture {
         timings_ms: Default::default(),
     };
     store.save_round(&round).expect("round");
+    // The environment the verdicts came from, as `env build` records it.
+    store
+        .save_environment(&socratic::model::Environment {
+            repo: tasks[0].repo.clone(),
+            head: clean.clone(),
+            image: IMAGE.into(),
+            base_image: "socratic-base:bookworm-0123456789ab".into(),
+            install_commands: vec![INSTALL.into()],
+            clean: Default::default(),
+            durations: Default::default(),
+            python_path: None,
+            install_notes: vec![],
+            coverage: Default::default(),
+            build_ms: 1,
+        })
+        .expect("environment");
     Fixture { _dir: dir, home, repo, clean, tasks }
 }
 
@@ -144,8 +161,20 @@ fn swebench_export_reimports_and_its_gold_patch_fixes_the_bugged_commit() {
     let fx = fixture();
     let out_dir = tempfile::tempdir().unwrap();
     let out = out_dir.path().join("tasks.jsonl");
-    let summary =
-        stdout_json(&socratic(&fx.home, &["export", "--format", "swebench", out.to_str().unwrap(), "--json"]));
+    // The full PASS_TO_PASS list stored on a task is what the export writes, whatever its
+    // verdict selected.
+    let mut store = Store::open(&fx.home).unwrap();
+    let mut full = store.task(&fx.kept()[0].id).unwrap().unwrap();
+    full.pass_to_pass.extend(["tests/test_more.py::test_a".to_string(), "tests/test_more.py::test_b".to_string()]);
+    store.update_task(&full).unwrap();
+    drop(store);
+    let mut kept = fx.kept().to_vec();
+    kept[0].pass_to_pass = full.pass_to_pass.clone();
+    let summary = stdout_json(&socratic(
+        &fx.home,
+        &["export", "--format", "swebench", out.to_str().unwrap(), "--no-images", "--json"],
+    ));
+    assert_eq!(summary["images"], serde_json::json!([]), "--no-images builds nothing");
     let want: Vec<String> = fx.kept().iter().map(instance_id).collect();
     assert_eq!(summary["exported"], serde_json::json!(want));
     assert_eq!(summary["source"], "round 1 curriculum");
@@ -163,9 +192,20 @@ fn swebench_export_reimports_and_its_gold_patch_fixes_the_bugged_commit() {
     assert_eq!(imported["imported"]["instances"], 3, "{imported:#}");
     assert_eq!(imported["formats"]["swe-bench"], 1, "{imported:#}");
     let instances = Store::open(home2.path()).unwrap().instances().unwrap();
-    for (task, row) in fx.kept().iter().zip(&rows) {
+    for (task, row) in kept.iter().zip(&rows) {
         let inst = instances.iter().find(|i| i.instance_id == instance_id(task)).expect("imported instance");
         assert_eq!(inst.source, socratic::model::SourceFormat::SweBenchInstance);
+        // What the harness reads besides the dataset fields.
+        assert_eq!(row["image"], format!("socratic-swebench-tallyho:{}", task.id));
+        assert_eq!(
+            (row["log_parser"].as_str(), row["eval_type"].as_str()),
+            (Some("parse_log_pytest_v2"), Some("pass_and_fail"))
+        );
+        let eval = row["eval_script"].as_str().unwrap();
+        assert!(eval.starts_with("#!/bin/bash\nset -uxo pipefail\ncd /testbed\n"), "{eval}");
+        for test in task.fail_to_pass.iter().chain(&task.pass_to_pass) {
+            assert!(eval.contains(&format!("'{}'", test.replace('\'', "'\\''"))), "eval_script runs {test}: {eval}");
+        }
         assert_eq!(inst.gold_patch.as_deref(), row["patch"].as_str());
         assert_eq!(inst.fail_to_pass, task.fail_to_pass);
         assert_eq!(inst.pass_to_pass, task.pass_to_pass);
@@ -191,7 +231,10 @@ fn swebench_export_reimports_and_its_gold_patch_fixes_the_bugged_commit() {
 
     // Exporting again gives the same bytes (same commits, same ids).
     let again = out_dir.path().join("again.jsonl");
-    stdout_json(&socratic(&fx.home, &["export", "--format", "swebench", again.to_str().unwrap(), "--json"]));
+    stdout_json(&socratic(
+        &fx.home,
+        &["export", "--format", "swebench", again.to_str().unwrap(), "--no-images", "--json"],
+    ));
     assert_eq!(std::fs::read_to_string(&again).unwrap(), text);
 }
 
@@ -256,8 +299,10 @@ fn harbor_export_writes_runnable_task_folders() {
         std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
     folders.sort();
     let mut want: Vec<String> = fx.kept().iter().map(instance_id).collect();
+    want.push(".socratic-export.json".into());
     want.sort();
     assert_eq!(folders, want);
+    want.retain(|n| !n.starts_with('.'));
     for task in fx.kept() {
         let folder = out.join(instance_id(task));
         for file in [
@@ -265,6 +310,8 @@ fn harbor_export_writes_runnable_task_folders() {
             "task.toml",
             "environment/Dockerfile",
             "environment/bug.patch",
+            "environment/socratic-ca.sh",
+            "environment/repo/pyproject.toml",
             "tests/test.sh",
             "solution/solve.sh",
         ] {
@@ -283,8 +330,22 @@ fn harbor_export_writes_runnable_task_folders() {
             assert!(test_sh.contains(&quoted), "test.sh runs {test}");
         }
         assert!(test_sh.contains("/logs/verifier/reward.txt"));
+        // Portable: a public Python image, the clean tree, the recorded install commands.
         let dockerfile = std::fs::read_to_string(folder.join("environment/Dockerfile")).unwrap();
-        assert!(dockerfile.lines().any(|l| l == format!("FROM {IMAGE}")), "{dockerfile}");
+        assert!(!dockerfile.contains("socratic-env") && !dockerfile.contains("socratic-base"), "{dockerfile}");
+        assert!(dockerfile.contains("\nARG BASE_IMAGE=python:3.11-slim\nFROM ${BASE_IMAGE}\n"), "{dockerfile}");
+        assert!(dockerfile.contains(&format!("({INSTALL})")), "{dockerfile}");
+        let copy = out_dir.path().join(format!("copy-{}", task.id));
+        std::fs::create_dir_all(&copy).unwrap();
+        git_ok(&copy, &["init", "-q"]);
+        copy_dir(&folder.join("environment/repo"), &copy);
+        git_ok(&copy, &["add", "-A"]);
+        let tree = git_ok(&copy, &["write-tree"]);
+        assert_eq!(
+            tree,
+            git_ok(&fx.repo, &["rev-parse", &format!("{}^{{tree}}", fx.clean)]),
+            "repo/ is the clean tree"
+        );
         assert_eq!(std::fs::read_to_string(folder.join("environment/bug.patch")).unwrap(), task.bug_patch);
         let instruction = std::fs::read_to_string(folder.join("instruction.md")).unwrap();
         assert!(instruction.starts_with(task.problem_statement.trim_end()));
@@ -312,9 +373,51 @@ fn harbor_export_writes_runnable_task_folders() {
         assert!(solved.status.success(), "solve.sh: {}", String::from_utf8_lossy(&solved.stderr));
         assert!(tree_equals(&wt, &fx.clean), "solve.sh of {} did not fix the bug", task.id);
     }
-    // Exporting again into the same folder replaces the task folders.
-    stdout_json(&socratic(&fx.home, &["export", "--format", "harbor", out.to_str().unwrap(), "--json"]));
-    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 3);
+    // Exporting again into the same folder replaces what the last export wrote: the folder of a
+    // task no longer selected goes, a file someone else put there stays.
+    let manifest = |out: &Path| -> Value {
+        serde_json::from_slice(&std::fs::read(out.join(".socratic-export.json")).unwrap()).unwrap()
+    };
+    let folders = |out: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(manifest(&out)["tasks"].as_object().unwrap().len(), 3);
+    stdout_json(&socratic(&fx.home, &["export", "--format", "harbor", out.to_str().unwrap(), "--valid", "--json"]));
+    assert_eq!(folders(&out).len(), 4);
+    let extra = instance_id(fx.valid_not_kept());
+    std::fs::write(out.join(&extra).join("notes.md"), "mine").unwrap();
+    std::fs::write(out.join("README.md"), "mine too").unwrap();
+    stdout_json(&socratic(
+        &fx.home,
+        &["export", "--format", "harbor", out.to_str().unwrap(), "--round", "1", "--json"],
+    ));
+    let mut want_now = [want.clone(), vec![extra.clone(), "README.md".into()]].concat();
+    want_now.sort();
+    assert_eq!(folders(&out), want_now);
+    let left: Vec<_> = walkdir::WalkDir::new(out.join(&extra))
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    assert_eq!(left, [out.join(&extra).join("notes.md")], "only the file the export did not write is left");
+    assert_eq!(manifest(&out)["tasks"].as_object().unwrap().len(), 3);
+    // A task folder no export wrote is not replaced.
+    let foreign = out_dir.path().join("foreign");
+    std::fs::create_dir_all(foreign.join(instance_id(&fx.kept()[0]))).unwrap();
+    let o = socratic(&fx.home, &["export", "--format", "harbor", foreign.to_str().unwrap(), "--round", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("was not written by an earlier export"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
@@ -350,6 +453,8 @@ fn errors_name_what_is_wrong() {
 
     let o = socratic(&fx.home, &["export", "--format", "parquet", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "unknown format is a usage error");
+    let o = socratic(&fx.home, &["export", "--format", "swebench", out.to_str().unwrap(), "--save-image"]);
+    assert_eq!(o.status.code(), Some(2), "--save-image is for harbor: {}", stderr(&o));
 }
 
 #[test]
@@ -360,7 +465,7 @@ fn a_control_character_in_the_folder_name_writes_no_line_of_its_own() {
         let out = out_dir.path().join(format);
         stdout_json(&socratic(
             &fx.home,
-            &["export", "--format", format, out.to_str().unwrap(), "--round", "1", "--json"],
+            &["export", "--format", format, out.to_str().unwrap(), "--round", "1", "--no-images", "--json"],
         ));
         for entry in walkdir::WalkDir::new(&out) {
             let entry = entry.unwrap();

@@ -1,11 +1,13 @@
 //! `socratic export --format swebench|swesmith|harbor OUT`.
 //!
-//! In: the store, a format, an output path, `--round N` / `--valid`. Out: the export written
+//! In: the store, a format, an output path, `--round N` / `--valid`, what to do with images
+//! (`--no-images`, `--image-registry REG`, `--no-push`, `--save-image`). Out: the export written
 //! (see [`crate::export`]), a summary on stdout (or `--json`), left-out tasks on stderr; exit 1
-//! when there is nothing to export or the output cannot be written.
+//! when there is nothing to export, an image cannot be built or the output cannot be written;
+//! exit 2 for image flags that do not fit the format.
 
 use super::{print_json, EXIT_OK};
-use crate::export::{self, Format, Selection};
+use crate::export::{self, Format, ImageOptions, Selection};
 use crate::store::Store;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -33,6 +35,20 @@ pub struct ExportArgs {
     /// Every valid task (of round N with --round) instead of a curriculum.
     #[arg(long)]
     pub valid: bool,
+    /// Write the files only: build no image (swebench rows still name the task images that an
+    /// export without this flag builds from the environment images; needs no Docker engine).
+    #[arg(long)]
+    pub no_images: bool,
+    /// harbor: prebuild each task's image, tag it REG/socratic-harbor-<repo>:<task id>, push it,
+    /// and make the task's Dockerfile start FROM it (instead of rebuilding from a public image).
+    #[arg(long, value_name = "REG")]
+    pub image_registry: Option<String>,
+    /// harbor with --image-registry: tag the images but do not push them.
+    #[arg(long, requires = "image_registry")]
+    pub no_push: bool,
+    /// harbor: prebuild each task's image and `docker save` it into environment/image.tar.
+    #[arg(long)]
+    pub save_image: bool,
     /// One stable JSON document on stdout.
     #[arg(long)]
     pub json: bool,
@@ -44,8 +60,19 @@ pub fn run(home: &Path, args: ExportArgs) -> anyhow::Result<i32> {
         FormatArg::Swesmith => Format::Swesmith,
         FormatArg::Harbor => Format::Harbor,
     };
+    if format != Format::Harbor && (args.image_registry.is_some() || args.save_image) {
+        eprintln!("--image-registry and --save-image apply to --format harbor only");
+        return Ok(super::EXIT_USAGE);
+    }
+    let images = ImageOptions {
+        skip: args.no_images,
+        registry: args.image_registry.clone(),
+        no_push: args.no_push,
+        save: args.save_image,
+    };
     let store = Store::open(home)?;
-    let summary = export::export(&store, format, &Selection { round: args.round, valid: args.valid }, &args.out)?;
+    let selection = Selection { round: args.round, valid: args.valid };
+    let summary = super::env::runtime()?.block_on(export::export(&store, format, &selection, &args.out, &images))?;
     for s in &summary.skipped {
         eprintln!("left out {}: {}", s.task_id, crate::text::escape_controls(&s.reason));
     }
@@ -60,6 +87,14 @@ pub fn run(home: &Path, args: ExportArgs) -> anyhow::Result<i32> {
             format.as_str(),
             summary.out
         );
+        if !summary.images.is_empty() {
+            let what = match (format, &args.image_registry, args.no_push) {
+                (Format::Swebench, _, _) => "harness images built",
+                (_, Some(_), false) => "prebuilt images built and pushed",
+                _ => "prebuilt images built",
+            };
+            println!("{what}: {}", summary.images.join(" "));
+        }
         if !summary.refs.is_empty() {
             println!(
                 "bugged commits kept under refs/socratic/tasks/ in the task repositories ({} refs)",

@@ -151,6 +151,7 @@ fn generate_cmd(home: &Path, args: GenerateArgs) -> anyhow::Result<i32> {
     bar.finish_and_clear();
     let (tasks, reports) = result?;
     let mut store = Store::open(home)?;
+    crate::engine::repository::record_identity(&mut store, &args.repo)?;
     let stored_new = store.insert_tasks(&tasks)?;
     let out = GenerateOutput {
         repo: tasks.first().map_or_else(|| args.repo.display().to_string(), |t| t.repo.clone()),

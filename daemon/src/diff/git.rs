@@ -20,8 +20,8 @@ pub struct GitError {
     pub message: String,
 }
 
-/// The author and committer of every commit socratic writes.
-const AUTHOR: (&str, &str) = ("socratic", "socratic@localhost");
+/// The author and committer of every commit socratic writes (name, email).
+pub const AUTHOR: (&str, &str) = ("socratic", "socratic@localhost");
 
 /// An open repository.
 pub struct Repo {
@@ -76,6 +76,15 @@ impl Repo {
         Ok(seconds)
     }
 
+    /// Committer time of a commit in git's raw form, `<seconds> <+hhmm>` (what
+    /// `GIT_COMMITTER_DATE` takes), so the same commit can be made again elsewhere.
+    pub fn commit_raw_date(&self, rev: &str) -> Result<String, GitError> {
+        let when = self.commit(rev)?.committer().when();
+        let minutes = when.offset_minutes();
+        let sign = if minutes < 0 { '-' } else { '+' };
+        Ok(format!("{} {sign}{:02}{:02}", when.seconds(), minutes.abs() / 60, minutes.abs() % 60))
+    }
+
     fn commit(&self, rev: &str) -> Result<git2::Commit<'_>, GitError> {
         self.repo
             .revparse_single(rev)
@@ -95,6 +104,26 @@ impl Repo {
         self.repo.find_remote("origin").ok().and_then(|r| r.url().map(str::to_string))
     }
 
+    /// The repository's identity, the same in every clone: its `origin` remote normalised
+    /// ([`normalise_remote`]) when it has one, else `root:<id>` of the first commit reached by
+    /// following first parents from HEAD.
+    pub fn identity(&self) -> Result<String, GitError> {
+        if let Some(url) = self.origin_url() {
+            if let Some(id) = normalise_remote(&url) {
+                return Ok(id);
+            }
+        }
+        let mut walk = self.repo.revwalk().map_err(self.fail("walk the history"))?;
+        walk.push_head().map_err(self.fail("walk the history from HEAD"))?;
+        walk.simplify_first_parent().map_err(self.fail("walk the history"))?;
+        let mut root = None;
+        for oid in walk {
+            root = Some(oid.map_err(self.fail("walk the history"))?);
+        }
+        let root = root.ok_or_else(|| self.refuse("find the root commit", "the repository has no commit"))?;
+        Ok(format!("root:{root}"))
+    }
+
     /// Is this working-tree file the same as in HEAD and the index (git status shows nothing)?
     pub fn is_unchanged(&self, rel: &str) -> bool {
         self.repo.status_file(Path::new(rel)).is_ok_and(|s| s.is_empty())
@@ -109,6 +138,20 @@ impl Repo {
             .and_then(|o| o.peel_to_blob())
             .map_err(self.fail(&format!("read {rel} at {rev}")))?;
         Ok(Some(blob.content().to_vec()))
+    }
+
+    /// The paths of every file in `rev`'s tree (what [`Repo::write_tree_to`] writes), in tree order.
+    pub fn tree_files(&self, rev: &str) -> Result<Vec<String>, GitError> {
+        let tree = self.tree(rev)?;
+        let mut out = Vec::new();
+        tree.walk(git2::TreeWalkMode::PreOrder, |root, entry| {
+            if entry.kind() == Some(git2::ObjectType::Blob) {
+                out.push(format!("{root}{}", entry.name().unwrap_or_default()));
+            }
+            git2::TreeWalkResult::Ok
+        })
+        .map_err(self.fail(&format!("walk the tree of {rev}")))?;
+        Ok(out)
     }
 
     /// Write every file of `rev`'s tree under `dir` (executable files keep their bit).
@@ -241,6 +284,36 @@ impl Repo {
     }
 }
 
+/// A remote URL as one identity for every way of writing it: `host/path` with the scheme, user,
+/// port, trailing `/` and `.git` dropped and the host lower-cased
+/// (`https://GitHub.com/a/b.git`, `git@github.com:a/b`, `ssh://git@github.com:22/a/b/` are all
+/// `github.com/a/b`); a local path or `file://` URL is `file:<path>` (made absolute against
+/// nothing: as written, minus a trailing `/` and `.git`). `None` for an empty URL.
+pub fn normalise_remote(url: &str) -> Option<String> {
+    let url = url.trim();
+    if url.is_empty() {
+        return None;
+    }
+    let strip = |p: &str| -> String {
+        let p = p.trim_end_matches('/');
+        p.strip_suffix(".git").unwrap_or(p).trim_end_matches('/').to_string()
+    };
+    if let Some(path) = url.strip_prefix("file://") {
+        return Some(format!("file:{}", strip(path)));
+    }
+    let (host, path) = if let Some((_, rest)) = url.split_once("://") {
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        (authority, path)
+    } else if let Some((host, path)) = url.split_once(':').filter(|(h, _)| h.len() > 1 && !h.contains('/')) {
+        (host, path)
+    } else {
+        return Some(format!("file:{}", strip(url)));
+    };
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = host.split_once(':').map_or(host, |(h, _)| h).to_ascii_lowercase();
+    Some(format!("{host}/{}", strip(path.trim_start_matches('/'))))
+}
+
 fn error(operation: &str, path: &Path) -> impl FnOnce(git2::Error) -> GitError {
     let (operation, path) = (operation.to_string(), path.display().to_string());
     move |e| GitError { operation, path, message: e.message().to_string() }
@@ -260,4 +333,40 @@ fn write_file(path: &Path, bytes: &[u8], mode: i32) -> std::io::Result<()> {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remotes_normalise_to_one_identity() {
+        let want = Some("github.com/pallets/markupsafe".to_string());
+        for url in [
+            "https://github.com/pallets/markupsafe.git",
+            "https://GitHub.com/pallets/markupsafe/",
+            "git@github.com:pallets/markupsafe.git",
+            "ssh://git@github.com:22/pallets/markupsafe",
+            "http://user@github.com/pallets/markupsafe",
+        ] {
+            assert_eq!(normalise_remote(url), want, "{url}");
+        }
+        assert_eq!(normalise_remote("/srv/git/proj.git/").as_deref(), Some("file:/srv/git/proj"));
+        assert_eq!(normalise_remote("file:///srv/git/proj").as_deref(), Some("file:/srv/git/proj"));
+        assert_eq!(normalise_remote(" "), None);
+    }
+
+    #[test]
+    fn identity_is_the_origin_else_the_root_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path()).unwrap();
+        assert!(repo.identity().is_err(), "no commit yet");
+        std::fs::write(dir.path().join("a.txt"), "a").unwrap();
+        let root = repo.commit_all("one", 1_700_000_000).unwrap();
+        std::fs::write(dir.path().join("a.txt"), "b").unwrap();
+        repo.commit_all("two", 1_700_000_100).unwrap();
+        assert_eq!(repo.identity().unwrap(), format!("root:{root}"));
+        repo.repo.remote("origin", "git@example.com:team/proj.git").unwrap();
+        assert_eq!(repo.identity().unwrap(), "example.com/team/proj");
+    }
 }

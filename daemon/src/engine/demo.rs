@@ -84,6 +84,7 @@ pub fn generate_only(store: &mut Store, repo: &Path, opts: &DemoOptions) -> anyh
     let base = GenerateConfig { budget: opts.budget, seed: opts.seed, ..Default::default() };
     let config = skill_weighted(base, &store.skills()?, &store.coverage_counts()?);
     let (tasks, _) = generate(repo, &config)?;
+    super::repository::record_identity(store, repo)?;
     let new = store.insert_tasks(&tasks)?;
     let skills = distilled.skills.iter().map(|s| s.name.clone()).collect();
     Ok(Generated { skills, generated: tasks.len(), new })

@@ -15,6 +15,7 @@ pub mod environment;
 pub mod grade;
 pub mod import;
 pub mod progress;
+pub mod repository;
 pub mod round;
 pub mod scoring;
 pub mod solve;

@@ -391,6 +391,7 @@ async fn generate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions
             t
         })
         .collect();
+    super::repository::record_identity(store, Path::new(&round.inputs.repo))?;
     store.insert_tasks(&fresh)?;
     round.candidates = store.count_tasks(&TaskQuery::in_round(round.number))?;
     Ok(())

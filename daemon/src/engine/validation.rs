@@ -80,15 +80,23 @@ pub struct ValidateSummary {
 }
 
 /// The stored candidates to validate, grouped by repository (at most `limit` in all).
-fn candidates_by_repo(store: &Store, req: &ValidateRequest) -> anyhow::Result<BTreeMap<String, Vec<Task>>> {
+/// With a repository given, its candidates are those of its identity (generated in any clone of
+/// it), validated at the path given.
+fn candidates_by_repo(store: &mut Store, req: &ValidateRequest) -> anyhow::Result<BTreeMap<String, Vec<Task>>> {
     let only = match &req.repo {
-        Some(r) => Some(r.canonicalize().map_err(|e| anyhow::anyhow!("{}: {e}", r.display()))?.display().to_string()),
+        Some(r) => {
+            let path = r.canonicalize().map_err(|e| anyhow::anyhow!("{}: {e}", r.display()))?;
+            let identity = super::repository::record_identity(store, &path)?;
+            Some((path.display().to_string(), identity))
+        }
         None => None,
     };
     let mut by_repo: BTreeMap<String, Vec<Task>> = BTreeMap::new();
-    let candidates = TaskQuery { repo: only, stages: vec!["candidate"], ..Default::default() };
+    let candidates =
+        TaskQuery { repo_id: only.as_ref().map(|(_, id)| id.clone()), stages: vec!["candidate"], ..Default::default() };
     for t in store.tasks_where(&candidates)? {
-        by_repo.entry(t.repo.clone()).or_default().push(t);
+        let at = only.as_ref().map_or_else(|| t.repo.clone(), |(path, _)| path.clone());
+        by_repo.entry(at).or_default().push(t);
     }
     let mut remaining = req.limit.unwrap_or(usize::MAX);
     for tasks in by_repo.values_mut() {

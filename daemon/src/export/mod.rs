@@ -27,6 +27,13 @@
 //!   instances, which also swaps `index` lines and keeps `\ No newline` markers with their line.
 //! - **`created_at`** the clean commit's committer time (UTC, `YYYY-MM-DDTHH:MM:SSZ`): stable
 //!   across exports.
+//! - **Tests.** FAIL_TO_PASS and PASS_TO_PASS are the lists stored on the task (validation
+//!   stores the full PASS_TO_PASS there); a list the task lacks comes from its verdict.
+//! - **Images** ([`ImageOptions`]). SWE-bench rows name one image per task, which the export
+//!   builds from the task's environment image (a Docker engine is needed unless images are
+//!   left out); Harbor folders rebuild their environment from a public base image, or start
+//!   from a prebuilt image tagged for a registry (pushed unless told not to) or saved into the
+//!   folder.
 
 pub mod harbor;
 pub mod swebench;
@@ -35,6 +42,7 @@ pub mod swesmith;
 use crate::diff::git::Repo;
 use crate::engine::curriculum::pick_round;
 use crate::model::{Decision, Task, Verdict};
+use crate::sandbox::Engine;
 use crate::store::{Store, StoreError, TaskQuery};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -69,6 +77,22 @@ pub struct Selection {
     pub valid: bool,
 }
 
+/// What an export does with images.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageOptions {
+    /// Write files only: build, tag, push and save no image (SWE-bench rows still name the
+    /// images an export without this builds).
+    pub skip: bool,
+    /// Harbor: build each task's image here and tag it `<registry>/socratic-harbor-<folder>:<task
+    /// id>`; the task's Dockerfile starts `FROM` it.
+    pub registry: Option<String>,
+    /// With `registry`: tag only (push later with `docker push`).
+    pub no_push: bool,
+    /// Harbor: build each task's image and `docker save` it into the folder
+    /// (`environment/image.tar`); the Dockerfile starts `FROM` it once loaded.
+    pub save: bool,
+}
+
 /// Export errors name the input that caused them.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -82,6 +106,8 @@ pub enum ExportError {
     Task { task: String, message: String },
     #[error("cannot write {path}: {message}")]
     Output { path: String, message: String },
+    #[error("{0}; `--no-images` writes the files without building the images they name")]
+    Engine(String),
 }
 
 pub type Result<T> = std::result::Result<T, ExportError>;
@@ -115,8 +141,19 @@ pub struct ExportTask {
     pub image: Option<String>,
     /// `PYTHONPATH` the tests need in that image (source layouts that could not be installed).
     pub python_path: Option<String>,
+    /// How that image was built, when its environment is stored.
+    pub recipe: Option<Recipe>,
     /// The clean commit's committer time, `YYYY-MM-DDTHH:MM:SSZ`.
     pub created_at: String,
+}
+
+/// How an environment image was built: what a portable Dockerfile repeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipe {
+    /// The image the environment was built from.
+    pub base_image: String,
+    /// The install commands that worked, in order, run in the repository.
+    pub install_commands: Vec<String>,
 }
 
 /// What an export wrote.
@@ -130,16 +167,34 @@ pub struct ExportSummary {
     pub skipped: Vec<Skipped>,
     /// Git refs written into the task repositories (SWE-bench: one bugged commit per task).
     pub refs: Vec<String>,
+    /// Images built (and tagged, pushed or saved as asked), one per task.
+    pub images: Vec<String>,
 }
 
 /// Select, prepare and write: the whole `socratic export`.
-pub fn export(store: &Store, format: Format, selection: &Selection, out: &Path) -> Result<ExportSummary> {
+pub async fn export(
+    store: &Store,
+    format: Format,
+    selection: &Selection,
+    out: &Path,
+    images: &ImageOptions,
+) -> Result<ExportSummary> {
     let selected = select(store, selection)?;
     let tasks = prepare(store, &selected.tasks)?;
+    let mut built = Vec::new();
     let refs = match format {
-        Format::Swebench => swebench::write(&tasks, out)?,
+        Format::Swebench => {
+            let bugged = swebench::bugged_commits(&tasks)?;
+            if !images.skip {
+                built = swebench::build_images(&connect().await?, &tasks, &bugged).await?;
+            }
+            swebench::write(&tasks, &bugged, out)?
+        }
         Format::Swesmith => swesmith::write(&tasks, out).map(|()| Vec::new())?,
-        Format::Harbor => harbor::write(&tasks, out).map(|()| Vec::new())?,
+        Format::Harbor => {
+            built = harbor::export(&tasks, out, images).await?;
+            Vec::new()
+        }
     };
     Ok(ExportSummary {
         format,
@@ -148,7 +203,31 @@ pub fn export(store: &Store, format: Format, selection: &Selection, out: &Path) 
         exported: tasks.iter().map(|t| t.instance_id.clone()).collect(),
         skipped: selected.skipped,
         refs,
+        images: built,
     })
+}
+
+/// The Docker engine, or an error saying how to export without one.
+pub(crate) async fn connect() -> Result<Engine> {
+    Engine::connect().await.map_err(|e| ExportError::Engine(e.to_string()))
+}
+
+/// A task's environment image, checked to exist.
+pub(crate) async fn env_image(engine: &Engine, t: &ExportTask) -> Result<String> {
+    let task_err = |message: String| ExportError::Task { task: t.task.id.clone(), message };
+    let repo = crate::text::escape_controls(&t.task.repo);
+    let image = t.image.clone().ok_or_else(|| {
+        task_err(format!(
+            "no environment image for {repo} at {}: build it and validate the task (`socratic tasks validate`)",
+            t.task.base_commit
+        ))
+    })?;
+    if !engine.image_exists(&image).await {
+        return Err(task_err(format!(
+            "its environment image {image} is not in the Docker engine: `socratic env build --repo {repo}` builds it again"
+        )));
+    }
+    Ok(image)
 }
 
 /// The tasks a selection holds, in export order (curriculum order, or oldest first), each with
@@ -197,6 +276,8 @@ pub fn select(store: &Store, selection: &Selection) -> Result<Selected> {
             Some(v) if v.is_valid() => {
                 if task.fail_to_pass.is_empty() {
                     task.fail_to_pass = v.fail_to_pass.clone();
+                }
+                if task.pass_to_pass.is_empty() {
                     task.pass_to_pass = v.pass_to_pass.clone();
                 }
                 if task.fail_to_pass.is_empty() {
@@ -247,6 +328,9 @@ pub fn prepare(store: &Store, tasks: &[Task]) -> Result<Vec<ExportTask>> {
             .map_err(|e| task_err(format!("its bug patch cannot be reversed into a fix: {e}")))?;
         let env = store.environment(&task.repo, &task.base_commit)?;
         let image = task.image.clone().or_else(|| env.as_ref().map(|e| e.image.clone()));
+        let recipe = env
+            .as_ref()
+            .map(|e| Recipe { base_image: e.base_image.clone(), install_commands: e.install_commands.clone() });
         let python_path = env.and_then(|e| e.python_path);
         out.push(ExportTask {
             instance_id: instance_id(&facts.folder, &task.id),
@@ -254,6 +338,7 @@ pub fn prepare(store: &Store, tasks: &[Task]) -> Result<Vec<ExportTask>> {
             fix,
             image,
             python_path,
+            recipe,
             created_at,
             task: task.clone(),
         });
@@ -390,6 +475,12 @@ pub(crate) mod tests {
             fix: crate::diff::reverse(bug).unwrap(),
             image: Some("socratic-env-pkg:abc123".into()),
             python_path: None,
+            recipe: Some(Recipe {
+                base_image: "socratic-base:bookworm-0123456789ab".into(),
+                install_commands: vec![
+                    "python3 -m pip install --quiet -e '.[test]' || python3 -m pip install -e .".into()
+                ],
+            }),
             created_at: "2024-05-06T07:08:09Z".into(),
         }
     }

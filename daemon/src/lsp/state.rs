@@ -2,7 +2,9 @@
 //!
 //! In: the home folder (the store), decisions and anchor changes, generation requests, records
 //! to store. Out: the tasks of one file with their verdicts ([`FileTasks`], read from the store
-//! by its indexed (repo, file) columns and cached per file until something changes), and a
+//! by its indexed (repository identity, file) and (repo, file) columns — so a second clone of a
+//! repository shows the tasks generated in the first — and cached per file until something
+//! changes), and a
 //! broadcast of changes that makes every session re-publish. Nothing here holds every task in
 //! memory. Every method that touches the store blocks: call it from `spawn_blocking` (the cached
 //! reads are cheap).
@@ -48,6 +50,9 @@ pub struct Shared {
     pub queries: QuerySet,
     /// Canonical repository root → the `repo` strings its tasks were stored with.
     repos: Mutex<HashMap<PathBuf, Vec<String>>>,
+    /// Canonical repository root → its identity (recorded in the store when first asked;
+    /// `None`: not a repository with a commit), so every clone sees the repository's tasks.
+    identities: Mutex<HashMap<PathBuf, Option<String>>>,
     /// (canonical root, file) → its tasks; dropped whenever tasks change.
     files: Mutex<HashMap<(PathBuf, String), Arc<FileTasks>>>,
     /// File texts at commits, for finding sites again: (root, commit, file) -> text.
@@ -58,6 +63,16 @@ pub struct Shared {
 /// A path made canonical when it exists (else as given).
 pub fn canonical(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The tasks the queries select, each once, in query order.
+fn tasks_of(store: &Store, queries: &[TaskQuery]) -> anyhow::Result<Vec<Task>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for q in queries {
+        out.extend(store.tasks_where(q)?.into_iter().filter(|t| seen.insert(t.id.clone())));
+    }
+    Ok(out)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -78,6 +93,7 @@ impl Shared {
             store: Mutex::new(store),
             queries,
             repos: Mutex::new(HashMap::new()),
+            identities: Mutex::new(HashMap::new()),
             files: Mutex::new(HashMap::new()),
             blobs: Mutex::new(HashMap::new()),
             changes,
@@ -119,16 +135,9 @@ impl Shared {
         if let Some(hit) = lock(&self.files).get(&key) {
             return hit.clone();
         }
-        let names = lock(&self.repos).get(root).cloned().unwrap_or_default();
+        let queries = self.queries_of(root, Some(rel));
         let loaded = self.with_store(|s| {
-            let mut tasks = Vec::new();
-            for name in names {
-                tasks.extend(s.tasks_where(&TaskQuery {
-                    repo: Some(name),
-                    file: Some(rel.to_string()),
-                    ..Default::default()
-                })?);
-            }
+            let tasks = tasks_of(s, &queries)?;
             let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
             let verdicts = s.verdicts_of(&ids)?.into_iter().map(|v| (v.task_id.clone(), v)).collect();
             Ok(FileTasks { tasks, verdicts })
@@ -146,8 +155,44 @@ impl Shared {
         self.file_tasks(root, rel).tasks.clone()
     }
 
-    /// Every task of the repository at (canonical) `root`, or of every repository. Blocking.
+    /// The queries for the tasks of the repository at (canonical) `root` (of its file `rel`):
+    /// by the repository's identity (tasks generated in any clone of it) and by the paths its
+    /// tasks were stored with (tasks stored before identities were recorded).
+    fn queries_of(&self, root: &Path, rel: Option<&str>) -> Vec<TaskQuery> {
+        let file = rel.map(str::to_string);
+        let mut out: Vec<TaskQuery> = self
+            .identity_of(root)
+            .map(|id| TaskQuery { repo_id: Some(id), file: file.clone(), ..Default::default() })
+            .into_iter()
+            .collect();
+        for name in lock(&self.repos).get(root).cloned().unwrap_or_default() {
+            out.push(TaskQuery { repo: Some(name), file: file.clone(), ..Default::default() });
+        }
+        out
+    }
+
+    /// The identity of the repository at (canonical) `root`, recorded in the store the first
+    /// time it is asked for (cached).
+    fn identity_of(&self, root: &Path) -> Option<String> {
+        if let Some(hit) = lock(&self.identities).get(root) {
+            return hit.clone();
+        }
+        let identity = self
+            .with_store(|s| crate::engine::repository::record_identity(s, root))
+            .map_err(|e| tracing::debug!("identity of {}: {e:#}", root.display()))
+            .ok();
+        lock(&self.identities).insert(root.to_path_buf(), identity.clone());
+        identity
+    }
+
+    /// Every task of the repository at (canonical) `root` (from any clone of it), or of every
+    /// repository. Blocking.
     pub fn tasks_of_root(&self, root: Option<&Path>) -> anyhow::Result<Vec<(PathBuf, Task)>> {
+        if let Some(root) = root {
+            let queries = self.queries_of(root, None);
+            let tasks = self.with_store(|s| tasks_of(s, &queries))?;
+            return Ok(tasks.into_iter().map(|t| (root.to_path_buf(), t)).collect());
+        }
         let repos: Vec<(PathBuf, String)> = lock(&self.repos)
             .iter()
             .filter(|(r, _)| root.is_none_or(|root| r.as_path() == root))
@@ -186,10 +231,9 @@ impl Shared {
         Ok(task)
     }
 
-    /// Drop the cached tasks of a task's file.
+    /// Drop the cached tasks of a task's file (in every clone: the task shows in each).
     fn forget_file(&self, task: &Task) {
-        let root = canonical(Path::new(&task.repo));
-        lock(&self.files).remove(&(root, task.site.file.clone()));
+        lock(&self.files).retain(|(_, file), _| *file != task.site.file);
     }
 
     /// Generate tasks in the repository at `root` (only those anchored in `only_file` when
@@ -204,7 +248,10 @@ impl Shared {
         if let Some(file) = only_file {
             generated.retain(|t| t.site.file == file);
         }
-        let added = self.with_store(|s| Ok(s.insert_tasks(&generated)?))?;
+        let added = self.with_store(|s| {
+            crate::engine::repository::record_identity(s, root)?;
+            Ok(s.insert_tasks(&generated)?)
+        })?;
         self.reload()?;
         Ok((generated.len(), added))
     }

@@ -13,6 +13,7 @@
 //! Validation containers run with the network off, memory / pids / CPU limits, and no host
 //! mounts.
 
+pub mod derived;
 pub mod image;
 pub mod junit;
 pub mod worker;

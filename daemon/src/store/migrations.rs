@@ -144,6 +144,20 @@ const MIGRATIONS: &[Migration] = &[
      DROP TABLE scores;
      ALTER TABLE scores_new RENAME TO scores;",
     ),
+    // 9: repository identity. `repositories` maps a checkout's path to its identity (origin
+    // remote normalised, else root commit); a task's `repo_id` column is the identity of its
+    // `repo` path, or the path itself until that path's identity is recorded (the engine and
+    // the language server record it whenever they open a repository, which also rewrites the
+    // `repo_id` of that path's tasks).
+    Migration::Sql(
+        "CREATE TABLE repositories (
+        path TEXT PRIMARY KEY,
+        identity TEXT NOT NULL
+     );
+     ALTER TABLE tasks ADD COLUMN repo_id TEXT NOT NULL DEFAULT '';
+     UPDATE tasks SET repo_id = repo;
+     CREATE INDEX tasks_repo_id_file ON tasks(repo_id, file);",
+    ),
 ];
 
 /// The version that added label evidence: a store older than this has its labels recomputed.
@@ -374,5 +388,8 @@ mod tests {
             .expect("query");
         assert_eq!(accepted.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["t-acc"]);
         assert_eq!(store.count_tasks(&crate::store::TaskQuery::valid()).expect("count"), 2);
+        // version 8: until its path's identity is recorded, a task's repository identity is its path
+        let by_id = crate::store::TaskQuery { repo_id: Some("/r".into()), ..Default::default() };
+        assert_eq!(store.count_tasks(&by_id).expect("count"), 5);
     }
 }

@@ -1,9 +1,13 @@
 //! Task rows: candidate and validated repair tasks, keyed by their content id.
 //!
-//! In: tasks, decisions, anchor states, a [`TaskQuery`]. Out: tasks. The full task is a JSON
-//! column; what is queried (repository, file, operator, stage, decision, anchor, round, skill)
-//! is also a real column with an index, written from the task by one function
-//! ([`TaskColumns`]) so the two never disagree. Nothing here reads every task to find one.
+//! In: tasks, decisions, anchor states, a [`TaskQuery`], repository identities. Out: tasks. The
+//! full task is a JSON column; what is queried (repository, file, operator, stage, decision,
+//! anchor, round, skill) is also a real column with an index, written from the task by one
+//! function ([`TaskColumns`]) so the two never disagree. Nothing here reads every task to find one.
+//!
+//! A task's `repo` is a path (where it was generated); `repo_id` is that checkout's identity
+//! (recorded with [`Store::set_repo_identity`]: the same in every clone), so the tasks of a
+//! repository are found from any clone of it (`TaskQuery::repo_id`).
 
 use super::{now, sql_error, to_json, Result, Store};
 use crate::model::{AnchorState, Decision, Task};
@@ -62,7 +66,10 @@ impl<'a> TaskColumns<'a> {
 /// Rows come oldest first.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TaskQuery {
+    /// The path tasks were generated at.
     pub repo: Option<String>,
+    /// The repository's identity (any clone's tasks).
+    pub repo_id: Option<String>,
     pub file: Option<String>,
     pub round: Option<u32>,
     /// Rounds up to and including this one.
@@ -94,6 +101,9 @@ impl TaskQuery {
         let text = |s: &str| SqlValue::from(s.to_string());
         if let Some(r) = &self.repo {
             w.add("repo =", text(r));
+        }
+        if let Some(r) = &self.repo_id {
+            w.add("repo_id =", text(r));
         }
         if let Some(f) = &self.file {
             w.add("file =", text(f));
@@ -149,6 +159,16 @@ impl Where {
     }
 }
 
+/// Task writes: `repo_id` is the identity recorded for the task's path (`?2`), else the path.
+const INSERT_TASK: &str =
+    "INSERT OR IGNORE INTO tasks (id, repo, operator, file, stage, decision, anchor, round, skill,
+     json, created_at, repo_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+     COALESCE((SELECT identity FROM repositories WHERE path = ?2), ?2))";
+const UPDATE_TASK: &str =
+    "UPDATE tasks SET repo = ?2, operator = ?3, file = ?4, stage = ?5, decision = ?6, anchor = ?7,
+     round = ?8, skill = ?9, json = ?10, repo_id = COALESCE((SELECT identity FROM repositories WHERE path = ?2), ?2)
+     WHERE id = ?1";
+
 /// Tasks counted by (operator, skill): what targeting needs to know of the curriculum.
 pub type CoverageCounts = Vec<(String, Option<String>, usize)>;
 
@@ -159,12 +179,7 @@ impl Store {
         let tx = self.conn.transaction().map_err(|e| sql_error(&self.path, "begin", e))?;
         let mut added = 0;
         {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO tasks (id, repo, operator, file, stage, decision, anchor, round, skill, json,
-                     created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                )
-                .map_err(|e| sql_error(&self.path, "insert task", e))?;
+            let mut insert = tx.prepare_cached(INSERT_TASK).map_err(|e| sql_error(&self.path, "insert task", e))?;
             let created = now();
             for t in tasks {
                 let json = to_json(t);
@@ -284,6 +299,32 @@ impl Store {
         Ok(rows)
     }
 
+    /// Record the identity of the checkout at `path` (a canonical path) and move that path's
+    /// tasks under it; returns how many tasks changed identity.
+    pub fn set_repo_identity(&mut self, path: &str, identity: &str) -> Result<usize> {
+        let tx = self.conn.transaction().map_err(|e| sql_error(&self.path, "begin", e))?;
+        tx.execute(
+            "INSERT INTO repositories (path, identity) VALUES (?1, ?2)
+             ON CONFLICT (path) DO UPDATE SET identity = excluded.identity",
+            [path, identity],
+        )
+        .map_err(|e| sql_error(&self.path, "record repository identity", e))?;
+        let moved = tx
+            .execute("UPDATE tasks SET repo_id = ?2 WHERE repo = ?1 AND repo_id != ?2", [path, identity])
+            .map_err(|e| sql_error(&self.path, "record repository identity", e))?;
+        tx.commit().map_err(|e| sql_error(&self.path, "commit", e))?;
+        Ok(moved)
+    }
+
+    /// The identity recorded for the checkout at `path`.
+    pub fn repo_identity(&self, path: &str) -> Result<Option<String>> {
+        self.conn()
+            .prepare_cached("SELECT identity FROM repositories WHERE path = ?1")
+            .and_then(|mut s| s.query_row([path], |r| r.get(0)).map(Some))
+            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
+            .map_err(|e| self.err("read repository identity", e))
+    }
+
     /// The distinct repositories tasks were generated in (a skip scan of the (repo, file)
     /// index: one lookup per repository, whatever the number of tasks).
     pub fn task_repos(&self) -> Result<Vec<String>> {
@@ -320,10 +361,44 @@ pub(super) fn write_pipeline_fields(conn: &rusqlite::Connection, task: &Task) ->
 pub(super) fn write_task(conn: &rusqlite::Connection, task: &Task) -> rusqlite::Result<()> {
     let json = to_json(task);
     let c = TaskColumns::of(task, &json);
-    conn.prepare_cached(
-        "UPDATE tasks SET repo = ?2, operator = ?3, file = ?4, stage = ?5, decision = ?6, anchor = ?7, round = ?8,
-         skill = ?9, json = ?10 WHERE id = ?1",
-    )?
-    .execute(&c.bind()[..])?;
+    conn.prepare_cached(UPDATE_TASK)?.execute(&c.bind()[..])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{test_support, TaskStage};
+
+    fn task_at(id: &str, repo: &str) -> Task {
+        let mut t = test_support::task(id, "flip_comparison", TaskStage::Candidate);
+        t.repo = repo.into();
+        t
+    }
+
+    #[test]
+    fn tasks_are_found_by_repository_identity_from_any_clone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        store.insert_tasks(&[task_at("t-1", "/clone-a")]).unwrap();
+        let of = |store: &Store, id: &str| {
+            let q = TaskQuery { repo_id: Some(id.into()), ..Default::default() };
+            store.tasks_where(&q).unwrap().into_iter().map(|t| t.id).collect::<Vec<_>>()
+        };
+        assert_eq!(of(&store, "/clone-a"), ["t-1"], "the path until an identity is recorded");
+        assert_eq!(store.set_repo_identity("/clone-a", "example.com/team/proj").unwrap(), 1);
+        assert_eq!(of(&store, "example.com/team/proj"), ["t-1"]);
+        // A second clone of the same repository: new tasks land under the same identity.
+        store.set_repo_identity("/clone-b", "example.com/team/proj").unwrap();
+        store.insert_tasks(&[task_at("t-2", "/clone-b")]).unwrap();
+        assert_eq!(of(&store, "example.com/team/proj"), ["t-1", "t-2"]);
+        assert_eq!(store.repo_identity("/clone-b").unwrap().as_deref(), Some("example.com/team/proj"));
+        assert_eq!(store.repo_identity("/elsewhere").unwrap(), None);
+        // A pipeline update keeps the identity; the path stays where the task was generated.
+        let mut t = store.task("t-2").unwrap().unwrap();
+        t.stage = TaskStage::Valid;
+        store.update_task(&t).unwrap();
+        assert_eq!(of(&store, "example.com/team/proj"), ["t-1", "t-2"]);
+        assert_eq!(store.task("t-2").unwrap().unwrap().repo, "/clone-b");
+    }
 }
