@@ -68,7 +68,7 @@ fn predictions(path: &Path, rows: &[Value], name: &str, patch: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_swebench_harness_resolves_gold_and_nothing_else() {
     let python = python();
-    let engine = Engine::connect().await.expect("a Docker engine must be running (see .ci/run)");
+    let engine = Engine::connect("tests").await.expect("a Docker engine must be running (see .ci/run)");
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("tallyho");
     copy_dir(&example_repo_source(), &repo);

@@ -326,7 +326,7 @@ pub struct Manifest {
 
 /// Write the task folders (building, tagging, pushing or saving prebuilt images as `images`
 /// asks); returns the images made.
-pub async fn export(tasks: &[ExportTask], dir: &Path, images: &ImageOptions) -> Result<Vec<String>> {
+pub async fn export(tasks: &[ExportTask], dir: &Path, images: &ImageOptions, owner: &str) -> Result<Vec<String>> {
     let prebuilt = !images.skip && (images.registry.is_some() || images.save);
     let bases: Vec<Base> = tasks
         .iter()
@@ -337,7 +337,7 @@ pub async fn export(tasks: &[ExportTask], dir: &Path, images: &ImageOptions) -> 
         files(t, base).map_err(|message| ExportError::Task { task: t.task.id.clone(), message })?;
     }
     let mut built = Vec::new();
-    let engine = if prebuilt { Some(super::connect().await?) } else { None };
+    let engine = if prebuilt { Some(super::connect(owner).await?) } else { None };
     if let Some(engine) = &engine {
         for (t, base) in tasks.iter().zip(&bases) {
             let Base::Prebuilt(name) = base else { continue };

@@ -179,6 +179,7 @@ pub async fn export(
     out: &Path,
     images: &ImageOptions,
 ) -> Result<ExportSummary> {
+    let owner = crate::sandbox::owner_of_home(store.home());
     let selected = select(store, selection)?;
     let tasks = prepare(store, &selected.tasks)?;
     let mut built = Vec::new();
@@ -186,13 +187,13 @@ pub async fn export(
         Format::Swebench => {
             let bugged = swebench::bugged_commits(&tasks)?;
             if !images.skip {
-                built = swebench::build_images(&connect().await?, &tasks, &bugged).await?;
+                built = swebench::build_images(&connect(&owner).await?, &tasks, &bugged).await?;
             }
             swebench::write(&tasks, &bugged, out)?
         }
         Format::Swesmith => swesmith::write(&tasks, out).map(|()| Vec::new())?,
         Format::Harbor => {
-            built = harbor::export(&tasks, out, images).await?;
+            built = harbor::export(&tasks, out, images, &owner).await?;
             Vec::new()
         }
     };
@@ -207,9 +208,10 @@ pub async fn export(
     })
 }
 
-/// The Docker engine, or an error saying how to export without one.
-pub(crate) async fn connect() -> Result<Engine> {
-    Engine::connect().await.map_err(|e| ExportError::Engine(e.to_string()))
+/// The Docker engine (connected for the home `owner` names), or an error saying how to export
+/// without one.
+pub(crate) async fn connect(owner: &str) -> Result<Engine> {
+    Engine::connect(owner).await.map_err(|e| ExportError::Engine(e.to_string()))
 }
 
 /// A task's environment image, checked to exist.
