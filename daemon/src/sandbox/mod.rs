@@ -9,6 +9,7 @@
 
 pub mod image;
 pub mod junit;
+pub mod recipe;
 pub mod worker;
 
 use bollard::models::{ContainerCreateBody, HostConfig};
