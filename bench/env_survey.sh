@@ -78,7 +78,7 @@ for spec in "${list[@]}"; do
         printf '%s\t%s\t%s\t%s\t-\t0\t0\t-\t-\n' "$spec" "$state" "$msg" "$build_s" >>"$rows"
         continue
     fi
-    tests=$(json 'f"{d[\"passing\"]}/{d[\"tests\"]}"' <"$log.env.json")
+    tests=$(json 'str(d["passing"]) + "/" + str(d["tests"])' <"$log.env.json")
     image=$(json 'd["image"]' <"$log.env.json")
     "$socratic" --home "$home" tasks generate --repo "$repo" --budget 40 --json >"$log.gen.json" 2>"$log.gen.err"
     candidates=$(json 'd["generated"]' <"$log.gen.json")
@@ -88,8 +88,8 @@ for spec in "${list[@]}"; do
     if [ "$candidates" -gt 0 ]; then
         "$socratic" --home "$home" tasks validate --repo "$repo" --json >"$log.val.json" 2>"$log.val.err"
         valid=$(json 'd["valid"]' <"$log.val.json")
-        yield=$(json 'f"{d[\"yield_rate\"]*100:.0f}%"' <"$log.val.json")
-        ms=$(json 'f"{d[\"ms_per_candidate\"]:.0f}"' <"$log.val.json")
+        yield=$(json 'format(d["yield_rate"] * 100, ".0f") + "%"' <"$log.val.json")
+        ms=$(json 'format(d["ms_per_candidate"], ".0f")' <"$log.val.json")
         [ -n "$valid" ] || { valid=0; msg="validate failed: $(oneline 300 <"$log.val.err")"; }
     else
         msg=$(oneline 300 <"$log.gen.err")

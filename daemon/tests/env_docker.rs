@@ -32,7 +32,10 @@ fn repo(dir: &Path, name: &str) -> (PathBuf, String) {
 
 async fn build(engine: &Engine, root: &Path, head: &str) -> Result<Environment, String> {
     let base = image::bootstrap_base(engine, &BootstrapConfig::default()).await.expect("base image");
-    let cfg = EnvConfig { base_image: base, ca_bundle: None, install_timeout_s: 600, test_timeout_s: 600 };
+    // pip in the build container trusts what the host trusts (as `env build` does).
+    let host_bundle = PathBuf::from("/etc/ssl/certs/ca-certificates.crt");
+    let ca_bundle = host_bundle.exists().then_some(host_bundle);
+    let cfg = EnvConfig { base_image: base, ca_bundle, install_timeout_s: 600, test_timeout_s: 600 };
     image::build_env(engine, root, head, &cfg).await.map_err(|e| e.to_string())
 }
 

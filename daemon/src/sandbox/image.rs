@@ -382,7 +382,7 @@ async fn prepare(container: &Container, repo: &Path, cfg: &EnvConfig) -> Result<
         declared.packages.iter().map(|p| format!("--cov={}", cov_target(p))).collect()
     };
     let run = format!(
-        "printf '[run]\\nbranch = False\\n' > {COVERAGE_RC}; \
+        "printf '[run]\\nbranch = False\\n' > {COVERAGE_RC}; rm -f .coverage .coverage.*; \
          {path_var}python3 -m pytest -q -p no:cacheprovider --continue-on-collection-errors -o junit_family=xunit1 \
          --junitxml=/tmp/clean.xml {} --cov-config={COVERAGE_RC} --cov-context=test --cov-report= {extra} \
          >/tmp/clean.log 2>&1; \
@@ -460,8 +460,10 @@ async fn repair(container: &Container, pytest: &str, local: &[String], cfg: &Env
     let mut tried: Vec<String> = Vec::new();
     let mut record = Vec::new();
     for _ in 0..REPAIR_ROUNDS {
+        // `--no-cov`: a project's addopts may turn coverage on with its own configuration
+        // (branch data, `--cov-append`); a data file left behind would spoil the clean run's.
         let collect = format!(
-            "{pytest} --collect-only -q -p no:cacheprovider --continue-on-collection-errors 2>&1 | tail -c 200000"
+            "{pytest} --collect-only -q -p no:cacheprovider --continue-on-collection-errors --no-cov 2>&1 | tail -c 200000"
         );
         let out = sh(container, &collect, cfg.test_timeout_s).await?;
         let missing: Vec<String> =
