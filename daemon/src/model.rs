@@ -842,6 +842,19 @@ pub mod test_support {
 mod tests {
     use super::*;
 
+    #[test]
+    fn module_names_come_from_the_package() {
+        let packages: BTreeMap<String, String> =
+            [("src/cachetools".to_string(), "cachetools".to_string()), ("six.py".to_string(), "six".to_string())]
+                .into();
+        assert_eq!(module_name("src/cachetools/__init__.py", &packages), "cachetools");
+        assert_eq!(module_name("src/cachetools/func.py", &packages), "cachetools.func");
+        assert_eq!(module_name("six.py", &packages), "six");
+        assert_eq!(module_name("pkg/sub/m.py", &packages), "pkg.sub.m");
+        // No package record (older environments): a leading `src/` is still not a module.
+        assert_eq!(module_name("src/other/__init__.py", &BTreeMap::new()), "other");
+    }
+
     fn trace(patch: Option<&str>) -> Trace {
         Trace {
             id: String::new(),
@@ -931,6 +944,22 @@ pub struct Environment {
     /// file (repo-relative) → line (1-based) → tests that executed it.
     pub coverage: BTreeMap<String, BTreeMap<u32, Vec<String>>>,
     pub build_ms: u64,
+    /// Test files that failed to import on the clean tree → the first line of the error (their
+    /// tests are not in `clean`; the rest of the suite ran).
+    #[serde(default)]
+    pub collection_errors: BTreeMap<String, String>,
+    /// Distributions the repair loop added for modules the tests could not import, with the
+    /// module that named them and whether pip installed them.
+    #[serde(default)]
+    pub repairs: Vec<String>,
+    /// The project's packages: repository path (`src/pkg`, `six.py`) → import name (`pkg`,
+    /// `six`). Coverage is measured on these; module names in problem statements come from them.
+    #[serde(default)]
+    pub packages: BTreeMap<String, String>,
+    /// Arguments every pytest run in this environment adds (e.g. `-n 0` where the project's
+    /// `addopts` asks for xdist workers).
+    #[serde(default)]
+    pub pytest_args: Vec<String>,
 }
 
 impl Environment {
@@ -952,10 +981,36 @@ impl Environment {
         }
     }
 
+    /// The dotted module name of a repository file: from the package that holds it (`src/pkg/a.py`
+    /// → `pkg.a`, `src/pkg/__init__.py` → `pkg`), else from the path.
+    pub fn module_name(&self, file: &str) -> String {
+        module_name(file, &self.packages)
+    }
+
     /// Environment variables a test run in this environment needs.
     pub fn run_env(&self) -> Vec<String> {
-        self.python_path.iter().map(|p| format!("PYTHONPATH={p}")).collect()
+        let mut vars: Vec<String> = self.python_path.iter().map(|p| format!("PYTHONPATH={p}")).collect();
+        if !self.pytest_args.is_empty() {
+            vars.push(format!("SOCRATIC_PYTEST_ARGS={}", self.pytest_args.join(" ")));
+        }
+        vars
     }
+}
+
+/// The dotted module name of `file` given packages (path → import name); see
+/// [`Environment::module_name`].
+pub fn module_name(file: &str, packages: &BTreeMap<String, String>) -> String {
+    let stem = file.strip_suffix(".py").unwrap_or(file);
+    let held = packages.iter().find_map(|(path, name)| {
+        let path = path.strip_suffix(".py").unwrap_or(path);
+        if stem == path {
+            Some(name.clone())
+        } else {
+            stem.strip_prefix(path).and_then(|r| r.strip_prefix('/')).map(|rest| format!("{name}/{rest}"))
+        }
+    });
+    let dotted = held.unwrap_or_else(|| stem.strip_prefix("src/").unwrap_or(stem).to_string()).replace('/', ".");
+    dotted.strip_suffix(".__init__").map(String::from).unwrap_or(dotted)
 }
 
 /// One test's result.

@@ -2,8 +2,10 @@
 //!
 //! In: a repository root and a size limit. Out: the Python source files to index (relative
 //! path + text) and every skipped file or folder with its reason. Honours `.gitignore`; skips
-//! tests, vendored and generated code, non-Python files (counted), symlinks (never followed),
-//! files over the size limit and files that are not UTF-8.
+//! tests, vendored and generated code, what is not library code (top-level `docs/`, `examples/`,
+//! `scripts/`, ... folders; `setup.py`, `noxfile.py` and other build or task scripts at the top),
+//! non-Python files (counted), symlinks (never followed), files over the size limit and files
+//! that are not UTF-8.
 
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -34,6 +36,37 @@ pub struct WalkResult {
 
 const TEST_DIRS: &[&str] = &["tests", "testing", "test"];
 const VENDOR_DIRS: &[&str] = &["vendor", "_vendor", "third_party", "site-packages", "node_modules"];
+
+/// Top-level folders that hold no library code.
+pub const NON_LIBRARY_DIRS: &[&str] = &[
+    "docs",
+    "doc",
+    "examples",
+    "example",
+    "benchmarks",
+    "benchmark",
+    "bench",
+    "scripts",
+    "tools",
+    "ci",
+    "build",
+    "dist",
+    ".github",
+];
+/// Top-level files that are build or task scripts, not library code.
+pub const NON_LIBRARY_FILES: &[&str] =
+    &["setup.py", "conftest.py", "noxfile.py", "fabfile.py", "tasks.py", "dodo.py", "hatch_build.py", "build.py"];
+
+/// Why a top-level folder or file (repository-relative, no `/`) is not library code, if it is not.
+pub fn top_level_skip_reason(name: &str, is_dir: bool) -> Option<&'static str> {
+    if is_dir && NON_LIBRARY_DIRS.contains(&name) {
+        Some("not library code (documentation, examples, tooling)")
+    } else if !is_dir && NON_LIBRARY_FILES.contains(&name) {
+        Some("build or task script")
+    } else {
+        None
+    }
+}
 
 /// Why a folder is not walked, if it is not.
 pub fn dir_skip_reason(name: &str) -> Option<&'static str> {
@@ -93,7 +126,9 @@ pub fn walk(root: &Path, max_file_bytes: u64) -> WalkResult {
                 if !is_dir || entry.depth() == 0 {
                     return true;
                 }
-                match dir_skip_reason(&name) {
+                let reason = dir_skip_reason(&name)
+                    .or_else(|| (entry.depth() == 1).then(|| top_level_skip_reason(&name, true)).flatten());
+                match reason {
                     Some(reason) => {
                         if name != ".git" && name != "__pycache__" {
                             let mut list = pruned.lock().unwrap_or_else(|e| e.into_inner());
@@ -167,7 +202,8 @@ fn symlink_reason(root: &Path, link: &Path) -> &'static str {
 fn read_source(path: &Path, rel: &str, max_file_bytes: u64) -> Result<SourceFile, Skipped> {
     let skip = |reason: String| Skipped { path: rel.to_string(), reason };
     let name = rel.rsplit('/').next().unwrap_or(rel);
-    if let Some(reason) = file_name_skip_reason(name) {
+    let top = (!rel.contains('/')).then(|| top_level_skip_reason(name, false)).flatten();
+    if let Some(reason) = file_name_skip_reason(name).or(top) {
         return Err(skip(reason.to_string()));
     }
     let size = std::fs::metadata(path).map_err(|e| skip(format!("unreadable: {e}")))?.len();
@@ -197,6 +233,32 @@ mod tests {
         assert_eq!(dir_skip_reason("_vendor"), Some("vendored folder"));
         assert_eq!(dir_skip_reason("testing"), Some("test folder"));
         assert_eq!(dir_skip_reason("src"), None);
+        assert!(top_level_skip_reason("docs", true).is_some());
+        assert!(top_level_skip_reason("setup.py", false).is_some());
+        assert_eq!(top_level_skip_reason("docs", false), None);
+        assert_eq!(top_level_skip_reason("core.py", false), None);
+    }
+
+    #[test]
+    fn build_scripts_and_docs_are_not_library_code() {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in [
+            ("setup.py", "from setuptools import setup\nsetup()\n"),
+            ("noxfile.py", "import nox\n"),
+            ("docs/conf.py", "project = 'x'\n"),
+            ("pkg/__init__.py", "x = 1\n"),
+            ("pkg/setup.py", "def setup():\n    return 1\n"),
+            ("pkg/docs/render.py", "def render():\n    return 1\n"),
+        ] {
+            let p = dir.path().join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let result = walk(dir.path(), 1 << 20);
+        let files: Vec<&str> = result.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(files, vec!["pkg/__init__.py", "pkg/docs/render.py", "pkg/setup.py"]);
+        let skipped: Vec<&str> = result.skipped.iter().map(|s| s.path.as_str()).collect();
+        assert_eq!(skipped, vec!["docs/", "noxfile.py", "setup.py"]);
     }
 
     #[test]

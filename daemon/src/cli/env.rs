@@ -89,7 +89,7 @@ pub fn run(home: &Path, cmd: EnvCmd) -> anyhow::Result<i32> {
             match store.environment(&key, &head)? {
                 Some(env) if json => print_json(&env).map(|_| EXIT_OK),
                 Some(env) => {
-                    println!("{}", env_line(&env));
+                    print!("{}", env_text(&env));
                     Ok(EXIT_OK)
                 }
                 None => {
@@ -121,10 +121,36 @@ fn env_line(env: &Environment) -> String {
     )
 }
 
+/// `env show`: the summary line, then what was installed, what failed, what the repair loop
+/// added and which test files could not be collected.
+fn env_text(env: &Environment) -> String {
+    use std::fmt::Write;
+    let mut s = format!("{}\n", env_line(env));
+    let mut section = |title: &str, items: Vec<String>| {
+        if !items.is_empty() {
+            let _ = writeln!(s, "{title}:");
+            for item in items {
+                let _ = writeln!(s, "  {item}");
+            }
+        }
+    };
+    section("installed", env.install_commands.clone());
+    section("install problems", env.install_notes.clone());
+    section("added for missing modules", env.repairs.clone());
+    section("packages measured", env.packages.iter().map(|(path, name)| format!("{path} ({name})")).collect());
+    section(
+        "test files not collected",
+        env.collection_errors.iter().map(|(file, why)| format!("{file}: {why}")).collect(),
+    );
+    s
+}
+
 fn env_summary(env: &Environment) -> serde_json::Value {
     serde_json::json!({
         "image": env.image, "repo": env.repo, "head": env.head, "base_image": env.base_image,
-        "install_commands": env.install_commands, "tests": env.clean.len(), "passing": env.passing().len(),
+        "install_commands": env.install_commands, "install_notes": env.install_notes, "repairs": env.repairs,
+        "packages": env.packages, "collection_errors": env.collection_errors,
+        "tests": env.clean.len(), "passing": env.passing().len(),
         "covered_files": env.coverage.len(), "build_ms": env.build_ms,
     })
 }

@@ -57,9 +57,14 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub untargeted: bool,
     /// Only sites on lines the clean suite executes (from the environment built for this
-    /// commit with `socratic env build`): a change no test runs can never become a task.
-    #[arg(long)]
+    /// commit with `socratic env build`): a change no test runs can never become a task. The
+    /// default whenever that environment exists; this flag makes it an error when it does not.
+    #[arg(long, conflicts_with = "all_sites")]
     pub executed_only: bool,
+    /// Generate at every site, also on lines no test executes (the default when no environment
+    /// exists for this commit).
+    #[arg(long)]
+    pub all_sites: bool,
     /// One stable JSON document on stdout.
     #[arg(long)]
     pub json: bool,
@@ -137,13 +142,16 @@ fn generate_cmd(home: &Path, args: GenerateArgs) -> anyhow::Result<i32> {
             return Ok(EXIT_FAILED);
         }
     }
-    if args.executed_only {
+    if !args.all_sites {
         let (key, head) = super::env::repo_key(&args.repo)?;
-        let Some(env) = Store::open(home)?.environment(&key, &head)? else {
-            eprintln!("error: no environment for {key} at {head}: run `socratic env build --repo {}` first (--executed-only reads its coverage)", args.repo.display());
-            return Ok(EXIT_FAILED);
-        };
-        config.executed_lines = Some(env.executed_lines());
+        match Store::open(home)?.environment(&key, &head)? {
+            Some(env) => config.executed_lines = Some(env.executed_lines()),
+            None if args.executed_only => {
+                eprintln!("error: no environment for {key} at {head}: run `socratic env build --repo {}` first (--executed-only reads its coverage)", args.repo.display());
+                return Ok(EXIT_FAILED);
+            }
+            None => {}
+        }
     }
     let bar = super::progress_bar(0, "generating");
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
@@ -168,6 +176,10 @@ fn generate_cmd(home: &Path, args: GenerateArgs) -> anyhow::Result<i32> {
         print_json(&out)?;
     } else {
         print!("{}", generate_text(&out));
+    }
+    if out.generated == 0 {
+        eprintln!("error: no candidates: {}", crate::tasks::why_no_candidates(&out.operators));
+        return Ok(EXIT_FAILED);
     }
     Ok(EXIT_OK)
 }

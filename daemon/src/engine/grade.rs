@@ -1,5 +1,6 @@
 //! Grading a Solver's patch the way the SWE-bench harness does: apply it in the task's
-//! environment, run the task's FAIL_TO_PASS and PASS_TO_PASS tests, and call it resolved only
+//! environment, run the task's FAIL_TO_PASS and the whole PASS_TO_PASS (every test the clean suite
+//! passes but the FAIL_TO_PASS ones: a fix that breaks an unrelated test is not resolved), and call it resolved only
 //! when every one passes (a test missing from the run counts as not passing); partial when some
 //! FAIL_TO_PASS tests pass but not all of them (or a PASS_TO_PASS test broke).
 //!
@@ -105,12 +106,28 @@ pub async fn grade(
     combined: &str,
     origin: &str,
 ) -> anyhow::Result<(EvalReport, Option<TestRun>)> {
+    let task = &whole_suite(task, env);
     if solver_diff.trim().is_empty() {
         return Ok((report(task, None, origin), None));
     }
     let tests: Vec<String> = task.fail_to_pass.iter().chain(&task.pass_to_pass).cloned().collect();
     let run = run_tests(worker, env, &format!("grade-{}", task.id), combined, &tests, 300.0).await?;
     Ok((report(task, Some(&run), origin), Some(run)))
+}
+
+/// The task with PASS_TO_PASS widened to the environment's whole passing suite minus its
+/// FAIL_TO_PASS (tasks validated before PASS_TO_PASS held the whole suite carry only the tests
+/// their bugged run selected); tests it already lists stay.
+pub fn whole_suite(task: &Task, env: &Environment) -> Task {
+    let mut task = task.clone();
+    let mut p2p = crate::validate::pass_to_pass(env, &task.fail_to_pass);
+    for t in &task.pass_to_pass {
+        if !p2p.contains(t) && !task.fail_to_pass.contains(t) {
+            p2p.push(t.clone());
+        }
+    }
+    task.pass_to_pass = p2p;
+    task
 }
 
 #[cfg(test)]

@@ -377,7 +377,10 @@ async fn generate_step(store: &mut Store, round: &mut Round, opts: &RoundOptions
         &skills,
         &coverage,
     );
-    let (generated, _) = generate(Path::new(&round.inputs.repo), &config)?;
+    let (generated, reports) = generate(Path::new(&round.inputs.repo), &config)?;
+    if generated.is_empty() {
+        anyhow::bail!("no candidates for {}: {}", round.inputs.repo, crate::tasks::why_no_candidates(&reports));
+    }
     let ids: Vec<String> = generated.iter().map(|t| t.id.clone()).collect();
     let earlier: BTreeSet<String> =
         store.tasks_by_id(&ids)?.into_iter().filter(|t| t.round != Some(round.number)).map(|t| t.id).collect();

@@ -244,7 +244,7 @@ pub fn task_instance(task: &Task, env: &Environment) -> Instance {
         bug_patch: Some(task.bug_patch.clone()),
         test_patch: None,
         fail_to_pass: task.fail_to_pass.clone(),
-        pass_to_pass: task.pass_to_pass.clone(),
+        pass_to_pass: grade::whole_suite(task, env).pass_to_pass,
         image_name: Some(env.image.clone()),
         origin: format!("task {}", task.id),
     }

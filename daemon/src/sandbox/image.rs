@@ -6,6 +6,7 @@
 //! tree, and the coverage map (file → line → tests) taken with per-test dynamic contexts.
 
 use super::junit;
+use super::recipe;
 use super::worker::{tar_one_file, REPO_DIR};
 use super::{docker_err, Container, Engine, Limits, Result, SandboxError};
 use crate::model::{Environment, TestStatus};
@@ -154,34 +155,8 @@ pub struct EnvConfig {
     pub test_timeout_s: u64,
 }
 
-/// Requirement files installed before the project itself, when present (runtime first, then
-/// test requirements, in the layouts projects use).
-const REQUIREMENT_FILES: &[&str] = &[
-    "requirements.txt",
-    "requirements-test.txt",
-    "requirements_test.txt",
-    "requirements-tests.txt",
-    "test-requirements.txt",
-    "test_requirements.txt",
-    "requirements-dev.txt",
-    "requirements/test.txt",
-    "requirements/tests.txt",
-    "requirements/testing.txt",
-];
-
-/// Install commands to try for a repository, given its files (relative paths), in order.
-pub fn install_plan(files: &[String]) -> Vec<String> {
-    let has = |name: &str| files.iter().any(|f| f == name);
-    let pip = "python3 -m pip install --quiet --break-system-packages --disable-pip-version-check";
-    let mut plan: Vec<String> = REQUIREMENT_FILES.iter().filter(|f| has(f)).map(|f| format!("{pip} -r {f}")).collect();
-    if has("pyproject.toml") || has("setup.py") || has("setup.cfg") {
-        plan.push(format!("{pip} -e '.[test]' || {pip} -e '.[tests]' || {pip} -e '.[testing]' || {pip} -e . || {pip} --no-build-isolation --no-deps -e ."));
-    }
-    plan
-}
-
 /// Bump when the way environments are built changes, so old images are not reused.
-const ENV_RECIPE_VERSION: u32 = 2;
+const ENV_RECIPE_VERSION: u32 = 3;
 
 /// The environment image's name for a repository at a commit.
 pub fn env_image_name(repo_name: &str, head: &str, base: &str) -> String {
@@ -229,10 +204,21 @@ pub async fn build_env(engine: &Engine, repo: &Path, head: &str, cfg: &EnvConfig
         install_notes: prepared.install_notes,
         coverage: prepared.coverage,
         build_ms: 0,
+        collection_errors: prepared.collection_errors,
+        repairs: prepared.repairs,
+        packages: prepared.packages,
+        pytest_args: prepared.pytest_args,
     };
-    if environment.pass_rate() < MIN_PASS_RATE {
+    let problem = if environment.pass_rate() < MIN_PASS_RATE {
+        Some(refusal(&environment, &prepared.log_tail))
+    } else if !covers_a_line(&environment.coverage) {
+        Some(empty_coverage(&environment, &prepared.coverage_log))
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
         let _ = container.remove().await;
-        return Err(SandboxError::Other(refusal(&environment)));
+        return Err(SandboxError::Other(problem));
     }
     let environment = Environment { build_ms: started.elapsed().as_millis() as u64, ..environment };
     let record =
@@ -261,22 +247,61 @@ pub async fn read_env_record(engine: &Engine, image: &str) -> Result<Option<Envi
     Ok(serde_json::from_str(&out.stdout).ok())
 }
 
-fn refusal(env: &Environment) -> String {
+/// Why a repository is refused: how many of the tests that ran pass, the first failing ones,
+/// the test files that could not be collected (each with its first error line), install steps
+/// that failed, and the end of pytest's output when no test ran at all.
+fn refusal(env: &Environment, log_tail: &str) -> String {
     let failing: Vec<&String> =
         env.clean.iter().filter(|(_, s)| **s != TestStatus::Passed).map(|(t, _)| t).take(10).collect();
-    let notes = if env.install_notes.is_empty() {
-        String::new()
+    let mut msg = if env.clean.is_empty() {
+        format!("refusing {}: no test ran on the clean tree", env.repo)
     } else {
-        format!("; install problems: {}", env.install_notes.join("; "))
+        format!(
+            "refusing {}: only {} of the {} tests that ran pass on the clean tree ({:.0}% < {:.0}%); first failing: {}",
+            env.repo,
+            env.passing().len(),
+            env.clean.len(),
+            env.pass_rate() * 100.0,
+            MIN_PASS_RATE * 100.0,
+            failing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+        )
     };
+    if !env.collection_errors.is_empty() {
+        let list: Vec<String> = env.collection_errors.iter().take(5).map(|(f, e)| format!("{f}: {e}")).collect();
+        msg.push_str(&format!(
+            "; {} test file(s) could not be collected: {}",
+            env.collection_errors.len(),
+            list.join("; ")
+        ));
+    }
+    if !env.install_notes.is_empty() {
+        msg.push_str(&format!("; install problems: {}", env.install_notes.join("; ")));
+    }
+    if env.clean.is_empty() && env.collection_errors.is_empty() && !log_tail.trim().is_empty() {
+        msg.push_str(&format!("; pytest said: {}", log_tail.trim()));
+    }
+    msg
+}
+
+/// True when the coverage map holds at least one executed line.
+fn covers_a_line(coverage: &BTreeMap<String, BTreeMap<u32, Vec<String>>>) -> bool {
+    coverage.values().any(|lines| !lines.is_empty())
+}
+
+fn empty_coverage(env: &Environment, coverage_log: &str) -> String {
+    let measured = if env.packages.is_empty() {
+        "the repository".to_string()
+    } else {
+        env.packages.keys().cloned().collect::<Vec<_>>().join(", ")
+    };
+    let log = coverage_log.trim();
     format!(
-        "refusing {}: only {} of {} tests pass on the clean tree ({:.0}% < {:.0}%); first failing: {}{notes}",
+        "refusing {}: {} of {} tests pass, but coverage recorded no executed line of {measured}, so no candidate \
+         could be placed or validated{}",
         env.repo,
         env.passing().len(),
         env.clean.len(),
-        env.pass_rate() * 100.0,
-        MIN_PASS_RATE * 100.0,
-        failing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+        if log.is_empty() { String::new() } else { format!("; coverage said: {log}") }
     )
 }
 
@@ -288,7 +313,19 @@ struct Prepared {
     clean: BTreeMap<String, TestStatus>,
     durations: BTreeMap<String, f64>,
     coverage: BTreeMap<String, BTreeMap<u32, Vec<String>>>,
+    collection_errors: BTreeMap<String, String>,
+    repairs: Vec<String>,
+    packages: BTreeMap<String, String>,
+    pytest_args: Vec<String>,
+    log_tail: String,
+    coverage_log: String,
 }
+
+/// Rounds of the repair loop (collect, install what is missing) at most.
+const REPAIR_ROUNDS: usize = 3;
+/// Where the build writes the coverage configuration it measures with (the project's own, with
+/// its plugins and `fail_under`, is not used).
+const COVERAGE_RC: &str = "/tmp/socratic-coveragerc";
 
 /// Copy, install, and run the clean suite with coverage inside the build container.
 async fn prepare(container: &Container, repo: &Path, cfg: &EnvConfig) -> Result<Prepared> {
@@ -299,56 +336,199 @@ async fn prepare(container: &Container, repo: &Path, cfg: &EnvConfig) -> Result<
     container.exec(&["mkdir", "-p", REPO_DIR], 30).await?;
     container.upload_tar(REPO_DIR, tar_repo(repo)?).await?;
     sh(container, "git config --global --add safe.directory '*' && git config --global user.email socratic@localhost && git config --global user.name socratic && git checkout -q -- . && git clean -fdq", 60).await?;
-    let files = top_level_files(repo);
+    let declared = recipe::declared(&recipe::read_project(repo), &recipe::package_markers(repo));
     let mut installed = Vec::new();
     let mut notes = Vec::new();
     let mut python_path = None;
-    for cmd in install_plan(&files) {
-        let out = sh(container, &cmd, cfg.install_timeout_s).await?;
-        if out.exit_code == 0 {
-            installed.push(cmd);
-            continue;
-        }
-        // Not fatal: the clean run's pass rate decides. Run from the source tree instead.
-        notes.push(format!("failed: `{cmd}`: {}", tail(&out.stderr, 600)));
-        if repo.join("src").is_dir() {
-            python_path = Some(format!("{REPO_DIR}/src"));
+    for step in recipe::install_plan(&declared) {
+        match run_step(container, &step, cfg.install_timeout_s).await? {
+            Ok(cmd) => installed.push(cmd),
+            Err(note) => {
+                // Not fatal: the clean run's pass rate decides. Run from the source tree instead.
+                if step.what == "the project" && repo.join("src").is_dir() {
+                    python_path = Some(format!("{REPO_DIR}/src"));
+                }
+                notes.push(note);
+            }
         }
     }
-    // Build products of the install (compiled extensions, egg-info) are untracked files that
-    // the per-candidate `git clean` must keep: exclude them from git's view.
-    sh(container, "git ls-files --others --exclude-standard | sed 's|^|/|' >> .git/info/exclude", 60).await?;
     let probe = sh(container, "python3 -c 'import pytest, coverage, pytest_cov'", 60).await?;
     if probe.exit_code != 0 {
-        let cmd = "python3 -m pip install --quiet --break-system-packages pytest coverage pytest-cov";
-        let out = sh(container, cmd, cfg.install_timeout_s).await?;
+        let cmd = format!("{} pytest coverage pytest-cov", recipe::PIP);
+        let out = sh(container, &cmd, cfg.install_timeout_s).await?;
         if out.exit_code != 0 {
             return Err(SandboxError::Other(format!(
                 "cannot install pytest in the image: {}",
                 tail(&out.stderr, 1500)
             )));
         }
-        installed.push(cmd.to_string());
+        installed.push(cmd);
     }
+    let pytest_args: Vec<String> = if declared.pytest_plugins.iter().any(|p| p.starts_with("pytest-xdist")) {
+        vec!["-n".into(), "0".into()]
+    } else {
+        vec![]
+    };
     let path_var = python_path.as_ref().map(|p| format!("PYTHONPATH={p} ")).unwrap_or_default();
+    let extra = pytest_args.join(" ");
+    let local = local_names(repo);
+    let repairs = repair(container, &format!("{path_var}python3 -m pytest {extra}"), &local, cfg).await?;
+    // Build products of the install (compiled extensions, egg-info) are untracked files that
+    // the per-candidate `git clean` must keep: exclude them from git's view.
+    sh(container, "git ls-files --others --exclude-standard | sed 's|^|/|' >> .git/info/exclude", 60).await?;
+    let covs: Vec<String> = if declared.packages.is_empty() {
+        vec!["--cov=.".to_string()]
+    } else {
+        declared.packages.iter().map(|p| format!("--cov={}", cov_target(p))).collect()
+    };
     let run = format!(
-        "{path_var}python3 -m pytest -q -p no:cacheprovider -o junit_family=xunit1 --junitxml=/tmp/clean.xml \
-         --cov=. --cov-context=test --cov-report= >/tmp/clean.log 2>&1; \
-         python3 -m coverage json --show-contexts -q -o /tmp/coverage.json >/dev/null 2>&1; \
-         rm -f .coverage; git checkout -q -- . && git clean -fdq"
+        "printf '[run]\\nbranch = False\\n' > {COVERAGE_RC}; rm -f .coverage .coverage.*; \
+         {path_var}python3 -m pytest -q -p no:cacheprovider --continue-on-collection-errors -o junit_family=xunit1 \
+         --junitxml=/tmp/clean.xml {} --cov-config={COVERAGE_RC} --cov-context=test --cov-report= {extra} \
+         >/tmp/clean.log 2>&1; \
+         python3 -m coverage json -i --rcfile={COVERAGE_RC} --show-contexts -o /tmp/coverage.json >/tmp/coverage.log 2>&1; \
+         rm -f .coverage .coverage.*; git checkout -q -- . && git clean -fdq",
+        covs.join(" ")
     );
     sh(container, &run, cfg.test_timeout_s).await?;
+    let log = container.exec(&["cat", "/tmp/clean.log"], 60).await?.stdout;
     let xml = container.exec(&["cat", "/tmp/clean.xml"], 60).await?;
     if xml.exit_code != 0 {
-        let log = container.exec(&["cat", "/tmp/clean.log"], 60).await?;
-        return Err(SandboxError::Other(format!("the test suite did not run: {}", tail(&log.stdout, 1500))));
+        return Err(SandboxError::Other(format!("the test suite did not run: {}", tail(&log, 1500))));
     }
     let results = junit::parse(&xml.stdout).map_err(SandboxError::Other)?;
+    let (collection_errors, results) = split_collection_errors(results, &log);
     let durations = results.iter().map(|(id, r)| (id.clone(), r.seconds)).collect();
     let clean = results.into_iter().map(|(id, r)| (id, r.status)).collect();
     let cov = container.exec(&["cat", "/tmp/coverage.json"], 120).await?;
     let coverage = if cov.exit_code == 0 { parse_coverage(&cov.stdout) } else { BTreeMap::new() };
-    Ok(Prepared { install_commands: installed, install_notes: notes, python_path, clean, durations, coverage })
+    let coverage_log = tail(&container.exec(&["cat", "/tmp/coverage.log"], 60).await?.stdout, 600);
+    Ok(Prepared {
+        install_commands: installed,
+        install_notes: notes,
+        python_path,
+        clean,
+        durations,
+        coverage,
+        collection_errors,
+        repairs,
+        packages: declared.packages.iter().map(|p| (p.path.clone(), p.import_name.clone())).collect(),
+        pytest_args,
+        log_tail: tail(&log, 800),
+        coverage_log,
+    })
+}
+
+/// `--cov` target for a package: its folder, or the import name of a single-module one.
+fn cov_target(p: &recipe::Package) -> String {
+    if p.path.ends_with(".py") {
+        p.import_name.clone()
+    } else {
+        p.path.clone()
+    }
+}
+
+/// Run one install step: the first alternative that exits 0 without pip saying an asked-for
+/// extra does not exist. `Ok(Ok(command))`, or `Ok(Err(note))` naming the step and why.
+async fn run_step(
+    container: &Container,
+    step: &recipe::Step,
+    secs: u64,
+) -> Result<std::result::Result<String, String>> {
+    let mut last = String::new();
+    for cmd in &step.alternatives {
+        let out = sh(container, &format!("{cmd} 2>&1"), secs).await?;
+        if out.exit_code == 0 && !recipe::missed_extra(&out.stdout) {
+            return Ok(Ok(cmd.clone()));
+        }
+        last = if out.exit_code == 0 {
+            format!("`{cmd}`: {}", first_line_with(&out.stdout, "does not provide the extra"))
+        } else {
+            format!("`{cmd}`: {}", tail(&out.stdout, 400).trim())
+        };
+    }
+    Ok(Err(format!("{} failed: {last}", step.what)))
+}
+
+fn first_line_with(text: &str, needle: &str) -> String {
+    text.lines().find(|l| l.contains(needle)).unwrap_or("").trim().to_string()
+}
+
+/// The repair loop: collect the suite, install the distributions of the modules (and plugins)
+/// it could not import, at most a few rounds. Returns what was tried, for the record.
+async fn repair(container: &Container, pytest: &str, local: &[String], cfg: &EnvConfig) -> Result<Vec<String>> {
+    let mut tried: Vec<String> = Vec::new();
+    let mut record = Vec::new();
+    for _ in 0..REPAIR_ROUNDS {
+        // `--no-cov`: a project's addopts may turn coverage on with its own configuration
+        // (branch data, `--cov-append`); a data file left behind would spoil the clean run's.
+        let collect = format!(
+            "{pytest} --collect-only -q -p no:cacheprovider --continue-on-collection-errors --no-cov 2>&1 | tail -c 200000"
+        );
+        let out = sh(container, &collect, cfg.test_timeout_s).await?;
+        let missing: Vec<String> =
+            recipe::missing_distributions(&out.stdout, local).into_iter().filter(|d| !tried.contains(d)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        for dist in missing {
+            let res =
+                sh(container, &format!("{} {} 2>&1", recipe::PIP, shlex_quote(&dist)), cfg.install_timeout_s).await?;
+            record.push(if res.exit_code == 0 {
+                format!("{dist}: installed")
+            } else {
+                format!("{dist}: pip failed: {}", tail(&res.stdout, 200).trim())
+            });
+            tried.push(dist);
+        }
+    }
+    Ok(record)
+}
+
+fn shlex_quote(s: &str) -> String {
+    shlex::try_quote(s).map(|q| q.into_owned()).unwrap_or_else(|_| "''".into())
+}
+
+/// Names importable from the repository itself (top-level and `src/` folders and modules): a
+/// missing module by one of these names is the project's, not a distribution to install.
+fn local_names(repo: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for base in [repo.to_path_buf(), repo.join("src")] {
+        for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+            if let Some(name) = entry.file_name().to_str() {
+                out.push(name.strip_suffix(".py").unwrap_or(name).to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Collection failures out of the clean results, keyed by the test file with the first line
+/// of their error (pytest's short summary: `ERROR tests/test_x.py - ModuleNotFoundError: ...`).
+fn split_collection_errors(
+    results: BTreeMap<String, crate::model::TestResult>,
+    log: &str,
+) -> (BTreeMap<String, String>, BTreeMap<String, crate::model::TestResult>) {
+    let mut errors = BTreeMap::new();
+    for line in log.lines() {
+        let Some(rest) = line.strip_prefix("ERROR ") else { continue };
+        let (path, why) = rest.split_once(" - ").unwrap_or((rest, ""));
+        if path.contains("::") || path.contains(' ') {
+            continue;
+        }
+        let why = if why.trim().is_empty() { "could not be collected" } else { why.trim() };
+        errors.insert(path.to_string(), why.to_string());
+    }
+    let (failed, ran): (BTreeMap<_, _>, BTreeMap<_, _>) = results
+        .into_iter()
+        .partition(|(_, r)| r.status == TestStatus::Error && r.message.contains("collection failure"));
+    let dotted = |s: &str| s.trim_end_matches(".py").replace('/', ".");
+    for id in failed.keys() {
+        if !errors.keys().any(|k| dotted(k) == dotted(id)) {
+            errors.insert(id.clone(), "could not be collected".into());
+        }
+    }
+    (errors, ran)
 }
 
 async fn sh(container: &Container, script: &str, secs: u64) -> Result<super::ExecOutput> {
@@ -359,19 +539,6 @@ async fn sh(container: &Container, script: &str, secs: u64) -> Result<super::Exe
 fn tail(s: &str, n: usize) -> String {
     let chars: Vec<char> = s.chars().collect();
     chars[chars.len().saturating_sub(n)..].iter().collect()
-}
-
-/// Files at the top level and one folder down (`requirements/tests.txt`), relative.
-fn top_level_files(repo: &Path) -> Vec<String> {
-    walkdir::WalkDir::new(repo)
-        .min_depth(1)
-        .max_depth(2)
-        .into_iter()
-        .filter_entry(|e| e.file_name() != ".git")
-        .flatten()
-        .filter(|e| e.file_type().is_file())
-        .filter_map(|e| e.path().strip_prefix(repo).ok().and_then(|p| p.to_str()).map(String::from))
-        .collect()
 }
 
 /// The repository (working tree and `.git`) as a tar archive, without caches.
@@ -425,27 +592,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn install_plan_follows_the_files() {
-        assert!(install_plan(&["README.md".into()]).is_empty());
-        let plan = install_plan(&[
-            "pyproject.toml".into(),
-            "requirements/tests.txt".into(),
-            "requirements/docs.txt".into(),
-            "requirements.txt".into(),
-        ]);
-        assert_eq!(plan.len(), 3, "{plan:?}");
-        assert!(plan[0].ends_with("-r requirements.txt"));
-        assert!(plan[1].ends_with("-r requirements/tests.txt"));
-        assert!(plan[2].contains("-e '.[test]'"));
-    }
-
-    #[test]
     fn coverage_contexts_become_tests() {
         let json = r#"{"files": {"pkg/a.py": {"contexts": {"3": ["", "tests/test_a.py::test_x|run", "tests/test_a.py::test_x|setup"], "5": ["tests/test_a.py::test_y[1]|run"]}}}}"#;
         let cov = parse_coverage(json);
         assert_eq!(cov["pkg/a.py"][&3], vec!["tests/test_a.py::test_x".to_string()]);
         assert_eq!(cov["pkg/a.py"][&5], vec!["tests/test_a.py::test_y[1]".to_string()]);
         assert!(parse_coverage("not json").is_empty());
+    }
+
+    fn result(status: TestStatus, message: &str) -> crate::model::TestResult {
+        crate::model::TestResult { status, message: message.into(), seconds: 0.0 }
+    }
+
+    #[test]
+    fn collection_errors_are_not_tests_and_the_refusal_names_them() {
+        let results: BTreeMap<String, crate::model::TestResult> = [
+            ("tests/test_a.py::test_ok".to_string(), result(TestStatus::Passed, "")),
+            ("tests/test_a.py::test_bad".to_string(), result(TestStatus::Failed, "assert 1 == 2")),
+            ("tests.test_b".to_string(), result(TestStatus::Error, "collection failure")),
+        ]
+        .into();
+        let log = "....F\nERROR tests/test_b.py - ModuleNotFoundError: No module named 'pretend'\n\
+                   ERROR tests/test_a.py::test_x - fixture 'db' not found\n1 failed, 1 passed, 1 error\n";
+        let (errors, ran) = split_collection_errors(results, log);
+        assert_eq!(ran.len(), 2);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors["tests/test_b.py"], "ModuleNotFoundError: No module named 'pretend'");
+        let env = Environment {
+            repo: "/r".into(),
+            head: "h".into(),
+            image: "i".into(),
+            base_image: "b".into(),
+            install_commands: vec![],
+            clean: ran.into_iter().map(|(t, r)| (t, r.status)).collect(),
+            durations: BTreeMap::new(),
+            python_path: None,
+            install_notes: vec![],
+            coverage: BTreeMap::new(),
+            build_ms: 0,
+            collection_errors: errors,
+            repairs: vec![],
+            packages: BTreeMap::new(),
+            pytest_args: vec![],
+        };
+        let msg = refusal(&env, "");
+        assert!(msg.contains("only 1 of the 2 tests that ran pass"), "{msg}");
+        assert!(msg.contains("1 test file(s) could not be collected: tests/test_b.py: ModuleNotFoundError"), "{msg}");
+        let none = Environment { clean: BTreeMap::new(), collection_errors: BTreeMap::new(), ..env };
+        let msg = refusal(&none, "ERROR: usage: pytest [options]\npytest: error: unrecognized arguments: --foo");
+        assert!(msg.contains("no test ran") && msg.contains("unrecognized arguments: --foo"), "{msg}");
+        assert!(!covers_a_line(&none.coverage));
+        assert!(empty_coverage(&none, "No data to report.").contains("coverage recorded no executed line"));
     }
 
     #[test]

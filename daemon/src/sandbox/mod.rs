@@ -16,6 +16,7 @@
 pub mod derived;
 pub mod image;
 pub mod junit;
+pub mod recipe;
 pub mod worker;
 
 use bollard::models::{ContainerCreateBody, HostConfig};

@@ -39,6 +39,7 @@ import linecache
 import os
 import re
 import select
+import shlex
 import signal
 import subprocess
 import sys
@@ -49,8 +50,11 @@ import pytest
 
 REPO = os.path.realpath(os.environ.get("SOCRATIC_REPO", "/work/repo"))
 PATCH = "/tmp/socratic-candidate.diff"
-# `--tb=native`: a failure's message is the same, its traceback costs far less to format.
-PYTEST_ARGS = ["-q", "--tb=native", "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning"]
+# `--tb=native`: a failure's message is the same, its traceback costs far less to format. A test
+# file that fails to import does not stop the rest of the suite (its tests are simply missing).
+# SOCRATIC_PYTEST_ARGS: what the environment adds (e.g. `-n 0` where addopts asks for xdist).
+PYTEST_ARGS = ["-q", "--tb=native", "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning",
+               "--continue-on-collection-errors"] + shlex.split(os.environ.get("SOCRATIC_PYTEST_ARGS", ""))
 STARTED = time.monotonic()
 
 

@@ -180,6 +180,38 @@ pub fn generate_with(
     Ok((gen.tasks, reports))
 }
 
+/// Why a generation made no candidate, from its operator reports: no site in the indexed files,
+/// no site on a line the tests execute (with `--all-sites` the way out), or every site refused
+/// (the most common rejections named).
+pub fn why_no_candidates(reports: &[Report]) -> String {
+    let sites: usize = reports.iter().map(|r| r.sites).sum();
+    let mut rejected: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in reports {
+        for (kind, n) in &r.rejected {
+            *rejected.entry(kind.as_str()).or_default() += n;
+        }
+    }
+    let unexecuted = rejected.get("not-executed-by-tests").copied().unwrap_or(0);
+    if sites == 0 && unexecuted > 0 {
+        return format!(
+            "no site is on a line the clean suite executes ({unexecuted} sites on lines no test runs); \
+             generate anyway with --all-sites"
+        );
+    }
+    if sites == 0 {
+        return "no operator's query matched any site in the indexed library files (tests, docs, build scripts and \
+                vendored code are not indexed)"
+            .to_string();
+    }
+    let mut kinds: Vec<(&str, usize)> = rejected.into_iter().filter(|(k, _)| *k != "not-executed-by-tests").collect();
+    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let list: Vec<String> = kinds.iter().take(3).map(|(k, n)| format!("{k} {n}")).collect();
+    format!(
+        "every operator refused its {sites} sites ({})",
+        if list.is_empty() { "no rewrite fit".into() } else { list.join(", ") }
+    )
+}
+
 /// One operator's queue of sites and its running report.
 struct Plan {
     op: &'static Operator,

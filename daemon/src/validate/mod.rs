@@ -129,6 +129,15 @@ pub fn grade(selected: &[String], run: &BTreeMap<String, TestResult>) -> (Vec<St
     (f2p, p2p)
 }
 
+/// A valid task's PASS_TO_PASS: every test the clean suite passes, minus its FAIL_TO_PASS, in
+/// the clean run's order (what the SWE-bench harness runs to catch a fix that breaks something
+/// else). Tests no candidate's selection ran with the bug did not execute the changed lines on
+/// the clean tree, so they pass with the bug as well.
+pub fn pass_to_pass(env: &Environment, f2p: &[String]) -> Vec<String> {
+    let f2p: BTreeSet<&String> = f2p.iter().collect();
+    env.passing().into_iter().filter(|t| !f2p.contains(t)).collect()
+}
+
 /// The verdict before the flakiness re-run: `Ok((f2p, p2p))` to go on, or the rejection.
 pub fn judge(task_id: &str, selection: &Selection, run: &BugRun) -> Result<(Vec<String>, Vec<String>), Verdict> {
     let reject = |stage: RejectStage, reason: String| Verdict {
@@ -174,9 +183,9 @@ pub fn judge(task_id: &str, selection: &Selection, run: &BugRun) -> Result<(Vec<
 
 /// A problem statement from the failing tests: what fails and how, through which public entry
 /// point, never where the change is or what the fix is.
-pub fn problem_statement(task: &Task, f2p: &[String], failures: &BTreeMap<String, TestResult>) -> String {
+/// `module` is the dotted name of the changed file as it is imported ([`Environment::module_name`]).
+pub fn problem_statement(task: &Task, module: &str, f2p: &[String], failures: &BTreeMap<String, TestResult>) -> String {
     let entry = public_entry_point(&task.enclosing);
-    let module = task.site.file.trim_end_matches(".py").replace('/', ".");
     let mut s = match entry {
         Some(e) => format!("`{e}` (module `{module}`) no longer behaves as expected.\n\n"),
         None => format!("Something in `{module}` no longer behaves as expected.\n\n"),
@@ -256,6 +265,10 @@ mod tests {
             install_notes: vec![],
             coverage,
             build_ms: 0,
+            collection_errors: BTreeMap::new(),
+            repairs: vec![],
+            packages: BTreeMap::new(),
+            pytest_args: vec![],
         }
     }
 
@@ -288,6 +301,15 @@ mod tests {
         let mut measured = env(99);
         measured.coverage.insert("setup.py".into(), BTreeMap::new());
         assert_eq!(select_tests(&measured, &setup), Selection::Uncovered);
+    }
+
+    #[test]
+    fn pass_to_pass_is_the_whole_passing_suite_but_f2p() {
+        let e = env(11);
+        assert_eq!(
+            pass_to_pass(&e, &["tests/test_m.py::test_a".to_string()]),
+            vec!["tests/test_m.py::test_b".to_string(), "tests/test_other.py::test_c".to_string()]
+        );
     }
 
     #[test]
@@ -332,8 +354,8 @@ mod tests {
         let f2p = vec!["tests/test_m.py::test_a".to_string()];
         let failures: BTreeMap<_, _> =
             [(f2p[0].clone(), result(TestStatus::Failed, "AssertionError: assert 3 == 2\nmore"))].into();
-        let s = problem_statement(&task("Ledger._helper"), &f2p, &failures);
-        assert!(s.contains("`Ledger`"), "{s}");
+        let s = problem_statement(&task("Ledger._helper"), "pkg.m", &f2p, &failures);
+        assert!(s.contains("`Ledger` (module `pkg.m`)"), "{s}");
         assert!(!s.contains("_helper") && !s.contains("<=") && !s.contains("line 11"), "{s}");
         assert!(s.contains("tests/test_m.py::test_a`: AssertionError: assert 3 == 2"), "{s}");
     }

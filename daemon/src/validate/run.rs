@@ -259,12 +259,18 @@ async fn recheck(
             let failing: Vec<&String> =
                 p.f2p.iter().filter(|t| clean.get(*t).map(|r| r.status) != Some(TestStatus::Passed)).collect();
             let verdict = if failing.is_empty() {
+                let p2p = super::pass_to_pass(env, &p.f2p);
                 Verdict {
                     task_id: p.task.id.clone(),
                     outcome: VerdictOutcome::Valid,
-                    reason: format!("{} fail to pass, {} pass to pass", p.f2p.len(), p.p2p.len()),
+                    reason: format!(
+                        "{} fail to pass, {} pass to pass ({} of them run with the bug)",
+                        p.f2p.len(),
+                        p2p.len(),
+                        p.p2p.len()
+                    ),
                     fail_to_pass: p.f2p.clone(),
-                    pass_to_pass: p.p2p.clone(),
+                    pass_to_pass: p2p,
                     duration_ms: 0,
                 }
             } else {
@@ -284,7 +290,8 @@ async fn recheck(
             };
             let mut task = p.task;
             if verdict.is_valid() {
-                task.problem_statement = problem_statement(&task, &p.f2p, &p.failures);
+                task.problem_statement =
+                    problem_statement(&task, &env.module_name(&task.site.file), &p.f2p, &p.failures);
             }
             finish(env, task, verdict, p.started)
         })

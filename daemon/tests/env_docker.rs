@@ -1,0 +1,209 @@
+//! Environment builds of small realistic repositories against a real Docker engine, one per
+//! root cause of a failed build seen on popular PyPI projects (`tests/fixtures/repos/`): test
+//! dependencies in a `tests` extra, in `tests/requirements.txt`, in tox's extras; a test module
+//! that cannot be imported and one whose module nobody declared; template files compiled under
+//! tests/; a src layout. Then grading: a Solver patch that breaks an unrelated test is not
+//! resolved, because PASS_TO_PASS is the whole passing suite.
+//!
+//! Needs a running engine, the base image (`socratic env bootstrap`) and access to PyPI from
+//! the build container. Without an engine this test fails: it never skips.
+
+use socratic::model::{Environment, Site, Task, TaskStage, TestStatus};
+use socratic::sandbox::image::{self, BootstrapConfig, EnvConfig};
+use socratic::sandbox::worker::Worker;
+use socratic::sandbox::{Engine, Limits};
+use socratic::validate::run::{validate_all, ValidateConfig};
+use std::path::{Path, PathBuf};
+
+mod common;
+use common::{commit_all, copy_dir};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/repos").join(name)
+}
+
+/// A fixture copied into `dir/<name>` and committed; returns the path and HEAD.
+fn repo(dir: &Path, name: &str) -> (PathBuf, String) {
+    let root = dir.join(name);
+    copy_dir(&fixture(name), &root);
+    let head = commit_all(&root);
+    (root, head)
+}
+
+async fn build(engine: &Engine, root: &Path, head: &str) -> Result<Environment, String> {
+    let base = image::bootstrap_base(engine, &BootstrapConfig::default()).await.expect("base image");
+    // pip in the build container trusts what the host trusts (as `env build` does).
+    let host_bundle = PathBuf::from("/etc/ssl/certs/ca-certificates.crt");
+    let ca_bundle = host_bundle.exists().then_some(host_bundle);
+    let cfg = EnvConfig { base_image: base, ca_bundle, install_timeout_s: 600, test_timeout_s: 600 };
+    image::build_env(engine, root, head, &cfg).await.map_err(|e| e.to_string())
+}
+
+fn all_pass(env: &Environment, name: &str) {
+    let failing: Vec<_> = env.clean.iter().filter(|(_, s)| **s != TestStatus::Passed).collect();
+    assert!(failing.is_empty(), "{name}: failing on the clean tree: {failing:?}\n{env:#?}");
+    assert!(!env.clean.is_empty(), "{name}: no test ran");
+    assert!(env.coverage.values().any(|l| !l.is_empty()), "{name}: empty coverage map");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declared_dependencies_collection_errors_and_coverage() {
+    let engine = Engine::connect().await.expect("a Docker engine must be running (see .ci/run)");
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["missing_extra", "tests_requirements", "tox_extras", "broken_module", "templates"];
+    let repos: Vec<(PathBuf, String)> = names.iter().map(|n| repo(dir.path(), n)).collect();
+    let builds = futures_util::future::join_all(repos.iter().map(|(root, head)| build(&engine, root, head))).await;
+    let mut images = Vec::new();
+    let mut envs = std::collections::BTreeMap::new();
+    for (name, built) in names.iter().zip(builds) {
+        match built {
+            Ok(env) => {
+                images.push(env.image.clone());
+                envs.insert(*name, env);
+            }
+            Err(e) => panic!("{name} did not build: {e}"),
+        }
+    }
+    for image in &images {
+        let _ = engine.remove_image(image).await;
+    }
+
+    // attrs / humanize: the `tests` extra is installed; the `docs` one is not asked for.
+    let env = &envs["missing_extra"];
+    all_pass(env, "missing_extra");
+    assert!(env.install_commands.iter().any(|c| c.ends_with("-e '.[tests]'")), "{:?}", env.install_commands);
+    assert_eq!(env.clean.len(), 7);
+
+    // packaging: tests/requirements.txt is read.
+    let env = &envs["tests_requirements"];
+    all_pass(env, "tests_requirements");
+    assert!(
+        env.install_commands.iter().any(|c| c.ends_with("-r tests/requirements.txt")),
+        "{:?}",
+        env.install_commands
+    );
+
+    // pyparsing: tox's extras; a factor-conditional dep is left alone.
+    let env = &envs["tox_extras"];
+    all_pass(env, "tox_extras");
+    assert!(env.install_commands.iter().any(|c| c.contains(".[diagrams]")), "{:?}", env.install_commands);
+    assert!(env.clean.contains_key("tests/test_diagram.py::test_diagram"));
+
+    // A test module that cannot be imported costs only its own tests; `yaml` was repaired.
+    let env = &envs["broken_module"];
+    all_pass(env, "broken_module");
+    assert_eq!(env.clean.len(), 8, "{:?}", env.clean.keys().collect::<Vec<_>>());
+    let (file, why) = env.collection_errors.iter().next().expect("one collection error");
+    assert_eq!(file, "tests/test_optional.py");
+    assert!(why.contains("socratic_fixture_module_nobody_publishes"), "{why}");
+    assert!(env.repairs.iter().any(|r| r == "PyYAML: installed"), "{:?}", env.repairs);
+    assert!(env.clean.contains_key("tests/test_config.py::test_yaml_limits"));
+
+    // jinja2: code compiled under a template's name does not empty the coverage map, which
+    // holds the package only.
+    let env = &envs["templates"];
+    all_pass(env, "templates");
+    assert_eq!(env.coverage.keys().collect::<Vec<_>>(), vec!["tplpkg/__init__.py"]);
+    assert_eq!(env.packages.get("tplpkg").map(String::as_str), Some("tplpkg"));
+}
+
+const LIB: &str = "src/tinycache/__init__.py";
+
+fn patch(file: &str, old: &str, new: &str) -> String {
+    let diff = similar::TextDiff::from_lines(old, new);
+    format!(
+        "diff --git a/{file} b/{file}\n{}",
+        diff.unified_diff().context_radius(3).header(&format!("a/{file}"), &format!("b/{file}"))
+    )
+}
+
+fn candidate(head: &str, root: &Path, bug_patch: String, line: usize) -> Task {
+    Task {
+        id: Task::compute_id(head, &bug_patch),
+        repo: root.display().to_string(),
+        base_commit: head.into(),
+        operator: "flip-comparison".into(),
+        skill: None,
+        site: Site {
+            file: LIB.into(),
+            start_byte: 0,
+            end_byte: 0,
+            start_line: line,
+            start_col: 0,
+            end_line: line,
+            end_col: 0,
+            node_kind: "comparison_operator".into(),
+            scope: "clamp".into(),
+            query: "flip-comparison".into(),
+            capture: "site".into(),
+        },
+        bug_patch,
+        enclosing: "clamp".into(),
+        problem_statement: String::new(),
+        fail_to_pass: vec![],
+        pass_to_pass: vec![],
+        image: None,
+        stage: TaskStage::Candidate,
+        decision: Default::default(),
+        anchor: Default::default(),
+        seed: 0,
+        round: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn src_layout_tasks_carry_the_whole_suite_and_grading_runs_it() {
+    let engine = Engine::connect().await.expect("a Docker engine must be running (see .ci/run)");
+    let dir = tempfile::tempdir().unwrap();
+    let (root, head) = repo(dir.path(), "src_layout");
+    let env = build(&engine, &root, &head).await.expect("src layout builds");
+    let result = grade_checks(&engine, &env, &root, &head).await;
+    let _ = engine.remove_image(&env.image).await;
+    result.unwrap();
+}
+
+async fn grade_checks(engine: &Engine, env: &Environment, root: &Path, head: &str) -> Result<(), String> {
+    all_pass(env, "src_layout");
+    assert_eq!(env.packages.get("src/tinycache").map(String::as_str), Some("tinycache"));
+    assert!(env.coverage.keys().all(|f| f.starts_with("src/tinycache/")), "{:?}", env.coverage.keys());
+    let clean = std::fs::read_to_string(root.join(LIB)).unwrap();
+    // `if value < low:` → `if value > low:` breaks the clamp tests only.
+    let bug = patch(LIB, &clean, &clean.replacen("if value < low:", "if value > low:", 1));
+    let mut verdicts = Vec::new();
+    let cfg = ValidateConfig { workers: 1, timeout_s: 30.0, ..Default::default() };
+    validate_all(engine, env, vec![candidate(head, root, bug.clone(), 1)], &cfg, |t, v| verdicts.push((t, v)))
+        .await
+        .map_err(|e| e.to_string())?;
+    let (task, verdict) = verdicts.pop().expect("one verdict");
+    assert!(verdict.is_valid(), "{verdict:?}");
+    assert!(task.problem_statement.contains("module `tinycache`"), "{}", task.problem_statement);
+    assert!(!task.problem_statement.contains("src."), "{}", task.problem_statement);
+    // PASS_TO_PASS: every passing test but the FAIL_TO_PASS ones, the label tests included
+    // though no run with the bug selected them.
+    let mut whole: Vec<String> = env.passing().into_iter().filter(|t| !task.fail_to_pass.contains(t)).collect();
+    whole.sort();
+    let mut p2p = task.pass_to_pass.clone();
+    p2p.sort();
+    assert_eq!(p2p, whole);
+    assert!(p2p.contains(&"tests/test_tinycache.py::test_label_many".to_string()), "{p2p:?}");
+
+    // A Solver that fixes the bug and breaks `label`: the combined patch (clean base → its tree)
+    // changes only `label`. Not resolved.
+    let breaks_label = patch(LIB, &clean, &clean.replacen("return \"%d items\" % n", "return \"%d item\" % n", 1));
+    let mut worker =
+        Worker::start(engine, &env.image, &Limits::default(), &env.run_env()).await.map_err(|e| e.to_string())?;
+    let graded = socratic::engine::grade::grade(&mut worker, env, &task, &bug, &breaks_label, "test").await;
+    // The same with a fix that touches nothing else: resolved.
+    let fixed = socratic::engine::grade::grade(&mut worker, env, &task, &bug, "", "test").await;
+    let _ = worker.shutdown().await;
+    let (report, _) = graded.map_err(|e| e.to_string())?;
+    assert!(!report.resolved, "{report:?}");
+    assert!(
+        report.pass_to_pass_failure.contains(&"tests/test_tinycache.py::test_label_many".to_string()),
+        "{report:?}"
+    );
+    assert!(report.fail_to_pass_failure.is_empty(), "{report:?}");
+    let (report, _) = fixed.map_err(|e| e.to_string())?;
+    assert!(report.resolved, "{report:?}");
+    Ok(())
+}
