@@ -48,7 +48,7 @@ fn all_pass(env: &Environment, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn declared_dependencies_collection_errors_and_coverage() {
-    let engine = Engine::connect().await.expect("a Docker engine must be running (see .ci/run)");
+    let engine = Engine::connect("tests").await.expect("a Docker engine must be running (see .ci/run)");
     let dir = tempfile::tempdir().unwrap();
     let names = ["missing_extra", "tests_requirements", "tox_extras", "broken_module", "templates"];
     let repos: Vec<(PathBuf, String)> = names.iter().map(|n| repo(dir.path(), n)).collect();
@@ -153,7 +153,7 @@ fn candidate(head: &str, root: &Path, bug_patch: String, line: usize) -> Task {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn src_layout_tasks_carry_the_whole_suite_and_grading_runs_it() {
-    let engine = Engine::connect().await.expect("a Docker engine must be running (see .ci/run)");
+    let engine = Engine::connect("tests").await.expect("a Docker engine must be running (see .ci/run)");
     let dir = tempfile::tempdir().unwrap();
     let (root, head) = repo(dir.path(), "src_layout");
     let env = build(&engine, &root, &head).await.expect("src layout builds");
