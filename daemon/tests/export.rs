@@ -137,6 +137,10 @@ fn fixture_in(folder: &str) -> Fixture {
             install_notes: vec![],
             coverage: Default::default(),
             build_ms: 1,
+            collection_errors: Default::default(),
+            repairs: vec![],
+            packages: Default::default(),
+            pytest_args: vec![],
         })
         .expect("environment");
     Fixture { _dir: dir, home, repo, clean, tasks }
