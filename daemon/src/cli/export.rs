@@ -1,4 +1,4 @@
-//! `socratic export --format swebench|swesmith|harbor OUT`.
+//! `socratic export --format swebench|swesmith|harbor|sft OUT`.
 //!
 //! In: the store, a format, an output path, `--round N` / `--valid`. Out: the export written
 //! (see [`crate::export`]), a summary on stdout (or `--json`), left-out tasks on stderr; exit 1
@@ -18,6 +18,8 @@ pub enum FormatArg {
     Swesmith,
     /// Harbor task folders under OUT.
     Harbor,
+    /// Chat JSON Lines for fine-tuning (messages: system, user, assistant = the fix).
+    Sft,
 }
 
 #[derive(Debug, Args)]
@@ -25,7 +27,7 @@ pub struct ExportArgs {
     /// Output format.
     #[arg(long, value_enum)]
     pub format: FormatArg,
-    /// Output file (swebench: .jsonl, swesmith: .json) or folder (harbor).
+    /// Output file (swebench, sft: .jsonl; swesmith: .json) or folder (harbor).
     pub out: PathBuf,
     /// The round whose curriculum to export (default: the latest finished round).
     #[arg(long, value_name = "N")]
@@ -43,6 +45,7 @@ pub fn run(home: &Path, args: ExportArgs) -> anyhow::Result<i32> {
         FormatArg::Swebench => Format::Swebench,
         FormatArg::Swesmith => Format::Swesmith,
         FormatArg::Harbor => Format::Harbor,
+        FormatArg::Sft => Format::Sft,
     };
     let store = Store::open(home)?;
     let summary = export::export(&store, format, &Selection { round: args.round, valid: args.valid }, &args.out)?;

@@ -39,6 +39,9 @@ pub struct RoundArgs {
     /// Scoring model folder (default: a small random model in the home).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
+    /// A LoRA adapter folder (`socratic train`'s output, PEFT layout) applied to the scoring model.
+    #[arg(long, value_name = "DIR")]
+    pub adapter: Option<PathBuf>,
     /// Reference set for the score: `failures` or a SWE-bench-format JSONL of trusted fixes.
     #[arg(long, default_value = DEFAULT_REFERENCE)]
     pub reference: String,
@@ -116,6 +119,7 @@ impl RoundArgs {
             keep: self.keep,
             max_skill_share: self.max_skill_share,
             model: self.model.clone(),
+            adapter: self.adapter.clone(),
             reference: self.reference.clone(),
             device,
             validate: ValidateConfig { workers: self.workers, timeout_s: self.timeout, ..Default::default() },

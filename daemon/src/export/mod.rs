@@ -8,6 +8,7 @@
 //! - [`swebench`]: SWE-bench dataset rows as JSON Lines (`patch` = the fix).
 //! - [`swesmith`]: a JSON list of SWE-smith task instances (`patch` = the bug).
 //! - [`harbor`]: one Harbor task folder per task.
+//! - [`sft`]: chat JSON Lines (`messages`: system, user, assistant = the fix) for fine-tuning.
 //!
 //! Choices every format shares:
 //! - **Which tasks.** By default the curriculum of the latest finished round
@@ -29,6 +30,7 @@
 //!   across exports.
 
 pub mod harbor;
+pub mod sft;
 pub mod swebench;
 pub mod swesmith;
 
@@ -47,6 +49,7 @@ pub enum Format {
     Swebench,
     Swesmith,
     Harbor,
+    Sft,
 }
 
 impl Format {
@@ -55,6 +58,7 @@ impl Format {
             Format::Swebench => "swebench",
             Format::Swesmith => "swesmith",
             Format::Harbor => "harbor",
+            Format::Sft => "sft",
         }
     }
 }
@@ -140,6 +144,7 @@ pub fn export(store: &Store, format: Format, selection: &Selection, out: &Path) 
         Format::Swebench => swebench::write(&tasks, out)?,
         Format::Swesmith => swesmith::write(&tasks, out).map(|()| Vec::new())?,
         Format::Harbor => harbor::write(&tasks, out).map(|()| Vec::new())?,
+        Format::Sft => sft::write(&tasks, out).map(|()| Vec::new())?,
     };
     Ok(ExportSummary {
         format,

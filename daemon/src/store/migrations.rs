@@ -129,6 +129,18 @@ const MIGRATIONS: &[Migration] = &[
         "ALTER TABLE traces ADD COLUMN label_evidence TEXT;
      UPDATE traces SET label_json = json_extract(json, '$.label');",
     ),
+    // 8: LoRA training runs (model and adapter hashes, data, settings, loss curve, throughput).
+    Migration::Sql(
+        "CREATE TABLE training_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        model_hash TEXT NOT NULL,
+        adapter_hash TEXT NOT NULL,
+        round INTEGER,
+        json TEXT NOT NULL,
+        finished_at TEXT NOT NULL
+     );
+     CREATE INDEX training_runs_adapter ON training_runs(adapter_hash);",
+    ),
 ];
 
 /// The version that added label evidence: a store older than this has its labels recomputed.
