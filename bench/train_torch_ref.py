@@ -12,8 +12,8 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 SHAPES = {  # layers, width, heads, kv heads, intermediate, vocab (as socratic's `bench train --shape`)
     "tiny": (2, 64, 4, 4, 192, 259),
-    "25m": (8, 384, 6, 6, 1024, 16384),
-    "134m": (30, 576, 9, 3, 1536, 49152),
+    "25m": (8, 512, 8, 8, 1376, 259),
+    "134m": (12, 768, 12, 12, 2048, 32000),
     "1b": (16, 2048, 32, 8, 8192, 128256),
 }
 ap = argparse.ArgumentParser()

@@ -16,7 +16,8 @@ use std::time::Instant;
 
 #[derive(Debug, Args)]
 pub struct BenchTrainArgs {
-    /// tiny (2 layers, width 64), 25m (8 × 384, vocab 16384), 134m (30 × 576, 9 heads / 3 kv, vocab 49152).
+    /// tiny (2 layers, width 64), 25m (8 layers, width 512), 134m (12 layers, width 768, vocab 32000):
+    /// the shapes of the score benchmarks.
     #[arg(long, default_value = "tiny")]
     pub shape: String,
     #[arg(long, default_value_t = 512)]
@@ -55,8 +56,8 @@ pub fn shape(name: &str) -> Option<TinySpec> {
     let base = TinySpec::default();
     match name {
         "tiny" => Some(base),
-        "25m" => Some(TinySpec { layers: 8, width: 384, vocab: Some(16384), ..base }),
-        "134m" => Some(TinySpec { layers: 30, width: 576, vocab: Some(49152), kv_heads: Some(3), ..base }),
+        "25m" => Some(TinySpec { layers: 8, width: 512, ..base }),
+        "134m" => Some(TinySpec { layers: 12, width: 768, vocab: Some(32000), ..base }),
         _ => None,
     }
 }

@@ -162,20 +162,24 @@ fn options(args: &TrainArgs) -> TrainOptions {
     }
 }
 
-/// The examples, where they came from, the round, and the tasks left out.
-fn examples(
-    store: &Store,
-    args: &TrainArgs,
-) -> anyhow::Result<(Vec<ChatExample>, String, Option<u32>, Vec<export::Skipped>)> {
+/// The examples of a run, where they came from, and the tasks left out.
+struct Examples {
+    examples: Vec<ChatExample>,
+    source: String,
+    round: Option<u32>,
+    left_out: Vec<export::Skipped>,
+}
+
+fn examples(store: &Store, args: &TrainArgs) -> anyhow::Result<Examples> {
     if let Some(file) = &args.data {
         let examples = data::read_jsonl(file)?;
-        return Ok((examples, format!("file {}", file.display()), None, Vec::new()));
+        return Ok(Examples { examples, source: format!("file {}", file.display()), round: None, left_out: vec![] });
     }
     let selection = Selection { round: args.round, valid: false };
     let selected = export::select(store, &selection).map_err(|e| anyhow::anyhow!("no curriculum to train on: {e}"))?;
     let tasks = export::prepare(store, &selected.tasks)?;
     let round = selected.source.split_whitespace().nth(1).and_then(|n| n.parse().ok());
-    Ok((export::sft::examples(&tasks), selected.source, round, selected.skipped))
+    Ok(Examples { examples: export::sft::examples(&tasks), source: selected.source, round, left_out: selected.skipped })
 }
 
 /// The model folder: the flag, else the home's scoring model.
@@ -219,7 +223,7 @@ fn check_out_dir(out: &Path, resume: bool) -> anyhow::Result<()> {
 
 fn train(home: &Path, args: &TrainArgs, device: DeviceKind) -> anyhow::Result<TrainSummary> {
     let mut store = Store::open(home)?;
-    let (examples, source, round, left_out) = examples(&store, args)?;
+    let Examples { examples, source, round, left_out } = examples(&store, args)?;
     let model = model_dir(home, args)?;
     let out = adapter_dir(home, args, round);
     check_out_dir(&out, args.resume)?;

@@ -99,7 +99,7 @@ pub fn bugged_function(repo: &Repo, task: &Task) -> Option<String> {
     let def = defs
         .iter()
         .find(|d| d.name == task.enclosing)
-        .or_else(|| defs.iter().filter(|d| d.start_line <= line && line <= d.end_line).last())?;
+        .or_else(|| defs.iter().rfind(|d| d.start_line <= line && line <= d.end_line))?;
     bugged.get(def.start_byte..def.end_byte).map(str::to_string)
 }
 
