@@ -54,10 +54,12 @@ fn adapted_logits_equal_the_base_model_before_any_step() {
 fn lora_gradients_match_finite_differences() {
     let dir = tiny();
     let trainer = Trainer::load(dir.path(), DeviceKind::Cpu, options(1)).expect("trainer");
-    // Non-zero B, so A has a gradient too.
-    for (i, l) in trainer.lora.layers.iter().enumerate() {
-        let b = Tensor::rand(-0.5f32, 0.5, l.b.shape(), &candle_core::Device::Cpu).unwrap();
-        l.b.set(&(b * (1.0 + i as f64 / 10.0)).unwrap()).unwrap();
+    // Non-zero B (seeded), so A has a gradient too.
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    for l in &trainer.lora.layers {
+        let values: Vec<f32> = (0..l.b.elem_count()).map(|_| rng.random_range(-0.1f32..0.1)).collect();
+        l.b.set(&Tensor::from_vec(values, l.b.shape(), &candle_core::Device::Cpu).unwrap()).unwrap();
     }
     let data = trainer.tokenize(&examples(1)).expect("tokenize");
     let (_, grads) = trainer.gradients(&[&data[0]]).expect("gradients");
@@ -74,7 +76,7 @@ fn lora_gradients_match_finite_differences() {
             .max_by(|a, b| a.2.abs().total_cmp(&b.2.abs()))
             .expect("gradients");
         let original = vars[vi].as_tensor().copy().unwrap();
-        let eps = 1e-2f32;
+        let eps = 2e-3f32;
         let loss_with = |delta: f32| -> f64 {
             let mut values = original.flatten_all().unwrap().to_vec1::<f32>().unwrap();
             values[ei] += delta;

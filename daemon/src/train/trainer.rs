@@ -5,8 +5,8 @@
 //! and a progress sink. Out: the trained `LoraParams` (held by the `Trainer`) and a `RunResult`
 //! (per-step losses, tokens, seconds). Each optimizer step takes `batch × grad_accum` examples
 //! in a seeded order (a fresh permutation per epoch); its loss is the mean NLL over all target
-//! tokens of those examples (each micro-batch's gradient is weighted by its share of them, so
-//! accumulation equals one large batch).
+//! tokens of those examples (each example's gradient is weighted by its share of them, so
+//! accumulation equals one large batch; one backward pass per example bounds the memory).
 
 use super::checkpoint::{self, Checkpoint, State};
 use super::data::{ChatExample, Tokenized};
@@ -198,24 +198,18 @@ impl Trainer {
         Ok(sum / n.max(1) as f64)
     }
 
-    /// Loss and gradients (in `vars()` order) of `examples`, weighted as one batch.
+    /// Loss and gradients (in `vars()` order) of `examples`, weighted as one batch: each
+    /// example's summed target NLL over the target tokens of all of them. One backward pass per
+    /// example, so only one example's graph is alive at a time (the micro-batch size changes
+    /// nothing but the order examples are drawn in).
     pub fn gradients(&self, examples: &[&Tokenized]) -> Result<(f64, Vec<Tensor>)> {
         let vars = self.lora.vars();
         let total: usize = examples.iter().map(|e| e.target_len()).sum();
         let mut grads: Vec<Tensor> =
             vars.iter().map(|v| v.as_tensor().zeros_like()).collect::<candle_core::Result<_>>()?;
         let mut loss = 0f64;
-        for micro in examples.chunks(self.options.batch.max(1)) {
-            let mut sum: Option<Tensor> = None;
-            for ex in micro {
-                let s = self.nll_sum(ex)?;
-                sum = Some(match sum {
-                    None => s,
-                    Some(acc) => (acc + s)?,
-                });
-            }
-            let Some(sum) = sum else { continue };
-            let scaled = (sum / total as f64)?;
+        for ex in examples {
+            let scaled = (self.nll_sum(ex)? / total as f64)?;
             loss += scaled.to_scalar::<f32>()? as f64;
             let store = scaled.backward()?;
             for (g, v) in grads.iter_mut().zip(&vars) {
