@@ -39,4 +39,5 @@ pub mod store;
 pub mod tasks;
 pub mod text;
 pub mod traces;
+pub mod train;
 pub mod validate;

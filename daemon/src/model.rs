@@ -708,6 +708,9 @@ pub struct RoundInputs {
     /// Hash of the scoring model, and the reference set's name (filled by the score step).
     pub model_hash: Option<String>,
     pub reference_set: Option<String>,
+    /// Hash of the LoRA adapter applied to the scoring model (`round --adapter`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter_hash: Option<String>,
 }
 
 /// One turn of the loop: its inputs, the step it is at, its figures and the tasks it kept.
@@ -740,6 +743,31 @@ pub struct SolveResult {
     /// The stored trace of the attempt.
     pub trace_id: String,
     pub duration_ms: u64,
+}
+
+/// A finished LoRA training run (`socratic train`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRun {
+    /// SHA-256 of the base model's config, tokenizer and weights.
+    pub model_hash: String,
+    /// SHA-256 of the adapter folder's two files.
+    pub adapter_hash: String,
+    pub adapter_dir: String,
+    /// `sft`.
+    pub method: String,
+    /// Where the examples came from (`round 2 curriculum`, a file).
+    pub source: String,
+    pub round: Option<u32>,
+    /// Example ids (task ids, or `line N` of a data file).
+    pub data_ids: Vec<String>,
+    /// The hyper-parameters as given to the trainer.
+    pub settings: serde_json::Value,
+    pub device: String,
+    /// Loss of every optimizer step.
+    pub losses: Vec<f64>,
+    pub tokens: u64,
+    pub seconds: f64,
+    pub tokens_per_second: f64,
 }
 
 /// Small values for unit tests elsewhere in the crate.
@@ -797,6 +825,7 @@ pub mod test_support {
                 skill_versions: BTreeMap::new(),
                 model_hash: None,
                 reference_set: None,
+                adapter_hash: None,
             },
             step: RoundStep::Done,
             candidates: 0,

@@ -115,6 +115,7 @@ fn fixture_in(folder: &str) -> Fixture {
             skill_versions: Default::default(),
             model_hash: None,
             reference_set: None,
+            adapter_hash: None,
         },
         step: RoundStep::Done,
         candidates: 12,

@@ -660,6 +660,7 @@ async fn a_round_answers_its_summary_and_the_task_list_its_rows() {
         skill_versions: Default::default(),
         model_hash: None,
         reference_set: None,
+        adapter_hash: None,
     };
     let round = Round {
         number: 1,

@@ -101,6 +101,7 @@ fn round_before_select(store: &mut Store, repo: &Path, tasks: &[socratic::model:
                 skill_versions: Default::default(),
                 model_hash: None,
                 reference_set: None,
+                adapter_hash: None,
             },
             step: RoundStep::Select,
             candidates: 3,

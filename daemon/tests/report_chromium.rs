@@ -182,6 +182,7 @@ fn fill(home: &Path) {
                     skill_versions: Default::default(),
                     model_hash: Some("m".into()),
                     reference_set: Some("failures".into()),
+                    adapter_hash: None,
                 },
                 step: RoundStep::Done,
                 candidates: 12,

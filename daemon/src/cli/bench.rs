@@ -23,6 +23,8 @@ pub enum BenchCmd {
     Lsp(LspArgs),
     /// Time gradient features (tasks/s, peak memory) on random token sequences.
     Score(super::score::BenchScoreArgs),
+    /// Time LoRA training steps (tokens/s, peak memory) on a random Llama-shaped model.
+    Train(super::bench_train::BenchTrainArgs),
     /// The store at scale (default 1,000,000 tasks): `tasks show`, `curriculum list`,
     /// language-server diagnostics after didOpen, store size per task.
     Store(super::bench_store::StoreBenchArgs),
@@ -90,6 +92,7 @@ pub fn run(home: &std::path::Path, cmd: BenchCmd) -> anyhow::Result<i32> {
         BenchCmd::Validate(args) => super::bench_validate::run(home, args),
         BenchCmd::Lsp(args) => lsp(args),
         BenchCmd::Score(args) => super::score::run_bench(args),
+        BenchCmd::Train(args) => super::bench_train::run(args),
         BenchCmd::Store(args) => super::bench_store::run(args),
     }
 }

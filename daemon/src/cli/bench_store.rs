@@ -229,6 +229,7 @@ fn kept_round(repo: &Path, kept: Vec<String>) -> crate::model::Round {
             skill_versions: BTreeMap::new(),
             model_hash: None,
             reference_set: None,
+            adapter_hash: None,
         },
         step: RoundStep::Done,
         candidates: kept.len(),

@@ -1,4 +1,4 @@
-//! `socratic export --format swebench|swesmith|harbor OUT`.
+//! `socratic export --format swebench|swesmith|harbor|sft OUT`.
 //!
 //! In: the store, a format, an output path, `--round N` / `--valid`, what to do with images
 //! (`--no-images`, `--image-registry REG`, `--no-push`, `--save-image`). Out: the export written
@@ -20,6 +20,8 @@ pub enum FormatArg {
     Swesmith,
     /// Harbor task folders under OUT.
     Harbor,
+    /// Chat JSON Lines for fine-tuning (messages: system, user, assistant = the fix).
+    Sft,
 }
 
 #[derive(Debug, Args)]
@@ -27,7 +29,7 @@ pub struct ExportArgs {
     /// Output format.
     #[arg(long, value_enum)]
     pub format: FormatArg,
-    /// Output file (swebench: .jsonl, swesmith: .json) or folder (harbor).
+    /// Output file (swebench, sft: .jsonl; swesmith: .json) or folder (harbor).
     pub out: PathBuf,
     /// The round whose curriculum to export (default: the latest finished round).
     #[arg(long, value_name = "N")]
@@ -59,6 +61,7 @@ pub fn run(home: &Path, args: ExportArgs) -> anyhow::Result<i32> {
         FormatArg::Swebench => Format::Swebench,
         FormatArg::Swesmith => Format::Swesmith,
         FormatArg::Harbor => Format::Harbor,
+        FormatArg::Sft => Format::Sft,
     };
     if format != Format::Harbor && (args.image_registry.is_some() || args.save_image) {
         eprintln!("--image-registry and --save-image apply to --format harbor only");

@@ -5,6 +5,7 @@
 
 mod bench;
 mod bench_store;
+mod bench_train;
 mod bench_validate;
 mod daemon;
 mod demo;
@@ -20,6 +21,7 @@ mod skills;
 mod solve;
 mod tasks;
 mod traces;
+mod train;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -84,6 +86,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Write a self-contained HTML report of the rounds (inline SVG plots).
     Report(report::ReportArgs),
+    /// Fine-tune the Solver's model with LoRA on the curriculum; writes a PEFT adapter folder.
+    Train(train::TrainArgs),
 }
 
 /// Where the store lives: `--home`, else `$SOCRATIC_HOME`, else `<XDG data dir>/socratic`.
@@ -166,6 +170,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Model(cmd) => score::run_model(cmd),
         Command::Export(args) => export::run(&home, args),
         Command::Report(args) => report::run(&home, args),
+        Command::Train(args) => train::run(&home, args),
     }
 }
 

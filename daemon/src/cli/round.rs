@@ -44,6 +44,9 @@ pub struct RoundArgs {
     /// Scoring model folder (default: a small random model in the home).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
+    /// A LoRA adapter folder (`socratic train`'s output, PEFT layout) applied to the scoring model.
+    #[arg(long, value_name = "DIR")]
+    pub adapter: Option<PathBuf>,
     /// Reference set for the score: `failures` or a SWE-bench-format JSONL of trusted fixes.
     #[arg(long, default_value = DEFAULT_REFERENCE)]
     pub reference: String,
@@ -128,6 +131,7 @@ impl RoundArgs {
             },
             new_round: self.new_round,
             model: self.model.clone(),
+            adapter: self.adapter.clone(),
             reference: self.reference.clone(),
             device,
             validate: ValidateConfig { workers: self.workers, timeout_s: self.timeout, ..Default::default() },

@@ -40,6 +40,9 @@ pub struct ModelArgs {
 pub struct ScoreArgs {
     #[command(flatten)]
     pub model: ModelArgs,
+    /// A LoRA adapter folder (`socratic train`'s output, PEFT layout) applied to the model.
+    #[arg(long, value_name = "DIR")]
+    pub adapter: Option<PathBuf>,
     /// A SWE-bench-format JSONL (instance_id, problem_statement, patch = gold fix), or `failures`.
     #[arg(long, value_name = "FILE|failures")]
     pub reference: String,
@@ -54,6 +57,8 @@ pub struct ScoreArgs {
 pub enum ModelCmd {
     /// Write a small random Llama-style model (config.json, model.safetensors, byte-level tokenizer.json).
     Tiny(TinyArgs),
+    /// Next-token logits of token ids, optionally with a LoRA adapter (for cross-checks).
+    Logits(super::train::LogitsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +108,8 @@ pub struct ScoreRow {
 #[derive(Debug, Serialize)]
 pub struct ScoreOutput {
     pub model_hash: String,
+    /// Hash of the applied LoRA adapter (`--adapter`).
+    pub adapter_hash: Option<String>,
     pub device: String,
     pub params: String,
     pub dim: usize,
@@ -161,7 +168,8 @@ pub fn run_score(home: &Path, args: ScoreArgs) -> anyhow::Result<i32> {
             return Ok(EXIT_FAILED);
         }
     };
-    let scorer = match Scorer::load(&args.model.model, dev, feature_config(&args.model, args.max_len)) {
+    let feature = feature_config(&args.model, args.max_len);
+    let scorer = match Scorer::load_adapted(&args.model.model, args.adapter.as_deref(), dev, feature) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -209,6 +217,7 @@ pub fn run_score(home: &Path, args: ScoreArgs) -> anyhow::Result<i32> {
     rows.sort_by(|a, b| reward(b).total_cmp(&reward(a)).then(b.cosine.total_cmp(&a.cosine)));
     let out = ScoreOutput {
         model_hash: scorer.model_hash().to_string(),
+        adapter_hash: scorer.adapter_hash().map(str::to_string),
         device: dev.as_str().to_string(),
         params: args.model.params.clone(),
         dim: args.model.dim,
@@ -247,6 +256,7 @@ pub fn run_score(home: &Path, args: ScoreArgs) -> anyhow::Result<i32> {
 
 pub fn run_model(cmd: ModelCmd) -> anyhow::Result<i32> {
     match cmd {
+        ModelCmd::Logits(a) => super::train::run_logits(a),
         ModelCmd::Tiny(a) => {
             let spec = TinySpec { layers: a.layers, width: a.width, seed: a.seed, vocab: a.vocab, kv_heads: None };
             let config = match score::write_tiny_model(&a.out_dir, &spec) {
@@ -393,6 +403,7 @@ mod tests {
                 dim: 1024,
                 seed: 3,
             },
+            adapter: None,
             reference: reference.display().to_string(),
             max_len: 256,
             json,

@@ -50,6 +50,8 @@ pub struct RoundOptions {
     pub max_skill_share: f64,
     /// Scoring model folder; `None` = a small random model written once to `<home>/models/tiny`.
     pub model: Option<PathBuf>,
+    /// A LoRA adapter folder (PEFT layout) applied to the scoring model: the updated Solver.
+    pub adapter: Option<PathBuf>,
     /// `failures` or a SWE-bench-format JSONL of trusted fixes.
     pub reference: String,
     pub device: DeviceKind,
@@ -94,6 +96,7 @@ impl RoundOptions {
             keep: DEFAULT_KEEP,
             max_skill_share: DEFAULT_MAX_SKILL_SHARE,
             model: None,
+            adapter: None,
             reference: DEFAULT_REFERENCE.into(),
             device: DeviceKind::Cpu,
             validate: ValidateConfig::default(),
@@ -147,6 +150,7 @@ pub fn current_round(store: &Store, opts: &RoundOptions) -> anyhow::Result<Round
         skill_versions: BTreeMap::new(),
         model_hash: None,
         reference_set: None,
+        adapter_hash: None,
     };
     let round = Round {
         number,
@@ -465,7 +469,8 @@ fn score_step(store: &mut Store, home: &Path, round: &mut Round, opts: &RoundOpt
         seed: 0,
         max_len: crate::score::DEFAULT_MAX_LEN,
     };
-    let scorer = Scorer::load(&model, opts.device, feature).map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
+    let scorer = Scorer::load_adapted(&model, opts.adapter.as_deref(), opts.device, feature)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
     let valid = valid_round_tasks(store, round.number)?;
     let (name, texts) = reference_texts(store, &opts.reference)?;
     let direction = reference_direction(store, &scorer, &texts, |_| {})?;
@@ -477,6 +482,7 @@ fn score_step(store: &mut Store, home: &Path, round: &mut Round, opts: &RoundOpt
     score_tasks(store, &scorer, &direction, &name, &valid, |_| counter.advance(None))?;
     counter.finish();
     round.inputs.model_hash = Some(scorer.model_hash().to_string());
+    round.inputs.adapter_hash = scorer.adapter_hash().map(str::to_string);
     round.inputs.reference_set = Some(name);
     Ok(())
 }
@@ -704,6 +710,7 @@ mod tests {
                 skill_versions: BTreeMap::new(),
                 model_hash: None,
                 reference_set: Some("failures".into()),
+                adapter_hash: None,
             },
             step: RoundStep::Done,
             candidates: 7,

@@ -8,6 +8,7 @@
 //! - [`swebench`]: SWE-bench dataset rows as JSON Lines (`patch` = the fix).
 //! - [`swesmith`]: a JSON list of SWE-smith task instances (`patch` = the bug).
 //! - [`harbor`]: one Harbor task folder per task.
+//! - [`sft`]: chat JSON Lines (`messages`: system, user, assistant = the fix) for fine-tuning.
 //!
 //! Choices every format shares:
 //! - **Which tasks.** By default the curriculum of the latest finished round
@@ -36,6 +37,7 @@
 //!   folder.
 
 pub mod harbor;
+pub mod sft;
 pub mod swebench;
 pub mod swesmith;
 
@@ -55,6 +57,7 @@ pub enum Format {
     Swebench,
     Swesmith,
     Harbor,
+    Sft,
 }
 
 impl Format {
@@ -63,6 +66,7 @@ impl Format {
             Format::Swebench => "swebench",
             Format::Swesmith => "swesmith",
             Format::Harbor => "harbor",
+            Format::Sft => "sft",
         }
     }
 }
@@ -196,6 +200,7 @@ pub async fn export(
             built = harbor::export(&tasks, out, images, &owner).await?;
             Vec::new()
         }
+        Format::Sft => sft::write(&tasks, out).map(|()| Vec::new())?,
     };
     Ok(ExportSummary {
         format,

@@ -4,10 +4,40 @@
 //! `model.layers.N.self_attn.q_proj.weight`, ...) and token ids. Out: final hidden states and
 //! next-token logits for one sequence. Every op is a plain differentiable candle op (no fused
 //! kernels), so `backward` reaches whichever weights the builder handed out as variables.
+//! Optionally, any linear layer carries a LoRA pair (`Adapters`, keyed by the layer's module
+//! path such as `model.layers.0.self_attn.q_proj`): y = x Wᵀ + b + scale · (x Aᵀ) Bᵀ, A r×in,
+//! B out×r; with B zero the output is the base layer's, bit for bit.
 
 use super::config::Config;
 use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{Embedding, Linear, VarBuilder};
+use std::collections::HashMap;
+
+/// One linear layer's LoRA factors: `a` (r, in), `b` (out, r), `scale` (alpha / r).
+#[derive(Debug, Clone)]
+pub struct LoraFactors {
+    pub a: Tensor,
+    pub b: Tensor,
+    pub scale: f64,
+}
+
+/// LoRA factors by module path (`model.layers.N.self_attn.q_proj`, `model.layers.N.mlp.down_proj`).
+pub type Adapters = HashMap<String, LoraFactors>;
+
+/// The linear layers a block has, as (module path suffix under `model.layers.N`, in, out).
+pub fn linear_shapes(c: &Config) -> Vec<(&'static str, usize, usize)> {
+    let (h, i, hd) = (c.hidden_size, c.intermediate_size, c.head_dim);
+    let (q, kv) = (c.num_attention_heads * hd, c.num_key_value_heads * hd);
+    vec![
+        ("self_attn.q_proj", h, q),
+        ("self_attn.k_proj", h, kv),
+        ("self_attn.v_proj", h, kv),
+        ("self_attn.o_proj", q, h),
+        ("mlp.gate_proj", h, i),
+        ("mlp.up_proj", h, i),
+        ("mlp.down_proj", i, h),
+    ]
+}
 
 /// Root-mean-square norm with a learned scale.
 struct RmsNorm {
@@ -27,30 +57,46 @@ impl RmsNorm {
     }
 }
 
-fn linear(in_dim: usize, out_dim: usize, bias: bool, vb: VarBuilder) -> Result<Linear> {
+/// A linear layer, with its LoRA pair when the adapters hold one for its module path.
+struct Proj {
+    base: Linear,
+    lora: Option<LoraFactors>,
+}
+
+impl Proj {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = self.base.forward(x)?;
+        match &self.lora {
+            None => Ok(y),
+            Some(l) => y + (x.matmul(&l.a.t()?)?.matmul(&l.b.t()?)? * l.scale)?,
+        }
+    }
+}
+
+fn linear(in_dim: usize, out_dim: usize, bias: bool, vb: VarBuilder, adapters: &Adapters) -> Result<Proj> {
     let weight = vb.get((out_dim, in_dim), "weight")?;
     let bias = if bias { Some(vb.get(out_dim, "bias")?) } else { None };
-    Ok(Linear::new(weight, bias))
+    Ok(Proj { base: Linear::new(weight, bias), lora: adapters.get(&vb.prefix()).cloned() })
 }
 
 struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    o: Linear,
+    q: Proj,
+    k: Proj,
+    v: Proj,
+    o: Proj,
     heads: usize,
     kv_heads: usize,
     head_dim: usize,
 }
 
 impl Attention {
-    fn new(c: &Config, vb: VarBuilder) -> Result<Self> {
+    fn new(c: &Config, vb: VarBuilder, ad: &Adapters) -> Result<Self> {
         let (h, hd) = (c.hidden_size, c.head_dim);
         Ok(Attention {
-            q: linear(h, c.num_attention_heads * hd, c.qkv_bias, vb.pp("q_proj"))?,
-            k: linear(h, c.num_key_value_heads * hd, c.qkv_bias, vb.pp("k_proj"))?,
-            v: linear(h, c.num_key_value_heads * hd, c.qkv_bias, vb.pp("v_proj"))?,
-            o: linear(c.num_attention_heads * hd, h, false, vb.pp("o_proj"))?,
+            q: linear(h, c.num_attention_heads * hd, c.qkv_bias, vb.pp("q_proj"), ad)?,
+            k: linear(h, c.num_key_value_heads * hd, c.qkv_bias, vb.pp("k_proj"), ad)?,
+            v: linear(h, c.num_key_value_heads * hd, c.qkv_bias, vb.pp("v_proj"), ad)?,
+            o: linear(c.num_attention_heads * hd, h, false, vb.pp("o_proj"), ad)?,
             heads: c.num_attention_heads,
             kv_heads: c.num_key_value_heads,
             head_dim: hd,
@@ -94,18 +140,18 @@ fn apply_rope(x: &Tensor, (cos, sin): &(Tensor, Tensor)) -> Result<Tensor> {
 }
 
 struct Mlp {
-    gate: Linear,
-    up: Linear,
-    down: Linear,
+    gate: Proj,
+    up: Proj,
+    down: Proj,
 }
 
 impl Mlp {
-    fn new(c: &Config, vb: VarBuilder) -> Result<Self> {
+    fn new(c: &Config, vb: VarBuilder, ad: &Adapters) -> Result<Self> {
         let (h, i) = (c.hidden_size, c.intermediate_size);
         Ok(Mlp {
-            gate: linear(h, i, false, vb.pp("gate_proj"))?,
-            up: linear(h, i, false, vb.pp("up_proj"))?,
-            down: linear(i, h, false, vb.pp("down_proj"))?,
+            gate: linear(h, i, false, vb.pp("gate_proj"), ad)?,
+            up: linear(h, i, false, vb.pp("up_proj"), ad)?,
+            down: linear(i, h, false, vb.pp("down_proj"), ad)?,
         })
     }
 
@@ -122,12 +168,12 @@ struct Block {
 }
 
 impl Block {
-    fn new(c: &Config, vb: VarBuilder) -> Result<Self> {
+    fn new(c: &Config, vb: VarBuilder, ad: &Adapters) -> Result<Self> {
         Ok(Block {
             norm1: RmsNorm::new(c.hidden_size, c.rms_norm_eps, vb.pp("input_layernorm"))?,
-            attn: Attention::new(c, vb.pp("self_attn"))?,
+            attn: Attention::new(c, vb.pp("self_attn"), ad)?,
             norm2: RmsNorm::new(c.hidden_size, c.rms_norm_eps, vb.pp("post_attention_layernorm"))?,
-            mlp: Mlp::new(c, vb.pp("mlp"))?,
+            mlp: Mlp::new(c, vb.pp("mlp"), ad)?,
         })
     }
 
@@ -148,6 +194,11 @@ pub struct Llama {
 
 impl Llama {
     pub fn new(config: &Config, vb: VarBuilder) -> Result<Self> {
+        Llama::with_adapters(config, vb, &Adapters::new())
+    }
+
+    /// The decoder with a LoRA pair on every linear layer `adapters` names.
+    pub fn with_adapters(config: &Config, vb: VarBuilder, adapters: &Adapters) -> Result<Self> {
         let m = vb.pp("model");
         let table = m.pp("embed_tokens").get((config.vocab_size, config.hidden_size), "weight")?;
         let lm_head = if config.tie_word_embeddings {
@@ -156,7 +207,7 @@ impl Llama {
             vb.pp("lm_head").get((config.vocab_size, config.hidden_size), "weight")?
         };
         let blocks = (0..config.num_hidden_layers)
-            .map(|i| Block::new(config, m.pp(format!("layers.{i}"))))
+            .map(|i| Block::new(config, m.pp(format!("layers.{i}")), adapters))
             .collect::<Result<Vec<_>>>()?;
         Ok(Llama {
             embed: Embedding::new(table, config.hidden_size),

@@ -9,11 +9,12 @@
 //! compares a task's feature with it. `write_tiny_model` writes a small random model in the
 //! same layout (with a byte-level tokenizer) for tests and benchmarks.
 //!
-//! Only this module knows candle: the rest of the crate sees plain `Vec<f32>` and strings. The
-//! device is chosen once (`Scorer::load`) and passed down.
+//! Only this module and `train` know candle: the rest of the crate sees plain `Vec<f32>` and
+//! strings. The device is chosen once (`Scorer::load`) and passed down. `Scorer::load_adapted`
+//! applies a LoRA adapter folder (`crate::train::peft`) to the decoder's linear layers.
 
 pub mod config;
-mod llama;
+pub mod llama;
 pub mod sketch;
 pub mod text;
 mod tiny;
@@ -22,9 +23,10 @@ pub use config::Config;
 pub use text::TaskText;
 pub use tiny::{write_tiny_model, TinySpec, RANDOM_WEIGHTS_MARKER};
 
+use crate::model::sha256_hex;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
-use llama::Llama;
+pub use llama::{Adapters, Llama, LoraFactors};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -69,6 +71,8 @@ pub enum ScoreError {
     EmptyTarget,
     #[error("compute: {0}")]
     Compute(String),
+    #[error("adapter: {0}")]
+    Adapter(String),
 }
 
 impl From<candle_core::Error> for ScoreError {
@@ -105,7 +109,7 @@ impl DeviceKind {
         }
     }
 
-    fn open(self) -> Result<Device> {
+    pub(crate) fn open(self) -> Result<Device> {
         match self {
             DeviceKind::Cpu => Ok(Device::Cpu),
             DeviceKind::Cuda if cfg!(feature = "cuda") => {
@@ -165,6 +169,7 @@ pub struct Scorer {
     sketch_idx: Tensor,
     sketch_sign: Tensor,
     model_hash: String,
+    adapter_hash: Option<String>,
     parameters: usize,
     random_weights: bool,
 }
@@ -173,38 +178,31 @@ impl Scorer {
     /// Load `dir` onto `device`. Fails clearly on a missing file, an unsupported architecture,
     /// a tokenizer larger than the model's vocabulary, or a model too large for the device.
     pub fn load(dir: &Path, device: DeviceKind, feature: FeatureConfig) -> Result<Scorer> {
+        Scorer::load_adapted(dir, None, device, feature)
+    }
+
+    /// Load `dir` with the LoRA adapter folder `adapter` (PEFT layout, see `crate::train::peft`)
+    /// applied: the scores are those of the updated Solver. The model hash then covers both.
+    pub fn load_adapted(
+        dir: &Path,
+        adapter: Option<&Path>,
+        device: DeviceKind,
+        feature: FeatureConfig,
+    ) -> Result<Scorer> {
         if feature.dim == 0 {
             return Err(ScoreError::Config("sketch dimension must be positive".into()));
         }
-        let config_path = dir.join("config.json");
-        let tokenizer_path = dir.join("tokenizer.json");
-        let config_text = read_required(&config_path, "config.json (model configuration)")?;
-        let config = Config::parse(&String::from_utf8_lossy(&config_text))?;
-        let tokenizer_bytes = read_required(&tokenizer_path, "tokenizer.json (Hugging Face tokenizer)")?;
-        let tokenizer = Tokenizer::from_bytes(&tokenizer_bytes)
-            .map_err(|e| ScoreError::Tokenizer(format!("{}: {e}", tokenizer_path.display())))?;
-        let tokenizer_vocab = tokenizer.get_vocab_size(true);
-        if tokenizer_vocab > config.vocab_size {
-            return Err(ScoreError::VocabMismatch { tokenizer: tokenizer_vocab, model: config.vocab_size });
-        }
-        let files = safetensors_files(dir)?;
-        let dev = device.open()?;
-        check_memory(&config, &feature, device)?;
-
-        let mut hasher = Sha256::new();
-        hasher.update(&config_text);
-        hasher.update(&tokenizer_bytes);
-        let mut tensors: HashMap<String, Tensor> = HashMap::new();
-        for file in &files {
-            let bytes = std::fs::read(file).map_err(|source| ScoreError::Io { path: file.clone(), source })?;
-            hasher.update(&bytes);
-            let loaded = candle_core::safetensors::load_buffer(&bytes, &dev)
-                .map_err(|e| ScoreError::Weights(format!("{}: {e}", file.display())))?;
-            for (name, t) in loaded {
-                tensors.insert(name, t.to_dtype(DType::F32)?);
+        let ModelFiles { config, tokenizer, mut tensors, mut model_hash, device: dev } =
+            read_model(dir, device, feature.max_len)?;
+        let (adapters, adapter_hash) = match adapter {
+            None => (llama::Adapters::new(), None),
+            Some(a) => {
+                let loaded =
+                    crate::train::peft::load(a, &config, &dev).map_err(|e| ScoreError::Adapter(e.to_string()))?;
+                model_hash = sha256_hex(format!("{model_hash}+{}", loaded.hash).as_bytes());
+                (loaded.adapters, Some(loaded.hash))
             }
-        }
-        let model_hash = hex::encode(hasher.finalize());
+        };
 
         let subset_pattern = resolve_pattern(&feature.params, config.num_hidden_layers);
         let matcher = globset::Glob::new(&subset_pattern)
@@ -228,7 +226,7 @@ impl Scorer {
         }
         let parameters = tensors.values().map(|t| t.elem_count()).sum();
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &dev);
-        let model = Llama::new(&config, vb).map_err(|e| ScoreError::Weights(e.to_string()))?;
+        let model = Llama::with_adapters(&config, vb, &adapters).map_err(|e| ScoreError::Weights(e.to_string()))?;
 
         let sizes: Vec<(String, usize)> = subset.iter().map(|(n, v)| (n.clone(), v.elem_count())).collect();
         let (idx, sign) = sketch::tables(feature.seed, &sizes, feature.dim);
@@ -246,6 +244,7 @@ impl Scorer {
             sketch_idx,
             sketch_sign,
             model_hash,
+            adapter_hash,
             parameters,
             random_weights: dir.join(tiny::RANDOM_WEIGHTS_MARKER).exists(),
         })
@@ -257,9 +256,14 @@ impl Scorer {
         self.random_weights
     }
 
-    /// SHA-256 of config, tokenizer and weights.
+    /// SHA-256 of config, tokenizer and weights (and of the adapter, when one is applied).
     pub fn model_hash(&self) -> &str {
         &self.model_hash
+    }
+
+    /// SHA-256 of the applied adapter's files, if any.
+    pub fn adapter_hash(&self) -> Option<&str> {
+        self.adapter_hash.as_deref()
     }
 
     pub fn config(&self) -> &Config {
@@ -386,8 +390,52 @@ impl Scorer {
     }
 }
 
+/// A model folder read into memory: configuration, tokenizer, weights (as f32, on the device)
+/// and the SHA-256 of config, tokenizer and weight files.
+pub struct ModelFiles {
+    pub config: Config,
+    pub tokenizer: Tokenizer,
+    pub tensors: HashMap<String, Tensor>,
+    pub model_hash: String,
+    pub device: Device,
+}
+
+/// Read `dir` onto `device`, checking the files, the architecture, the vocabulary and the
+/// memory one pass over `max_len` tokens needs.
+pub fn read_model(dir: &Path, device: DeviceKind, max_len: usize) -> Result<ModelFiles> {
+    let config_path = dir.join("config.json");
+    let tokenizer_path = dir.join("tokenizer.json");
+    let config_text = read_required(&config_path, "config.json (model configuration)")?;
+    let config = Config::parse(&String::from_utf8_lossy(&config_text))?;
+    let tokenizer_bytes = read_required(&tokenizer_path, "tokenizer.json (Hugging Face tokenizer)")?;
+    let tokenizer = Tokenizer::from_bytes(&tokenizer_bytes)
+        .map_err(|e| ScoreError::Tokenizer(format!("{}: {e}", tokenizer_path.display())))?;
+    let tokenizer_vocab = tokenizer.get_vocab_size(true);
+    if tokenizer_vocab > config.vocab_size {
+        return Err(ScoreError::VocabMismatch { tokenizer: tokenizer_vocab, model: config.vocab_size });
+    }
+    let files = safetensors_files(dir)?;
+    let dev = device.open()?;
+    check_memory(&config, &FeatureConfig { max_len, ..FeatureConfig::default() }, device)?;
+
+    let mut hasher = Sha256::new();
+    hasher.update(&config_text);
+    hasher.update(&tokenizer_bytes);
+    let mut tensors: HashMap<String, Tensor> = HashMap::new();
+    for file in &files {
+        let bytes = std::fs::read(file).map_err(|source| ScoreError::Io { path: file.clone(), source })?;
+        hasher.update(&bytes);
+        let loaded = candle_core::safetensors::load_buffer(&bytes, &dev)
+            .map_err(|e| ScoreError::Weights(format!("{}: {e}", file.display())))?;
+        for (name, t) in loaded {
+            tensors.insert(name, t.to_dtype(DType::F32)?);
+        }
+    }
+    Ok(ModelFiles { config, tokenizer, tensors, model_hash: hex::encode(hasher.finalize()), device: dev })
+}
+
 /// Prompt keeps its last tokens, target its first; at least one prompt token stays.
-fn truncate(prompt: Vec<u32>, target: Vec<u32>, max_len: usize) -> Result<(Vec<u32>, usize)> {
+pub(crate) fn truncate(prompt: Vec<u32>, target: Vec<u32>, max_len: usize) -> Result<(Vec<u32>, usize)> {
     if target.is_empty() || prompt.is_empty() {
         return Err(ScoreError::EmptyTarget);
     }

@@ -49,7 +49,7 @@ impl TaskText {
 
 /// Per hunk, its file and the code before the fix: context and removed lines (bounded). None
 /// when the diff does not parse.
-fn before_side(diff: &str) -> Vec<(String, String)> {
+pub(crate) fn before_side(diff: &str) -> Vec<(String, String)> {
     let Ok(patch) = Patch::parse(diff) else { return Vec::new() };
     let mut out = Vec::new();
     for file in &patch.files {

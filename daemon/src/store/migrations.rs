@@ -158,6 +158,18 @@ const MIGRATIONS: &[Migration] = &[
      UPDATE tasks SET repo_id = repo;
      CREATE INDEX tasks_repo_id_file ON tasks(repo_id, file);",
     ),
+    // 10: LoRA training runs (model and adapter hashes, data, settings, loss curve, throughput).
+    Migration::Sql(
+        "CREATE TABLE training_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        model_hash TEXT NOT NULL,
+        adapter_hash TEXT NOT NULL,
+        round INTEGER,
+        json TEXT NOT NULL,
+        finished_at TEXT NOT NULL
+     );
+     CREATE INDEX training_runs_adapter ON training_runs(adapter_hash);",
+    ),
 ];
 
 /// The version that added label evidence: a store older than this has its labels recomputed.

@@ -20,6 +20,7 @@ mod skills;
 pub use score::FeatureRow;
 pub use tasks::TaskQuery;
 pub mod tasks;
+mod training;
 mod validation;
 
 use crate::model::{EvalReport, Instance, Label, Record, SourceFormat, Trace};

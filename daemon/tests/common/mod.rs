@@ -53,6 +53,7 @@ pub fn finished_round(number: u32, kept: &[&str]) -> socratic::model::Round {
             skill_versions: Default::default(),
             model_hash: None,
             reference_set: None,
+            adapter_hash: None,
         },
         step: RoundStep::Done,
         candidates: 0,
