@@ -13,7 +13,9 @@ use std::time::Duration;
 /// Why a chat request failed; every variant names the endpoint.
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
-    #[error("{url} refused the request (HTTP {status}): check the API key (and the variable it comes from): {snippet}")]
+    #[error(
+        "{url} refused the request (HTTP {status}): check the API key (and the variable it comes from): {snippet}"
+    )]
     Unauthorized { url: String, status: u16, snippet: String },
     #[error("{url} answered HTTP 404: check the endpoint URL and the model name: {snippet}")]
     NotFound { url: String, snippet: String },

@@ -114,7 +114,8 @@ fn fixture() -> Fixture {
     let traces = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/traces");
     let out = socratic_cmd(&home, &["traces", "import", traces.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let round = run_json(&home, &["round", "--repo", repo.to_str().unwrap(), "--budget", "12", "--keep", "3", "--json"]);
+    let round =
+        run_json(&home, &["round", "--repo", repo.to_str().unwrap(), "--budget", "12", "--keep", "3", "--json"]);
     let kept: Vec<String> = round["kept"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
     assert!(kept.len() >= 2, "{round}");
     let conn = rusqlite::Connection::open(home.join("socratic.db")).unwrap();
@@ -137,13 +138,26 @@ fn run_json(home: &Path, args: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn solve(f: &Fixture, url: &str, name: &str, extra: &[&str]) -> Value {
     let mut args = vec![
-        "solve", "--solver", "agent", "--endpoint", url, "--model", "stub-model", "--api-key-env", "STUB_KEY", "--name",
-        name, "--command-timeout", "20", "--json",
+        "solve",
+        "--solver",
+        "agent",
+        "--endpoint",
+        url,
+        "--model",
+        "stub-model",
+        "--api-key-env",
+        "STUB_KEY",
+        "--name",
+        name,
+        "--command-timeout",
+        "20",
+        "--json",
     ];
     args.extend_from_slice(extra);
     run_json(&f.home, &args)
@@ -189,9 +203,22 @@ fn the_agent_solver_runs_sandboxed_against_a_scripted_endpoint() {
     let out = socratic_cmd(&f.home, &["solve", "--solver", "agent", "--model", "m"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--endpoint"), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = socratic_cmd(&f.home, &["solve", "--solver", "agent", "--endpoint", "http://127.0.0.1:9", "--model", "m", "--api-key-env", "SOCRATIC_NO_SUCH_VAR"])
-        .output()
-        .unwrap();
+    let out = socratic_cmd(
+        &f.home,
+        &[
+            "solve",
+            "--solver",
+            "agent",
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--model",
+            "m",
+            "--api-key-env",
+            "SOCRATIC_NO_SUCH_VAR",
+        ],
+    )
+    .output()
+    .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("SOCRATIC_NO_SUCH_VAR"));
 
     // 1. The model fixes each bug and submits; the very first request gets a 429 and is retried.
@@ -256,14 +283,18 @@ fn the_agent_solver_runs_sandboxed_against_a_scripted_endpoint() {
 
     // 3. Malformed replies get mini-swe-agent's format error, then the step limit ends the run.
     let url = stub(Box::new(|i, _| {
-        Answer::Say(if i % 2 == 0 { "I think I will look around.".into() } else { format!("{}\n{}", bash("ls"), bash("pwd")) })
+        Answer::Say(if i % 2 == 0 {
+            "I think I will look around.".into()
+        } else {
+            format!("{}\n{}", bash("ls"), bash("pwd"))
+        })
     }));
     let bad = solve(&f, &url, "agent-bad", &["--step-limit", "2"]);
     assert_eq!(bad["by_outcome"]["no-patch"], n, "{bad}");
     let (doc, _) = trajectory(&f, "agent-bad", &f.kept[0]);
     let users = user_texts(&doc);
-    assert!(users.iter().any(|t| t.contains("EXACTLY ONE action, found 0")), "{users:?}");
-    assert!(users.iter().any(|t| t.contains("EXACTLY ONE action, found 2")), "{users:?}");
+    assert!(users.iter().any(|t| t.contains("found 0 actions")), "{users:?}");
+    assert!(users.iter().any(|t| t.contains("found 2 actions")), "{users:?}");
     assert_eq!(doc["info"]["exit_status"], "LimitsExceeded");
 
     // 4. A 401 is not retried and names the endpoint.
@@ -284,9 +315,8 @@ fn the_agent_solver_runs_sandboxed_against_a_scripted_endpoint() {
     assert_eq!(doc["info"]["exit_status"], "AgentError");
     assert_eq!(doc["info"]["model_stats"]["api_calls"], 1);
     let conn = rusqlite::Connection::open(f.home.join("socratic.db")).unwrap();
-    let stored: i64 = conn
-        .query_row("SELECT count(*) FROM solve_results WHERE solver = 'agent-dies'", [], |r| r.get(0))
-        .unwrap();
+    let stored: i64 =
+        conn.query_row("SELECT count(*) FROM solve_results WHERE solver = 'agent-dies'", [], |r| r.get(0)).unwrap();
     assert_eq!(stored as usize, n);
 
     // 6. A hostile model on the first task: network, a host path, `rm -rf /`. Nothing outside

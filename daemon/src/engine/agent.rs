@@ -37,7 +37,8 @@ const OUTPUT_CAP_BYTES: usize = 1_000_000;
 pub const TRAJECTORY_FILE: &str = "agent.traj.json";
 
 /// The system prompt.
-pub const SYSTEM_PROMPT: &str = "You are a helpful assistant that can interact multiple times with a computer shell to solve programming tasks.
+pub const SYSTEM_PROMPT: &str =
+    "You are a helpful assistant that can interact multiple times with a computer shell to solve programming tasks.
 Your response must contain exactly ONE bash code block with ONE command (or commands connected with && or ||).
 
 Include a THOUGHT section before your command where you explain your reasoning process.
@@ -257,7 +258,8 @@ impl Session {
     /// Run one command in the checkout: (exit code, output, timed out). Output is stdout and
     /// stderr together, cut at `OUTPUT_CAP_BYTES`.
     pub async fn run(&self, command: &str, secs: u64) -> anyhow::Result<(i64, String, bool)> {
-        let script = format!("set -o pipefail; cd {REPO_DIR} && bash -c \"$1\" 2>&1 < /dev/null | head -c {OUTPUT_CAP_BYTES}");
+        let script =
+            format!("set -o pipefail; cd {REPO_DIR} && bash -c \"$1\" 2>&1 < /dev/null | head -c {OUTPUT_CAP_BYTES}");
         let secs_s = secs.to_string();
         let argv = ["timeout", "-k", "2", &secs_s, "bash", "-c", &script, "socratic-agent", command];
         let started = Instant::now();
@@ -510,7 +512,10 @@ mod tests {
         assert_eq!(observation(0, "hi\n"), "<returncode>0</returncode>\n<output>\nhi\n</output>");
         let long: String = (0..30_000).map(|i| if i % 100 == 99 { '\n' } else { 'x' }).collect::<String>() + "END";
         let o = observation(1, &long);
-        assert!(o.contains("<output_head>") && o.contains("<output_tail>") && o.ends_with("END\n</output_tail>"), "{o}");
+        assert!(
+            o.contains("<output_head>") && o.contains("<output_tail>") && o.ends_with("END\n</output_tail>"),
+            "{o}"
+        );
         assert!(o.contains("20003 characters elided"), "{o}");
         assert!(o.len() < OBSERVATION_CHARS + 1_000);
     }

@@ -136,7 +136,8 @@ pub async fn solve(store: &mut Store, home: &Path, opts: &SolveOptions) -> anyho
         let mut failure = None;
         for task in tasks {
             let slot = (&engine, &env);
-            match solve_one(store, home, slot, &mut worker, coverage.as_ref(), &task, round.number, &opts.solver).await {
+            match solve_one(store, home, slot, &mut worker, coverage.as_ref(), &task, round.number, &opts.solver).await
+            {
                 Ok((result, error)) => {
                     if let Some(e) = error {
                         summary.errors.insert(task.id.clone(), e);
