@@ -6,6 +6,7 @@
 //! - [`model`]: the plain data types every stage shares (no IO).
 //! - [`traces`]: importers for every agent / harness format, format detected from content.
 //! - [`redact`]: secret redaction applied before anything is stored.
+//! - [`chat`]: the OpenAI-compatible chat client (retries, usage) the LLM distiller and the agent Solver share.
 //! - [`store`]: the SQLite file; the only code that opens it.
 //! - [`diff`]: unified diffs (parse, render, reverse, apply in memory) and git access (git2).
 //! - [`anchor`]: the tree-sitter site index of a Python repository (incremental per file).
@@ -22,6 +23,7 @@
 //! - [`cli`]: thin glue from the command line to the stages.
 
 pub mod anchor;
+pub mod chat;
 pub mod cli;
 pub mod diff;
 pub mod engine;

@@ -3,6 +3,7 @@
 
 use super::env::{runtime, ImageArgs};
 use super::{print_json, EXIT_OK};
+use crate::engine::agent::AgentConfig;
 use crate::engine::solve::{solve, SolveOptions, SolveSummary, Solver};
 use crate::store::Store;
 use clap::Args;
@@ -13,19 +14,51 @@ pub struct SolveArgs {
     /// The round whose curriculum is attempted (default: the latest finished one).
     #[arg(long)]
     pub round: Option<u32>,
-    /// A built-in Solver: `oracle` (applies the fix) or `baseline` (fault localisation + repair templates).
-    #[arg(long, conflicts_with = "agent", value_parser = ["oracle", "baseline"])]
+    /// A built-in Solver: `oracle` (applies the fix), `baseline` (fault localisation + repair
+    /// templates) or `agent` (a model behind --endpoint; its commands run in the task's container,
+    /// network off).
+    #[arg(long, conflicts_with = "agent", value_parser = ["oracle", "baseline", "agent"])]
     pub solver: Option<String>,
     /// An external agent: a shell command template with {workdir}, {problem_file},
-    /// {trajectory_out} and {instance_id}; it runs on this machine in the checkout.
+    /// {trajectory_out} and {instance_id}. It runs on THIS machine in the checkout, unsandboxed,
+    /// with your rights: use it only with agents you trust (`--solver agent` runs in containers).
     #[arg(long, value_name = "TEMPLATE")]
     pub agent: Option<String>,
-    /// Name the external agent's results are kept under (one result per task, round and name).
-    #[arg(long, default_value = "agent", requires = "agent")]
+    /// Name the agent's results are kept under (one result per task, round and name).
+    #[arg(long, default_value = "agent")]
     pub name: String,
-    /// Seconds an external agent may take per task.
+    /// Seconds an agent may take per task.
     #[arg(long, default_value_t = 1800)]
     pub timeout: u64,
+    /// `--solver agent`: the OpenAI-compatible endpoint (base URL or full /chat/completions URL).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// `--solver agent`: the model name sent to the endpoint.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// `--solver agent`: the environment variable holding the API key (sent as a Bearer token).
+    #[arg(long, value_name = "VAR")]
+    pub api_key_env: Option<String>,
+    /// `--solver agent`: model calls per task at most.
+    #[arg(long, default_value_t = 50)]
+    pub step_limit: u32,
+    /// `--solver agent`: USD per task at most (0 = no limit); cost comes from the response's
+    /// `usage.cost`, else from --price-in / --price-out.
+    #[arg(long, default_value_t = 3.0)]
+    pub cost_limit: f64,
+    /// `--solver agent`: USD per million prompt tokens.
+    #[arg(long, default_value_t = 0.0)]
+    pub price_in: f64,
+    /// `--solver agent`: USD per million completion tokens.
+    #[arg(long, default_value_t = 0.0)]
+    pub price_out: f64,
+    /// `--solver agent`: seconds one command may run in the container.
+    #[arg(long, default_value_t = 60)]
+    pub command_timeout: u64,
+    /// `--solver agent`: extra attempts of a request after HTTP 429 / 5xx or a lost connection
+    /// (waits 0.5 s, then doubling).
+    #[arg(long, default_value_t = 4)]
+    pub retries: u32,
     #[command(flatten)]
     pub image: ImageArgs,
     #[arg(long)]
@@ -33,14 +66,42 @@ pub struct SolveArgs {
 }
 
 impl SolveArgs {
-    pub fn solver(&self) -> Solver {
-        match (&self.agent, self.solver.as_deref()) {
+    pub fn solver(&self) -> anyhow::Result<Solver> {
+        Ok(match (&self.agent, self.solver.as_deref()) {
             (Some(template), _) => {
                 Solver::Agent { name: self.name.clone(), template: template.clone(), timeout_s: self.timeout }
             }
             (None, Some("oracle")) => Solver::Oracle,
+            (None, Some("agent")) => Solver::ModelAgent(Box::new(self.agent_config()?)),
             _ => Solver::Baseline,
+        })
+    }
+
+    fn agent_config(&self) -> anyhow::Result<AgentConfig> {
+        let endpoint = self.endpoint.clone().ok_or_else(|| anyhow::anyhow!("--solver agent needs --endpoint URL"))?;
+        let model = self.model.clone().ok_or_else(|| anyhow::anyhow!("--solver agent needs --model NAME"))?;
+        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+            anyhow::bail!("--endpoint {endpoint}: expected an http:// or https:// URL");
         }
+        if self.cost_limit < 0.0 || self.price_in < 0.0 || self.price_out < 0.0 {
+            anyhow::bail!("--cost-limit, --price-in and --price-out cannot be negative");
+        }
+        let cfg = AgentConfig {
+            name: self.name.clone(),
+            endpoint,
+            model,
+            api_key_env: self.api_key_env.clone(),
+            step_limit: self.step_limit,
+            cost_limit: self.cost_limit,
+            command_timeout_s: self.command_timeout.max(1),
+            timeout_s: self.timeout,
+            usd_per_mtok_in: self.price_in,
+            usd_per_mtok_out: self.price_out,
+            retries: self.retries,
+            ..AgentConfig::default()
+        };
+        cfg.client()?;
+        Ok(cfg)
     }
 }
 
@@ -48,7 +109,7 @@ pub fn run(home: &Path, args: SolveArgs) -> anyhow::Result<i32> {
     let mut store = Store::open(home)?;
     let opts = SolveOptions {
         round: args.round,
-        solver: args.solver(),
+        solver: args.solver()?,
         image: args.image.options(),
         progress: super::progress::terminal(!args.json),
     };
@@ -74,5 +135,8 @@ pub fn print_summary(s: &SolveSummary) {
     );
     for (op, (resolved, total)) in &s.by_operator {
         println!("  {:28} {}/{} resolved", op, resolved, total);
+    }
+    for (task, why) in &s.errors {
+        println!("  {task}: ended early: {why}");
     }
 }

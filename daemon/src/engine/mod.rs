@@ -7,6 +7,7 @@
 //! In: the store, a repository, options with a progress sink. Out: `Round`s and `SolveResult`s
 //! in the store; summaries; progress events.
 
+pub mod agent;
 pub mod baseline;
 pub mod checkout;
 pub mod curriculum;

@@ -8,7 +8,12 @@
 //! fault localisation with one-line repair templates (`baseline.rs`); an external agent is a
 //! shell command template run on the host in the checkout, with `{workdir}`, `{problem_file}`,
 //! `{trajectory_out}` and `{instance_id}` replaced (shell-quoted); if it writes a trajectory in
-//! any format the importers know, its steps become the stored trace's events.
+//! any format the importers know, its steps become the stored trace's events. The external
+//! agent is NOT sandboxed: it runs with this user's rights on this machine. The model agent
+//! (`agent.rs`) talks to an OpenAI-compatible endpoint and runs every command inside a
+//! container of the task's environment (network off); a failure of its endpoint ends that
+//! task's attempt (graded with what it has, the error kept in `SolveSummary::errors`), and the
+//! other tasks go on.
 //!
 //! In: the store, a home (checkouts live under `<home>/solve/`), `SolveOptions`. Out: stored
 //! traces, instances, reports and `SolveResult`s; a `SolveSummary`.
@@ -42,6 +47,8 @@ pub enum Solver {
         template: String,
         timeout_s: u64,
     },
+    /// A model behind an OpenAI-compatible endpoint, its commands run in the task's container.
+    ModelAgent(Box<super::agent::AgentConfig>),
 }
 
 impl Solver {
@@ -50,6 +57,7 @@ impl Solver {
             Solver::Oracle => "oracle",
             Solver::Baseline => "baseline",
             Solver::Agent { name, .. } => name,
+            Solver::ModelAgent(cfg) => &cfg.name,
         }
     }
 }
@@ -75,6 +83,9 @@ pub struct SolveSummary {
     pub by_outcome: BTreeMap<String, usize>,
     /// operator → (resolved, attempted), over this round's results of this Solver.
     pub by_operator: BTreeMap<String, (usize, usize)>,
+    /// task id → why its attempt ended early (the model agent's endpoint failed, ...).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, String>,
     pub wall_ms: u64,
 }
 
@@ -83,6 +94,8 @@ struct Attempt {
     events: Vec<Event>,
     /// A trajectory the agent wrote, imported.
     imported: Option<Trace>,
+    /// Why the attempt ended early, if it did (the attempt is still graded).
+    error: Option<String>,
 }
 
 /// Attempt every curriculum task of the round that has no result yet for this Solver.
@@ -122,9 +135,13 @@ pub async fn solve(store: &mut Store, home: &Path, opts: &SolveOptions) -> anyho
         let mut counter = opts.progress.start(solver.clone(), tasks.len() as u64);
         let mut failure = None;
         for task in tasks {
-            match solve_one(store, home, &env, &mut worker, coverage.as_ref(), &task, round.number, &opts.solver).await
+            let slot = (&engine, &env);
+            match solve_one(store, home, slot, &mut worker, coverage.as_ref(), &task, round.number, &opts.solver).await
             {
-                Ok(result) => {
+                Ok((result, error)) => {
+                    if let Some(e) = error {
+                        summary.errors.insert(task.id.clone(), e);
+                    }
                     summary.attempted += 1;
                     *summary.by_outcome.entry(result.report.outcome.as_str().to_string()).or_default() += 1;
                 }
@@ -192,13 +209,13 @@ async fn task_env(
 async fn solve_one(
     store: &mut Store,
     home: &Path,
-    env: &Environment,
+    (engine, env): (&Engine, &Environment),
     worker: &mut Worker,
     coverage: Option<&CoverageRunner>,
     task: &Task,
     round: u32,
     solver: &Solver,
-) -> anyhow::Result<SolveResult> {
+) -> anyhow::Result<(SolveResult, Option<String>)> {
     let started = Instant::now();
     let folder = home.join("solve").join(format!("round-{round}")).join(solver.name()).join(&task.id);
     let checkout = Checkout::create(task, &folder.join("repo"))?;
@@ -209,7 +226,15 @@ async fn solve_one(
             run_baseline(&checkout, env, worker, coverage, task).await?
         }
         Solver::Agent { template, timeout_s, .. } => run_agent(&checkout, &folder, task, template, *timeout_s).await?,
+        Solver::ModelAgent(cfg) => {
+            let mut a = super::agent::attempt(engine, env, task, &checkout, &folder, cfg).await?;
+            if let Some(t) = a.imported.as_mut() {
+                t.events.extend(a.events.iter().cloned());
+            }
+            Attempt { events: a.events, imported: a.imported, error: a.error }
+        }
     };
+    let error = attempt.error.clone();
     let diff = checkout.solver_diff()?;
     let combined = checkout.combined_patch(&diff)?;
     let origin = format!("solve:{}:round-{round}:{}", solver.name(), task.id);
@@ -229,7 +254,7 @@ async fn solve_one(
         duration_ms: started.elapsed().as_millis() as u64,
     };
     store.save_solve_result(&result)?;
-    Ok(result)
+    Ok((result, error))
 }
 
 /// The task as a benchmark instance: the fix is the reverse of the bug patch.
@@ -297,6 +322,7 @@ fn oracle(checkout: &Checkout, task: &Task) -> anyhow::Result<Attempt> {
             Event::Submit { note: Some("oracle".into()) },
         ],
         imported: None,
+        error: None,
     })
 }
 
@@ -320,7 +346,7 @@ async fn run_baseline(
     });
     if failing.is_empty() {
         events.push(Event::Submit { note: Some("no failing test to localise from".into()) });
-        return Ok(Attempt { events, imported: None });
+        return Ok(Attempt { events, imported: None, error: None });
     }
     let suspects = baseline::ochiai(&spectrum.coverage, &spectrum.failing);
     let top: Vec<String> =
@@ -358,12 +384,12 @@ async fn run_baseline(
         if ok {
             events.push(Event::Edit { path: Some(suspect.file.clone()), diff });
             events.push(Event::Submit { note: Some(format!("repaired {}:{}", suspect.file, suspect.line)) });
-            return Ok(Attempt { events, imported: None });
+            return Ok(Attempt { events, imported: None, error: None });
         }
         checkout.write(&suspect.file, &original)?;
     }
     events.push(Event::Submit { note: Some(format!("no template repair passed ({} tried)", candidates.len())) });
-    Ok(Attempt { events, imported: None })
+    Ok(Attempt { events, imported: None, error: None })
 }
 
 /// Fill a command template; every value is shell-quoted.
@@ -460,7 +486,7 @@ async fn run_agent(
         },
         Err(_) => None,
     };
-    Ok(Attempt { events, imported })
+    Ok(Attempt { events, imported, error: None })
 }
 
 #[cfg(test)]

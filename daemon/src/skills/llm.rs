@@ -42,17 +42,9 @@ impl LlmDistiller {
         }
     }
 
-    /// The full completions URL: a base URL gets `/v1/chat/completions` (or `/chat/completions`
-    /// after `/v1`) appended.
+    /// The full completions URL (see [`crate::chat::endpoint`]).
     pub fn endpoint(&self) -> String {
-        let base = self.url.trim_end_matches('/');
-        if base.ends_with("/chat/completions") {
-            base.to_string()
-        } else if base.ends_with("/v1") {
-            format!("{base}/chat/completions")
-        } else {
-            format!("{base}/v1/chat/completions")
-        }
+        crate::chat::endpoint(&self.url)
     }
 }
 
@@ -254,22 +246,25 @@ impl Distiller for LlmDistiller {
             return Ok(Vec::new());
         }
         let url = self.endpoint();
-        let http = |message: String| DistillError::Http { url: url.clone(), message };
-        let agent: ureq::Agent =
-            ureq::Agent::config_builder().timeout_global(Some(self.timeout)).http_status_as_error(false).build().into();
-        let body = serde_json::to_string(&request_body(&self.model, groups))
-            .map_err(|e| DistillError::Config(e.to_string()))?;
-        let mut req = agent.post(&url).header("Content-Type", "application/json");
-        if let Some(key) = &self.api_key {
-            req = req.header("Authorization", &format!("Bearer {key}"));
-        }
-        let mut resp = req.send(body.as_bytes()).map_err(|e| http(e.to_string()))?;
-        let status = resp.status().as_u16();
-        let text = resp.body_mut().read_to_string().map_err(|e| http(format!("reading the body: {e}")))?;
-        if !(200..300).contains(&status) {
-            let snippet: String = text.chars().take(300).collect();
-            return Err(http(format!("HTTP {status}: {snippet}")));
-        }
+        let body = request_body(&self.model, groups);
+        // One attempt: a distiller run is cheap to repeat, and a failure falls back to nothing.
+        let client = crate::chat::ChatClient {
+            url: url.clone(),
+            api_key: self.api_key.clone(),
+            timeout: self.timeout,
+            retries: 0,
+            backoff: Duration::ZERO,
+        };
+        let text = client.post(&body).map_err(|e| DistillError::Http {
+            url: url.clone(),
+            message: match e {
+                crate::chat::ChatError::GaveUp { message, .. } => message,
+                crate::chat::ChatError::Status { status, snippet, .. }
+                | crate::chat::ChatError::Unauthorized { status, snippet, .. } => format!("HTTP {status}: {snippet}"),
+                crate::chat::ChatError::NotFound { snippet, .. } => format!("HTTP 404: {snippet}"),
+                other => other.to_string(),
+            },
+        })?;
         parse_response(&text, groups)
     }
 }
