@@ -460,6 +460,8 @@ fn errors_name_what_is_wrong() {
     assert_eq!(o.status.code(), Some(2), "unknown format is a usage error");
     let o = socratic(&fx.home, &["export", "--format", "swebench", out.to_str().unwrap(), "--save-image"]);
     assert_eq!(o.status.code(), Some(2), "--save-image is for harbor: {}", stderr(&o));
+    let o = socratic(&fx.home, &["export", "--format", "harbor", out.to_str().unwrap(), "--no-images", "--save-image"]);
+    assert_eq!(o.status.code(), Some(2), "--no-images contradicts --save-image: {}", stderr(&o));
 }
 
 #[test]

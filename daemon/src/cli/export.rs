@@ -39,7 +39,7 @@ pub struct ExportArgs {
     pub valid: bool,
     /// Write the files only: build no image (swebench rows still name the task images that an
     /// export without this flag builds from the environment images; needs no Docker engine).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["image_registry", "save_image"])]
     pub no_images: bool,
     /// harbor: prebuild each task's image, tag it REG/socratic-harbor-<repo>:<task id>, push it,
     /// and make the task's Dockerfile start FROM it (instead of rebuilding from a public image).
