@@ -352,9 +352,12 @@ async fn prepare(container: &Container, repo: &Path, cfg: &EnvConfig) -> Result<
             }
         }
     }
-    let probe = sh(container, "python3 -c 'import pytest, coverage, pytest_cov'", 60).await?;
+    // Per-test contexts need coverage 5 or later (a project may pin an older one).
+    let probe =
+        "python3 -c 'import pytest, coverage, pytest_cov; assert int(coverage.__version__.split(\".\")[0]) >= 5'";
+    let probe = sh(container, probe, 60).await?;
     if probe.exit_code != 0 {
-        let cmd = format!("{} pytest coverage pytest-cov", recipe::PIP);
+        let cmd = format!("{} pytest 'coverage>=5' pytest-cov", recipe::PIP);
         let out = sh(container, &cmd, cfg.install_timeout_s).await?;
         if out.exit_code != 0 {
             return Err(SandboxError::Other(format!(
