@@ -352,9 +352,12 @@ async fn prepare(container: &Container, repo: &Path, cfg: &EnvConfig) -> Result<
             }
         }
     }
-    let probe = sh(container, "python3 -c 'import pytest, coverage, pytest_cov'", 60).await?;
+    // Per-test contexts need coverage 5 or later (a project may pin an older one).
+    let probe =
+        "python3 -c 'import pytest, coverage, pytest_cov; assert int(coverage.__version__.split(\".\")[0]) >= 5'";
+    let probe = sh(container, probe, 60).await?;
     if probe.exit_code != 0 {
-        let cmd = format!("{} pytest coverage pytest-cov", recipe::PIP);
+        let cmd = format!("{} pytest 'coverage>=5' pytest-cov", recipe::PIP);
         let out = sh(container, &cmd, cfg.install_timeout_s).await?;
         if out.exit_code != 0 {
             return Err(SandboxError::Other(format!(
@@ -509,6 +512,17 @@ fn split_collection_errors(
     results: BTreeMap<String, crate::model::TestResult>,
     log: &str,
 ) -> (BTreeMap<String, String>, BTreeMap<String, crate::model::TestResult>) {
+    // The ERRORS section: `____ ERROR collecting tests/test_x.py ____`, then the traceback,
+    // whose first `E   ` line is the error (older pytest's summary lines carry no reason).
+    let mut first_error: BTreeMap<String, String> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in log.lines() {
+        if let Some(i) = line.find("ERROR collecting ") {
+            current = line[i + "ERROR collecting ".len()..].split_whitespace().next().map(String::from);
+        } else if let (Some(file), Some(e)) = (&current, line.strip_prefix("E ")) {
+            first_error.entry(file.clone()).or_insert_with(|| e.trim().to_string());
+        }
+    }
     let mut errors = BTreeMap::new();
     for line in log.lines() {
         let Some(rest) = line.strip_prefix("ERROR ") else { continue };
@@ -516,8 +530,12 @@ fn split_collection_errors(
         if path.contains("::") || path.contains(' ') {
             continue;
         }
-        let why = if why.trim().is_empty() { "could not be collected" } else { why.trim() };
-        errors.insert(path.to_string(), why.to_string());
+        let why = match (why.trim(), first_error.get(path)) {
+            ("", Some(e)) => e.clone(),
+            ("", None) => "could not be collected".to_string(),
+            (why, _) => why.to_string(),
+        };
+        errors.insert(path.to_string(), why);
     }
     let (failed, ran): (BTreeMap<_, _>, BTreeMap<_, _>) = results
         .into_iter()
@@ -612,12 +630,17 @@ mod tests {
             ("tests.test_b".to_string(), result(TestStatus::Error, "collection failure")),
         ]
         .into();
-        let log = "....F\nERROR tests/test_b.py - ModuleNotFoundError: No module named 'pretend'\n\
+        let log = "....F\n____ ERROR collecting tests/test_c.py ____\nImportError while importing test module\n\
+                   E   ModuleNotFoundError: No module named 'yaml'\nE   more\n\
+                   ERROR tests/test_b.py - ModuleNotFoundError: No module named 'pretend'\n\
+                   ERROR tests/test_c.py\n\
                    ERROR tests/test_a.py::test_x - fixture 'db' not found\n1 failed, 1 passed, 1 error\n";
         let (errors, ran) = split_collection_errors(results, log);
         assert_eq!(ran.len(), 2);
-        assert_eq!(errors.len(), 1);
+        assert_eq!(errors.len(), 2);
         assert_eq!(errors["tests/test_b.py"], "ModuleNotFoundError: No module named 'pretend'");
+        assert_eq!(errors["tests/test_c.py"], "ModuleNotFoundError: No module named 'yaml'");
+        let errors: BTreeMap<String, String> = errors.into_iter().filter(|(k, _)| k.ends_with("_b.py")).collect();
         let env = Environment {
             repo: "/r".into(),
             head: "h".into(),

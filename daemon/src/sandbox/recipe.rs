@@ -61,6 +61,10 @@ pub struct Declared {
     pub pytest_plugins: Vec<String>,
     /// True when there is something pip can install the project from.
     pub installable: bool,
+    /// The version `PKG-INFO` states (an unpacked sdist): given to setuptools-scm / hatch-vcs,
+    /// which would otherwise make `0.1.dev1` of a repository without tags, and pip would then
+    /// pick ancient releases of whatever requires a recent version of the project.
+    pub version: Option<String>,
     pub packages: Vec<Package>,
 }
 
@@ -110,7 +114,7 @@ pub fn read_project(repo: &Path) -> BTreeMap<String, String> {
             out.insert(rel, text);
         }
     };
-    for name in ["pyproject.toml", "setup.cfg", "setup.py", "tox.ini", "pytest.ini"] {
+    for name in ["pyproject.toml", "setup.cfg", "setup.py", "tox.ini", "pytest.ini", "PKG-INFO"] {
         consider(name.to_string());
     }
     for dir in ["", "requirements", "requirements.d", "reqs", "tests", "test", "ci", ".github"] {
@@ -258,6 +262,12 @@ pub fn declared(files: &BTreeMap<String, String>, markers: &[String]) -> Declare
             }
         }
     }
+    d.version = files.get("PKG-INFO").and_then(|t| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("Version:"))
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || ".+-_!".contains(c)))
+    });
     let reqs: Vec<String> = files.keys().filter(|f| is_requirement_file(f)).cloned().collect();
     d.requirement_files = order_requirement_files(reqs);
     d.packages = packages(markers);
@@ -493,6 +503,11 @@ pub fn install_plan(d: &Declared) -> Vec<Step> {
         }
         alternatives.push(format!("{PIP} -e ."));
         alternatives.push(format!("{PIP} --no-build-isolation --no-deps -e ."));
+        if let Some(v) = &d.version {
+            for a in &mut alternatives {
+                *a = format!("SETUPTOOLS_SCM_PRETEND_VERSION={v} {a}");
+            }
+        }
         steps.push(Step { what: "the project".into(), alternatives });
     }
     for g in d.chosen_groups() {
@@ -825,6 +840,13 @@ mod tests {
         assert!(plan[2].alternatives[0].contains(".[diagrams]"), "{:?}", plan[2]);
         assert!(plan[4].alternatives[0].ends_with("-r tests/requirements.txt coverage"), "{:?}", plan[4]);
         assert!(install_plan(&declared(&files(&[("README.md", "")]), &[])).is_empty());
+        let sdist = declared(
+            &files(&[("setup.py", "setup()"), ("PKG-INFO", "Metadata-Version: 2.1\nName: x\nVersion: 1.5.0\n")]),
+            &[],
+        );
+        assert!(
+            install_plan(&sdist)[0].alternatives[0].starts_with("SETUPTOOLS_SCM_PRETEND_VERSION=1.5.0 python3 -m pip")
+        );
     }
 
     #[test]
