@@ -12,15 +12,10 @@
 //! Needs a running engine and the base image (`.ci/run` provides both); without an engine this
 //! test fails: it never skips.
 
-use socratic::sandbox::image::{self, BootstrapConfig, EnvConfig};
 use socratic::sandbox::Engine;
-use socratic::store::Store;
-use socratic::tasks::{generate, GenerateConfig};
-use socratic::validate::run::{validate_all, ValidateConfig};
 use std::process::Command;
 
 mod common;
-use common::{commit_all, copy_dir, example_repo_source};
 
 fn docker(args: &[&str]) -> std::process::Output {
     Command::new("docker").args(args).output().expect("docker CLI")
@@ -30,36 +25,8 @@ fn docker(args: &[&str]) -> std::process::Output {
 async fn harbor_tasks_score_zero_bugged_and_one_after_the_reference_solution() {
     let engine = Engine::connect("tests").await.expect("a Docker engine must be running (see .ci/run)");
     let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("tallyho");
-    copy_dir(&example_repo_source(), &repo);
-    let head = commit_all(&repo);
-    let home = dir.path().join("home");
-    let mut store = Store::open(&home).unwrap();
-
-    let base = image::bootstrap_base(&engine, &BootstrapConfig::default()).await.unwrap();
-    let cfg = EnvConfig { base_image: base, ca_bundle: None, install_timeout_s: 300, test_timeout_s: 300 };
-    let env = image::build_env(&engine, &repo, &head, &cfg).await.unwrap();
-    store.save_environment(&env).unwrap();
-
-    let (tasks, _) = generate(&repo, &GenerateConfig { budget: 8, seed: 11, ..Default::default() }).unwrap();
-    store.insert_tasks(&tasks).unwrap();
-    let mut decided = Vec::new();
-    validate_all(
-        &engine,
-        &env,
-        tasks,
-        &ValidateConfig { workers: 1, timeout_s: 30.0, ..Default::default() },
-        |t, v| decided.push((t, v)),
-    )
-    .await
-    .unwrap();
-    let mut valid = 0;
-    for (task, verdict) in &decided {
-        store.record_verdict(task, verdict).unwrap();
-        valid += usize::from(verdict.is_valid());
-    }
-    assert!(valid >= 2, "only {valid} of {} candidates valid", decided.len());
-    drop(store);
+    let common::ValidatedExample { home, env, valid, .. } =
+        common::validated_example_home(dir.path(), &engine, 8, 11).await;
 
     let out = dir.path().join("harbor");
     let export = |out: &std::path::Path, extra: &[&str]| {
@@ -89,7 +56,7 @@ async fn harbor_tasks_score_zero_bugged_and_one_after_the_reference_solution() {
     }
     let tag =
         format!("socratic-harbor-test:{}", portable.file_name().unwrap().to_string_lossy().rsplit('.').next().unwrap());
-    let build_arg = format!("BASE_IMAGE={}", cfg.base_image);
+    let build_arg = format!("BASE_IMAGE={}", env.base_image);
     let built =
         docker(&["build", "-q", "--build-arg", &build_arg, "-t", &tag, portable.join("environment").to_str().unwrap()]);
     assert!(built.status.success(), "docker build {}: {}", portable.display(), String::from_utf8_lossy(&built.stderr));

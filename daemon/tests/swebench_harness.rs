@@ -10,16 +10,11 @@
 //! curriculum.
 
 use serde_json::Value;
-use socratic::sandbox::image::{self, BootstrapConfig, EnvConfig};
 use socratic::sandbox::Engine;
-use socratic::store::Store;
-use socratic::tasks::{generate, GenerateConfig};
-use socratic::validate::run::{validate_all, ValidateConfig};
 use std::path::Path;
 use std::process::Command;
 
 mod common;
-use common::{commit_all, copy_dir, example_repo_source};
 
 /// A patch that applies to any tree and fixes nothing.
 const NOOP_PATCH: &str = "diff --git a/SOCRATIC_NOTE.md b/SOCRATIC_NOTE.md\nnew file mode 100644\n--- /dev/null\n+++ b/SOCRATIC_NOTE.md\n@@ -0,0 +1 @@\n+not a fix\n";
@@ -70,36 +65,8 @@ async fn the_swebench_harness_resolves_gold_and_nothing_else() {
     let python = python();
     let engine = Engine::connect("tests").await.expect("a Docker engine must be running (see .ci/run)");
     let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("tallyho");
-    copy_dir(&example_repo_source(), &repo);
-    let head = commit_all(&repo);
-    let home = dir.path().join("home");
-    let mut store = Store::open(&home).unwrap();
-
-    let base = image::bootstrap_base(&engine, &BootstrapConfig::default()).await.unwrap();
-    let cfg = EnvConfig { base_image: base, ca_bundle: None, install_timeout_s: 300, test_timeout_s: 300 };
-    let env = image::build_env(&engine, &repo, &head, &cfg).await.unwrap();
-    store.save_environment(&env).unwrap();
-
-    let (tasks, _) = generate(&repo, &GenerateConfig { budget: 6, seed: 5, ..Default::default() }).unwrap();
-    store.insert_tasks(&tasks).unwrap();
-    let mut decided = Vec::new();
-    validate_all(
-        &engine,
-        &env,
-        tasks,
-        &ValidateConfig { workers: 1, timeout_s: 30.0, ..Default::default() },
-        |t, v| decided.push((t, v)),
-    )
-    .await
-    .unwrap();
-    let mut valid = 0;
-    for (task, verdict) in &decided {
-        store.record_verdict(task, verdict).unwrap();
-        valid += usize::from(verdict.is_valid());
-    }
-    assert!(valid >= 2, "only {valid} of {} candidates valid", decided.len());
-    drop(store);
+    let common::ValidatedExample { home, env, valid, .. } =
+        common::validated_example_home(dir.path(), &engine, 6, 5).await;
 
     let dataset = dir.path().join("tasks.jsonl");
     let export = Command::new(env!("CARGO_BIN_EXE_socratic"))

@@ -84,3 +84,47 @@ pub fn socratic_with_runtime(home: &Path, runtime: &Path, args: &[&str]) -> std:
 pub fn stdout_json(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
+
+/// What `validated_example_home` made, inside the folder it was given.
+pub struct ValidatedExample {
+    pub home: PathBuf,
+    pub repo: PathBuf,
+    pub env: socratic::model::Environment,
+    /// Candidates found valid.
+    pub valid: usize,
+}
+
+/// A home whose store holds the example repository's environment and `budget` candidates
+/// (seed `seed`) validated in containers, at least two of them valid: the start of every
+/// export-to-a-real-harness test.
+pub async fn validated_example_home(
+    dir: &Path,
+    engine: &socratic::sandbox::Engine,
+    budget: usize,
+    seed: u64,
+) -> ValidatedExample {
+    use socratic::sandbox::image::{self, BootstrapConfig, EnvConfig};
+    use socratic::validate::run::{validate_all, ValidateConfig};
+    let repo = dir.join("tallyho");
+    copy_dir(&example_repo_source(), &repo);
+    let head = commit_all(&repo);
+    let home = dir.join("home");
+    let mut store = socratic::store::Store::open(&home).unwrap();
+    let base = image::bootstrap_base(engine, &BootstrapConfig::default()).await.unwrap();
+    let cfg = EnvConfig { base_image: base, ca_bundle: None, install_timeout_s: 300, test_timeout_s: 300 };
+    let env = image::build_env(engine, &repo, &head, &cfg).await.unwrap();
+    store.save_environment(&env).unwrap();
+    let config = socratic::tasks::GenerateConfig { budget, seed, ..Default::default() };
+    let (tasks, _) = socratic::tasks::generate(&repo, &config).unwrap();
+    store.insert_tasks(&tasks).unwrap();
+    let mut decided = Vec::new();
+    let validate = ValidateConfig { workers: 1, timeout_s: 30.0, ..Default::default() };
+    validate_all(engine, &env, tasks, &validate, |t, v| decided.push((t, v))).await.unwrap();
+    let mut valid = 0;
+    for (task, verdict) in &decided {
+        store.record_verdict(task, verdict).unwrap();
+        valid += usize::from(verdict.is_valid());
+    }
+    assert!(valid >= 2, "only {valid} of {} candidates valid", decided.len());
+    ValidatedExample { home, repo, env, valid }
+}
