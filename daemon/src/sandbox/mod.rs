@@ -65,13 +65,15 @@ fn process_start_time(pid: u32) -> Option<String> {
 /// creator in another pid namespace cannot be checked from here: it counts as alive (its own
 /// sweeps judge it). Without a recorded start time a pid proves nothing: not alive.
 fn creator_alive(labels: &HashMap<String, String>) -> bool {
-    if labels.get(PIDNS_LABEL).is_some_and(|ns| Some(ns) != pid_namespace().as_ref()) {
+    // Blank values (what a container started from one of our images inherits) count as absent.
+    let label = |name: &str| labels.get(name).filter(|v| !v.is_empty());
+    if label(PIDNS_LABEL).is_some_and(|ns| Some(ns) != pid_namespace().as_ref()) {
         return true;
     }
-    let Some(pid) = labels.get(PID_LABEL).and_then(|p| p.parse::<u32>().ok()) else {
+    let Some(pid) = label(PID_LABEL).and_then(|p| p.parse::<u32>().ok()) else {
         return false;
     };
-    match (process_start_time(pid), labels.get(STARTED_LABEL)) {
+    match (process_start_time(pid), label(STARTED_LABEL)) {
         (Some(now), Some(recorded)) => &now == recorded,
         _ => false,
     }
@@ -424,6 +426,10 @@ mod tests {
         let elsewhere =
             labels(&[(PID_LABEL, "999999999".into()), (STARTED_LABEL, started), (PIDNS_LABEL, "pid:[1]".into())]);
         assert!(creator_alive(&elsewhere));
+        // Blank labels inherited from an image say nothing: a dead pid is dead.
+        let inherited =
+            labels(&[(PID_LABEL, "999999999".into()), (STARTED_LABEL, String::new()), (PIDNS_LABEL, String::new())]);
+        assert!(!creator_alive(&inherited));
         assert_ne!(ns, "pid:[1]");
     }
 
