@@ -204,11 +204,16 @@ async fn staged_verdicts_in_warm_and_strict_workers() {
                 "tests/test_calc.py::test_clamp_low"
             ]
         );
-        assert!(flip.pass_to_pass.is_empty());
+        // PASS_TO_PASS is the whole passing clean suite minus FAIL_TO_PASS (what the SWE-bench
+        // harness runs); the reason says how many of them ran with the bug.
+        let rest = |f2p: &[String]| env.passing().into_iter().filter(|t| !f2p.contains(t)).collect::<Vec<_>>();
+        assert_eq!(flip.pass_to_pass, rest(&flip.fail_to_pass));
+        assert!(flip.reason.contains("(0 of them run with the bug)"), "{}", flip.reason);
         let bound = &v["bound"];
         assert!(bound.is_valid(), "strict={strict}: {bound:?}");
         assert_eq!(bound.fail_to_pass, vec!["tests/test_calc.py::test_clamp_high"]);
-        assert_eq!(bound.pass_to_pass, vec!["tests/test_calc.py::test_clamp_inside"], "only tests reaching line 4 run");
+        assert_eq!(bound.pass_to_pass, rest(&bound.fail_to_pass));
+        assert!(bound.reason.contains("(1 of them run with the bug)"), "only tests reaching line 4 run: {}", bound.reason);
         assert_eq!(stage(&v, "uncovered").as_deref(), Some("grounding"));
         assert_eq!(stage(&v, "stale").as_deref(), Some("format"));
         assert_eq!(stage(&v, "equivalent").as_deref(), Some("fail-to-pass"));
