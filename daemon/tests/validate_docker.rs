@@ -213,7 +213,11 @@ async fn staged_verdicts_in_warm_and_strict_workers() {
         assert!(bound.is_valid(), "strict={strict}: {bound:?}");
         assert_eq!(bound.fail_to_pass, vec!["tests/test_calc.py::test_clamp_high"]);
         assert_eq!(bound.pass_to_pass, rest(&bound.fail_to_pass));
-        assert!(bound.reason.contains("(1 of them run with the bug)"), "only tests reaching line 4 run: {}", bound.reason);
+        assert!(
+            bound.reason.contains("(1 of them run with the bug)"),
+            "only tests reaching line 4 run: {}",
+            bound.reason
+        );
         assert_eq!(stage(&v, "uncovered").as_deref(), Some("grounding"));
         assert_eq!(stage(&v, "stale").as_deref(), Some("format"));
         assert_eq!(stage(&v, "equivalent").as_deref(), Some("fail-to-pass"));
