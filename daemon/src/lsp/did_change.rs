@@ -16,38 +16,27 @@ pub(super) async fn handle(session: &Session, params: DidChangeTextDocumentParam
         let Some(doc) = st.docs.get_mut(&uri) else { return };
         let mut stale = Vec::new();
         for change in params.content_changes {
-            let size = match change.range {
-                Some(range) => {
-                    let text = doc.text();
-                    let start = offset_of(text, Pos { line: range.start.line, col: range.start.character });
-                    let end = offset_of(text, Pos { line: range.end.line, col: range.end.character });
-                    match (start, end) {
-                        (Some(s), Some(e)) if s <= e => text.len() - (e - s) + change.text.len(),
-                        _ => text.len(),
-                    }
-                }
+            // The change's byte span, once: `None` for a full replacement, `Some(None)` for a
+            // range outside the document.
+            let span = change.range.map(|range| byte_span(doc.text(), range));
+            let size = match span {
+                Some(Some((s, e))) => doc.text().len() - (e - s) + change.text.len(),
+                Some(None) => doc.text().len(),
                 None => change.text.len(),
             };
             if let Some(why) = super::document::too_big(size, open) {
                 too_big = Some(format!("socratic: {}: {why}; no tasks are shown in it", doc.rel));
                 break;
             }
-            let result = match change.range {
-                Some(range) => {
-                    let text = doc.text();
-                    let start = offset_of(text, Pos { line: range.start.line, col: range.start.character });
-                    let end = offset_of(text, Pos { line: range.end.line, col: range.end.character });
-                    match (start, end) {
-                        (Some(s), Some(e)) if s <= e => {
-                            if let Some(attempt) = st.attempt.as_mut() {
-                                attempt.edited(&doc.rel, range.start.line, e - s, &change.text);
-                            }
-                            doc.apply(s, e, &change.text)
-                        }
-                        _ => Err(format!("range {range:?} is outside the document")),
+            let result = match (change.range, span) {
+                (Some(range), Some(Some((s, e)))) => {
+                    if let Some(attempt) = st.attempt.as_mut() {
+                        attempt.edited(&doc.rel, range.start.line, e - s, &change.text);
                     }
+                    doc.apply(s, e, &change.text)
                 }
-                None => {
+                (Some(range), _) => Err(format!("range {range:?} is outside the document")),
+                (None, _) => {
                     if let Some(attempt) = st.attempt.as_mut() {
                         attempt.edited(&doc.rel, 0, doc.text().len(), &change.text);
                     }
@@ -74,4 +63,11 @@ pub(super) async fn handle(session: &Session, params: DidChangeTextDocumentParam
     }
     session.mark_stale(stale);
     session.publish(&uri).await;
+}
+
+/// The byte offsets `range` covers in `text`, when both ends are inside it and in order.
+fn byte_span(text: &str, range: Range) -> Option<(usize, usize)> {
+    let start = offset_of(text, Pos { line: range.start.line, col: range.start.character })?;
+    let end = offset_of(text, Pos { line: range.end.line, col: range.end.character })?;
+    (start <= end).then_some((start, end))
 }
