@@ -156,7 +156,7 @@ pub struct EnvConfig {
 }
 
 /// Bump when the way environments are built changes, so old images are not reused.
-const ENV_RECIPE_VERSION: u32 = 3;
+const ENV_RECIPE_VERSION: u32 = 4;
 
 /// The environment image's name for a repository at a commit.
 pub fn env_image_name(repo_name: &str, head: &str, base: &str) -> String {
@@ -170,8 +170,10 @@ pub fn env_image_name(repo_name: &str, head: &str, base: &str) -> String {
     format!("socratic-env-{}:{}", clean.trim_matches('-'), &key[..12])
 }
 
-/// Build the environment for `repo` at `head` (network on while installing): copy the
-/// repository, install it, run the suite once with per-test coverage, commit the container.
+/// Build the environment for `repo` at `head`: copy the repository into an install container
+/// (network on) and install it there; collect and run the clean suite with per-test coverage
+/// in throwaway containers started from snapshots of it (network off, no capabilities); commit
+/// the install container, which never ran a test, as the environment image.
 pub async fn build_env(engine: &Engine, repo: &Path, head: &str, cfg: &EnvConfig) -> Result<Environment> {
     let started = std::time::Instant::now();
     let repo_name = repo.file_name().and_then(|n| n.to_str()).unwrap_or("repo");
@@ -183,12 +185,13 @@ pub async fn build_env(engine: &Engine, repo: &Path, head: &str, cfg: &EnvConfig
         }
     }
     let limits = Limits { memory_bytes: 4 << 30, pids: 1024, nano_cpus: 2_000_000_000, network: true };
-    let container = engine.start_container(&cfg.base_image, &limits, &env_vars).await?;
-    let result = prepare(&container, repo, cfg).await;
+    let install = engine.start_container(&cfg.base_image, &limits, &env_vars).await?;
+    let mut build = Build::new(engine, install, &image, env_vars);
+    let result = prepare(&mut build, repo, cfg).await;
     let prepared = match result {
         Ok(v) => v,
         Err(e) => {
-            let _ = container.remove().await;
+            build.discard().await;
             return Err(e);
         }
     };
@@ -217,17 +220,97 @@ pub async fn build_env(engine: &Engine, repo: &Path, head: &str, cfg: &EnvConfig
         None
     };
     if let Some(problem) = problem {
-        let _ = container.remove().await;
+        build.discard().await;
         return Err(SandboxError::Other(problem));
     }
     let environment = Environment { build_ms: started.elapsed().as_millis() as u64, ..environment };
     let record =
         serde_json::to_vec(&environment).map_err(|e| SandboxError::Other(format!("environment record: {e}")))?;
-    container.upload_tar("/", tar_one_file(ENV_RECORD_PATH, &record, 0o644)?).await?;
-    let (name, tag) = image.split_once(':').unwrap_or((&image, "latest"));
-    container.commit(name, tag).await?;
-    container.remove().await?;
+    build.finish(&image, &record).await?;
     Ok(environment)
+}
+
+/// An environment build in progress: the install container, where only installs run (network
+/// on), and the snapshots of it that the repository's code runs in.
+struct Build<'a> {
+    engine: &'a Engine,
+    install: Option<Container>,
+    /// Image name the snapshots are committed under (`<env image name>-build`).
+    snapshot_repo: String,
+    snapshots: Vec<String>,
+    /// Whether the install container changed since the last snapshot.
+    changed: bool,
+    env_vars: Vec<String>,
+}
+
+/// Limits of the containers the repository's tests run in while building: the build's memory,
+/// pids and CPUs, the network off.
+const SUITE_LIMITS: Limits = Limits { memory_bytes: 4 << 30, pids: 1024, nano_cpus: 2_000_000_000, network: false };
+
+impl<'a> Build<'a> {
+    fn new(engine: &'a Engine, install: Container, image: &str, env_vars: Vec<String>) -> Build<'a> {
+        let name = image.split_once(':').map_or(image, |(n, _)| n);
+        let suffix = install.id[..12.min(install.id.len())].to_string();
+        Build {
+            engine,
+            install: Some(install),
+            snapshot_repo: format!("{name}-build-{suffix}"),
+            snapshots: Vec::new(),
+            changed: true,
+            env_vars,
+        }
+    }
+
+    fn install(&self) -> &Container {
+        self.install.as_ref().expect("the install container lives until finish or discard")
+    }
+
+    /// Run a shell step in the install container (network on). It may change the image.
+    async fn install_sh(&mut self, script: &str, secs: u64) -> Result<super::ExecOutput> {
+        self.changed = true;
+        sh(self.install(), script, secs).await
+    }
+
+    /// A throwaway container (network off, no capabilities) from a snapshot of the install
+    /// container as it is now; the caller removes it.
+    async fn sandboxed(&mut self) -> Result<Container> {
+        if self.changed || self.snapshots.is_empty() {
+            let tag = format!("{}", self.snapshots.len());
+            self.install().commit(&self.snapshot_repo, &tag).await?;
+            self.snapshots.push(format!("{}:{tag}", self.snapshot_repo));
+            self.changed = false;
+        }
+        let snapshot = self.snapshots.last().expect("a snapshot was just taken");
+        self.engine.start_container(snapshot, &SUITE_LIMITS, &self.env_vars).await
+    }
+
+    /// Add the environment record to the install container, commit it as `image`, and clean up.
+    async fn finish(mut self, image: &str, record: &[u8]) -> Result<()> {
+        let install = self.install.take().expect("finish is called once");
+        let result = async {
+            install.upload_tar("/", tar_one_file(ENV_RECORD_PATH, record, 0o644)?).await?;
+            let (name, tag) = image.split_once(':').unwrap_or((image, "latest"));
+            install.commit(name, tag).await
+        }
+        .await;
+        let removed = install.remove().await;
+        self.remove_snapshots().await;
+        result.and(removed)
+    }
+
+    /// Remove the install container and the snapshots (on a failed build).
+    async fn discard(mut self) {
+        if let Some(install) = self.install.take() {
+            let _ = install.remove().await;
+        }
+        self.remove_snapshots().await;
+    }
+
+    async fn remove_snapshots(&mut self) {
+        for snapshot in std::mem::take(&mut self.snapshots) {
+            let _ = self.engine.remove_image(&snapshot).await;
+        }
+    }
 }
 
 /// Where an environment image keeps its own `Environment` record, so another home (a fresh
@@ -327,21 +410,80 @@ const REPAIR_ROUNDS: usize = 3;
 /// its plugins and `fail_under`, is not used).
 const COVERAGE_RC: &str = "/tmp/socratic-coveragerc";
 
-/// Copy, install, and run the clean suite with coverage inside the build container.
-async fn prepare(container: &Container, repo: &Path, cfg: &EnvConfig) -> Result<Prepared> {
+/// Copy and install in the install container; collect (repairing what is missing) and run the
+/// clean suite with coverage in throwaway containers from snapshots of it.
+async fn prepare(build: &mut Build<'_>, repo: &Path, cfg: &EnvConfig) -> Result<Prepared> {
+    let (installed, notes, python_path, declared) = install(build, repo, cfg).await?;
+    let pytest_args: Vec<String> = if declared.pytest_plugins.iter().any(|p| p.starts_with("pytest-xdist")) {
+        vec!["-n".into(), "0".into()]
+    } else {
+        vec![]
+    };
+    let path_var = python_path.as_ref().map(|p| format!("PYTHONPATH={p} ")).unwrap_or_default();
+    let extra = pytest_args.join(" ");
+    let local = local_names(repo);
+    let repairs = repair(build, &format!("{path_var}python3 -m pytest {extra}"), &local, cfg).await?;
+    // Build products of the install (compiled extensions, egg-info) are untracked files that
+    // the per-candidate `git clean` must keep: exclude them from git's view. No test has run in
+    // the install container, so every untracked file there is a build product.
+    build.install_sh("git ls-files --others --exclude-standard | sed 's|^|/|' >> .git/info/exclude", 60).await?;
+    let covs: Vec<String> = if declared.packages.is_empty() {
+        vec!["--cov=.".to_string()]
+    } else {
+        declared.packages.iter().map(|p| format!("--cov={}", cov_target(p))).collect()
+    };
+    let run = format!(
+        "printf '[run]\\nbranch = False\\n' > {COVERAGE_RC}; rm -f .coverage .coverage.*; \
+         {path_var}python3 -m pytest -q -p no:cacheprovider --continue-on-collection-errors -o junit_family=xunit1 \
+         --junitxml=/tmp/clean.xml {} --cov-config={COVERAGE_RC} --cov-context=test --cov-report= {extra} \
+         >/tmp/clean.log 2>&1; \
+         python3 -m coverage json -i --rcfile={COVERAGE_RC} --show-contexts -o /tmp/coverage.json >/tmp/coverage.log 2>&1",
+        covs.join(" ")
+    );
+    let suite = build.sandboxed().await?;
+    let ran = clean_run(&suite, &run, cfg).await;
+    suite.remove().await?;
+    let ran = ran?;
+    Ok(Prepared {
+        install_commands: installed,
+        install_notes: notes,
+        python_path,
+        clean: ran.clean,
+        durations: ran.durations,
+        coverage: ran.coverage,
+        collection_errors: ran.collection_errors,
+        repairs,
+        packages: declared.packages.iter().map(|p| (p.path.clone(), p.import_name.clone())).collect(),
+        pytest_args,
+        log_tail: ran.log_tail,
+        coverage_log: ran.coverage_log,
+    })
+}
+
+/// Copy the repository into the install container and install what it declares (and pytest
+/// with coverage 5 or later). Returns the install commands that worked, the notes of those
+/// that failed, the `PYTHONPATH` to run from the source tree when the project did not install,
+/// and what the project declares.
+async fn install(
+    build: &mut Build<'_>,
+    repo: &Path,
+    cfg: &EnvConfig,
+) -> Result<(Vec<String>, Vec<String>, Option<String>, recipe::Declared)> {
     if let Some(ca) = &cfg.ca_bundle {
         let bytes = std::fs::read(ca).map_err(|e| SandboxError::Other(format!("CA bundle {}: {e}", ca.display())))?;
-        container.upload_tar("/", tar_one_file(CA_PATH, &bytes, 0o644)?).await?;
+        build.install().upload_tar("/", tar_one_file(CA_PATH, &bytes, 0o644)?).await?;
     }
-    container.exec(&["mkdir", "-p", REPO_DIR], 30).await?;
-    container.upload_tar(REPO_DIR, tar_repo(repo)?).await?;
-    sh(container, "git config --global --add safe.directory '*' && git config --global user.email socratic@localhost && git config --global user.name socratic && git checkout -q -- . && git clean -fdq", 60).await?;
+    build.install().exec(&["mkdir", "-p", REPO_DIR], 30).await?;
+    build.install().upload_tar(REPO_DIR, tar_repo(repo)?).await?;
+    // The repository belongs to root inside the image, whoever owned it on the host: tests run
+    // without capabilities, so root could not write files owned by another uid.
+    build.install_sh("chown -R 0:0 . && git config --global --add safe.directory '*' && git config --global user.email socratic@localhost && git config --global user.name socratic && git checkout -q -- . && git clean -fdq", 120).await?;
     let declared = recipe::declared(&recipe::read_project(repo), &recipe::package_markers(repo));
     let mut installed = Vec::new();
     let mut notes = Vec::new();
     let mut python_path = None;
     for step in recipe::install_plan(&declared) {
-        match run_step(container, &step, cfg.install_timeout_s).await? {
+        match run_step(build, &step, cfg.install_timeout_s).await? {
             Ok(cmd) => installed.push(cmd),
             Err(note) => {
                 // Not fatal: the clean run's pass rate decides. Run from the source tree instead.
@@ -355,10 +497,10 @@ async fn prepare(container: &Container, repo: &Path, cfg: &EnvConfig) -> Result<
     // Per-test contexts need coverage 5 or later (a project may pin an older one).
     let probe =
         "python3 -c 'import pytest, coverage, pytest_cov; assert int(coverage.__version__.split(\".\")[0]) >= 5'";
-    let probe = sh(container, probe, 60).await?;
+    let probe = sh(build.install(), probe, 60).await?;
     if probe.exit_code != 0 {
         let cmd = format!("{} pytest 'coverage>=5' pytest-cov", recipe::PIP);
-        let out = sh(container, &cmd, cfg.install_timeout_s).await?;
+        let out = build.install_sh(&cmd, cfg.install_timeout_s).await?;
         if out.exit_code != 0 {
             return Err(SandboxError::Other(format!(
                 "cannot install pytest in the image: {}",
@@ -367,35 +509,25 @@ async fn prepare(container: &Container, repo: &Path, cfg: &EnvConfig) -> Result<
         }
         installed.push(cmd);
     }
-    let pytest_args: Vec<String> = if declared.pytest_plugins.iter().any(|p| p.starts_with("pytest-xdist")) {
-        vec!["-n".into(), "0".into()]
-    } else {
-        vec![]
-    };
-    let path_var = python_path.as_ref().map(|p| format!("PYTHONPATH={p} ")).unwrap_or_default();
-    let extra = pytest_args.join(" ");
-    let local = local_names(repo);
-    let repairs = repair(container, &format!("{path_var}python3 -m pytest {extra}"), &local, cfg).await?;
-    // Build products of the install (compiled extensions, egg-info) are untracked files that
-    // the per-candidate `git clean` must keep: exclude them from git's view.
-    sh(container, "git ls-files --others --exclude-standard | sed 's|^|/|' >> .git/info/exclude", 60).await?;
-    let covs: Vec<String> = if declared.packages.is_empty() {
-        vec!["--cov=.".to_string()]
-    } else {
-        declared.packages.iter().map(|p| format!("--cov={}", cov_target(p))).collect()
-    };
-    let run = format!(
-        "printf '[run]\\nbranch = False\\n' > {COVERAGE_RC}; rm -f .coverage .coverage.*; \
-         {path_var}python3 -m pytest -q -p no:cacheprovider --continue-on-collection-errors -o junit_family=xunit1 \
-         --junitxml=/tmp/clean.xml {} --cov-config={COVERAGE_RC} --cov-context=test --cov-report= {extra} \
-         >/tmp/clean.log 2>&1; \
-         python3 -m coverage json -i --rcfile={COVERAGE_RC} --show-contexts -o /tmp/coverage.json >/tmp/coverage.log 2>&1; \
-         rm -f .coverage .coverage.*; git checkout -q -- . && git clean -fdq",
-        covs.join(" ")
-    );
-    sh(container, &run, cfg.test_timeout_s).await?;
-    let log = container.exec(&["cat", "/tmp/clean.log"], 60).await?.stdout;
-    let xml = container.exec(&["cat", "/tmp/clean.xml"], 60).await?;
+    Ok((installed, notes, python_path, declared))
+}
+
+/// What the clean suite said, read back from its throwaway container.
+struct CleanRun {
+    clean: BTreeMap<String, TestStatus>,
+    durations: BTreeMap<String, f64>,
+    coverage: BTreeMap<String, BTreeMap<u32, Vec<String>>>,
+    collection_errors: BTreeMap<String, String>,
+    log_tail: String,
+    coverage_log: String,
+}
+
+/// Run the clean suite (`run`, which writes /tmp/clean.{log,xml} and /tmp/coverage.{json,log})
+/// in `suite` and read its results.
+async fn clean_run(suite: &Container, run: &str, cfg: &EnvConfig) -> Result<CleanRun> {
+    sh(suite, run, cfg.test_timeout_s).await?;
+    let log = suite.exec(&["cat", "/tmp/clean.log"], 60).await?.stdout;
+    let xml = suite.exec(&["cat", "/tmp/clean.xml"], 60).await?;
     if xml.exit_code != 0 {
         return Err(SandboxError::Other(format!("the test suite did not run: {}", tail(&log, 1500))));
     }
@@ -403,23 +535,10 @@ async fn prepare(container: &Container, repo: &Path, cfg: &EnvConfig) -> Result<
     let (collection_errors, results) = split_collection_errors(results, &log);
     let durations = results.iter().map(|(id, r)| (id.clone(), r.seconds)).collect();
     let clean = results.into_iter().map(|(id, r)| (id, r.status)).collect();
-    let cov = container.exec(&["cat", "/tmp/coverage.json"], 120).await?;
+    let cov = suite.exec(&["cat", "/tmp/coverage.json"], 120).await?;
     let coverage = if cov.exit_code == 0 { parse_coverage(&cov.stdout) } else { BTreeMap::new() };
-    let coverage_log = tail(&container.exec(&["cat", "/tmp/coverage.log"], 60).await?.stdout, 600);
-    Ok(Prepared {
-        install_commands: installed,
-        install_notes: notes,
-        python_path,
-        clean,
-        durations,
-        coverage,
-        collection_errors,
-        repairs,
-        packages: declared.packages.iter().map(|p| (p.path.clone(), p.import_name.clone())).collect(),
-        pytest_args,
-        log_tail: tail(&log, 800),
-        coverage_log,
-    })
+    let coverage_log = tail(&suite.exec(&["cat", "/tmp/coverage.log"], 60).await?.stdout, 600);
+    Ok(CleanRun { clean, durations, coverage, collection_errors, log_tail: tail(&log, 800), coverage_log })
 }
 
 /// `--cov` target for a package: its folder, or the import name of a single-module one.
@@ -434,13 +553,13 @@ fn cov_target(p: &recipe::Package) -> String {
 /// Run one install step: the first alternative that exits 0 without pip saying an asked-for
 /// extra does not exist. `Ok(Ok(command))`, or `Ok(Err(note))` naming the step and why.
 async fn run_step(
-    container: &Container,
+    build: &mut Build<'_>,
     step: &recipe::Step,
     secs: u64,
 ) -> Result<std::result::Result<String, String>> {
     let mut last = String::new();
     for cmd in &step.alternatives {
-        let out = sh(container, &format!("{cmd} 2>&1"), secs).await?;
+        let out = build.install_sh(&format!("{cmd} 2>&1"), secs).await?;
         if out.exit_code == 0 && !recipe::missed_extra(&out.stdout) {
             return Ok(Ok(cmd.clone()));
         }
@@ -457,9 +576,10 @@ fn first_line_with(text: &str, needle: &str) -> String {
     text.lines().find(|l| l.contains(needle)).unwrap_or("").trim().to_string()
 }
 
-/// The repair loop: collect the suite, install the distributions of the modules (and plugins)
-/// it could not import, at most a few rounds. Returns what was tried, for the record.
-async fn repair(container: &Container, pytest: &str, local: &[String], cfg: &EnvConfig) -> Result<Vec<String>> {
+/// The repair loop: collect the suite (in a throwaway container, network off), install the
+/// distributions of the modules (and plugins) it could not import (in the install container),
+/// at most a few rounds. Returns what was tried, for the record.
+async fn repair(build: &mut Build<'_>, pytest: &str, local: &[String], cfg: &EnvConfig) -> Result<Vec<String>> {
     let mut tried: Vec<String> = Vec::new();
     let mut record = Vec::new();
     for _ in 0..REPAIR_ROUNDS {
@@ -468,15 +588,19 @@ async fn repair(container: &Container, pytest: &str, local: &[String], cfg: &Env
         let collect = format!(
             "{pytest} --collect-only -q -p no:cacheprovider --continue-on-collection-errors --no-cov 2>&1 | tail -c 200000"
         );
-        let out = sh(container, &collect, cfg.test_timeout_s).await?;
+        let sandbox = build.sandboxed().await?;
+        let out = sh(&sandbox, &collect, cfg.test_timeout_s).await;
+        sandbox.remove().await?;
+        let out = out?;
         let missing: Vec<String> =
             recipe::missing_distributions(&out.stdout, local).into_iter().filter(|d| !tried.contains(d)).collect();
         if missing.is_empty() {
             break;
         }
         for dist in missing {
-            let res =
-                sh(container, &format!("{} {} 2>&1", recipe::PIP, shlex_quote(&dist)), cfg.install_timeout_s).await?;
+            let res = build
+                .install_sh(&format!("{} {} 2>&1", recipe::PIP, shlex_quote(&dist)), cfg.install_timeout_s)
+                .await?;
             record.push(if res.exit_code == 0 {
                 format!("{dist}: installed")
             } else {

@@ -10,8 +10,10 @@
 //! labels blanked, so nothing started from an image looks like ours. A guard dropped without
 //! `remove()` removes its container on a thread of its own, independent of the async runtime
 //! that dropped it; `wait_for_removals` lets a process wait for them before it exits.
-//! Validation containers run with the network off, memory / pids / CPU limits, and no host
-//! mounts.
+//! Containers the repository's code runs in (validation workers, the environment build's
+//! collection and clean suite, Solvers' containers) have the network off, no capabilities,
+//! `no-new-privileges`, memory / pids / CPU limits, and no host mounts. Only installing runs
+//! with the network on, in a container no test runs in (`image::build_env`).
 
 pub mod derived;
 pub mod image;
@@ -203,6 +205,9 @@ impl Engine {
             nano_cpus: Some(limits.nano_cpus),
             network_mode: Some(if limits.network { "bridge".into() } else { "none".into() }),
             security_opt: Some(vec!["no-new-privileges".into()]),
+            // Where the repository's code runs (network off), no capabilities: root there cannot
+            // chown, bypass file permissions, load modules or raw-socket. Installing keeps them.
+            cap_drop: if limits.network { None } else { Some(vec!["ALL".into()]) },
             ..Default::default()
         };
         let body = ContainerCreateBody {
