@@ -13,6 +13,7 @@ pub mod checkout;
 pub mod curriculum;
 pub mod demo;
 pub mod environment;
+pub mod evolve;
 pub mod grade;
 pub mod import;
 pub mod progress;

@@ -209,7 +209,7 @@ async fn task_env(
 async fn solve_one(
     store: &mut Store,
     home: &Path,
-    (engine, env): (&Engine, &Environment),
+    slot: (&Engine, &Environment),
     worker: &mut Worker,
     coverage: Option<&CoverageRunner>,
     task: &Task,
@@ -218,29 +218,11 @@ async fn solve_one(
 ) -> anyhow::Result<(SolveResult, Option<String>)> {
     let started = Instant::now();
     let folder = home.join("solve").join(format!("round-{round}")).join(solver.name()).join(&task.id);
-    let checkout = Checkout::create(task, &folder.join("repo"))?;
-    let attempt = match solver {
-        Solver::Oracle => oracle(&checkout, task)?,
-        Solver::Baseline => {
-            let coverage = coverage.ok_or_else(|| anyhow::anyhow!("the baseline solver needs a coverage container"))?;
-            run_baseline(&checkout, env, worker, coverage, task).await?
-        }
-        Solver::Agent { template, timeout_s, .. } => run_agent(&checkout, &folder, task, template, *timeout_s).await?,
-        Solver::ModelAgent(cfg) => {
-            let mut a = super::agent::attempt(engine, env, task, &checkout, &folder, cfg).await?;
-            if let Some(t) = a.imported.as_mut() {
-                t.events.extend(a.events.iter().cloned());
-            }
-            Attempt { events: a.events, imported: a.imported, error: a.error }
-        }
-    };
-    let error = attempt.error.clone();
-    let diff = checkout.solver_diff()?;
-    let combined = checkout.combined_patch(&diff)?;
     let origin = format!("solve:{}:round-{round}:{}", solver.name(), task.id);
-    let (report, _) = grade::grade(worker, env, task, &diff, &combined, &origin).await?;
-    let trace = attempt_trace(task, solver, attempt, &diff, report.label(), &origin);
-    let instance = task_instance(task, env);
+    let graded = attempt_and_grade(slot, worker, coverage, task, solver, &folder, &origin).await?;
+    let error = graded.attempt.error.clone();
+    let trace = attempt_trace(task, solver, graded.attempt, &graded.diff, graded.report.label(), &origin);
+    let instance = task_instance(task, slot.1);
     // The grading labels this trace only: a report record would relabel every Solver's trace
     // of the task.
     store.insert_records(&[Record::Instance(instance), Record::Trace(trace.clone())])?;
@@ -248,13 +230,109 @@ async fn solve_one(
         task_id: task.id.clone(),
         round,
         solver: solver.name().to_string(),
-        report,
-        diff,
+        report: graded.report,
+        diff: graded.diff,
         trace_id: trace.id,
         duration_ms: started.elapsed().as_millis() as u64,
     };
     store.save_solve_result(&result)?;
     Ok((result, error))
+}
+
+/// An attempt with its diff and grading.
+struct Graded {
+    attempt: Attempt,
+    diff: String,
+    report: crate::model::EvalReport,
+}
+
+/// Check out `task` into `folder`, let the Solver attempt it, grade its diff. Stores nothing.
+async fn attempt_and_grade(
+    (engine, env): (&Engine, &Environment),
+    worker: &mut Worker,
+    coverage: Option<&CoverageRunner>,
+    task: &Task,
+    solver: &Solver,
+    folder: &Path,
+    origin: &str,
+) -> anyhow::Result<Graded> {
+    let checkout = Checkout::create(task, &folder.join("repo"))?;
+    let attempt = match solver {
+        Solver::Oracle => oracle(&checkout, task)?,
+        Solver::Baseline => {
+            let coverage = coverage.ok_or_else(|| anyhow::anyhow!("the baseline solver needs a coverage container"))?;
+            run_baseline(&checkout, env, worker, coverage, task).await?
+        }
+        Solver::Agent { template, timeout_s, .. } => run_agent(&checkout, folder, task, template, *timeout_s).await?,
+        Solver::ModelAgent(cfg) => {
+            let mut a = super::agent::attempt(engine, env, task, &checkout, folder, cfg).await?;
+            if let Some(t) = a.imported.as_mut() {
+                t.events.extend(a.events.iter().cloned());
+            }
+            Attempt { events: a.events, imported: a.imported, error: a.error }
+        }
+    };
+    let diff = checkout.solver_diff()?;
+    let combined = checkout.combined_patch(&diff)?;
+    let (report, _) = grade::grade(worker, env, task, &diff, &combined, origin).await?;
+    Ok(Graded { attempt, diff, report })
+}
+
+/// Attempt `tasks` (not a round's curriculum: a held-out set) with `solver`, each on a fresh
+/// checkout under `<home>/solve/<label>/`, graded in its environment like `solve`, and return
+/// each task's outcome in the order given. Nothing is stored: no trace, no result, so what is
+/// evaluated here never feeds distillation or training.
+pub async fn attempt_tasks(
+    store: &mut Store,
+    home: &Path,
+    tasks: &[Task],
+    label: &str,
+    solver: &Solver,
+    image: &ImageOptions,
+    progress: &Progress,
+) -> anyhow::Result<Vec<(String, Outcome)>> {
+    let mut by_commit: BTreeMap<(String, String), Vec<&Task>> = BTreeMap::new();
+    for t in tasks {
+        by_commit.entry((t.repo.clone(), t.base_commit.clone())).or_default().push(t);
+    }
+    let engine = super::environment::connect(store).await?;
+    let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
+    for ((repo, base_commit), group) in by_commit {
+        let env = task_env(store, &engine, &repo, &base_commit, image, progress).await?;
+        let mut worker = Worker::start(&engine, &env.image, &Limits::default(), &env.run_env()).await?;
+        let coverage = match solver {
+            Solver::Baseline => Some(CoverageRunner::start(&engine, &env).await?),
+            _ => None,
+        };
+        let mut counter = progress.start(format!("{} ({label})", solver.name()), group.len() as u64);
+        let mut failure = None;
+        for task in group {
+            let folder = home.join("solve").join(label).join(solver.name()).join(&task.id);
+            let origin = format!("solve:{}:{label}:{}", solver.name(), task.id);
+            match attempt_and_grade((&engine, &env), &mut worker, coverage.as_ref(), task, solver, &folder, &origin).await
+            {
+                Ok(g) => {
+                    outcomes.insert(task.id.clone(), g.report.outcome);
+                }
+                Err(e) => {
+                    failure = Some(e.context(format!("attempting {}", task.id)));
+                    break;
+                }
+            }
+            counter.advance(None);
+        }
+        counter.finish();
+        if let Some(c) = coverage {
+            c.shutdown().await;
+        }
+        if let Err(e) = worker.shutdown().await {
+            tracing::warn!("removing the grading container: {e}");
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+    }
+    Ok(tasks.iter().filter_map(|t| outcomes.remove(&t.id).map(|o| (t.id.clone(), o))).collect())
 }
 
 /// The task as a benchmark instance: the fix is the reverse of the bug patch.
