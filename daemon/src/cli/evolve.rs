@@ -29,8 +29,8 @@ pub struct EvolveArgs {
     /// The Solver's model folder (default: the home's scoring model).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
-    /// How the LM Solver answers: line (the rewritten line) or diff.
-    #[arg(long, default_value = "diff")]
+    /// How the LM Solver answers and is trained to: line (the marked line corrected) or diff.
+    #[arg(long, default_value = "line")]
     pub answer: String,
     /// Training method: sft (rft and both are not available yet).
     #[arg(long, default_value = "sft")]

@@ -18,6 +18,7 @@
 //! commands make them.
 
 use super::environment::{ensure_env, ImageOptions};
+use super::lm_solver::{self, LmConfig};
 use super::progress::Progress;
 use super::round::{current_round, run_round_holding, RoundLock, RoundOptions, StatedInputs};
 use super::solve::{self, SolveOptions, Solver};
@@ -25,6 +26,7 @@ use crate::model::{Outcome, RoundStep, Task, TaskStage, TrainingRun};
 use crate::score::DeviceKind;
 use crate::store::{EvolveLine, EvolveRun, EvolveSettings, EvolveState, EvolveStep, Rate, StepState, Store};
 use crate::tasks::{generate, GenerateConfig};
+use crate::train::data::AnswerFormat;
 use crate::train::{checkpoint, peft, Length, TrainOptions, Trainer};
 use crate::validate::run::ValidateConfig;
 use serde_json::json;
@@ -277,13 +279,33 @@ impl RoundCtx<'_> {
     }
 }
 
-/// The Solver named by the settings, on `model` with `adapter`.
-fn make_solver(s: &EvolveSettings, _model: &Path, _adapter: Option<&Path>) -> anyhow::Result<Solver> {
+/// The Solver named by the settings, on `model` with `adapter` (the LM Solver's name carries
+/// both hashes, so each round's results are kept apart).
+fn make_solver(s: &EvolveSettings, model: &Path, adapter: Option<&Path>) -> anyhow::Result<Solver> {
     match s.solver.as_str() {
         "baseline" => Ok(Solver::Baseline),
         "oracle" => Ok(Solver::Oracle),
-        other => anyhow::bail!("--solver {other} is not available in this build (baseline or oracle)"),
+        "lm" => {
+            if !model.join("config.json").is_file() {
+                anyhow::bail!("--solver lm: no model in {} (pass --model DIR)", model.display());
+            }
+            let cfg = LmConfig {
+                name: lm_solver::name_of(model, adapter)?,
+                model: model.to_path_buf(),
+                adapter: adapter.map(Path::to_path_buf),
+                answer: answer(s)?,
+                seed: s.seed,
+                device: s.device.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+                ..LmConfig::default()
+            };
+            Ok(Solver::Lm(Box::new(cfg)))
+        }
+        other => anyhow::bail!("unknown --solver '{other}' (lm, baseline or oracle)"),
     }
+}
+
+fn answer(s: &EvolveSettings) -> anyhow::Result<AnswerFormat> {
+    s.answer.parse().map_err(|e: String| anyhow::anyhow!("--answer: {e}"))
 }
 
 /// The Solver's model folder: the setting, else the home's scoring model.
@@ -408,7 +430,7 @@ fn train_step(store: &mut Store, ctx: &RoundCtx<'_>) -> anyhow::Result<()> {
     let done = dir.join("adapter");
     if !done.join(TRAINING_FILE).is_file() {
         let number = ctx.round_number(store)?;
-        let examples = match curriculum_examples(store, number, ctx.scopes)? {
+        let examples = match curriculum_examples(store, number, ctx.scopes, answer(ctx.settings())?)? {
             Ok(e) => e,
             Err(why) => {
                 ctx.say(&format!("no training: {why}; the adapter carries over"));
@@ -441,6 +463,7 @@ fn curriculum_examples(
     store: &Store,
     number: u32,
     held_out: &BTreeSet<(String, String)>,
+    answer: AnswerFormat,
 ) -> anyhow::Result<Result<Vec<crate::train::ChatExample>, String>> {
     let selection = crate::export::Selection { round: Some(number), valid: false };
     let selected = match crate::export::select(store, &selection) {
@@ -451,9 +474,9 @@ fn curriculum_examples(
         anyhow::bail!("task {} of round {number}'s curriculum is on a held-out function", t.id);
     }
     let tasks = crate::export::prepare(store, &selected.tasks)?;
-    let examples = crate::export::sft::examples(&tasks);
+    let (examples, _left_out) = crate::export::sft::examples(&tasks, answer);
     if examples.is_empty() {
-        return Ok(Err(format!("round {number}'s curriculum is empty")));
+        return Ok(Err(format!("no task of round {number}'s curriculum has an example in the {} format", answer.as_str())));
     }
     Ok(Ok(examples))
 }
@@ -539,7 +562,7 @@ mod tests {
             rounds: 3,
             solver: "baseline".into(),
             model: None,
-            answer: "diff".into(),
+            answer: "line".into(),
             train: "sft".into(),
             held_out: 2,
             seed: 0,
