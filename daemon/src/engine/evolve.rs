@@ -19,7 +19,7 @@
 
 use super::environment::{ensure_env, ImageOptions};
 use super::lm_solver::{self, LmConfig};
-use super::progress::Progress;
+use super::progress::{Progress, ProgressEvent};
 use super::round::{current_round, run_round_holding, RoundLock, RoundOptions, StatedInputs};
 use super::solve::{self, SolveOptions, Solver};
 use crate::model::{Outcome, RoundStep, Task, TaskStage, TrainingRun};
@@ -43,7 +43,7 @@ pub const HELD_OUT_SET: &str = "held-out-set";
 pub const SOLVERS: [&str; 3] = ["lm", "baseline", "oracle"];
 
 /// How to run (or resume) an evolve run.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct EvolveOptions {
     pub repo: PathBuf,
     pub settings: EvolveSettings,
@@ -102,7 +102,8 @@ pub async fn evolve(store: &mut Store, home: &Path, opts: &EvolveOptions) -> any
         progress.message(format!("evolve run {} resumes where it stopped (its recorded settings apply)", run.id));
     }
     if let Some(step) = begin(store, run.id, 0, HELD_OUT_SET)? {
-        progress.message(format!("evolve run {}: choosing {} held-out tasks", run.id, run.settings.held_out));
+        let rounds = run.settings.rounds;
+        progress.emit(ProgressEvent::EvolveStep { run: run.id, round: 0, rounds, step: HELD_OUT_SET.into() });
         run.held_out = choose_held_out(store, &run, opts).await?;
         store.save_evolve_run(&run)?;
         finish(store, step, json!({ "tasks": run.held_out }))?;
@@ -256,6 +257,12 @@ impl RoundCtx<'_> {
         &self.run.settings
     }
 
+    /// Report that `step` of this round began.
+    fn step(&self, step: &str) {
+        let (run, round, rounds) = (self.run.id, self.index, self.run.settings.rounds);
+        self.opts.progress.emit(ProgressEvent::EvolveStep { run, round, rounds, step: step.into() });
+    }
+
     fn say(&self, what: &str) {
         self.opts.progress.message(format!(
             "evolve run {} round {}/{}: {what}",
@@ -335,7 +342,7 @@ fn current_adapter(store: &Store, run: &EvolveRun, index: u32) -> anyhow::Result
 
 async fn round_step(store: &mut Store, ctx: &RoundCtx<'_>, lock: &RoundLock) -> anyhow::Result<()> {
     let Some(mut step) = begin(store, ctx.run.id, ctx.index, "round")? else { return Ok(()) };
-    ctx.say("round");
+    ctx.step("round");
     let s = ctx.settings();
     let adapter = current_adapter(store, ctx.run, ctx.index)?;
     let ropts = RoundOptions {
@@ -387,7 +394,7 @@ fn rate<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> Rate {
 
 async fn solve_step(store: &mut Store, ctx: &RoundCtx<'_>) -> anyhow::Result<()> {
     let Some(step) = begin(store, ctx.run.id, ctx.index, "solve")? else { return Ok(()) };
-    ctx.say("solve the curriculum");
+    ctx.step("solve");
     let number = ctx.round_number(store)?;
     let solver = ctx.solver(store)?;
     let opts = SolveOptions {
@@ -404,7 +411,7 @@ async fn solve_step(store: &mut Store, ctx: &RoundCtx<'_>) -> anyhow::Result<()>
 
 async fn held_out_step(store: &mut Store, ctx: &RoundCtx<'_>) -> anyhow::Result<()> {
     let Some(step) = begin(store, ctx.run.id, ctx.index, "held-out")? else { return Ok(()) };
-    ctx.say("attempt the held-out set");
+    ctx.step("held-out");
     let solver = ctx.solver(store)?;
     let label = format!("evolve-{}/round-{}-held-out", ctx.run.id, ctx.index);
     let outcomes =
@@ -425,7 +432,7 @@ const TRAINING_FILE: &str = "evolve-training.json";
 
 fn train_step(store: &mut Store, ctx: &RoundCtx<'_>) -> anyhow::Result<()> {
     let Some(step) = begin(store, ctx.run.id, ctx.index, "train")? else { return Ok(()) };
-    ctx.say("train the adapter on the curriculum");
+    ctx.step("train");
     let dir = round_dir(ctx.home, ctx.run, ctx.index);
     let done = dir.join("adapter");
     if !done.join(TRAINING_FILE).is_file() {

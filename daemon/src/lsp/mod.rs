@@ -30,6 +30,7 @@ mod initialize;
 pub mod protocol;
 pub mod proxy;
 mod record_event;
+pub mod evolve;
 pub mod round;
 pub mod state;
 pub mod tasks;
