@@ -134,8 +134,7 @@ fn evolve_survives_two_sigkills_and_reports_three_rounds_of_resolve_rates() {
     for i in 1..3 {
         assert_eq!(lines[i]["adapter_hash"], lines[i - 1]["trained_adapter"], "round {}", i + 1);
         let number = lines[i]["round"].as_u64().unwrap();
-        let json: String =
-            conn.query_row("SELECT json FROM rounds WHERE number = ?1", [number], |r| r.get(0)).unwrap();
+        let json: String = conn.query_row("SELECT json FROM rounds WHERE number = ?1", [number], |r| r.get(0)).unwrap();
         let round: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(round["inputs"]["adapter_hash"], lines[i]["adapter_hash"], "loop round {number}");
     }

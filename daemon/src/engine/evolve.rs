@@ -130,8 +130,7 @@ pub async fn evolve(store: &mut Store, home: &Path, opts: &EvolveOptions) -> any
 fn start_run(store: &mut Store, opts: &EvolveOptions) -> anyhow::Result<(EvolveRun, bool)> {
     let repo = opts.repo.canonicalize().map_err(|e| anyhow::anyhow!("{}: {e}", opts.repo.display()))?;
     let repo = repo.display().to_string();
-    let unfinished =
-        store.evolve_runs()?.into_iter().rev().find(|r| r.repo == repo && r.state == EvolveState::Running);
+    let unfinished = store.evolve_runs()?.into_iter().rev().find(|r| r.repo == repo && r.state == EvolveState::Running);
     if let Some(mut r) = unfinished {
         if !opts.new_run {
             return Ok((r, true));
@@ -140,13 +139,7 @@ fn start_run(store: &mut Store, opts: &EvolveOptions) -> anyhow::Result<(EvolveR
         store.save_evolve_run(&r)?;
         opts.progress.message(format!("evolve run {} abandoned unfinished", r.id));
     }
-    let new = EvolveRun {
-        id: 0,
-        repo,
-        state: EvolveState::Running,
-        settings: opts.settings.clone(),
-        held_out: vec![],
-    };
+    let new = EvolveRun { id: 0, repo, state: EvolveState::Running, settings: opts.settings.clone(), held_out: vec![] };
     Ok((store.create_evolve_run(&new)?, false))
 }
 
@@ -155,14 +148,9 @@ fn begin(store: &mut Store, run_id: i64, round: u32, name: &str) -> anyhow::Resu
     let step = match store.evolve_step(run_id, round, name)? {
         Some(s) if s.state == StepState::Done => return Ok(None),
         Some(s) => EvolveStep { starts: s.starts + 1, ..s },
-        None => EvolveStep {
-            run_id,
-            round,
-            step: name.to_string(),
-            state: StepState::Running,
-            starts: 1,
-            data: json!({}),
-        },
+        None => {
+            EvolveStep { run_id, round, step: name.to_string(), state: StepState::Running, starts: 1, data: json!({}) }
+        }
     };
     store.save_evolve_step(&step)?;
     Ok(Some(step))
@@ -208,10 +196,8 @@ async fn choose_held_out(store: &mut Store, run: &EvolveRun, opts: &EvolveOption
     let ids: Vec<String> = generated.iter().map(|t| t.id.clone()).collect();
     let in_rounds: BTreeSet<String> =
         store.tasks_by_id(&ids)?.into_iter().filter(|t| t.round.is_some()).map(|t| t.id).collect();
-    let fresh: Vec<Task> = generated
-        .into_iter()
-        .filter(|t| !in_rounds.contains(&t.id) && !trained.contains(&scope(t)))
-        .collect();
+    let fresh: Vec<Task> =
+        generated.into_iter().filter(|t| !in_rounds.contains(&t.id) && !trained.contains(&scope(t))).collect();
     super::repository::record_identity(store, repo)?;
     store.insert_tasks(&fresh)?;
     let ids: Vec<String> = fresh.iter().map(|t| t.id.clone()).collect();
@@ -264,10 +250,9 @@ impl RoundCtx<'_> {
     }
 
     fn say(&self, what: &str) {
-        self.opts.progress.message(format!(
-            "evolve run {} round {}/{}: {what}",
-            self.run.id, self.index, self.run.settings.rounds
-        ));
+        self.opts
+            .progress
+            .message(format!("evolve run {} round {}/{}: {what}", self.run.id, self.index, self.run.settings.rounds));
     }
 
     /// The loop round this evolve round runs as (recorded by its round step).
@@ -483,7 +468,10 @@ fn curriculum_examples(
     let tasks = crate::export::prepare(store, &selected.tasks)?;
     let (examples, _left_out) = crate::export::sft::examples(&tasks, answer);
     if examples.is_empty() {
-        return Ok(Err(format!("no task of round {number}'s curriculum has an example in the {} format", answer.as_str())));
+        return Ok(Err(format!(
+            "no task of round {number}'s curriculum has an example in the {} format",
+            answer.as_str()
+        )));
     }
     Ok(Ok(examples))
 }
@@ -546,7 +534,8 @@ fn train_into(
 
 /// One line per round of a run, for the CLI.
 pub fn line_text(l: &EvolveLine) -> String {
-    let adapter = l.adapter_hash.as_deref().map_or("base model".to_string(), |h| format!("adapter {}", &h[..12.min(h.len())]));
+    let adapter =
+        l.adapter_hash.as_deref().map_or("base model".to_string(), |h| format!("adapter {}", &h[..12.min(h.len())]));
     let round = l.round.map_or("-".to_string(), |n| n.to_string());
     let loss = l.loss.map_or("-".to_string(), |x| format!("{x:.4}"));
     let random = if l.random_weights { " [random-weights model: not a signal]" } else { "" };

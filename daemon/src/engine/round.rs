@@ -530,11 +530,7 @@ pub fn select(ranked: &[Ranked], keep: usize, max_skill_share: f64) -> Vec<Strin
     kept
 }
 
-fn select_step(
-    store: &mut Store,
-    round: &mut Round,
-    held_out: &BTreeSet<(String, String)>,
-) -> anyhow::Result<()> {
+fn select_step(store: &mut Store, round: &mut Round, held_out: &BTreeSet<(String, String)>) -> anyhow::Result<()> {
     let weights: BTreeMap<String, f64> =
         crate::skills::target::skill_weights(&store.skills()?, &store.coverage_counts()?)
             .into_iter()

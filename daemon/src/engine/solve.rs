@@ -386,7 +386,8 @@ pub async fn attempt_tasks(
         for task in group {
             let folder = home.join("solve").join(label).join(solver.name()).join(&task.id);
             let origin = format!("solve:{}:{label}:{}", solver.name(), task.id);
-            match attempt_and_grade((&engine, &env), &mut worker, coverage.as_ref(), task, solver, &folder, &origin).await
+            match attempt_and_grade((&engine, &env), &mut worker, coverage.as_ref(), task, solver, &folder, &origin)
+                .await
             {
                 Ok(g) => {
                     outcomes.insert(task.id.clone(), g.report.outcome);

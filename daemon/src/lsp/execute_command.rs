@@ -144,7 +144,11 @@ pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> R
             let summary = super::evolve::run(session, &args).await?;
             let shown = EvolveSummary::of(&summary);
             let rate = shown.held_out_rate.map_or("-".to_string(), |r| format!("{:.0}%", r * 100.0));
-            let message = format!("socratic evolve run {}: {} rounds, held-out resolve rate {rate}", shown.run, shown.rounds.len());
+            let message = format!(
+                "socratic evolve run {}: {} rounds, held-out resolve rate {rate}",
+                shown.run,
+                shown.rounds.len()
+            );
             session.client.show_message(MessageType::INFO, message).await;
             answer(&shown)
         }

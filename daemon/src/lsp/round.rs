@@ -131,7 +131,8 @@ fn step_index(step: RoundStep) -> u32 {
     }
 }
 
-pub(super) type Ongoing = tower_lsp_server::OngoingProgress<tower_lsp_server::Bounded, tower_lsp_server::NotCancellable>;
+pub(super) type Ongoing =
+    tower_lsp_server::OngoingProgress<tower_lsp_server::Bounded, tower_lsp_server::NotCancellable>;
 
 /// A work-done progress with a percentage, when the client supports it.
 pub(super) async fn begin(session: &Session, title: &str) -> Option<Ongoing> {

@@ -255,7 +255,8 @@ mod tests {
     fn runs_and_steps_round_trip_and_make_lines() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
-        let new = EvolveRun { id: 0, repo: "/r".into(), state: EvolveState::Running, settings: settings(), held_out: vec![] };
+        let new =
+            EvolveRun { id: 0, repo: "/r".into(), state: EvolveState::Running, settings: settings(), held_out: vec![] };
         let mut run = store.create_evolve_run(&new).unwrap();
         assert!(run.id > 0);
         run.held_out = vec!["t-1".into()];
