@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Mixed into the run's seed for the held-out generation, so it draws other sites than rounds.
-pub const HELD_OUT_SALT: u64 = 0x4845_4c44_4f55_54;
+pub const HELD_OUT_SALT: u64 = 0x0048_454c_444f_5554;
 /// The steps of one round, in order.
 pub const ROUND_STEPS: [&str; 4] = ["round", "solve", "held-out", "train"];
 /// The run-level step (stored as round 0).
