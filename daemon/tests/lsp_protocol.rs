@@ -423,6 +423,8 @@ async fn garbage_and_bad_params_do_not_kill_the_server() {
         ("socratic.startAttempt", json!([{"task": "x"}]), "socratic.startAttempt: argument 1 is not a task id"),
         ("socratic.finishAttempt", json!(["t-1"]), "socratic.finishAttempt takes no arguments"),
         ("socratic.tasks", json!([{"all": "yes"}]), "socratic.tasks: argument 1 is not task list options"),
+        ("socratic.evolve", json!([{"rouns": 2}]), "unknown field `rouns`"),
+        ("socratic.evolve", json!([{"rounds": 0}]), "socratic.evolve: --rounds must be at least 1"),
     ] {
         let r = c.request("workspace/executeCommand", json!({"command": command, "arguments": args})).await;
         assert_eq!(r["error"]["code"], -32602, "{command}: {r}");

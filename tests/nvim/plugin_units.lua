@@ -89,9 +89,9 @@ local function result_type(command)
 end
 eq({ result_type(protocol.ACCEPT), result_type(protocol.REJECT), result_type(protocol.SHOW_PATCH),
   result_type(protocol.GENERATE), result_type(protocol.ROUND), result_type(protocol.START_ATTEMPT),
-  result_type(protocol.FINISH_ATTEMPT), result_type(protocol.TASKS) },
+  result_type(protocol.FINISH_ATTEMPT), result_type(protocol.TASKS), result_type(protocol.EVOLVE) },
   { 'StatusChanged', 'StatusChanged', 'TaskPatch', 'Generated', 'RoundSummary', 'AttemptStarted', 'AttemptFinished',
-    'TaskList' }, 'the result type of each command')
+    'TaskList', 'EvolveSummary' }, 'the result type of each command')
 eq(schema.properties.notifications.properties[protocol.RECORD_EVENT].properties.params['$ref'],
   '#/definitions/EditorEvent', 'the recordEvent params')
 eq(defs.EditorEvent.properties.kind['$ref'], '#/definitions/EditorEventKind', 'the event kind')
@@ -104,6 +104,15 @@ eq(protocol.round_message(round), ('round %s: %s candidates, %s valid, %s kept')
 eq(protocol.round_message(vim.tbl_extend('force', round, { step = 'validate' })):match('%(stopped before validate%)$') ~= nil,
   true, 'an unfinished round says where it stopped')
 eq(protocol.round_message({ generated = 3, added = 1 }), 'round ?: ? candidates, ? valid, ? kept', 'another shape shows ?')
+local evolved = example('EvolveSummary')
+eq(protocol.evolve_message(evolved), ('evolve run %s: %d rounds, held-out resolve rate %d%%'):format(tostring(evolved.run),
+  #evolved.rounds, math.floor(evolved.heldOutRate * 100 + 0.5)), 'the evolve message')
+eq(protocol.held_out_status(evolved), ('held-out %d%%'):format(math.floor(evolved.heldOutRate * 100 + 0.5)),
+  'the status line part')
+eq(protocol.held_out_status(vim.tbl_extend('force', evolved, { randomWeights = true })):sub(-1), '?',
+  'a random model is marked')
+eq(protocol.held_out_status(vim.tbl_extend('force', evolved, { heldOutRate = vim.NIL })), '', 'nothing before a rate')
+eq(protocol.held_out_status(nil), '', 'nothing before a run')
 local status = example('StatusChanged')
 eq(protocol.status_message(status), status.status .. ' ' .. status.id, 'the status message')
 local generated = example('Generated')

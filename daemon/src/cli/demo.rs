@@ -1,13 +1,14 @@
 //! `socratic demo`: the loop on the embedded default, with nothing configured (the use-case is
 //! `engine::demo`): imports the example traces, writes the example repository (tallyho) into
 //! the home, then runs two rounds with the `baseline` Solver attempting each round's
-//! curriculum. Prints each round and Solver run, a summary table, and where the HTML report
-//! went. `--no-validate` stops after generating round-1 candidates (no Docker needed).
+//! curriculum, then a short `evolve` (2 rounds, the LM Solver on the tiny model, CPU). Prints
+//! each round and Solver run, a summary table with the evolve lines and what the tiny model can
+//! and cannot show, and where the HTML report went. `--no-validate` stops after generating round-1 candidates (no Docker needed).
 
 use super::env::{runtime, ImageArgs};
 use super::traces::summary_line;
 use super::EXIT_OK;
-use crate::engine::demo::{self, DemoOptions, RoundRow, DEMO_KEEP, DEMO_ROUNDS};
+use crate::engine::demo::{self, DemoOptions, RoundRow, DEMO_EVOLVE_ROUNDS, DEMO_KEEP, DEMO_ROUNDS};
 use crate::engine::round::{round_line, DEFAULT_BUDGET, DEFAULT_SEED};
 use crate::engine::solve::SolveSummary;
 use crate::store::Store;
@@ -27,6 +28,9 @@ pub struct DemoArgs {
     pub rounds: u32,
     #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
+    /// Rounds of the closing evolve run (LM Solver, tiny model, CPU); 0 skips it.
+    #[arg(long, default_value_t = DEMO_EVOLVE_ROUNDS)]
+    pub evolve_rounds: u32,
     /// Stop after generating round-1 candidates (no Docker needed).
     #[arg(long)]
     pub no_validate: bool,
@@ -44,6 +48,7 @@ impl DemoArgs {
             keep: self.keep,
             rounds: self.rounds,
             seed: self.seed,
+            evolve_rounds: self.evolve_rounds,
             image: self.image.options(),
             progress: super::progress::terminal(!self.json),
         }
@@ -73,15 +78,28 @@ pub fn run(home: &Path, args: DemoArgs) -> anyhow::Result<i32> {
         }
         solves.push(summary);
     }
+    if demo::evolve_left(&store, repo, &opts)? {
+        rt.block_on(crate::engine::evolve::evolve(&mut store, home, &demo::evolve_options(repo, &opts)))?;
+    }
     let rows = demo::round_rows(&store)?;
+    let evolve = crate::report::evolve_rows(&store)?;
     let report = demo::write_report(&store, home);
     if args.json {
         super::print_json(&serde_json::json!({
-            "import": setup.import, "repository": repo, "rounds": rows, "solves": solves,
+            "import": setup.import, "repository": repo, "rounds": rows, "solves": solves, "evolve": evolve,
+            "evolve_note": (!evolve.is_empty()).then_some(demo::EVOLVE_NOTE),
             "report": report.as_ref().ok(), "seconds": started.elapsed().as_secs_f64(),
         }))?;
     } else {
         print_table(&rows);
+        for run in &evolve {
+            println!("evolve run {} ({} held-out tasks):", run.id, run.held_out);
+            for line in &run.lines {
+                println!("  {}", crate::engine::evolve::line_text(line));
+            }
+            println!("  note: {}", demo::EVOLVE_NOTE);
+            println!();
+        }
         match report {
             Ok(p) => println!("report:     {}", p.display()),
             Err(e) => println!("report:     not written: {e:#}"),

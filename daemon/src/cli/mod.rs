@@ -10,6 +10,7 @@ mod bench_validate;
 mod daemon;
 mod demo;
 mod env;
+mod evolve;
 mod export;
 mod lsp;
 mod progress;
@@ -88,6 +89,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Fine-tune the Solver's model with LoRA on the curriculum; writes a PEFT adapter folder.
     Train(train::TrainArgs),
+    /// The closed loop: N rounds of round → solve → held-out evaluation → train (resumable).
+    Evolve(evolve::EvolveArgs),
 }
 
 /// Where the store lives: `--home`, else `$SOCRATIC_HOME`, else `<XDG data dir>/socratic`.
@@ -171,6 +174,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Export(args) => export::run(&home, args),
         Command::Report(args) => report::run(&home, args),
         Command::Train(args) => train::run(&home, args),
+        Command::Evolve(args) => evolve::run(&home, args),
     }
 }
 

@@ -33,6 +33,10 @@ pub(crate) fn terminal(bars: bool) -> Progress {
 
 fn render(open: &Mutex<HashMap<String, indicatif::ProgressBar>>, bars: bool, event: ProgressEvent) {
     let mut open = open.lock().unwrap_or_else(|p| p.into_inner());
+    let event = match event {
+        e @ ProgressEvent::EvolveStep { .. } => ProgressEvent::Message(e.describe()),
+        other => other,
+    };
     match event {
         ProgressEvent::Message(text) => match open.values().next() {
             Some(bar) if !bar.is_hidden() => bar.println(text),
@@ -58,6 +62,6 @@ fn render(open: &Mutex<HashMap<String, indicatif::ProgressBar>>, bars: bool, eve
                 bar.finish_and_clear();
             }
         }
-        ProgressEvent::Started { .. } | ProgressEvent::RoundStep { .. } => {}
+        ProgressEvent::Started { .. } | ProgressEvent::RoundStep { .. } | ProgressEvent::EvolveStep { .. } => {}
     }
 }

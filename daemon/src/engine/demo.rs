@@ -4,6 +4,11 @@
 //! targeted by what the baseline failed in round 1. Without Docker, only round-1 candidates
 //! are generated.
 //!
+//! After the baseline rounds, a short `evolve` (`DEMO_EVOLVE_ROUNDS` rounds, the LM Solver on the
+//! home's tiny random model, CPU, small budgets) shows the closed loop turning: each round
+//! records the adapter it scored with, the held-out set is graded in containers, an adapter is
+//! trained on each curriculum. A random model cannot show learning; the summary says so.
+//!
 //! In: the store, a home, `DemoOptions` (with a progress sink). Out: the import report and the
 //! repository path (`prepare`), per round the `Round` and the Solver's `SolveSummary`
 //! (`round_and_solve`), or the generated candidates (`generate_only`); the summary rows of every
@@ -25,6 +30,8 @@ use std::path::{Path, PathBuf};
 pub const DEMO_KEEP: usize = 12;
 /// Rounds the demo runs.
 pub const DEMO_ROUNDS: u32 = 2;
+/// Rounds of the demo's closing `evolve` run.
+pub const DEMO_EVOLVE_ROUNDS: u32 = 2;
 
 /// How to run the demo.
 #[derive(Debug, Clone)]
@@ -34,6 +41,8 @@ pub struct DemoOptions {
     /// Rounds in all (finished ones count).
     pub rounds: u32,
     pub seed: u64,
+    /// Rounds of the closing evolve run (0: none).
+    pub evolve_rounds: u32,
     pub image: ImageOptions,
     pub progress: Progress,
 }
@@ -45,6 +54,7 @@ impl Default for DemoOptions {
             keep: DEMO_KEEP,
             rounds: DEMO_ROUNDS,
             seed: DEFAULT_SEED,
+            evolve_rounds: DEMO_EVOLVE_ROUNDS,
             image: ImageOptions::default(),
             progress: Progress::none(),
         }
@@ -162,6 +172,46 @@ fn round_row(store: &Store, round: &Round) -> anyhow::Result<RoundRow> {
         kept_by_skill,
     })
 }
+
+/// The demo's evolve run: the LM Solver on the home's tiny model (written by the first round's
+/// scoring), answering with diffs so every curriculum task trains, on small budgets.
+pub fn evolve_options(repo: &Path, opts: &DemoOptions) -> super::evolve::EvolveOptions {
+    super::evolve::EvolveOptions {
+        repo: repo.to_path_buf(),
+        settings: crate::store::EvolveSettings {
+            rounds: opts.evolve_rounds,
+            solver: "lm".into(),
+            model: None,
+            answer: "diff".into(),
+            train: "sft".into(),
+            held_out: 3,
+            seed: opts.seed,
+            budget: 8,
+            keep: 4,
+            max_skill_share: super::round::DEFAULT_MAX_SKILL_SHARE,
+            epochs: 1,
+            device: "cpu".into(),
+        },
+        device: crate::score::DeviceKind::Cpu,
+        validate: Default::default(),
+        image: opts.image.clone(),
+        progress: opts.progress.clone(),
+        new_run: false,
+    }
+}
+
+/// Whether the demo still has its evolve run to make (none finished on `repo` yet).
+pub fn evolve_left(store: &Store, repo: &Path, opts: &DemoOptions) -> anyhow::Result<bool> {
+    let repo = repo.canonicalize().unwrap_or(repo.to_path_buf()).display().to_string();
+    let done = store.evolve_runs()?.iter().any(|r| r.repo == repo && r.state == crate::store::EvolveState::Done);
+    Ok(opts.evolve_rounds > 0 && !done)
+}
+
+/// What the tiny model's evolve run can and cannot show (for the summary).
+pub const EVOLVE_NOTE: &str = "the tiny model has random weights: the evolve lines show the loop turning \
+(each round scores with the adapter the round before trained, the held-out set is graded in containers, \
+training loss is computed), not the Solver improving; its resolve rates are no signal. With a real model \
+(socratic evolve --model DIR --device cuda) the held-out line is the one to watch.";
 
 /// The HTML report of the home, written beside the store.
 pub fn write_report(store: &Store, home: &Path) -> anyhow::Result<PathBuf> {

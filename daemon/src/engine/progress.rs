@@ -15,6 +15,9 @@ use std::sync::Arc;
 pub enum ProgressEvent {
     /// A step of round `round` began (distill, generate, validate, score, select).
     RoundStep { round: u32, step: RoundStep },
+    /// A step of an evolve run began: round 0 is the choice of the held-out set, then per round
+    /// of `rounds`: round, solve, held-out, train.
+    EvolveStep { run: i64, round: u32, rounds: u32, step: String },
     /// Counted work began: `total` items (0 = not known in advance).
     Started { work: String, total: u64 },
     /// One more item of `work` is done (`done` of `total`), with an optional short note
@@ -40,6 +43,10 @@ impl ProgressEvent {
     pub fn describe(&self) -> String {
         match self {
             ProgressEvent::RoundStep { round, step } => format!("round {round}: {}", step.as_str()),
+            ProgressEvent::EvolveStep { run, round: 0, step, .. } => format!("evolve run {run}: {step}"),
+            ProgressEvent::EvolveStep { run, round, rounds, step } => {
+                format!("evolve run {run} round {round}/{rounds}: {step}")
+            }
             ProgressEvent::Started { work, total: 0 } => format!("{work} ..."),
             ProgressEvent::Started { work, total } => format!("{work}: 0/{total}"),
             ProgressEvent::Advanced { work, done, total, note } => {

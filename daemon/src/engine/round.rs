@@ -64,6 +64,9 @@ pub struct RoundOptions {
     pub stated: StatedInputs,
     /// Abandon an unfinished round and start a new one.
     pub new_round: bool,
+    /// Functions, as (file, dotted scope), whose tasks are never kept: an evolve run's held-out
+    /// set, which no curriculum (and so no training set) may touch.
+    pub held_out_scopes: BTreeSet<(String, String)>,
 }
 
 /// The round inputs a caller stated explicitly; only these are compared with a resumed round's.
@@ -104,6 +107,7 @@ impl RoundOptions {
             progress: Progress::none(),
             stated: StatedInputs::default(),
             new_round: false,
+            held_out_scopes: BTreeSet::new(),
         }
     }
 }
@@ -262,7 +266,7 @@ pub async fn run_round_holding(
             RoundStep::Generate => generate_step(store, &mut round, opts).await?,
             RoundStep::Validate => validate_step(store, &mut round, opts).await?,
             RoundStep::Score => score_step(store, home, &mut round, opts)?,
-            RoundStep::Select => select_step(store, &mut round)?,
+            RoundStep::Select => select_step(store, &mut round, &opts.held_out_scopes)?,
             RoundStep::Done | RoundStep::Abandoned => {}
         }
         *round.timings_ms.entry(step.as_str().to_string()).or_default() += started.elapsed().as_millis() as u64;
@@ -526,14 +530,15 @@ pub fn select(ranked: &[Ranked], keep: usize, max_skill_share: f64) -> Vec<Strin
     kept
 }
 
-fn select_step(store: &mut Store, round: &mut Round) -> anyhow::Result<()> {
+fn select_step(store: &mut Store, round: &mut Round, held_out: &BTreeSet<(String, String)>) -> anyhow::Result<()> {
     let weights: BTreeMap<String, f64> =
         crate::skills::target::skill_weights(&store.skills()?, &store.coverage_counts()?)
             .into_iter()
             .map(|w| (w.skill, w.weight))
             .collect();
     let mut ranked = Vec::new();
-    for task in valid_round_tasks(store, round.number)? {
+    let scope = |t: &Task| (t.site.file.clone(), t.site.scope.clone());
+    for task in valid_round_tasks(store, round.number)?.into_iter().filter(|t| !held_out.contains(&scope(t))) {
         let reward = store
             .scores(&task.id)?
             .into_iter()

@@ -140,6 +140,18 @@ pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> R
             session.client.show_message(MessageType::INFO, format!("socratic {line}")).await;
             answer(&RoundSummary::of(&round))
         }
+        EVOLVE => {
+            let summary = super::evolve::run(session, &args).await?;
+            let shown = EvolveSummary::of(&summary);
+            let rate = shown.held_out_rate.map_or("-".to_string(), |r| format!("{:.0}%", r * 100.0));
+            let message = format!(
+                "socratic evolve run {}: {} rounds, held-out resolve rate {rate}",
+                shown.run,
+                shown.rounds.len()
+            );
+            session.client.show_message(MessageType::INFO, message).await;
+            answer(&shown)
+        }
         START_ATTEMPT => {
             let id = task_arg(START_ATTEMPT, &args)?;
             let task = session.shared.task(&id).ok_or_else(|| invalid(format!("no task '{id}'")))?;

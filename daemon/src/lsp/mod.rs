@@ -23,6 +23,7 @@ mod did_close;
 mod did_open;
 mod did_save;
 pub mod document;
+pub mod evolve;
 mod execute_command;
 pub mod frames;
 mod hover;

@@ -36,9 +36,12 @@ pub const START_ATTEMPT: &str = "socratic.startAttempt";
 pub const FINISH_ATTEMPT: &str = "socratic.finishAttempt";
 /// The task list: `[] | [TaskListArguments]` → [`TaskList`].
 pub const TASKS: &str = "socratic.tasks";
+/// Run (or resume) an evolve run on the workspace: `[] | [EvolveArguments]` → [`EvolveSummary`].
+pub const EVOLVE: &str = "socratic.evolve";
 
 /// The commands the server executes (announced in `initialize`).
-pub const COMMANDS: &[&str] = &[ACCEPT, REJECT, SHOW_PATCH, GENERATE, ROUND, START_ATTEMPT, FINISH_ATTEMPT, TASKS];
+pub const COMMANDS: &[&str] =
+    &[ACCEPT, REJECT, SHOW_PATCH, GENERATE, ROUND, START_ATTEMPT, FINISH_ATTEMPT, TASKS, EVOLVE];
 
 /// The notification an editor sends for something that happened during an attempt:
 /// params [`EditorEvent`].
@@ -134,6 +137,103 @@ pub struct RoundArguments {
     /// Validation workers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workers: Option<usize>,
+}
+
+/// Options of `socratic.evolve`; each one left out takes the CLI's default (`socratic evolve`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EvolveArguments {
+    /// Rounds of round → solve → held-out → train.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<u32>,
+    /// `lm`, `baseline` or `oracle`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub solver: Option<String>,
+    /// The Solver's model folder (relative to the workspace root).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<std::path::PathBuf>,
+    /// `line` or `diff`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+    /// Tasks in the held-out set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_out: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Epochs of each round's training.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+    /// Validation workers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
+}
+
+impl Argument for EvolveArguments {
+    const WHAT: &'static str =
+        "evolve options ({rounds, solver, model, answer, heldOut, budget, keep, seed, epochs, workers})";
+}
+
+/// One round of an evolve run as the editors show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EvolveRound {
+    /// The run's round (1-based).
+    pub round: u32,
+    /// The loop round it ran as.
+    pub loop_round: Option<u32>,
+    /// The adapter the Solver used (null: the base model).
+    pub adapter_hash: Option<String>,
+    /// Resolved ÷ attempted on the round's curriculum (null: nothing attempted).
+    pub curriculum_rate: Option<f64>,
+    /// Resolved ÷ attempted on the held-out set.
+    pub held_out_rate: Option<f64>,
+    /// The last training loss of the adapter trained on the curriculum.
+    pub loss: Option<f64>,
+}
+
+/// An evolve run as the editors show it (`socratic.evolve`); `heldOutRate` is the latest round's,
+/// what the status lines show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EvolveSummary {
+    pub run: i64,
+    /// `running`, `done` or `abandoned`.
+    pub state: String,
+    pub repo: String,
+    pub rounds: Vec<EvolveRound>,
+    /// The latest round's held-out resolve rate (null before one).
+    pub held_out_rate: Option<f64>,
+    /// The model has random weights: the rates are no signal.
+    pub random_weights: bool,
+}
+
+impl EvolveSummary {
+    pub fn of(s: &crate::engine::evolve::EvolveSummary) -> EvolveSummary {
+        let rounds: Vec<EvolveRound> = s
+            .lines
+            .iter()
+            .map(|l| EvolveRound {
+                round: l.index,
+                loop_round: l.round,
+                adapter_hash: l.adapter_hash.clone(),
+                curriculum_rate: l.curriculum.and_then(|r| r.fraction()),
+                held_out_rate: l.held_out.and_then(|r| r.fraction()),
+                loss: l.loss,
+            })
+            .collect();
+        EvolveSummary {
+            run: s.run.id,
+            state: s.run.state.as_str().to_string(),
+            repo: s.run.repo.clone(),
+            held_out_rate: rounds.iter().rev().find_map(|r| r.held_out_rate),
+            rounds,
+            random_weights: s.random_weights,
+        }
+    }
 }
 
 impl Argument for RoundArguments {
@@ -470,6 +570,25 @@ pub fn examples() -> Vec<(&'static str, Value)> {
             "AttemptFinished",
             value(&AttemptFinished { id: row.id.clone(), trace: "tr-51c0a9e3b2d8".into(), label: "resolved".into() }),
         ),
+        ("EvolveArguments", value(&EvolveArguments { rounds: Some(3), held_out: Some(5), ..Default::default() })),
+        (
+            "EvolveSummary",
+            value(&EvolveSummary {
+                run: 1,
+                state: "done".into(),
+                repo: row.repo.clone(),
+                rounds: vec![EvolveRound {
+                    round: 1,
+                    loop_round: Some(3),
+                    adapter_hash: None,
+                    curriculum_rate: Some(0.25),
+                    held_out_rate: Some(0.2),
+                    loss: Some(1.84),
+                }],
+                held_out_rate: Some(0.2),
+                random_weights: false,
+            }),
+        ),
         ("TaskRow", value(&row)),
         ("TaskList", value(&TaskList { root: Some(row.repo.clone()), attempt: None, tasks: vec![row.clone()] })),
     ]
@@ -499,6 +618,12 @@ pub fn schema() -> Value {
             "Run a round of the loop on the workspace (or resume the unfinished one).",
             Arity::Optional(reads.subschema_for::<RoundArguments>()),
             writes.subschema_for::<RoundSummary>(),
+        ),
+        (
+            EVOLVE,
+            "Run an evolve run on the workspace (round, solve, held-out, train per round), or resume it.",
+            Arity::Optional(reads.subschema_for::<EvolveArguments>()),
+            writes.subschema_for::<EvolveSummary>(),
         ),
         (START_ATTEMPT, "Start an attempt at a task.", task(&mut reads), writes.subschema_for::<AttemptStarted>()),
         (

@@ -131,10 +131,11 @@ fn step_index(step: RoundStep) -> u32 {
     }
 }
 
-type Ongoing = tower_lsp_server::OngoingProgress<tower_lsp_server::Bounded, tower_lsp_server::NotCancellable>;
+pub(super) type Ongoing =
+    tower_lsp_server::OngoingProgress<tower_lsp_server::Bounded, tower_lsp_server::NotCancellable>;
 
 /// A work-done progress with a percentage, when the client supports it.
-async fn begin(session: &Session, title: &str) -> Option<Ongoing> {
+pub(super) async fn begin(session: &Session, title: &str) -> Option<Ongoing> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let token = NumberOrString::String(format!(

@@ -60,6 +60,7 @@ pub fn render(d: &ReportData) -> String {
     rewards_section(&mut body, &d.rewards, &d.no_reward);
     solve_section(&mut body, d);
     stages_section(&mut body, &d.rounds);
+    evolve_section(&mut body, &d.evolve);
     page(&body)
 }
 
@@ -282,6 +283,60 @@ fn solve_section(out: &mut String, d: &ReportData) {
     }
 }
 
+fn evolve_section(out: &mut String, runs: &[super::EvolveRow]) {
+    if runs.is_empty() {
+        return;
+    }
+    out.push_str("<h2 id=\"evolve\">Evolve runs</h2>");
+    for run in runs {
+        let _ = write!(
+            out,
+            "<p>Run {} ({}), solver {}, {} held-out tasks, on <code>{}</code>.</p>",
+            run.id,
+            esc(&run.state),
+            esc(&run.solver),
+            run.held_out,
+            esc(&run.repo)
+        );
+        if run.random_weights {
+            out.push_str(
+                "<p class=\"empty\">Computed on a random-weights model: these resolve rates and losses show that \
+                 the loop runs, not that the Solver learns; they are not a signal.</p>",
+            );
+        }
+        let share = |r: Option<crate::store::Rate>| r.and_then(|r| r.fraction()).unwrap_or(f64::NAN);
+        out.push_str(&svg::lines(&Chart {
+            id: format!("chart-evolve-{}", run.id),
+            title: format!("Resolve rate per round — evolve run {}", run.id),
+            categories: run.lines.iter().map(|l| round_label(l.index)).collect(),
+            series: vec![
+                Series { name: "curriculum".into(), values: run.lines.iter().map(|l| share(l.curriculum)).collect() },
+                Series { name: "held-out".into(), values: run.lines.iter().map(|l| share(l.held_out)).collect() },
+            ],
+            unit: Unit::Share,
+        }));
+        let rows: Vec<Vec<String>> = run
+            .lines
+            .iter()
+            .map(|l| {
+                vec![
+                    l.index.to_string(),
+                    l.round.map_or("–".into(), |n| n.to_string()),
+                    l.adapter_hash.as_deref().map_or("base model".into(), |h| h.chars().take(12).collect()),
+                    l.curriculum.map_or("–".into(), |r| r.describe()),
+                    l.held_out.map_or("–".into(), |r| r.describe()),
+                    l.loss.map_or("–".into(), |x| format!("{x:.4}")),
+                ]
+            })
+            .collect();
+        table(
+            out,
+            &["round", "loop round", "adapter", "curriculum resolve rate", "held-out resolve rate", "training loss"],
+            &rows,
+        );
+    }
+}
+
 fn stages_section(out: &mut String, rounds: &[RoundRow]) {
     out.push_str("<h2 id=\"stages\">Time per stage</h2>");
     let mut stages: Vec<String> =
@@ -356,7 +411,43 @@ mod tests {
             traces: 12,
             skills: 3,
             tasks: 44,
+            evolve: vec![],
         }
+    }
+
+    #[test]
+    fn evolve_runs_show_per_round_rates_and_label_random_weights() {
+        use crate::store::{EvolveLine, Rate};
+        let line = |index: u32, held: usize| EvolveLine {
+            index,
+            round: Some(index + 2),
+            adapter_hash: (index > 1).then(|| "feedfacecafe0123".to_string()),
+            curriculum: Some(Rate { resolved: 1, attempted: 3 }),
+            held_out: Some(Rate { resolved: held, attempted: 4 }),
+            loss: Some(2.5),
+            trained_adapter: None,
+            random_weights: true,
+        };
+        let run = super::super::EvolveRow {
+            id: 7,
+            repo: "/r/<x>".into(),
+            state: "done".into(),
+            solver: "lm".into(),
+            held_out: 4,
+            random_weights: true,
+            lines: vec![line(1, 0), line(2, 1), line(3, 2)],
+        };
+        let page = render(&ReportData { evolve: vec![run.clone()], ..data() });
+        assert!(page.contains("<h2 id=\"evolve\">Evolve runs</h2>"));
+        assert!(page.contains("/r/&lt;x&gt;"), "escaped");
+        assert!(page.contains("random-weights model"), "the random model is labelled");
+        for cell in ["<td>base model</td>", "<td>feedfacecafe</td>", "<td>1/4 (25%)</td>", "<td>2/4 (50%)</td>"] {
+            assert!(page.contains(cell), "{cell} missing");
+        }
+        assert!(page.contains("Resolve rate per round — evolve run 7"));
+        let text = super::super::text(&ReportData { evolve: vec![run], ..data() });
+        assert_eq!(text.lines().filter(|l| l.starts_with("  round ")).count(), 3, "{text}");
+        assert!(text.contains("held-out 2/4 (50%)") && text.contains("not a signal"), "{text}");
     }
 
     fn svgs(page: &str) -> Vec<&str> {

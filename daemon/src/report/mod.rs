@@ -42,6 +42,22 @@ pub struct ReportData {
     pub traces: usize,
     pub skills: usize,
     pub tasks: usize,
+    /// Evolve runs (`socratic evolve`), first first, each with one line per round.
+    pub evolve: Vec<EvolveRow>,
+}
+
+/// One evolve run: per round, the Solver's adapter, its resolve rates on the round's
+/// curriculum and on the held-out set, and the training loss.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvolveRow {
+    pub id: i64,
+    pub repo: String,
+    pub state: String,
+    pub solver: String,
+    pub held_out: usize,
+    /// The model has random weights: none of its figures is a signal.
+    pub random_weights: bool,
+    pub lines: Vec<crate::store::EvolveLine>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -103,14 +119,18 @@ impl SolveRow {
 impl ReportData {
     /// Nothing to plot: no round, task, score or Solver result.
     pub fn is_empty(&self) -> bool {
-        self.rounds.is_empty() && self.tasks == 0 && self.rewards.is_empty() && self.solve.is_empty()
+        self.rounds.is_empty()
+            && self.tasks == 0
+            && self.rewards.is_empty()
+            && self.solve.is_empty()
+            && self.evolve.is_empty()
     }
 }
 
 /// Read the store into a [`ReportData`].
 pub fn gather(store: &Store) -> Result<ReportData, StoreError> {
     let stats = store.trace_stats()?;
-    Ok(build(
+    let mut data = build(
         &store.rounds()?,
         &store.tasks()?,
         &store.verdicts()?,
@@ -118,7 +138,55 @@ pub fn gather(store: &Store) -> Result<ReportData, StoreError> {
         &store.solve_results()?,
         stats.traces,
         store.skills()?.len(),
-    ))
+    );
+    data.evolve = evolve_rows(store)?;
+    Ok(data)
+}
+
+/// Every evolve run with its per-round lines.
+pub fn evolve_rows(store: &Store) -> Result<Vec<EvolveRow>, StoreError> {
+    let mut rows = Vec::new();
+    for run in store.evolve_runs()? {
+        let model = crate::engine::evolve::model_dir(store.home(), &run.settings);
+        let random_weights = crate::engine::evolve::random_weights(&model);
+        rows.push(EvolveRow {
+            id: run.id,
+            repo: run.repo.clone(),
+            state: run.state.as_str().to_string(),
+            solver: run.settings.solver.clone(),
+            held_out: run.held_out.len(),
+            random_weights,
+            lines: store.evolve_lines(&run, random_weights)?,
+        });
+    }
+    Ok(rows)
+}
+
+/// The report as text: a summary line, then each evolve run with one line per round.
+pub fn text(d: &ReportData) -> String {
+    let mut out = format!(
+        "{} rounds, {} tasks, {} scored, {} Solver attempts, {} traces, {} skills\n",
+        d.rounds.len(),
+        d.tasks,
+        d.rewards.len(),
+        d.solve.iter().map(|r| r.attempted).sum::<usize>(),
+        d.traces,
+        d.skills
+    );
+    for run in &d.evolve {
+        out.push_str(&format!(
+            "evolve run {} ({}, solver {}, {} held-out tasks) on {}\n",
+            run.id,
+            run.state,
+            run.solver,
+            run.held_out,
+            crate::text::escape_controls(&run.repo)
+        ));
+        for line in &run.lines {
+            out.push_str(&format!("  {}\n", crate::engine::evolve::line_text(line)));
+        }
+    }
+    out
 }
 
 /// The figures, from the stored records (pure).
@@ -209,6 +277,7 @@ pub fn build(
         traces,
         skills,
         tasks: tasks.len(),
+        evolve: Vec::new(),
     }
 }
 

@@ -170,6 +170,25 @@ const MIGRATIONS: &[Migration] = &[
      );
      CREATE INDEX training_runs_adapter ON training_runs(adapter_hash);",
     ),
+    Migration::Sql(
+        "CREATE TABLE evolve_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        repo TEXT NOT NULL,
+        state TEXT NOT NULL,
+        json TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+     );
+     CREATE TABLE evolve_steps (
+        run_id INTEGER NOT NULL,
+        round INTEGER NOT NULL,
+        step TEXT NOT NULL,
+        state TEXT NOT NULL,
+        starts INTEGER NOT NULL,
+        json TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, round, step)
+     );",
+    ),
 ];
 
 /// The version that added label evidence: a store older than this has its labels recomputed.

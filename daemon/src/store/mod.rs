@@ -11,12 +11,14 @@
 //! was imported first (a per-instance report beats an aggregate run report; the later import
 //! wins a tie). Which report gave the label, and why the others did not, is kept beside it.
 
+mod evolve;
 pub mod labels;
 mod migrations;
 pub mod owner_only;
 mod rounds;
 mod score;
 mod skills;
+pub use evolve::{EvolveLine, EvolveRun, EvolveSettings, EvolveState, EvolveStep, Rate, StepState};
 pub use score::FeatureRow;
 pub use tasks::TaskQuery;
 pub mod tasks;

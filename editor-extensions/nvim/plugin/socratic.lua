@@ -15,6 +15,8 @@ cmd('SocraticStartAttempt', function(o) s().start_attempt(o.args) end,
 cmd('SocraticFinishAttempt', function() s().finish_attempt() end,
   { nargs = 0, desc = 'socratic: finish the attempt and store it as a trace' })
 cmd('SocraticRound', function() s().round() end, { nargs = 0, desc = 'socratic: run a round on the workspace' })
+cmd('SocraticEvolve', function() s().evolve() end,
+  { nargs = 0, desc = 'socratic: run the closed loop (round, solve, held-out, train) on the workspace' })
 cmd('SocraticGenerate', function(o) s().generate(o.bang) end,
   { nargs = 0, bang = true, desc = 'socratic: generate tasks in the workspace (! : this file only)' })
 cmd('SocraticTasks', function(o) s().tasks(o.bang) end,

@@ -3,8 +3,8 @@
  *
  * In: a `Transport` (the language client in VS Code; a JSON-RPC connection in the tests) and
  * task ids. Out: `workspace/executeCommand` requests (`socratic.accept`, `socratic.reject`,
- * `socratic.round`, `socratic.startAttempt`, `socratic.finishAttempt`, `socratic.showPatch`,
- * `socratic.tasks`) and `socratic/recordEvent` notifications, with the arguments and results
+ * `socratic.round`, `socratic.evolve`, `socratic.startAttempt`, `socratic.finishAttempt`,
+ * `socratic.showPatch`, `socratic.tasks`) and `socratic/recordEvent` notifications, with the arguments and results
  * the protocol schema gives them (`protocol.ts`, generated from the schema, which the server's
  * types generate), and the messages that show results. No `vscode` import.
  */
@@ -12,6 +12,7 @@ import type {
   AttemptFinished,
   AttemptStarted,
   EditorEvent,
+  EvolveSummary,
   RoundSummary,
   SocraticProtocol,
   StatusChanged,
@@ -20,7 +21,7 @@ import type {
   TaskRow,
 } from "./protocol";
 
-export type { AttemptFinished, AttemptStarted, EditorEvent, RoundSummary, StatusChanged, TaskList, TaskPatch, TaskRow };
+export type { AttemptFinished, AttemptStarted, EditorEvent, EvolveSummary, RoundSummary, StatusChanged, TaskList, TaskPatch, TaskRow };
 
 /** How requests reach the server. */
 export interface Transport {
@@ -45,6 +46,7 @@ export const SERVER_COMMANDS = {
   "socratic.startTaskAttempt": "socratic.startAttempt",
   "socratic.finishTaskAttempt": "socratic.finishAttempt",
   "socratic.runRound": "socratic.round",
+  "socratic.runEvolve": "socratic.evolve",
   "socratic.showTaskPatch": "socratic.showPatch",
   "socratic.refreshTasks": "socratic.tasks",
 } as const satisfies Record<string, ServerCommand>;
@@ -65,6 +67,8 @@ export function requestFor(command: ExtensionCommand, arg?: string): Request {
       return { command: SERVER_COMMANDS[command], arguments: [arg] };
     case "socratic.runRound":
       return { command: SERVER_COMMANDS[command], arguments: [] };
+    case "socratic.runEvolve":
+      return { command: SERVER_COMMANDS[command], arguments: [] };
     case "socratic.finishTaskAttempt":
       return { command: SERVER_COMMANDS[command], arguments: [] };
     case "socratic.refreshTasks":
@@ -76,6 +80,24 @@ export function requestFor(command: ExtensionCommand, arg?: string): Request {
 export function roundMessage(r: RoundSummary): string {
   const stopped = r.step === "done" ? "" : ` (stopped before ${r.step})`;
   return `round ${r.number}: ${r.candidates} candidates, ${r.valid} valid, ${r.kept.length} kept${stopped}`;
+}
+
+/** A resolve rate in [0, 1] as `40%` (`-` when there is none). */
+function percent(rate: number | null | undefined): string {
+  return typeof rate === "number" ? `${Math.round(rate * 100)}%` : "-";
+}
+
+/** What a finished evolve run shows: `evolve run 1: 3 rounds, held-out resolve rate 40%`. */
+export function evolveMessage(s: EvolveSummary): string {
+  const random = s.randomWeights ? " (random-weights model: not a signal)" : "";
+  return `evolve run ${s.run}: ${s.rounds.length} rounds, held-out resolve rate ${percent(s.heldOutRate)}${random}`;
+}
+
+/** The status bar's part for the latest held-out resolve rate: `held-out 40%` (`?` after it on a
+ * random-weights model), or "" before any. */
+export function heldOutStatus(s: EvolveSummary | null): string {
+  if (!s || typeof s.heldOutRate !== "number") return "";
+  return `held-out ${percent(s.heldOutRate)}${s.randomWeights ? "?" : ""}`;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -116,6 +138,11 @@ export class SocraticApi {
   /** A round on the workspace. */
   round(): Promise<RoundSummary> {
     return this.run("socratic.round", []);
+  }
+
+  /** An evolve run on the workspace (resumed when one is unfinished). */
+  evolve(): Promise<EvolveSummary> {
+    return this.run("socratic.evolve", []);
   }
 
   showPatch(id: string): Promise<TaskPatch> {

@@ -25,10 +25,18 @@ export function parseDaemonStatus(exitCode: number | null, stdout: string, stder
 
 export type ClientState = "starting" | "running" | "stopped";
 
-/** The status bar item: `$(icon) socratic[: attempt t-…]` and a tooltip with the details. */
-export function statusBar(daemon: DaemonState, client: ClientState, attempt: string | null, binary?: string): { text: string; tooltip: string } {
+/** The status bar item: `$(icon) socratic[: attempt t-…][ · held-out 40%]` and a tooltip with
+ * the details (`heldOut`: the latest evolve run's held-out part, see `heldOutStatus`). */
+export function statusBar(
+  daemon: DaemonState,
+  client: ClientState,
+  attempt: string | null,
+  binary?: string,
+  heldOut = "",
+): { text: string; tooltip: string } {
   const icon = client === "running" ? "$(mortar-board)" : client === "starting" ? "$(loading~spin)" : "$(circle-slash)";
-  const text = attempt ? `${icon} socratic: attempt ${attempt}` : `${icon} socratic`;
+  const base = attempt ? `${icon} socratic: attempt ${attempt}` : `${icon} socratic`;
+  const text = heldOut ? `${base} · ${heldOut}` : base;
   const daemonLine =
     daemon.kind === "running"
       ? `daemon: running${daemon.pid ? ` (pid ${daemon.pid})` : ""}`
@@ -41,6 +49,7 @@ export function statusBar(daemon: DaemonState, client: ClientState, attempt: str
     `language server: ${client}`,
     daemonLine,
     ...(attempt ? [`attempt: ${attempt}`] : []),
+    ...(heldOut ? [`evolve: ${heldOut} (the latest round's held-out resolve rate${heldOut.endsWith("?") ? "; random-weights model, not a signal" : ""})`] : []),
     binary ? `binary: ${binary}` : "binary: not found (set socratic.path)",
   ].join("\n");
   return { text, tooltip };

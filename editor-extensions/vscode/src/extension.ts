@@ -14,7 +14,7 @@ import * as os from "os";
 import * as path from "path";
 import * as vscode from "vscode";
 import { LanguageClient, State, type LanguageClientOptions, type ServerOptions } from "vscode-languageclient/node";
-import { roundMessage, SocraticApi, type TaskRow } from "./api";
+import { evolveMessage, heldOutStatus, roundMessage, SocraticApi, type EvolveSummary, type TaskRow } from "./api";
 import { currentSettings, onSettingsChanged } from "./config";
 import { taskUnderCursor } from "./cursor";
 import { parseDaemonStatus, statusBar, type ClientState, type DaemonState } from "./daemon";
@@ -61,8 +61,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(item);
   let daemon: DaemonState = { kind: "unknown", detail: "not asked yet" };
   let clientState: ClientState = "stopped";
+  let lastEvolve: EvolveSummary | null = null;
   const redraw = (): void => {
-    const bar = statusBar(daemon, clientState, api.attempt, binary);
+    const bar = statusBar(daemon, clientState, api.attempt, binary, heldOutStatus(lastEvolve));
     item.text = bar.text;
     item.tooltip = bar.tooltip;
     item.show();
@@ -216,6 +217,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     void vscode.window.showInformationMessage(`socratic ${roundMessage(r)}`);
     await refreshTree();
   });
+  register("socratic.runEvolve", async () => {
+    const r = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: "socratic: evolve" },
+      () => api.evolve(),
+    );
+    lastEvolve = r;
+    redraw();
+    void vscode.window.showInformationMessage(`socratic ${evolveMessage(r)}`);
+    await refreshTree();
+  });
   register("socratic.showTaskPatch", async (arg) => {
     const id = await pickTask(arg, "Show the bug patch of which task?");
     if (!id) return;
@@ -249,6 +260,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   register("socratic.menu", async () => {
     const items: { label: string; command: string }[] = [
       { label: "$(sync) Run a round", command: "socratic.runRound" },
+      { label: "$(beaker) Evolve (round, solve, held-out, train)", command: "socratic.runEvolve" },
       { label: "$(check) Accept task…", command: "socratic.acceptTask" },
       { label: "$(close) Reject task…", command: "socratic.rejectTask" },
       api.attempt

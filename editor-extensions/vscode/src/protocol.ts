@@ -75,6 +75,16 @@ export interface SocraticProtocol {
       result: StatusChanged;
     };
     /**
+     * Run an evolve run on the workspace (round, solve, held-out, train per round), or resume it.
+     */
+    "socratic.evolve": {
+      /**
+       * @maxItems 1
+       */
+      arguments: [] | [EvolveArguments];
+      result: EvolveSummary;
+    };
+    /**
      * Finish the running attempt: it is stored as a trace.
      */
     "socratic.finishAttempt": {
@@ -174,6 +184,101 @@ export interface StatusChanged {
    * The state word: `accepted`, `rejected`, ….
    */
   status: string;
+}
+/**
+ * Options of `socratic.evolve`; each one left out takes the CLI's default (`socratic evolve`).
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "EvolveArguments".
+ */
+export interface EvolveArguments {
+  /**
+   * `line` or `diff`.
+   */
+  answer?: string | null;
+  budget?: number | null;
+  /**
+   * Epochs of each round's training.
+   */
+  epochs?: number | null;
+  /**
+   * Tasks in the held-out set.
+   */
+  heldOut?: number | null;
+  keep?: number | null;
+  /**
+   * The Solver's model folder (relative to the workspace root).
+   */
+  model?: string | null;
+  /**
+   * Rounds of round → solve → held-out → train.
+   */
+  rounds?: number | null;
+  seed?: number | null;
+  /**
+   * `lm`, `baseline` or `oracle`.
+   */
+  solver?: string | null;
+  /**
+   * Validation workers.
+   */
+  workers?: number | null;
+}
+/**
+ * An evolve run as the editors show it (`socratic.evolve`); `heldOutRate` is the latest round's,
+ * what the status lines show.
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "EvolveSummary".
+ */
+export interface EvolveSummary {
+  /**
+   * The latest round's held-out resolve rate (null before one).
+   */
+  heldOutRate: number | null;
+  /**
+   * The model has random weights: the rates are no signal.
+   */
+  randomWeights: boolean;
+  repo: string;
+  rounds: EvolveRound[];
+  run: number;
+  /**
+   * `running`, `done` or `abandoned`.
+   */
+  state: string;
+}
+/**
+ * One round of an evolve run as the editors show it.
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "EvolveRound".
+ */
+export interface EvolveRound {
+  /**
+   * The adapter the Solver used (null: the base model).
+   */
+  adapterHash: string | null;
+  /**
+   * Resolved ÷ attempted on the round's curriculum (null: nothing attempted).
+   */
+  curriculumRate: number | null;
+  /**
+   * Resolved ÷ attempted on the held-out set.
+   */
+  heldOutRate: number | null;
+  /**
+   * The loop round it ran as.
+   */
+  loopRound: number | null;
+  /**
+   * The last training loss of the adapter trained on the curriculum.
+   */
+  loss: number | null;
+  /**
+   * The run's round (1-based).
+   */
+  round: number;
 }
 /**
  * `socratic.finishAttempt`: the attempt stored as a trace.

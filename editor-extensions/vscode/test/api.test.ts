@@ -1,7 +1,8 @@
 // Extension command -> server request mapping and the typed API over a transport (api.ts).
 import assert = require("node:assert/strict");
 import { test } from "node:test";
-import { parseTaskList, requestFor, SERVER_COMMANDS, SocraticApi, type Transport } from "../src/api";
+import { evolveMessage, heldOutStatus, parseTaskList, requestFor, SERVER_COMMANDS, SocraticApi, type EvolveSummary, type Transport } from "../src/api";
+import { statusBar } from "../src/daemon";
 
 class Recorded implements Transport {
   calls: { command: string; args: unknown[] }[] = [];
@@ -23,6 +24,7 @@ test("each extension command maps to its server command", () => {
   assert.deepEqual(requestFor("socratic.finishTaskAttempt"), { command: "socratic.finishAttempt", arguments: [] });
   assert.deepEqual(requestFor("socratic.runRound"), { command: "socratic.round", arguments: [] });
   assert.deepEqual(requestFor("socratic.runRound", "file:///r/a.py"), { command: "socratic.round", arguments: [] }, "a round takes no file");
+  assert.deepEqual(requestFor("socratic.runEvolve"), { command: "socratic.evolve", arguments: [] });
   assert.deepEqual(requestFor("socratic.showTaskPatch", "t-2"), { command: "socratic.showPatch", arguments: ["t-2"] });
   assert.deepEqual(requestFor("socratic.refreshTasks"), { command: "socratic.tasks", arguments: [] });
   assert.throws(() => requestFor("socratic.acceptTask"), /needs a task id/);
@@ -70,4 +72,30 @@ test("a task list must have tasks", () => {
   assert.throws(() => parseTaskList({ root: "/r" }), /unexpected answer/);
   assert.throws(() => parseTaskList(null), /unexpected answer/);
   assert.deepEqual(parseTaskList({ tasks: [], attempt: 7 }), { root: null, attempt: null, tasks: [] });
+});
+
+test("an evolve run's held-out resolve rate reaches the status bar", async () => {
+  const summary: EvolveSummary = {
+    run: 2,
+    state: "done",
+    repo: "/r",
+    rounds: [
+      { round: 1, loopRound: 3, adapterHash: null, curriculumRate: 0.5, heldOutRate: 0.25, loss: 2.1 },
+      { round: 2, loopRound: 4, adapterHash: "ab12", curriculumRate: 0.5, heldOutRate: 0.4, loss: 1.9 },
+    ],
+    heldOutRate: 0.4,
+    randomWeights: false,
+  };
+  const t = new Recorded(() => summary);
+  const got = await new SocraticApi(t).evolve();
+  assert.deepEqual(t.calls, [{ command: "socratic.evolve", args: [] }]);
+  assert.equal(evolveMessage(got), "evolve run 2: 2 rounds, held-out resolve rate 40%");
+  assert.equal(heldOutStatus(got), "held-out 40%");
+  assert.equal(heldOutStatus({ ...got, randomWeights: true }), "held-out 40%?", "a random model is marked");
+  assert.equal(heldOutStatus({ ...got, heldOutRate: null }), "");
+  assert.equal(heldOutStatus(null), "");
+  const bar = statusBar({ kind: "running", detail: "running" }, "running", null, "/bin/socratic", heldOutStatus(got));
+  assert.equal(bar.text, "$(mortar-board) socratic · held-out 40%");
+  assert.match(bar.tooltip, /evolve: held-out 40%/);
+  assert.equal(statusBar({ kind: "running", detail: "" }, "running", null, "/b").text, "$(mortar-board) socratic", "nothing before a run");
 });

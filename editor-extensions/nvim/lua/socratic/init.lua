@@ -80,6 +80,28 @@ function M.round(done)
   end)
 end
 
+--- Run (or resume) an evolve run on the workspace (round, solve, held-out, train per round);
+--- its held-out resolve rate is kept for `statusline()`.
+function M.evolve(done)
+  say('evolve started')
+  client.execute(protocol.EVOLVE, {}, function(err, result)
+    if err then
+      say('evolve failed: ' .. err_text(err), vim.log.levels.ERROR)
+    else
+      client.state.evolve = result
+      say(protocol.evolve_message(result))
+    end
+    if done then done(err, result) end
+  end)
+end
+
+--- For 'statusline': the latest held-out resolve rate of an evolve run this session ran
+--- (`socratic: held-out 40%`), or '' before one.
+function M.statusline()
+  local part = protocol.held_out_status(client.state.evolve)
+  return part == '' and '' or ('socratic: ' .. part)
+end
+
 --- Generate tasks in the current file (`file = true`) or the workspace.
 function M.generate(file, done)
   local args = {}

@@ -20,6 +20,7 @@ M.ROUND = 'socratic.round'
 M.START_ATTEMPT = 'socratic.startAttempt'
 M.FINISH_ATTEMPT = 'socratic.finishAttempt'
 M.TASKS = 'socratic.tasks'
+M.EVOLVE = 'socratic.evolve'
 --- The notification of an event during an attempt.
 M.RECORD_EVENT = 'socratic/recordEvent'
 
@@ -34,6 +35,7 @@ M.PROPERTIES = {
   TaskList = { 'root', 'attempt', 'tasks' },
   TaskRow = { 'id', 'file', 'uri', 'line', 'column', 'status', 'operator', 'skill', 'statement' },
   EditorEvent = { 'kind', 'command', 'exitCode' },
+  EvolveSummary = { 'run', 'rounds', 'heldOutRate', 'randomWeights' },
 }
 
 --- A value of a result, nil for JSON null or a missing property.
@@ -70,6 +72,29 @@ function M.round_message(result)
   return ('round %s: %s candidates, %s valid, %s kept%s'):format(show(get(result, 'number')),
     show(get(result, 'candidates')), show(get(result, 'valid')), type(kept) == 'table' and #kept or '?',
     (step and step ~= 'done') and (' (stopped before ' .. step .. ')') or '')
+end
+
+--- A resolve rate in [0, 1] as `40%` (`-` when missing).
+local function percent(rate)
+  if type(rate) ~= 'number' then return '-' end
+  return ('%d%%'):format(math.floor(rate * 100 + 0.5))
+end
+
+--- `socratic.evolve`: `evolve run 1: 3 rounds, held-out resolve rate 40%` (and that a random
+--- model's rates are no signal).
+function M.evolve_message(result)
+  local rounds = get(result, 'rounds')
+  return ('evolve run %s: %s rounds, held-out resolve rate %s%s'):format(show(get(result, 'run')),
+    type(rounds) == 'table' and #rounds or '?', percent(get(result, 'heldOutRate')),
+    get(result, 'randomWeights') and ' (random-weights model: not a signal)' or '')
+end
+
+--- The status line's part for the latest held-out resolve rate: `held-out 40%`, `held-out 40%?`
+--- on a random-weights model, `` before any evolve run.
+function M.held_out_status(result)
+  local rate = get(result, 'heldOutRate')
+  if type(rate) ~= 'number' then return '' end
+  return 'held-out ' .. percent(rate) .. (get(result, 'randomWeights') and '?' or '')
 end
 
 --- `socratic.startAttempt`: the task the attempt is at.
