@@ -245,3 +245,33 @@ fn the_lm_solver_is_seeded_grades_non_answers_no_patch_and_resolves_what_it_was_
     let again = solve();
     assert_eq!((again["attempted"].as_u64(), again["already_done"].as_u64()), (Some(0), Some(tasks.len() as u64)));
 }
+
+#[test]
+fn bad_lm_flags_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let err = |args: &[&str]| {
+        let out = socratic(&home, args);
+        assert_ne!(out.status.code(), Some(0), "{args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = err(&["solve", "--solver", "lm"]);
+    assert!(e.contains("--solver lm needs --model DIR"), "{e}");
+    let missing = dir.path().join("nothing");
+    let e = err(&["solve", "--solver", "lm", "--model", missing.to_str().unwrap()]);
+    assert!(e.contains("config.json"), "{e}");
+    let model = dir.path().join("tiny");
+    assert!(socratic(&home, &["model", "tiny", model.to_str().unwrap()]).status.success());
+    let m = model.to_str().unwrap();
+    let e = err(&["solve", "--solver", "lm", "--model", m, "--samples", "0"]);
+    assert!(e.contains("--samples must be at least 1"), "{e}");
+    let e = err(&["solve", "--solver", "lm", "--model", m, "--top-p", "1.5"]);
+    assert!(e.contains("--top-p 1.5"), "{e}");
+    let e = err(&["solve", "--solver", "lm", "--model", m, "--adapter", missing.to_str().unwrap()]);
+    assert!(e.contains("adapter_config.json"), "{e}");
+    let e = err(&["solve", "--solver", "lm", "--model", m, "--answer", "patch"]);
+    assert!(e.contains("patch") && e.contains("line"), "{e}");
+    // A valid Solver with no round to attempt says so.
+    let e = err(&["solve", "--solver", "lm", "--model", m]);
+    assert!(e.contains("no finished round"), "{e}");
+}
