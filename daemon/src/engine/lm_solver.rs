@@ -185,6 +185,12 @@ pub async fn attempt_tasks_in(
     let mut cfg = cfg.clone();
     let generator = Generator::load(&cfg.model, cfg.adapter.as_deref(), cfg.device)
         .map_err(|e| anyhow::anyhow!("{}: {e}", cfg.model.display()))?;
+    if generator.random_weights() {
+        progress.message(format!(
+            "{} has random weights: its answers show the mechanics, not a Solver's skill",
+            cfg.model.display()
+        ));
+    }
     if cfg.name.is_empty() {
         cfg.name = solver_name(generator.base_hash(), generator.adapter_hash());
     }

@@ -92,6 +92,9 @@ pub struct SolveSummary {
     /// task id → why its attempt ended early (the model agent's endpoint failed, ...).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub errors: BTreeMap<String, String>,
+    /// What the numbers can and cannot show (the LM Solver on a model with random weights).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// Sampling Solvers: 0-based sample index → tasks first resolved by that sample (pass@k).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub resolved_at_sample: BTreeMap<usize, usize>,
@@ -209,6 +212,13 @@ async fn solve_lm(
     summary: &mut SolveSummary,
 ) -> anyhow::Result<()> {
     let label = format!("round-{round}");
+    if cfg.model.join(crate::score::RANDOM_WEIGHTS_MARKER).exists() {
+        summary.note = Some(format!(
+            "{} has random weights (written by `socratic model tiny`){}: what it resolves shows the mechanics, not a Solver's skill",
+            cfg.model.display(),
+            if cfg.adapter.is_some() { ", whatever the adapter taught it aside" } else { "" }
+        ));
+    }
     let mut save = |store: &mut Store, a: &super::lm_solver::LmAttempt| -> anyhow::Result<()> {
         store.save_solve_result(&SolveResult {
             task_id: a.task_id.clone(),
