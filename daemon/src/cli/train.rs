@@ -12,7 +12,7 @@ use crate::export::{self, Selection};
 use crate::model::TrainingRun;
 use crate::score::DeviceKind;
 use crate::store::Store;
-use crate::train::{checkpoint, data, peft, ChatExample, Length, LoraSpec, TrainOptions, Trainer};
+use crate::train::{checkpoint, data, peft, rft, ChatExample, Length, LoraSpec, TrainOptions, Trainer};
 use clap::Args;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -34,7 +34,9 @@ pub struct TrainArgs {
     /// Train on chat JSON Lines (`{"messages": [...]}` rows, as `export --format sft` writes).
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
-    /// sft (supervised on the fixes); rft is not available yet.
+    /// sft (supervised on the curriculum's fixes) or rft (the resolved Solver attempts: of round
+    /// N with --round, else every resolved trace; their conversations, every assistant turn a
+    /// target).
     #[arg(long, default_value = "sft")]
     pub method: String,
     #[arg(long, default_value_t = 16)]
@@ -79,6 +81,10 @@ pub struct TrainArgs {
     pub dtype: String,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Also write the merged model (W + scale·B·A, the base's config and tokenizer files) to DIR:
+    /// a plain model folder for `--model DIR`.
+    #[arg(long, value_name = "DIR")]
+    pub merge: Option<PathBuf>,
     /// Continue the run whose checkpoint is in the adapter folder.
     #[arg(long)]
     pub resume: bool,
@@ -97,6 +103,9 @@ pub struct TrainSummary {
     pub source: String,
     pub examples: usize,
     pub left_out: Vec<export::Skipped>,
+    /// Resolved traces `--method rft` could not use, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_out_traces: Vec<rft::LeftOut>,
     pub trainable_parameters: usize,
     pub steps: usize,
     pub first_loss: f64,
@@ -107,6 +116,9 @@ pub struct TrainSummary {
     pub tokens_per_second: f64,
     pub resumed_from: Option<usize>,
     pub settings: TrainOptions,
+    /// The merged model folder (`--merge`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_dir: Option<String>,
 }
 
 pub fn run(home: &Path, args: TrainArgs) -> anyhow::Result<i32> {
@@ -123,8 +135,11 @@ pub fn run(home: &Path, args: TrainArgs) -> anyhow::Result<i32> {
     };
     match args.method.as_str() {
         "sft" => {}
-        "rft" => return usage("--method rft (rejection-sampling fine-tuning) is not available yet; use sft"),
-        other => return usage(&format!("unknown --method '{other}' (sft)")),
+        "rft" if args.data.is_some() || args.curriculum => {
+            return usage("--method rft trains on resolved traces: use --round N or no selection, not --data / --curriculum")
+        }
+        "rft" => {}
+        other => return usage(&format!("unknown --method '{other}' (sft, rft)")),
     }
     if args.dtype != "f32" {
         return usage(&format!("--dtype {} is not available yet; training runs in f32", args.dtype));
@@ -168,18 +183,31 @@ struct Examples {
     source: String,
     round: Option<u32>,
     left_out: Vec<export::Skipped>,
+    left_out_traces: Vec<rft::LeftOut>,
 }
 
 fn examples(store: &Store, args: &TrainArgs) -> anyhow::Result<Examples> {
+    if args.method == "rft" {
+        let r = rft::select(store, args.round)?;
+        return Ok(Examples {
+            examples: r.examples,
+            source: r.source,
+            round: args.round,
+            left_out: vec![],
+            left_out_traces: r.left_out,
+        });
+    }
     if let Some(file) = &args.data {
         let examples = data::read_jsonl(file)?;
-        return Ok(Examples { examples, source: format!("file {}", file.display()), round: None, left_out: vec![] });
+        let source = format!("file {}", file.display());
+        return Ok(Examples { examples, source, round: None, left_out: vec![], left_out_traces: vec![] });
     }
     let selection = Selection { round: args.round, valid: false };
     let selected = export::select(store, &selection).map_err(|e| anyhow::anyhow!("no curriculum to train on: {e}"))?;
     let tasks = export::prepare(store, &selected.tasks)?;
     let round = selected.source.split_whitespace().nth(1).and_then(|n| n.parse().ok());
-    Ok(Examples { examples: export::sft::examples(&tasks), source: selected.source, round, left_out: selected.skipped })
+    let examples = export::sft::examples(&tasks);
+    Ok(Examples { examples, source: selected.source, round, left_out: selected.skipped, left_out_traces: vec![] })
 }
 
 /// The model folder: the flag, else the home's scoring model.
@@ -203,6 +231,7 @@ fn adapter_dir(home: &Path, args: &TrainArgs, round: Option<u32>) -> PathBuf {
         (None, Some(f)) => f.file_stem().map_or("data".into(), |s| s.to_string_lossy().into_owned()),
         (None, None) => "latest".into(),
     };
+    let name = if args.method == "rft" { format!("rft-{name}") } else { name };
     home.join("adapters").join(name)
 }
 
@@ -223,10 +252,13 @@ fn check_out_dir(out: &Path, resume: bool) -> anyhow::Result<()> {
 
 fn train(home: &Path, args: &TrainArgs, device: DeviceKind) -> anyhow::Result<TrainSummary> {
     let mut store = Store::open(home)?;
-    let Examples { examples, source, round, left_out } = examples(&store, args)?;
+    let Examples { examples, source, round, left_out, left_out_traces } = examples(&store, args)?;
     let model = model_dir(home, args)?;
     let out = adapter_dir(home, args, round);
     check_out_dir(&out, args.resume)?;
+    if let Some(m) = &args.merge {
+        crate::train::merge::check_out(&model, m)?;
+    }
     let mut trainer =
         Trainer::load(&model, device, options(args)).map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
     let data = trainer.tokenize(&examples)?;
@@ -244,6 +276,9 @@ fn train(home: &Path, args: &TrainArgs, device: DeviceKind) -> anyhow::Result<Tr
     let base_name = std::fs::canonicalize(&model).unwrap_or(model.clone()).display().to_string();
     let adapter_hash = peft::save(&out, &trainer.lora, &base_name)?;
     checkpoint::remove(&out)?;
+    if let Some(m) = &args.merge {
+        crate::train::merge::write(&model, &trainer.lora, m)?;
+    }
     let settings = trainer.options.clone();
     let run = TrainingRun {
         model_hash: trainer.model_hash.clone(),
@@ -270,6 +305,7 @@ fn train(home: &Path, args: &TrainArgs, device: DeviceKind) -> anyhow::Result<Tr
         source,
         examples: data.len(),
         left_out,
+        left_out_traces,
         trainable_parameters: trainer.lora.parameter_count(),
         steps: result.steps,
         first_loss: result.losses.first().copied().unwrap_or(f64::NAN),
@@ -280,12 +316,16 @@ fn train(home: &Path, args: &TrainArgs, device: DeviceKind) -> anyhow::Result<Tr
         tokens_per_second: result.tokens_per_second,
         resumed_from: result.resumed_from,
         settings,
+        merged_dir: args.merge.as_ref().map(|m| m.display().to_string()),
     })
 }
 
 fn print_summary(s: &TrainSummary, json: bool) -> anyhow::Result<()> {
     for t in &s.left_out {
         eprintln!("left out {}: {}", t.task_id, crate::text::escape_controls(&t.reason));
+    }
+    for t in &s.left_out_traces {
+        eprintln!("left out trace {}: {}", t.trace_id, crate::text::escape_controls(&t.reason));
     }
     if json {
         return print_json(s);
@@ -301,6 +341,9 @@ fn print_summary(s: &TrainSummary, json: bool) -> anyhow::Result<()> {
         s.adapter_dir,
         s.settings.lora.targets.join(",")
     );
+    if let Some(m) = &s.merged_dir {
+        println!("merged model written to {m}");
+    }
     Ok(())
 }
 

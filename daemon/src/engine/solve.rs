@@ -304,6 +304,7 @@ fn attempt_trace(task: &Task, solver: &Solver, attempt: Attempt, diff: &str, lab
             started_at: None,
             ended_at: None,
             origin: origin.to_string(),
+            messages: Vec::new(),
         },
     };
     trace.id = trace.compute_id();

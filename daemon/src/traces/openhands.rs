@@ -89,6 +89,7 @@ fn eval_output(v: &Value, origin: String) -> Result<Record, String> {
         started_at: timestamp(history.first()),
         ended_at: timestamp(history.last()),
         origin,
+        messages: super::conversation::openhands_events(history),
     };
     Ok(Record::Trace(trace))
 }
@@ -116,6 +117,7 @@ fn event_list(items: &[Value], ctx: &Ctx) -> Result<Record, String> {
         started_at: timestamp(items.first()),
         ended_at: timestamp(items.last()),
         origin: ctx.origin.clone(),
+        messages: super::conversation::openhands_events(items),
     };
     Ok(Record::Trace(trace))
 }

@@ -30,7 +30,7 @@ pub fn parse(doc: &Doc, ctx: &Ctx) -> Result<Vec<Record>, String> {
     let root = doc.json().ok_or("expected one JSON document, got JSON Lines")?;
     as_object(root, "document")?;
     let steps = req_array(root, "trajectory", "trajectory")?;
-    opt_array(root, "history", "history")?;
+    let history = opt_array(root, "history", "history")?.unwrap_or_default();
     let info = opt_object(root, "info", "info")?.unwrap_or(&Value::Null);
     let exit_status = opt_str(info, "exit_status", "info.exit_status")?;
     let submission = opt_str(info, "submission", "info.submission")?;
@@ -54,6 +54,10 @@ pub fn parse(doc: &Doc, ctx: &Ctx) -> Result<Vec<Record>, String> {
         started_at: None,
         ended_at: None,
         origin: ctx.origin.clone(),
+        messages: match history {
+            [] => super::conversation::swe_agent_steps(steps),
+            history => super::conversation::chat_messages(history),
+        },
     };
     Ok(vec![Record::Trace(trace)])
 }
