@@ -106,6 +106,9 @@ pub struct TrainSummary {
     /// Resolved traces `--method rft` could not use, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub left_out_traces: Vec<rft::LeftOut>,
+    /// `--method rft`: examples that are a stored conversation (the rest: prompt → final patch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversations: Option<usize>,
     pub trainable_parameters: usize,
     pub steps: usize,
     pub first_loss: f64,
@@ -184,6 +187,7 @@ struct Examples {
     round: Option<u32>,
     left_out: Vec<export::Skipped>,
     left_out_traces: Vec<rft::LeftOut>,
+    conversations: Option<usize>,
 }
 
 fn examples(store: &Store, args: &TrainArgs) -> anyhow::Result<Examples> {
@@ -195,19 +199,21 @@ fn examples(store: &Store, args: &TrainArgs) -> anyhow::Result<Examples> {
             round: args.round,
             left_out: vec![],
             left_out_traces: r.left_out,
+            conversations: Some(r.conversations),
         });
     }
     if let Some(file) = &args.data {
         let examples = data::read_jsonl(file)?;
         let source = format!("file {}", file.display());
-        return Ok(Examples { examples, source, round: None, left_out: vec![], left_out_traces: vec![] });
+        return Ok(Examples { examples, source, round: None, left_out: vec![], left_out_traces: vec![], conversations: None });
     }
     let selection = Selection { round: args.round, valid: false };
     let selected = export::select(store, &selection).map_err(|e| anyhow::anyhow!("no curriculum to train on: {e}"))?;
     let tasks = export::prepare(store, &selected.tasks)?;
     let round = selected.source.split_whitespace().nth(1).and_then(|n| n.parse().ok());
     let examples = export::sft::examples(&tasks);
-    Ok(Examples { examples, source: selected.source, round, left_out: selected.skipped, left_out_traces: vec![] })
+    let left_out = selected.skipped;
+    Ok(Examples { examples, source: selected.source, round, left_out, left_out_traces: vec![], conversations: None })
 }
 
 /// The model folder: the flag, else the home's scoring model.
@@ -252,7 +258,7 @@ fn check_out_dir(out: &Path, resume: bool) -> anyhow::Result<()> {
 
 fn train(home: &Path, args: &TrainArgs, device: DeviceKind) -> anyhow::Result<TrainSummary> {
     let mut store = Store::open(home)?;
-    let Examples { examples, source, round, left_out, left_out_traces } = examples(&store, args)?;
+    let Examples { examples, source, round, left_out, left_out_traces, conversations } = examples(&store, args)?;
     let model = model_dir(home, args)?;
     let out = adapter_dir(home, args, round);
     check_out_dir(&out, args.resume)?;
@@ -306,6 +312,7 @@ fn train(home: &Path, args: &TrainArgs, device: DeviceKind) -> anyhow::Result<Tr
         examples: data.len(),
         left_out,
         left_out_traces,
+        conversations,
         trainable_parameters: trainer.lora.parameter_count(),
         steps: result.steps,
         first_loss: result.losses.first().copied().unwrap_or(f64::NAN),

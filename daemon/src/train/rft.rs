@@ -32,6 +32,8 @@ pub struct RftExamples {
     pub left_out: Vec<LeftOut>,
     /// What was selected, for the run's `source`.
     pub source: String,
+    /// Examples that are a stored conversation (the others: prompt → final patch).
+    pub conversations: usize,
 }
 
 /// The resolved attempts of round `round` (its solve results graded resolved), or every trace
@@ -63,6 +65,7 @@ pub fn select(store: &Store, round: Option<u32>) -> anyhow::Result<RftExamples> 
         );
     }
     let mut examples = Vec::new();
+    let mut conversations = 0;
     for t in &traces {
         let task = match &t.trace.task.instance_id {
             Some(id) => store.task(id)?.filter(|task| &task.id == id),
@@ -74,7 +77,10 @@ pub fn select(store: &Store, round: Option<u32>) -> anyhow::Result<RftExamples> 
             (None, None) => None,
         };
         match example(t, task.as_ref(), statement.as_deref()) {
-            Ok(e) => examples.push(e),
+            Ok(e) => {
+                conversations += usize::from(conversation(&t.trace.messages).is_some());
+                examples.push(e)
+            }
             Err(reason) => left_out.push(LeftOut { trace_id: t.trace.id.clone(), reason }),
         }
     }
@@ -85,7 +91,7 @@ pub fn select(store: &Store, round: Option<u32>) -> anyhow::Result<RftExamples> 
             left_out.iter().map(|l| format!("{}: {}", l.trace_id, l.reason)).collect::<Vec<_>>().join("; ")
         );
     }
-    Ok(RftExamples { examples, left_out, source })
+    Ok(RftExamples { examples, left_out, source, conversations })
 }
 
 /// The example of one resolved trace: its conversation, else (the task's prompt, or the problem
