@@ -36,7 +36,20 @@ fn resolved_report(dir: &Path, instance: &str) -> PathBuf {
 }
 
 fn rft_args<'a>(model: &'a str, out: &'a str) -> Vec<&'a str> {
-    vec!["train", "--method", "rft", "--model", model, "--adapter-out", out, "--steps", "3", "--max-len", "512", "--json"]
+    vec![
+        "train",
+        "--method",
+        "rft",
+        "--model",
+        model,
+        "--adapter-out",
+        out,
+        "--steps",
+        "3",
+        "--max-len",
+        "512",
+        "--json",
+    ]
 }
 
 #[test]

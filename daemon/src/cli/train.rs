@@ -139,7 +139,9 @@ pub fn run(home: &Path, args: TrainArgs) -> anyhow::Result<i32> {
     match args.method.as_str() {
         "sft" => {}
         "rft" if args.data.is_some() || args.curriculum => {
-            return usage("--method rft trains on resolved traces: use --round N or no selection, not --data / --curriculum")
+            return usage(
+                "--method rft trains on resolved traces: use --round N or no selection, not --data / --curriculum",
+            )
         }
         "rft" => {}
         other => return usage(&format!("unknown --method '{other}' (sft, rft)")),
@@ -205,7 +207,14 @@ fn examples(store: &Store, args: &TrainArgs) -> anyhow::Result<Examples> {
     if let Some(file) = &args.data {
         let examples = data::read_jsonl(file)?;
         let source = format!("file {}", file.display());
-        return Ok(Examples { examples, source, round: None, left_out: vec![], left_out_traces: vec![], conversations: None });
+        return Ok(Examples {
+            examples,
+            source,
+            round: None,
+            left_out: vec![],
+            left_out_traces: vec![],
+            conversations: None,
+        });
     }
     let selection = Selection { round: args.round, valid: false };
     let selected = export::select(store, &selection).map_err(|e| anyhow::anyhow!("no curriculum to train on: {e}"))?;

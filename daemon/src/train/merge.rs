@@ -61,7 +61,8 @@ pub fn write(model: &Path, lora: &LoraParams, out: &Path) -> Result<String> {
     for layer in &lora.layers {
         let key = format!("{}.weight", layer.module);
         let w = tensors.get(&key).ok_or_else(|| TrainError::Input(format!("{}: no tensor {key}", model.display())))?;
-        let delta = layer.b.as_tensor().to_device(&Device::Cpu)?.matmul(&layer.a.as_tensor().to_device(&Device::Cpu)?)?;
+        let delta =
+            layer.b.as_tensor().to_device(&Device::Cpu)?.matmul(&layer.a.as_tensor().to_device(&Device::Cpu)?)?;
         let merged = (w.to_dtype(DType::F32)? + (delta * scale)?)?.to_dtype(w.dtype())?;
         tensors.insert(key, merged);
     }

@@ -96,7 +96,11 @@ pub fn select(store: &Store, round: Option<u32>) -> anyhow::Result<RftExamples> 
 
 /// The example of one resolved trace: its conversation, else (the task's prompt, or the problem
 /// statement) → its final patch. `Err` says why there is none.
-pub fn example(t: &StoredTrace, task: Option<&Task>, statement: Option<&str>) -> std::result::Result<ChatExample, String> {
+pub fn example(
+    t: &StoredTrace,
+    task: Option<&Task>,
+    statement: Option<&str>,
+) -> std::result::Result<ChatExample, String> {
     let id = t.trace.id.clone();
     if let Some(messages) = conversation(&t.trace.messages) {
         return Ok(ChatExample { id, messages });
@@ -274,7 +278,8 @@ mod tests {
 
     #[test]
     fn every_assistant_turn_is_a_target_piece_under_a_template_and_without() {
-        let chatml = ChatTemplate { source: Some(CHATML.into()), eos_token: Some("<|im_end|>".into()), ..Default::default() };
+        let chatml =
+            ChatTemplate { source: Some(CHATML.into()), eos_token: Some("<|im_end|>".into()), ..Default::default() };
         let m = agent_run();
         let parts = pieces(&chatml, &m).unwrap();
         let whole: String = parts.iter().map(|(t, _)| t.as_str()).collect();
@@ -286,14 +291,18 @@ mod tests {
         let plain = ChatTemplate { eos_token: Some("</s>".into()), ..Default::default() };
         let parts = pieces(&plain, &m).unwrap();
         let got: Vec<(&str, bool)> = parts.iter().map(|(t, b)| (t.as_str(), *b)).collect();
-        assert_eq!(got, [("sys\n\ntask\n\n", false), ("run ls</s>", true), ("\n\na.py\n\n", false), ("submit</s>", true)]);
+        assert_eq!(
+            got,
+            [("sys\n\ntask\n\n", false), ("run ls</s>", true), ("\n\na.py\n\n", false), ("submit</s>", true)]
+        );
     }
 
     #[test]
     fn multi_turn_tokens_mark_only_the_assistant_turns_and_train() {
         let dir = tempfile::tempdir().unwrap();
         write_tiny_model(dir.path(), &TinySpec::default()).unwrap();
-        let options = TrainOptions { length: Length::Steps(1), max_len: 256, checkpoint_every: 0, ..Default::default() };
+        let options =
+            TrainOptions { length: Length::Steps(1), max_len: 256, checkpoint_every: 0, ..Default::default() };
         let trainer = Trainer::load(dir.path(), DeviceKind::Cpu, options).unwrap();
         let example = ChatExample { id: "tr-1".into(), messages: agent_run() };
         assert!(is_multi_turn(&example));
