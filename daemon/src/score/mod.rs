@@ -14,6 +14,7 @@
 //! applies a LoRA adapter folder (`crate::train::peft`) to the decoder's linear layers.
 
 pub mod config;
+pub mod fused;
 pub mod llama;
 pub mod sketch;
 pub mod text;
