@@ -125,3 +125,18 @@ fn resolved_trajectories_train_on_their_conversations_and_merge() {
     assert!(max_diff(&adapted, &base) > 1e-4, "training changed the model");
     assert!(max_diff(&adapted, &plain) <= 1e-5, "merged vs base + adapter: {}", max_diff(&adapted, &plain));
 }
+
+#[test]
+fn bf16_on_the_cpu_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let e = socratic(&home, &["train", "--method", "rft", "--dtype", "bf16", "--device", "cpu"]);
+    assert_eq!(e.status.code(), Some(2), "{}", stderr(&e));
+    assert!(stderr(&e).contains("bf16 is only supported with --device cuda"), "{}", stderr(&e));
+    let e = socratic(&home, &["train", "--dtype", "f16"]);
+    assert_eq!(e.status.code(), Some(2));
+    assert!(stderr(&e).contains("unknown --dtype 'f16'"), "{}", stderr(&e));
+    let e = socratic(&home, &["train", "--method", "rft", "--data", "x.jsonl"]);
+    assert_eq!(e.status.code(), Some(2));
+    assert!(stderr(&e).contains("--method rft trains on resolved traces"), "{}", stderr(&e));
+}
