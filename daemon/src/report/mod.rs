@@ -394,8 +394,7 @@ mod tests {
             "rank 16 · alpha 32 · lr 0.0002 · 3 epochs · batch 4×1 · max-len 1024 · seed 0 · \
              targets q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"
         );
-        let mut d = ReportData::default();
-        d.training = rows;
+        let d = ReportData { training: rows, ..Default::default() };
         assert!(!d.is_empty(), "a store with only a training run has something to show");
     }
 }

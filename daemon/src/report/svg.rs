@@ -401,7 +401,7 @@ pub fn loss_curve(id: &str, title: &str, losses: &[f64]) -> String {
              <text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             x0 - 6.0,
             y + 4.0,
-            esc(&format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_string())
+            esc(format!("{v:.3}").trim_end_matches('0').trim_end_matches('.'))
         );
     }
     let _ = write!(s, "<line class=\"axis\" x1=\"{x0}\" y1=\"{y1}\" x2=\"{x1}\" y2=\"{y1}\"/>");
