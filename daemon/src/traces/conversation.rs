@@ -65,8 +65,18 @@ pub fn chat_messages(messages: &[Value]) -> Vec<ChatTurn> {
         .collect()
 }
 
-/// SWE-agent steps without a `history`: each step's model response (else its thought and
-/// action) then its observation.
+/// A SWE-agent run: its `history` when that holds the assistant's turns, else the history's
+/// opening turns (system prompt, task) followed by the steps.
+pub fn swe_agent(history: &[Value], steps: &[Value]) -> Vec<ChatTurn> {
+    let mut turns = chat_messages(history);
+    if !turns.iter().any(|t| t.role == "assistant") {
+        turns.extend(swe_agent_steps(steps));
+    }
+    turns
+}
+
+/// SWE-agent steps: each step's model response (else its thought and action) then its
+/// observation.
 pub fn swe_agent_steps(steps: &[Value]) -> Vec<ChatTurn> {
     let mut out = Vec::new();
     for step in steps {

@@ -298,6 +298,15 @@ mod tests {
     use std::path::Path;
 
     #[test]
+    fn eval_output_keeps_the_conversation() {
+        let traces = import_fixture("openhands/output_toy.jsonl", "openhands");
+        let t = &traces[0];
+        let roles: Vec<&str> = t.messages.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles[..4], ["system", "user", "assistant", "tool"], "{roles:?}");
+        assert!(t.messages[2].content.contains("```bash"), "{:?}", t.messages[2]);
+    }
+
+    #[test]
     fn eval_output_lines() {
         let traces = import_fixture("openhands/output_toy.jsonl", "openhands");
         let [limit, empty] = traces.as_slice() else { panic!("{traces:?}") };

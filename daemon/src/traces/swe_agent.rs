@@ -54,10 +54,7 @@ pub fn parse(doc: &Doc, ctx: &Ctx) -> Result<Vec<Record>, String> {
         started_at: None,
         ended_at: None,
         origin: ctx.origin.clone(),
-        messages: match history {
-            [] => super::conversation::swe_agent_steps(steps),
-            history => super::conversation::chat_messages(history),
-        },
+        messages: super::conversation::swe_agent(history, steps),
     };
     Ok(vec![Record::Trace(trace)])
 }
@@ -178,6 +175,17 @@ mod tests {
         let mut traces = import_fixture(rel, "swe-agent");
         assert_eq!(traces.len(), 1, "{rel}");
         traces.remove(0)
+    }
+
+    #[test]
+    fn the_conversation_is_kept_with_the_trace() {
+        for rel in ["swe-agent/v0_toy.traj", "swe-agent/v1_toy.traj"] {
+            let t = one(rel);
+            let roles: Vec<&str> = t.messages.iter().map(|m| m.role.as_str()).collect();
+            assert_eq!(roles[..2], ["system", "user"], "{rel}");
+            assert!(roles.iter().filter(|r| **r == "assistant").count() >= 1, "{rel}: {roles:?}");
+            assert!(t.messages.iter().all(|m| !m.content.trim().is_empty()), "{rel}");
+        }
     }
 
     #[test]
