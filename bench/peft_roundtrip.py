@@ -2,6 +2,8 @@
 # Cross-check of socratic's LoRA adapters with the Hugging Face ecosystem, on the CPU.
 #   1. socratic's adapter loaded by transformers + peft gives socratic's logits.
 #   2. an adapter made by peft (random, non-zero B) loaded by socratic gives peft's logits.
+#   3. the merged model `train --merge DIR` writes, loaded by transformers as a plain model, gives
+#      the logits of the base model with our adapter in peft (only when this script trains it).
 # Needs: pip install torch transformers peft safetensors; a socratic binary.
 # Usage: bench/peft_roundtrip.py --socratic target/release/socratic [--model DIR --adapter DIR]
 #   Without --model / --adapter it writes a tiny model and trains an adapter for 20 steps first.
@@ -37,7 +39,9 @@ if not adapter:
             f.write(json.dumps({"messages": [{"role": "user", "content": f"f{i} is wrong"},
                                              {"role": "assistant", "content": f"-  x + {i}\n+  x - {i}\n"}]}) + "\n")
     adapter = os.path.join(tmp, "adapter")
-    sh("train", "--model", model, "--data", data, "--adapter-out", adapter, "--steps", "20", "--lr", "1e-2")
+    merged = os.path.join(tmp, "merged")
+    sh("train", "--model", model, "--data", data, "--adapter-out", adapter, "--steps", "20", "--lr", "1e-2",
+       "--merge", merged)
 
 ids = [ord(c) for c in "def f(x):\n    return x + 1\n"]
 
@@ -57,6 +61,11 @@ base = AutoModelForCausalLM.from_pretrained(model, torch_dtype=torch.float32)
 ours = PeftModel.from_pretrained(base, adapter)
 d1 = (peft_logits(ours) - socratic_logits(adapter)).abs().max().item()
 print(f"socratic adapter in peft: max |Δlogit| = {d1:.3g}")
+d3 = 0.0
+if not args.adapter:
+    plain = AutoModelForCausalLM.from_pretrained(merged, torch_dtype=torch.float32)
+    d3 = (peft_logits(plain) - peft_logits(ours)).abs().max().item()
+    print(f"socratic merged model in transformers vs base + adapter in peft: max |Δlogit| = {d3:.3g}")
 
 base = AutoModelForCausalLM.from_pretrained(model, torch_dtype=torch.float32)
 cfg = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj", "down_proj"], lora_dropout=0.0,
@@ -66,6 +75,6 @@ theirs_dir = os.path.join(tmp, "peft-adapter")
 theirs.save_pretrained(theirs_dir)
 d2 = (peft_logits(theirs) - socratic_logits(theirs_dir)).abs().max().item()
 print(f"peft adapter in socratic: max |Δlogit| = {d2:.3g}")
-ok = d1 <= args.tol and d2 <= args.tol
+ok = d1 <= args.tol and d2 <= args.tol and d3 <= args.tol
 print("PASS" if ok else f"FAIL (tolerance {args.tol})")
 sys.exit(0 if ok else 1)

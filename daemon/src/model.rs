@@ -235,6 +235,17 @@ pub struct Trace {
     pub ended_at: Option<String>,
     /// Where it was imported from (file path, and line for JSONL).
     pub origin: String,
+    /// The conversation as the agent saw it (role + whole content, secrets redacted), when the
+    /// source carries one; `socratic train --method rft` trains on it. Not part of the id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<ChatTurn>,
+}
+
+/// One turn of a Solver's conversation: `system`, `user`, `assistant` or `tool`, and its text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatTurn {
+    pub role: String,
+    pub content: String,
 }
 
 impl Trace {
@@ -898,6 +909,7 @@ mod tests {
             started_at: None,
             ended_at: None,
             origin: "x".into(),
+            messages: Vec::new(),
         }
     }
 

@@ -201,9 +201,26 @@ fn fill(home: &Path) {
             })
             .unwrap();
     }
+    store
+        .save_training_run(&socratic::model::TrainingRun {
+            model_hash: "m".repeat(64),
+            adapter_hash: "a1b2c3d4e5f6".repeat(5),
+            adapter_dir: "adapters/round-2".into(),
+            method: "sft".into(),
+            source: "round 2 curriculum".into(),
+            round: Some(2),
+            data_ids: vec!["t-2-1".into(), "t-2-2".into()],
+            settings: serde_json::json!({"lora": {"rank": 16, "alpha": 32.0, "targets": ["q_proj"]}, "lr": 0.0002}),
+            device: "cpu".into(),
+            losses: (0..30).map(|i| 6.0 / (1.0 + i as f64)).collect(),
+            tokens: 12_000,
+            seconds: 20.0,
+            tokens_per_second: 600.0,
+        })
+        .unwrap();
 }
 
-const TITLES: [&str; 7] = [
+const TITLES: [&str; 8] = [
     "Candidates, valid and kept tasks per round",
     "Yield by operator (valid ÷ validated)",
     "Yield by skill (valid ÷ validated)",
@@ -211,6 +228,7 @@ const TITLES: [&str; 7] = [
     "Resolve rate by skill across rounds — solver baseline",
     "Resolve rate by skill across rounds — solver oracle",
     "Time spent per stage per round (seconds)",
+    "Loss per step — run 1 (sft, round 2 curriculum)",
 ];
 
 #[test]
@@ -221,7 +239,9 @@ fn report_opens_in_chromium_with_every_plot_and_no_console_error() {
     let page = out_dir.path().join("report.html");
     let out = socratic(home.path(), &["report", "--html", page.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("2 rounds, 24 tasks, 18 scored"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("2 rounds, 24 tasks, 18 scored, 1 training runs"), "{stdout}");
+    assert!(stdout.contains("training run 1: sft on round 2 curriculum (2 examples), 30 steps, loss 6.0000 -> 0.2000"));
     let html = std::fs::read_to_string(&page).unwrap();
     for needle in ["<script", "http://", "https://", "@import", "url("] {
         let links = html.matches(needle).count()
@@ -233,7 +253,7 @@ fn report_opens_in_chromium_with_every_plot_and_no_console_error() {
     let rendered = render(&chromium, &page);
     assert!(rendered.console.is_empty(), "console messages: {:#?}", rendered.console);
     let dom = &rendered.dom;
-    assert_eq!(dom.matches("<svg ").count(), 7, "{dom}");
+    assert_eq!(dom.matches("<svg ").count(), 8, "{dom}");
     for title in TITLES {
         assert!(dom.contains(&format!("-title\">{title}</title>")), "missing plot {title:?}");
     }
@@ -246,6 +266,14 @@ fn report_opens_in_chromium_with_every_plot_and_no_console_error() {
     assert_eq!(chart("chart-stages").matches("class=\"bar\"").count(), 10);
     assert_eq!(chart("chart-yield-operator").matches("class=\"bar\"").count(), 3);
     assert!(chart("chart-solver-0").contains("<polyline"));
+    // The loss curve: one line of 30 steps, falling (SVG y grows downwards).
+    let loss = chart("chart-loss-1");
+    let points = loss.split("class=\"loss\"").nth(1).and_then(|s| s.split("points=\"").nth(1)).unwrap();
+    let ys: Vec<f64> =
+        points.split('"').next().unwrap().split(' ').map(|p| p.split(',').nth(1).unwrap().parse().unwrap()).collect();
+    assert_eq!(ys.len(), 30);
+    assert!(ys.windows(2).all(|w| w[0] < w[1]), "{ys:?}");
+    assert!(dom.contains("<td>a1b2c3d4e5f6</td>") && dom.contains("<td>600</td>"));
     assert!(dom.contains("added-none-guard &lt;b&gt;&amp;\"&lt;/b&gt;"), "escaped skill name");
     assert!(!dom.contains("<b>"));
 }

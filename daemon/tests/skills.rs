@@ -195,6 +195,7 @@ fn solver_records(task: &socratic::model::Task, resolved: bool) -> Vec<Record> {
         started_at: None,
         ended_at: None,
         origin: "synthetic".into(),
+        messages: Vec::new(),
     };
     trace.id = trace.compute_id();
     vec![Record::Instance(instance), Record::Trace(trace)]

@@ -92,6 +92,7 @@ pub fn run(args: BenchTrainArgs) -> anyhow::Result<i32> {
             id: format!("r{i}"),
             ids: (0..args.seq_len).map(|_| rng.random_range(0..vocab)).collect(),
             prompt_len: args.seq_len * 3 / 4,
+            spans: Vec::new(),
         })
         .collect();
     // Warm-up step, then the timed ones.

@@ -35,12 +35,27 @@ pub fn run(home: &Path, args: ReportArgs) -> anyhow::Result<i32> {
         println!("wrote {} (nothing to show yet)", html.display());
     } else {
         println!(
-            "wrote {} ({} rounds, {} tasks, {} scored)",
+            "wrote {} ({} rounds, {} tasks, {} scored, {} training runs)",
             html.display(),
             data.rounds.len(),
             data.tasks,
-            data.rewards.len()
+            data.rewards.len(),
+            data.training.len()
         );
+        for r in &data.training {
+            println!(
+                "training run {}: {} on {} ({} examples), {} steps, loss {} -> {}, {:.0} tokens/s, adapter {}",
+                r.number,
+                r.method,
+                crate::text::escape_controls(&r.source),
+                r.examples,
+                r.losses.len(),
+                r.losses.first().map_or("-".into(), |l| format!("{l:.4}")),
+                r.losses.last().map_or("-".into(), |l| format!("{l:.4}")),
+                r.tokens_per_second,
+                r.adapter_hash
+            );
+        }
     }
     Ok(EXIT_OK)
 }

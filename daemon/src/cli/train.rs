@@ -12,7 +12,7 @@ use crate::export::{self, Selection};
 use crate::model::TrainingRun;
 use crate::score::DeviceKind;
 use crate::store::Store;
-use crate::train::{checkpoint, data, peft, ChatExample, Length, LoraSpec, TrainOptions, Trainer};
+use crate::train::{checkpoint, data, peft, rft, ChatExample, Length, LoraSpec, TrainOptions, Trainer};
 use clap::Args;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -40,7 +40,9 @@ pub struct TrainArgs {
     /// Ignored with --data (the rows hold their answers).
     #[arg(long, default_value = "line", value_parser = ["line", "diff"])]
     pub answer: String,
-    /// sft (supervised on the fixes); rft is not available yet.
+    /// sft (supervised on the curriculum's fixes) or rft (the resolved Solver attempts: of round
+    /// N with --round, else every resolved trace; their conversations, every assistant turn a
+    /// target).
     #[arg(long, default_value = "sft")]
     pub method: String,
     #[arg(long, default_value_t = 16)]
@@ -80,11 +82,15 @@ pub struct TrainArgs {
     /// cpu or cuda (cuda needs a build with `--features cuda`).
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// f32 (bf16 is not available yet).
+    /// f32 (bf16: refused on the CPU, whose matrix multiply has no bf16 kernel; not yet on cuda).
     #[arg(long, default_value = "f32")]
     pub dtype: String,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Also write the merged model (W + scale·B·A, the base's config and tokenizer files) to DIR:
+    /// a plain model folder for `--model DIR`.
+    #[arg(long, value_name = "DIR")]
+    pub merge: Option<PathBuf>,
     /// Continue the run whose checkpoint is in the adapter folder.
     #[arg(long)]
     pub resume: bool,
@@ -103,6 +109,12 @@ pub struct TrainSummary {
     pub source: String,
     pub examples: usize,
     pub left_out: Vec<export::Skipped>,
+    /// Resolved traces `--method rft` could not use, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_out_traces: Vec<rft::LeftOut>,
+    /// `--method rft`: examples that are a stored conversation (the rest: prompt → final patch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversations: Option<usize>,
     pub trainable_parameters: usize,
     pub steps: usize,
     pub first_loss: f64,
@@ -113,6 +125,9 @@ pub struct TrainSummary {
     pub tokens_per_second: f64,
     pub resumed_from: Option<usize>,
     pub settings: TrainOptions,
+    /// The merged model folder (`--merge`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_dir: Option<String>,
 }
 
 pub fn run(home: &Path, args: TrainArgs) -> anyhow::Result<i32> {
@@ -129,11 +144,24 @@ pub fn run(home: &Path, args: TrainArgs) -> anyhow::Result<i32> {
     };
     match args.method.as_str() {
         "sft" => {}
-        "rft" => return usage("--method rft (rejection-sampling fine-tuning) is not available yet; use sft"),
-        other => return usage(&format!("unknown --method '{other}' (sft)")),
+        "rft" if args.data.is_some() || args.curriculum => {
+            return usage(
+                "--method rft trains on resolved traces: use --round N or no selection, not --data / --curriculum",
+            )
+        }
+        "rft" => {}
+        other => return usage(&format!("unknown --method '{other}' (sft, rft)")),
     }
-    if args.dtype != "f32" {
-        return usage(&format!("--dtype {} is not available yet; training runs in f32", args.dtype));
+    match (args.dtype.as_str(), device) {
+        ("f32", _) => {}
+        ("bf16", DeviceKind::Cpu) => {
+            return usage(
+                "--dtype bf16 is only supported with --device cuda (candle's CPU matrix multiply has no bf16 kernel); \
+                 use --dtype f32 on the CPU",
+            )
+        }
+        ("bf16", _) => return usage("--dtype bf16 on cuda is not available yet; training runs in f32 (--dtype f32)"),
+        (other, _) => return usage(&format!("unknown --dtype '{other}' (f32, bf16)")),
     }
     match train(home, &args, device) {
         Ok(summary) => {
@@ -174,12 +202,33 @@ struct Examples {
     source: String,
     round: Option<u32>,
     left_out: Vec<export::Skipped>,
+    left_out_traces: Vec<rft::LeftOut>,
+    conversations: Option<usize>,
 }
 
 fn examples(store: &Store, args: &TrainArgs) -> anyhow::Result<Examples> {
+    if args.method == "rft" {
+        let r = rft::select(store, args.round)?;
+        return Ok(Examples {
+            examples: r.examples,
+            source: r.source,
+            round: args.round,
+            left_out: vec![],
+            left_out_traces: r.left_out,
+            conversations: Some(r.conversations),
+        });
+    }
     if let Some(file) = &args.data {
         let examples = data::read_jsonl(file)?;
-        return Ok(Examples { examples, source: format!("file {}", file.display()), round: None, left_out: vec![] });
+        let source = format!("file {}", file.display());
+        return Ok(Examples {
+            examples,
+            source,
+            round: None,
+            left_out: vec![],
+            left_out_traces: vec![],
+            conversations: None,
+        });
     }
     let selection = Selection { round: args.round, valid: false };
     let selected = export::select(store, &selection).map_err(|e| anyhow::anyhow!("no curriculum to train on: {e}"))?;
@@ -192,7 +241,7 @@ fn examples(store: &Store, args: &TrainArgs) -> anyhow::Result<Examples> {
     if examples.is_empty() {
         anyhow::bail!("no task of the {} has an example in the --answer {} format", selected.source, answer.as_str());
     }
-    Ok(Examples { examples, source: selected.source, round, left_out })
+    Ok(Examples { examples, source: selected.source, round, left_out, left_out_traces: vec![], conversations: None })
 }
 
 /// The model folder: the flag, else the home's scoring model.
@@ -216,6 +265,7 @@ fn adapter_dir(home: &Path, args: &TrainArgs, round: Option<u32>) -> PathBuf {
         (None, Some(f)) => f.file_stem().map_or("data".into(), |s| s.to_string_lossy().into_owned()),
         (None, None) => "latest".into(),
     };
+    let name = if args.method == "rft" { format!("rft-{name}") } else { name };
     home.join("adapters").join(name)
 }
 
@@ -236,10 +286,13 @@ fn check_out_dir(out: &Path, resume: bool) -> anyhow::Result<()> {
 
 fn train(home: &Path, args: &TrainArgs, device: DeviceKind) -> anyhow::Result<TrainSummary> {
     let mut store = Store::open(home)?;
-    let Examples { examples, source, round, left_out } = examples(&store, args)?;
+    let Examples { examples, source, round, left_out, left_out_traces, conversations } = examples(&store, args)?;
     let model = model_dir(home, args)?;
     let out = adapter_dir(home, args, round);
     check_out_dir(&out, args.resume)?;
+    if let Some(m) = &args.merge {
+        crate::train::merge::check_out(&model, m)?;
+    }
     let mut trainer =
         Trainer::load(&model, device, options(args)).map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
     let data = trainer.tokenize(&examples)?;
@@ -257,6 +310,9 @@ fn train(home: &Path, args: &TrainArgs, device: DeviceKind) -> anyhow::Result<Tr
     let base_name = std::fs::canonicalize(&model).unwrap_or(model.clone()).display().to_string();
     let adapter_hash = peft::save(&out, &trainer.lora, &base_name)?;
     checkpoint::remove(&out)?;
+    if let Some(m) = &args.merge {
+        crate::train::merge::write(&model, &trainer.lora, m)?;
+    }
     let settings = trainer.options.clone();
     let run = TrainingRun {
         model_hash: trainer.model_hash.clone(),
@@ -283,6 +339,8 @@ fn train(home: &Path, args: &TrainArgs, device: DeviceKind) -> anyhow::Result<Tr
         source,
         examples: data.len(),
         left_out,
+        left_out_traces,
+        conversations,
         trainable_parameters: trainer.lora.parameter_count(),
         steps: result.steps,
         first_loss: result.losses.first().copied().unwrap_or(f64::NAN),
@@ -293,12 +351,16 @@ fn train(home: &Path, args: &TrainArgs, device: DeviceKind) -> anyhow::Result<Tr
         tokens_per_second: result.tokens_per_second,
         resumed_from: result.resumed_from,
         settings,
+        merged_dir: args.merge.as_ref().map(|m| m.display().to_string()),
     })
 }
 
 fn print_summary(s: &TrainSummary, json: bool) -> anyhow::Result<()> {
     for t in &s.left_out {
         eprintln!("left out {}: {}", t.task_id, crate::text::escape_controls(&t.reason));
+    }
+    for t in &s.left_out_traces {
+        eprintln!("left out trace {}: {}", t.trace_id, crate::text::escape_controls(&t.reason));
     }
     if json {
         return print_json(s);
@@ -314,6 +376,9 @@ fn print_summary(s: &TrainSummary, json: bool) -> anyhow::Result<()> {
         s.adapter_dir,
         s.settings.lora.targets.join(",")
     );
+    if let Some(m) = &s.merged_dir {
+        println!("merged model written to {m}");
+    }
     Ok(())
 }
 

@@ -477,6 +477,7 @@ pub(crate) fn attempt_trace(
             started_at: None,
             ended_at: None,
             origin: origin.to_string(),
+            messages: Vec::new(),
         },
     };
     trace.id = trace.compute_id();

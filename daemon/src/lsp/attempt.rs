@@ -88,6 +88,7 @@ impl Attempt {
             started_at: Some(self.started_at),
             ended_at: Some(chrono::Utc::now().to_rfc3339()),
             origin: format!("editor:{}", self.task.id),
+            messages: Vec::new(),
         };
         match crate::redact::redact_record(Record::Trace(trace)) {
             Record::Trace(mut t) => {

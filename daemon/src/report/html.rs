@@ -61,6 +61,7 @@ pub fn render(d: &ReportData) -> String {
     solve_section(&mut body, d);
     stages_section(&mut body, &d.rounds);
     evolve_section(&mut body, &d.evolve);
+    training_section(&mut body, &d.training);
     page(&body)
 }
 
@@ -337,6 +338,64 @@ fn evolve_section(out: &mut String, runs: &[super::EvolveRow]) {
     }
 }
 
+fn training_section(out: &mut String, runs: &[super::TrainingRow]) {
+    out.push_str("<h2 id=\"training\">Training runs</h2>");
+    if runs.is_empty() {
+        out.push_str("<p class=\"empty\">No training run yet (<code>socratic train</code>).</p>");
+        return;
+    }
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            vec![
+                format!("run {}", r.number),
+                r.method.clone(),
+                r.source.clone(),
+                r.examples.to_string(),
+                r.losses.len().to_string(),
+                r.losses.first().map_or("–".into(), |l| format!("{l:.4}")),
+                r.losses.last().map_or("–".into(), |l| format!("{l:.4}")),
+                format!("{:.0}", r.tokens_per_second),
+                format!("{:.1} s", r.seconds),
+                r.device.clone(),
+                r.adapter_hash.clone(),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "run",
+            "method",
+            "examples from",
+            "examples",
+            "steps",
+            "first loss",
+            "last loss",
+            "tokens/s",
+            "time",
+            "device",
+            "adapter",
+        ],
+        &rows,
+    );
+    for r in runs {
+        out.push_str(&svg::loss_curve(
+            &format!("chart-loss-{}", r.number),
+            &format!("Loss per step — run {} ({}, {})", r.number, r.method, r.source),
+            &r.losses,
+        ));
+        let _ = write!(
+            out,
+            "<p class=\"summary\">run {}: {} · model {} · {} tokens</p>",
+            r.number,
+            esc(&r.hyper_parameters),
+            esc(&r.model_hash),
+            r.tokens
+        );
+    }
+}
+
 fn stages_section(out: &mut String, rounds: &[RoundRow]) {
     out.push_str("<h2 id=\"stages\">Time per stage</h2>");
     let mut stages: Vec<String> =
@@ -412,6 +471,20 @@ mod tests {
             skills: 3,
             tasks: 44,
             evolve: vec![],
+            training: vec![crate::report::TrainingRow {
+                number: 1,
+                method: "sft".into(),
+                source: "round 2 <curriculum>".into(),
+                device: "cpu".into(),
+                adapter_hash: "0123456789ab".into(),
+                model_hash: "ba9876543210".into(),
+                examples: 12,
+                hyper_parameters: "rank 16 · alpha 32".into(),
+                losses: vec![6.0, 4.5, 3.0, 2.5, 1.0],
+                tokens: 9000,
+                seconds: 30.0,
+                tokens_per_second: 300.0,
+            }],
         }
     }
 
@@ -458,8 +531,9 @@ mod tests {
     fn every_section_has_its_chart() {
         let page = render(&data());
         let charts = svgs(&page);
-        // rounds, yield by operator, yield by skill, rewards, one per solver (2), stages.
-        assert_eq!(charts.len(), 7, "{page}");
+        // rounds, yield by operator, yield by skill, rewards, one per solver (2), stages, a loss
+        // curve per training run.
+        assert_eq!(charts.len(), 8, "{page}");
         for svg in &charts {
             assert_well_formed(svg);
         }
@@ -474,9 +548,13 @@ mod tests {
                 "chart-rewards",
                 "chart-solver-0",
                 "chart-solver-1",
-                "chart-stages"
+                "chart-stages",
+                "chart-loss-1"
             ]
         );
+        assert_eq!(charts[7].matches("<polyline class=\"loss\"").count(), 1);
+        assert!(page.contains("round 2 &lt;curriculum&gt;") && page.contains("rank 16 · alpha 32"));
+        assert!(page.contains("<td>0123456789ab</td>") && page.contains("<td>300</td>"));
         // Bars: 2 rounds × 3 series; 2 of 3 operators validated; 2 skills; stages 2 rounds × 3.
         let bar_count = |svg: &str| svg.matches("class=\"bar\"").count();
         assert_eq!(bar_count(charts[0]), 6);
@@ -524,9 +602,11 @@ mod tests {
         d.rewards.clear();
         d.no_reward.clear();
         d.solve.clear();
+        d.training.clear();
         let page = render(&d);
         assert_eq!(svgs(&page).len(), 4);
         assert!(page.contains("No task scored yet") && page.contains("No Solver run yet"));
+        assert!(page.contains("No training run yet"));
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! Definitions: a task's *yield* is valid ÷ validated (tasks with a verdict); *kept* means kept
 //! by any round; a task's reward is its latest stored score; a Solver result counts as resolved
 //! when its graded outcome is `resolved`, and its skill is its task's (`(untargeted)` when the
-//! task has none).
+//! task has none). Training runs (`socratic train`) are listed oldest first with their loss
+//! per optimizer step.
 
 pub mod html;
 pub mod svg;
@@ -44,6 +45,8 @@ pub struct ReportData {
     pub tasks: usize,
     /// Evolve runs (`socratic evolve`), first first, each with one line per round.
     pub evolve: Vec<EvolveRow>,
+    /// Training runs, oldest first.
+    pub training: Vec<TrainingRow>,
 }
 
 /// One evolve run: per round, the Solver's adapter, its resolve rates on the round's
@@ -58,6 +61,71 @@ pub struct EvolveRow {
     /// The model has random weights: none of its figures is a signal.
     pub random_weights: bool,
     pub lines: Vec<crate::store::EvolveLine>,
+}
+
+/// One training run as the report shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainingRow {
+    /// 1-based, in the order the runs finished.
+    pub number: usize,
+    pub method: String,
+    pub source: String,
+    pub device: String,
+    /// The first 12 hex digits of the adapter's and the base model's hashes.
+    pub adapter_hash: String,
+    pub model_hash: String,
+    pub examples: usize,
+    /// `rank 16 · alpha 32 · lr 0.0002 · batch 4×1 · max-len 1024 · targets q_proj,...`.
+    pub hyper_parameters: String,
+    pub losses: Vec<f64>,
+    pub tokens: u64,
+    pub seconds: f64,
+    pub tokens_per_second: f64,
+}
+
+/// The report rows of the stored training runs.
+pub fn training_rows(runs: &[crate::model::TrainingRun]) -> Vec<TrainingRow> {
+    runs.iter()
+        .enumerate()
+        .map(|(i, r)| TrainingRow {
+            number: i + 1,
+            method: r.method.clone(),
+            source: r.source.clone(),
+            device: r.device.clone(),
+            adapter_hash: r.adapter_hash.chars().take(12).collect(),
+            model_hash: r.model_hash.chars().take(12).collect(),
+            examples: r.data_ids.len(),
+            hyper_parameters: hyper_parameters(&r.settings),
+            losses: r.losses.clone(),
+            tokens: r.tokens,
+            seconds: r.seconds,
+            tokens_per_second: r.tokens_per_second,
+        })
+        .collect()
+}
+
+/// The settings that say how a run trained, in one line (what the stored JSON holds of them).
+fn hyper_parameters(s: &serde_json::Value) -> String {
+    let num = |v: &serde_json::Value| v.as_f64().map(|x| format!("{x}")).unwrap_or_else(|| "?".into());
+    let lora = &s["lora"];
+    let targets: Vec<&str> =
+        lora["targets"].as_array().map_or(vec![], |t| t.iter().filter_map(|x| x.as_str()).collect());
+    let length = match (s["length"].get("steps"), s["length"].get("epochs")) {
+        (Some(n), _) => format!("{} steps", num(n)),
+        (None, Some(n)) => format!("{} epochs", num(n)),
+        _ => "?".into(),
+    };
+    format!(
+        "rank {} · alpha {} · lr {} · {length} · batch {}×{} · max-len {} · seed {} · targets {}",
+        num(&lora["rank"]),
+        num(&lora["alpha"]),
+        num(&s["lr"]),
+        num(&s["batch"]),
+        num(&s["grad_accum"]),
+        num(&s["max_len"]),
+        num(&s["seed"]),
+        targets.join(",")
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -124,6 +192,7 @@ impl ReportData {
             && self.rewards.is_empty()
             && self.solve.is_empty()
             && self.evolve.is_empty()
+            && self.training.is_empty()
     }
 }
 
@@ -140,6 +209,7 @@ pub fn gather(store: &Store) -> Result<ReportData, StoreError> {
         store.skills()?.len(),
     );
     data.evolve = evolve_rows(store)?;
+    data.training = training_rows(&store.training_runs()?);
     Ok(data)
 }
 
@@ -278,6 +348,7 @@ pub fn build(
         skills,
         tasks: tasks.len(),
         evolve: Vec::new(),
+        training: Vec::new(),
     }
 }
 
@@ -361,5 +432,34 @@ mod tests {
         assert_eq!((d.traces, d.skills, d.tasks, d.rounds[0].kept), (7, 2, 4, 1));
         assert!(!d.is_empty());
         assert!(build(&[], &[], &[], &[], &[], 3, 0).is_empty());
+    }
+
+    #[test]
+    fn training_rows_say_the_hyper_parameters_in_one_line() {
+        let settings = serde_json::to_value(crate::train::TrainOptions::default()).unwrap();
+        let run = crate::model::TrainingRun {
+            model_hash: "m".repeat(64),
+            adapter_hash: "a".repeat(64),
+            adapter_dir: "adapters/round-1".into(),
+            method: "rft".into(),
+            source: "round 1 resolved attempts".into(),
+            round: Some(1),
+            data_ids: vec!["tr-1".into(), "tr-2".into()],
+            settings,
+            device: "cpu".into(),
+            losses: vec![2.0, 1.0],
+            tokens: 100,
+            seconds: 2.0,
+            tokens_per_second: 50.0,
+        };
+        let rows = training_rows(&[run]);
+        assert_eq!((rows[0].number, rows[0].examples, rows[0].adapter_hash.len()), (1, 2, 12));
+        assert_eq!(
+            rows[0].hyper_parameters,
+            "rank 16 · alpha 32 · lr 0.0002 · 3 epochs · batch 4×1 · max-len 1024 · seed 0 · \
+             targets q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"
+        );
+        let d = ReportData { training: rows, ..Default::default() };
+        assert!(!d.is_empty(), "a store with only a training run has something to show");
     }
 }

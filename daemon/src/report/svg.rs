@@ -1,4 +1,4 @@
-//! SVG charts as strings: grouped, stacked and horizontal bars, and lines.
+//! SVG charts as strings: grouped, stacked and horizontal bars, lines, and a loss curve.
 //!
 //! In: a [`Chart`] (title, category labels, named series of values, a unit). Out: one `<svg>`
 //! element with a `<title>`, axes, gridlines, a legend, and a `<title>` tooltip on every bar
@@ -375,6 +375,98 @@ pub fn lines(c: &Chart) -> String {
     s
 }
 
+/// A training run's loss per optimizer step: one polyline (`class="loss"`, a gap at a
+/// non-finite value) over steps 1..n on the x axis, loss from 0 on the y axis, with the first,
+/// lowest and last loss in tooltips on their dots.
+pub fn loss_curve(id: &str, title: &str, losses: &[f64]) -> String {
+    let height = 240.0;
+    let (x0, x1, y0, y1) = (LEFT, WIDTH - RIGHT, TOP, height - 40.0);
+    let c = Chart { id: id.into(), title: title.into(), categories: vec![], series: vec![], unit: Unit::Count };
+    let mut s = open(&c, height);
+    let finite: Vec<(usize, f64)> = losses.iter().copied().enumerate().filter(|(_, v)| v.is_finite()).collect();
+    if finite.is_empty() {
+        no_data(&mut s);
+        s.push_str("</svg>");
+        return s;
+    }
+    let max = finite.iter().map(|(_, v)| *v).fold(0.0, f64::max);
+    let (top, intervals) = axis(max, Unit::Seconds);
+    let (top, intervals) = if max <= 0.0 { (1.0, 4) } else { (top, intervals) };
+    for k in 0..=intervals {
+        let v = top * k as f64 / intervals as f64;
+        let y = y1 - (y1 - y0) * k as f64 / intervals as f64;
+        let _ = write!(
+            s,
+            "<line class=\"grid\" x1=\"{x0}\" y1=\"{y:.1}\" x2=\"{x1}\" y2=\"{y:.1}\"/>\
+             <text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            x0 - 6.0,
+            y + 4.0,
+            esc(format!("{v:.3}").trim_end_matches('0').trim_end_matches('.'))
+        );
+    }
+    let _ = write!(s, "<line class=\"axis\" x1=\"{x0}\" y1=\"{y1}\" x2=\"{x1}\" y2=\"{y1}\"/>");
+    let n = losses.len();
+    let x_of = |i: usize| if n <= 1 { (x0 + x1) / 2.0 } else { x0 + (x1 - x0) * i as f64 / (n - 1) as f64 };
+    let y_of = |v: f64| y1 - (v.max(0.0) / top * (y1 - y0)).clamp(0.0, y1 - y0);
+    let mut runs: Vec<Vec<String>> = vec![vec![]];
+    for (i, v) in losses.iter().enumerate() {
+        match v.is_finite() {
+            true => runs.last_mut().expect("one run").push(format!("{:.1},{:.1}", x_of(i), y_of(*v))),
+            false => runs.push(vec![]),
+        }
+    }
+    for r in runs.iter().filter(|r| r.len() > 1) {
+        let _ = write!(
+            s,
+            "<polyline class=\"loss\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
+            PALETTE[0],
+            r.join(" ")
+        );
+    }
+    let lowest = finite.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1)).expect("not empty");
+    let marks = [("first", finite[0]), ("lowest", lowest), ("last", finite[finite.len() - 1])];
+    for (what, (i, v)) in marks {
+        let _ = write!(
+            s,
+            "<circle class=\"point\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\" fill=\"{}\"><title>{what} · step {}: loss {v:.4}</title></circle>",
+            x_of(i),
+            y_of(v),
+            PALETTE[0],
+            i + 1
+        );
+    }
+    for step in step_ticks(n) {
+        let _ = write!(
+            s,
+            "<text class=\"label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{step}</text>",
+            x_of(step - 1),
+            y1 + 16.0
+        );
+    }
+    let _ = write!(
+        s,
+        "<text class=\"legend\" x=\"{x1}\" y=\"{:.1}\" text-anchor=\"end\">optimizer step</text>",
+        height - 8.0
+    );
+    s.push_str("</svg>");
+    s
+}
+
+/// About six round step numbers in 1..=n for the x axis (always 1 and n).
+fn step_ticks(n: usize) -> Vec<usize> {
+    if n == 0 {
+        return vec![];
+    }
+    let (top, intervals) = axis(n as f64, Unit::Count);
+    let step = (top / intervals as f64).max(1.0) as usize;
+    let mut ticks: Vec<usize> = std::iter::once(1).chain((1..).map(|k| k * step).take_while(|t| *t < n)).collect();
+    if *ticks.last().expect("1") != n {
+        ticks.push(n);
+    }
+    ticks.dedup();
+    ticks
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -412,6 +504,24 @@ pub(crate) mod tests {
             }
         }
         assert_eq!(depth, 0, "unbalanced: {svg}");
+    }
+
+    #[test]
+    fn loss_curve_is_one_polyline_over_the_steps_with_gaps_at_non_finite_values() {
+        let svg = loss_curve("loss-1", "Run <1>", &[4.0, 3.0, 2.0, 1.0, 0.5]);
+        assert_well_formed(&svg);
+        assert_eq!(svg.matches("<polyline class=\"loss\"").count(), 1);
+        let points = svg.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+        let ys: Vec<f64> = points.split(' ').map(|p| p.split(',').nth(1).unwrap().parse().unwrap()).collect();
+        assert_eq!(ys.len(), 5);
+        assert!(ys.windows(2).all(|w| w[0] < w[1]), "a falling loss is drawn going down: {ys:?}");
+        assert!(svg.contains("Run &lt;1&gt;") && svg.contains("last · step 5: loss 0.5000"));
+        let gap = loss_curve("loss-2", "t", &[2.0, 1.0, f64::NAN, 1.0, 0.5]);
+        assert_eq!(gap.matches("<polyline class=\"loss\"").count(), 2);
+        assert!(loss_curve("loss-3", "t", &[]).contains("no data yet"));
+        assert_eq!(step_ticks(1), [1]);
+        assert_eq!(step_ticks(120), [1, 50, 100, 120]);
+        assert_eq!(step_ticks(9), [1, 5, 9]);
     }
 
     #[test]

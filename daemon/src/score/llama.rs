@@ -67,7 +67,7 @@ struct Proj {
 
 impl Proj {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.base.forward(x)?;
+        let y = super::fused::frozen_linear(x, &self.base)?;
         match &self.lora {
             None => Ok(y),
             Some(l) => y + (x.matmul(&l.a.t()?)?.matmul(&l.b.t()?)? * l.scale)?,
@@ -105,8 +105,9 @@ impl Attention {
         })
     }
 
-    /// `x`: (T, hidden). `rope`: (cos, sin), each (T, head_dim). `mask`: (T, T) additive.
-    fn forward(&self, x: &Tensor, rope: &(Tensor, Tensor), mask: &Tensor) -> Result<Tensor> {
+    /// `x`: (T, hidden). `rope`: (cos, sin), each (T, head_dim). `mask`: (T, T) additive (off
+    /// the CPU; the CPU's fused softmax masks by position).
+    fn forward(&self, x: &Tensor, rope: &(Tensor, Tensor), mask: Option<&Tensor>) -> Result<Tensor> {
         let t = x.dim(0)?;
         let split =
             |y: Tensor, n: usize| -> Result<Tensor> { y.reshape((t, n, self.head_dim))?.transpose(0, 1)?.contiguous() };
@@ -115,8 +116,7 @@ impl Attention {
         let v = split(self.v.forward(x)?, self.kv_heads)?;
         let (k, v) = (self.repeat_kv(k)?, self.repeat_kv(v)?);
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?;
-        let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        let probs = super::fused::causal_softmax(&q.matmul(&k.t()?)?, scale, mask)?;
         let out = probs.matmul(&v)?.transpose(0, 1)?.reshape((t, self.heads * self.head_dim))?;
         self.o.forward(&out)
     }
@@ -230,7 +230,7 @@ impl Block {
         })
     }
 
-    fn forward(&self, x: &Tensor, rope: &(Tensor, Tensor), mask: &Tensor) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, rope: &(Tensor, Tensor), mask: Option<&Tensor>) -> Result<Tensor> {
         let x = (x + self.attn.forward(&self.norm1.forward(x)?, rope, mask)?)?;
         &x + self.mlp.forward(&self.norm2.forward(&x)?)?
     }
@@ -287,10 +287,10 @@ impl Llama {
         let t = ids.dim(0)?;
         let device = ids.device();
         let rope = rope_tables(t, self.config.head_dim, self.config.rope_theta, device)?;
-        let mask = causal_mask(t, device)?;
+        let mask = if device.is_cpu() { None } else { Some(causal_mask(t, device)?) };
         let mut x = self.embed.forward(ids)?;
         for block in &self.blocks {
-            x = block.forward(&x, &rope, &mask)?;
+            x = block.forward(&x, &rope, mask.as_ref())?;
         }
         self.norm.forward(&x)
     }

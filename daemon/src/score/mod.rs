@@ -15,6 +15,7 @@
 //! `generate::Generator` writes text with the same decoder (KV cache, greedy or sampled).
 
 pub mod config;
+pub mod fused;
 pub mod generate;
 pub mod llama;
 pub mod sketch;

@@ -316,6 +316,7 @@ mod tests {
             started_at: None,
             ended_at: None,
             origin: "t".into(),
+            messages: Vec::new(),
         }
     }
 

@@ -154,6 +154,7 @@ mod tests {
             started_at: None,
             ended_at: None,
             origin: origin.into(),
+            messages: Vec::new(),
         }
     }
 

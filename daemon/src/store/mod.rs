@@ -431,6 +431,7 @@ mod tests {
             started_at: None,
             ended_at: None,
             origin: "t.json".into(),
+            messages: Vec::new(),
         };
         t.id = t.compute_id();
         t

@@ -239,6 +239,7 @@ impl Session {
             started_at: self.started_at,
             ended_at: self.ended_at,
             origin: ctx.origin.clone(),
+            messages: Vec::new(),
         }
     }
 }

@@ -108,6 +108,7 @@ impl Task {
             started_at: self.started_at,
             ended_at: self.ended_at,
             origin: ctx.origin.clone(),
+            messages: Vec::new(),
         }
     }
 }

@@ -60,6 +60,7 @@ pub fn parse(doc: &Doc, ctx: &Ctx) -> Result<Vec<Record>, String> {
         started_at: None,
         ended_at: None,
         origin: ctx.origin.clone(),
+        messages: super::conversation::chat_messages(messages),
     };
     Ok(vec![Record::Trace(trace)])
 }

@@ -14,6 +14,7 @@
 pub mod claude_code;
 pub mod cline;
 pub mod codex;
+pub mod conversation;
 mod fields;
 pub mod infer;
 pub mod mini_swe_agent;

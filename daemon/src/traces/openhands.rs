@@ -89,6 +89,7 @@ fn eval_output(v: &Value, origin: String) -> Result<Record, String> {
         started_at: timestamp(history.first()),
         ended_at: timestamp(history.last()),
         origin,
+        messages: super::conversation::openhands_events(history),
     };
     Ok(Record::Trace(trace))
 }
@@ -116,6 +117,7 @@ fn event_list(items: &[Value], ctx: &Ctx) -> Result<Record, String> {
         started_at: timestamp(items.first()),
         ended_at: timestamp(items.last()),
         origin: ctx.origin.clone(),
+        messages: super::conversation::openhands_events(items),
     };
     Ok(Record::Trace(trace))
 }
@@ -294,6 +296,15 @@ mod tests {
     };
     use serde_json::json;
     use std::path::Path;
+
+    #[test]
+    fn eval_output_keeps_the_conversation() {
+        let traces = import_fixture("openhands/output_toy.jsonl", "openhands");
+        let t = &traces[0];
+        let roles: Vec<&str> = t.messages.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles[..4], ["system", "user", "assistant", "tool"], "{roles:?}");
+        assert!(t.messages[2].content.contains("```bash"), "{:?}", t.messages[2]);
+    }
 
     #[test]
     fn eval_output_lines() {

@@ -84,6 +84,7 @@ fn resolver_output(v: &Value, origin: String) -> Result<Record, String> {
         started_at: timestamp(history.first()),
         ended_at: timestamp(history.last()),
         origin,
+        messages: Vec::new(),
     };
     Ok(Record::Trace(trace))
 }

@@ -81,6 +81,7 @@ fn prediction(v: &Value, key: Option<&str>, prefix: &str, origin: String) -> Res
         started_at: None,
         ended_at: None,
         origin,
+        messages: Vec::new(),
     };
     Ok(Record::Trace(trace))
 }

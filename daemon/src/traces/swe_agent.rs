@@ -30,7 +30,7 @@ pub fn parse(doc: &Doc, ctx: &Ctx) -> Result<Vec<Record>, String> {
     let root = doc.json().ok_or("expected one JSON document, got JSON Lines")?;
     as_object(root, "document")?;
     let steps = req_array(root, "trajectory", "trajectory")?;
-    opt_array(root, "history", "history")?;
+    let history = opt_array(root, "history", "history")?.unwrap_or_default();
     let info = opt_object(root, "info", "info")?.unwrap_or(&Value::Null);
     let exit_status = opt_str(info, "exit_status", "info.exit_status")?;
     let submission = opt_str(info, "submission", "info.submission")?;
@@ -54,6 +54,7 @@ pub fn parse(doc: &Doc, ctx: &Ctx) -> Result<Vec<Record>, String> {
         started_at: None,
         ended_at: None,
         origin: ctx.origin.clone(),
+        messages: super::conversation::swe_agent(history, steps),
     };
     Ok(vec![Record::Trace(trace)])
 }
@@ -174,6 +175,17 @@ mod tests {
         let mut traces = import_fixture(rel, "swe-agent");
         assert_eq!(traces.len(), 1, "{rel}");
         traces.remove(0)
+    }
+
+    #[test]
+    fn the_conversation_is_kept_with_the_trace() {
+        for rel in ["swe-agent/v0_toy.traj", "swe-agent/v1_toy.traj"] {
+            let t = one(rel);
+            let roles: Vec<&str> = t.messages.iter().map(|m| m.role.as_str()).collect();
+            assert_eq!(roles[..2], ["system", "user"], "{rel}");
+            assert!(roles.iter().filter(|r| **r == "assistant").count() >= 1, "{rel}: {roles:?}");
+            assert!(t.messages.iter().all(|m| !m.content.trim().is_empty()), "{rel}");
+        }
     }
 
     #[test]

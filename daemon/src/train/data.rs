@@ -165,11 +165,17 @@ pub struct Tokenized {
     pub id: String,
     pub ids: Vec<u32>,
     pub prompt_len: usize,
+    /// The target token ranges of a multi-turn example (`rft::tokenize`); empty: one target,
+    /// `prompt_len..` to the end.
+    pub spans: Vec<std::ops::Range<usize>>,
 }
 
 impl Tokenized {
     pub fn target_len(&self) -> usize {
-        self.ids.len() - self.prompt_len
+        if self.spans.is_empty() {
+            return self.ids.len() - self.prompt_len;
+        }
+        self.spans.iter().map(|s| s.len()).sum()
     }
 }
 
@@ -347,5 +353,5 @@ pub fn tokenize(
     }
     let (ids, prompt_len) = crate::score::truncate(p, t, max_len)
         .map_err(|_| TrainError::Input(format!("example {}: empty prompt or target", example.id)))?;
-    Ok(Tokenized { id: example.id.clone(), ids, prompt_len })
+    Ok(Tokenized { id: example.id.clone(), ids, prompt_len, spans: Vec::new() })
 }

@@ -14,8 +14,10 @@
 pub mod checkpoint;
 pub mod data;
 pub mod lora;
+pub mod merge;
 pub mod optim;
 pub mod peft;
+pub mod rft;
 pub mod template;
 pub mod trainer;
 

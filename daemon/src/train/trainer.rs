@@ -163,7 +163,10 @@ impl Trainer {
     pub fn tokenize(&self, examples: &[ChatExample]) -> Result<Vec<Tokenized>> {
         examples
             .iter()
-            .map(|e| super::data::tokenize(e, &self.template, &self.tokenizer, self.options.max_len))
+            .map(|e| match super::rft::is_multi_turn(e) {
+                true => super::rft::tokenize(e, &self.template, &self.tokenizer, self.options.max_len),
+                false => super::data::tokenize(e, &self.template, &self.tokenizer, self.options.max_len),
+            })
             .collect()
     }
 
@@ -184,8 +187,16 @@ impl Trainer {
         let ids = Tensor::new(ex.ids.as_slice(), &self.device)?;
         let (p, n) = (ex.prompt_len, ex.target_len());
         let hidden = self.model.forward(&ids)?;
-        let logits = self.model.logits(&hidden.narrow(0, p - 1, n)?)?;
-        Ok((candle_nn::loss::cross_entropy(&logits, &ids.narrow(0, p, n)?)? * n as f64)?)
+        if ex.spans.is_empty() {
+            let logits = self.model.logits(&hidden.narrow(0, p - 1, n)?)?;
+            return Ok((candle_nn::loss::cross_entropy(&logits, &ids.narrow(0, p, n)?)? * n as f64)?);
+        }
+        // Multi-turn: the rows before each target token, and the target tokens.
+        let at: Vec<u32> = ex.spans.iter().flat_map(|s| s.clone()).map(|i| i as u32).collect();
+        let before = Tensor::new(at.iter().map(|i| i - 1).collect::<Vec<u32>>(), &self.device)?;
+        let targets = Tensor::new(at.iter().map(|i| ex.ids[*i as usize]).collect::<Vec<u32>>(), &self.device)?;
+        let logits = self.model.logits(&hidden.index_select(&before, 0)?)?;
+        Ok((candle_nn::loss::cross_entropy(&logits, &targets)? * n as f64)?)
     }
 
     /// Mean NLL over the target tokens of `examples` (no gradient kept).
@@ -311,6 +322,10 @@ impl Trainer {
         bytes.extend_from_slice(serde_json::to_string(&self.options).unwrap_or_default().as_bytes());
         for ex in data {
             bytes.extend_from_slice(&(ex.prompt_len as u64).to_le_bytes());
+            for span in &ex.spans {
+                bytes.extend_from_slice(&(span.start as u64).to_le_bytes());
+                bytes.extend_from_slice(&(span.end as u64).to_le_bytes());
+            }
             for id in &ex.ids {
                 bytes.extend_from_slice(&id.to_le_bytes());
             }
