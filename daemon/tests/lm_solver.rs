@@ -228,9 +228,38 @@ fn the_lm_solver_is_seeded_grades_non_answers_no_patch_and_resolves_what_it_was_
                 r.report
             );
             assert!(!r.diff.is_empty() && trace.final_patch.is_some());
+            let roles: Vec<&str> = trace.messages.iter().map(|m| m.role.as_str()).collect();
+            assert_eq!(roles.last(), Some(&"assistant"), "the resolving conversation is kept: {roles:?}");
+            assert!(roles.contains(&"user"), "{roles:?}");
         }
     }
     assert!(reachable >= 4, "only {reachable} trained tasks have their fixed line among the marked ones");
+    // Those conversations are what `train --method rft` trains on, in the same answer format.
+    let round = summary["round"].as_u64().unwrap().to_string();
+    let rft_adapter = root.join("rft-adapter");
+    let rft = ok_json(
+        &home,
+        &[
+            "train",
+            "--model",
+            model.to_str().unwrap(),
+            "--adapter-out",
+            rft_adapter.to_str().unwrap(),
+            "--method",
+            "rft",
+            "--round",
+            &round,
+            "--max-len",
+            "256",
+            "--steps",
+            "2",
+            "--checkpoint-every",
+            "0",
+            "--json",
+        ],
+    );
+    let resolved = summary["by_outcome"]["resolved"].as_u64().unwrap();
+    assert_eq!(rft["conversations"].as_u64(), Some(resolved), "{rft}");
     let pass_at: u64 = summary["resolved_at_sample"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
     assert_eq!(Some(pass_at), summary["by_outcome"]["resolved"].as_u64(), "{summary}");
     eprintln!(

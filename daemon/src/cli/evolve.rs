@@ -32,7 +32,8 @@ pub struct EvolveArgs {
     /// How the LM Solver answers and is trained to: line (the marked line corrected) or diff.
     #[arg(long, default_value = "line")]
     pub answer: String,
-    /// Training method: sft (rft and both are not available yet).
+    /// Training each round: sft (the curriculum's fixes), rft (the Solver's resolved attempts of
+    /// the round, their conversations) or both.
     #[arg(long, default_value = "sft")]
     pub train: String,
     /// Tasks in the held-out set (chosen at the start, never trained on).

@@ -78,10 +78,8 @@ pub fn check_settings(s: &EvolveSettings) -> anyhow::Result<()> {
     if !SOLVERS.contains(&s.solver.as_str()) {
         anyhow::bail!("unknown --solver '{}' (lm, baseline or oracle)", s.solver);
     }
-    match s.train.as_str() {
-        "sft" => {}
-        "rft" | "both" => anyhow::bail!("--train {}: rft is not available (train with sft)", s.train),
-        other => anyhow::bail!("unknown --train '{other}' (sft)"),
+    if !matches!(s.train.as_str(), "sft" | "rft" | "both") {
+        anyhow::bail!("unknown --train '{}' (sft, rft or both)", s.train);
     }
     if !matches!(s.answer.as_str(), "line" | "diff") {
         anyhow::bail!("unknown --answer '{}' (line or diff)", s.answer);
@@ -422,7 +420,7 @@ fn train_step(store: &mut Store, ctx: &RoundCtx<'_>) -> anyhow::Result<()> {
     let done = dir.join("adapter");
     if !done.join(TRAINING_FILE).is_file() {
         let number = ctx.round_number(store)?;
-        let examples = match curriculum_examples(store, number, ctx.scopes, answer(ctx.settings())?)? {
+        let examples = match round_examples(store, number, ctx.scopes, ctx.settings())? {
             Ok(e) => e,
             Err(why) => {
                 ctx.say(&format!("no training: {why}; the adapter carries over"));
@@ -447,6 +445,35 @@ fn train_step(store: &mut Store, ctx: &RoundCtx<'_>) -> anyhow::Result<()> {
         "last_loss": run.losses.last(),
     });
     finish(store, step, data)
+}
+
+/// What round `number` trains on, by `--train`: `sft` the curriculum's fixes, `rft` the
+/// Solver's resolved attempts of that round (their conversations, in the Solver's answer
+/// format; held-out attempts store no result of a round, so none is among them), `both` the
+/// two together. `Err` inside says why there is nothing.
+fn round_examples(
+    store: &Store,
+    number: u32,
+    held_out: &BTreeSet<(String, String)>,
+    s: &EvolveSettings,
+) -> anyhow::Result<Result<Vec<crate::train::ChatExample>, String>> {
+    let sft = || curriculum_examples(store, number, held_out, answer(s)?);
+    let rft = || match crate::train::rft::select(store, Some(number)) {
+        Ok(r) => Ok(r.examples),
+        Err(e) => Err(e.to_string()),
+    };
+    Ok(match s.train.as_str() {
+        "rft" => rft(),
+        "both" => match (sft()?, rft()) {
+            (Ok(mut a), Ok(b)) => {
+                a.extend(b);
+                Ok(a)
+            }
+            (Ok(a), Err(_)) | (Err(_), Ok(a)) => Ok(a),
+            (Err(a), Err(b)) => Err(format!("{a}; {b}")),
+        },
+        _ => sft()?,
+    })
 }
 
 /// The SFT examples of round `number`'s curriculum, or why there are none. A held-out
@@ -580,7 +607,10 @@ mod tests {
         };
         assert!(bad(|s| s.rounds = 0).contains("--rounds"));
         assert!(bad(|s| s.held_out = 0).contains("--held-out"));
-        assert!(bad(|s| s.train = "rft".into()).contains("rft is not available"));
+        assert!(bad(|s| s.train = "ppo".into()).contains("--train 'ppo'"));
+        let mut rft = settings();
+        rft.train = "both".into();
+        check_settings(&rft).unwrap();
         assert!(bad(|s| s.solver = "gpt".into()).contains("--solver 'gpt'"));
         assert!(bad(|s| s.answer = "poem".into()).contains("--answer 'poem'"));
     }

@@ -254,6 +254,8 @@ struct Tools<'a> {
 
 /// One sample's prompt, completion and the file text it makes (`None`: unparsable).
 struct Sample {
+    /// The chat the model saw (system and user turns), rendered into `prompt`.
+    messages: Vec<data::Message>,
     prompt: String,
     completion: String,
     new_text: Option<String>,
@@ -262,6 +264,7 @@ struct Sample {
 /// A graded sample.
 struct Graded {
     index: usize,
+    messages: Vec<data::Message>,
     prompt: String,
     completion: String,
     diff: String,
@@ -325,7 +328,14 @@ async fn attempt_one(
             ),
         });
         let resolved = report.outcome == Outcome::Resolved;
-        graded.push(Graded { index: i, prompt: sample.prompt, completion: sample.completion, diff, report });
+        graded.push(Graded {
+            index: i,
+            messages: sample.messages,
+            prompt: sample.prompt,
+            completion: sample.completion,
+            diff,
+            report,
+        });
         if resolved {
             resolved_sample = Some(i);
             break;
@@ -342,6 +352,9 @@ async fn attempt_one(
             (String::new(), String::new(), String::new(), report)
         }
     };
+    // The conversation as the model saw it, with its answer: what `train --method rft` trains
+    // on, in the same answer format.
+    let conversation = kept.map(|g| conversation(&g.messages, &g.completion, cfg.answer)).unwrap_or_default();
     if !diff.is_empty() {
         events.push(Event::Edit { path: Some(task.site.file.clone()), diff: diff.clone() });
     }
@@ -351,7 +364,8 @@ async fn attempt_one(
     };
     events.push(Event::Submit { note: Some(note.clone().map_or(pass.clone(), |n| format!("{pass}; {n}"))) });
     let attempt = Attempt { events, imported: None, error: None };
-    let trace = attempt_trace(task, &cfg.name, attempt, &diff, report.label(), &origin);
+    let mut trace = attempt_trace(task, &cfg.name, attempt, &diff, report.label(), &origin);
+    trace.messages = conversation;
     store.insert_records(&[Record::Instance(task_instance(task, tools.env)), Record::Trace(trace.clone())])?;
     Ok(LmAttempt {
         task_id: task.id.clone(),
@@ -420,6 +434,18 @@ pub fn rank_in_function(suspects: &[baseline::Suspect], file: &str, function: &F
     out
 }
 
+/// The chat turns of a sample and the model's answer, as a trace keeps them: a `line` answer
+/// ends with the newline its generation stopped at, as `line` training targets do.
+fn conversation(messages: &[data::Message], completion: &str, answer: AnswerFormat) -> Vec<crate::model::ChatTurn> {
+    let turns = messages.iter().map(|m| crate::model::ChatTurn { role: m.role.clone(), content: m.content.clone() });
+    let content = match answer {
+        AnswerFormat::Line if !completion.ends_with('\n') => format!("{completion}\n"),
+        _ => completion.to_string(),
+    };
+    let answer = crate::model::ChatTurn { role: "assistant".into(), content };
+    turns.chain(std::iter::once(answer)).collect()
+}
+
 /// Generate sample `i` and turn its completion into the file's new text.
 fn sample(
     generator: &Generator,
@@ -471,7 +497,7 @@ fn sample(
     };
     let python = task.site.file.ends_with(".py");
     let new_text = new_text.filter(|t| t != file_text && (!python || baseline::parses(t)));
-    Ok(Sample { prompt, completion, new_text })
+    Ok(Sample { messages, prompt, completion, new_text })
 }
 
 /// The file with 1-based line `line` replaced by the answer's line. The answer is its first
