@@ -11,6 +11,7 @@
 //! was imported first (a per-instance report beats an aggregate run report; the later import
 //! wins a tie). Which report gave the label, and why the others did not, is kept beside it.
 
+mod experiments;
 pub mod labels;
 mod migrations;
 pub mod owner_only;
