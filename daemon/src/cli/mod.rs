@@ -10,6 +10,7 @@ mod bench_validate;
 mod daemon;
 mod demo;
 mod env;
+mod experiment;
 mod export;
 mod lsp;
 mod progress;
@@ -88,6 +89,9 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Fine-tune the Solver's model with LoRA on the curriculum; writes a PEFT adapter folder.
     Train(train::TrainArgs),
+    /// Does targeting help? Held-out efficacy experiments of the loop's arms at equal budget.
+    #[command(subcommand)]
+    Experiment(experiment::ExperimentCmd),
 }
 
 /// Where the store lives: `--home`, else `$SOCRATIC_HOME`, else `<XDG data dir>/socratic`.
@@ -171,6 +175,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Export(args) => export::run(&home, args),
         Command::Report(args) => report::run(&home, args),
         Command::Train(args) => train::run(&home, args),
+        Command::Experiment(cmd) => experiment::run(&home, cmd),
     }
 }
 

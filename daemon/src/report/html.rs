@@ -60,6 +60,7 @@ pub fn render(d: &ReportData) -> String {
     rewards_section(&mut body, &d.rewards, &d.no_reward);
     solve_section(&mut body, d);
     stages_section(&mut body, &d.rounds);
+    super::experiment::section(&mut body, &d.experiments);
     page(&body)
 }
 
@@ -356,6 +357,7 @@ mod tests {
             traces: 12,
             skills: 3,
             tasks: 44,
+            experiments: vec![],
         }
     }
 

@@ -13,6 +13,7 @@
 //! when its graded outcome is `resolved`, and its skill is its task's (`(untargeted)` when the
 //! task has none).
 
+pub mod experiment;
 pub mod html;
 pub mod svg;
 
@@ -42,6 +43,8 @@ pub struct ReportData {
     pub traces: usize,
     pub skills: usize,
     pub tasks: usize,
+    /// Stored efficacy experiments, oldest first.
+    pub experiments: Vec<crate::experiment::summary::Summary>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -103,14 +106,18 @@ impl SolveRow {
 impl ReportData {
     /// Nothing to plot: no round, task, score or Solver result.
     pub fn is_empty(&self) -> bool {
-        self.rounds.is_empty() && self.tasks == 0 && self.rewards.is_empty() && self.solve.is_empty()
+        self.rounds.is_empty()
+            && self.tasks == 0
+            && self.rewards.is_empty()
+            && self.solve.is_empty()
+            && self.experiments.is_empty()
     }
 }
 
 /// Read the store into a [`ReportData`].
 pub fn gather(store: &Store) -> Result<ReportData, StoreError> {
     let stats = store.trace_stats()?;
-    Ok(build(
+    let mut data = build(
         &store.rounds()?,
         &store.tasks()?,
         &store.verdicts()?,
@@ -118,7 +125,19 @@ pub fn gather(store: &Store) -> Result<ReportData, StoreError> {
         &store.solve_results()?,
         stats.traces,
         store.skills()?.len(),
-    ))
+    );
+    data.experiments = experiments(store)?;
+    Ok(data)
+}
+
+/// Every stored efficacy experiment, summarized.
+fn experiments(store: &Store) -> Result<Vec<crate::experiment::summary::Summary>, StoreError> {
+    let mut out = Vec::new();
+    for exp in store.experiments::<crate::experiment::run::Experiment>()? {
+        let runs = store.experiment_arms(&exp.id)?;
+        out.push(crate::experiment::summary::summarize(&exp, &runs));
+    }
+    Ok(out)
 }
 
 /// The figures, from the stored records (pure).
@@ -209,6 +228,7 @@ pub fn build(
         traces,
         skills,
         tasks: tasks.len(),
+        experiments: Vec::new(),
     }
 }
 
