@@ -259,7 +259,7 @@ fn sft_export_and_training_on_a_round_and_scoring_with_the_adapter() {
     let dir = tempfile::tempdir().unwrap();
     let (home, kept) = curriculum_home(dir.path());
     let rows_path = dir.path().join("sft.jsonl");
-    let out = socratic(&home, &["export", "--format", "sft", rows_path.to_str().unwrap(), "--round", "1", "--json"]);
+    let out = socratic(&home, &["export", "--format", "sft", rows_path.to_str().unwrap(), "--round", "1", "--answer", "diff", "--json"]);
     assert_eq!(ok_json(&out)["exported"].as_array().unwrap().len(), 3);
     let text = std::fs::read_to_string(&rows_path).unwrap();
     let rows: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -287,7 +287,7 @@ fn sft_export_and_training_on_a_round_and_scoring_with_the_adapter() {
     let started = Instant::now();
     let summary = ok_json(&socratic(
         &home,
-        &["train", "--round", "1", "--max-len", "512", "--lr", "5e-3", "--steps", "20", "--json"],
+        &["train", "--round", "1", "--answer", "diff", "--max-len", "512", "--lr", "5e-3", "--steps", "20", "--json"],
     ));
     eprintln!("train --round 1: {:.1} s, {} tok/s", started.elapsed().as_secs_f64(), summary["tokens_per_second"]);
     assert_eq!(summary["examples"], 3);

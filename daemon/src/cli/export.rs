@@ -51,6 +51,11 @@ pub struct ExportArgs {
     /// harbor: prebuild each task's image and `docker save` it into environment/image.tar.
     #[arg(long)]
     pub save_image: bool,
+    /// sft: how the assistant answers, `line` (the marked line rewritten; tasks whose fix is
+    /// not a one-line replacement are left out) or `diff` (the fix as a unified diff). Train and
+    /// solve with the same format.
+    #[arg(long, default_value = "line", value_parser = ["line", "diff"])]
+    pub answer: String,
     /// One stable JSON document on stdout.
     #[arg(long)]
     pub json: bool,
@@ -73,9 +78,11 @@ pub fn run(home: &Path, args: ExportArgs) -> anyhow::Result<i32> {
         no_push: args.no_push,
         save: args.save_image,
     };
+    let answer: crate::train::data::AnswerFormat = args.answer.parse().map_err(anyhow::Error::msg)?;
     let store = Store::open(home)?;
     let selection = Selection { round: args.round, valid: args.valid };
-    let summary = super::env::runtime()?.block_on(export::export(&store, format, &selection, &args.out, &images))?;
+    let summary =
+        super::env::runtime()?.block_on(export::export(&store, format, &selection, &args.out, &images, answer))?;
     for s in &summary.skipped {
         eprintln!("left out {}: {}", s.task_id, crate::text::escape_controls(&s.reason));
     }

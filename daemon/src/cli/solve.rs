@@ -1,9 +1,11 @@
 //! `socratic solve`: a Solver attempts a round's curriculum; each attempt is graded in the
-//! task's container and stored as a trace. Prints the outcome per operator.
+//! task's container and stored as a trace. Prints the outcome per operator (and, for `--solver
+//! lm`, how many tasks each sample index resolved: pass@k).
 
 use super::env::{runtime, ImageArgs};
 use super::{print_json, EXIT_OK};
 use crate::engine::agent::AgentConfig;
+use crate::engine::lm_solver::{self, LmConfig};
 use crate::engine::solve::{solve, SolveOptions, SolveSummary, Solver};
 use crate::store::Store;
 use clap::Args;
@@ -15,9 +17,9 @@ pub struct SolveArgs {
     #[arg(long)]
     pub round: Option<u32>,
     /// A built-in Solver: `oracle` (applies the fix), `baseline` (fault localisation + repair
-    /// templates) or `agent` (a model behind --endpoint; its commands run in the task's container,
-    /// network off).
-    #[arg(long, conflicts_with = "agent", value_parser = ["oracle", "baseline", "agent"])]
+    /// templates), `agent` (a model behind --endpoint; its commands run in the task's container,
+    /// network off) or `lm` (a local model folder, --model DIR, writes the fix).
+    #[arg(long, conflicts_with = "agent", value_parser = ["oracle", "baseline", "agent", "lm"])]
     pub solver: Option<String>,
     /// An external agent: a shell command template with {workdir}, {problem_file},
     /// {trajectory_out} and {instance_id}. It runs on THIS machine in the checkout, unsandboxed,
@@ -33,9 +35,38 @@ pub struct SolveArgs {
     /// `--solver agent`: the OpenAI-compatible endpoint (base URL or full /chat/completions URL).
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
-    /// `--solver agent`: the model name sent to the endpoint.
-    #[arg(long, value_name = "NAME")]
+    /// `--solver agent`: the model name sent to the endpoint. `--solver lm`: the model folder
+    /// (Hugging Face layout).
+    #[arg(long, value_name = "NAME|DIR")]
     pub model: Option<String>,
+    /// `--solver lm`: a LoRA adapter folder (PEFT layout) applied to the model.
+    #[arg(long, value_name = "DIR")]
+    pub adapter: Option<std::path::PathBuf>,
+    /// `--solver lm`: `line` (the model rewrites the line fault localisation marks) or `diff`
+    /// (it writes a unified diff); use the format the adapter was trained with.
+    #[arg(long, default_value = "line", value_parser = ["line", "diff"])]
+    pub answer: String,
+    /// `--solver lm`: samples per task; the first that resolves it is kept (pass@k).
+    #[arg(long, default_value_t = 1)]
+    pub samples: usize,
+    /// `--solver lm`: 0 is greedy.
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f64,
+    /// `--solver lm`: nucleus sampling mass.
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f64,
+    /// `--solver lm`: tokens per answer at most.
+    #[arg(long, default_value_t = 256)]
+    pub max_new_tokens: usize,
+    /// `--solver lm`: prompt + answer tokens at most (the prompt keeps its end), as `train --max-len`.
+    #[arg(long, default_value_t = 1024)]
+    pub max_len: usize,
+    /// `--solver lm`: sample i is drawn with seed S + i.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// `--solver lm`: cpu or cuda (cuda needs a build with `--features cuda`).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
     /// `--solver agent`: the environment variable holding the API key (sent as a Bearer token).
     #[arg(long, value_name = "VAR")]
     pub api_key_env: Option<String>,
@@ -73,8 +104,31 @@ impl SolveArgs {
             }
             (None, Some("oracle")) => Solver::Oracle,
             (None, Some("agent")) => Solver::ModelAgent(Box::new(self.agent_config()?)),
+            (None, Some("lm")) => Solver::Lm(Box::new(self.lm_config()?)),
             _ => Solver::Baseline,
         })
+    }
+
+    fn lm_config(&self) -> anyhow::Result<LmConfig> {
+        let model =
+            self.model.clone().ok_or_else(|| anyhow::anyhow!("--solver lm needs --model DIR (a model folder)"))?;
+        let model = std::path::PathBuf::from(model);
+        let cfg = LmConfig {
+            name: String::new(),
+            adapter: self.adapter.clone(),
+            answer: self.answer.parse().map_err(anyhow::Error::msg)?,
+            samples: self.samples,
+            temperature: self.temperature,
+            top_p: self.top_p,
+            max_new_tokens: self.max_new_tokens,
+            max_len: self.max_len,
+            seed: self.seed,
+            device: self.device.parse().map_err(anyhow::Error::msg)?,
+            model,
+        };
+        lm_solver::check(&cfg)?;
+        let name = lm_solver::name_of(&cfg.model, cfg.adapter.as_deref())?;
+        Ok(LmConfig { name, ..cfg })
     }
 
     fn agent_config(&self) -> anyhow::Result<AgentConfig> {
@@ -135,6 +189,9 @@ pub fn print_summary(s: &SolveSummary) {
     );
     for (op, (resolved, total)) in &s.by_operator {
         println!("  {:28} {}/{} resolved", op, resolved, total);
+    }
+    for (i, n) in &s.resolved_at_sample {
+        println!("  resolved by sample {i}: {n} (pass@{})", i + 1);
     }
     for (task, why) in &s.errors {
         println!("  {task}: ended early: {why}");

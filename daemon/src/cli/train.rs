@@ -34,6 +34,12 @@ pub struct TrainArgs {
     /// Train on chat JSON Lines (`{"messages": [...]}` rows, as `export --format sft` writes).
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
+    /// How the examples' answers are written: `line` (the function with the fixed line marked,
+    /// the answer that line corrected; tasks whose fix is not a one-line replacement are left
+    /// out) or `diff` (the fix as a unified diff). `solve --solver lm` must use the same.
+    /// Ignored with --data (the rows hold their answers).
+    #[arg(long, default_value = "line", value_parser = ["line", "diff"])]
+    pub answer: String,
     /// sft (supervised on the fixes); rft is not available yet.
     #[arg(long, default_value = "sft")]
     pub method: String,
@@ -179,7 +185,14 @@ fn examples(store: &Store, args: &TrainArgs) -> anyhow::Result<Examples> {
     let selected = export::select(store, &selection).map_err(|e| anyhow::anyhow!("no curriculum to train on: {e}"))?;
     let tasks = export::prepare(store, &selected.tasks)?;
     let round = selected.source.split_whitespace().nth(1).and_then(|n| n.parse().ok());
-    Ok(Examples { examples: export::sft::examples(&tasks), source: selected.source, round, left_out: selected.skipped })
+    let answer: data::AnswerFormat = args.answer.parse().map_err(anyhow::Error::msg)?;
+    let (examples, skipped) = export::sft::examples(&tasks, answer);
+    let mut left_out = selected.skipped;
+    left_out.extend(skipped);
+    if examples.is_empty() {
+        anyhow::bail!("no task of the {} has an example in the --answer {} format", selected.source, answer.as_str());
+    }
+    Ok(Examples { examples, source: selected.source, round, left_out })
 }
 
 /// The model folder: the flag, else the home's scoring model.

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod environment;
 pub mod grade;
 pub mod import;
+pub mod lm_solver;
 pub mod progress;
 pub mod repository;
 pub mod round;

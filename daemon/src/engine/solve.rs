@@ -15,6 +15,9 @@
 //! task's attempt (graded with what it has, the error kept in `SolveSummary::errors`), and the
 //! other tasks go on.
 //!
+//! The LM Solver (`lm_solver.rs`) runs a local model on the tasks; its attempts go through
+//! `lm_solver::attempt_tasks_in` and are saved here as the round's results one by one.
+//!
 //! In: the store, a home (checkouts live under `<home>/solve/`), `SolveOptions`. Out: stored
 //! traces, instances, reports and `SolveResult`s; a `SolveSummary`.
 
@@ -49,6 +52,8 @@ pub enum Solver {
     },
     /// A model behind an OpenAI-compatible endpoint, its commands run in the task's container.
     ModelAgent(Box<super::agent::AgentConfig>),
+    /// A local causal LM (and LoRA adapter) writing the fix (`lm_solver.rs`).
+    Lm(Box<super::lm_solver::LmConfig>),
 }
 
 impl Solver {
@@ -58,6 +63,7 @@ impl Solver {
             Solver::Baseline => "baseline",
             Solver::Agent { name, .. } => name,
             Solver::ModelAgent(cfg) => &cfg.name,
+            Solver::Lm(cfg) => &cfg.name,
         }
     }
 }
@@ -86,16 +92,19 @@ pub struct SolveSummary {
     /// task id → why its attempt ended early (the model agent's endpoint failed, ...).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub errors: BTreeMap<String, String>,
+    /// Sampling Solvers: 0-based sample index → tasks first resolved by that sample (pass@k).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub resolved_at_sample: BTreeMap<usize, usize>,
     pub wall_ms: u64,
 }
 
 /// What a Solver did in the checkout, before grading.
-struct Attempt {
-    events: Vec<Event>,
+pub(crate) struct Attempt {
+    pub(crate) events: Vec<Event>,
     /// A trajectory the agent wrote, imported.
-    imported: Option<Trace>,
+    pub(crate) imported: Option<Trace>,
     /// Why the attempt ended early, if it did (the attempt is still graded).
-    error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// Attempt every curriculum task of the round that has no result yet for this Solver.
@@ -109,6 +118,9 @@ pub async fn solve(store: &mut Store, home: &Path, opts: &SolveOptions) -> anyho
         });
     };
     let solver = opts.solver.name().to_string();
+    if solver.is_empty() {
+        anyhow::bail!("the Solver has no name (for the LM Solver: lm_solver::name_of)");
+    }
     let done: Vec<String> = store.solve_results_of(round.number, &solver)?.into_iter().map(|r| r.task_id).collect();
     let entries = super::curriculum::load(store, &round)?;
     let mut summary = SolveSummary { round: round.number, solver: solver.clone(), ..Default::default() };
@@ -125,6 +137,11 @@ pub async fn solve(store: &mut Store, home: &Path, opts: &SolveOptions) -> anyho
         by_commit.entry((t.repo.clone(), t.base_commit.clone())).or_default().push(t);
     }
     let engine = super::environment::connect(store).await?;
+    if let Solver::Lm(cfg) = &opts.solver {
+        let tasks: Vec<Task> = by_commit.into_values().flatten().collect();
+        solve_lm(store, home, &engine, cfg, &tasks, round.number, opts, &mut summary).await?;
+        by_commit = BTreeMap::new();
+    }
     for ((repo, base_commit), tasks) in by_commit {
         let env = task_env(store, &engine, &repo, &base_commit, &opts.image, &opts.progress).await?;
         let mut worker = Worker::start(&engine, &env.image, &Limits::default(), &env.run_env()).await?;
@@ -179,9 +196,59 @@ pub async fn solve(store: &mut Store, home: &Path, opts: &SolveOptions) -> anyho
     Ok(summary)
 }
 
+/// The LM Solver's attempts, each saved as a result of the round as soon as it is graded.
+#[allow(clippy::too_many_arguments)]
+async fn solve_lm(
+    store: &mut Store,
+    home: &Path,
+    engine: &Engine,
+    cfg: &super::lm_solver::LmConfig,
+    tasks: &[Task],
+    round: u32,
+    opts: &SolveOptions,
+    summary: &mut SolveSummary,
+) -> anyhow::Result<()> {
+    let label = format!("round-{round}");
+    let mut save = |store: &mut Store, a: &super::lm_solver::LmAttempt| -> anyhow::Result<()> {
+        store.save_solve_result(&SolveResult {
+            task_id: a.task_id.clone(),
+            round,
+            solver: cfg.name.clone(),
+            report: a.report.clone(),
+            diff: a.patch.clone(),
+            trace_id: a.trace_id.clone(),
+            duration_ms: a.duration_ms,
+        })?;
+        Ok(())
+    };
+    let attempts = super::lm_solver::attempt_tasks_in(
+        store,
+        home,
+        engine,
+        cfg,
+        tasks,
+        &opts.progress,
+        &opts.image,
+        &label,
+        &mut save,
+    )
+    .await?;
+    for a in attempts {
+        summary.attempted += 1;
+        *summary.by_outcome.entry(a.report.outcome.as_str().to_string()).or_default() += 1;
+        if let Some(i) = a.resolved_sample {
+            *summary.resolved_at_sample.entry(i).or_default() += 1;
+        }
+        if let Some(note) = a.note {
+            summary.errors.insert(a.task_id, note);
+        }
+    }
+    Ok(())
+}
+
 /// The environment of the tasks' base commit: the stored one while its image exists (the
 /// repository may have moved on since the round), else the one for the repository's HEAD.
-async fn task_env(
+pub(crate) async fn task_env(
     store: &mut Store,
     engine: &Engine,
     repo: &str,
@@ -233,13 +300,14 @@ async fn solve_one(
             }
             Attempt { events: a.events, imported: a.imported, error: a.error }
         }
+        Solver::Lm(_) => anyhow::bail!("the LM Solver attempts its tasks through lm_solver::attempt_tasks_in"),
     };
     let error = attempt.error.clone();
     let diff = checkout.solver_diff()?;
     let combined = checkout.combined_patch(&diff)?;
     let origin = format!("solve:{}:round-{round}:{}", solver.name(), task.id);
     let (report, _) = grade::grade(worker, env, task, &diff, &combined, &origin).await?;
-    let trace = attempt_trace(task, solver, attempt, &diff, report.label(), &origin);
+    let trace = attempt_trace(task, solver.name(), attempt, &diff, report.label(), &origin);
     let instance = task_instance(task, env);
     // The grading labels this trace only: a report record would relabel every Solver's trace
     // of the task.
@@ -275,7 +343,14 @@ pub fn task_instance(task: &Task, env: &Environment) -> Instance {
     }
 }
 
-fn attempt_trace(task: &Task, solver: &Solver, attempt: Attempt, diff: &str, label: Label, origin: &str) -> Trace {
+pub(crate) fn attempt_trace(
+    task: &Task,
+    solver: &str,
+    attempt: Attempt,
+    diff: &str,
+    label: Label,
+    origin: &str,
+) -> Trace {
     let task_ref = TaskRef {
         instance_id: Some(task.id.clone()),
         repo: Some(task.repo.clone()),
@@ -294,9 +369,9 @@ fn attempt_trace(task: &Task, solver: &Solver, attempt: Attempt, diff: &str, lab
         None => Trace {
             id: String::new(),
             source: SourceFormat::Solver,
-            format_version: Some(format!("socratic-solve-{}", solver.name())),
+            format_version: Some(format!("socratic-solve-{solver}")),
             task: task_ref,
-            model: Some(solver.name().to_string()),
+            model: Some(solver.to_string()),
             events: attempt.events,
             final_patch,
             label,

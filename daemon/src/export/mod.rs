@@ -182,10 +182,12 @@ pub async fn export(
     selection: &Selection,
     out: &Path,
     images: &ImageOptions,
+    answer: crate::train::data::AnswerFormat,
 ) -> Result<ExportSummary> {
     let owner = crate::sandbox::owner_of_home(store.home());
     let selected = select(store, selection)?;
-    let tasks = prepare(store, &selected.tasks)?;
+    let mut tasks = prepare(store, &selected.tasks)?;
+    let mut skipped = selected.skipped;
     let mut built = Vec::new();
     let refs = match format {
         Format::Swebench => {
@@ -200,14 +202,19 @@ pub async fn export(
             built = harbor::export(&tasks, out, images, &owner).await?;
             Vec::new()
         }
-        Format::Sft => sft::write(&tasks, out).map(|()| Vec::new())?,
+        Format::Sft => {
+            let (written, left_out) = sft::write(&tasks, out, answer)?;
+            tasks.retain(|t| written.contains(&t.task.id));
+            skipped.extend(left_out);
+            Vec::new()
+        }
     };
     Ok(ExportSummary {
         format,
         out: out.display().to_string(),
         source: selected.source,
         exported: tasks.iter().map(|t| t.instance_id.clone()).collect(),
-        skipped: selected.skipped,
+        skipped,
         refs,
         images: built,
     })

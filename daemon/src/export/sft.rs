@@ -5,27 +5,34 @@
 //! one `ChatExample` per task (`crate::train::data::task_example`: system, user = problem
 //! statement, file, the anchored function as it reads in the bugged tree — read from the base
 //! commit's blob with the bug patch applied in memory — and the failing tests; assistant = the
-//! fix), and `OUT.jsonl` with one `{"id", "messages"}` object per line.
+//! fix), and `OUT.jsonl` with one `{"id", "messages"}` object per line. In the `line` answer
+//! format (`crate::train::data::AnswerFormat`) a task whose fix is not a one-line replacement
+//! in its anchored function is left out, with the reason.
 
-use super::{write_file, ExportTask, Result};
+use super::{write_file, ExportTask, Result, Skipped};
 use crate::diff::git::Repo;
-use crate::train::data::{bugged_function, task_example};
+use crate::train::data::{bugged_function_view, example, AnswerFormat};
 use crate::train::ChatExample;
 use std::collections::HashMap;
 use std::path::Path;
 
-/// The examples of `tasks` (a task whose repository or function cannot be read keeps the code
-/// of its hunks in the prompt instead).
-pub fn examples(tasks: &[ExportTask]) -> Vec<ChatExample> {
+/// The examples of `tasks` in the answer format, and the tasks left out (in `diff`, a task whose
+/// repository or function cannot be read keeps the code of its hunks in the prompt instead).
+pub fn examples(tasks: &[ExportTask], answer: AnswerFormat) -> (Vec<ChatExample>, Vec<Skipped>) {
     let mut repos: HashMap<&str, Option<Repo>> = HashMap::new();
-    tasks
-        .iter()
-        .map(|t| {
-            let repo = repos.entry(t.task.repo.as_str()).or_insert_with(|| Repo::open(Path::new(&t.task.repo)).ok());
-            let function = repo.as_ref().and_then(|r| bugged_function(r, &t.task));
-            task_example(&t.task, &t.fix, function.as_deref())
-        })
-        .collect()
+    let (mut out, mut skipped) = (Vec::new(), Vec::new());
+    for t in tasks {
+        let repo = repos.entry(t.task.repo.as_str()).or_insert_with(|| Repo::open(Path::new(&t.task.repo)).ok());
+        let function = repo.as_ref().and_then(|r| bugged_function_view(r, &t.task));
+        match example(&t.task, &t.fix, function.as_ref(), answer) {
+            Ok(e) => out.push(e),
+            Err(reason) => skipped.push(Skipped {
+                task_id: t.task.id.clone(),
+                reason: format!("--answer {}: {reason}", answer.as_str()),
+            }),
+        }
+    }
+    (out, skipped)
 }
 
 /// The JSON Lines text of `examples`.
@@ -33,9 +40,11 @@ pub fn jsonl(examples: &[ChatExample]) -> String {
     examples.iter().filter_map(|e| serde_json::to_string(e).ok()).map(|l| l + "\n").collect()
 }
 
-/// Write `out`.
-pub fn write(tasks: &[ExportTask], out: &Path) -> Result<()> {
-    write_file(out, jsonl(&examples(tasks)).as_bytes())
+/// Write `out`; returns the tasks left out and the ids written.
+pub fn write(tasks: &[ExportTask], out: &Path, answer: AnswerFormat) -> Result<(Vec<String>, Vec<Skipped>)> {
+    let (rows, skipped) = examples(tasks, answer);
+    write_file(out, jsonl(&rows).as_bytes())?;
+    Ok((rows.into_iter().map(|r| r.id).collect(), skipped))
 }
 
 #[cfg(test)]
@@ -46,7 +55,7 @@ mod tests {
     #[test]
     fn a_row_is_system_user_assistant_with_the_fix_as_target() {
         let t = export_task("t-abc");
-        let rows = examples(std::slice::from_ref(&t));
+        let (rows, _) = examples(std::slice::from_ref(&t), AnswerFormat::Diff);
         let line = jsonl(&rows);
         let v: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
         assert_eq!(v["id"], "t-abc");

@@ -6,7 +6,9 @@
 //! kernels), so `backward` reaches whichever weights the builder handed out as variables.
 //! Optionally, any linear layer carries a LoRA pair (`Adapters`, keyed by the layer's module
 //! path such as `model.layers.0.self_attn.q_proj`): y = x Wᵀ + b + scale · (x Aᵀ) Bᵀ, A r×in,
-//! B out×r; with B zero the output is the base layer's, bit for bit.
+//! B out×r; with B zero the output is the base layer's, bit for bit. `forward_cached` runs new
+//! positions after those a `KvCache` holds (generation); `forward`, the scoring and training
+//! path, is untouched by it.
 
 use super::config::Config;
 use candle_core::{DType, Device, Module, Result, Tensor, D};
@@ -119,6 +121,37 @@ impl Attention {
         self.o.forward(&out)
     }
 
+    /// As `forward` for `x` (T new positions after `cache`'s), keys and values appended to the
+    /// cache: attention covers the cached positions and the causal part of the new ones.
+    fn forward_cached(
+        &self,
+        x: &Tensor,
+        rope: &(Tensor, Tensor),
+        mask: Option<&Tensor>,
+        cache: &mut LayerCache,
+    ) -> Result<Tensor> {
+        let t = x.dim(0)?;
+        let split =
+            |y: Tensor, n: usize| -> Result<Tensor> { y.reshape((t, n, self.head_dim))?.transpose(0, 1)?.contiguous() };
+        let q = apply_rope(&split(self.q.forward(x)?, self.heads)?, rope)?;
+        let k = apply_rope(&split(self.k.forward(x)?, self.kv_heads)?, rope)?;
+        let v = split(self.v.forward(x)?, self.kv_heads)?;
+        let (k, v) = match cache.take() {
+            None => (k, v),
+            Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 1)?, Tensor::cat(&[&pv, &v], 1)?),
+        };
+        *cache = Some((k.clone(), v.clone()));
+        let (k, v) = (self.repeat_kv(k)?, self.repeat_kv(v)?);
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let mut scores = (q.matmul(&k.t()?)? * scale)?;
+        if let Some(mask) = mask {
+            scores = scores.broadcast_add(mask)?;
+        }
+        let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        let out = probs.matmul(&v)?.transpose(0, 1)?.reshape((t, self.heads * self.head_dim))?;
+        self.o.forward(&out)
+    }
+
     /// (kv_heads, T, d) -> (heads, T, d), each key/value head shared by a group of query heads.
     fn repeat_kv(&self, x: Tensor) -> Result<Tensor> {
         let rep = self.heads / self.kv_heads;
@@ -137,6 +170,26 @@ fn apply_rope(x: &Tensor, (cos, sin): &(Tensor, Tensor)) -> Result<Tensor> {
     let x2 = x.narrow(D::Minus1, d / 2, d / 2)?;
     let rotated = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
     x.broadcast_mul(cos)? + rotated.broadcast_mul(sin)?
+}
+
+/// One layer's cached keys and values, (kv_heads, positions, head_dim) each.
+type LayerCache = Option<(Tensor, Tensor)>;
+
+/// The keys and values of the positions a sequence has been through (`Llama::forward_cached`).
+pub struct KvCache {
+    layers: Vec<LayerCache>,
+    positions: usize,
+}
+
+impl KvCache {
+    /// Positions cached so far.
+    pub fn len(&self) -> usize {
+        self.positions
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.positions == 0
+    }
 }
 
 struct Mlp {
@@ -179,6 +232,17 @@ impl Block {
 
     fn forward(&self, x: &Tensor, rope: &(Tensor, Tensor), mask: &Tensor) -> Result<Tensor> {
         let x = (x + self.attn.forward(&self.norm1.forward(x)?, rope, mask)?)?;
+        &x + self.mlp.forward(&self.norm2.forward(&x)?)?
+    }
+
+    fn forward_cached(
+        &self,
+        x: &Tensor,
+        rope: &(Tensor, Tensor),
+        mask: Option<&Tensor>,
+        cache: &mut LayerCache,
+    ) -> Result<Tensor> {
+        let x = (x + self.attn.forward_cached(&self.norm1.forward(x)?, rope, mask, cache)?)?;
         &x + self.mlp.forward(&self.norm2.forward(&x)?)?
     }
 }
@@ -231,6 +295,34 @@ impl Llama {
         self.norm.forward(&x)
     }
 
+    /// An empty cache for `forward_cached`.
+    pub fn new_cache(&self) -> KvCache {
+        KvCache { layers: vec![None; self.blocks.len()], positions: 0 }
+    }
+
+    /// Final hidden states (T, hidden) of `ids` (T,), the positions after those `cache` holds;
+    /// their keys and values join the cache. Feeding a sequence in pieces gives the hidden
+    /// states `forward` gives for the whole (up to float rounding), without recomputing the
+    /// earlier positions. A failed call leaves the cache unusable.
+    pub fn forward_cached(&self, ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        let t = ids.dim(0)?;
+        let past = cache.positions;
+        let device = ids.device();
+        let (cos, sin) = rope_tables(past + t, self.config.head_dim, self.config.rope_theta, device)?;
+        let rope = (cos.narrow(0, past, t)?, sin.narrow(0, past, t)?);
+        let mask = if t > 1 { Some(causal_mask_after(past, t, device)?) } else { None };
+        let mut x = self.embed.forward(ids)?;
+        for (block, layer) in self.blocks.iter().zip(cache.layers.iter_mut()) {
+            x = block.forward_cached(&x, &rope, mask.as_ref(), layer)?;
+        }
+        cache.positions = past + t;
+        self.norm.forward(&x)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Next-token logits (N, vocab) from hidden states (N, hidden).
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
         hidden.matmul(&self.lm_head.t()?)
@@ -251,5 +343,13 @@ fn rope_tables(t: usize, head_dim: usize, theta: f64, device: &Device) -> Result
 fn causal_mask(t: usize, device: &Device) -> Result<Tensor> {
     let pos = Tensor::arange(0u32, t as u32, device)?;
     let future = pos.unsqueeze(0)?.broadcast_gt(&pos.unsqueeze(1)?)?;
+    future.to_dtype(DType::F32)? * -1e9
+}
+
+/// (T, past + T): query i (at position past + i) sees keys 0..=past + i.
+fn causal_mask_after(past: usize, t: usize, device: &Device) -> Result<Tensor> {
+    let keys = Tensor::arange(0u32, (past + t) as u32, device)?;
+    let queries = Tensor::arange(past as u32, (past + t) as u32, device)?;
+    let future = keys.unsqueeze(0)?.broadcast_gt(&queries.unsqueeze(1)?)?;
     future.to_dtype(DType::F32)? * -1e9
 }

@@ -12,14 +12,17 @@
 //! Only this module and `train` know candle: the rest of the crate sees plain `Vec<f32>` and
 //! strings. The device is chosen once (`Scorer::load`) and passed down. `Scorer::load_adapted`
 //! applies a LoRA adapter folder (`crate::train::peft`) to the decoder's linear layers.
+//! `generate::Generator` writes text with the same decoder (KV cache, greedy or sampled).
 
 pub mod config;
+pub mod generate;
 pub mod llama;
 pub mod sketch;
 pub mod text;
 mod tiny;
 
 pub use config::Config;
+pub use generate::{GenerateOptions, Generation, Generator, StopReason};
 pub use text::TaskText;
 pub use tiny::{write_tiny_model, TinySpec, RANDOM_WEIGHTS_MARKER};
 
@@ -432,6 +435,19 @@ pub fn read_model(dir: &Path, device: DeviceKind, max_len: usize) -> Result<Mode
         }
     }
     Ok(ModelFiles { config, tokenizer, tensors, model_hash: hex::encode(hasher.finalize()), device: dev })
+}
+
+/// The SHA-256 `read_model` computes for `dir` (config, tokenizer, weight files in order),
+/// without loading the weights.
+pub fn files_hash(dir: &Path) -> Result<String> {
+    let mut hasher = Sha256::new();
+    hasher.update(read_required(&dir.join("config.json"), "config.json (model configuration)")?);
+    hasher.update(read_required(&dir.join("tokenizer.json"), "tokenizer.json (Hugging Face tokenizer)")?);
+    for file in safetensors_files(dir)? {
+        let bytes = std::fs::read(&file).map_err(|source| ScoreError::Io { path: file.clone(), source })?;
+        hasher.update(&bytes);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// Prompt keeps its last tokens, target its first; at least one prompt token stays.

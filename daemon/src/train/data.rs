@@ -1,17 +1,25 @@
-//! Supervised fine-tuning examples: what a Solver sees, and the fix it should write.
+//! Supervised fine-tuning examples: what a Solver sees, and the fix it should write. The one
+//! prompt builder for training and for the LM Solver (`crate::engine::lm_solver`), so the two
+//! cannot drift.
 //!
 //! In: a curriculum task (its problem statement, file, the anchored function as it reads in
 //! the bugged tree, the failing tests' names, and its fix: the bug patch reversed by
-//! `crate::diff::reverse`); or chat JSON Lines rows (`{"messages": [{role, content}, ...]}`,
-//! what `socratic export --format sft` writes). Out: `ChatExample`s (system, user, assistant
-//! turns), and through a chat template and a tokenizer, token ids with the prompt length (the
-//! loss counts the target tokens only). Reading the bugged function is the only IO (git blobs
-//! through `crate::diff::git`).
+//! `crate::diff::reverse`), an `AnswerFormat`; or chat JSON Lines rows (`{"messages": [{role,
+//! content}, ...]}`, what `socratic export --format sft` writes). Out: `ChatExample`s (system,
+//! user, assistant turns), and through a chat template and a tokenizer, token ids with the
+//! prompt length (the loss counts the target tokens only). Reading the bugged function is the
+//! only IO (git blobs through `crate::diff::git`).
+//!
+//! Answer formats: `diff`, the fix as a unified diff; `line`, the function with one line marked
+//! `>>>` and the answer the whole corrected line (a small model can learn that; the caller turns
+//! it into a diff). In a `line` training example the marked line is the one the fix replaces;
+//! a task whose fix is not a one-line replacement has no `line` example (it is left out, with
+//! the reason). When solving, the marked line comes from fault localisation.
 
 use super::template::ChatTemplate;
 use super::{Result, TrainError};
 use crate::diff::git::Repo;
-use crate::diff::Patch;
+use crate::diff::{LineKind, Patch};
 use crate::model::Task;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -19,8 +27,99 @@ use std::path::Path;
 /// The system turn of every example.
 pub const SYSTEM: &str = "You are a software engineer fixing a bug in a Python repository. \
 Read the problem, the code and the failing tests, then answer with the fix as a unified diff.";
+/// The system turn of every `line` example.
+pub const SYSTEM_LINE: &str = "You are a software engineer fixing a bug in a Python repository. \
+Read the problem, the code and the failing tests, then answer with the marked line as it should read.";
 /// At most this many lines of the anchored function go into the prompt.
 pub const FUNCTION_LINES: usize = 120;
+
+/// How the Solver writes its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnswerFormat {
+    /// A unified diff of the fix (or the whole rewritten function).
+    Diff,
+    /// The replacement text of the one marked line.
+    #[default]
+    Line,
+}
+
+impl AnswerFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnswerFormat::Diff => "diff",
+            AnswerFormat::Line => "line",
+        }
+    }
+}
+
+impl std::str::FromStr for AnswerFormat {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "diff" => Ok(AnswerFormat::Diff),
+            "line" => Ok(AnswerFormat::Line),
+            other => Err(format!("unknown answer format '{other}' (line or diff)")),
+        }
+    }
+}
+
+/// The anchored function as the prompt shows it: its text from the `def` on, and the 1-based
+/// file line of its first line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionView {
+    pub code: String,
+    pub start_line: u32,
+}
+
+impl FunctionView {
+    /// 1-based file lines the function spans.
+    pub fn lines(&self) -> std::ops::RangeInclusive<u32> {
+        self.start_line..=self.start_line + self.code.lines().count().max(1) as u32 - 1
+    }
+
+    /// The text of a 1-based file line inside the function.
+    pub fn line(&self, line: u32) -> Option<&str> {
+        line.checked_sub(self.start_line).and_then(|i| self.code.lines().nth(i as usize))
+    }
+}
+
+/// A fix that replaces exactly one line of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineFix {
+    pub file: String,
+    /// 1-based, in the bugged file.
+    pub line: u32,
+    pub old: String,
+    pub new: String,
+}
+
+/// The fix as one replaced line, or why it is not one.
+pub fn single_line_fix(fix: &str) -> std::result::Result<LineFix, String> {
+    let patch = Patch::parse(fix).map_err(|e| format!("the fix does not parse: {e}"))?;
+    let [file] = patch.files.as_slice() else {
+        return Err(format!("the fix changes {} files, not one line", patch.files.len()));
+    };
+    let path = file.old_path().ok_or("the fix creates a file")?;
+    let (mut removed, mut added) = (Vec::new(), Vec::new());
+    for hunk in &file.hunks {
+        let mut old_line = hunk.old.start;
+        for l in &hunk.lines {
+            match l.kind {
+                LineKind::Removed => {
+                    removed.push((old_line, l.text.clone()));
+                    old_line += 1;
+                }
+                LineKind::Added => added.push(l.text.clone()),
+                LineKind::Context | LineKind::BlankContext => old_line += 1,
+            }
+        }
+    }
+    match (removed.as_slice(), added.as_slice()) {
+        ([(line, old)], [new]) => Ok(LineFix { file: path, line: *line, old: old.clone(), new: new.clone() }),
+        (r, a) => Err(format!("the fix removes {} and adds {} lines, not a one-line replacement", r.len(), a.len())),
+    }
+}
 
 /// One chat turn.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,9 +155,83 @@ impl Tokenized {
     }
 }
 
+/// The example of a task in an answer format, given its fix and the anchored function in the
+/// bugged tree; `Err`: why the task has no example in that format.
+pub fn example(
+    task: &Task,
+    fix: &str,
+    function: Option<&FunctionView>,
+    answer: AnswerFormat,
+) -> std::result::Result<ChatExample, String> {
+    match answer {
+        AnswerFormat::Diff => Ok(task_example(task, fix, function.map(|f| f.code.as_str()))),
+        AnswerFormat::Line => {
+            let line_fix = single_line_fix(fix)?;
+            let function = function.ok_or("the anchored function cannot be read from the bugged tree")?;
+            line_example(task, function, &line_fix)
+        }
+    }
+}
+
+/// The `line` example of a task whose fix replaces one line of its anchored function.
+pub fn line_example(task: &Task, function: &FunctionView, fix: &LineFix) -> std::result::Result<ChatExample, String> {
+    if fix.file != task.site.file {
+        return Err(format!("the fix changes {}, not the task's file {}", fix.file, task.site.file));
+    }
+    let mut messages = line_messages(task, function, fix.line)
+        .ok_or_else(|| format!("the fixed line {} is outside the anchored function `{}`", fix.line, task.enclosing))?;
+    messages.push(Message::new("assistant", &format!("{}\n", fix.new)));
+    Ok(ChatExample { id: task.id.clone(), messages })
+}
+
+/// The system and user turns of a `line` prompt: the function with the 1-based file line
+/// `marked` marked `>>>` (a window of `FUNCTION_LINES` around it), the failing tests, and the
+/// marked line's text last. `None` when the line is not in the function.
+pub fn line_messages(task: &Task, function: &FunctionView, marked: u32) -> Option<Vec<Message>> {
+    let text = function.line(marked)?;
+    let lines: Vec<&str> = function.code.lines().collect();
+    let at = (marked - function.start_line) as usize;
+    let first = at.saturating_sub(FUNCTION_LINES / 2).min(lines.len().saturating_sub(FUNCTION_LINES));
+    let shown: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(FUNCTION_LINES)
+        .map(|(i, l)| format!("{}{l}", if i == at { ">>> " } else { "    " }))
+        .collect();
+    let mut user = format!("Problem:\n{}\n\nFile: {}\n", task.problem_statement.trim(), task.site.file);
+    user.push_str(&format!(
+        "\nCode of `{}` (the line marked >>> is line {marked} of the file):\n```python\n{}\n```\n",
+        task.enclosing,
+        shown.join("\n")
+    ));
+    push_failing(&mut user, task);
+    user.push_str(&format!(
+        "\nWrite line {marked} as it should read (the whole line, with its indentation). It now reads:\n{text}"
+    ));
+    Some(vec![Message::new("system", SYSTEM_LINE), Message::new("user", &user)])
+}
+
+fn push_failing(user: &mut String, task: &Task) {
+    if !task.fail_to_pass.is_empty() {
+        user.push_str("\nFailing tests:\n");
+        for t in &task.fail_to_pass {
+            user.push_str(&format!("- {t}\n"));
+        }
+    }
+}
+
 /// The example of a task, given its fix and the anchored function's code in the bugged tree
 /// (`None`: the code the fix touches, from its hunks, stands in).
 pub fn task_example(task: &Task, fix: &str, function: Option<&str>) -> ChatExample {
+    let mut messages = diff_messages(task, fix, function);
+    messages.push(Message::new("assistant", fix));
+    ChatExample { id: task.id.clone(), messages }
+}
+
+/// The system and user turns of a `diff` prompt. `fix` is read only for the bugged code of its
+/// hunks, when `function` is `None`.
+pub fn diff_messages(task: &Task, fix: &str, function: Option<&str>) -> Vec<Message> {
     let statement = task.problem_statement.trim();
     let mut user = format!("Problem:\n{statement}\n\nFile: {}\n", task.site.file);
     match function {
@@ -72,22 +245,19 @@ pub fn task_example(task: &Task, fix: &str, function: Option<&str>) -> ChatExamp
             }
         }
     }
-    if !task.fail_to_pass.is_empty() {
-        user.push_str("\nFailing tests:\n");
-        for t in &task.fail_to_pass {
-            user.push_str(&format!("- {t}\n"));
-        }
-    }
+    push_failing(&mut user, task);
     user.push_str("\nWrite the fix as a unified diff.");
-    ChatExample {
-        id: task.id.clone(),
-        messages: vec![Message::new("system", SYSTEM), Message::new("user", &user), Message::new("assistant", fix)],
-    }
+    vec![Message::new("system", SYSTEM), Message::new("user", &user)]
 }
 
 /// The anchored function (the task's `enclosing` definition, else the innermost one holding the
 /// site) as it reads once the bug patch is applied to the file at the task's base commit.
 pub fn bugged_function(repo: &Repo, task: &Task) -> Option<String> {
+    bugged_function_view(repo, task).map(|f| f.code)
+}
+
+/// `bugged_function` with the file line it starts at.
+pub fn bugged_function_view(repo: &Repo, task: &Task) -> Option<FunctionView> {
     let clean = repo.blob_at(&task.base_commit, &task.site.file).ok()??;
     let clean = String::from_utf8(clean).ok()?;
     let patch = Patch::parse(&task.bug_patch).ok()?;
@@ -100,7 +270,8 @@ pub fn bugged_function(repo: &Repo, task: &Task) -> Option<String> {
         .iter()
         .find(|d| d.name == task.enclosing)
         .or_else(|| defs.iter().rfind(|d| d.start_line <= line && line <= d.end_line))?;
-    bugged.get(def.start_byte..def.end_byte).map(str::to_string)
+    let code = bugged.get(def.start_byte..def.end_byte)?.to_string();
+    Some(FunctionView { code, start_line: def.start_line as u32 + 1 })
 }
 
 /// Read chat JSON Lines: every non-blank line one object with `messages`; roles system / user /

@@ -1,0 +1,561 @@
+//! The LM Solver (`solve --solver lm`): a causal LM folder, optionally with a LoRA adapter,
+//! writes the fix; we apply it to the task's checkout and grade it in the task's container as
+//! every Solver is graded.
+//!
+//! In: the store, a home (checkouts under `<home>/solve/<label>/<solver name>/<task id>`), a
+//! Docker engine, an `LmConfig` and tasks. Out: one graded `LmAttempt` per task, each stored as a
+//! trace (prompt, completion, patch, grading; pass@k in its notes) with the task as an instance,
+//! so distillation and `rft` see it like any other Solver's.
+//!
+//! The prompt is the one `socratic train` trains on (`crate::train::data`), in the same answer
+//! format: `line` marks one line of the task's anchored function and the model writes that line
+//! corrected; `diff` shows the function and the model writes a unified diff (or the whole
+//! function rewritten). In `line`, the marked line is chosen by fault localisation: the suite
+//! runs once under coverage in the task's container, lines are ranked by Ochiai
+//! (`baseline::ochiai`), and the ranking is kept to the lines of the shown function; sample `i`
+//! of `--samples K` marks the `i`-th ranked line (wrapping around when the function has fewer),
+//! with seed `seed + i`. Samples are graded in order until one resolves the task (pass@k: the
+//! index of that sample); duplicate answers are not graded twice. A completion that does not
+//! parse into a change is graded `no-patch`, never an error. The attempt kept is the resolving
+//! sample's, else the first sample's.
+//!
+//! The Solver's name is `lm:<model hash 8>[+<adapter hash 8>]`, so an updated Solver's results
+//! never collide with the previous one's.
+
+use super::baseline::{self, CoverageRunner};
+use super::checkout::Checkout;
+use super::environment::ImageOptions;
+use super::grade;
+use super::progress::Progress;
+use super::solve::{attempt_trace, task_env, task_instance, Attempt};
+use crate::diff::git::Repo;
+use crate::diff::Patch;
+use crate::model::{Environment, EvalReport, Event, Outcome, Record, Task};
+use crate::sandbox::worker::Worker;
+use crate::sandbox::{Engine, Limits};
+use crate::score::{DeviceKind, GenerateOptions, Generator};
+use crate::store::Store;
+use crate::train::data::{self, AnswerFormat, FunctionView};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What the LM Solver runs and how it samples.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LmConfig {
+    /// Results are kept under this name (`solver_name`; `name_of` computes it from the files).
+    pub name: String,
+    pub model: PathBuf,
+    pub adapter: Option<PathBuf>,
+    pub answer: AnswerFormat,
+    /// Samples per task at most (pass@k).
+    pub samples: usize,
+    /// 0: greedy.
+    pub temperature: f64,
+    pub top_p: f64,
+    pub max_new_tokens: usize,
+    /// Prompt + answer tokens at most (the prompt keeps its end), as `train --max-len`.
+    pub max_len: usize,
+    pub seed: u64,
+    #[serde(serialize_with = "device_name")]
+    pub device: DeviceKind,
+}
+
+fn device_name<S: serde::Serializer>(d: &DeviceKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(d.as_str())
+}
+
+impl Default for LmConfig {
+    fn default() -> Self {
+        LmConfig {
+            name: String::new(),
+            model: PathBuf::new(),
+            adapter: None,
+            answer: AnswerFormat::default(),
+            samples: 1,
+            temperature: 0.0,
+            top_p: 1.0,
+            max_new_tokens: 256,
+            max_len: crate::score::DEFAULT_MAX_LEN,
+            seed: 0,
+            device: DeviceKind::Cpu,
+        }
+    }
+}
+
+/// One task's attempt by the LM Solver.
+#[derive(Debug, Clone, Serialize)]
+pub struct LmAttempt {
+    pub task_id: String,
+    pub resolved: bool,
+    /// The 0-based sample that resolved the task (pass@k with k = this + 1).
+    pub resolved_sample: Option<usize>,
+    /// Samples generated.
+    pub samples: usize,
+    pub report: EvalReport,
+    /// The kept sample's diff against the bugged tree (empty: no patch).
+    pub patch: String,
+    /// The kept sample's prompt and completion.
+    pub prompt: String,
+    pub completion: String,
+    pub trace_id: String,
+    pub duration_ms: u64,
+    /// Why no sample could be made (no failing test to localise from, ...).
+    pub note: Option<String>,
+}
+
+/// `lm:<model hash 8>[+<adapter hash 8>]`.
+pub fn solver_name(model_hash: &str, adapter_hash: Option<&str>) -> String {
+    let short = |h: &str| h.chars().take(8).collect::<String>();
+    match adapter_hash {
+        Some(a) => format!("lm:{}+{}", short(model_hash), short(a)),
+        None => format!("lm:{}", short(model_hash)),
+    }
+}
+
+/// The Solver name of a model folder and adapter folder, from their files' hashes (the same
+/// hashes `Generator::load` computes).
+pub fn name_of(model: &Path, adapter: Option<&Path>) -> anyhow::Result<String> {
+    let model_hash = crate::score::files_hash(model)?;
+    let adapter_hash = match adapter {
+        None => None,
+        Some(dir) => {
+            let read = |name: &str| {
+                std::fs::read(dir.join(name)).map_err(|e| anyhow::anyhow!("{}: {e}", dir.join(name).display()))
+            };
+            let (json, weights) = (read(crate::train::peft::CONFIG_FILE)?, read(crate::train::peft::WEIGHTS_FILE)?);
+            Some(crate::train::peft::hash(&json, &weights))
+        }
+    };
+    Ok(solver_name(&model_hash, adapter_hash.as_deref()))
+}
+
+/// Check the settings; errors name the flag.
+pub fn check(cfg: &LmConfig) -> anyhow::Result<()> {
+    if cfg.samples == 0 {
+        anyhow::bail!("--samples must be at least 1");
+    }
+    if !(cfg.temperature >= 0.0 && cfg.temperature.is_finite()) {
+        anyhow::bail!("--temperature {} must be 0 (greedy) or positive", cfg.temperature);
+    }
+    if !(cfg.top_p > 0.0 && cfg.top_p <= 1.0) {
+        anyhow::bail!("--top-p {} must be in (0, 1]", cfg.top_p);
+    }
+    if cfg.max_new_tokens == 0 {
+        anyhow::bail!("--max-new-tokens must be at least 1");
+    }
+    if cfg.max_len <= cfg.max_new_tokens {
+        anyhow::bail!("--max-len {} must exceed --max-new-tokens {}", cfg.max_len, cfg.max_new_tokens);
+    }
+    Ok(())
+}
+
+/// Attempt `tasks` (checkouts under `<home>/solve/lm-eval/`), environments as stored or built
+/// with default image options. Nothing is stored but traces and instances.
+pub async fn attempt_tasks(
+    store: &mut Store,
+    home: &Path,
+    engine: &Engine,
+    cfg: &LmConfig,
+    tasks: &[Task],
+    progress: &Progress,
+) -> anyhow::Result<Vec<LmAttempt>> {
+    attempt_tasks_in(store, home, engine, cfg, tasks, progress, &ImageOptions::default(), "lm-eval", &mut |_, _| Ok(()))
+        .await
+}
+
+/// `attempt_tasks` with the image options, the checkouts' folder label, and `each` called with
+/// every attempt as soon as it is graded and stored (the round path saves its result there).
+#[allow(clippy::too_many_arguments)]
+pub async fn attempt_tasks_in(
+    store: &mut Store,
+    home: &Path,
+    engine: &Engine,
+    cfg: &LmConfig,
+    tasks: &[Task],
+    progress: &Progress,
+    image: &ImageOptions,
+    label: &str,
+    each: &mut (dyn FnMut(&mut Store, &LmAttempt) -> anyhow::Result<()> + Send),
+) -> anyhow::Result<Vec<LmAttempt>> {
+    check(cfg)?;
+    let mut cfg = cfg.clone();
+    let generator = Generator::load(&cfg.model, cfg.adapter.as_deref(), cfg.device)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", cfg.model.display()))?;
+    if cfg.name.is_empty() {
+        cfg.name = solver_name(generator.base_hash(), generator.adapter_hash());
+    }
+    let mut by_commit: BTreeMap<(String, String), Vec<&Task>> = BTreeMap::new();
+    for t in tasks {
+        by_commit.entry((t.repo.clone(), t.base_commit.clone())).or_default().push(t);
+    }
+    let mut out = Vec::new();
+    for ((repo, base_commit), group) in by_commit {
+        let env = task_env(store, engine, &repo, &base_commit, image, progress).await?;
+        let mut worker = Worker::start(engine, &env.image, &Limits::default(), &env.run_env()).await?;
+        let coverage = match cfg.answer {
+            AnswerFormat::Line => match CoverageRunner::start(engine, &env).await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    let _ = worker.shutdown().await;
+                    return Err(e);
+                }
+            },
+            AnswerFormat::Diff => None,
+        };
+        let mut counter = progress.start(cfg.name.clone(), group.len() as u64);
+        let mut failure = None;
+        for task in group {
+            let folder = home.join("solve").join(label).join(&cfg.name).join(&task.id);
+            let tools = Tools { generator: &generator, coverage: coverage.as_ref(), env: &env };
+            match attempt_one(store, &mut worker, &tools, &cfg, task, &folder, label).await {
+                Ok(a) => {
+                    if let Err(e) = each(store, &a) {
+                        failure = Some(e);
+                        break;
+                    }
+                    out.push(a);
+                }
+                Err(e) => {
+                    failure = Some(e.context(format!("solving {}", task.id)));
+                    break;
+                }
+            }
+            counter.advance(None);
+        }
+        counter.finish();
+        if let Some(c) = coverage {
+            c.shutdown().await;
+        }
+        if let Err(e) = worker.shutdown().await {
+            tracing::warn!("removing the grading container: {e}");
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+    }
+    Ok(out)
+}
+
+struct Tools<'a> {
+    generator: &'a Generator,
+    coverage: Option<&'a CoverageRunner>,
+    env: &'a Environment,
+}
+
+/// One sample's prompt, completion and the file text it makes (`None`: unparsable).
+struct Sample {
+    prompt: String,
+    completion: String,
+    new_text: Option<String>,
+}
+
+/// A graded sample.
+struct Graded {
+    index: usize,
+    prompt: String,
+    completion: String,
+    diff: String,
+    report: EvalReport,
+}
+
+async fn attempt_one(
+    store: &mut Store,
+    worker: &mut Worker,
+    tools: &Tools<'_>,
+    cfg: &LmConfig,
+    task: &Task,
+    folder: &Path,
+    label: &str,
+) -> anyhow::Result<LmAttempt> {
+    let started = Instant::now();
+    let checkout = Checkout::create(task, &folder.join("repo"))?;
+    let function = Repo::open(Path::new(&task.repo)).ok().and_then(|r| data::bugged_function_view(&r, task));
+    let mut events = Vec::new();
+    let (marks, note) = match cfg.answer {
+        AnswerFormat::Line => marked_lines(&checkout, tools, task, function.as_ref(), &mut events).await?,
+        AnswerFormat::Diff => (vec![None], None),
+    };
+    let origin = format!("solve:{}:{label}:{}", cfg.name, task.id);
+    let file_text = checkout.read(&task.site.file).unwrap_or_default();
+    let mut graded: Vec<Graded> = Vec::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut resolved_sample = None;
+    let samples = if marks.is_empty() { 0 } else { cfg.samples };
+    for i in 0..samples {
+        let mark = marks[i % marks.len()];
+        let sample = sample(tools.generator, cfg, task, function.as_ref(), &file_text, mark, i)?;
+        events.push(Event::Message { role: "user".into(), text: sample.prompt.clone() });
+        events.push(Event::Message { role: "assistant".into(), text: sample.completion.clone() });
+        let (diff, combined) = match &sample.new_text {
+            Some(text) => {
+                checkout.write(&task.site.file, text)?;
+                let d = checkout.solver_diff()?;
+                let c = checkout.combined_patch(&d)?;
+                checkout.write(&task.site.file, &file_text)?;
+                (d, c)
+            }
+            None => (String::new(), String::new()),
+        };
+        let report = match seen.get(&diff) {
+            Some(&j) => graded[j].report.clone(),
+            None => {
+                let (report, _) = grade::grade(worker, tools.env, task, &diff, &combined, &origin).await?;
+                seen.insert(diff.clone(), graded.len());
+                report
+            }
+        };
+        events.push(Event::TestRun {
+            command: format!("grade sample {i}"),
+            exit_code: Some(if report.outcome == Outcome::Resolved { 0 } else { 1 }),
+            statuses: BTreeMap::new(),
+            output: format!(
+                "{}{}",
+                report.outcome.as_str(),
+                if sample.new_text.is_none() { " (the completion is no change)" } else { "" }
+            ),
+        });
+        let resolved = report.outcome == Outcome::Resolved;
+        graded.push(Graded { index: i, prompt: sample.prompt, completion: sample.completion, diff, report });
+        if resolved {
+            resolved_sample = Some(i);
+            break;
+        }
+    }
+    let kept = match resolved_sample {
+        Some(i) => graded.iter().find(|g| g.index == i),
+        None => graded.first(),
+    };
+    let (prompt, completion, diff, report) = match kept {
+        Some(g) => (g.prompt.clone(), g.completion.clone(), g.diff.clone(), g.report.clone()),
+        None => {
+            let (report, _) = grade::grade(worker, tools.env, task, "", "", &origin).await?;
+            (String::new(), String::new(), String::new(), report)
+        }
+    };
+    if !diff.is_empty() {
+        events.push(Event::Edit { path: Some(task.site.file.clone()), diff: diff.clone() });
+    }
+    let pass = match resolved_sample {
+        Some(i) => format!("resolved by sample {i} of {} (pass@{})", graded.len(), i + 1),
+        None => format!("not resolved in {} samples", graded.len()),
+    };
+    events.push(Event::Submit { note: Some(note.clone().map_or(pass.clone(), |n| format!("{pass}; {n}"))) });
+    let attempt = Attempt { events, imported: None, error: None };
+    let trace = attempt_trace(task, &cfg.name, attempt, &diff, report.label(), &origin);
+    store.insert_records(&[Record::Instance(task_instance(task, tools.env)), Record::Trace(trace.clone())])?;
+    Ok(LmAttempt {
+        task_id: task.id.clone(),
+        resolved: report.outcome == Outcome::Resolved,
+        resolved_sample,
+        samples: graded.len(),
+        report,
+        patch: diff,
+        prompt,
+        completion,
+        trace_id: trace.id,
+        duration_ms: started.elapsed().as_millis() as u64,
+        note,
+    })
+}
+
+/// The lines `line` samples mark, best first: the Ochiai ranking of the bugged run kept to the
+/// shown function's lines. Empty (with the reason) when there is nothing to mark.
+async fn marked_lines(
+    checkout: &Checkout,
+    tools: &Tools<'_>,
+    task: &Task,
+    function: Option<&FunctionView>,
+    events: &mut Vec<Event>,
+) -> anyhow::Result<(Vec<Option<u32>>, Option<String>)> {
+    let Some(function) = function else {
+        return Ok((vec![], Some("the anchored function cannot be read from the bugged tree".into())));
+    };
+    let coverage =
+        tools.coverage.ok_or_else(|| anyhow::anyhow!("the line answer format needs a coverage container"))?;
+    let spectrum = coverage.spectrum(&checkout.combined_patch("")?).await?;
+    events.push(Event::TestRun {
+        command: "python3 -m pytest --cov=. --cov-context=test".into(),
+        exit_code: Some(if spectrum.failing.is_empty() { 0 } else { 1 }),
+        statuses: spectrum.results.iter().map(|(t, r)| (t.clone(), r.status)).collect(),
+        output: format!("{} failing of {}", spectrum.failing.len(), spectrum.results.len()),
+    });
+    if spectrum.failing.is_empty() {
+        return Ok((vec![], Some("no failing test to localise from".into())));
+    }
+    let ranked = rank_in_function(&baseline::ochiai(&spectrum.coverage, &spectrum.failing), &task.site.file, function);
+    if ranked.is_empty() {
+        return Ok((vec![], Some(format!("no line of `{}` is executed by a failing test", task.enclosing))));
+    }
+    events.push(Event::Message {
+        role: "assistant".into(),
+        text: format!(
+            "lines to mark (Ochiai, in `{}`): {}",
+            task.enclosing,
+            ranked.iter().take(10).map(|l| l.to_string()).collect::<Vec<_>>().join(", ")
+        ),
+    });
+    Ok((ranked.into_iter().map(Some).collect(), None))
+}
+
+/// The ranked lines of `file` inside the function (blank lines never), best first.
+pub fn rank_in_function(suspects: &[baseline::Suspect], file: &str, function: &FunctionView) -> Vec<u32> {
+    let span = function.lines();
+    let mut out = Vec::new();
+    for s in suspects {
+        let blank = function.line(s.line).is_none_or(|l| l.trim().is_empty());
+        if s.file == file && span.contains(&s.line) && !blank && !out.contains(&s.line) {
+            out.push(s.line);
+        }
+    }
+    out
+}
+
+/// Generate sample `i` and turn its completion into the file's new text.
+fn sample(
+    generator: &Generator,
+    cfg: &LmConfig,
+    task: &Task,
+    function: Option<&FunctionView>,
+    file_text: &str,
+    mark: Option<u32>,
+    i: usize,
+) -> anyhow::Result<Sample> {
+    let messages = match (cfg.answer, mark, function) {
+        (AnswerFormat::Line, Some(line), Some(f)) => data::line_messages(task, f, line)
+            .ok_or_else(|| anyhow::anyhow!("line {line} is outside `{}`", task.enclosing))?,
+        _ => {
+            let fix = crate::diff::reverse(&task.bug_patch).unwrap_or_default();
+            data::diff_messages(task, &fix, function.map(|f| f.code.as_str()))
+        }
+    };
+    let prompt = generator.prompt_of(&messages).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let opts = GenerateOptions {
+        max_new_tokens: cfg.max_new_tokens,
+        temperature: cfg.temperature,
+        top_p: cfg.top_p,
+        seed: cfg.seed.wrapping_add(i as u64),
+        stop: match cfg.answer {
+            AnswerFormat::Line => vec!["\n".into()],
+            AnswerFormat::Diff => vec![],
+        },
+        max_len: cfg.max_len,
+    };
+    let generation = generator.generate(&prompt, &opts).map_err(|e| anyhow::anyhow!("generating: {e}"))?;
+    let completion = generation.text;
+    let new_text = match (cfg.answer, mark, function) {
+        (AnswerFormat::Line, Some(line), _) => line_answer(&completion, file_text, line),
+        _ => diff_answer(&completion, file_text, &task.site.file, function),
+    };
+    Ok(Sample { prompt, completion, new_text: new_text.filter(|t| t != file_text) })
+}
+
+/// The file with 1-based line `line` replaced by the answer's line. The answer is its first
+/// non-blank line outside code fences, a copied `>>> ` marker dropped; written without
+/// indentation, it takes the old line's. `None` when there is no such line.
+pub fn line_answer(completion: &str, file_text: &str, line: u32) -> Option<String> {
+    let answer = completion
+        .lines()
+        .map(|l| l.strip_prefix(">>> ").unwrap_or(l).trim_end())
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with("```"))?;
+    let lines: Vec<&str> = file_text.split_inclusive('\n').collect();
+    let old = lines.get(line.checked_sub(1)? as usize)?;
+    let (body, end) = match old.strip_suffix('\n') {
+        Some(b) => (b.strip_suffix('\r').unwrap_or(b), &old[b.len()..]),
+        None => (*old, ""),
+    };
+    let indent = &body[..body.len() - body.trim_start().len()];
+    let new_line = if answer.starts_with([' ', '\t']) { answer.to_string() } else { format!("{indent}{answer}") };
+    let mut out = String::with_capacity(file_text.len() + new_line.len());
+    for (i, l) in lines.iter().enumerate() {
+        if i + 1 == line as usize {
+            out.push_str(&new_line);
+            out.push_str(end);
+        } else {
+            out.push_str(l);
+        }
+    }
+    Some(out)
+}
+
+/// The file changed by a `diff` answer: a unified diff of `file` (fenced or not) applied to
+/// it, or the anchored function rewritten whole (a code block holding its `def`). `None` when
+/// the completion is neither.
+pub fn diff_answer(completion: &str, file_text: &str, file: &str, function: Option<&FunctionView>) -> Option<String> {
+    let body = fenced(completion).unwrap_or(completion);
+    if body.lines().any(|l| l.starts_with("@@")) {
+        let patch = Patch::parse(body).ok()?;
+        let fp = patch.files.iter().find(|f| f.old_path().as_deref() == Some(file))?;
+        return fp.apply(file_text).ok();
+    }
+    let function = function?;
+    let name = function.code.lines().next()?.split('(').next()?.trim();
+    if !body.lines().any(|l| l.trim_start().starts_with(name)) {
+        return None;
+    }
+    let at = file_text.find(&function.code)?;
+    let mut out = file_text[..at].to_string();
+    out.push_str(body.trim_end_matches('\n'));
+    out.push_str(&file_text[at + function.code.len()..]);
+    Some(out)
+}
+
+/// The body of the first fenced code block.
+fn fenced(text: &str) -> Option<&str> {
+    let start = text.find("```")?;
+    let after = &text[start + 3..];
+    let body_start = after.find('\n')? + 1;
+    let body = &after[body_start..];
+    let end = body.find("\n```").map_or(body.len(), |e| e + 1);
+    Some(&body[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_answer_replaces_the_marked_line_keeping_its_indentation() {
+        let file = "def f(a, b):\n    if a <= b:\n        return 1\n    return 0\n";
+        let want = "def f(a, b):\n    if a < b:\n        return 1\n    return 0\n";
+        assert_eq!(line_answer("    if a < b:", file, 2).as_deref(), Some(want));
+        assert_eq!(line_answer("if a < b:\nmore", file, 2).as_deref(), Some(want), "indentation restored");
+        assert_eq!(line_answer("```python\n>>>     if a < b:\n```", file, 2).as_deref(), Some(want));
+        assert_eq!(line_answer("   \n", file, 2), None, "blank");
+        assert_eq!(line_answer("x", file, 9), None, "outside the file");
+    }
+
+    #[test]
+    fn a_diff_answer_is_a_patch_or_the_function_rewritten() {
+        let file = "import os\n\ndef f(a, b):\n    return a <= b\n";
+        let function = FunctionView { code: "def f(a, b):\n    return a <= b".into(), start_line: 3 };
+        let want = "import os\n\ndef f(a, b):\n    return a < b\n";
+        let patch = "--- a/m.py\n+++ b/m.py\n@@ -3,2 +3,2 @@\n def f(a, b):\n-    return a <= b\n+    return a < b\n";
+        assert_eq!(diff_answer(patch, file, "m.py", Some(&function)).as_deref(), Some(want));
+        let fenced_patch = format!("Here:\n```diff\n{patch}```\n");
+        assert_eq!(diff_answer(&fenced_patch, file, "m.py", Some(&function)).as_deref(), Some(want));
+        let rewritten = "```python\ndef f(a, b):\n    return a < b\n```";
+        assert_eq!(diff_answer(rewritten, file, "m.py", Some(&function)).as_deref(), Some(want));
+        assert_eq!(diff_answer("no idea", file, "m.py", Some(&function)), None);
+        assert_eq!(diff_answer("@@ garbage", file, "m.py", Some(&function)), None);
+    }
+
+    #[test]
+    fn ranking_keeps_the_function_lines_in_order() {
+        let function = FunctionView { code: "def f():\n\n    x = 1\n    return x".into(), start_line: 10 };
+        let s = |file: &str, line: u32| baseline::Suspect { file: file.into(), line, score: 1.0, tests: vec![] };
+        let ranked = rank_in_function(
+            &[s("m.py", 3), s("m.py", 13), s("o.py", 12), s("m.py", 11), s("m.py", 12)],
+            "m.py",
+            &function,
+        );
+        assert_eq!(ranked, vec![13, 12], "blank line 11 and other files left out");
+    }
+
+    #[test]
+    fn names_carry_both_hashes() {
+        assert_eq!(solver_name("0123456789abcdef", None), "lm:01234567");
+        assert_eq!(solver_name("0123456789abcdef", Some("fedcba9876543210")), "lm:01234567+fedcba98");
+    }
+}
