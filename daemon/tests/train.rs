@@ -259,7 +259,10 @@ fn sft_export_and_training_on_a_round_and_scoring_with_the_adapter() {
     let dir = tempfile::tempdir().unwrap();
     let (home, kept) = curriculum_home(dir.path());
     let rows_path = dir.path().join("sft.jsonl");
-    let out = socratic(&home, &["export", "--format", "sft", rows_path.to_str().unwrap(), "--round", "1", "--answer", "diff", "--json"]);
+    let out = socratic(
+        &home,
+        &["export", "--format", "sft", rows_path.to_str().unwrap(), "--round", "1", "--answer", "diff", "--json"],
+    );
     assert_eq!(ok_json(&out)["exported"].as_array().unwrap().len(), 3);
     let text = std::fs::read_to_string(&rows_path).unwrap();
     let rows: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

@@ -108,7 +108,7 @@ pub fn run(home: &Path, cmd: ExperimentCmd) -> anyhow::Result<i32> {
 fn efficacy(home: &Path, args: EfficacyArgs) -> anyhow::Result<i32> {
     let opts = args.options()?;
     let mut store = Store::open(home)?;
-    let learner = LmLearner::new(opts.model.clone(), opts.device);
+    let learner = LmLearner::new(opts.model.clone(), home.to_path_buf(), opts.device);
     let (exp, runs) = runtime()?.block_on(run_efficacy(&mut store, home, &opts, &learner))?;
     print(&summarize(&exp, &runs), args.json)
 }

@@ -1,45 +1,62 @@
 //! The LM Solver as the experiment's [`Learner`]: LoRA training on candle (`crate::train`) and
 //! attempts graded by execution.
 //!
-//! In: a causal LM folder, a device, base `TrainOptions` (the length and seed are set per run).
-//! Out: adapters (PEFT folders) trained on tasks' examples (the task's statement, the bugged
-//! function, the failing tests; target = the fix), and per-task outcomes.
+//! In: a causal LM folder, a home, a device, an answer format (`line` by default: the prompt marks
+//! one line of the bugged function and the model writes it corrected), base `TrainOptions` (the
+//! length and seed are set per run). Out: adapters (PEFT folders) trained on tasks' examples
+//! (`crate::train::data::example`, the prompt the LM Solver answers), and per-task outcomes from
+//! `crate::engine::lm_solver::attempt_tasks` (greedy sample 0 for pass@1; samples graded in
+//! turn until one resolves for pass@k).
 
-use super::run::{Attempted, Learner, Trained};
+use super::run::{Attempted, Learner, TaskOutcome, Trained};
 use crate::diff::git::Repo;
+use crate::engine::lm_solver::{attempt_tasks, LmConfig};
+use crate::engine::progress::Progress;
 use crate::model::Task;
 use crate::score::DeviceKind;
 use crate::store::Store;
+use crate::train::data::AnswerFormat;
 use crate::train::{data, peft, Length, TrainOptions, Trainer};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-/// The LM Solver: a model folder, a device and the training settings every run shares.
+/// The LM Solver: a model folder, a device, the answer format, the training settings every run
+/// shares, and the home its attempts' checkouts go under.
 #[derive(Debug, Clone)]
 pub struct LmLearner {
     pub model: PathBuf,
+    pub home: PathBuf,
     pub device: DeviceKind,
+    pub answer: AnswerFormat,
+    /// New tokens per answer at most.
+    pub max_new_tokens: usize,
     /// Base settings: rank, learning rate, batch, maximum length (length and seed per run).
     pub options: TrainOptions,
 }
 
 impl LmLearner {
-    pub fn new(model: PathBuf, device: DeviceKind) -> LmLearner {
+    pub fn new(model: PathBuf, home: PathBuf, device: DeviceKind) -> LmLearner {
         let options = TrainOptions { batch: 4, max_len: 512, lr: 1e-3, checkpoint_every: 0, ..TrainOptions::default() };
-        LmLearner { model, device, options }
+        LmLearner { model, home, device, answer: AnswerFormat::Line, max_new_tokens: 64, options }
     }
 }
 
-/// The chat examples of `tasks`: the fix (reverse of the bug patch) as the answer.
-pub fn examples(tasks: &[Task]) -> anyhow::Result<Vec<data::ChatExample>> {
+/// The chat example of a task in the answer format (`line`: the marked line the fix replaces,
+/// answered with the line corrected), or why it has none.
+pub fn example(repo: Option<&Repo>, task: &Task, answer: AnswerFormat) -> Result<data::ChatExample, String> {
+    let fix = crate::diff::reverse(&task.bug_patch)
+        .map_err(|e| format!("its bug patch cannot be reversed into a fix: {e}"))?;
+    let function = repo.and_then(|r| data::bugged_function_view(r, task));
+    data::example(task, &fix, function.as_ref(), answer)
+}
+
+/// The chat examples of `tasks`; an error naming the first task without one.
+pub fn examples(tasks: &[Task], answer: AnswerFormat) -> anyhow::Result<Vec<data::ChatExample>> {
     let mut repos: HashMap<&str, Option<Repo>> = HashMap::new();
     let mut out = Vec::with_capacity(tasks.len());
     for t in tasks {
-        let fix = crate::diff::reverse(&t.bug_patch)
-            .map_err(|e| anyhow::anyhow!("task {}: its bug patch cannot be reversed into a fix: {e}", t.id))?;
         let repo = repos.entry(t.repo.as_str()).or_insert_with(|| Repo::open(Path::new(&t.repo)).ok());
-        let function = repo.as_ref().and_then(|r| data::bugged_function(r, t));
-        out.push(data::task_example(t, &fix, function.as_deref()));
+        out.push(example(repo.as_ref(), t, answer).map_err(|e| anyhow::anyhow!("task {}: {e}", t.id))?);
     }
     Ok(out)
 }
@@ -61,8 +78,8 @@ impl Learner for LmLearner {
             let loaded = peft::load(init, &trainer.config, &device)?;
             trainer.set_factors(&loaded.params)?;
         }
-        let data = trainer.tokenize(&examples(tasks)?)?;
-        let result = trainer.run(&data, None, false, &crate::engine::progress::Progress::none())?;
+        let data = trainer.tokenize(&examples(tasks, self.answer)?)?;
+        let result = trainer.run(&data, None, false, &Progress::none())?;
         let base = self.model.canonicalize().unwrap_or_else(|_| self.model.clone()).display().to_string();
         let adapter_hash = peft::save(out, &trainer.lora, &base)?;
         Ok(Trained {
@@ -76,15 +93,39 @@ impl Learner for LmLearner {
 
     async fn attempt(
         &self,
-        _store: &mut Store,
-        _adapter: &Path,
+        store: &mut Store,
+        adapter: &Path,
         tasks: &[Task],
-        _k: usize,
+        k: usize,
     ) -> anyhow::Result<BTreeMap<String, Attempted>> {
-        anyhow::bail!(
-            "attempting {} tasks needs the LM Solver (engine::lm_solver), which this build does not have",
-            tasks.len()
-        )
+        let engine = crate::engine::environment::connect(store).await?;
+        let cfg = LmConfig {
+            model: self.model.clone(),
+            adapter: Some(adapter.to_path_buf()),
+            answer: self.answer,
+            samples: k.max(1),
+            max_new_tokens: self.max_new_tokens,
+            max_len: self.options.max_len.max(self.max_new_tokens + 2),
+            device: self.device,
+            ..LmConfig::default()
+        };
+        let attempts = attempt_tasks(store, &self.home, &engine, &cfg, tasks, &Progress::none()).await?;
+        Ok(attempts
+            .into_iter()
+            .map(|a| {
+                let outcome = TaskOutcome {
+                    resolved: a.resolved_sample == Some(0),
+                    pass_at_k: if a.resolved { 1.0 } else { 0.0 },
+                };
+                let patch = (!a.patch.trim().is_empty()).then_some(a.patch);
+                (a.task_id, Attempted { outcome, patch })
+            })
+            .collect())
+    }
+
+    fn can_learn(&self, task: &Task) -> bool {
+        let repo = Repo::open(Path::new(&task.repo)).ok();
+        example(repo.as_ref(), task, self.answer).is_ok()
     }
 
     fn random_weights(&self) -> bool {

@@ -215,6 +215,9 @@ pub trait Learner {
     ) -> anyhow::Result<BTreeMap<String, Attempted>>;
     /// Whether the model's weights are random (its figures say nothing of learning).
     fn random_weights(&self) -> bool;
+    /// Whether the task has a training example in the Solver's answer format (the pool keeps
+    /// only such tasks, so every arm trains on exactly its budget).
+    fn can_learn(&self, task: &Task) -> bool;
 }
 
 /// The experiment these options name: the stored one (with these seeds and arms), else a new one.
@@ -298,7 +301,7 @@ pub async fn run_efficacy(
     while exp.stage != Stage::Done {
         opts.progress.message(format!("experiment {}: {}", exp.id, stage_name(exp.stage)));
         match exp.stage {
-            Stage::Pool => pool_step(store, &mut exp, opts).await?,
+            Stage::Pool => pool_step(store, &mut exp, opts, learner).await?,
             Stage::Split => split_step(store, &mut exp)?,
             Stage::Warmup => warmup_step(store, &dir, &mut exp, learner).await?,
             Stage::Distill => distill_step(store, &dir, &mut exp, opts, learner).await?,
@@ -335,7 +338,12 @@ fn next(s: Stage) -> Stage {
 
 /// Generate with every operator (untargeted) at the lines each clean suite executes, validate
 /// what has no verdict yet, and keep the valid ids: the round's own generation and validation.
-async fn pool_step(store: &mut Store, exp: &mut Experiment, opts: &EfficacyOptions) -> anyhow::Result<()> {
+async fn pool_step(
+    store: &mut Store,
+    exp: &mut Experiment,
+    opts: &EfficacyOptions,
+    learner: &impl Learner,
+) -> anyhow::Result<()> {
     let mut pool = Vec::new();
     for (path, _) in exp.inputs.repos.clone() {
         let path = PathBuf::from(path);
@@ -359,7 +367,15 @@ async fn pool_step(store: &mut Store, exp: &mut Experiment, opts: &EfficacyOptio
             crate::engine::validation::validate_and_record(store, &env, pending, &opts.validate, &opts.progress)
                 .await?;
         }
-        pool.extend(store.tasks_by_id(&ids)?.into_iter().filter(Task::is_usable).map(|t| t.id));
+        let valid: Vec<Task> = store.tasks_by_id(&ids)?.into_iter().filter(Task::is_usable).collect();
+        let learnable: Vec<String> = valid.iter().filter(|t| learner.can_learn(t)).map(|t| t.id.clone()).collect();
+        opts.progress.message(format!(
+            "{}: {} valid tasks, {} with an example in the Solver's answer format",
+            path.display(),
+            valid.len(),
+            learnable.len()
+        ));
+        pool.extend(learnable);
     }
     pool.sort();
     exp.pool = pool;
@@ -741,6 +757,9 @@ pub(crate) mod tests {
         fn random_weights(&self) -> bool {
             self.lm.random_weights()
         }
+        fn can_learn(&self, _task: &Task) -> bool {
+            true
+        }
     }
 
     /// `n` valid tasks of three operators, each at its own function of `m<i % 4>.py`, with a
@@ -772,8 +791,9 @@ pub(crate) mod tests {
         let mut opts = EfficacyOptions::new(vec![repo.clone()], model.clone());
         (opts.seeds, opts.budget, opts.steps, opts.warmup, opts.warmup_steps, opts.probe, opts.max_heldout) =
             (2, 4, 2, 4, 2, 6, 8);
-        let mut lm = LmLearner::new(model.clone(), DeviceKind::Cpu);
+        let mut lm = LmLearner::new(model.clone(), home.clone(), DeviceKind::Cpu);
         (lm.options.max_len, lm.options.batch, lm.options.lora.rank) = (96, 2, 4);
+        lm.answer = crate::train::data::AnswerFormat::Diff;
         let learner = RuleGraded { lm, trained: Cell::new(0), attempts: Cell::new(0) };
         // The pool step needs containers: store a validated pool and start at the split.
         let tasks = pool(&repo.canonicalize().unwrap(), 48);
