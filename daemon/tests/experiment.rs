@@ -49,8 +49,11 @@ fn args<'a>(repo: &'a str, model: &'a str) -> Vec<&'a str> {
     ]
 }
 
-/// The stored experiment (JSON) and its finished runs: (arm, seed) → (finished_at, run JSON).
-fn stored(home: &Path) -> Option<(Value, BTreeMap<(String, i64), (String, Value)>)> {
+/// Finished runs: (arm, seed) → (finished_at, run JSON).
+type Runs = BTreeMap<(String, i64), (String, Value)>;
+
+/// The stored experiment (JSON) and its finished runs.
+fn stored(home: &Path) -> Option<(Value, Runs)> {
     let conn = rusqlite::Connection::open(home.join("socratic.db")).ok()?;
     let exp: String = conn.query_row("SELECT json FROM experiments", [], |r| r.get(0)).ok()?;
     let mut stmt = conn.prepare("SELECT arm, seed, finished_at, json FROM experiment_arms").ok()?;

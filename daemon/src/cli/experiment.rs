@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 pub enum ExperimentCmd {
     /// Train each arm at the same budget from one warm-up adapter and compare them on a held-out
     /// set by execution (resumable: run the same command again after an interruption).
-    Efficacy(EfficacyArgs),
+    Efficacy(Box<EfficacyArgs>),
     /// Print a stored experiment's result (the latest when no id is given).
     Show {
         id: Option<String>,
@@ -100,7 +100,7 @@ impl EfficacyArgs {
 
 pub fn run(home: &Path, cmd: ExperimentCmd) -> anyhow::Result<i32> {
     match cmd {
-        ExperimentCmd::Efficacy(args) => efficacy(home, args),
+        ExperimentCmd::Efficacy(args) => efficacy(home, *args),
         ExperimentCmd::Show { id, json } => show(home, id.as_deref(), json),
     }
 }
