@@ -69,4 +69,34 @@ mod tests {
         assert_eq!(v["messages"][2]["content"], t.fix.as_str());
         assert!(t.fix.contains("+    return a < b"));
     }
+
+    #[test]
+    fn a_line_row_marks_the_fixed_line_and_answers_it_and_multi_line_fixes_are_left_out() {
+        use crate::train::data::{line_messages, single_line_fix, FunctionView};
+        let t = export_task("t-abc");
+        let fix = single_line_fix(&t.fix).unwrap();
+        assert_eq!(
+            (fix.file.as_str(), fix.line, fix.old.as_str(), fix.new.as_str()),
+            ("pkg/m.py", 2, "    return a <= b", "    return a < b")
+        );
+        // No repository: no function to show, so no line example.
+        let (rows, skipped) = examples(std::slice::from_ref(&t), AnswerFormat::Line);
+        assert!(rows.is_empty() && skipped[0].reason.contains("--answer line"), "{skipped:?}");
+        let function = FunctionView { code: "def f(a, b):\n    return a <= b".into(), start_line: 1 };
+        let row = crate::train::data::example(&t.task, &t.fix, Some(&function), AnswerFormat::Line).unwrap();
+        let user = &row.messages[1].content;
+        assert!(user.contains(">>>     return a <= b") && user.contains("    def f(a, b):"), "{user}");
+        assert!(user.ends_with("It now reads:\n    return a <= b"), "{user}");
+        assert!(!user.contains("a < b"), "the fix is not in the prompt: {user}");
+        assert_eq!(row.messages[2].content, "    return a < b\n");
+        // Solving builds the same turns for the same marked line.
+        assert_eq!(line_messages(&t.task, &function, 2).unwrap(), row.messages[..2].to_vec());
+        assert!(line_messages(&t.task, &function, 3).is_none(), "outside the function");
+        // A fix that adds a line is not a one-line replacement.
+        let added = "--- a/pkg/m.py\n+++ b/pkg/m.py\n@@ -1,2 +1,3 @@\n def f(a, b):\n+    a = a\n     return a < b\n";
+        let why = single_line_fix(added).unwrap_err();
+        assert!(why.contains("removes 0 and adds 1"), "{why}");
+        let err = crate::train::data::example(&t.task, added, Some(&function), AnswerFormat::Line).unwrap_err();
+        assert!(err.contains("not a one-line replacement"), "{err}");
+    }
 }

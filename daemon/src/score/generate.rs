@@ -335,6 +335,70 @@ fn pick(logits: &[f32], opts: &GenerateOptions, rng: &mut impl Rng) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::score::{write_tiny_model, TinySpec};
+
+    fn tiny(spec: TinySpec) -> (tempfile::TempDir, Generator) {
+        let dir = tempfile::tempdir().unwrap();
+        write_tiny_model(dir.path(), &spec).unwrap();
+        let g = Generator::load(dir.path(), None, DeviceKind::Cpu).unwrap();
+        (dir, g)
+    }
+
+    #[test]
+    fn cached_greedy_generation_is_the_full_forward_argmax_each_step() {
+        for spec in [TinySpec::default(), TinySpec { width: 64, kv_heads: Some(2), seed: 3, ..Default::default() }] {
+            let (_dir, g) = tiny(spec);
+            let ids = g.encode("def f(a, b):\n    return a <= b\n").unwrap();
+            let opts = GenerateOptions { max_new_tokens: 40, ..Default::default() };
+            let cached = g.generate_ids(&ids, &opts).unwrap();
+            assert_eq!(cached.stopped_by, StopReason::Length);
+            assert_eq!(cached.tokens.len(), 40);
+            assert_eq!(cached.tokens, g.greedy_uncached(&ids, 40).unwrap());
+            assert!(g.random_weights());
+        }
+    }
+
+    #[test]
+    fn a_sequence_fed_in_pieces_has_the_hidden_states_of_one_pass() {
+        let (_dir, g) = tiny(TinySpec::default());
+        let ids = g.encode("the quick brown fox jumps").unwrap();
+        let whole = g.model.forward(&Tensor::new(ids.as_slice(), &g.device).unwrap()).unwrap();
+        let mut cache = g.model.new_cache();
+        let mut parts = Vec::new();
+        for chunk in [&ids[..7], &ids[7..8], &ids[8..]] {
+            parts.push(g.model.forward_cached(&Tensor::new(chunk, &g.device).unwrap(), &mut cache).unwrap());
+        }
+        assert_eq!(cache.len(), ids.len());
+        let pieces = Tensor::cat(&parts, 0).unwrap();
+        let diff = (whole - pieces).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(diff < 1e-4, "max difference {diff}");
+    }
+
+    #[test]
+    fn sampling_is_seeded_and_stop_sequences_cut_the_text() {
+        let (_dir, g) = tiny(TinySpec::default());
+        let opts = |seed| GenerateOptions { max_new_tokens: 30, temperature: 1.0, seed, ..Default::default() };
+        let a = g.generate("Problem: x", &opts(1)).unwrap();
+        assert_eq!(a, g.generate("Problem: x", &opts(1)).unwrap(), "same seed, same output");
+        let b = g.generate("Problem: x", &opts(2)).unwrap();
+        assert_ne!(a.tokens, b.tokens, "different seeds differ at T=1");
+        // A stop sequence taken from what the model writes anyway ends generation there.
+        let greedy = g.generate("Problem: x", &GenerateOptions { max_new_tokens: 30, ..Default::default() }).unwrap();
+        let stop: String = greedy.text.chars().skip(3).take(2).collect();
+        let cut = g
+            .generate(
+                "Problem: x",
+                &GenerateOptions { max_new_tokens: 30, stop: vec![stop.clone()], ..Default::default() },
+            )
+            .unwrap();
+        assert_eq!(cut.stopped_by, StopReason::Stop(stop.clone()));
+        assert!(greedy.text.starts_with(&cut.text) && !cut.text.contains(&stop), "{cut:?} vs {greedy:?}");
+        assert!(cut.tokens.len() < 30);
+        // The prompt keeps its end within max_len.
+        let long = "x".repeat(500);
+        let fit = g.generate(&long, &GenerateOptions { max_new_tokens: 5, max_len: 64, ..Default::default() }).unwrap();
+        assert_eq!((fit.prompt_tokens, fit.tokens.len()), (59, 5));
+    }
 
     #[test]
     fn top_p_keeps_the_likely_tokens_and_greedy_is_argmax() {
