@@ -134,14 +134,14 @@ pub fn table(s: &Summary) -> String {
     };
     if !skills.is_empty() {
         out.push_str("\npass@1 per skill (held-out tasks)\n");
-        out.push_str(&format!("{:<28}", "skill"));
+        out.push_str(&format!("{:<34}", "skill"));
         for a in &s.arms {
             out.push_str(&format!(" {:>26}", a.arm));
         }
         out.push('\n');
         for skill in skills {
             let tasks = s.arms.iter().find_map(|a| a.per_skill.get(skill)).map_or(0, |i| i.tasks);
-            out.push_str(&format!("{:<28}", format!("{skill} ({tasks})")));
+            out.push_str(&format!("{:<34}", format!("{skill} ({tasks})")));
             for a in &s.arms {
                 out.push_str(&format!(" {:>26}", cell(a.per_skill.get(skill))));
             }
