@@ -14,9 +14,11 @@
 //! runs once under coverage in the task's container, lines are ranked by Ochiai
 //! (`baseline::ochiai`), and the ranking is kept to the lines of the shown function; sample `i`
 //! of `--samples K` marks the `i`-th ranked line (wrapping around when the function has fewer),
-//! with seed `seed + i`. Samples are graded in order until one resolves the task (pass@k: the
+//! with seed `seed + i`; its prompt is cut to `--max-len` exactly as training cut it (the answer
+//! taken to be as long as the marked line). Samples are graded in order until one resolves the task (pass@k: the
 //! index of that sample); duplicate answers are not graded twice. A completion that does not
-//! parse into a change is graded `no-patch`, never an error. The attempt kept is the resolving
+//! parse into a change, or whose change leaves the Python file unparsable, is no change: graded
+//! `no-patch`, never an error (and costs no container run). The attempt kept is the resolving
 //! sample's, else the first sample's.
 //!
 //! The Solver's name is `lm:<model hash 8>[+<adapter hash 8>]`, so an updated Solver's results
@@ -313,7 +315,7 @@ async fn attempt_one(
             output: format!(
                 "{}{}",
                 report.outcome.as_str(),
-                if sample.new_text.is_none() { " (the completion is no change)" } else { "" }
+                if sample.new_text.is_none() { " (the completion is no change, or does not parse)" } else { "" }
             ),
         });
         let resolved = report.outcome == Outcome::Resolved;
@@ -431,6 +433,19 @@ fn sample(
         }
     };
     let prompt = generator.prompt_of(&messages).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // A `line` prompt is cut as training cut it: its answer is about the marked line's length.
+    let stand_in = match (cfg.answer, mark, function) {
+        (AnswerFormat::Line, Some(line), Some(f)) => f.line(line).map(|l| format!("{l}\n")),
+        _ => None,
+    };
+    let (ids, max_len) = match stand_in {
+        Some(s) => {
+            let ids = generator.prompt_ids(&messages, &s, cfg.max_len).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let room = ids.len() + cfg.max_new_tokens;
+            (ids, room)
+        }
+        None => (generator.encode(&prompt).map_err(|e| anyhow::anyhow!("{e}"))?, cfg.max_len),
+    };
     let opts = GenerateOptions {
         max_new_tokens: cfg.max_new_tokens,
         temperature: cfg.temperature,
@@ -440,15 +455,17 @@ fn sample(
             AnswerFormat::Line => vec!["\n".into()],
             AnswerFormat::Diff => vec![],
         },
-        max_len: cfg.max_len,
+        max_len,
     };
-    let generation = generator.generate(&prompt, &opts).map_err(|e| anyhow::anyhow!("generating: {e}"))?;
+    let generation = generator.generate_ids(&ids, &opts).map_err(|e| anyhow::anyhow!("generating: {e}"))?;
     let completion = generation.text;
     let new_text = match (cfg.answer, mark, function) {
         (AnswerFormat::Line, Some(line), _) => line_answer(&completion, file_text, line),
         _ => diff_answer(&completion, file_text, &task.site.file, function),
     };
-    Ok(Sample { prompt, completion, new_text: new_text.filter(|t| t != file_text) })
+    let python = task.site.file.ends_with(".py");
+    let new_text = new_text.filter(|t| t != file_text && (!python || baseline::parses(t)));
+    Ok(Sample { prompt, completion, new_text })
 }
 
 /// The file with 1-based line `line` replaced by the answer's line. The answer is its first

@@ -159,6 +159,18 @@ impl Generator {
         Ok(prompt)
     }
 
+    /// The prompt token ids of a conversation exactly as training cuts them
+    /// (`crate::train::data::tokenize` with `max_len`), given a stand-in for the answer of
+    /// about its length: the prompt keeps its last `max_len - answer tokens`.
+    pub fn prompt_ids(&self, messages: &[Message], stand_in: &str, max_len: usize) -> Result<Vec<u32>> {
+        let mut full = messages.to_vec();
+        full.push(Message::new("assistant", stand_in));
+        let example = crate::train::ChatExample { id: String::new(), messages: full };
+        let t = crate::train::data::tokenize(&example, &self.template, &self.tokenizer, max_len)
+            .map_err(|e| ScoreError::Config(e.to_string()))?;
+        Ok(t.ids[..t.prompt_len].to_vec())
+    }
+
     /// Token ids of `text`, no special tokens added.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
         Ok(self.tokenizer.encode(text, false).map_err(|e| ScoreError::Tokenizer(e.to_string()))?.get_ids().to_vec())

@@ -101,23 +101,41 @@ pub fn single_line_fix(fix: &str) -> std::result::Result<LineFix, String> {
         return Err(format!("the fix changes {} files, not one line", patch.files.len()));
     };
     let path = file.old_path().ok_or("the fix creates a file")?;
-    let (mut removed, mut added) = (Vec::new(), Vec::new());
+    // (old line, removed text, the added text right after it) per change run.
+    let mut changes: Vec<(u32, Vec<String>, Vec<String>)> = Vec::new();
     for hunk in &file.hunks {
         let mut old_line = hunk.old.start;
+        let mut in_run = false;
         for l in &hunk.lines {
             match l.kind {
-                LineKind::Removed => {
-                    removed.push((old_line, l.text.clone()));
-                    old_line += 1;
+                LineKind::Removed | LineKind::Added => {
+                    if !in_run {
+                        changes.push((old_line, Vec::new(), Vec::new()));
+                        in_run = true;
+                    }
+                    let run = changes.last_mut().expect("a run was just started");
+                    if l.kind == LineKind::Removed {
+                        run.1.push(l.text.clone());
+                        old_line += 1;
+                    } else {
+                        run.2.push(l.text.clone());
+                    }
                 }
-                LineKind::Added => added.push(l.text.clone()),
-                LineKind::Context | LineKind::BlankContext => old_line += 1,
+                LineKind::Context | LineKind::BlankContext => {
+                    old_line += 1;
+                    in_run = false;
+                }
             }
         }
     }
-    match (removed.as_slice(), added.as_slice()) {
-        ([(line, old)], [new]) => Ok(LineFix { file: path, line: *line, old: old.clone(), new: new.clone() }),
-        (r, a) => Err(format!("the fix removes {} and adds {} lines, not a one-line replacement", r.len(), a.len())),
+    match changes.as_slice() {
+        [(line, old, new)] if old.len() == 1 && new.len() == 1 => {
+            Ok(LineFix { file: path, line: *line, old: old[0].clone(), new: new[0].clone() })
+        }
+        [(_, old, new)] => {
+            Err(format!("the fix removes {} and adds {} lines, not a one-line replacement", old.len(), new.len()))
+        }
+        runs => Err(format!("the fix changes {} places, not one line", runs.len())),
     }
 }
 
@@ -306,8 +324,8 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<ChatExample>> {
 }
 
 /// Tokenize an example: template split, prompt and target encoded apart (no added special
-/// tokens: the template holds them), truncated to `max_len` (the prompt keeps its end, the
-/// target its start).
+/// tokens: the template holds them), truncated to `max_len`: the prompt keeps its end, leaving
+/// room for the target or a quarter of `max_len`, whichever is more; the target keeps its start.
 pub fn tokenize(
     example: &ChatExample,
     template: &ChatTemplate,
@@ -318,7 +336,15 @@ pub fn tokenize(
     let enc = |s: &str| -> Result<Vec<u32>> {
         Ok(tokenizer.encode(s, false).map_err(|e| TrainError::Input(format!("tokenizer: {e}")))?.get_ids().to_vec())
     };
-    let (p, t) = (enc(&prompt)?, enc(&target)?);
+    let (mut p, t) = (enc(&prompt)?, enc(&target)?);
+    // The prompt leaves room for a quarter of `max_len` (or the whole target when longer): an
+    // answer of a few tokens more or less does not move where the prompt is cut, so a Solver
+    // that cannot know its answer's length sees the prompt training saw.
+    let reserve = t.len().max(max_len / 4);
+    if p.len() + reserve > max_len {
+        let keep = max_len.saturating_sub(reserve).max(1);
+        p.drain(..p.len().saturating_sub(keep));
+    }
     let (ids, prompt_len) = crate::score::truncate(p, t, max_len)
         .map_err(|_| TrainError::Input(format!("example {}: empty prompt or target", example.id)))?;
     Ok(Tokenized { id: example.id.clone(), ids, prompt_len })
