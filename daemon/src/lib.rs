@@ -28,6 +28,7 @@ pub mod cli;
 pub mod diff;
 pub mod engine;
 pub mod examples;
+pub mod experiment;
 pub mod export;
 pub mod lsp;
 pub mod model;

@@ -11,6 +11,7 @@ mod daemon;
 mod demo;
 mod env;
 mod evolve;
+mod experiment;
 mod export;
 mod lsp;
 mod progress;
@@ -91,6 +92,9 @@ pub enum Command {
     Train(train::TrainArgs),
     /// The closed loop: N rounds of round → solve → held-out evaluation → train (resumable).
     Evolve(evolve::EvolveArgs),
+    /// Does targeting help? Held-out efficacy experiments of the loop's arms at equal budget.
+    #[command(subcommand)]
+    Experiment(experiment::ExperimentCmd),
 }
 
 /// Where the store lives: `--home`, else `$SOCRATIC_HOME`, else `<XDG data dir>/socratic`.
@@ -175,6 +179,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Report(args) => report::run(&home, args),
         Command::Train(args) => train::run(&home, args),
         Command::Evolve(args) => evolve::run(&home, args),
+        Command::Experiment(cmd) => experiment::run(&home, cmd),
     }
 }
 

@@ -62,6 +62,7 @@ pub fn render(d: &ReportData) -> String {
     stages_section(&mut body, &d.rounds);
     evolve_section(&mut body, &d.evolve);
     training_section(&mut body, &d.training);
+    super::experiment::section(&mut body, &d.experiments);
     page(&body)
 }
 
@@ -485,6 +486,7 @@ mod tests {
                 seconds: 30.0,
                 tokens_per_second: 300.0,
             }],
+            experiments: vec![],
         }
     }
 

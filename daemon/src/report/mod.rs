@@ -14,6 +14,7 @@
 //! task has none). Training runs (`socratic train`) are listed oldest first with their loss
 //! per optimizer step.
 
+pub mod experiment;
 pub mod html;
 pub mod svg;
 
@@ -47,6 +48,8 @@ pub struct ReportData {
     pub evolve: Vec<EvolveRow>,
     /// Training runs, oldest first.
     pub training: Vec<TrainingRow>,
+    /// Stored efficacy experiments, oldest first.
+    pub experiments: Vec<crate::experiment::summary::Summary>,
 }
 
 /// One evolve run: per round, the Solver's adapter, its resolve rates on the round's
@@ -193,6 +196,7 @@ impl ReportData {
             && self.solve.is_empty()
             && self.evolve.is_empty()
             && self.training.is_empty()
+            && self.experiments.is_empty()
     }
 }
 
@@ -210,6 +214,7 @@ pub fn gather(store: &Store) -> Result<ReportData, StoreError> {
     );
     data.evolve = evolve_rows(store)?;
     data.training = training_rows(&store.training_runs()?);
+    data.experiments = experiments(store)?;
     Ok(data)
 }
 
@@ -257,6 +262,16 @@ pub fn text(d: &ReportData) -> String {
         }
     }
     out
+}
+
+/// Every stored efficacy experiment, summarized.
+fn experiments(store: &Store) -> Result<Vec<crate::experiment::summary::Summary>, StoreError> {
+    let mut out = Vec::new();
+    for exp in store.experiments::<crate::experiment::run::Experiment>()? {
+        let runs = store.experiment_arms(&exp.id)?;
+        out.push(crate::experiment::summary::summarize(&exp, &runs));
+    }
+    Ok(out)
 }
 
 /// The figures, from the stored records (pure).
@@ -349,6 +364,7 @@ pub fn build(
         tasks: tasks.len(),
         evolve: Vec::new(),
         training: Vec::new(),
+        experiments: Vec::new(),
     }
 }
 

@@ -170,6 +170,7 @@ const MIGRATIONS: &[Migration] = &[
      );
      CREATE INDEX training_runs_adapter ON training_runs(adapter_hash);",
     ),
+    // 11: evolve runs (settings, held-out set) and their per-round steps.
     Migration::Sql(
         "CREATE TABLE evolve_runs (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -187,6 +188,22 @@ const MIGRATIONS: &[Migration] = &[
         json TEXT NOT NULL,
         updated_at TEXT NOT NULL,
         PRIMARY KEY (run_id, round, step)
+     );",
+    ),
+    // 12: efficacy experiments (inputs, pool, split, warm-up, skills) and each finished arm × seed.
+    Migration::Sql(
+        "CREATE TABLE experiments (
+        id TEXT PRIMARY KEY,
+        json TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+     );
+     CREATE TABLE experiment_arms (
+        experiment TEXT NOT NULL,
+        arm TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        json TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        PRIMARY KEY (experiment, arm, seed)
      );",
     ),
 ];

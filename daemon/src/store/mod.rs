@@ -12,6 +12,7 @@
 //! wins a tie). Which report gave the label, and why the others did not, is kept beside it.
 
 mod evolve;
+mod experiments;
 pub mod labels;
 mod migrations;
 pub mod owner_only;

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The efficacy experiment on an NVIDIA GPU: the same experiment as bench/efficacy_cpu.sh (same
+# repositories, same answer format: the prompt marks the fault-localised line and the model
+# writes its replacement) on a larger model and pool, `--device cuda`. Builds nothing: pass a
+# binary built with `--features cuda`. The graded attempts need a Docker engine on the machine.
+#
+#   bench/efficacy_gpu.sh WORKDIR SOCRATIC_BINARY [MODEL_DIR]
+#
+# MODEL_DIR: a causal LM folder (config.json, model.safetensors, tokenizer.json), e.g. a small
+# pretrained Llama-architecture model; without it a random 8-layer, width-512 model is written
+# (its figures are labelled random). Sizes: EFFICACY_* variables as in bench/efficacy_cpu.sh,
+# with larger defaults here.
+set -euo pipefail
+work=${1:?usage: bench/efficacy_gpu.sh WORKDIR SOCRATIC_BINARY [MODEL_DIR]}
+socratic=$(realpath "${2:?usage: bench/efficacy_gpu.sh WORKDIR SOCRATIC_BINARY [MODEL_DIR]}")
+src=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+if [ -n "${3:-}" ]; then
+    ln -sfn "$(realpath "$3")" "$work/model"
+else
+    [ -f "$work/model/config.json" ] ||
+        "$socratic" model tiny "$work/model" --layers "${EFFICACY_LAYERS:-8}" --width "${EFFICACY_WIDTH:-512}" >/dev/null
+fi
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+export EFFICACY_SEEDS=${EFFICACY_SEEDS:-3}
+export EFFICACY_BUDGET=${EFFICACY_BUDGET:-128}
+export EFFICACY_STEPS=${EFFICACY_STEPS:-64}
+export EFFICACY_POOL=${EFFICACY_POOL:-300}
+export EFFICACY_HELDOUT=${EFFICACY_HELDOUT:-60}
+export EFFICACY_WARMUP=${EFFICACY_WARMUP:-256}
+export EFFICACY_WARMUP_STEPS=${EFFICACY_WARMUP_STEPS:-256}
+export EFFICACY_PROBE=${EFFICACY_PROBE:-60}
+export EFFICACY_K=${EFFICACY_K:-4}
+EFFICACY_DEVICE=cuda exec "$src/bench/efficacy_cpu.sh" "$work" "$socratic"
