@@ -29,7 +29,7 @@ use super::checkout::Checkout;
 use super::environment::ImageOptions;
 use super::grade;
 use super::progress::Progress;
-use super::solve::{attempt_trace, task_env, task_instance, Attempt};
+use super::solve::{attempt_trace, task_env, task_instance, wind_down, Attempt};
 use crate::diff::git::Repo;
 use crate::diff::Patch;
 use crate::model::{Environment, EvalReport, Event, Outcome, Record, Task};
@@ -232,16 +232,7 @@ pub async fn attempt_tasks_in(
             }
             counter.advance(None);
         }
-        counter.finish();
-        if let Some(c) = coverage {
-            c.shutdown().await;
-        }
-        if let Err(e) = worker.shutdown().await {
-            tracing::warn!("removing the grading container: {e}");
-        }
-        if let Some(e) = failure {
-            return Err(e);
-        }
+        wind_down(counter, coverage, worker, failure).await?;
     }
     Ok(out)
 }

@@ -172,16 +172,7 @@ pub async fn solve(store: &mut Store, home: &Path, opts: &SolveOptions) -> anyho
             }
             counter.advance(None);
         }
-        counter.finish();
-        if let Some(c) = coverage {
-            c.shutdown().await;
-        }
-        if let Err(e) = worker.shutdown().await {
-            tracing::warn!("removing the grading container: {e}");
-        }
-        if let Some(e) = failure {
-            return Err(e);
-        }
+        wind_down(counter, coverage, worker, failure).await?;
     }
     let results = store.solve_results_of(round.number, &solver)?;
     let ids: Vec<String> = results.iter().map(|r| r.task_id.clone()).collect();
@@ -409,16 +400,7 @@ pub async fn attempt_tasks(
             }
             counter.advance(None);
         }
-        counter.finish();
-        if let Some(c) = coverage {
-            c.shutdown().await;
-        }
-        if let Err(e) = worker.shutdown().await {
-            tracing::warn!("removing the grading container: {e}");
-        }
-        if let Some(e) = failure {
-            return Err(e);
-        }
+        wind_down(counter, coverage, worker, failure).await?;
     }
     Ok(tasks.iter().filter_map(|t| outcomes.remove(&t.id).map(|o| (t.id.clone(), o))).collect())
 }
@@ -439,6 +421,24 @@ pub fn task_instance(task: &Task, env: &Environment) -> Instance {
         image_name: Some(env.image.clone()),
         origin: format!("task {}", task.id),
     }
+}
+
+/// The end of one environment's group of attempts: close the progress counter, shut the
+/// coverage and grading containers down, then report the attempt that failed, if one did.
+pub(crate) async fn wind_down(
+    counter: super::progress::Counter,
+    coverage: Option<CoverageRunner>,
+    worker: Worker,
+    failure: Option<anyhow::Error>,
+) -> anyhow::Result<()> {
+    counter.finish();
+    if let Some(c) = coverage {
+        c.shutdown().await;
+    }
+    if let Err(e) = worker.shutdown().await {
+        tracing::warn!("removing the grading container: {e}");
+    }
+    failure.map_or(Ok(()), Err)
 }
 
 pub(crate) fn attempt_trace(

@@ -85,7 +85,7 @@ impl EvolveProgress {
 pub(crate) async fn run(session: &Session, args: &[Value]) -> Result<EvolveSummary> {
     let root = session.state().root.clone().ok_or_else(|| invalid("no workspace root"))?;
     let mut opts = evolve_options(&root, args).map_err(invalid)?;
-    let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let (events, received) = tokio::sync::mpsc::unbounded_channel();
     opts.progress = Progress::new(move |e| {
         let _ = events.send(e);
     });
@@ -95,42 +95,15 @@ pub(crate) async fn run(session: &Session, args: &[Value]) -> Result<EvolveSumma
         let mut store = crate::store::Store::open(&home)?;
         runtime.block_on(evolve(&mut store, &home, &opts))
     });
-    let ongoing = super::round::begin(session, "socratic: evolve").await;
-    let mut shown = EvolveProgress::default();
-    let report = |event: ProgressEvent, shown: &mut EvolveProgress| {
-        tracing::info!("{}", event.describe());
-        shown.update(&event)
-    };
-    let outcome = loop {
-        tokio::select! {
-            biased;
-            Some(event) = received.recv() => {
-                let (message, percentage) = report(event, &mut shown);
-                if let Some(p) = &ongoing {
-                    p.report_with_message(message, percentage).await;
-                }
-            }
-            outcome = &mut run => break outcome,
-        }
-    };
-    while let Ok(event) = received.try_recv() {
-        let (message, percentage) = report(event, &mut shown);
-        if let Some(p) = &ongoing {
-            p.report_with_message(message, percentage).await;
-        }
-    }
-    let _ = session.shared.reload();
-    session.shared.notify(super::state::Change::Tasks);
-    let failed = |e: String| invalid(format!("the evolve run did not finish: {e}"));
-    let summary = match outcome {
-        Ok(Ok(s)) => Ok(s),
-        Ok(Err(e)) => Err(failed(format!("{e:#}"))),
-        Err(e) => Err(failed(e.to_string())),
-    };
-    if let Some(p) = ongoing {
-        p.finish_with_message(if summary.is_ok() { "done" } else { "failed" }).await;
-    }
-    summary
+    super::round::forward_progress(
+        session,
+        "socratic: evolve",
+        "the evolve run",
+        received,
+        &mut run,
+        EvolveProgress::update,
+    )
+    .await
 }
 
 #[cfg(test)]

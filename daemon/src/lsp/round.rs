@@ -157,7 +157,7 @@ pub(crate) async fn run(session: &Session, args: &[Value]) -> Result<Round> {
     };
     let root = root.ok_or_else(|| invalid("no workspace root"))?;
     let mut opts = round_options(&root, init.as_ref(), args).map_err(invalid)?;
-    let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let (events, received) = tokio::sync::mpsc::unbounded_channel();
     opts.progress = Progress::new(move |e| {
         let _ = events.send(e);
     });
@@ -167,42 +167,57 @@ pub(crate) async fn run(session: &Session, args: &[Value]) -> Result<Round> {
         let mut store = crate::store::Store::open(&home)?;
         runtime.block_on(run_round(&mut store, &home, &opts))
     });
-    let ongoing = begin(session, "socratic: round").await;
-    let mut shown = RoundProgress::default();
-    let report = |event: ProgressEvent, shown: &mut RoundProgress| {
+    forward_progress(session, "socratic: round", "the round", received, &mut round, RoundProgress::update).await
+}
+
+/// Forward a long job's progress events as `$/progress` reports (titled `title`) and log lines
+/// while it runs on a blocking thread, then reload the shared state and say the job's outcome:
+/// its value, or an error naming `what` did not finish. `update` turns an event into the
+/// report's message and percentage.
+pub(super) async fn forward_progress<T, V: Default>(
+    session: &Session,
+    title: &str,
+    what: &str,
+    mut received: tokio::sync::mpsc::UnboundedReceiver<ProgressEvent>,
+    job: &mut tokio::task::JoinHandle<anyhow::Result<T>>,
+    update: fn(&mut V, &ProgressEvent) -> (String, u32),
+) -> Result<T> {
+    let ongoing = begin(session, title).await;
+    let mut shown = V::default();
+    let mut report = |event: ProgressEvent| {
         tracing::info!("{}", event.describe());
-        shown.update(&event)
+        update(&mut shown, &event)
     };
     let outcome = loop {
         tokio::select! {
             biased;
             Some(event) = received.recv() => {
-                let (message, percentage) = report(event, &mut shown);
+                let (message, percentage) = report(event);
                 if let Some(p) = &ongoing {
                     p.report_with_message(message, percentage).await;
                 }
             }
-            outcome = &mut round => break outcome,
+            outcome = &mut *job => break outcome,
         }
     };
     while let Ok(event) = received.try_recv() {
-        let (message, percentage) = report(event, &mut shown);
+        let (message, percentage) = report(event);
         if let Some(p) = &ongoing {
             p.report_with_message(message, percentage).await;
         }
     }
     let _ = session.shared.reload();
     session.shared.notify(super::state::Change::Tasks);
-    let failed = |e: String| invalid(format!("the round did not finish: {e}"));
-    let round = match outcome {
-        Ok(Ok(round)) => Ok(round),
+    let failed = |e: String| invalid(format!("{what} did not finish: {e}"));
+    let result = match outcome {
+        Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(failed(format!("{e:#}"))),
         Err(e) => Err(failed(e.to_string())),
     };
     if let Some(p) = ongoing {
-        p.finish_with_message(if round.is_ok() { "done" } else { "failed" }).await;
+        p.finish_with_message(if result.is_ok() { "done" } else { "failed" }).await;
     }
-    round
+    result
 }
 
 #[cfg(test)]
