@@ -528,11 +528,7 @@ fn train_into(
     let mut trainer =
         Trainer::load(&model, ctx.opts.device, options).map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
     if let Some((previous, _)) = current_adapter(store, ctx.run, ctx.index)? {
-        let device = trainer.lora.layers.first().map(|l| l.a.device().clone());
-        let device = device.ok_or_else(|| anyhow::anyhow!("the model has no layer to adapt"))?;
-        let loaded = peft::load(&previous, &trainer.config, &device)
-            .map_err(|e| anyhow::anyhow!("continuing {}: {e}", previous.display()))?;
-        trainer.set_factors(&loaded.params)?;
+        trainer.continue_from(&previous).map_err(|e| anyhow::anyhow!("continuing {}: {e}", previous.display()))?;
     }
     let data = trainer.tokenize(examples)?;
     let result = trainer.run(&data, Some(&partial), true, &ctx.opts.progress)?;

@@ -407,6 +407,12 @@ pub async fn attempt_tasks(
 
 /// The task as a benchmark instance: the fix is the reverse of the bug patch.
 pub fn task_instance(task: &Task, env: &Environment) -> Instance {
+    instance_of(task, grade::whole_suite(task, env).pass_to_pass, Some(env.image.clone()))
+}
+
+/// A task as an instance with the given PASS_TO_PASS and image: its fix is the reverse of its
+/// bug patch.
+pub(crate) fn instance_of(task: &Task, pass_to_pass: Vec<String>, image_name: Option<String>) -> Instance {
     Instance {
         instance_id: task.id.clone(),
         source: SourceFormat::Solver,
@@ -417,8 +423,8 @@ pub fn task_instance(task: &Task, env: &Environment) -> Instance {
         bug_patch: Some(task.bug_patch.clone()),
         test_patch: None,
         fail_to_pass: task.fail_to_pass.clone(),
-        pass_to_pass: grade::whole_suite(task, env).pass_to_pass,
-        image_name: Some(env.image.clone()),
+        pass_to_pass,
+        image_name,
         origin: format!("task {}", task.id),
     }
 }

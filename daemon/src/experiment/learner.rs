@@ -74,9 +74,7 @@ impl Learner for LmLearner {
         let mut trainer = Trainer::load(&self.model, self.device, options)
             .map_err(|e| anyhow::anyhow!("{}: {e}", self.model.display()))?;
         if let Some(init) = init {
-            let device = self.device.open().map_err(|e| anyhow::anyhow!("{e}"))?;
-            let loaded = peft::load(init, &trainer.config, &device)?;
-            trainer.set_factors(&loaded.params)?;
+            trainer.continue_from(init)?;
         }
         let data = trainer.tokenize(&examples(tasks, self.answer)?)?;
         let result = trainer.run(&data, None, false, &Progress::none())?;

@@ -535,26 +535,11 @@ fn probe_trace(task: &Task, attempted: Option<&Attempted>) -> crate::store::Stor
         (Some(_), false) => Outcome::Unresolved,
     };
     let label = Label { outcome, failure: None, reason: "graded in the task's container".into(), inferred: false };
-    let mut trace = crate::model::Trace {
-        id: String::new(),
-        source: crate::model::SourceFormat::Solver,
-        format_version: Some("socratic-experiment-probe".into()),
-        task: crate::model::TaskRef {
-            instance_id: Some(task.id.clone()),
-            repo: Some(task.repo.clone()),
-            base_commit: Some(task.base_commit.clone()),
-            problem_statement: Some(task.problem_statement.clone()),
-        },
-        model: Some("lm".into()),
-        events: vec![],
-        messages: Vec::new(),
-        final_patch: patch,
-        label: label.clone(),
-        cost_usd: None,
-        started_at: None,
-        ended_at: None,
-        origin: format!("experiment probe {}", task.id),
-    };
+    let attempt = crate::engine::solve::Attempt { events: vec![], imported: None, error: None };
+    let origin = format!("experiment probe {}", task.id);
+    let diff = patch.as_deref().unwrap_or("");
+    let mut trace = crate::engine::solve::attempt_trace(task, "lm", attempt, diff, label.clone(), &origin);
+    trace.format_version = Some("socratic-experiment-probe".into());
     trace.id = trace.compute_id();
     crate::store::StoredTrace {
         trace,
@@ -564,22 +549,9 @@ fn probe_trace(task: &Task, attempted: Option<&Attempted>) -> crate::store::Stor
     }
 }
 
-/// A probe task as an instance: its fix is the reverse of its bug patch.
+/// A probe task as an instance (its own PASS_TO_PASS and image; no environment at hand).
 fn probe_instance(task: &Task) -> crate::model::Instance {
-    crate::model::Instance {
-        instance_id: task.id.clone(),
-        source: crate::model::SourceFormat::Solver,
-        repo: Some(task.repo.clone()),
-        base_commit: Some(task.base_commit.clone()),
-        problem_statement: Some(task.problem_statement.clone()),
-        gold_patch: Some(crate::diff::reverse(&task.bug_patch).unwrap_or_default()),
-        bug_patch: Some(task.bug_patch.clone()),
-        test_patch: None,
-        fail_to_pass: task.fail_to_pass.clone(),
-        pass_to_pass: task.pass_to_pass.clone(),
-        image_name: task.image.clone(),
-        origin: format!("task {}", task.id),
-    }
+    crate::engine::solve::instance_of(task, task.pass_to_pass.clone(), task.image.clone())
 }
 
 /// Solver-gradient alignment rewards of `train` under the warm-up Solver: the cosine of each

@@ -159,6 +159,15 @@ impl Trainer {
         Ok(())
     }
 
+    /// Continue from an adapter folder: load it on the trainer's device and put its factors in
+    /// place of the fresh ones.
+    pub fn continue_from(&self, dir: &Path) -> Result<()> {
+        let device = self.lora.layers.first().map(|l| l.a.device().clone());
+        let device = device.ok_or_else(|| TrainError::Input("the model has no layer to adapt".into()))?;
+        let loaded = super::peft::load(dir, &self.config, &device)?;
+        self.set_factors(&loaded.params)
+    }
+
     /// Template and tokenizer applied to every example.
     pub fn tokenize(&self, examples: &[ChatExample]) -> Result<Vec<Tokenized>> {
         examples
