@@ -184,7 +184,7 @@ pub async fn build_env(engine: &Engine, repo: &Path, head: &str, cfg: &EnvConfig
             env_vars.push(format!("{var}={CA_PATH}"));
         }
     }
-    let limits = Limits { memory_bytes: 4 << 30, pids: 1024, nano_cpus: 2_000_000_000, network: true };
+    let limits = Limits { network: true, ..SUITE_LIMITS };
     let install = engine.start_container(&cfg.base_image, &limits, &env_vars).await?;
     let mut build = Build::new(engine, install, &image, env_vars);
     let result = prepare(&mut build, repo, cfg).await;
@@ -235,7 +235,7 @@ pub async fn build_env(engine: &Engine, repo: &Path, head: &str, cfg: &EnvConfig
 struct Build<'a> {
     engine: &'a Engine,
     install: Option<Container>,
-    /// Image name the snapshots are committed under (`<env image name>-build`).
+    /// Image name the snapshots are committed under (`<env image name>-build-<container id>`).
     snapshot_repo: String,
     snapshots: Vec<String>,
     /// Whether the install container changed since the last snapshot.
@@ -244,7 +244,7 @@ struct Build<'a> {
 }
 
 /// Limits of the containers the repository's tests run in while building: the build's memory,
-/// pids and CPUs, the network off.
+/// pids and CPUs, the network off (the install container has the same, the network on).
 const SUITE_LIMITS: Limits = Limits { memory_bytes: 4 << 30, pids: 1024, nano_cpus: 2_000_000_000, network: false };
 
 impl<'a> Build<'a> {
