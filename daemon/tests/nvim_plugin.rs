@@ -206,11 +206,16 @@ fn the_plugin_lists_accepts_and_rejects() {
     let round = rounds.last().expect("a round");
     assert_eq!((round.number, round.step), (1, RoundStep::Done), "{round:?}");
     assert!(!round.kept.is_empty(), "{round:?}");
-    assert_eq!(
-        str_of(&report, "round_message"),
-        format!("socratic: round 1: {} candidates, {} valid, {} kept", round.candidates, round.valid, round.kept.len()),
-        "{report}"
-    );
+    let counts = format!("round 1: {} candidates, {} valid, {} kept", round.candidates, round.valid, round.kept.len());
+    assert_eq!(str_of(&report, "round_message"), format!("socratic: {counts}"), "{report}");
+    // the round's $/progress as the plugin showed it: started, the select step, the real counts
+    let progress: Vec<&str> =
+        report["progress"].as_array().expect("progress").iter().filter_map(Value::as_str).collect();
+    assert_eq!(progress.first(), Some(&"socratic: round: started"), "{progress:?}");
+    assert_eq!(progress.last().copied(), Some(format!("socratic: round: {counts}").as_str()), "{progress:?}");
+    let select =
+        progress.iter().position(|m| m.starts_with("socratic: round: round 1: select")).expect("the select step");
+    assert!(select > 0 && select < progress.len() - 1, "{progress:?}");
 }
 
 #[test]

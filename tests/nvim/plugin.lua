@@ -126,4 +126,9 @@ end
 vim.cmd('SocraticRound')
 wait('round message', 60000, function() return round_message() ~= nil end)
 report.round_message = round_message()
+-- its progress, as the plugin showed it, in order
+wait('progress end', 10000, function()
+  return vim.iter(messages):any(function(m) return m:match('^socratic: round: round %d') ~= nil end)
+end)
+report.progress = vim.iter(messages):filter(function(m) return vim.startswith(m, 'socratic: round: ') end):totable()
 finish(true, 'plugin')

@@ -141,15 +141,9 @@ pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> R
         }
         EVOLVE => {
             let summary = super::evolve::run(session, &args).await?;
-            let shown = EvolveSummary::of(&summary);
-            let rate = shown.held_out_rate.map_or("-".to_string(), |r| format!("{:.0}%", r * 100.0));
-            let message = format!(
-                "socratic evolve run {}: {} rounds, held-out resolve rate {rate}",
-                shown.run,
-                shown.rounds.len()
-            );
+            let message = format!("socratic {}", super::evolve::finished_line(&summary));
             session.client.show_message(MessageType::INFO, message).await;
-            answer(&shown)
+            answer(&EvolveSummary::of(&summary))
         }
         START_ATTEMPT => answer(&super::attempt_run::start(session, &args).await?),
         RUN_ATTEMPT_TESTS => answer(&super::attempt_run::run_tests(session, &args).await?),

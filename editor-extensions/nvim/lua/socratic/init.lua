@@ -21,11 +21,50 @@ local function err_text(err)
   return type(err) == 'table' and (err.message or vim.inspect(err)) or tostring(err)
 end
 
+--- The text of one `$/progress` value of a work titled `title` (the server's titles are
+--- `socratic: round` / `socratic: evolve`): `socratic: round: started`,
+--- `socratic: round: validating: 2/4 (50%)`, `socratic: round: round 1: 40 candidates, …`. Pure.
+function M.progress_text(title, value)
+  if value.kind == 'begin' then
+    title = value.title or title
+    return title .. ': started', title
+  end
+  local pct = value.kind == 'report' and type(value.percentage) == 'number' and (' (%d%%)'):format(value.percentage) or ''
+  return ('%s: %s%s'):format(title or 'socratic', value.message or value.kind, pct), title
+end
+
+local progress_group = vim.api.nvim_create_augroup('socratic_progress', { clear = true })
+
+--- Show the server's `$/progress` (rounds, evolve runs): the start and the end as
+--- notifications, each step in between as a message too (level DEBUG), the latest in
+--- `statusline()`.
+local function show_progress()
+  vim.api.nvim_clear_autocmds({ group = progress_group })
+  local titles = {}
+  vim.api.nvim_create_autocmd('LspProgress', {
+    group = progress_group,
+    callback = function(ev)
+      local data = ev.data or {}
+      local c = data.client_id and vim.lsp.get_client_by_id(data.client_id)
+      local params = data.params or {}
+      if not c or c.name ~= client.name or type(params.value) ~= 'table' then return end
+      local token = tostring(params.token)
+      local text, title = M.progress_text(titles[token], params.value)
+      titles[token] = title
+      local kind = params.value.kind
+      client.state.progress = kind ~= 'end' and text or nil
+      if kind == 'end' then titles[token] = nil end
+      vim.notify(text, kind == 'report' and vim.log.levels.DEBUG or vim.log.levels.INFO)
+    end,
+  })
+end
+
 --- Start the client for Python buffers of a repository and install the recorders.
 ---@param opts table|nil
 function M.setup(opts)
   local merged = config.merge(opts)
   client.enable(merged)
+  show_progress()
   if merged.record_terminal then
     require('socratic.record').enable()
   else
@@ -95,9 +134,11 @@ function M.evolve(done)
   end)
 end
 
---- For 'statusline': the latest held-out resolve rate of an evolve run this session ran
+--- For 'statusline': what a running round or evolve run is doing, else the latest held-out
+--- resolve rate of an evolve run this session ran
 --- (`socratic: held-out 40%`), or '' before one.
 function M.statusline()
+  if client.state.progress then return client.state.progress end
   local part = protocol.held_out_status(client.state.evolve)
   return part == '' and '' or ('socratic: ' .. part)
 end
