@@ -188,12 +188,17 @@ impl Client {
     }
 
     pub async fn initialize(&mut self, root: &Path) -> Value {
+        self.initialize_with(root, json!({"diagnostics": {"show": "all", "perFunction": 0}})).await
+    }
+
+    pub async fn initialize_with(&mut self, root: &Path, options: Value) -> Value {
         let uri = format!("file://{}", root.display());
         let r = self
             .request(
                 "initialize",
                 json!({"processId": null, "rootUri": uri, "capabilities": {"window": {"workDoneProgress": true}},
-                       "workspaceFolders": [{"uri": uri, "name": "repo"}]}),
+                       "workspaceFolders": [{"uri": uri, "name": "repo"}],
+                       "initializationOptions": options}),
             )
             .await;
         self.notify("initialized", json!({})).await;
@@ -208,6 +213,12 @@ impl Client {
         .await;
         self.wait_for("textDocument/publishDiagnostics", |p| p["uri"] == uri).await
     }
+}
+
+/// The first line (0-based) a task's bug changes at its commit, inside its site.
+fn bug_line(t: &socratic::model::Task) -> usize {
+    let (first, _) = socratic::lsp::attempt::changed_old_lines(&t.bug_patch, &t.site.file).expect("a changed line");
+    (first as usize).max(t.site.start_line)
 }
 
 fn diags(published: &Value) -> Vec<Value> {
@@ -239,8 +250,9 @@ async fn diagnostics_hover_actions_and_commands() {
         assert_eq!(d["code"], json!(t.operator));
         let want = if t.stage == TaskStage::Valid { 3 } else { 4 };
         assert_eq!(d["severity"], want, "{d}");
-        assert_eq!(d["range"]["start"]["line"], json!(t.site.start_line), "{d}");
-        assert_eq!(d["range"]["start"]["character"], json!(t.site.start_col), "{d}");
+        // the lines the bug changes, inside the site
+        assert_eq!(d["range"]["start"]["line"], json!(bug_line(t)), "{d}");
+        assert!(d["range"]["end"]["line"].as_u64() <= Some(t.site.end_line as u64), "{d}");
     }
     assert!(ds.iter().any(|d| d["severity"] == 3));
 
@@ -267,6 +279,8 @@ async fn diagnostics_hover_actions_and_commands() {
         .map(|a| a["command"]["command"].as_str().unwrap_or(""))
         .collect();
     assert_eq!(cmds, ["socratic.accept", "socratic.reject", "socratic.startAttempt", "socratic.showPatch"]);
+    let title = actions["result"][0]["title"].as_str().unwrap_or("");
+    assert_eq!(title, format!("socratic: accept {} ({}) into the curriculum", task.id, task.operator));
     let patch =
         c.request("workspace/executeCommand", json!({"command": "socratic.showPatch", "arguments": [task.id]})).await;
     assert_eq!(result_as::<TaskPatch>(&patch).patch, task.bug_patch);
@@ -334,7 +348,7 @@ async fn anchors_follow_edits_and_deleted_sites_go_stale() {
     assert_eq!(ds.len(), tasks.len());
     for t in &tasks {
         let d = by_id(&ds, &t.id);
-        assert_eq!(d["range"]["start"]["line"], json!(t.site.start_line + 2), "{d}");
+        assert_eq!(d["range"]["start"]["line"], json!(bug_line(t) + 2), "{d}");
         assert!(!d["message"].as_str().unwrap_or("").starts_with("[stale]"), "{d}");
     }
 
@@ -660,7 +674,7 @@ async fn sites_are_found_again_when_the_file_differs_from_the_commit() {
     assert_eq!(ds.len(), tasks.len());
     for t in &tasks {
         let d = by_id(&ds, &t.id);
-        assert_eq!(d["range"]["start"]["line"], json!(t.site.start_line + 3), "{d}");
+        assert_eq!(d["range"]["start"]["line"], json!(bug_line(t) + 3), "{d}");
         assert!(!d["message"].as_str().unwrap_or("").starts_with("[stale]"), "{d}");
     }
 }
@@ -863,4 +877,49 @@ async fn big_documents_are_refused_or_parsed_aside_and_other_sessions_keep_answe
     assert!(diags(&published).is_empty());
     let answer = c.request("textDocument/hover", hover).await;
     assert!(answer["result"].is_null(), "no hover in a document we closed: {answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_the_curriculum_shows_at_most_two_per_function() {
+    let fx = Fixture::new();
+    let tasks: Vec<_> = fx.store().tasks().expect("tasks").into_iter().filter(|t| t.site.file == fx.file).collect();
+    let mut by_function = std::collections::BTreeMap::<&str, Vec<&socratic::model::Task>>::new();
+    for t in &tasks {
+        by_function.entry(t.enclosing.as_str()).or_default().push(t);
+    }
+    let (_, crowded) = by_function.iter().max_by_key(|(_, ts)| ts.len()).expect("a function");
+    assert!(crowded.len() >= 3, "the fixture needs a function with three tasks: {by_function:?}");
+    let mut store = fx.store();
+    for t in crowded.iter() {
+        store.set_decision(&t.id, Decision::Accepted).expect("accept");
+    }
+    let mut c = Client::start(fx.home.path());
+    c.initialize_with(&fx.root(), json!({})).await;
+    let uri = fx.uri(&fx.file);
+    let text = std::fs::read_to_string(fx.root().join(&fx.file)).expect("read");
+    let ds = diags(&c.open(&uri, &text).await);
+    assert_eq!(ds.len(), 2, "two of the accepted tasks of one function, nothing else: {ds:?}");
+    assert!(ds.iter().all(|d| crowded.iter().any(|t| d["data"] == json!(t.id))), "{ds:?}");
+    let r = c.request("workspace/executeCommand", json!({"command": "socratic.setDiagnostics"})).await;
+    assert_eq!(result_as::<protocol::DiagnosticSettings>(&r).per_function, 2);
+    let r = c
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "socratic.setDiagnostics", "arguments": [{"show": "all", "perFunction": 0}]}),
+        )
+        .await;
+    assert_eq!(r["result"], json!({"show": "all", "perFunction": 0}), "{r}");
+    let every = c
+        .wait_for("textDocument/publishDiagnostics", |p| {
+            p["diagnostics"].as_array().is_some_and(|d| d.len() == tasks.len())
+        })
+        .await;
+    assert_eq!(diags(&every).len(), tasks.len());
+    let r = c
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "socratic.setDiagnostics", "arguments": [{"show": "some"}]}),
+        )
+        .await;
+    assert!(r["error"]["message"].as_str().unwrap_or("").contains("socratic.setDiagnostics: argument 1"), "{r}");
 }

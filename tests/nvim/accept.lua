@@ -29,7 +29,9 @@ if env('STANDALONE', '0') == '1' then table.insert(cmd, '--standalone') end
 
 vim.cmd.edit(vim.fs.joinpath(repo, file))
 local buf = vim.api.nvim_get_current_buf()
-local client_id = vim.lsp.start({ name = 'socratic', cmd = cmd, root_dir = repo }, { bufnr = buf })
+-- every task of the file (the default shows the curriculum only, two per function)
+local init_options = { diagnostics = { show = 'all', perFunction = 0 } }
+local client_id = vim.lsp.start({ name = 'socratic', cmd = cmd, root_dir = repo, init_options = init_options }, { bufnr = buf })
 if not client_id then finish(false, 'vim.lsp.start failed') end
 
 local function ours()

@@ -43,7 +43,7 @@ vim.cmd('runtime! plugin/socratic.lua')
 local socratic = require('socratic')
 local state = require('socratic.client').state
 local tasks = require('socratic.tasks')
-socratic.setup({ binary = bin, home = home })
+socratic.setup({ binary = bin, home = home, diagnostics = { show = 'all', per_function = 0 } })
 
 vim.cmd.edit(vim.fs.joinpath(repo, file))
 local buf = vim.api.nvim_get_current_buf()

@@ -22,6 +22,10 @@ eq(config.server_cmd(o), { '/opt/socratic', '--home', '/h', 'lsp' }, 'server cmd
 eq(config.server_cmd(config.merge({ binary = '/opt/socratic', standalone = true })), { '/opt/socratic', 'lsp', '--standalone' }, 'standalone')
 eq(config.server_cmd(config.merge({ cmd = { 'x', 'y' } })), { 'x', 'y' }, 'cmd wins')
 eq(config.merge({}).filetypes, { 'python' }, 'default filetypes')
+eq(config.init_options(config.merge({})), { diagnostics = { show = 'curriculum', perFunction = 2 } }, 'default diagnostics')
+eq(config.init_options(config.merge({ diagnostics = { show = 'scored' } })).diagnostics, { show = 'scored', perFunction = 2 },
+  'diagnostics options merge')
+eq(pcall(config.merge, { diagnostics = { show = 'some' } }), false, 'a bad diagnostics.show refused')
 eq(pcall(config.merge, { bniary = 'x' }), false, 'unknown option refused')
 eq(pcall(config.merge, { standalone = 'yes' }), false, 'wrong type refused')
 eq(config.find_binary('/nonexistent/socratic'), nil, 'missing binary')

@@ -112,7 +112,7 @@ pub async fn run(repo: &Path, home: &Path, opens: usize, edits: usize) -> anyhow
     let (read, write) = tokio::io::split(client);
     let mut pipe = Pipe { write, read, buf: Vec::new() };
     let root_uri = format!("file://{}", root.display());
-    pipe.send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": null, "rootUri": root_uri, "capabilities": {}}})).await?;
+    pipe.send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": null, "rootUri": root_uri, "capabilities": {}, "initializationOptions": {"diagnostics": {"show": "all", "perFunction": 0}}}})).await?;
     pipe.until(|m| m["id"] == 1).await?;
     pipe.send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}})).await?;
     let uri = format!("file://{}", root.join(&file).display());

@@ -1,9 +1,10 @@
 //! `textDocument/codeAction`: accept, reject, start an attempt, show the patch — for each task
-//! diagnostic in the request (or each task whose site overlaps the range).
+//! diagnostic in the request (or each task whose site overlaps the range); titles name the task
+//! and its operator (`socratic: accept t-… (flip_comparison) into the curriculum`).
 
 use super::protocol::{ACCEPT, REJECT, SHOW_PATCH, START_ATTEMPT};
 use super::text::{offset_of, Pos};
-use super::{Session, SOURCE};
+use super::{view, Session, SOURCE};
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
@@ -37,6 +38,13 @@ pub(super) fn actions_for(task_id: &str, label: &str, diagnostic: Option<&Diagno
 pub(super) async fn handle(session: &Session, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
     let mut out = Vec::new();
     let mut seen = Vec::new();
+    let file = {
+        let st = session.state();
+        match (st.root.as_ref(), st.docs.get(&params.text_document.uri)) {
+            (Some(root), Some(doc)) => session.shared.file_tasks(root, &doc.rel),
+            _ => Default::default(),
+        }
+    };
     for d in &params.context.diagnostics {
         if d.source.as_deref() != Some(SOURCE) {
             continue;
@@ -44,7 +52,8 @@ pub(super) async fn handle(session: &Session, params: CodeActionParams) -> Resul
         if let Some(serde_json::Value::String(id)) = &d.data {
             if !seen.contains(id) {
                 seen.push(id.clone());
-                out.extend(actions_for(id, &super::view_label(d), Some(d)));
+                let label = file.task(id).map(view::action_label).unwrap_or_else(|| super::view_label(d));
+                out.extend(actions_for(id, &label, Some(d)));
             }
         }
     }
@@ -59,7 +68,7 @@ pub(super) async fn handle(session: &Session, params: CodeActionParams) -> Resul
                 let file = st.root.as_ref().map(|root| session.shared.file_tasks(root, &doc.rel)).unwrap_or_default();
                 for a in doc.anchors.iter().filter(|a| a.span.start <= e && s <= a.span.end) {
                     if let Some(task) = file.task(&a.task_id) {
-                        out.extend(actions_for(&task.id, &super::view::code(task), None));
+                        out.extend(actions_for(&task.id, &view::action_label(task), None));
                     }
                 }
             }

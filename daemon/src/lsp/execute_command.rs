@@ -157,6 +157,20 @@ pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> R
             answer(&finished)
         }
         ABANDON_ATTEMPT => answer(&super::attempt_run::abandon(session, &args).await?),
+        SET_DIAGNOSTICS => {
+            let options = protocol::optional::<protocol::DiagnosticOptions>(SET_DIAGNOSTICS, &args).map_err(invalid)?;
+            let settings = {
+                let mut st = session.state();
+                if let Some(o) = &options {
+                    st.diagnostics = st.diagnostics.with(o);
+                }
+                st.diagnostics
+            };
+            if options.is_some() {
+                session.republish_all().await;
+            }
+            answer(&settings)
+        }
         TASKS => super::tasks::handle(session, &args).await,
         other => Err(invalid(format!("unknown command '{other}'"))),
     }

@@ -1,5 +1,6 @@
-//! `initialize`: remember the repository root and the editor's round options
-//! (`initializationOptions.round`), refresh the task snapshot, announce capabilities.
+//! `initialize`: remember the repository root, the editor's round options
+//! (`initializationOptions.round`) and diagnostic settings (`initializationOptions.diagnostics`:
+//! `{show, perFunction}`), refresh the task snapshot, announce capabilities.
 
 use super::state::canonical;
 use super::{Session, COMMANDS};
@@ -23,10 +24,20 @@ pub(super) async fn handle(session: &Session, params: InitializeParams) -> Resul
         root_of(&params).map(|r| crate::anchor::repo_root(&r).map(|r| canonical(&r)).unwrap_or_else(|_| canonical(&r)));
     tracing::info!("initialize: root {:?}", root);
     let round_options = params.initialization_options.as_ref().and_then(|o| o.get("round")).cloned();
+    let diagnostics = params.initialization_options.as_ref().and_then(|o| o.get("diagnostics")).cloned();
+    let diagnostics = match diagnostics.map(serde_json::from_value::<super::protocol::DiagnosticOptions>) {
+        None => Default::default(),
+        Some(Ok(o)) => super::protocol::DiagnosticSettings::default().with(&o),
+        Some(Err(e)) => {
+            session.warn(format!("socratic: initializationOptions.diagnostics: {e}; using the defaults")).await;
+            Default::default()
+        }
+    };
     {
         let mut st = session.state();
         st.root = root;
         st.round_options = round_options;
+        st.diagnostics = diagnostics;
     }
     let shared = session.shared.clone();
     if let Ok(Err(e)) = tokio::task::spawn_blocking(move || shared.reload()).await {

@@ -80,6 +80,9 @@ pub(crate) struct SessionState {
     pub attempt_docs: HashMap<Uri, AttemptDoc>,
     /// `initializationOptions.round`: the editor's round options (see [`round`]).
     pub round_options: Option<serde_json::Value>,
+    /// Which tasks show as diagnostics (`initializationOptions.diagnostics`,
+    /// `socratic.setDiagnostics`).
+    pub diagnostics: protocol::DiagnosticSettings,
 }
 
 /// One editor connection.
@@ -108,7 +111,8 @@ impl Session {
             match st.docs.get(uri) {
                 Some(doc) => {
                     let file = st.root.as_ref().map(|root| self.shared.file_tasks(root, &doc.rel)).unwrap_or_default();
-                    (diagnostics::of(doc, &file, st.root.as_deref()), Some(doc.version))
+                    let locate = |test: &str| st.root.as_ref().and_then(|root| self.shared.test_location(root, test));
+                    (diagnostics::of(doc, &file, st.root.as_deref(), st.diagnostics, &locate), Some(doc.version))
                 }
                 None => (Vec::new(), None),
             }

@@ -43,6 +43,9 @@ pub const FINISH_ATTEMPT: &str = "socratic.finishAttempt";
 pub const ABANDON_ATTEMPT: &str = "socratic.abandonAttempt";
 /// The task list: `[] | [TaskListArguments]` → [`TaskList`].
 pub const TASKS: &str = "socratic.tasks";
+/// Which tasks this editor's diagnostics show: `[] | [DiagnosticOptions]` →
+/// [`DiagnosticSettings`] (no argument: the settings in effect).
+pub const SET_DIAGNOSTICS: &str = "socratic.setDiagnostics";
 /// Run (or resume) an evolve run on the workspace: `[] | [EvolveArguments]` → [`EvolveSummary`].
 pub const EVOLVE: &str = "socratic.evolve";
 
@@ -59,6 +62,7 @@ pub const COMMANDS: &[&str] = &[
     ABANDON_ATTEMPT,
     TASKS,
     EVOLVE,
+    SET_DIAGNOSTICS,
 ];
 
 /// The notification an editor sends for something that happened during an attempt:
@@ -286,6 +290,60 @@ impl EvolveSummary {
 
 impl Argument for RoundArguments {
     const WHAT: &'static str = "round options ({budget, keep, seed, maxSkillShare, model, reference, workers})";
+}
+
+/// Which tasks show as diagnostics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DiagnosticShow {
+    /// The curriculum: tasks a round kept, and tasks the user accepted.
+    #[default]
+    Curriculum,
+    /// Every scored task too.
+    Scored,
+    /// Every task but rejected and invalid ones.
+    All,
+}
+
+/// `initializationOptions.diagnostics` and the argument of `socratic.setDiagnostics`; each one
+/// left out keeps its value (at first: `curriculum`, 2).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DiagnosticOptions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub show: Option<DiagnosticShow>,
+    /// At most this many diagnostics per function (0: no limit); the rest are in the task list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_function: Option<usize>,
+}
+
+impl Argument for DiagnosticOptions {
+    const WHAT: &'static str = "diagnostic options ({show: \"curriculum\" | \"scored\" | \"all\", perFunction})";
+}
+
+/// The diagnostic settings in effect in this editor (`socratic.setDiagnostics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DiagnosticSettings {
+    pub show: DiagnosticShow,
+    /// At most this many per function (0: no limit).
+    pub per_function: usize,
+}
+
+impl Default for DiagnosticSettings {
+    fn default() -> Self {
+        DiagnosticSettings { show: DiagnosticShow::Curriculum, per_function: 2 }
+    }
+}
+
+impl DiagnosticSettings {
+    /// These settings with the options given applied.
+    pub fn with(self, o: &DiagnosticOptions) -> DiagnosticSettings {
+        DiagnosticSettings {
+            show: o.show.unwrap_or(self.show),
+            per_function: o.per_function.unwrap_or(self.per_function),
+        }
+    }
 }
 
 /// Options of `socratic.tasks`.
@@ -647,6 +705,11 @@ pub fn examples() -> Vec<(&'static str, Value)> {
         ("RoundArguments", value(&RoundArguments { budget: Some(20), keep: Some(5), ..Default::default() })),
         ("TaskListArguments", value(&TaskListArguments { all: true })),
         (
+            "DiagnosticOptions",
+            value(&DiagnosticOptions { show: Some(DiagnosticShow::Scored), per_function: Some(3) }),
+        ),
+        ("DiagnosticSettings", value(&DiagnosticSettings::default())),
+        (
             "EditorEvent",
             value(&EditorEvent {
                 kind: EditorEventKind::TestRun,
@@ -816,6 +879,12 @@ pub fn schema() -> Value {
             writes.subschema_for::<AttemptAbandoned>(),
         ),
         (
+            SET_DIAGNOSTICS,
+            "Which tasks this editor's diagnostics show (no argument: the settings in effect).",
+            Arity::Optional(reads.subschema_for::<DiagnosticOptions>()),
+            writes.subschema_for::<DiagnosticSettings>(),
+        ),
+        (
             TASKS,
             "The tasks of the workspace (or of every repository), as editors list them.",
             Arity::Optional(reads.subschema_for::<TaskListArguments>()),
@@ -856,8 +925,9 @@ pub fn schema() -> Value {
     }
     let mut definitions = reads.take_definitions(true);
     for (name, def) in writes.take_definitions(true) {
-        let clash = definitions.insert(name.clone(), def);
-        debug_assert!(clash.is_none(), "{name} is both an argument and a result type");
+        // a type both read and written (an enum of words) must have one schema
+        let clash = definitions.insert(name.clone(), def.clone());
+        debug_assert!(clash.is_none_or(|c| c == def), "{name} is both an argument and a result type");
     }
     for (name, example) in examples() {
         if let Some(Value::Object(def)) = definitions.get_mut(name) {

@@ -34,6 +34,8 @@ pub enum Change {
 pub struct FileTasks {
     pub tasks: Vec<Task>,
     pub verdicts: HashMap<String, Verdict>,
+    /// Of those, the ones a round kept (the curriculum, with the accepted ones).
+    pub kept: std::collections::HashSet<String>,
 }
 
 impl FileTasks {
@@ -61,6 +63,10 @@ pub struct Shared {
     blobs: Mutex<HashMap<BlobKey, Option<Arc<String>>>>,
     /// Running editor attempts by attempt id.
     attempts: Mutex<HashMap<String, Attempt>>,
+    /// The ids every round kept.
+    kept: Mutex<std::collections::HashSet<String>>,
+    /// (root, test file) → the 0-based `def` line of each test name in it (dotted).
+    test_defs: Mutex<HashMap<(PathBuf, String), Arc<HashMap<String, u32>>>>,
     changes: broadcast::Sender<Change>,
 }
 
@@ -101,6 +107,8 @@ impl Shared {
             files: Mutex::new(HashMap::new()),
             blobs: Mutex::new(HashMap::new()),
             attempts: Mutex::new(HashMap::new()),
+            kept: Mutex::new(Default::default()),
+            test_defs: Mutex::new(HashMap::new()),
             changes,
         });
         shared.reload()?;
@@ -119,7 +127,10 @@ impl Shared {
             repos.entry(canonical(Path::new(&name))).or_default().push(name);
         }
         *lock(&self.repos) = repos;
+        let kept = self.with_store(|s| Ok(s.rounds()?.into_iter().flat_map(|r| r.kept).collect()))?;
+        *lock(&self.kept) = kept;
         lock(&self.files).clear();
+        lock(&self.test_defs).clear();
         Ok(())
     }
 
@@ -145,7 +156,9 @@ impl Shared {
             let tasks = tasks_of(s, &queries)?;
             let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
             let verdicts = s.verdicts_of(&ids)?.into_iter().map(|v| (v.task_id.clone(), v)).collect();
-            Ok(FileTasks { tasks, verdicts })
+            let all_kept = lock(&self.kept);
+            let kept = ids.into_iter().filter(|id| all_kept.contains(id)).collect();
+            Ok(FileTasks { tasks, verdicts, kept })
         });
         let file = Arc::new(loaded.unwrap_or_else(|e| {
             tracing::warn!("tasks of {rel}: {e:#}");
@@ -280,6 +293,23 @@ impl Shared {
             }
         }?;
         text.get(task.site.start_byte..task.site.end_byte).map(str::to_string)
+    }
+
+    /// Where test `id` (a pytest node id) is defined in the repository at `root`: its file
+    /// (relative) and the 0-based line of its `def` (files parsed once, cached until a reload).
+    pub fn test_location(&self, root: &Path, id: &str) -> Option<(String, Option<u32>)> {
+        let (file, name) = super::test_location::split(id)?;
+        let key = (root.to_path_buf(), file.to_string());
+        let cached = lock(&self.test_defs).get(&key).cloned();
+        let defs = match cached {
+            Some(d) => d,
+            None => {
+                let defs = Arc::new(super::test_location::def_lines(&root.join(file)));
+                lock(&self.test_defs).insert(key, defs.clone());
+                defs
+            }
+        };
+        Some((file.to_string(), defs.get(&name).copied()))
     }
 
     /// Tell every session something changed.

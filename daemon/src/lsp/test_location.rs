@@ -7,6 +7,7 @@
 
 use crate::anchor::file::parse_python;
 use crate::anchor::syntax::definitions;
+use std::collections::HashMap;
 use std::path::Path;
 
 /// The test file of a node id and the dotted name of its definition (parameters dropped).
@@ -25,6 +26,18 @@ pub fn def_line(source: &str, id: &str) -> Option<u32> {
     let def = definitions(&tree, source).into_iter().find(|d| d.name == name)?;
     // a decorated function's node starts at its `def`; the line of the name is the same
     Some(def.start_line as u32)
+}
+
+/// Every function and class of the Python file at `path` by dotted name → the 0-based line of
+/// its `def` (empty when it cannot be read or parsed).
+pub fn def_lines(path: &Path) -> HashMap<String, u32> {
+    let Ok(source) = std::fs::read_to_string(path) else { return HashMap::new() };
+    let Ok(tree) = parse_python(&source) else { return HashMap::new() };
+    let mut out = HashMap::new();
+    for d in definitions(&tree, &source) {
+        out.entry(d.name).or_insert(d.start_line as u32);
+    }
+    out
 }
 
 /// The test file (relative to `root`) and the 0-based line of test `id`'s `def`; the line is
@@ -60,5 +73,7 @@ mod tests {
         assert_eq!(locate(dir.path(), "tests/test_l.py::test_top"), Some(("tests/test_l.py".into(), Some(3))));
         assert_eq!(locate(dir.path(), "tests/test_l.py::nope"), Some(("tests/test_l.py".into(), None)));
         assert_eq!(locate(dir.path(), "tests/none.py::test_top"), None);
+        let defs = def_lines(&dir.path().join("tests/test_l.py"));
+        assert_eq!((defs["TestLedger.test_balance"], defs["test_top"]), (9, 3));
     }
 }

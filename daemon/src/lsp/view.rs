@@ -11,6 +11,14 @@ pub fn code(task: &Task) -> String {
     task.skill.clone().unwrap_or_else(|| task.operator.clone())
 }
 
+/// How a code action names a task: `t-3f9c… (flip_comparison, skill off-by-one)`.
+pub fn action_label(task: &Task) -> String {
+    match &task.skill {
+        Some(skill) => format!("{} ({}, skill {skill})", task.id, task.operator),
+        None => format!("{} ({})", task.id, task.operator),
+    }
+}
+
 /// The state word shown to the user: `stale` when an edit in this document cut the site, else
 /// the task's own word (its decision, a stale anchor, or its stage).
 pub fn state(task: &Task, stale: bool) -> &'static str {

@@ -31,3 +31,6 @@ cmd('SocraticTasks', function(o) s().tasks(o.bang) end,
   { nargs = 0, bang = true, desc = 'socratic: the tasks in the quickfix list (! : rejected and invalid too)' })
 cmd('SocraticPatch', function(o) s().show_patch(o.args) end,
   { nargs = '?', complete = ids, desc = "socratic: show the task's bug patch" })
+cmd('SocraticDiagnostics', function(o) s().set_diagnostics(o.args) end,
+  { nargs = '?', complete = function() return { 'curriculum', 'scored', 'all' } end,
+    desc = 'socratic: which tasks show as diagnostics (curriculum, scored, all)' })

@@ -13,6 +13,8 @@ import type {
   AttemptFinished,
   AttemptStarted,
   AttemptTests,
+  DiagnosticSettings,
+  DiagnosticShow,
   EditorEvent,
   EvolveSummary,
   RoundSummary,
@@ -23,7 +25,7 @@ import type {
   TaskRow,
 } from "./protocol";
 
-export type { AttemptAbandoned, AttemptFinished, AttemptStarted, AttemptTests, EditorEvent, EvolveSummary, RoundSummary, StatusChanged, TaskList, TaskPatch, TaskRow };
+export type { AttemptAbandoned, AttemptFinished, AttemptStarted, AttemptTests, DiagnosticSettings, DiagnosticShow, EditorEvent, EvolveSummary, RoundSummary, StatusChanged, TaskList, TaskPatch, TaskRow };
 
 /** How requests reach the server. */
 export interface Transport {
@@ -53,6 +55,7 @@ export const SERVER_COMMANDS = {
   "socratic.runEvolve": "socratic.evolve",
   "socratic.showTaskPatch": "socratic.showPatch",
   "socratic.refreshTasks": "socratic.tasks",
+  "socratic.chooseDiagnostics": "socratic.setDiagnostics",
 } as const satisfies Record<string, ServerCommand>;
 
 export type ExtensionCommand = keyof typeof SERVER_COMMANDS;
@@ -79,6 +82,9 @@ export function requestFor(command: ExtensionCommand, arg?: string): Request {
       return { command: SERVER_COMMANDS[command], arguments: arg ? [arg] : [] };
     case "socratic.refreshTasks":
       return { command: SERVER_COMMANDS[command], arguments: [] };
+    case "socratic.chooseDiagnostics":
+      if (arg !== "curriculum" && arg !== "scored" && arg !== "all") return { command: SERVER_COMMANDS[command], arguments: [] };
+      return { command: SERVER_COMMANDS[command], arguments: [{ show: arg }] };
   }
 }
 
@@ -172,6 +178,11 @@ export class SocraticApi {
 
   showPatch(id: string): Promise<TaskPatch> {
     return this.run("socratic.showPatch", [id]);
+  }
+
+  /** Which tasks this editor's diagnostics show (the server publishes again). */
+  setDiagnostics(show: DiagnosticShow): Promise<DiagnosticSettings> {
+    return this.run("socratic.setDiagnostics", [{ show }]);
   }
 
   /** Start an attempt: the server makes a scratch checkout of the task's bugged tree. */

@@ -6,11 +6,18 @@
  */
 import * as os from "os";
 import * as vscode from "vscode";
-import { readSettings, type Settings } from "./settings";
+import type { DiagnosticSettings } from "./protocol";
+import { readDiagnostics, readSettings, type Settings } from "./settings";
 
 export function currentSettings(): Settings {
   const cfg = vscode.workspace.getConfiguration("socratic");
   return readSettings((key) => cfg.get(key), os.homedir());
+}
+
+/** The `socratic.diagnostics.*` settings. */
+export function currentDiagnostics(): DiagnosticSettings {
+  const cfg = vscode.workspace.getConfiguration("socratic");
+  return readDiagnostics((key) => cfg.get(key));
 }
 
 /** Call `f` when a `socratic.*` setting changes. */

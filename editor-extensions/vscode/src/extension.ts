@@ -16,7 +16,7 @@ import * as vscode from "vscode";
 import { LanguageClient, State, type LanguageClientOptions, type ServerOptions } from "vscode-languageclient/node";
 import { evolveMessage, finishedMessage, heldOutStatus, roundMessage, SocraticApi, testsMessage, type AttemptStarted, type EvolveSummary, type TaskRow } from "./api";
 import { openAttempt } from "./attempt";
-import { currentSettings, onSettingsChanged } from "./config";
+import { currentDiagnostics, currentSettings, onSettingsChanged } from "./config";
 import { taskUnderCursor } from "./cursor";
 import { parseDaemonStatus, statusBar, type ClientState, type DaemonState } from "./daemon";
 import { ShellRecorder } from "./recording";
@@ -125,6 +125,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: "file", language: "python" }],
       outputChannel: output,
+      initializationOptions: { diagnostics: currentDiagnostics() },
       middleware: {
         // code actions run the server's commands directly: follow attempts and refresh the view
         executeCommand: async (command, args, next) => {
@@ -262,6 +263,24 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     await vscode.window.showTextDocument(doc, { preview: true });
   });
   register("socratic.refreshTasks", () => refreshTree());
+  register("socratic.chooseDiagnostics", async (arg) => {
+    const show =
+      arg === "curriculum" || arg === "scored" || arg === "all"
+        ? arg
+        : (
+            await vscode.window.showQuickPick(
+              [
+                { label: "curriculum", description: "tasks a round kept and tasks you accepted" },
+                { label: "scored", description: "every scored task too" },
+                { label: "all", description: "every task but rejected and invalid ones" },
+              ],
+              { title: "Which tasks show as diagnostics?" },
+            )
+          )?.label;
+    if (show !== "curriculum" && show !== "scored" && show !== "all") return;
+    const r = await api.setDiagnostics(show);
+    void vscode.window.showInformationMessage(`socratic: diagnostics show ${r.show} tasks, at most ${r.perFunction || "any number"} per function`);
+  });
   register("socratic.openTask", async (arg) => {
     const row = arg as TaskRow;
     const uri = rowUri(row, tree.list.root);

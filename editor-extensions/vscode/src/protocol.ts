@@ -46,6 +46,13 @@ export type DocumentUri =
       uri: string;
     };
 /**
+ * Which tasks show as diagnostics.
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "DiagnosticShow".
+ */
+export type DiagnosticShow = "curriculum" | "scored" | "all";
+/**
  * Whether the code a task was generated from is still at its site in the working tree. An
  * edit or a checkout that touches the site makes it stale; the task itself (its patch at its
  * base commit) stays as good as it was.
@@ -148,6 +155,16 @@ export interface SocraticProtocol {
        */
       arguments: [] | [RoundArguments];
       result: RoundSummary;
+    };
+    /**
+     * Which tasks this editor's diagnostics show (no argument: the settings in effect).
+     */
+    "socratic.setDiagnostics": {
+      /**
+       * @maxItems 1
+       */
+      arguments: [] | [DiagnosticOptions];
+      result: DiagnosticSettings;
     };
     /**
      * A task's bug patch.
@@ -500,6 +517,33 @@ export interface RoundSummary {
    * Of those, validated as working tasks.
    */
   valid: number;
+}
+/**
+ * `initializationOptions.diagnostics` and the argument of `socratic.setDiagnostics`; each one
+ * left out keeps its value (at first: `curriculum`, 2).
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "DiagnosticOptions".
+ */
+export interface DiagnosticOptions {
+  /**
+   * At most this many diagnostics per function (0: no limit); the rest are in the task list.
+   */
+  perFunction?: number | null;
+  show?: DiagnosticShow | null;
+}
+/**
+ * The diagnostic settings in effect in this editor (`socratic.setDiagnostics`).
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "DiagnosticSettings".
+ */
+export interface DiagnosticSettings {
+  /**
+   * At most this many per function (0: no limit).
+   */
+  perFunction: number;
+  show: DiagnosticShow;
 }
 /**
  * A task's bug patch (`socratic.showPatch`).

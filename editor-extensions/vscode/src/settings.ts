@@ -9,6 +9,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import type { DiagnosticSettings } from "./protocol";
 
 export interface Settings {
   /** The executable named in the settings, or undefined. */
@@ -34,6 +35,18 @@ export function readSettings(get: (key: string) => unknown, homeDir?: string): S
     home: text("home"),
     standalone: flag("standalone", false),
     recordTerminal: flag("recordTerminal", true),
+  };
+}
+
+/** Which tasks show as diagnostics: `socratic.diagnostics.show` (`curriculum`, `scored`, `all`)
+ * and `socratic.diagnostics.perFunction` (0: no limit), sent as `initializationOptions.diagnostics`;
+ * wrong values fall back to `curriculum` and 2. */
+export function readDiagnostics(get: (key: string) => unknown): DiagnosticSettings {
+  const show = get("diagnostics.show");
+  const perFunction = get("diagnostics.perFunction");
+  return {
+    show: show === "scored" || show === "all" ? show : "curriculum",
+    perFunction: typeof perFunction === "number" && Number.isInteger(perFunction) && perFunction >= 0 ? perFunction : 2,
   };
 }
 

@@ -30,6 +30,8 @@ test("each extension command maps to its server command", () => {
   assert.deepEqual(requestFor("socratic.runEvolve"), { command: "socratic.evolve", arguments: [] });
   assert.deepEqual(requestFor("socratic.showTaskPatch", "t-2"), { command: "socratic.showPatch", arguments: ["t-2"] });
   assert.deepEqual(requestFor("socratic.refreshTasks"), { command: "socratic.tasks", arguments: [] });
+  assert.deepEqual(requestFor("socratic.chooseDiagnostics", "scored"), { command: "socratic.setDiagnostics", arguments: [{ show: "scored" }] });
+  assert.deepEqual(requestFor("socratic.chooseDiagnostics"), { command: "socratic.setDiagnostics", arguments: [] });
   assert.throws(() => requestFor("socratic.acceptTask"), /needs a task id/);
   // every palette command of package.json that talks to the server is mapped
   const pkg = require("../../package.json") as { contributes: { commands: { command: string }[] } };

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-import { daemonStatusArgs, expandHome, findBinary, readSettings, reportArgs, serverArgs } from "../src/settings";
+import { daemonStatusArgs, expandHome, findBinary, readDiagnostics, readSettings, reportArgs, serverArgs } from "../src/settings";
 
 const only = (...files: string[]) => (f: string) => files.includes(f);
 
@@ -52,4 +52,11 @@ test("command lines", () => {
   assert.deepEqual(serverArgs({ standalone: false, recordTerminal: true }), ["lsp"]);
   assert.deepEqual(daemonStatusArgs(s), ["--home", "/data", "daemon", "status"]);
   assert.deepEqual(reportArgs({ standalone: false, recordTerminal: true }, "/tmp/r.html"), ["report", "--html", "/tmp/r.html"]);
+});
+
+test("diagnostic settings: the curriculum and two per function unless set", () => {
+  assert.deepEqual(readDiagnostics(() => undefined), { show: "curriculum", perFunction: 2 });
+  const values: Record<string, unknown> = { "diagnostics.show": "all", "diagnostics.perFunction": 0 };
+  assert.deepEqual(readDiagnostics((k) => values[k]), { show: "all", perFunction: 0 });
+  assert.deepEqual(readDiagnostics((k) => ({ "diagnostics.show": "some", "diagnostics.perFunction": -1 })[k]), { show: "curriculum", perFunction: 2 });
 });

@@ -80,6 +80,7 @@ function M.lsp_config(opts)
   return {
     name = M.name,
     cmd = config.server_cmd(opts),
+    init_options = config.init_options(opts),
     filetypes = opts.filetypes,
     root_markers = opts.root_markers,
     -- only inside a repository: a buffer outside one gets no client
@@ -115,7 +116,8 @@ function M.enable(opts)
     if not vim.tbl_contains(opts.filetypes, vim.bo[bufnr].filetype) or M.in_attempt(bufnr) then return end
     local root = M.root(bufnr, opts.root_markers)
     if not root then return end
-    vim.lsp.start({ name = M.name, cmd = config.server_cmd(opts), root_dir = root }, { bufnr = bufnr })
+    vim.lsp.start({ name = M.name, cmd = config.server_cmd(opts), root_dir = root, init_options = config.init_options(opts) },
+      { bufnr = bufnr })
   end
   vim.api.nvim_create_autocmd('FileType', {
     group = augroup,

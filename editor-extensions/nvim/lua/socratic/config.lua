@@ -15,6 +15,9 @@ local M = {}
 ---@field root_markers string[] what marks a repository root
 ---@field record_terminal boolean record `:!` and `:terminal` commands during an attempt
 ---@field open_quickfix boolean open the quickfix window after :SocraticTasks
+---@field diagnostics { show: string, per_function: integer } which tasks show as diagnostics:
+---       `curriculum` (kept by a round or accepted), `scored` or `all`; at most `per_function` per
+---       function (0: no limit)
 M.defaults = {
   cmd = nil,
   binary = 'socratic',
@@ -24,6 +27,7 @@ M.defaults = {
   root_markers = { '.git' },
   record_terminal = true,
   open_quickfix = true,
+  diagnostics = { show = 'curriculum', per_function = 2 },
 }
 
 --- The defaults overlaid with `opts` (unknown keys are an error, so typos show).
@@ -39,7 +43,7 @@ function M.merge(opts)
   local merged = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts)
   local types = {
     binary = 'string', home = 'string?', cmd = 'table?', standalone = 'boolean', filetypes = 'table',
-    root_markers = 'table', record_terminal = 'boolean', open_quickfix = 'boolean',
+    root_markers = 'table', record_terminal = 'boolean', open_quickfix = 'boolean', diagnostics = 'table',
   }
   for key, want in pairs(types) do
     local optional = want:sub(-1) == '?'
@@ -49,7 +53,20 @@ function M.merge(opts)
       error(('socratic.setup: option %q must be a %s, got %s'):format(key, t, type(v)), 0)
     end
   end
+  local d = merged.diagnostics
+  if not vim.tbl_contains({ 'curriculum', 'scored', 'all' }, d.show) then
+    error(('socratic.setup: diagnostics.show must be "curriculum", "scored" or "all", got %q'):format(tostring(d.show)), 0)
+  end
+  if type(d.per_function) ~= 'number' or d.per_function < 0 then
+    error('socratic.setup: diagnostics.per_function must be a number >= 0', 0)
+  end
   return merged
+end
+
+--- The server's `initializationOptions`.
+---@param opts socratic.Options
+function M.init_options(opts)
+  return { diagnostics = { show = opts.diagnostics.show, perFunction = opts.diagnostics.per_function } }
 end
 
 --- The executable `binary` names: itself when it is a path or on $PATH, else

@@ -65,6 +65,11 @@ function M.setup(opts)
   local merged = config.merge(opts)
   client.enable(merged)
   show_progress()
+  -- the code action "start an attempt" runs here, so the attempt opens like :SocraticAttempt
+  vim.lsp.commands[protocol.START_ATTEMPT] = function(command)
+    local id = command.arguments and command.arguments[1]
+    M.start_attempt(type(id) == 'table' and (id.id or id.taskId) or id)
+  end
   if merged.record_terminal then
     require('socratic.record').enable()
   else
@@ -78,9 +83,18 @@ function M.options()
   return client.state.opts or config.merge({})
 end
 
---- A task id: the argument, else the task under the cursor; nil (with a message) when neither.
+--- A task id: the argument, else the task under the cursor (in the quickfix list: its item's); nil (with a message) when neither.
 local function task_id(arg)
   if arg and arg ~= '' then return arg end
+  if vim.bo.buftype == 'quickfix' then
+    -- the task list (:SocraticTasks): the item under the cursor
+    local item = vim.fn.getqflist()[vim.fn.line('.')]
+    local id = item and type(item.user_data) == 'table' and item.user_data.id
+    if id then
+      vim.cmd('wincmd p')
+      return id
+    end
+  end
   local id = tasks.at_cursor()
   if not id then say('no task under the cursor (give a task id)', vim.log.levels.WARN) end
   return id
@@ -262,6 +276,22 @@ function M.abandon_attempt(done)
     end
     if done then done(err, result) end
   end, c)
+end
+
+--- Which tasks show as diagnostics in this editor: `show` is `curriculum`, `scored` or `all`
+--- (nil: only say the settings in effect).
+function M.set_diagnostics(show, done)
+  local args = {}
+  if show and show ~= '' then args = { { show = show } } end
+  client.execute(protocol.SET_DIAGNOSTICS, args, function(err, result)
+    if err then
+      say('diagnostics: ' .. err_text(err), vim.log.levels.ERROR)
+    else
+      say(('diagnostics show %s tasks, at most %s per function'):format(tostring(protocol.get(result, 'show')),
+        tostring(protocol.get(result, 'perFunction'))))
+    end
+    if done then done(err, result) end
+  end)
 end
 
 --- Put the workspace's tasks in the quickfix list (`all`: rejected and invalid too).

@@ -23,6 +23,7 @@ M.FINISH_ATTEMPT = 'socratic.finishAttempt'
 M.ABANDON_ATTEMPT = 'socratic.abandonAttempt'
 M.TASKS = 'socratic.tasks'
 M.EVOLVE = 'socratic.evolve'
+M.SET_DIAGNOSTICS = 'socratic.setDiagnostics'
 --- The notification of an event during an attempt.
 M.RECORD_EVENT = 'socratic/recordEvent'
 
@@ -43,6 +44,8 @@ M.PROPERTIES = {
   TaskRow = { 'id', 'file', 'uri', 'line', 'column', 'status', 'operator', 'skill', 'statement' },
   EditorEvent = { 'kind', 'command', 'exitCode' },
   EvolveSummary = { 'run', 'rounds', 'heldOutRate', 'randomWeights' },
+  DiagnosticOptions = { 'show', 'perFunction' },
+  DiagnosticSettings = { 'show', 'perFunction' },
 }
 
 --- A value of a result, nil for JSON null or a missing property.
