@@ -47,6 +47,9 @@ impl FileTasks {
 /// (repository root, commit, file).
 type BlobKey = (PathBuf, String, String);
 
+/// A test file's definitions: dotted name → 0-based `def` line.
+type TestDefs = Arc<HashMap<String, u32>>;
+
 /// One process's shared state.
 pub struct Shared {
     pub home: PathBuf,
@@ -66,7 +69,7 @@ pub struct Shared {
     /// The ids every round kept.
     kept: Mutex<std::collections::HashSet<String>>,
     /// (root, test file) → the 0-based `def` line of each test name in it (dotted).
-    test_defs: Mutex<HashMap<(PathBuf, String), Arc<HashMap<String, u32>>>>,
+    test_defs: Mutex<HashMap<(PathBuf, String), TestDefs>>,
     changes: broadcast::Sender<Change>,
 }
 
