@@ -114,7 +114,9 @@ fn create(home: &Path, task: Task) -> anyhow::Result<(Attempt, AttemptStarted)> 
 
 pub(super) async fn start(session: &Session, args: &[Value]) -> Result<AttemptStarted> {
     let id = protocol::required::<TaskId>(START_ATTEMPT, args).map_err(invalid)?.id().to_string();
-    if let Some((running, task)) = session.state().attempt.clone() {
+    let running = session.state().attempt.clone();
+    // an attempt another editor on the daemon finished or abandoned no longer counts
+    if let Some((running, task)) = running.filter(|(id, _)| session.shared.with_attempt(id, |_| ()).is_some()) {
         return Err(invalid(format!(
             "an attempt ({running}, at task {task}) is running in this editor: finish it ({FINISH_ATTEMPT}) or abandon it ({ABANDON_ATTEMPT}) first"
         )));
