@@ -53,3 +53,16 @@ test("command lines", () => {
   assert.deepEqual(daemonStatusArgs(s), ["--home", "/data", "daemon", "status"]);
   assert.deepEqual(reportArgs({ standalone: false, recordTerminal: true }, "/tmp/r.html"), ["report", "--html", "/tmp/r.html"]);
 });
+
+test("socratic.path is read from User settings in remote hosts (code-server, Remote-SSH, Codespaces)", () => {
+  // A remote window drops `machine` and `machine-overridable` settings from the User settings
+  // (VS Code reads them there only from the remote host's own settings); these scopes it keeps.
+  const readFromUserSettingsWhenRemote = ["application", "window", "resource", "language-overridable"];
+  const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
+  const setting = manifest.contributes.configuration.properties["socratic.path"];
+  assert.ok(setting, "socratic.path is contributed");
+  assert.ok(
+    readFromUserSettingsWhenRemote.includes(setting.scope ?? "window"),
+    `socratic.path has scope ${setting.scope}, which remote hosts ignore in User settings`,
+  );
+});
