@@ -365,6 +365,19 @@ fn an_editor_runs_a_round_through_the_language_server() {
     assert_eq!(round["result"]["number"], 1);
     let kept = round["result"]["kept"].as_array().unwrap().len();
     assert!(kept > 0, "{round}");
+    // The end says the round's real counts.
+    let end = progress.last().unwrap();
+    assert_eq!(
+        end["message"].as_str(),
+        Some(
+            format!(
+                "round 1: {} candidates, {} valid, {kept} kept",
+                round["result"]["candidates"], round["result"]["valid"]
+            )
+            .as_str()
+        ),
+        "{progress:?}"
+    );
     // The store agrees: the round the editor ran is the CLI's curriculum.
     let listed = json(&home, &["curriculum", "list", "--json"]);
     assert_eq!(listed["tasks"].as_array().unwrap().len(), kept);

@@ -421,7 +421,10 @@ async fn garbage_and_bad_params_do_not_kill_the_server() {
         ("socratic.generate", json!([7]), "socratic.generate: argument 1 is not a document URI"),
         ("socratic.round", json!([{"budgte": 3}]), "unknown field `budgte`"),
         ("socratic.startAttempt", json!([{"task": "x"}]), "socratic.startAttempt: argument 1 is not a task id"),
-        ("socratic.finishAttempt", json!(["t-1"]), "socratic.finishAttempt takes no arguments"),
+        ("socratic.finishAttempt", json!([7]), "socratic.finishAttempt: argument 1 is not an attempt id"),
+        ("socratic.finishAttempt", json!([]), "socratic.finishAttempt: no attempt is running in this editor"),
+        ("socratic.attemptRunTests", json!(["t-1-1"]), "no attempt 't-1-1' is running"),
+        ("socratic.abandonAttempt", json!([{"attemptId": ""}]), "the attempt id is empty"),
         ("socratic.tasks", json!([{"all": "yes"}]), "socratic.tasks: argument 1 is not task list options"),
         ("socratic.evolve", json!([{"rouns": 2}]), "unknown field `rouns`"),
         ("socratic.evolve", json!([{"rounds": 0}]), "socratic.evolve: --rounds must be at least 1"),
@@ -535,47 +538,112 @@ async fn every_request_with_an_id_gets_one_answer() {
     assert!(answers.is_empty(), "answers nobody asked for: {answers:?}");
 }
 
+/// A task of the fixture's file made attemptable without a container: FAIL_TO_PASS set and an
+/// environment recorded whose image does not exist.
+fn attemptable(fx: &Fixture) -> socratic::model::Task {
+    let mut store = fx.store();
+    let mut task = store.tasks().expect("tasks").into_iter().find(|t| t.site.file == fx.file).expect("task");
+    task.fail_to_pass = vec!["tests/test_ledger.py::test_nothing".into()];
+    store.update_task(&task).expect("update");
+    let env: socratic::model::Environment = serde_json::from_value(json!({
+        "repo": task.repo, "head": task.base_commit, "image": "socratic-env-none:gone", "base_image": "b",
+        "install_commands": [], "clean": {}, "coverage": {}, "build_ms": 1
+    }))
+    .expect("an environment");
+    store.save_environment(&env).expect("environment");
+    task
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_editor_attempt_becomes_a_trace() {
+async fn an_attempt_is_a_scratch_checkout_of_the_bug_whose_edits_are_recorded() {
     let fx = Fixture::new();
-    let task = fx.store().tasks().expect("tasks").into_iter().find(|t| t.site.file == fx.file).expect("task");
     let mut c = Client::start(fx.home.path());
     c.initialize(&fx.root()).await;
-    let uri = fx.uri(&fx.file);
-    let text = std::fs::read_to_string(fx.root().join(&fx.file)).expect("read");
-    c.open(&uri, &text).await;
+    // a candidate without tests is refused, naming what to run
+    let candidate =
+        fx.store().tasks().expect("tasks").into_iter().find(|t| t.fail_to_pass.is_empty()).expect("a candidate");
+    let r = c
+        .request("workspace/executeCommand", json!({"command": "socratic.startAttempt", "arguments": [candidate.id]}))
+        .await;
+    assert!(r["error"]["message"].as_str().unwrap_or("").contains("socratic tasks validate"), "{r}");
+    let r = c
+        .request("workspace/executeCommand", json!({"command": "socratic.startAttempt", "arguments": ["t-nope"]}))
+        .await;
+    assert!(r["error"]["message"].as_str().unwrap_or("").contains("no task 't-nope'"), "{r}");
+
+    let task = attemptable(&fx);
     let r = c
         .request("workspace/executeCommand", json!({"command": "socratic.startAttempt", "arguments": [task.id]}))
         .await;
-    assert_eq!(r["result"]["attempt"], "started", "{r}");
+    let started = result_as::<protocol::AttemptStarted>(&r);
+    assert_eq!(started.id, task.id);
+    assert_eq!(started.fail_to_pass, task.fail_to_pass);
+    let root = PathBuf::from(&started.root);
+    assert!(root.starts_with(fx.home.path().canonicalize().expect("home")), "under the home: {}", root.display());
+    assert_eq!(started.file, format!("file://{}", root.join(&task.site.file).display()));
+    // the checkout holds the bug at the range, and one commit: no history with the fix
+    let bugged = std::fs::read_to_string(root.join(&task.site.file)).expect("read");
+    let clean = std::fs::read_to_string(fx.root().join(&task.site.file)).expect("read");
+    assert_ne!(bugged, clean);
+    let added: Vec<&str> =
+        task.bug_patch.lines().filter(|l| l.starts_with('+') && !l.starts_with("+++")).map(|l| &l[1..]).collect();
+    let lines: Vec<&str> = bugged.lines().collect();
+    let shown = &lines[started.range.start.line as usize..=started.range.end.line as usize];
+    for line in &added {
+        assert!(shown.contains(line), "{line:?} is in the range {shown:?}");
+    }
+    let git = git2::Repository::open(&root).expect("a repository");
+    let mut walk = git.revwalk().expect("revwalk");
+    walk.push_head().expect("head");
+    assert_eq!(walk.count(), 1, "one commit");
+    // a second attempt in the same editor is refused
+    let r = c
+        .request("workspace/executeCommand", json!({"command": "socratic.startAttempt", "arguments": [task.id]}))
+        .await;
+    assert!(r["error"]["message"].as_str().unwrap_or("").contains("is running in this editor"), "{r}");
+
+    // documents under the checkout are recorded, not indexed (no task diagnostics there)
+    let uri = started.file.clone();
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": bugged}}),
+    )
+    .await;
     c.notify(
         "textDocument/didChange",
         json!({"textDocument": {"uri": uri, "version": 2},
                "contentChanges": [{"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "# fixed\n"}]}),
     )
     .await;
-    std::fs::write(fx.root().join(&fx.file), format!("# fixed\n{text}")).expect("write");
+    std::fs::write(root.join(&task.site.file), format!("# fixed\n{bugged}")).expect("write");
     c.notify("textDocument/didSave", json!({"textDocument": {"uri": uri}})).await;
     c.notify(
         "socratic/recordEvent",
-        json!({"kind": "test_run", "command": "python -m pytest -q", "exitCode": 0, "output": "3 passed in 0.1s"}),
+        json!({"kind": "message", "text": "token sk-abcdefghijklmnopqrstuvwxyz0123456789"}),
     )
     .await;
-    c.notify(
-        "socratic/recordEvent",
-        json!({"kind": "message", "text": "token sk-abcdefghijklmnopqrstuvwxyz0123456789 used"}),
-    )
-    .await;
-    let r = c.request("workspace/executeCommand", json!({"command": "socratic.finishAttempt"})).await;
-    let trace_id = r["result"]["trace"].as_str().expect("trace id").to_string();
-    let stored = fx.store().trace(&trace_id).expect("store").expect("stored trace");
-    let trace = serde_json::to_value(&stored).expect("json");
-    let s = trace.to_string();
-    assert!(s.contains("\"editor\""), "{s}");
-    assert!(s.contains("# fixed"), "the final patch is the working tree diff: {s}");
-    assert!(s.contains("test_run") && s.contains("saved"), "{s}");
-    assert!(!s.contains("sk-abcdefghijklmnopqrstuvwxyz0123456789"), "redacted: {s}");
-    let r = c.request("workspace/executeCommand", json!({"command": "socratic.finishAttempt"})).await;
+    let r = c.request("workspace/executeCommand", json!({"command": "socratic.tasks"})).await;
+    assert_eq!(result_as::<TaskList>(&r).attempt.as_deref(), Some(task.id.as_str()));
+    let shown_there =
+        c.seen.iter().filter(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri);
+    assert_eq!(shown_there.count(), 0, "no task diagnostics in the checkout");
+
+    // no environment image: the tests cannot run, finishing fails and the attempt stays
+    let r = c.request("workspace/executeCommand", json!({"command": "socratic.attemptRunTests"})).await;
+    assert!(r["error"]["message"].as_str().unwrap_or("").contains("socratic env build"), "{r}");
+    let r = c
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "socratic.finishAttempt", "arguments": [started.attempt_id]}),
+        )
+        .await;
+    assert!(r["error"]["message"].as_str().unwrap_or("").contains("still running"), "{r}");
+    assert!(fx.store().traces().expect("traces").is_empty(), "nothing stored");
+    let r = c.request("workspace/executeCommand", json!({"command": "socratic.abandonAttempt"})).await;
+    let abandoned = result_as::<protocol::AttemptAbandoned>(&r);
+    assert_eq!((abandoned.id.as_str(), abandoned.attempt_id.as_str()), (task.id.as_str(), started.attempt_id.as_str()));
+    assert!(!root.exists(), "the checkout is gone");
+    let r = c.request("workspace/executeCommand", json!({"command": "socratic.abandonAttempt"})).await;
     assert!(r.get("error").is_some(), "no attempt left: {r}");
 }
 

@@ -3,11 +3,13 @@
 //! daemon it starts) on a committed copy of the example repository with generated tasks. The
 //! script drives the user commands and writes a JSON report; this test checks the report against
 //! the store: `:SocraticTasks` lists every task at its line, `:SocraticAccept` / `:SocraticReject`
-//! changed the stored status, and the attempt's trace holds the `:!` command, the `:terminal`
-//! job and the command of a shell marking its prompt (OSC 133), each with its exit code, and
-//! `:SocraticRound` shows the round's figures (the store holds a round stopped before its select
-//! step, so it finishes without a container engine). The plugin's pure Lua functions are checked
-//! by `tests/nvim/plugin_units.lua`, its decoding of results against the protocol schema.
+//! changed the stored status, and `:SocraticRound` shows the round's figures (the store holds a
+//! round stopped before its select step, so it finishes without a container engine). A second
+//! test runs a whole attempt (`tests/nvim/attempt.lua`) on a real Docker engine: the bug opened
+//! from a scratch checkout, failing tests in the quickfix list, the fix, a `resolved` trace that
+//! holds the `:!` command, the `:terminal` job and the command of a shell marking its prompt
+//! (OSC 133), each with its exit code. The plugin's pure Lua functions are checked by
+//! `tests/nvim/plugin_units.lua`, its decoding of results against the protocol schema.
 
 use serde_json::Value;
 use socratic::model::{Decision, Round, RoundInputs, RoundStep, TaskStage, Verdict, VerdictOutcome};
@@ -125,7 +127,7 @@ fn tempdir() -> tempfile::TempDir {
 
 fn nvim_script(nvim: &Path, script: &str) -> Command {
     let mut c = Command::new("timeout");
-    c.arg("180")
+    c.arg("600")
         .arg(nvim)
         .args(["--headless", "--clean", "-l"])
         .arg(root().join("tests/nvim").join(script))
@@ -138,7 +140,7 @@ fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
 }
 
 #[test]
-fn the_plugin_lists_accepts_rejects_and_records_an_attempt() {
+fn the_plugin_lists_accepts_and_rejects() {
     let Some(nvim) = nvim_bin::nvim_or_skip() else { return };
     let fx = Fixture::new();
     let repo = fx.repo.path().canonicalize().expect("canonical");
@@ -179,42 +181,16 @@ fn the_plugin_lists_accepts_rejects_and_records_an_attempt() {
     assert_eq!(report["qf_window"], Value::Bool(true), "the quickfix window opened");
 
     // :SocraticAccept (cursor) and :SocraticReject ID
-    let (accepted, rejected, attempted) =
-        (str_of(&report, "accepted"), str_of(&report, "rejected"), str_of(&report, "attempt"));
+    let (accepted, rejected) = (str_of(&report, "accepted"), str_of(&report, "rejected"));
     assert_eq!(str_of(&report, "under_cursor"), accepted);
     assert_ne!(accepted, rejected);
     assert_eq!(fx.decision(accepted), Decision::Accepted);
     assert_eq!(fx.decision(rejected), Decision::Rejected);
-    assert_eq!(fx.decision(attempted), Decision::None);
     let after = report["tasks_after"].as_array().expect("tasks_after");
     let after_status = |id: &str| after.iter().find(|r| str_of(r, "id") == id).map(|r| str_of(r, "status").to_string());
     assert_eq!(after_status(accepted).as_deref(), Some("accepted"));
     assert_eq!(after_status(rejected), None, "rejected tasks are left out of the list");
     assert_eq!(after.len(), listed.len() - 1);
-
-    // the attempt's trace: the three commands with their exit codes
-    assert_eq!(report["shell_error"].as_i64(), Some(3));
-    let trace_id = str_of(&report, "trace");
-    let shown = fx.socratic(&["traces", "show", trace_id, "--json"]);
-    assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
-    let trace: Value = serde_json::from_slice(&shown.stdout).expect("trace json");
-    assert_eq!(trace["task"]["instance_id"].as_str(), Some(attempted), "{trace}");
-    let commands: Vec<(String, Option<i64>)> = trace["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter(|e| matches!(e["type"].as_str(), Some("command" | "test_run")))
-        .map(|e| (str_of(e, "command").to_string(), e["exit_code"].as_i64()))
-        .collect();
-    assert_eq!(
-        commands,
-        vec![
-            ("printf socratic-check; exit 3".to_string(), Some(3)),
-            ("sh -c 'exit 5'".to_string(), Some(5)),
-            ("echo integrated".to_string(), Some(7)),
-        ],
-        "{trace}"
-    );
 
     // :checkhealth socratic and :help socratic
     let health = str_of(&report, "health");
@@ -230,11 +206,16 @@ fn the_plugin_lists_accepts_rejects_and_records_an_attempt() {
     let round = rounds.last().expect("a round");
     assert_eq!((round.number, round.step), (1, RoundStep::Done), "{round:?}");
     assert!(!round.kept.is_empty(), "{round:?}");
-    assert_eq!(
-        str_of(&report, "round_message"),
-        format!("socratic: round 1: {} candidates, {} valid, {} kept", round.candidates, round.valid, round.kept.len()),
-        "{report}"
-    );
+    let counts = format!("round 1: {} candidates, {} valid, {} kept", round.candidates, round.valid, round.kept.len());
+    assert_eq!(str_of(&report, "round_message"), format!("socratic: {counts}"), "{report}");
+    // the round's $/progress as the plugin showed it: started, the select step, the real counts
+    let progress: Vec<&str> =
+        report["progress"].as_array().expect("progress").iter().filter_map(Value::as_str).collect();
+    assert_eq!(progress.first(), Some(&"socratic: round: started"), "{progress:?}");
+    assert_eq!(progress.last().copied(), Some(format!("socratic: round: {counts}").as_str()), "{progress:?}");
+    let select =
+        progress.iter().position(|m| m.starts_with("socratic: round: round 1: select")).expect("the select step");
+    assert!(select > 0 && select < progress.len() - 1, "{progress:?}");
 }
 
 #[test]
@@ -251,5 +232,119 @@ fn the_plugins_pure_functions() {
         "status {:?}\nstdout:\n{stdout}\nstderr:\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A whole attempt in Neovim on a real Docker engine: the example repository validated in
+/// containers, `:SocraticAttempt` on a valid task opens the bug, `:SocraticAttemptTest` lists
+/// the failing tests at their `def` lines, the buffer edited back to the clean code and saved
+/// passes them, `:SocraticAttemptFinish` stores a trace graded `resolved`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plugin_attempts_a_task_to_a_resolved_trace() {
+    let Some(nvim) = nvim_bin::nvim_or_skip() else { return };
+    let engine =
+        socratic::sandbox::Engine::connect("tests").await.expect("a Docker engine must be running (see .ci/run)");
+    let dir = tempdir();
+    let example = common::validated_example_home(dir.path(), &engine, 6, 5).await;
+    let runtime = tempdir();
+    let stored = Store::open(&example.home).expect("store").tasks().expect("tasks");
+    let task = stored
+        .iter()
+        .find(|t| !t.fail_to_pass.is_empty() && matches!(t.stage, TaskStage::Valid))
+        .expect("a valid task")
+        .clone();
+    let report_path = runtime.path().join("report.json");
+    let started = std::time::Instant::now();
+    let out = nvim_script(&nvim, "attempt.lua")
+        .env("PLUGIN", root().join("editor-extensions/nvim"))
+        .env("SOCRATIC_BIN", env!("CARGO_BIN_EXE_socratic"))
+        .env("SOCRATIC_HOME", &example.home)
+        .env("REPO", &example.repo)
+        .env("FILE", &task.site.file)
+        .env("TASK", &task.id)
+        .env("REPORT", &report_path)
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .output()
+        .expect("run nvim");
+    let seconds = started.elapsed().as_secs_f64();
+    let _ = common::socratic_with_runtime(&example.home, runtime.path(), &["daemon", "stop"]);
+    let _ = engine.remove_image(&example.env.image).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("OK attempt"),
+        "status {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("the attempt in Neovim took {seconds:.1} s");
+    let report: Value = serde_json::from_slice(&std::fs::read(&report_path).expect("report")).expect("report json");
+
+    // the bug in front of the user: the checkout's file in a new tab, the cursor on a line the bug wrote
+    let attempt_root = PathBuf::from(str_of(&report["attempt"], "root"));
+    assert!(attempt_root.starts_with(example.home.canonicalize().expect("home")), "{report}");
+    assert_eq!(Path::new(str_of(&report, "buffer")), attempt_root.join(&task.site.file));
+    assert_eq!((report["new_tab"].as_bool(), report["attached"].as_bool()), (Some(true), Some(true)), "{report}");
+    let added: Vec<&str> =
+        task.bug_patch.lines().filter(|l| l.starts_with('+') && !l.starts_with("+++")).map(|l| &l[1..]).collect();
+    let cursor_text = str_of(&report, "cursor_text");
+    assert!(added.is_empty() || added.contains(&cursor_text), "{cursor_text:?} is not one of {added:?}");
+    let problem: Vec<&str> = report["problem"].as_array().expect("problem").iter().filter_map(Value::as_str).collect();
+    let first = task.problem_statement.lines().next().unwrap_or("");
+    assert!(problem.contains(&first), "{problem:?}");
+    let git = git2::Repository::open(&attempt_root).expect("the checkout is a repository");
+    let mut walk = git.revwalk().expect("revwalk");
+    walk.push_head().expect("head");
+    assert_eq!(walk.count(), 1, "no history holds the fix");
+
+    // the failing tests at their def lines, then none
+    let failing = report["failing"].as_array().expect("failing");
+    let listed: BTreeSet<&str> = failing.iter().map(|i| str_of(i, "test")).collect();
+    assert_eq!(listed, task.fail_to_pass.iter().map(String::as_str).collect(), "{report}");
+    for item in failing {
+        let text = std::fs::read_to_string(str_of(item, "file")).expect("test file");
+        let line = text.lines().nth(item["lnum"].as_u64().expect("lnum") as usize - 1).unwrap_or("");
+        let name = str_of(item, "test").rsplit("::").next().unwrap_or("").split('[').next().unwrap_or("");
+        assert!(line.trim_start().starts_with(&format!("def {name}(")), "{line:?} for {item}");
+    }
+    assert!(str_of(&report, "failing_title").contains("tests failed"), "{report}");
+    assert_eq!(report["passing"].as_array().map(Vec::len), Some(0), "{report}");
+    assert!(str_of(&report, "passing_title").contains("tests passed"), "{report}");
+
+    // the verdict and the stored trace
+    let verdict = &report["verdict"];
+    assert_eq!((str_of(verdict, "label"), verdict["resolved"].as_bool()), ("resolved", Some(true)), "{report}");
+    assert!(str_of(&report, "verdict_message").contains("graded resolved"), "{report}");
+    assert_eq!(report["attempt_after"], Value::Null);
+    let trace =
+        Store::open(&example.home).expect("store").trace(str_of(verdict, "trace")).expect("read").expect("stored");
+    assert_eq!(trace.trace.source, socratic::model::SourceFormat::Editor);
+    assert_eq!(trace.trace.label.outcome, socratic::model::Outcome::Resolved);
+    assert_eq!(trace.trace.task.instance_id.as_deref(), Some(task.id.as_str()));
+    assert!(trace.trace.final_patch.as_deref().is_some_and(|p| !p.is_empty()));
+    let events = serde_json::to_value(&trace.trace.events).expect("events").to_string();
+    for want in [format!("opened {}", task.site.file), format!("saved {}", task.site.file)] {
+        assert!(events.contains(&want), "{want} in {events}");
+    }
+    let kinds: Vec<&str> = trace.trace.events.iter().map(|e| e.kind()).collect();
+    assert!(kinds.contains(&"edit"), "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "test_run").count(), 2, "{kinds:?}");
+    assert_eq!(report["shell_error"].as_i64(), Some(4));
+    let commands: Vec<(String, Option<i32>)> = trace
+        .trace
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            socratic::model::Event::Command { command, exit_code, .. } => Some((command.clone(), *exit_code)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        commands,
+        vec![
+            ("echo attempt-check; exit 4".to_string(), Some(4)),
+            ("sh -c 'exit 5'".to_string(), Some(5)),
+            ("echo integrated".to_string(), Some(7)),
+        ],
+        "{events}"
     );
 }

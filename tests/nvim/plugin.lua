@@ -4,9 +4,7 @@
 -- Environment: PLUGIN (the plugin folder, put on the runtimepath), SOCRATIC_BIN, SOCRATIC_HOME,
 -- REPO, FILE (relative to REPO), REPORT (a JSON file this script writes for the test to check).
 -- Steps: setup(); open FILE; :SocraticTasks; :SocraticAccept on the diagnostic under the
--- cursor; :SocraticReject ID; :SocraticStartAttempt; `:!` typed on the command line, a
--- `:terminal {cmd}` job, a shell in `:terminal` marking its prompt with OSC 133;
--- :SocraticFinishAttempt; :checkhealth socratic; :help socratic; :SocraticTasks again;
+-- cursor; :SocraticReject ID; :checkhealth socratic; :help socratic; :SocraticTasks again;
 -- :SocraticRound (the store holds a round stopped before its select step, so it finishes
 -- without a container engine) and the message it shows.
 -- Exits 0 after writing REPORT, 1 (with `FAIL why` on stdout) when a step times out.
@@ -78,7 +76,7 @@ vim.cmd('cclose')
 
 -- :SocraticAccept on the diagnostic under the cursor
 local diags = tasks.diagnostics(buf)
-local accept_d, reject_d, attempt_d = diags[1], diags[2], diags[3]
+local accept_d, reject_d = diags[1], diags[2]
 report.accepted = tasks.id_of(accept_d)
 on(accept_d)
 report.under_cursor = tasks.at_cursor()
@@ -92,28 +90,6 @@ end)
 report.rejected = tasks.id_of(reject_d)
 vim.cmd('SocraticReject ' .. report.rejected)
 wait('rejected diagnostic gone', 30000, function() return find(report.rejected) == nil end)
-
--- an attempt with terminal commands
-report.attempt = tasks.id_of(attempt_d)
-on(attempt_d)
-vim.cmd('SocraticStartAttempt')
-wait('attempt started', 30000, function() return state.attempt ~= nil end)
--- typed on the command line, as a user does
-vim.api.nvim_feedkeys(vim.keycode(':!printf socratic-check; exit 3<CR>'), 'xt', false)
-report.shell_error = vim.v.shell_error
--- a terminal job
-local closed = 0
-vim.api.nvim_create_autocmd('TermClose', { callback = function() closed = closed + 1 end })
-vim.cmd([[terminal sh -c 'exit 5']])
-wait('terminal job closed', 10000, function() return closed >= 1 end)
--- a shell with prompt marks: prompt, typed command, output, exit status 7
-vim.cmd([[terminal sh -c "printf '\033]133;A\007$ \033]133;B\007'; sleep 0.3; printf 'echo integrated\r\n\033]133;C\007integrated\r\n\033]133;D;7\007'; sleep 0.5"]])
-wait('integrated terminal closed', 10000, function() return closed >= 2 end)
-vim.wait(300)
-vim.cmd('buffer ' .. buf)
-vim.cmd('SocraticFinishAttempt')
-wait('attempt finished', 30000, function() return state.attempt == nil and state.last_trace ~= nil end)
-report.trace = state.last_trace
 
 -- :checkhealth socratic
 vim.cmd('checkhealth socratic')
@@ -150,4 +126,9 @@ end
 vim.cmd('SocraticRound')
 wait('round message', 60000, function() return round_message() ~= nil end)
 report.round_message = round_message()
+-- its progress, as the plugin showed it, in order
+wait('progress end', 10000, function()
+  return vim.iter(messages):any(function(m) return m:match('^socratic: round: round %d') ~= nil end)
+end)
+report.progress = vim.iter(messages):filter(function(m) return vim.startswith(m, 'socratic: round: ') end):totable()
 finish(true, 'plugin')

@@ -89,9 +89,10 @@ local function result_type(command)
 end
 eq({ result_type(protocol.ACCEPT), result_type(protocol.REJECT), result_type(protocol.SHOW_PATCH),
   result_type(protocol.GENERATE), result_type(protocol.ROUND), result_type(protocol.START_ATTEMPT),
-  result_type(protocol.FINISH_ATTEMPT), result_type(protocol.TASKS), result_type(protocol.EVOLVE) },
-  { 'StatusChanged', 'StatusChanged', 'TaskPatch', 'Generated', 'RoundSummary', 'AttemptStarted', 'AttemptFinished',
-    'TaskList', 'EvolveSummary' }, 'the result type of each command')
+  result_type(protocol.RUN_ATTEMPT_TESTS), result_type(protocol.FINISH_ATTEMPT), result_type(protocol.ABANDON_ATTEMPT),
+  result_type(protocol.TASKS), result_type(protocol.EVOLVE) },
+  { 'StatusChanged', 'StatusChanged', 'TaskPatch', 'Generated', 'RoundSummary', 'AttemptStarted', 'AttemptTests',
+    'AttemptFinished', 'AttemptAbandoned', 'TaskList', 'EvolveSummary' }, 'the result type of each command')
 eq(schema.properties.notifications.properties[protocol.RECORD_EVENT].properties.params['$ref'],
   '#/definitions/EditorEvent', 'the recordEvent params')
 eq(defs.EditorEvent.properties.kind['$ref'], '#/definitions/EditorEventKind', 'the event kind')
@@ -120,8 +121,23 @@ eq(protocol.generated_message(generated), ('%s candidates, %s new in %s'):format
   tostring(generated.added), tostring(generated.file)), 'the generate message')
 eq(protocol.attempt_task(example('AttemptStarted')), example('AttemptStarted').id, 'the attempt task')
 local finished = example('AttemptFinished')
-eq(protocol.attempt_finished_message(finished), ('attempt at %s stored as trace %s (%s)'):format(tostring(finished.id),
-  tostring(finished.trace), tostring(finished.label)), 'the finish message')
+eq(protocol.attempt_finished_message(finished), ('attempt at %s graded %s (%s); trace %s'):format(tostring(finished.id),
+  tostring(finished.label), tostring(finished.reason), tostring(finished.trace)), 'the finish message')
+local started_ex = example('AttemptStarted')
+local started = protocol.attempt_started(started_ex)
+eq({ started.attempt, started.task, started.root, started.file, started.line, started.end_line, started.tests },
+  { started_ex.attemptId, started_ex.id, started_ex.root, vim.uri_to_fname(started_ex.file),
+    started_ex.range.start.line + 1, started_ex['range']['end'].line + 1, started_ex.failToPass }, 'the attempt started')
+eq(protocol.problem_lines(started)[3], started_ex.problemStatement, 'the problem statement buffer')
+eq(protocol.attempt_started({ id = 't' }), nil, 'another shape')
+local ran = example('AttemptTests')
+local test_items = protocol.test_items(ran)
+eq({ #test_items, test_items[1].filename, test_items[1].lnum, test_items[1].text },
+  { 1, vim.uri_to_fname(ran.tests[1].uri), ran.tests[1].line + 1,
+    ran.tests[1].id .. ' failed: ' .. ran.tests[1].message }, 'a failing test as a quickfix item')
+eq(protocol.attempt_tests_message(ran), 'tests failed: 0/1 passed', 'the tests message')
+eq(#protocol.test_items(vim.tbl_extend('force', ran, { tests = { vim.tbl_extend('force', ran.tests[1], { status = 'passed' }) } })),
+  0, 'passing tests are left out')
 local patch_id, patch_lines = protocol.patch(example('TaskPatch'))
 eq({ patch_id, patch_lines[1] }, { example('TaskPatch').id, vim.split(example('TaskPatch').patch, '\n')[1] }, 'the patch')
 local list = protocol.task_list(example('TaskList'))

@@ -40,6 +40,17 @@ impl Checkout {
         })
     }
 
+    /// The checkout of `task` that [`Checkout::create`] wrote into `dir` earlier (nothing is
+    /// read or written here).
+    pub fn open(task: &Task, dir: &Path) -> Checkout {
+        Checkout {
+            dir: dir.to_path_buf(),
+            source: PathBuf::from(&task.repo),
+            base_commit: task.base_commit.clone(),
+            bug_files: crate::skills::touched::files(&task.bug_patch),
+        }
+    }
+
     /// The working tree against the bugged commit (untracked files included), as a patch.
     pub fn solver_diff(&self) -> anyhow::Result<String> {
         Ok(Repo::open(&self.dir)?.working_tree_diff()?)

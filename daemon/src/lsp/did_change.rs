@@ -1,13 +1,45 @@
 //! `textDocument/didChange`: apply each change to the document (incremental re-parse), move the
 //! anchors with the text, mark tasks whose site was deleted stale, publish. A change that
-//! takes the document over the size limit closes it for us (the editor is told why).
+//! takes the document over the size limit closes it for us (the editor is told why). A
+//! document under an attempt's checkout only has its edits recorded in the attempt.
 
 use super::text::{offset_of, Pos};
 use super::Session;
 use tower_lsp_server::ls_types::*;
 
+/// Record the changes of a document under an attempt's checkout in the attempt; false when the
+/// document is not one.
+fn change_in_attempt(session: &Session, uri: &Uri, changes: &[TextDocumentContentChangeEvent]) -> bool {
+    let mut st = session.state();
+    let Some(doc) = st.attempt_docs.get_mut(uri) else { return false };
+    let mut edits = Vec::new();
+    for change in changes {
+        let span = match change.range {
+            Some(range) => match byte_span(&doc.text, range) {
+                Some(span) => span,
+                None => break,
+            },
+            None => (0, doc.text.len()),
+        };
+        let line = change.range.map_or(0, |r| r.start.line);
+        edits.push((line, span.1 - span.0, change.text.clone()));
+        doc.text.replace_range(span.0..span.1, &change.text);
+    }
+    let (attempt, rel) = (doc.attempt.clone(), doc.rel.clone());
+    drop(st);
+    session.shared.with_attempt(&attempt, |a| {
+        for (line, removed, text) in edits {
+            a.edited(&rel, line, removed, &text);
+        }
+    });
+    true
+}
+
 pub(super) async fn handle(session: &Session, params: DidChangeTextDocumentParams) {
     let uri = params.text_document.uri;
+    if change_in_attempt(session, &uri, &params.content_changes) {
+        return;
+    }
     let mut too_big = None;
     let stale = {
         let mut guard = session.state();
@@ -29,19 +61,9 @@ pub(super) async fn handle(session: &Session, params: DidChangeTextDocumentParam
                 break;
             }
             let result = match (change.range, span) {
-                (Some(range), Some(Some((s, e)))) => {
-                    if let Some(attempt) = st.attempt.as_mut() {
-                        attempt.edited(&doc.rel, range.start.line, e - s, &change.text);
-                    }
-                    doc.apply(s, e, &change.text)
-                }
+                (Some(_), Some(Some((s, e)))) => doc.apply(s, e, &change.text),
                 (Some(range), _) => Err(format!("range {range:?} is outside the document")),
-                (None, _) => {
-                    if let Some(attempt) = st.attempt.as_mut() {
-                        attempt.edited(&doc.rel, 0, doc.text().len(), &change.text);
-                    }
-                    super::cpu_heavy(|| doc.replace_all(&change.text))
-                }
+                (None, _) => super::cpu_heavy(|| doc.replace_all(&change.text)),
             };
             match result {
                 Ok(gone) => stale.extend(gone),

@@ -1,6 +1,8 @@
 //! `textDocument/didOpen`: parse the text, anchor the file's tasks, publish. A document over
-//! the size limits (`document::too_big`) is not parsed: the editor is told why in its log.
+//! the size limits (`document::too_big`) is not parsed: the editor is told why in its log. A
+//! document under a running attempt's checkout is only recorded in the attempt.
 
+use super::attempt::AttemptDoc;
 use super::document::Document;
 use super::Session;
 use tower_lsp_server::ls_types::*;
@@ -16,8 +18,22 @@ pub(super) fn relative(root: Option<&std::path::Path>, uri: &Uri) -> Option<Stri
     Some(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"))
 }
 
+/// Keep a document under an attempt's checkout (recorded as opened in the attempt); false when
+/// it is not under one.
+fn open_in_attempt(session: &Session, doc: &TextDocumentItem) -> bool {
+    let Some((attempt, rel)) = doc.uri.to_file_path().and_then(|p| session.shared.attempt_at(&p)) else {
+        return false;
+    };
+    session.shared.with_attempt(&attempt, |a| a.opened(&rel));
+    session.state().attempt_docs.insert(doc.uri.clone(), AttemptDoc { attempt, rel, text: doc.text.clone() });
+    true
+}
+
 pub(super) async fn handle(session: &Session, params: DidOpenTextDocumentParams) {
     let doc = params.text_document;
+    if open_in_attempt(session, &doc) {
+        return;
+    }
     let refused = {
         let mut st = session.state();
         let Some(root) = st.root.clone() else { return };

@@ -1,12 +1,11 @@
-//! `textDocument/didSave`: recorded in a running attempt.
+//! `textDocument/didSave`: a save of a document under an attempt's checkout is recorded in it.
 
 use super::Session;
 use tower_lsp_server::ls_types::*;
 
 pub(super) async fn handle(session: &Session, params: DidSaveTextDocumentParams) {
-    let mut st = session.state();
-    let rel = st.docs.get(&params.text_document.uri).map(|d| d.rel.clone());
-    if let (Some(attempt), Some(rel)) = (st.attempt.as_mut(), rel) {
-        attempt.saved(&rel);
+    let doc = session.state().attempt_docs.get(&params.text_document.uri).cloned();
+    if let Some(doc) = doc {
+        session.shared.with_attempt(&doc.attempt, |a| a.saved(&doc.rel));
     }
 }

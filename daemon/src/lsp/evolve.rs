@@ -102,8 +102,16 @@ pub(crate) async fn run(session: &Session, args: &[Value]) -> Result<EvolveSumma
         received,
         &mut run,
         EvolveProgress::update,
+        finished_line,
     )
     .await
+}
+
+/// The last progress message of an evolve run: its rounds and latest held-out resolve rate.
+pub fn finished_line(summary: &EvolveSummary) -> String {
+    let shown = super::protocol::EvolveSummary::of(summary);
+    let rate = shown.held_out_rate.map_or("-".to_string(), |r| format!("{:.0}%", r * 100.0));
+    format!("evolve run {}: {} rounds, held-out resolve rate {rate}", shown.run, shown.rounds.len())
 }
 
 #[cfg(test)]

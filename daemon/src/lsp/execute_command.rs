@@ -1,13 +1,12 @@
 //! `workspace/executeCommand`: accept / reject a task, show its patch, generate tasks, run a
-//! round ([`super::round`]: the user's options, progress), start and finish an attempt, list
-//! the tasks ([`super::tasks`]).
+//! round ([`super::round`]: the user's options, progress), the attempt commands
+//! ([`super::attempt_run`]), list the tasks ([`super::tasks`]).
 //!
 //! In: the command name and its arguments, parsed into the [`protocol`] argument types (a bad
 //! argument is an invalid-params error naming the command and the argument). Out: the
 //! [`protocol`] result type of the command, serialized. Store work runs in `spawn_blocking`;
 //! long work reports `$/progress`.
 
-use super::attempt::Attempt;
 use super::protocol::{self, *};
 use super::state::Change;
 use super::{invalid, Session};
@@ -142,45 +141,22 @@ pub(super) async fn handle(session: &Session, params: ExecuteCommandParams) -> R
         }
         EVOLVE => {
             let summary = super::evolve::run(session, &args).await?;
-            let shown = EvolveSummary::of(&summary);
-            let rate = shown.held_out_rate.map_or("-".to_string(), |r| format!("{:.0}%", r * 100.0));
+            let message = format!("socratic {}", super::evolve::finished_line(&summary));
+            session.client.show_message(MessageType::INFO, message).await;
+            answer(&EvolveSummary::of(&summary))
+        }
+        START_ATTEMPT => answer(&super::attempt_run::start(session, &args).await?),
+        RUN_ATTEMPT_TESTS => answer(&super::attempt_run::run_tests(session, &args).await?),
+        FINISH_ATTEMPT => {
+            let finished = super::attempt_run::finish(session, &args).await?;
             let message = format!(
-                "socratic evolve run {}: {} rounds, held-out resolve rate {rate}",
-                shown.run,
-                shown.rounds.len()
+                "socratic: attempt at {} graded {} ({}); stored as trace {}",
+                finished.id, finished.label, finished.reason, finished.trace
             );
             session.client.show_message(MessageType::INFO, message).await;
-            answer(&shown)
+            answer(&finished)
         }
-        START_ATTEMPT => {
-            let id = task_arg(START_ATTEMPT, &args)?;
-            let task = session.shared.task(&id).ok_or_else(|| invalid(format!("no task '{id}'")))?;
-            let mut st = session.state();
-            let root = st.root.clone().ok_or_else(|| invalid("no workspace root"))?;
-            if let Some(running) = &st.attempt {
-                return Err(invalid(format!("an attempt at {} is running; finish it first", running.task.id)));
-            }
-            st.attempt = Some(Attempt::start(task.clone(), &root));
-            answer(&AttemptStarted { id: task.id, attempt: AttemptState::Started })
-        }
-        FINISH_ATTEMPT => {
-            protocol::no_arguments(FINISH_ATTEMPT, &args).map_err(invalid)?;
-            let attempt = session.state().attempt.take().ok_or_else(|| invalid("no attempt is running"))?;
-            let shared = session.shared.clone();
-            let (id, trace_id, label) = blocking(move || {
-                let patch = super::attempt::working_tree_diff(&attempt.root)?;
-                let task_id = attempt.task.id.clone();
-                let record = attempt.finish(patch);
-                let (trace_id, label) = match &record {
-                    crate::model::Record::Trace(t) => (t.id.clone(), t.label.outcome.as_str().to_string()),
-                    _ => (String::new(), String::new()),
-                };
-                shared.insert_records(&[record])?;
-                Ok((task_id, trace_id, label))
-            })
-            .await?;
-            answer(&AttemptFinished { id, trace: trace_id, label })
-        }
+        ABANDON_ATTEMPT => answer(&super::attempt_run::abandon(session, &args).await?),
         TASKS => super::tasks::handle(session, &args).await,
         other => Err(invalid(format!("unknown command '{other}'"))),
     }

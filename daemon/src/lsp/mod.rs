@@ -14,6 +14,7 @@
 //! is caught and answered with an internal error; the server stays up.
 
 pub mod attempt;
+pub mod attempt_run;
 pub mod bench;
 mod code_action;
 pub mod daemon;
@@ -34,10 +35,11 @@ mod record_event;
 pub mod round;
 pub mod state;
 pub mod tasks;
+pub mod test_location;
 pub mod text;
 pub mod view;
 
-use attempt::Attempt;
+use attempt::AttemptDoc;
 use document::Document;
 use futures_util::FutureExt;
 use state::{Change, Shared};
@@ -72,7 +74,10 @@ pub(crate) struct SessionState {
     /// Canonical repository root (from `initialize`).
     pub root: Option<PathBuf>,
     pub docs: HashMap<Uri, Document>,
-    pub attempt: Option<Attempt>,
+    /// The attempt this editor started: (attempt id, task id); the attempt itself is shared.
+    pub attempt: Option<(String, String)>,
+    /// Documents open under an attempt's checkout (recorded in it, never indexed).
+    pub attempt_docs: HashMap<Uri, AttemptDoc>,
     /// `initializationOptions.round`: the editor's round options (see [`round`]).
     pub round_options: Option<serde_json::Value>,
 }

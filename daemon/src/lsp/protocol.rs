@@ -30,18 +30,36 @@ pub const SHOW_PATCH: &str = "socratic.showPatch";
 pub const GENERATE: &str = "socratic.generate";
 /// Run (or resume) a round on the workspace: `[] | [RoundArguments]` → [`RoundSummary`].
 pub const ROUND: &str = "socratic.round";
-/// Start an attempt at a task: `[TaskId]` → [`AttemptStarted`].
+/// Start an attempt at a task on a scratch checkout of its bugged tree: `[TaskId]` →
+/// [`AttemptStarted`].
 pub const START_ATTEMPT: &str = "socratic.startAttempt";
-/// Finish the running attempt, stored as a trace: `[]` → [`AttemptFinished`].
+/// Run the attempt's FAIL_TO_PASS tests in the task's container: `[] | [AttemptId]` →
+/// [`AttemptTests`] (no argument: this editor's attempt).
+pub const RUN_ATTEMPT_TESTS: &str = "socratic.attemptRunTests";
+/// Grade the attempt like `socratic solve` and store it as a trace: `[] | [AttemptId]` →
+/// [`AttemptFinished`].
 pub const FINISH_ATTEMPT: &str = "socratic.finishAttempt";
+/// Drop the attempt and its checkout, storing nothing: `[] | [AttemptId]` → [`AttemptAbandoned`].
+pub const ABANDON_ATTEMPT: &str = "socratic.abandonAttempt";
 /// The task list: `[] | [TaskListArguments]` → [`TaskList`].
 pub const TASKS: &str = "socratic.tasks";
 /// Run (or resume) an evolve run on the workspace: `[] | [EvolveArguments]` → [`EvolveSummary`].
 pub const EVOLVE: &str = "socratic.evolve";
 
 /// The commands the server executes (announced in `initialize`).
-pub const COMMANDS: &[&str] =
-    &[ACCEPT, REJECT, SHOW_PATCH, GENERATE, ROUND, START_ATTEMPT, FINISH_ATTEMPT, TASKS, EVOLVE];
+pub const COMMANDS: &[&str] = &[
+    ACCEPT,
+    REJECT,
+    SHOW_PATCH,
+    GENERATE,
+    ROUND,
+    START_ATTEMPT,
+    RUN_ATTEMPT_TESTS,
+    FINISH_ATTEMPT,
+    ABANDON_ATTEMPT,
+    TASKS,
+    EVOLVE,
+];
 
 /// The notification an editor sends for something that happened during an attempt:
 /// params [`EditorEvent`].
@@ -86,6 +104,36 @@ impl Argument for TaskId {
     fn check(&self) -> Result<(), String> {
         if self.id().is_empty() {
             return Err("the task id is empty".into());
+        }
+        Ok(())
+    }
+}
+
+/// An attempt named by its id: `"ID"`, or `{"attemptId": "ID"}` (`id` is read as well).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum AttemptId {
+    Id(String),
+    Object {
+        #[serde(rename = "attemptId", alias = "id")]
+        attempt_id: String,
+    },
+}
+
+impl AttemptId {
+    pub fn id(&self) -> &str {
+        match self {
+            AttemptId::Id(id) | AttemptId::Object { attempt_id: id } => id,
+        }
+    }
+}
+
+impl Argument for AttemptId {
+    const WHAT: &'static str = "an attempt id (\"ID\" or {\"attemptId\": \"ID\"})";
+
+    fn check(&self) -> Result<(), String> {
+        if self.id().is_empty() {
+            return Err("the attempt id is empty".into());
         }
         Ok(())
     }
@@ -404,31 +452,104 @@ impl RoundSummary {
     }
 }
 
-/// Where an attempt is (`started`: it runs).
+/// A place in a file: 0-based line and UTF-16 character, as LSP counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AttemptState {
-    Started,
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TextPosition {
+    pub line: u32,
+    pub character: u32,
 }
 
-/// `socratic.startAttempt`: the attempt at this task is running.
+/// A span of a file, as LSP's `Range`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TextRange {
+    pub start: TextPosition,
+    pub end: TextPosition,
+}
+
+/// `socratic.startAttempt`: a scratch checkout of the task's bugged tree (no history the fix
+/// could be read from) to edit, and where to look.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AttemptStarted {
+    /// The attempt, for the other attempt commands.
+    pub attempt_id: String,
+    /// The task attempted.
     pub id: String,
-    pub attempt: AttemptState,
+    /// The checkout's folder (absolute path).
+    pub root: String,
+    /// The `file://` URI of the task's file in the checkout.
+    pub file: String,
+    /// The task's file relative to the checkout.
+    pub path: String,
+    /// The lines the bug changed, in that file.
+    pub range: TextRange,
+    pub problem_statement: String,
+    /// The tests that fail with the bug (what `socratic.attemptRunTests` runs).
+    pub fail_to_pass: Vec<String>,
 }
 
-/// `socratic.finishAttempt`: the attempt stored as a trace.
+/// One test of an attempt's run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttemptTest {
+    /// The pytest node id.
+    pub id: String,
+    /// `passed`, `failed`, `error`, `skipped`, or `missing` (the run did not report it).
+    pub status: String,
+    /// What pytest said about a failure (empty when it passed).
+    pub message: String,
+    /// The test file's `file://` URI in the checkout.
+    pub uri: Option<String>,
+    /// The 0-based line of the test's `def` (null when it was not found).
+    pub line: Option<u32>,
+}
+
+/// `socratic.attemptRunTests`: the FAIL_TO_PASS tests on the attempt's current tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttemptTests {
+    pub attempt_id: String,
+    /// The task attempted.
+    pub id: String,
+    /// `passed` (every test passed), `failed`, `broken` (the tree did not apply or the runner
+    /// failed: see `detail`), `timed-out`.
+    pub outcome: String,
+    /// Why a run is `broken`.
+    pub detail: Option<String>,
+    pub passed: usize,
+    pub failed: usize,
+    pub tests: Vec<AttemptTest>,
+}
+
+/// `socratic.finishAttempt`: the attempt graded like `socratic solve` and stored as a trace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AttemptFinished {
     /// The task attempted.
     pub id: String,
+    pub attempt_id: String,
     /// The stored trace's id.
     pub trace: String,
-    /// The trace's inferred outcome (`resolved`, `failed`, …).
+    /// The verdict: `resolved`, `partial`, `unresolved` or `no-patch`.
     pub label: String,
+    pub resolved: bool,
+    /// The grading's one-line reason (test counts).
+    pub reason: String,
+    /// FAIL_TO_PASS tests still failing.
+    pub fail_to_pass_failing: Vec<String>,
+    /// PASS_TO_PASS tests the attempt broke.
+    pub pass_to_pass_failing: Vec<String>,
+}
+
+/// `socratic.abandonAttempt`: the attempt and its checkout are gone; nothing was stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttemptAbandoned {
+    /// The task attempted.
+    pub id: String,
+    pub attempt_id: String,
 }
 
 /// One task as editors and `socratic tasks list --json` / `socratic curriculum list --json`
@@ -481,7 +602,6 @@ pub struct TaskList {
 
 /// How many arguments a command takes.
 enum Arity {
-    None,
     One(schemars::Schema),
     Optional(schemars::Schema),
 }
@@ -489,7 +609,6 @@ enum Arity {
 impl Arity {
     fn schema(self) -> Value {
         match self {
-            Arity::None => json!({"type": "array", "maxItems": 0}),
             Arity::One(s) => json!({"type": "array", "items": [s], "minItems": 1, "maxItems": 1}),
             Arity::Optional(s) => json!({"type": "array", "items": [s], "maxItems": 1}),
         }
@@ -516,6 +635,9 @@ pub fn examples() -> Vec<(&'static str, Value)> {
         enclosing: "Ledger.balance".into(),
         statement: "Ledger.balance counts the closing entry twice.".into(),
     };
+    let attempt_id = format!("{}-1", row.id);
+    let attempt_root = "/home/user/.socratic/attempts/t-3f9c2a1b7d4e-1/repo";
+    let failing = "tests/test_ledger.py::TestLedger::test_balance".to_string();
     fn value<T: Serialize>(v: &T) -> Value {
         serde_json::to_value(v).unwrap_or(Value::Null)
     }
@@ -565,11 +687,55 @@ pub fn examples() -> Vec<(&'static str, Value)> {
                 reference_set: Some("failures".into()),
             }),
         ),
-        ("AttemptStarted", value(&AttemptStarted { id: row.id.clone(), attempt: AttemptState::Started })),
+        ("AttemptId", value(&AttemptId::Id(attempt_id.clone()))),
+        (
+            "AttemptStarted",
+            value(&AttemptStarted {
+                attempt_id: attempt_id.clone(),
+                id: row.id.clone(),
+                root: attempt_root.into(),
+                file: format!("file://{attempt_root}/{}", row.file),
+                path: row.file.clone(),
+                range: TextRange {
+                    start: TextPosition { line: 41, character: 0 },
+                    end: TextPosition { line: 41, character: 18 },
+                },
+                problem_statement: row.statement.clone(),
+                fail_to_pass: vec![failing.clone()],
+            }),
+        ),
+        (
+            "AttemptTests",
+            value(&AttemptTests {
+                attempt_id: attempt_id.clone(),
+                id: row.id.clone(),
+                outcome: "failed".into(),
+                detail: None,
+                passed: 0,
+                failed: 1,
+                tests: vec![AttemptTest {
+                    id: failing.clone(),
+                    status: "failed".into(),
+                    message: "assert 3 == 2".into(),
+                    uri: Some(format!("file://{attempt_root}/tests/test_ledger.py")),
+                    line: Some(17),
+                }],
+            }),
+        ),
         (
             "AttemptFinished",
-            value(&AttemptFinished { id: row.id.clone(), trace: "tr-51c0a9e3b2d8".into(), label: "resolved".into() }),
+            value(&AttemptFinished {
+                id: row.id.clone(),
+                attempt_id: attempt_id.clone(),
+                trace: "tr-51c0a9e3b2d8".into(),
+                label: "resolved".into(),
+                resolved: true,
+                reason: "graded: F2P 1/1 pass, P2P 83/83 pass".into(),
+                fail_to_pass_failing: vec![],
+                pass_to_pass_failing: vec![],
+            }),
         ),
+        ("AttemptAbandoned", value(&AttemptAbandoned { id: row.id.clone(), attempt_id: attempt_id.clone() })),
         ("EvolveArguments", value(&EvolveArguments { rounds: Some(3), held_out: Some(5), ..Default::default() })),
         (
             "EvolveSummary",
@@ -625,12 +791,29 @@ pub fn schema() -> Value {
             Arity::Optional(reads.subschema_for::<EvolveArguments>()),
             writes.subschema_for::<EvolveSummary>(),
         ),
-        (START_ATTEMPT, "Start an attempt at a task.", task(&mut reads), writes.subschema_for::<AttemptStarted>()),
+        (
+            START_ATTEMPT,
+            "Start an attempt at a task on a scratch checkout of its bugged tree.",
+            task(&mut reads),
+            writes.subschema_for::<AttemptStarted>(),
+        ),
+        (
+            RUN_ATTEMPT_TESTS,
+            "Run the attempt's FAIL_TO_PASS tests in the task's container (no argument: this editor's attempt).",
+            Arity::Optional(reads.subschema_for::<AttemptId>()),
+            writes.subschema_for::<AttemptTests>(),
+        ),
         (
             FINISH_ATTEMPT,
-            "Finish the running attempt: it is stored as a trace.",
-            Arity::None,
+            "Grade the attempt like `socratic solve` and store it as a trace (no argument: this editor's attempt).",
+            Arity::Optional(reads.subschema_for::<AttemptId>()),
             writes.subschema_for::<AttemptFinished>(),
+        ),
+        (
+            ABANDON_ATTEMPT,
+            "Drop the attempt and its checkout; nothing is stored (no argument: this editor's attempt).",
+            Arity::Optional(reads.subschema_for::<AttemptId>()),
+            writes.subschema_for::<AttemptAbandoned>(),
         ),
         (
             TASKS,
@@ -791,8 +974,14 @@ mod tests {
                 .map(|d| d.map(|d| d.uri().to_string())),
             Ok(Some("file:///r/a.py".to_string()))
         );
-        assert!(no_arguments(FINISH_ATTEMPT, &[]).is_ok());
-        assert!(no_arguments(FINISH_ATTEMPT, &[json!(1)]).unwrap_err().contains("takes no arguments"));
+        assert!(no_arguments(TASKS, &[]).is_ok());
+        assert!(no_arguments(TASKS, &[json!(1)]).unwrap_err().contains("takes no arguments"));
+        let attempt = |v: Value| optional::<AttemptId>(FINISH_ATTEMPT, &[v]).map(|a| a.map(|a| a.id().to_string()));
+        assert_eq!(attempt(json!("a-1")), Ok(Some("a-1".to_string())));
+        assert_eq!(attempt(json!({"attemptId": "a-2"})), Ok(Some("a-2".to_string())));
+        assert_eq!(attempt(json!({"id": "a-3"})), Ok(Some("a-3".to_string())));
+        assert!(attempt(json!("")).unwrap_err().contains("empty"));
+        assert!(attempt(json!(7)).unwrap_err().starts_with("socratic.finishAttempt: argument 1 is not an attempt id"));
 
         let event: EditorEvent =
             serde_json::from_value(json!({"kind": "test_run", "command": "pytest", "exitCode": 1})).expect("an event");

@@ -14,13 +14,11 @@ pub(super) async fn handle(session: &Session, params: serde_json::Value) {
             return;
         }
     };
-    let mut st = session.state();
-    match st.attempt.as_mut() {
-        Some(attempt) => {
-            if let Err(e) = attempt.record(event) {
-                tracing::warn!("{}: {e}", protocol::RECORD_EVENT);
-            }
-        }
-        None => tracing::debug!("{} with no attempt running", protocol::RECORD_EVENT),
+    let Some((id, _)) = session.state().attempt.clone() else {
+        tracing::debug!("{} with no attempt running", protocol::RECORD_EVENT);
+        return;
+    };
+    if let Some(Err(e)) = session.shared.with_attempt(&id, |a| a.record(event)) {
+        tracing::warn!("{}: {e}", protocol::RECORD_EVENT);
     }
 }

@@ -167,13 +167,38 @@ pub(crate) async fn run(session: &Session, args: &[Value]) -> Result<Round> {
         let mut store = crate::store::Store::open(&home)?;
         runtime.block_on(run_round(&mut store, &home, &opts))
     });
-    forward_progress(session, "socratic: round", "the round", received, &mut round, RoundProgress::update).await
+    forward_progress(
+        session,
+        "socratic: round",
+        "the round",
+        received,
+        &mut round,
+        RoundProgress::update,
+        finished_line,
+    )
+    .await
+}
+
+/// The last progress message of a round: its real counts.
+pub fn finished_line(round: &Round) -> String {
+    let stopped = if round.step == RoundStep::Done {
+        String::new()
+    } else {
+        format!(" (stopped before {})", round.step.as_str())
+    };
+    format!(
+        "round {}: {} candidates, {} valid, {} kept{stopped}",
+        round.number,
+        round.candidates,
+        round.valid,
+        round.kept.len()
+    )
 }
 
 /// Forward a long job's progress events as `$/progress` reports (titled `title`) and log lines
 /// while it runs on a blocking thread, then reload the shared state and say the job's outcome:
 /// its value, or an error naming `what` did not finish. `update` turns an event into the
-/// report's message and percentage.
+/// report's message and percentage; `finished` gives the end's message (the job's real counts).
 pub(super) async fn forward_progress<T, V: Default>(
     session: &Session,
     title: &str,
@@ -181,6 +206,7 @@ pub(super) async fn forward_progress<T, V: Default>(
     mut received: tokio::sync::mpsc::UnboundedReceiver<ProgressEvent>,
     job: &mut tokio::task::JoinHandle<anyhow::Result<T>>,
     update: fn(&mut V, &ProgressEvent) -> (String, u32),
+    finished: fn(&T) -> String,
 ) -> Result<T> {
     let ongoing = begin(session, title).await;
     let mut shown = V::default();
@@ -215,7 +241,11 @@ pub(super) async fn forward_progress<T, V: Default>(
         Err(e) => Err(failed(e.to_string())),
     };
     if let Some(p) = ongoing {
-        p.finish_with_message(if result.is_ok() { "done" } else { "failed" }).await;
+        let message = match &result {
+            Ok(value) => finished(value),
+            Err(e) => format!("failed: {}", e.message),
+        };
+        p.finish_with_message(message).await;
     }
     result
 }
@@ -254,6 +284,15 @@ mod tests {
         assert!(share.starts_with("initializationOptions.round: maxSkillShare"), "{share}");
         assert!(round_options(root, None, &[json!("t-1")]).is_err());
         assert!(round_options(root, None, &[json!({"workers": 0})]).is_err());
+    }
+
+    #[test]
+    fn the_end_message_has_the_rounds_real_counts() {
+        let mut round = crate::model::test_support::round(2, &["t-a", "t-b"]);
+        (round.candidates, round.valid, round.step) = (12, 5, RoundStep::Done);
+        assert_eq!(finished_line(&round), "round 2: 12 candidates, 5 valid, 2 kept");
+        round.step = RoundStep::Score;
+        assert_eq!(finished_line(&round), "round 2: 12 candidates, 5 valid, 2 kept (stopped before score)");
     }
 
     #[test]

@@ -4,13 +4,15 @@
 //! to store. Out: the tasks of one file with their verdicts ([`FileTasks`], read from the store
 //! by its indexed (repository identity, file) and (repo, file) columns — so a second clone of a
 //! repository shows the tasks generated in the first — and cached per file until something
-//! changes), and a
+//! changes), the running editor attempts (by attempt id, so a document opened under an
+//! attempt's checkout in any session is recorded in it), and a
 //! broadcast of changes that makes every session re-publish. Nothing here holds every task in
 //! memory. Every method that touches the store blocks: call it from `spawn_blocking` (the cached
 //! reads are cheap).
 
+use super::attempt::Attempt;
 use crate::anchor::queries::QuerySet;
-use crate::model::{AnchorState, Decision, Record, Task, Verdict};
+use crate::model::{AnchorState, Decision, Environment, Record, Task, Verdict};
 use crate::store::{Store, TaskQuery};
 use crate::tasks::{self, GenerateConfig};
 use std::collections::HashMap;
@@ -57,6 +59,8 @@ pub struct Shared {
     files: Mutex<HashMap<(PathBuf, String), Arc<FileTasks>>>,
     /// File texts at commits, for finding sites again: (root, commit, file) -> text.
     blobs: Mutex<HashMap<BlobKey, Option<Arc<String>>>>,
+    /// Running editor attempts by attempt id.
+    attempts: Mutex<HashMap<String, Attempt>>,
     changes: broadcast::Sender<Change>,
 }
 
@@ -96,6 +100,7 @@ impl Shared {
             identities: Mutex::new(HashMap::new()),
             files: Mutex::new(HashMap::new()),
             blobs: Mutex::new(HashMap::new()),
+            attempts: Mutex::new(HashMap::new()),
             changes,
         });
         shared.reload()?;
@@ -288,6 +293,33 @@ impl Shared {
 }
 
 impl Shared {
+    /// The stored environment of a repository at a commit. Blocking.
+    pub fn environment(&self, repo: &str, commit: &str) -> anyhow::Result<Option<Environment>> {
+        self.with_store(|s| Ok(s.environment(repo, commit)?))
+    }
+
+    /// Keep a running attempt.
+    pub fn add_attempt(&self, attempt: Attempt) {
+        lock(&self.attempts).insert(attempt.id.clone(), attempt);
+    }
+
+    /// Run `f` on a running attempt; `None` when there is none by that id.
+    pub fn with_attempt<T>(&self, id: &str, f: impl FnOnce(&mut Attempt) -> T) -> Option<T> {
+        lock(&self.attempts).get_mut(id).map(f)
+    }
+
+    /// Remove a running attempt (finished or abandoned); put it back with [`Shared::add_attempt`]
+    /// when finishing fails.
+    pub fn take_attempt(&self, id: &str) -> Option<Attempt> {
+        lock(&self.attempts).remove(id)
+    }
+
+    /// The attempt whose checkout holds `path`, with the path relative to the checkout.
+    pub fn attempt_at(&self, path: &Path) -> Option<(String, String)> {
+        let path = canonical(path);
+        lock(&self.attempts).values().find_map(|a| a.relative(&path).map(|rel| (a.id.clone(), rel)))
+    }
+
     /// Keep a verdict and the task it updates. Blocking.
     pub fn record_verdict(&self, task: &Task, verdict: &Verdict) -> anyhow::Result<()> {
         self.with_store(|s| Ok(s.record_verdict(task, verdict)?))?;

@@ -91,7 +91,7 @@ pub(super) async fn handle(session: &Session, args: &[Value]) -> Result<Option<V
     }
     let list = TaskList {
         root: st.root.as_ref().map(|r| r.display().to_string()),
-        attempt: st.attempt.as_ref().map(|a| a.task.id.clone()),
+        attempt: st.attempt.as_ref().map(|(_, task)| task.clone()),
         tasks: rows(&tasks, root.as_deref(), &open),
     };
     serde_json::to_value(&list).map(Some).map_err(|e| invalid(format!("{TASKS}: {e}")))

@@ -3,14 +3,16 @@
  *
  * In: a `Transport` (the language client in VS Code; a JSON-RPC connection in the tests) and
  * task ids. Out: `workspace/executeCommand` requests (`socratic.accept`, `socratic.reject`,
- * `socratic.round`, `socratic.evolve`, `socratic.startAttempt`, `socratic.finishAttempt`,
- * `socratic.showPatch`, `socratic.tasks`) and `socratic/recordEvent` notifications, with the arguments and results
+ * `socratic.round`, `socratic.evolve`, `socratic.startAttempt`, `socratic.attemptRunTests`,
+ * `socratic.finishAttempt`, `socratic.abandonAttempt`, `socratic.showPatch`, `socratic.tasks`) and `socratic/recordEvent` notifications, with the arguments and results
  * the protocol schema gives them (`protocol.ts`, generated from the schema, which the server's
  * types generate), and the messages that show results. No `vscode` import.
  */
 import type {
+  AttemptAbandoned,
   AttemptFinished,
   AttemptStarted,
+  AttemptTests,
   EditorEvent,
   EvolveSummary,
   RoundSummary,
@@ -21,7 +23,7 @@ import type {
   TaskRow,
 } from "./protocol";
 
-export type { AttemptFinished, AttemptStarted, EditorEvent, EvolveSummary, RoundSummary, StatusChanged, TaskList, TaskPatch, TaskRow };
+export type { AttemptAbandoned, AttemptFinished, AttemptStarted, AttemptTests, EditorEvent, EvolveSummary, RoundSummary, StatusChanged, TaskList, TaskPatch, TaskRow };
 
 /** How requests reach the server. */
 export interface Transport {
@@ -44,7 +46,9 @@ export const SERVER_COMMANDS = {
   "socratic.acceptTask": "socratic.accept",
   "socratic.rejectTask": "socratic.reject",
   "socratic.startTaskAttempt": "socratic.startAttempt",
+  "socratic.runAttemptTests": "socratic.attemptRunTests",
   "socratic.finishTaskAttempt": "socratic.finishAttempt",
+  "socratic.abandonTaskAttempt": "socratic.abandonAttempt",
   "socratic.runRound": "socratic.round",
   "socratic.runEvolve": "socratic.evolve",
   "socratic.showTaskPatch": "socratic.showPatch",
@@ -69,8 +73,10 @@ export function requestFor(command: ExtensionCommand, arg?: string): Request {
       return { command: SERVER_COMMANDS[command], arguments: [] };
     case "socratic.runEvolve":
       return { command: SERVER_COMMANDS[command], arguments: [] };
+    case "socratic.runAttemptTests":
     case "socratic.finishTaskAttempt":
-      return { command: SERVER_COMMANDS[command], arguments: [] };
+    case "socratic.abandonTaskAttempt":
+      return { command: SERVER_COMMANDS[command], arguments: arg ? [arg] : [] };
     case "socratic.refreshTasks":
       return { command: SERVER_COMMANDS[command], arguments: [] };
   }
@@ -80,6 +86,23 @@ export function requestFor(command: ExtensionCommand, arg?: string): Request {
 export function roundMessage(r: RoundSummary): string {
   const stopped = r.step === "done" ? "" : ` (stopped before ${r.step})`;
   return `round ${r.number}: ${r.candidates} candidates, ${r.valid} valid, ${r.kept.length} kept${stopped}`;
+}
+
+/** The problem statement of a started attempt as Markdown (the document shown beside the code). */
+export function problemMarkdown(a: AttemptStarted): string {
+  const tests = a.failToPass.map((t) => `- \`${t}\``).join("\n");
+  return `# socratic attempt ${a.attemptId}\n\nTask \`${a.id}\`, file \`${a.path}\` (lines ${a.range.start.line + 1}-${a.range.end.line + 1}).\n\n${a.problemStatement.trim()}\n\n## Failing tests\n\n${tests}\n\nRun them with **socratic: Run Failing Tests**; grade the attempt with **socratic: Finish Attempt**.\n`;
+}
+
+/** What a test run shows: `tests failed: 0/2 passed` (and why a run broke). */
+export function testsMessage(r: AttemptTests): string {
+  const detail = r.detail ? ` (${r.detail})` : "";
+  return `tests ${r.outcome}: ${r.passed}/${r.passed + r.failed} passed${detail}`;
+}
+
+/** What a finished attempt shows: `attempt at t-… graded resolved (why); trace tr-…`. */
+export function finishedMessage(r: AttemptFinished): string {
+  return `attempt at ${r.id} graded ${r.label} (${r.reason}); trace ${r.trace}`;
 }
 
 /** A resolve rate in [0, 1] as `40%` (`-` when there is none). */
@@ -119,6 +142,8 @@ export function parseTaskList(v: unknown): TaskList {
 export class SocraticApi {
   /** The task of the running attempt, as far as this client knows. */
   attempt: string | null = null;
+  /** The running attempt this client started (null when it knows of none, or only its task). */
+  started: AttemptStarted | null = null;
 
   constructor(private readonly transport: Transport) {}
 
@@ -149,24 +174,46 @@ export class SocraticApi {
     return this.run("socratic.showPatch", [id]);
   }
 
+  /** Start an attempt: the server makes a scratch checkout of the task's bugged tree. */
   async startAttempt(id: string): Promise<AttemptStarted> {
     const r = await this.run("socratic.startAttempt", [id]);
     this.attempt = r.id;
+    this.started = r;
     return r;
   }
 
+  /** The running attempt's id argument (none: the server takes this editor's). */
+  private attemptArg(): [] | [string] {
+    return this.started ? [this.started.attemptId] : [];
+  }
+
+  /** Run the attempt's FAIL_TO_PASS tests in the task's container. */
+  runAttemptTests(): Promise<AttemptTests> {
+    return this.run("socratic.attemptRunTests", this.attemptArg());
+  }
+
+  /** Grade the attempt like `socratic solve`; the server stores it as a trace. A failure (no
+   * environment image, ...) leaves the attempt running. */
   async finishAttempt(): Promise<AttemptFinished> {
-    try {
-      return await this.run("socratic.finishAttempt", []);
-    } finally {
-      this.attempt = null;
-    }
+    const r = await this.run("socratic.finishAttempt", this.attemptArg());
+    this.attempt = null;
+    this.started = null;
+    return r;
+  }
+
+  /** Drop the attempt and its checkout. */
+  async abandonAttempt(): Promise<AttemptAbandoned> {
+    const r = await this.run("socratic.abandonAttempt", this.attemptArg());
+    this.attempt = null;
+    this.started = null;
+    return r;
   }
 
   /** The workspace's tasks; also refreshes what this client knows of the attempt. */
   async tasks(): Promise<TaskList> {
     const list = parseTaskList(await this.run("socratic.tasks", []));
     this.attempt = list.attempt;
+    if (this.started && this.started.id !== list.attempt) this.started = null;
     return list;
   }
 
@@ -174,8 +221,10 @@ export class SocraticApi {
   observe(serverCommand: string, result: unknown): void {
     if (serverCommand === "socratic.startAttempt" && isObject(result) && typeof result.id === "string") {
       this.attempt = result.id;
-    } else if (serverCommand === "socratic.finishAttempt") {
+      this.started = typeof result.attemptId === "string" ? (result as unknown as AttemptStarted) : null;
+    } else if (serverCommand === "socratic.finishAttempt" || serverCommand === "socratic.abandonAttempt") {
       this.attempt = null;
+      this.started = null;
     }
   }
 

@@ -14,7 +14,8 @@ import * as os from "os";
 import * as path from "path";
 import * as vscode from "vscode";
 import { LanguageClient, State, type LanguageClientOptions, type ServerOptions } from "vscode-languageclient/node";
-import { evolveMessage, heldOutStatus, roundMessage, SocraticApi, type EvolveSummary, type TaskRow } from "./api";
+import { evolveMessage, finishedMessage, heldOutStatus, roundMessage, SocraticApi, testsMessage, type AttemptStarted, type EvolveSummary, type TaskRow } from "./api";
+import { openAttempt } from "./attempt";
 import { currentSettings, onSettingsChanged } from "./config";
 import { taskUnderCursor } from "./cursor";
 import { parseDaemonStatus, statusBar, type ClientState, type DaemonState } from "./daemon";
@@ -129,6 +130,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         executeCommand: async (command, args, next) => {
           const result = await next(command, args);
           api.observe(command, result);
+          if (command === "socratic.startAttempt" && api.started) void openAttempt(result as AttemptStarted);
           void refreshTree();
           return result;
         },
@@ -201,12 +203,37 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     const id = await pickTask(arg, "Attempt which task?");
     if (!id) return;
     const r = await api.startAttempt(id);
-    void vscode.window.showInformationMessage(`socratic: attempt at ${r.id} started. Edit, run the tests in a terminal, then finish the attempt.`);
+    await openAttempt(r);
+    void vscode.window.showInformationMessage(
+      `socratic: attempt ${r.attemptId} at ${r.id} started on a checkout of the bug. Fix it, run the failing tests, then finish the attempt.`,
+    );
     await refreshTree();
   });
+  register("socratic.runAttemptTests", async () => {
+    const r = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: "socratic: running the failing tests in the task's container" },
+      () => api.runAttemptTests(),
+    );
+    const text = `socratic: ${testsMessage(r)}`;
+    if (r.outcome === "passed") void vscode.window.showInformationMessage(text);
+    else {
+      const show = await vscode.window.showWarningMessage(text, "Show Problems");
+      if (show) await vscode.commands.executeCommand("workbench.actions.view.problems");
+    }
+  });
   register("socratic.finishTaskAttempt", async () => {
-    const r = await api.finishAttempt();
-    void vscode.window.showInformationMessage(`socratic: attempt at ${r.id} stored as trace ${r.trace} (${r.label})`);
+    const r = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: "socratic: grading the attempt" },
+      () => api.finishAttempt(),
+    );
+    const text = `socratic: ${finishedMessage(r)}`;
+    if (r.resolved) void vscode.window.showInformationMessage(text);
+    else void vscode.window.showWarningMessage(text);
+    await refreshTree();
+  });
+  register("socratic.abandonTaskAttempt", async () => {
+    const r = await api.abandonAttempt();
+    void vscode.window.showInformationMessage(`socratic: attempt at ${r.id} abandoned`);
     await refreshTree();
   });
   register("socratic.runRound", async () => {
@@ -263,9 +290,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       { label: "$(beaker) Evolve (round, solve, held-out, train)", command: "socratic.runEvolve" },
       { label: "$(check) Accept task…", command: "socratic.acceptTask" },
       { label: "$(close) Reject task…", command: "socratic.rejectTask" },
-      api.attempt
-        ? { label: `$(debug-stop) Finish the attempt at ${api.attempt}`, command: "socratic.finishTaskAttempt" }
-        : { label: "$(debug-start) Start an attempt…", command: "socratic.startTaskAttempt" },
+      ...(api.attempt
+        ? [
+            { label: `$(beaker) Run the failing tests of ${api.attempt}`, command: "socratic.runAttemptTests" },
+            { label: `$(debug-stop) Finish the attempt at ${api.attempt}`, command: "socratic.finishTaskAttempt" },
+            { label: `$(trash) Abandon the attempt at ${api.attempt}`, command: "socratic.abandonTaskAttempt" },
+          ]
+        : [{ label: "$(debug-start) Start an attempt…", command: "socratic.startTaskAttempt" }]),
       { label: "$(graph) Show report", command: "socratic.showReport" },
       { label: "$(refresh) Restart the language server", command: "socratic.restartServer" },
     ];

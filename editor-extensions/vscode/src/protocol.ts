@@ -5,6 +5,17 @@
  */
 
 /**
+ * An attempt named by its id: `"ID"`, or `{"attemptId": "ID"}` (`id` is read as well).
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "AttemptId".
+ */
+export type AttemptId =
+  | string
+  | {
+      attemptId: string;
+    };
+/**
  * A task named by its id: `"ID"`, or `{"id": "ID"}` (`taskId` is read as well).
  *
  * This interface was referenced by `SocraticProtocol`'s JSON-Schema
@@ -35,13 +46,6 @@ export type DocumentUri =
       uri: string;
     };
 /**
- * Where an attempt is (`started`: it runs).
- *
- * This interface was referenced by `SocraticProtocol`'s JSON-Schema
- * via the `definition` "AttemptState".
- */
-export type AttemptState = "started";
-/**
  * Whether the code a task was generated from is still at its site in the working tree. An
  * edit or a checkout that touches the site makes it stale; the task itself (its patch at its
  * base commit) stays as good as it was.
@@ -64,6 +68,16 @@ export type EditorEventKind = "command" | "test_run" | "message";
 export interface SocraticProtocol {
   commands: {
     /**
+     * Drop the attempt and its checkout; nothing is stored (no argument: this editor's attempt).
+     */
+    "socratic.abandonAttempt": {
+      /**
+       * @maxItems 1
+       */
+      arguments: [] | [AttemptId];
+      result: AttemptAbandoned;
+    };
+    /**
      * Accept a task into the curriculum.
      */
     "socratic.accept": {
@@ -73,6 +87,16 @@ export interface SocraticProtocol {
        */
       arguments: [TaskId];
       result: StatusChanged;
+    };
+    /**
+     * Run the attempt's FAIL_TO_PASS tests in the task's container (no argument: this editor's attempt).
+     */
+    "socratic.attemptRunTests": {
+      /**
+       * @maxItems 1
+       */
+      arguments: [] | [AttemptId];
+      result: AttemptTests;
     };
     /**
      * Run an evolve run on the workspace (round, solve, held-out, train per round), or resume it.
@@ -85,13 +109,13 @@ export interface SocraticProtocol {
       result: EvolveSummary;
     };
     /**
-     * Finish the running attempt: it is stored as a trace.
+     * Grade the attempt like `socratic solve` and store it as a trace (no argument: this editor's attempt).
      */
     "socratic.finishAttempt": {
       /**
-       * @maxItems 0
+       * @maxItems 1
        */
-      arguments: [];
+      arguments: [] | [AttemptId];
       result: AttemptFinished;
     };
     /**
@@ -137,7 +161,7 @@ export interface SocraticProtocol {
       result: TaskPatch;
     };
     /**
-     * Start an attempt at a task.
+     * Start an attempt at a task on a scratch checkout of its bugged tree.
      */
     "socratic.startAttempt": {
       /**
@@ -168,6 +192,19 @@ export interface SocraticProtocol {
   };
 }
 /**
+ * `socratic.abandonAttempt`: the attempt and its checkout are gone; nothing was stored.
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "AttemptAbandoned".
+ */
+export interface AttemptAbandoned {
+  attemptId: string;
+  /**
+   * The task attempted.
+   */
+  id: string;
+}
+/**
  * A task's new status (`socratic.accept`, `socratic.reject`).
  *
  * This interface was referenced by `SocraticProtocol`'s JSON-Schema
@@ -184,6 +221,59 @@ export interface StatusChanged {
    * The state word: `accepted`, `rejected`, ….
    */
   status: string;
+}
+/**
+ * `socratic.attemptRunTests`: the FAIL_TO_PASS tests on the attempt's current tree.
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "AttemptTests".
+ */
+export interface AttemptTests {
+  attemptId: string;
+  /**
+   * Why a run is `broken`.
+   */
+  detail: string | null;
+  failed: number;
+  /**
+   * The task attempted.
+   */
+  id: string;
+  /**
+   * `passed` (every test passed), `failed`, `broken` (the tree did not apply or the runner
+   * failed: see `detail`), `timed-out`.
+   */
+  outcome: string;
+  passed: number;
+  tests: AttemptTest[];
+}
+/**
+ * One test of an attempt's run.
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "AttemptTest".
+ */
+export interface AttemptTest {
+  /**
+   * The pytest node id.
+   */
+  id: string;
+  /**
+   * The 0-based line of the test's `def` (null when it was not found).
+   */
+  line: number | null;
+  /**
+   * What pytest said about a failure (empty when it passed).
+   */
+  message: string;
+  /**
+   * `passed`, `failed`, `error`, `skipped`, or `missing` (the run did not report it).
+   */
+  status: string;
+  /**
+   * The test file's `file://` URI in the checkout.
+   */
+  uri: string | null;
 }
 /**
  * Options of `socratic.evolve`; each one left out takes the CLI's default (`socratic evolve`).
@@ -281,20 +371,34 @@ export interface EvolveRound {
   round: number;
 }
 /**
- * `socratic.finishAttempt`: the attempt stored as a trace.
+ * `socratic.finishAttempt`: the attempt graded like `socratic solve` and stored as a trace.
  *
  * This interface was referenced by `SocraticProtocol`'s JSON-Schema
  * via the `definition` "AttemptFinished".
  */
 export interface AttemptFinished {
+  attemptId: string;
+  /**
+   * FAIL_TO_PASS tests still failing.
+   */
+  failToPassFailing: string[];
   /**
    * The task attempted.
    */
   id: string;
   /**
-   * The trace's inferred outcome (`resolved`, `failed`, …).
+   * The verdict: `resolved`, `partial`, `unresolved` or `no-patch`.
    */
   label: string;
+  /**
+   * PASS_TO_PASS tests the attempt broke.
+   */
+  passToPassFailing: string[];
+  /**
+   * The grading's one-line reason (test counts).
+   */
+  reason: string;
+  resolved: boolean;
   /**
    * The stored trace's id.
    */
@@ -411,14 +515,62 @@ export interface TaskPatch {
   patch: string;
 }
 /**
- * `socratic.startAttempt`: the attempt at this task is running.
+ * `socratic.startAttempt`: a scratch checkout of the task's bugged tree (no history the fix
+ * could be read from) to edit, and where to look.
  *
  * This interface was referenced by `SocraticProtocol`'s JSON-Schema
  * via the `definition` "AttemptStarted".
  */
 export interface AttemptStarted {
-  attempt: AttemptState;
+  /**
+   * The attempt, for the other attempt commands.
+   */
+  attemptId: string;
+  /**
+   * The tests that fail with the bug (what `socratic.attemptRunTests` runs).
+   */
+  failToPass: string[];
+  /**
+   * The `file://` URI of the task's file in the checkout.
+   */
+  file: string;
+  /**
+   * The task attempted.
+   */
   id: string;
+  /**
+   * The task's file relative to the checkout.
+   */
+  path: string;
+  problemStatement: string;
+  /**
+   * The lines the bug changed, in that file.
+   */
+  range: TextRange;
+  /**
+   * The checkout's folder (absolute path).
+   */
+  root: string;
+}
+/**
+ * A span of a file, as LSP's `Range`.
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "TextRange".
+ */
+export interface TextRange {
+  end: TextPosition;
+  start: TextPosition;
+}
+/**
+ * A place in a file: 0-based line and UTF-16 character, as LSP counts.
+ *
+ * This interface was referenced by `SocraticProtocol`'s JSON-Schema
+ * via the `definition` "TextPosition".
+ */
+export interface TextPosition {
+  character: number;
+  line: number;
 }
 /**
  * Options of `socratic.tasks`.

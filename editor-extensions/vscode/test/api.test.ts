@@ -1,7 +1,7 @@
 // Extension command -> server request mapping and the typed API over a transport (api.ts).
 import assert = require("node:assert/strict");
 import { test } from "node:test";
-import { evolveMessage, heldOutStatus, parseTaskList, requestFor, SERVER_COMMANDS, SocraticApi, type EvolveSummary, type Transport } from "../src/api";
+import { evolveMessage, finishedMessage, heldOutStatus, parseTaskList, testsMessage, requestFor, SERVER_COMMANDS, SocraticApi, type EvolveSummary, type Transport } from "../src/api";
 import { statusBar } from "../src/daemon";
 
 class Recorded implements Transport {
@@ -22,6 +22,9 @@ test("each extension command maps to its server command", () => {
   assert.deepEqual(requestFor("socratic.rejectTask", "t-1"), { command: "socratic.reject", arguments: ["t-1"] });
   assert.deepEqual(requestFor("socratic.startTaskAttempt", "t-1"), { command: "socratic.startAttempt", arguments: ["t-1"] });
   assert.deepEqual(requestFor("socratic.finishTaskAttempt"), { command: "socratic.finishAttempt", arguments: [] });
+  assert.deepEqual(requestFor("socratic.finishTaskAttempt", "t-1-1"), { command: "socratic.finishAttempt", arguments: ["t-1-1"] });
+  assert.deepEqual(requestFor("socratic.runAttemptTests"), { command: "socratic.attemptRunTests", arguments: [] });
+  assert.deepEqual(requestFor("socratic.abandonTaskAttempt"), { command: "socratic.abandonAttempt", arguments: [] });
   assert.deepEqual(requestFor("socratic.runRound"), { command: "socratic.round", arguments: [] });
   assert.deepEqual(requestFor("socratic.runRound", "file:///r/a.py"), { command: "socratic.round", arguments: [] }, "a round takes no file");
   assert.deepEqual(requestFor("socratic.runEvolve"), { command: "socratic.evolve", arguments: [] });
@@ -36,8 +39,10 @@ test("each extension command maps to its server command", () => {
 
 test("the API sends the requests and follows the attempt", async () => {
   const t = new Recorded((command, args) => {
-    if (command === "socratic.startAttempt") return { id: args[0], attempt: "started" };
-    if (command === "socratic.finishAttempt") return { id: "t-1", trace: "tr-9", label: "no-patch" };
+    if (command === "socratic.startAttempt") return { id: args[0], attemptId: `${args[0]}-1` };
+    if (command === "socratic.attemptRunTests") return { attemptId: args[0], id: "t-1", outcome: "failed", detail: null, passed: 0, failed: 1, tests: [] };
+    if (command === "socratic.finishAttempt") return { id: "t-1", attemptId: args[0], trace: "tr-9", label: "resolved", reason: "F2P 1/1 pass" };
+    if (command === "socratic.abandonAttempt") return { id: "t-2", attemptId: args[0] };
     if (command === "socratic.tasks") return { root: "/r", attempt: null, tasks: [{ id: "t-1", file: "a.py", line: 1 }, { bogus: true }] };
     return { id: args[0], status: "accepted" };
   });
@@ -48,13 +53,21 @@ test("the API sends the requests and follows the attempt", async () => {
   assert.equal(api.attempt, "t-1");
   assert.equal(await api.record({ kind: "command", command: "ls", exitCode: 2 }), true);
   assert.deepEqual(t.notes, [{ method: "socratic/recordEvent", params: { kind: "command", command: "ls", exitCode: 2 } }]);
-  assert.equal((await api.finishAttempt()).trace, "tr-9");
+  assert.equal((await api.runAttemptTests()).outcome, "failed");
+  assert.equal(testsMessage(await api.runAttemptTests()), "tests failed: 0/1 passed");
+  const finished = await api.finishAttempt();
+  assert.equal(finished.trace, "tr-9");
+  assert.equal(finishedMessage(finished), "attempt at t-1 graded resolved (F2P 1/1 pass); trace tr-9");
   assert.equal(api.attempt, null);
+  await api.startAttempt("t-2");
+  assert.equal((await api.abandonAttempt()).attemptId, "t-2-1");
+  assert.equal(api.started, null);
   const list = await api.tasks();
   assert.equal(list.tasks.length, 1, "malformed rows are dropped");
+  assert.deepEqual(t.calls.filter((c) => c.command !== "socratic.accept" && c.command !== "socratic.startAttempt" && c.command !== "socratic.tasks").map((c) => c.args), [["t-1-1"], ["t-1-1"], ["t-1-1"], ["t-2-1"]], "the attempt named by its id");
   assert.deepEqual(
     t.calls.map((c) => c.command),
-    ["socratic.accept", "socratic.startAttempt", "socratic.finishAttempt", "socratic.tasks"],
+    ["socratic.accept", "socratic.startAttempt", "socratic.attemptRunTests", "socratic.attemptRunTests", "socratic.finishAttempt", "socratic.startAttempt", "socratic.abandonAttempt", "socratic.tasks"],
   );
 });
 

@@ -1,6 +1,6 @@
 /**
  * A small fake of the `vscode` module, for the unit tests of the glue modules only (config.ts,
- * terminal.ts, cursor.ts, tree.ts). Importing this file makes `require("vscode")` return the
+ * terminal.ts, cursor.ts, tree.ts, attempt.ts). Importing this file makes `require("vscode")` return the
  * fake; tests set `fake.settings`, `fake.activeTextEditor`, `fake.diagnostics` and fire the
  * terminal events. It models only what those modules use.
  */
@@ -65,6 +65,22 @@ class TreeItem {
   ) {}
 }
 
+class Position {
+  constructor(
+    readonly line: number,
+    readonly character: number,
+  ) {}
+}
+
+class Range {
+  readonly start: Position;
+  readonly end: Position;
+  constructor(sl: number, sc: number, el: number, ec: number) {
+    this.start = new Position(sl, sc);
+    this.end = new Position(el, ec);
+  }
+}
+
 class ThemeIcon {
   constructor(readonly id: string) {}
 }
@@ -78,6 +94,10 @@ export const fake = {
   startExecution: new EventEmitter<unknown>(),
   endExecution: new EventEmitter<unknown>(),
   configurationChanged: new EventEmitter<{ affectsConfiguration(s: string): boolean }>(),
+  /** `window.showTextDocument` calls: what was shown (a Uri or a document) and the options. */
+  shown: [] as { target: unknown; options: unknown }[],
+  /** `workspace.openTextDocument` calls with content. */
+  opened: [] as { content?: string; language?: string }[],
 };
 
 const vscode = {
@@ -86,8 +106,15 @@ const vscode = {
   Uri,
   TreeItem,
   ThemeIcon,
+  Position,
+  Range,
+  ViewColumn: { Active: -1, Beside: -2, One: 1, Two: 2 },
   TreeItemCollapsibleState: { None: 0, Collapsed: 1, Expanded: 2 },
   workspace: {
+    openTextDocument: async (o: { content?: string; language?: string }) => {
+      fake.opened.push(o);
+      return { uri: new Uri("untitled", `Untitled-${fake.opened.length}`), ...o };
+    },
     getConfiguration: (section: string) => ({
       get: (key: string) => (section === "socratic" ? fake.settings[key] : undefined),
     }),
@@ -96,6 +123,10 @@ const vscode = {
   window: {
     get activeTextEditor() {
       return fake.activeTextEditor;
+    },
+    showTextDocument: async (target: unknown, options: unknown) => {
+      fake.shown.push({ target, options });
+      return {};
     },
     onDidStartTerminalShellExecution: fake.startExecution.event,
     onDidEndTerminalShellExecution: fake.endExecution.event,

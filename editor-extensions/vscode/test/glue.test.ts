@@ -3,7 +3,8 @@
 import { fake } from "./fake-vscode";
 import assert = require("node:assert/strict");
 import { test } from "node:test";
-import { SocraticApi, type TaskList } from "../src/api";
+import { SocraticApi, type AttemptStarted, type TaskList } from "../src/api";
+import { openAttempt } from "../src/attempt";
 import { currentSettings, onSettingsChanged } from "../src/config";
 import { taskUnderCursor } from "../src/cursor";
 import { ShellRecorder } from "../src/recording";
@@ -25,7 +26,7 @@ test("settings come from the socratic section", () => {
 
 test("shell executions in terminals reach the server as recordEvent during an attempt", async () => {
   const notes: unknown[] = [];
-  const api = new SocraticApi({ executeCommand: async (_c, a) => ({ id: a[0], attempt: "started" }), notify: (m, p) => void notes.push([m, p]) });
+  const api = new SocraticApi({ executeCommand: async (_c, a) => ({ id: a[0], attemptId: `${a[0]}-1` }), notify: (m, p) => void notes.push([m, p]) });
   const recorder = new ShellRecorder((e) => api.record(e), () => api.attempt !== null, 1000, 100);
   const sub = watchTerminals(recorder);
   async function* out(): AsyncIterable<string> {
@@ -81,4 +82,29 @@ test("the curriculum tree groups the fetched tasks and opens their sites", async
   await failing.refresh();
   assert.equal(failing.error, "server gone");
   assert.equal(redraws, 2);
+});
+
+test("an attempt opens the checkout's file at the bug and the problem statement beside it", async () => {
+  const started: AttemptStarted = {
+    attemptId: "t-1-1",
+    id: "t-1",
+    root: "/h/attempts/t-1-1/repo",
+    file: "file:///h/attempts/t-1-1/repo/pkg/a.py",
+    path: "pkg/a.py",
+    range: { start: { line: 41, character: 0 }, end: { line: 42, character: 17 } },
+    problemStatement: "Ledger.balance counts the closing entry twice.",
+    failToPass: ["tests/test_a.py::test_balance"],
+  };
+  fake.shown = [];
+  fake.opened = [];
+  await openAttempt(started);
+  const [code, statement] = fake.shown as { target: { fsPath?: string; language?: string; content?: string }; options: { selection?: { start: { line: number }; end: { line: number; character: number } }; preserveFocus?: boolean; viewColumn: number } }[];
+  assert.equal(code.target.fsPath, "/h/attempts/t-1-1/repo/pkg/a.py");
+  assert.deepEqual([code.options.selection?.start.line, code.options.selection?.end.line, code.options.selection?.end.character], [41, 42, 17]);
+  assert.equal(statement.target.language, "markdown");
+  assert.equal(statement.options.preserveFocus, true, "the code keeps the focus");
+  assert.equal(statement.options.viewColumn, -2, "beside the code");
+  assert.match(statement.target.content ?? "", /counts the closing entry twice/);
+  assert.match(statement.target.content ?? "", /tests\/test_a\.py::test_balance/);
+  assert.match(statement.target.content ?? "", /lines 42-43/);
 });

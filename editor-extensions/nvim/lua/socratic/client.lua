@@ -15,8 +15,11 @@ M.name = 'socratic'
 M.state = {
   ---@type socratic.Options|nil
   opts = nil,
-  --- the attempt this editor started: { task = id, client = client id }
+  --- the attempt this editor started: { attempt = attempt id, task = task id, client = client id,
+  --- root = the checkout's folder, file = the task's file there }
   attempt = nil,
+  --- the last finished attempt's verdict (`socratic.finishAttempt`'s result)
+  last_verdict = nil,
   --- the last task list the server returned (for completion)
   tasks = {},
   --- the trace id of the last finished attempt
@@ -55,6 +58,22 @@ function M.root(bufnr, markers)
   return vim.fs.root(bufnr, markers)
 end
 
+--- Whether `bufnr`'s file lies in the running attempt's checkout (such buffers are attached to
+--- the client that started the attempt, never to a client of their own).
+function M.in_attempt(bufnr)
+  local a = M.state.attempt
+  if not (a and a.root) then return false end
+  local name = vim.api.nvim_buf_get_name(bufnr)
+  return name ~= '' and vim.startswith(vim.fs.normalize(name), vim.fs.normalize(a.root) .. '/')
+end
+
+--- Attach `bufnr` to the client that started the attempt (once).
+function M.attach_to_attempt(bufnr)
+  local a = M.state.attempt
+  local c = a and vim.lsp.get_client_by_id(a.client)
+  if c and not vim.lsp.buf_is_attached(bufnr, c.id) then vim.lsp.buf_attach_client(bufnr, c.id) end
+end
+
 --- The client configuration handed to `vim.lsp.config` / `vim.lsp.start`.
 ---@param opts socratic.Options
 function M.lsp_config(opts)
@@ -65,6 +84,7 @@ function M.lsp_config(opts)
     root_markers = opts.root_markers,
     -- only inside a repository: a buffer outside one gets no client
     root_dir = has_011 and function(bufnr, on_dir)
+      if M.in_attempt(bufnr) then return end
       local root = M.root(bufnr, opts.root_markers)
       if root then on_dir(root) end
     end or nil,
@@ -78,13 +98,21 @@ local augroup = vim.api.nvim_create_augroup('socratic_client', { clear = true })
 function M.enable(opts)
   M.state.opts = opts
   vim.api.nvim_clear_autocmds({ group = augroup })
+  -- a file of the attempt's checkout talks to the client that started the attempt
+  vim.api.nvim_create_autocmd('FileType', {
+    group = augroup,
+    pattern = opts.filetypes,
+    callback = function(args)
+      if M.in_attempt(args.buf) then M.attach_to_attempt(args.buf) end
+    end,
+  })
   if has_011 and vim.lsp.config and vim.lsp.enable then
     vim.lsp.config(M.name, M.lsp_config(opts))
     vim.lsp.enable(M.name)
     return
   end
   local function start(bufnr)
-    if not vim.tbl_contains(opts.filetypes, vim.bo[bufnr].filetype) then return end
+    if not vim.tbl_contains(opts.filetypes, vim.bo[bufnr].filetype) or M.in_attempt(bufnr) then return end
     local root = M.root(bufnr, opts.root_markers)
     if not root then return end
     vim.lsp.start({ name = M.name, cmd = config.server_cmd(opts), root_dir = root }, { bufnr = bufnr })

@@ -18,7 +18,9 @@ M.SHOW_PATCH = 'socratic.showPatch'
 M.GENERATE = 'socratic.generate'
 M.ROUND = 'socratic.round'
 M.START_ATTEMPT = 'socratic.startAttempt'
+M.RUN_ATTEMPT_TESTS = 'socratic.attemptRunTests'
 M.FINISH_ATTEMPT = 'socratic.finishAttempt'
+M.ABANDON_ATTEMPT = 'socratic.abandonAttempt'
 M.TASKS = 'socratic.tasks'
 M.EVOLVE = 'socratic.evolve'
 --- The notification of an event during an attempt.
@@ -30,8 +32,13 @@ M.PROPERTIES = {
   TaskPatch = { 'id', 'patch' },
   Generated = { 'generated', 'added', 'file' },
   RoundSummary = { 'number', 'step', 'candidates', 'valid', 'kept' },
-  AttemptStarted = { 'id' },
-  AttemptFinished = { 'id', 'trace', 'label' },
+  AttemptStarted = { 'attemptId', 'id', 'root', 'file', 'range', 'problemStatement', 'failToPass' },
+  TextRange = { 'start', 'end' },
+  TextPosition = { 'line', 'character' },
+  AttemptTests = { 'attemptId', 'outcome', 'detail', 'passed', 'failed', 'tests' },
+  AttemptTest = { 'id', 'status', 'message', 'uri', 'line' },
+  AttemptFinished = { 'id', 'attemptId', 'trace', 'label', 'reason' },
+  AttemptAbandoned = { 'id', 'attemptId' },
   TaskList = { 'root', 'attempt', 'tasks' },
   TaskRow = { 'id', 'file', 'uri', 'line', 'column', 'status', 'operator', 'skill', 'statement' },
   EditorEvent = { 'kind', 'command', 'exitCode' },
@@ -102,10 +109,69 @@ function M.attempt_task(result)
   return get(result, 'id')
 end
 
---- `socratic.finishAttempt`: `attempt at t-… stored as trace tr-… (resolved)`.
+--- `socratic.startAttempt`: what the plugin keeps and opens: `{ attempt, task, root, file (a
+--- path), line (1-based), end_line, statement (lines), tests }`; nil for another shape.
+function M.attempt_started(result)
+  local file, range = get(result, 'file'), get(result, 'range')
+  if type(file) ~= 'string' or type(range) ~= 'table' then return nil end
+  local start, stop = get(range, 'start') or {}, get(range, 'end') or {}
+  local tests = get(result, 'failToPass')
+  return {
+    attempt = get(result, 'attemptId'),
+    task = get(result, 'id'),
+    root = get(result, 'root'),
+    file = vim.startswith(file, 'file://') and vim.uri_to_fname(file) or file,
+    line = (get(start, 'line') or 0) + 1,
+    end_line = (get(stop, 'line') or get(start, 'line') or 0) + 1,
+    statement = vim.split(get(result, 'problemStatement') or '', '\n', { plain = true }),
+    tests = type(tests) == 'table' and tests or {},
+  }
+end
+
+--- The problem statement buffer's lines: a title, the statement, the failing tests.
+function M.problem_lines(started)
+  local lines = { ('# socratic attempt %s (task %s)'):format(show(started.attempt), show(started.task)), '' }
+  vim.list_extend(lines, started.statement)
+  vim.list_extend(lines, { '', 'Failing tests (:SocraticAttemptTest runs them):' })
+  for _, t in ipairs(started.tests) do table.insert(lines, '- ' .. t) end
+  return lines
+end
+
+--- `socratic.attemptRunTests`: quickfix items for the tests that did not pass, at their `def`
+--- lines.
+function M.test_items(result)
+  local items = {}
+  local tests = get(result, 'tests')
+  for _, t in ipairs(type(tests) == 'table' and tests or {}) do
+    if get(t, 'status') ~= 'passed' then
+      local uri, line = get(t, 'uri'), get(t, 'line')
+      local message = vim.split(get(t, 'message') or '', '\n', { plain = true })[1] or ''
+      table.insert(items, {
+        filename = uri and vim.uri_to_fname(uri) or nil,
+        lnum = (line or 0) + 1,
+        col = 1,
+        type = 'E',
+        text = ('%s %s%s'):format(show(get(t, 'id')), show(get(t, 'status')), message ~= '' and (': ' .. message) or ''),
+        user_data = { test = get(t, 'id') },
+      })
+    end
+  end
+  return items
+end
+
+--- `socratic.attemptRunTests`: `tests passed: 2/2` / `tests failed: 0/2 passed` / `tests broken: why`.
+function M.attempt_tests_message(result)
+  local outcome = show(get(result, 'outcome'))
+  local passed, failed = get(result, 'passed'), get(result, 'failed')
+  local total = (type(passed) == 'number' and type(failed) == 'number') and (passed + failed) or '?'
+  local detail = get(result, 'detail')
+  return ('tests %s: %s/%s passed%s'):format(outcome, show(passed), total, detail and (' (' .. detail .. ')') or '')
+end
+
+--- `socratic.finishAttempt`: `attempt at t-… graded resolved (why); trace tr-…`.
 function M.attempt_finished_message(result)
-  return ('attempt at %s stored as trace %s (%s)'):format(show(get(result, 'id')), show(get(result, 'trace')),
-    show(get(result, 'label')))
+  return ('attempt at %s graded %s (%s); trace %s'):format(show(get(result, 'id')), show(get(result, 'label')),
+    show(get(result, 'reason')), show(get(result, 'trace')))
 end
 
 --- `socratic.showPatch`: the task id and the patch's lines.
