@@ -9,7 +9,9 @@
 // Checks: the status bar shows the language server running; the Problems panel lists the
 // curriculum's diagnostics (every valid or accepted task of FILE: Information; candidates are
 // hints, which the panel leaves out); the code action "socratic: accept …" on CANDIDATE's line
-// (a valid task) accepts it (the store says so, read with the socratic CLI).
+// (a valid task) accepts it (the store says so, read with the socratic CLI); an attempt at it
+// runs to the end (Start Attempt, the fix written into its checkout, Finish Attempt: a trace
+// graded resolved in the store).
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -152,6 +154,51 @@ try {
     await new Promise((r) => setTimeout(r, 300));
   }
   ok(`code action "${title.trim()}" accepted ${candidate} (socratic tasks list --json)`);
+
+  // An attempt at it, to the end: Start Attempt (the task under the cursor) opens the bugged
+  // file of a scratch checkout; the fix (the clean file's text) is written there; Finish Attempt
+  // grades it and stores the trace.
+  step = "start the attempt";
+  await keys("Control", "KeyG");
+  await page.waitForSelector(".quick-input-widget .input", { visible: true });
+  await page.keyboard.type(line);
+  await page.keyboard.press("Enter");
+  await new Promise((r) => setTimeout(r, 500));
+  await palette("socratic: Start Attempt");
+  await new Promise((r) => setTimeout(r, 1500));
+  const asks = await page.evaluate(() => document.querySelector(".quick-input-widget:not([style*='display: none']) .quick-input-title")?.textContent ?? "");
+  if (asks.includes("Attempt which task")) {
+    // the cursor was not on the task: pick it by its operator and enclosing function
+    const t = tasks().find((x) => x.id === candidate);
+    await page.keyboard.type(`${t.operator}: \`${t.enclosing}\``);
+    await new Promise((r) => setTimeout(r, 400));
+    await page.keyboard.press("Enter");
+  }
+  const attemptBar = await until("the status bar shows the attempt", () => {
+    const item = [...document.querySelectorAll(".statusbar-item")].find((e) => e.textContent.includes("socratic: attempt"));
+    return item ? item.textContent.trim() : false;
+  }, undefined, 120000);
+  ok(`attempt started: status bar "${attemptBar}"`);
+  step = "fix the bug in the checkout";
+  const attempts = path.join(home, "attempts");
+  const dir = fs.readdirSync(attempts).find((d) => d.startsWith(candidate));
+  if (!dir) throw new Error(`no checkout of ${candidate} under ${attempts}`);
+  fs.copyFileSync(path.join(repo, file), path.join(attempts, dir, "repo", file));
+  await new Promise((r) => setTimeout(r, 1500));
+  await palette("socratic: Finish Attempt");
+  const verdict = await until("the attempt is graded", () => {
+    const n = [...document.querySelectorAll(".notification-toast, .notifications-toasts .monaco-list-row")].map((e) => e.textContent);
+    return n.find((t) => /graded \S+/.test(t)) ?? false;
+  }, undefined, 180000);
+  step = "the store holds the graded trace";
+  const trace = /trace (tr-[0-9a-f]+)/.exec(verdict)?.[1];
+  if (!trace) throw new Error(`no trace id in "${verdict}"`);
+  const stored = JSON.parse(execFileSync(bin, ["--home", home, "traces", "show", trace, "--json"], { encoding: "utf8" }));
+  const text = JSON.stringify(stored);
+  if (!/graded resolved/.test(verdict) || !text.includes("resolved") || !text.includes(candidate)) {
+    throw new Error(`the attempt is not a resolved trace of ${candidate}: ${verdict}\n${text.slice(0, 2000)}`);
+  }
+  ok(`attempt finished: "${verdict.trim().slice(0, 140)}"; trace ${trace} stored (socratic traces show)`);
   if (process.env.SCREENSHOT) {
     await page.screenshot({ path: process.env.SCREENSHOT });
     console.log(`screenshot: ${process.env.SCREENSHOT}`);
