@@ -54,7 +54,7 @@ test("command lines", () => {
   assert.deepEqual(reportArgs({ standalone: false, recordTerminal: true }, "/tmp/r.html"), ["report", "--html", "/tmp/r.html"]);
 });
 
-test("socratic.path is read from User settings in remote hosts (code-server, Remote-SSH, Codespaces)", () => {
+test("socratic.path is read from User settings in remote windows (Remote-SSH, Codespaces)", () => {
   // A remote window drops `machine` and `machine-overridable` settings from the User settings
   // (VS Code reads them there only from the remote host's own settings); these scopes it keeps.
   const readFromUserSettingsWhenRemote = ["application", "window", "resource", "language-overridable"];
