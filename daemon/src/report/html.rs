@@ -1,10 +1,13 @@
 //! The report page: a [`ReportData`] rendered as one HTML document with inline SVG charts.
 //!
-//! In: the figures. Out: the page as a `String` (pure). Sections: summary, rounds (table and
-//! grouped bars), yield by operator and by skill (horizontal bars and tables), reward
-//! distribution (histogram, kept vs other tasks), Solver resolve rate by skill across rounds
-//! (one line chart and table per solver), time per stage per round (stacked bars). A store
-//! with nothing in it gives a page that says so. Every text from the store is escaped.
+//! In: the figures. Out: the page as a `String` (pure). Sections: summary, rounds (table,
+//! grouped bars, rejections per stage), the curriculum of each round as a task browser (a
+//! `<details>` per kept task opening to its problem statement, bug diff and tests: readable with
+//! no script), yield by operator and by skill (horizontal bars and tables), the reward
+//! distribution per round (histograms only for rounds with a reference set), the Solver's
+//! resolve rate per round (`k/n` with a 95% interval) and by skill across rounds, time per stage
+//! per round (stacked bars), evolve and training runs. A store with nothing in it gives a page
+//! that says so. Every text from the store is escaped.
 
 use super::svg::{self, esc, Chart, Series, Unit};
 use super::{ReportData, RewardPoint, RoundRow, YieldRow};
@@ -25,7 +28,21 @@ th { background: #f4f4f4; }
 svg.chart { display: block; margin: .8rem 0; max-width: 100%; height: auto; }
 svg .chart-title { font-size: 14px; font-weight: 600; fill: #222; }
 svg .tick, svg .label, svg .legend, svg .note { font-size: 11px; fill: #444; }
+svg .count { font-size: 10px; fill: #333; }
 svg .empty { font-size: 13px; fill: #777; }
+h3 { font-size: 1rem; margin: 1.4rem 0 .3rem; }
+.tasks { margin: .6rem 0; font-size: .88rem; }
+.tasks .row, details.task > summary { display: grid; grid-template-columns: 1.2rem 8.5rem 1fr 1fr 4.5rem 6.5rem 1fr; gap: .5rem; padding: .25rem .3rem; border-bottom: 1px solid #eee; }
+.tasks .head { font-weight: 600; background: #f4f4f4; }
+details.task > summary { cursor: pointer; list-style: none; }
+details.task > summary::-webkit-details-marker { display: none; }
+details.task > summary::before { content: '▸'; }
+details.task[open] > summary::before { content: '▾'; }
+details.task > summary span { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+details.task .body { padding: .4rem 1.7rem .8rem; background: #fafafa; border-bottom: 1px solid #ddd; }
+details.task pre { background: #fff; border: 1px solid #e4e4e4; padding: .5rem; overflow-x: auto; font-size: .8rem; }
+pre.diff .add { color: #1a7f37; } pre.diff .del { color: #c62828; } pre.diff .hunk { color: #6f42c1; }
+.statement { white-space: pre-wrap; }
 svg .grid { stroke: #e6e6e6; }
 svg .axis { stroke: #888; }
 ";
@@ -55,9 +72,11 @@ pub fn render(d: &ReportData) -> String {
         d.skills
     );
     rounds_section(&mut body, &d.rounds);
+    curriculum_section(&mut body, &d.rounds);
     yield_section(&mut body, "yield-operator", "Yield by operator", "operator", &d.by_operator);
     yield_section(&mut body, "yield-skill", "Yield by skill", "skill", &d.by_skill);
-    rewards_section(&mut body, &d.rewards, &d.no_reward);
+    rewards_section(&mut body, &d.rounds, &d.rewards, &d.no_reward);
+    resolve_section(&mut body, &d.rounds);
     solve_section(&mut body, d);
     stages_section(&mut body, &d.rounds);
     evolve_section(&mut body, &d.evolve);
@@ -137,6 +156,130 @@ fn rounds_section(out: &mut String, rounds: &[RoundRow]) {
         ],
         unit: Unit::Count,
     }));
+    rejections_table(out, rounds);
+}
+
+/// Rejected candidates per round and validation stage (stages in the order validation runs).
+fn rejections_table(out: &mut String, rounds: &[RoundRow]) {
+    use crate::model::RejectStage as S;
+    let order =
+        [S::Format, S::Grounding, S::Execution, S::FailToPass, S::PassToPass, S::Flaky, S::Reverse].map(S::name);
+    let mut stages: Vec<&str> =
+        order.iter().copied().filter(|s| rounds.iter().any(|r| r.rejected.contains_key(*s))).collect();
+    let extra: BTreeSet<&str> =
+        rounds.iter().flat_map(|r| r.rejected.keys().map(String::as_str)).filter(|k| !order.contains(k)).collect();
+    stages.extend(extra);
+    out.push_str("<h3 id=\"rejections\">Rejections per stage</h3>");
+    if stages.is_empty() {
+        out.push_str("<p class=\"empty\">No candidate rejected yet.</p>");
+        return;
+    }
+    let mut head = vec!["round"];
+    head.extend(stages.iter().copied());
+    head.push("rejected");
+    let rows: Vec<Vec<String>> = rounds
+        .iter()
+        .map(|r| {
+            let mut row = vec![r.number.to_string()];
+            row.extend(stages.iter().map(|s| r.rejected.get(*s).map_or("–".into(), |n| n.to_string())));
+            row.push(r.rejected.values().sum::<usize>().to_string());
+            row
+        })
+        .collect();
+    table(out, &head, &rows);
+}
+
+/// Each round's kept tasks: a header row, then a `<details>` per task whose summary is the
+/// task's row and whose body is its problem statement, bug diff and tests.
+fn curriculum_section(out: &mut String, rounds: &[RoundRow]) {
+    out.push_str("<h2 id=\"curriculum\">Curriculum by round</h2>");
+    if rounds.iter().all(|r| r.tasks.is_empty()) {
+        out.push_str("<p class=\"empty\">No round kept a task yet.</p>");
+        return;
+    }
+    for r in rounds.iter().filter(|r| !r.tasks.is_empty()) {
+        let rates: Vec<String> =
+            r.resolve.iter().map(|x| format!("{} {}", esc(&x.solver), esc(&x.describe()))).collect();
+        let _ = write!(
+            out,
+            "<h3 id=\"curriculum-{n}\">Round {n}: {} kept tasks</h3><p class=\"summary\">{}</p>\
+             <div class=\"tasks\" id=\"tasks-round-{n}\"><div class=\"row head\"><span></span><span>task</span>\
+             <span>skill</span><span>operator</span><span>reward</span><span>verdict</span><span>Solver outcomes</span></div>",
+            r.tasks.len(),
+            if rates.is_empty() { "No Solver attempt on this curriculum yet.".to_string() } else { format!("resolve rate: {}", rates.join(" · ")) },
+            n = r.number,
+        );
+        for t in &r.tasks {
+            task_details(out, r.number, t);
+        }
+        out.push_str("</div>");
+    }
+}
+
+/// At most this many PASS_TO_PASS tests are listed per task (the JSON has them all).
+const PASS_TO_PASS_SHOWN: usize = 40;
+
+fn task_details(out: &mut String, round: u32, t: &super::TaskRow) {
+    let outcomes: Vec<String> = t.outcomes.iter().map(|o| format!("{}: {}", o.solver, o.outcome)).collect();
+    let outcomes = if outcomes.is_empty() { "–".to_string() } else { outcomes.join(" · ") };
+    let decision = if t.decision == "none" { String::new() } else { format!(" · {}", t.decision) };
+    let _ = write!(
+        out,
+        "<details class=\"task\" id=\"task-{round}-{id}\"><summary><span class=\"id\" title=\"{id}\">{id}</span>\
+         <span title=\"{skill}\">{skill}</span><span title=\"{op}\">{op}</span><span>{reward}</span>\
+         <span>{verdict}{decision}</span><span title=\"{outcomes}\">{outcomes}</span></summary><div class=\"body\">\
+         <p><code>{file}:{line}</code></p><h4>Problem statement</h4><p class=\"statement\">{statement}</p>\
+         <h4>Bug diff</h4><pre class=\"diff\">{diff}</pre>",
+        id = esc(&t.id),
+        skill = esc(&t.skill),
+        op = esc(&t.operator),
+        reward = t.reward.map_or("–".into(), |r| format!("{r:.4}")),
+        verdict = esc(&t.verdict),
+        decision = esc(&decision),
+        outcomes = esc(&outcomes),
+        file = esc(&t.file),
+        line = t.line,
+        statement = esc(&t.problem_statement),
+        diff = diff_html(&t.bug_patch),
+    );
+    test_list(out, "FAIL_TO_PASS", "fail-to-pass", &t.fail_to_pass, usize::MAX);
+    test_list(out, "PASS_TO_PASS", "pass-to-pass", &t.pass_to_pass, PASS_TO_PASS_SHOWN);
+    out.push_str("</div></details>");
+}
+
+/// A unified diff, escaped, its added, removed and hunk lines in spans.
+fn diff_html(diff: &str) -> String {
+    let mut out = String::new();
+    for line in diff.lines() {
+        let class = match line.as_bytes().first() {
+            Some(b'+') if !line.starts_with("+++") => "add",
+            Some(b'-') if !line.starts_with("---") => "del",
+            Some(b'@') => "hunk",
+            _ => "",
+        };
+        if class.is_empty() {
+            let _ = writeln!(out, "{}", esc(line));
+        } else {
+            let _ = writeln!(out, "<span class=\"{class}\">{}</span>", esc(line));
+        }
+    }
+    out
+}
+
+fn test_list(out: &mut String, title: &str, class: &str, tests: &[String], shown: usize) {
+    let _ = write!(out, "<h4>{title} ({})</h4>", tests.len());
+    if tests.is_empty() {
+        out.push_str("<p class=\"empty\">none</p>");
+        return;
+    }
+    let _ = write!(out, "<ul class=\"{class}\">");
+    for test in tests.iter().take(shown) {
+        let _ = write!(out, "<li><code>{}</code></li>", esc(test));
+    }
+    if tests.len() > shown {
+        let _ = write!(out, "<li>… and {} more (all in <code>report --json</code>)</li>", tests.len() - shown);
+    }
+    out.push_str("</ul>");
 }
 
 fn yield_section(out: &mut String, id: &str, title: &str, what: &str, rows: &[YieldRow]) {
@@ -207,7 +350,7 @@ pub fn histogram(points: &[RewardPoint]) -> (Vec<String>, Vec<f64>, Vec<f64>) {
     (labels, kept, other)
 }
 
-fn rewards_section(out: &mut String, points: &[RewardPoint], no_reward: &BTreeMap<String, usize>) {
+fn rewards_section(out: &mut String, rounds: &[RoundRow], points: &[RewardPoint], no_reward: &BTreeMap<String, usize>) {
     out.push_str("<h2 id=\"rewards\">Reward distribution</h2>");
     if !no_reward.is_empty() {
         let whys: Vec<String> = no_reward.iter().map(|(why, n)| format!("{n} scored with {}", esc(why))).collect();
@@ -226,18 +369,92 @@ fn rewards_section(out: &mut String, points: &[RewardPoint], no_reward: &BTreeMa
         }
         return;
     }
+    let mut drawn = 0;
+    for r in rounds {
+        let mine: Vec<RewardPoint> = points.iter().filter(|p| p.round == Some(r.number)).cloned().collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let Some(reference) = &r.reference_set else {
+            let _ = write!(
+                out,
+                "<p class=\"no-reference\">Round {}: {} rewarded tasks but no reference set; not drawn (its \
+                 rewards do not measure the same thing).</p>",
+                r.number,
+                mine.len()
+            );
+            continue;
+        };
+        out.push_str(&reward_histogram(
+            &format!("chart-rewards-{}", r.number),
+            &format!("Reward of round {}'s {} scored tasks (reference set {})", r.number, mine.len(), reference),
+            &mine,
+        ));
+        drawn += mine.len();
+    }
+    let others = points.len() - points.iter().filter(|p| rounds.iter().any(|r| Some(r.number) == p.round)).count();
+    if others > 0 {
+        let _ = write!(out, "<p class=\"summary\">{others} rewarded tasks were made outside a round; not drawn.</p>");
+    }
+    if drawn == 0 {
+        out.push_str("<p class=\"empty\">No round with a reference set has a rewarded task.</p>");
+    }
+}
+
+/// One round's histogram (kept vs not kept) with its min, median and max.
+fn reward_histogram(id: &str, title: &str, points: &[RewardPoint]) -> String {
     let (labels, kept, other) = histogram(points);
-    out.push_str(&svg::stacked_bars(&Chart {
-        id: "chart-rewards".into(),
-        title: format!("Reward of the {} scored tasks (validity × cosine)", points.len()),
+    let mut out = svg::stacked_bars(&Chart {
+        id: id.into(),
+        title: title.into(),
         categories: labels,
         series: vec![Series { name: "kept".into(), values: kept }, Series { name: "not kept".into(), values: other }],
         unit: Unit::Count,
-    }));
+    });
     let mut sorted: Vec<f64> = points.iter().map(|p| p.reward).collect();
     sorted.sort_by(f64::total_cmp);
     let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
     let _ = write!(out, "<p>min {:.4} · median {:.4} · max {:.4}</p>", sorted[0], at(0.5), sorted[sorted.len() - 1]);
+    out
+}
+
+/// Per solver, the resolve rate on each round's curriculum: `k/n` and its 95% interval.
+fn resolve_section(out: &mut String, rounds: &[RoundRow]) {
+    let solvers: BTreeSet<&str> = rounds.iter().flat_map(|r| r.resolve.iter().map(|x| x.solver.as_str())).collect();
+    if solvers.is_empty() {
+        return;
+    }
+    out.push_str("<h2 id=\"resolve\">Solver resolve rate per round</h2>");
+    let with: Vec<&RoundRow> = rounds.iter().filter(|r| !r.resolve.is_empty()).collect();
+    let rates: Vec<Vec<Option<super::RateRow>>> = solvers
+        .iter()
+        .map(|s| with.iter().map(|r| r.resolve.iter().find(|x| x.solver == *s).cloned()).collect())
+        .collect();
+    out.push_str(&svg::rates(
+        &Chart {
+            id: "chart-resolve".into(),
+            title: "Resolve rate per round (k/n, 95% Wilson interval)".into(),
+            categories: with.iter().map(|r| round_label(r.number)).collect(),
+            series: solvers.iter().map(|s| Series { name: s.to_string(), values: vec![] }).collect(),
+            unit: Unit::Share,
+        },
+        &rates,
+    ));
+    let rows: Vec<Vec<String>> = with
+        .iter()
+        .flat_map(|r| {
+            r.resolve.iter().map(|x| {
+                vec![
+                    r.number.to_string(),
+                    x.solver.clone(),
+                    format!("{}/{}", x.resolved, x.attempted),
+                    percent(x.resolved, x.attempted),
+                    format!("{:.0}–{:.0}%", 100.0 * x.low, 100.0 * x.high),
+                ]
+            })
+        })
+        .collect();
+    table(out, &["round", "solver", "resolved", "rate", "95% interval"], &rows);
 }
 
 fn solve_section(out: &mut String, d: &ReportData) {
@@ -272,16 +489,17 @@ fn solve_section(out: &mut String, d: &ReportData) {
         let table_rows: Vec<Vec<String>> = rows
             .iter()
             .map(|r| {
+                let (low, high) = super::wilson(r.resolved, r.attempted);
                 vec![
                     r.skill.clone(),
                     r.round.to_string(),
-                    r.attempted.to_string(),
-                    r.resolved.to_string(),
+                    format!("{}/{}", r.resolved, r.attempted),
                     percent(r.resolved, r.attempted),
+                    format!("{:.0}–{:.0}%", 100.0 * low, 100.0 * high),
                 ]
             })
             .collect();
-        table(out, &["skill", "round", "attempted", "resolved", "resolve rate"], &table_rows);
+        table(out, &["skill", "round", "resolved", "resolve rate", "95% interval"], &table_rows);
     }
 }
 
@@ -442,6 +660,10 @@ mod tests {
             kept,
             timings_ms: [("distill".to_string(), 1200), ("validate".to_string(), 64_000), ("score".to_string(), 9_000)]
                 .into(),
+            reference_set: Some("failures".into()),
+            rejected: [("fail-to-pass".to_string(), 3), ("format".to_string(), 2)].into(),
+            resolve: vec![crate::report::RateRow::new("baseline", 1, 4), crate::report::RateRow::new("oracle", 4, 4)],
+            tasks: vec![],
         };
         let y = |name: &str, generated, validated, valid, kept| YieldRow {
             name: name.into(),
@@ -459,7 +681,12 @@ mod tests {
             ],
             by_skill: vec![y("<script>alert(1)</script>", 30, 20, 10, 4), y("(untargeted)", 14, 10, 5, 2)],
             rewards: (0..30)
-                .map(|i| RewardPoint { task_id: format!("t-{i}"), reward: i as f64 / 100.0, kept: i % 3 == 0 })
+                .map(|i| RewardPoint {
+                    task_id: format!("t-{i}"),
+                    reward: i as f64 / 100.0,
+                    kept: i % 3 == 0,
+                    round: Some(1),
+                })
                 .collect(),
             no_reward: BTreeMap::from([("random model".to_string(), 4)]),
             solve: vec![
@@ -533,9 +760,9 @@ mod tests {
     fn every_section_has_its_chart() {
         let page = render(&data());
         let charts = svgs(&page);
-        // rounds, yield by operator, yield by skill, rewards, one per solver (2), stages, a loss
-        // curve per training run.
-        assert_eq!(charts.len(), 8, "{page}");
+        // rounds, yield by operator, yield by skill, round 1's rewards (round 2 has none), resolve
+        // rate per round, one per solver (2), stages, a loss curve per training run.
+        assert_eq!(charts.len(), 9, "{page}");
         for svg in &charts {
             assert_well_formed(svg);
         }
@@ -547,13 +774,15 @@ mod tests {
                 "chart-rounds",
                 "chart-yield-operator",
                 "chart-yield-skill",
-                "chart-rewards",
+                "chart-rewards-1",
+                "chart-resolve",
                 "chart-solver-0",
                 "chart-solver-1",
                 "chart-stages",
                 "chart-loss-1"
             ]
         );
+        let charts: Vec<&str> = [0, 1, 2, 3, 5, 6, 7, 8].iter().map(|i| charts[*i]).collect();
         assert_eq!(charts[7].matches("<polyline class=\"loss\"").count(), 1);
         assert!(page.contains("round 2 &lt;curriculum&gt;") && page.contains("rank 16 · alpha 32"));
         assert!(page.contains("<td>0123456789ab</td>") && page.contains("<td>300</td>"));
@@ -605,6 +834,9 @@ mod tests {
         d.no_reward.clear();
         d.solve.clear();
         d.training.clear();
+        for r in &mut d.rounds {
+            r.resolve.clear();
+        }
         let page = render(&d);
         assert_eq!(svgs(&page).len(), 4);
         assert!(page.contains("No task scored yet") && page.contains("No Solver run yet"));
@@ -620,9 +852,84 @@ mod tests {
         assert!(!page.contains("chart-rewards") && !page.contains("No task scored yet"));
     }
 
+    fn kept_task(id: &str) -> crate::report::TaskRow {
+        crate::report::TaskRow {
+            id: id.into(),
+            skill: "changed-comparison".into(),
+            operator: "flip_comparison".into(),
+            file: "tallyho/money.py".into(),
+            line: 12,
+            reward: Some(0.25),
+            verdict: "valid".into(),
+            decision: "accepted".into(),
+            outcomes: vec![crate::report::SolverOutcome {
+                solver: "baseline".into(),
+                round: 2,
+                outcome: "unresolved".into(),
+            }],
+            problem_statement: "Adding <two> amounts\ngives the wrong total.".into(),
+            bug_patch: "--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-a < b\n+a <= b\n".into(),
+            fail_to_pass: vec!["tests/test_money.py::test_add".into()],
+            pass_to_pass: (0..45).map(|i| format!("tests/test_money.py::test_{i}")).collect(),
+        }
+    }
+
+    #[test]
+    fn each_kept_task_opens_to_its_statement_diff_and_tests() {
+        let mut d = data();
+        d.rounds[1].tasks = vec![kept_task("t-<9>"), kept_task("t-2")];
+        let page = render(&d);
+        assert_eq!(page.matches("<details class=\"task\"").count(), 2);
+        let start = page.find("id=\"task-2-t-&lt;9&gt;\"").expect("the task's details, id escaped");
+        let details = &page[start..start + page[start..].find("</details>").unwrap()];
+        assert!(details.contains("<span>valid · accepted</span>"), "{details}");
+        assert!(details.contains("baseline: unresolved") && details.contains("<span>0.2500</span>"));
+        assert!(details.contains("Adding &lt;two&gt; amounts\ngives the wrong total."), "{details}");
+        assert!(details.contains("<span class=\"del\">-a &lt; b</span>\n<span class=\"add\">+a &lt;= b</span>"));
+        assert!(
+            details.contains("<span class=\"hunk\">@@ -1 +1 @@</span>") && details.contains("--- a/m.py\n+++ b/m.py")
+        );
+        assert!(details.contains("FAIL_TO_PASS (1)") && details.contains("<code>tests/test_money.py::test_add</code>"));
+        assert!(details.contains("PASS_TO_PASS (45)") && details.contains("… and 5 more"), "capped at 40");
+        assert_eq!(details.matches("<li>").count(), 1 + 40 + 1);
+        assert!(page.contains("Round 2: 2 kept tasks"));
+        assert!(page.contains("resolve rate: baseline 1/4 (25%, 95% CI 5–70%) · oracle 4/4 (100%, 95% CI 51–100%)"));
+        assert!(!page.contains("id=\"curriculum-1\""), "a round that kept nothing has no table");
+        // Rejections per stage: stages in validation order, a total.
+        let rej = &page[page.find("id=\"rejections\"").unwrap()..];
+        let rej = &rej[..rej.find("</table>").unwrap()];
+        assert!(rej.contains("<th>round</th><th>format</th><th>fail-to-pass</th><th>rejected</th>"), "{rej}");
+        assert!(rej.contains("<td>1</td><td>2</td><td>3</td><td>5</td>"), "{rej}");
+    }
+
+    #[test]
+    fn rewards_are_drawn_per_round_only_where_a_reference_existed() {
+        let mut d = data();
+        d.rounds[0].reference_set = None;
+        d.rewards.iter_mut().skip(20).for_each(|p| p.round = Some(2));
+        d.rewards[0].round = None;
+        let page = render(&d);
+        assert!(!page.contains("chart-rewards-1"));
+        assert!(page.contains("Round 1: 19 rewarded tasks but no reference set; not drawn"), "{page}");
+        assert!(page.contains("Reward of round 2&#39;s 10 scored tasks (reference set failures)"));
+        assert!(page.contains("1 rewarded tasks were made outside a round"));
+    }
+
+    #[test]
+    fn resolve_rates_carry_counts_and_intervals() {
+        let page = render(&data());
+        let chart = svgs(&page).into_iter().find(|s| s.contains("id=\"chart-resolve\"")).unwrap();
+        // Two rounds × two solvers: a whisker, a dot and a k/n label each.
+        assert_eq!(chart.matches("class=\"interval\"").count(), 4);
+        assert_eq!(chart.matches(">1/4</text>").count(), 2);
+        assert_eq!(chart.matches(">4/4</text>").count(), 2);
+        assert!(page.contains("<td>baseline</td><td>1/4</td><td>25%</td><td>5–70%</td>"), "{page}");
+        assert!(page.contains("<td>s-a</td><td>2</td><td>3/4</td><td>75%</td><td>30–95%</td>"));
+    }
+
     #[test]
     fn histogram_bins() {
-        let p = |r: f64, kept: bool| RewardPoint { task_id: String::new(), reward: r, kept };
+        let p = |r: f64, kept: bool| RewardPoint { task_id: String::new(), reward: r, kept, round: None };
         let (labels, kept, other) = histogram(&[p(0.0, true), p(0.5, false), p(1.0, false), p(1.0, true)]);
         assert_eq!(labels, ["0.0–0.3", "0.3–0.7", "0.7–1.0"]);
         assert_eq!((kept, other), (vec![1.0, 0.0, 1.0], vec![0.0, 1.0, 1.0]));

@@ -8,6 +8,13 @@
 //! spent per stage per round. No script, no external font, no network: the page carries a
 //! Content-Security-Policy that forbids loading anything.
 //!
+//! Each round also carries its curriculum as a task browser: the kept tasks (best first) with
+//! their skill, operator, reward, verdict, decision, every Solver's outcome, problem statement,
+//! bug diff and tests; the rejections of its candidates per validation stage; per solver, the
+//! resolve rate on it as `k/n` with a 95% Wilson interval; and whether its rewards align with a
+//! reference set (the per-round reward histogram is drawn only then). [`ReportData`] serialises
+//! as the JSON of `socratic report --json` (see README.md for its shape).
+//!
 //! Definitions: a task's *yield* is valid ÷ validated (tasks with a verdict); *kept* means kept
 //! by any round; a task's reward is its latest stored score; a Solver result counts as resolved
 //! when its graded outcome is `resolved`, and its skill is its task's (`(untargeted)` when the
@@ -131,7 +138,7 @@ fn hyper_parameters(s: &serde_json::Value) -> String {
     )
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RoundRow {
     pub number: u32,
     /// The next step (`done` when finished).
@@ -141,6 +148,98 @@ pub struct RoundRow {
     pub kept: usize,
     /// Step name → milliseconds.
     pub timings_ms: BTreeMap<String, u64>,
+    /// The reference set its rewards align with; `None`: no reward, tasks ranked by skill weight.
+    pub reference_set: Option<String>,
+    /// The round's rejected candidates, by the stage that rejected them (`RejectStage::name`).
+    pub rejected: BTreeMap<String, usize>,
+    /// Per solver (by name): resolved ÷ attempted on this round's curriculum.
+    pub resolve: Vec<RateRow>,
+    /// The kept tasks, best first.
+    pub tasks: Vec<TaskRow>,
+}
+
+/// `resolved` of `attempted`, with the 95% Wilson score interval of the rate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RateRow {
+    pub solver: String,
+    pub resolved: usize,
+    pub attempted: usize,
+    /// Lower and upper end of the 95% interval, in `[0, 1]`.
+    pub low: f64,
+    pub high: f64,
+}
+
+impl RateRow {
+    pub fn new(solver: &str, resolved: usize, attempted: usize) -> RateRow {
+        let (low, high) = wilson(resolved, attempted);
+        RateRow { solver: solver.to_string(), resolved, attempted, low, high }
+    }
+
+    pub fn rate(&self) -> f64 {
+        if self.attempted == 0 {
+            0.0
+        } else {
+            self.resolved as f64 / self.attempted as f64
+        }
+    }
+
+    /// `3/8 (38%, 95% CI 14–69%)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}/{} ({:.0}%, 95% CI {:.0}–{:.0}%)",
+            self.resolved,
+            self.attempted,
+            100.0 * self.rate(),
+            100.0 * self.low,
+            100.0 * self.high
+        )
+    }
+}
+
+/// The 95% Wilson score interval of `k` successes in `n` trials (`(0, 1)` when `n` is 0).
+pub fn wilson(k: usize, n: usize) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    const Z: f64 = 1.959_963_984_540_054;
+    let p = k.min(n) as f64 / n as f64;
+    let n = n as f64;
+    let z2 = Z * Z;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = Z / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+/// A kept task as the task browser shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TaskRow {
+    pub id: String,
+    /// `(untargeted)` when it has none.
+    pub skill: String,
+    pub operator: String,
+    /// The site: file and 1-based line.
+    pub file: String,
+    pub line: usize,
+    /// Its latest reward, when it has one.
+    pub reward: Option<f64>,
+    /// `valid`, the rejecting stage, or `none` before validation.
+    pub verdict: String,
+    /// `accepted`, `rejected` or `none`.
+    pub decision: String,
+    /// Every Solver's graded outcome on it, by solver then round.
+    pub outcomes: Vec<SolverOutcome>,
+    pub problem_statement: String,
+    pub bug_patch: String,
+    pub fail_to_pass: Vec<String>,
+    pub pass_to_pass: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SolverOutcome {
+    pub solver: String,
+    pub round: u32,
+    /// `resolved`, `unresolved`, `partial`, `no-patch`, `error` or `unknown`.
+    pub outcome: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -166,6 +265,8 @@ pub struct RewardPoint {
     pub reward: f64,
     /// Kept by some round.
     pub kept: bool,
+    /// The round that generated the task (none for tasks made outside a round).
+    pub round: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -264,6 +365,80 @@ pub fn text(d: &ReportData) -> String {
     out
 }
 
+/// What a round's row is gathered from.
+struct Records<'a> {
+    tasks: &'a [Task],
+    verdicts: &'a [Verdict],
+    solves: &'a [SolveResult],
+    reward_of: HashMap<&'a str, f64>,
+}
+
+/// One round: its counts, rejections per stage, resolve rates and kept tasks (pure).
+fn round_row(r: &Round, rec: &Records) -> RoundRow {
+    let verdict_of: HashMap<&str, &Verdict> = rec
+        .verdicts
+        .iter()
+        .filter(|v| v.outcome != crate::model::VerdictOutcome::Retry)
+        .map(|v| (v.task_id.as_str(), v))
+        .collect();
+    let mut rejected: BTreeMap<String, usize> = BTreeMap::new();
+    for t in rec.tasks.iter().filter(|t| t.round == Some(r.number)) {
+        if let Some(stage) = verdict_of.get(t.id.as_str()).and_then(|v| v.rejected_at()) {
+            *rejected.entry(stage.name().to_string()).or_default() += 1;
+        }
+    }
+    let mut per_solver: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for s in rec.solves.iter().filter(|s| s.round == r.number) {
+        let e = per_solver.entry(s.solver.as_str()).or_default();
+        e.0 += usize::from(s.report.outcome == Outcome::Resolved);
+        e.1 += 1;
+    }
+    let by_id: HashMap<&str, &Task> = rec.tasks.iter().map(|t| (t.id.as_str(), t)).collect();
+    let tasks = r
+        .kept
+        .iter()
+        .filter_map(|id| by_id.get(id.as_str()))
+        .map(|t| task_row(t, verdict_of.get(t.id.as_str()).copied(), rec))
+        .collect();
+    RoundRow {
+        number: r.number,
+        step: r.step.as_str().to_string(),
+        candidates: r.candidates,
+        valid: r.valid,
+        kept: r.kept.len(),
+        timings_ms: r.timings_ms.clone(),
+        reference_set: r.inputs.reference_set.clone(),
+        rejected,
+        resolve: per_solver.into_iter().map(|(solver, (k, n))| RateRow::new(solver, k, n)).collect(),
+        tasks,
+    }
+}
+
+fn task_row(t: &Task, verdict: Option<&Verdict>, rec: &Records) -> TaskRow {
+    let mut outcomes: Vec<SolverOutcome> = rec
+        .solves
+        .iter()
+        .filter(|s| s.task_id == t.id)
+        .map(|s| SolverOutcome { solver: s.solver.clone(), round: s.round, outcome: s.report.outcome.as_str().into() })
+        .collect();
+    outcomes.sort_by(|a, b| (&a.solver, a.round).cmp(&(&b.solver, b.round)));
+    TaskRow {
+        id: t.id.clone(),
+        skill: t.skill.clone().unwrap_or_else(|| UNTARGETED.to_string()),
+        operator: t.operator.clone(),
+        file: t.site.file.clone(),
+        line: t.site.start_line + 1,
+        reward: rec.reward_of.get(t.id.as_str()).copied(),
+        verdict: verdict.map_or("none", |v| v.outcome_word()).to_string(),
+        decision: t.decision.name().to_string(),
+        outcomes,
+        problem_statement: t.problem_statement.clone(),
+        bug_patch: t.bug_patch.clone(),
+        fail_to_pass: t.fail_to_pass.clone(),
+        pass_to_pass: t.pass_to_pass.clone(),
+    }
+}
+
 /// Every stored efficacy experiment, summarized.
 fn experiments(store: &Store) -> Result<Vec<crate::experiment::summary::Summary>, StoreError> {
     let mut out = Vec::new();
@@ -312,6 +487,7 @@ pub fn build(
             (_, why) => latest.insert(&s.task_id, Err(why.map_or("not finite", |w| w.as_str()))),
         };
     }
+    let round_of: HashMap<&str, Option<u32>> = tasks.iter().map(|t| (t.id.as_str(), t.round)).collect();
     let mut no_reward: BTreeMap<String, usize> = BTreeMap::new();
     for why in latest.values().filter_map(|r| r.err()) {
         *no_reward.entry(why.to_string()).or_default() += 1;
@@ -319,8 +495,13 @@ pub fn build(
     let rewards = latest
         .into_iter()
         .filter_map(|(id, r)| Some((id, r.ok()?)))
-        .map(|(id, reward)| RewardPoint { task_id: id.to_string(), reward, kept: kept.contains(id) })
-        .collect();
+        .map(|(id, reward)| RewardPoint {
+            task_id: id.to_string(),
+            reward,
+            kept: kept.contains(id),
+            round: round_of.get(id).copied().flatten(),
+        })
+        .collect::<Vec<_>>();
     let skill_of: HashMap<&str, Option<&str>> = tasks.iter().map(|t| (t.id.as_str(), t.skill.as_deref())).collect();
     let mut solve: BTreeMap<(String, String, u32), (usize, usize)> = BTreeMap::new();
     for r in solves {
@@ -333,18 +514,10 @@ pub fn build(
         entry.0 += 1;
         entry.1 += usize::from(r.report.outcome == Outcome::Resolved);
     }
+    let reward_of: HashMap<&str, f64> = rewards.iter().map(|p| (p.task_id.as_str(), p.reward)).collect();
+    let records = Records { tasks, verdicts, solves, reward_of };
     ReportData {
-        rounds: rounds
-            .iter()
-            .map(|r| RoundRow {
-                number: r.number,
-                step: r.step.as_str().to_string(),
-                candidates: r.candidates,
-                valid: r.valid,
-                kept: r.kept.len(),
-                timings_ms: r.timings_ms.clone(),
-            })
-            .collect(),
+        rounds: rounds.iter().map(|r| round_row(r, &records)).collect(),
         by_operator: by_operator.into_values().collect(),
         by_skill: by_skill.into_values().collect(),
         rewards,
@@ -438,9 +611,20 @@ mod tests {
         assert_eq!(
             d.rewards,
             vec![
-                RewardPoint { task_id: "a".into(), reward: 0.3, kept: false },
-                RewardPoint { task_id: "c".into(), reward: 0.2, kept: true },
+                RewardPoint { task_id: "a".into(), reward: 0.3, kept: false, round: Some(1) },
+                RewardPoint { task_id: "c".into(), reward: 0.2, kept: true, round: Some(1) },
             ]
+        );
+        // The round: b rejected at fail-to-pass; c kept, with its reward, verdict and outcome.
+        let r = &d.rounds[0];
+        assert_eq!(r.rejected, BTreeMap::from([("fail-to-pass".to_string(), 1)]));
+        assert_eq!(r.resolve, vec![RateRow::new("baseline", 2, 3)]);
+        assert_eq!(r.tasks.len(), 1);
+        let c = &r.tasks[0];
+        assert_eq!((c.id.as_str(), c.skill.as_str(), c.reward, c.verdict.as_str()), ("c", "s1", Some(0.2), "valid"));
+        assert_eq!(
+            c.outcomes,
+            vec![SolverOutcome { solver: "baseline".into(), round: 1, outcome: "unresolved".into() }]
         );
         let s1: Vec<&SolveRow> = d.solve.iter().filter(|r| r.skill == "s1").collect();
         assert_eq!((s1.len(), s1[0].attempted, s1[0].resolved), (1, 2, 1));
@@ -448,6 +632,17 @@ mod tests {
         assert_eq!((d.traces, d.skills, d.tasks, d.rounds[0].kept), (7, 2, 4, 1));
         assert!(!d.is_empty());
         assert!(build(&[], &[], &[], &[], &[], 3, 0).is_empty());
+    }
+
+    #[test]
+    fn wilson_intervals() {
+        let close = |(a, b): (f64, f64), (x, y): (f64, f64)| (a - x).abs() < 5e-4 && (b - y).abs() < 5e-4;
+        assert!(close(wilson(0, 10), (0.0, 0.2775)), "{:?}", wilson(0, 10));
+        assert!(close(wilson(10, 10), (0.7225, 1.0)), "{:?}", wilson(10, 10));
+        assert!(close(wilson(5, 10), (0.2366, 0.7634)), "{:?}", wilson(5, 10));
+        assert!(close(wilson(1, 4), (0.0456, 0.6994)), "{:?}", wilson(1, 4));
+        assert_eq!(wilson(0, 0), (0.0, 1.0));
+        assert_eq!(RateRow::new("b", 1, 4).describe(), "1/4 (25%, 95% CI 5–70%)");
     }
 
     #[test]

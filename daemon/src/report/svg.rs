@@ -152,19 +152,61 @@ fn category_labels(s: &mut String, c: &Chart, x0: f64, band: f64, y: f64) {
     }
 }
 
+/// Legend height per row.
+const LEGEND_ROW: f64 = 18.0;
+
+/// Where each legend entry goes: `(x, row)`, entries left to right wrapping onto a new row
+/// before the right edge; names too long for one row are shortened (`legend_name`).
+pub fn legend_layout(names: &[String]) -> Vec<(f64, usize)> {
+    let (mut x, mut row) = (LEFT, 0);
+    names
+        .iter()
+        .map(|name| {
+            let w = legend_width(name);
+            if x > LEFT && x + w > WIDTH - RIGHT {
+                x = LEFT;
+                row += 1;
+            }
+            let at = (x, row);
+            x += w + 18.0;
+            at
+        })
+        .collect()
+}
+
+/// Legend rows the series take.
+fn legend_rows(c: &Chart) -> usize {
+    let names: Vec<String> = c.series.iter().map(|s| s.name.clone()).collect();
+    legend_layout(&names).last().map_or(1, |(_, row)| row + 1)
+}
+
+/// Characters a legend name may have: one entry never runs past a row.
+const LEGEND_CHARS: usize = ((WIDTH - LEFT - RIGHT - 14.0) / 7.0) as usize;
+
+fn legend_name(name: &str) -> String {
+    shorten(name, LEGEND_CHARS)
+}
+
+/// A conservative width of an entry (swatch, gap, text at 11px: at most 7px a character).
+fn legend_width(name: &str) -> f64 {
+    14.0 + 7.0 * legend_name(name).chars().count() as f64
+}
+
+/// The legend, its first row's baseline at `y`.
 fn legend(s: &mut String, c: &Chart, y: f64) {
-    let mut x = LEFT;
-    for (j, series) in c.series.iter().enumerate() {
+    let names: Vec<String> = c.series.iter().map(|s| s.name.clone()).collect();
+    for (j, (series, (x, row))) in c.series.iter().zip(legend_layout(&names)).enumerate() {
+        let y = y + LEGEND_ROW * row as f64;
         let _ = write!(
             s,
-            "<rect class=\"swatch\" x=\"{x:.1}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{}\"/>\
-             <text class=\"legend\" x=\"{:.1}\" y=\"{y:.1}\">{}</text>",
+            "<g class=\"legend-entry\"><rect class=\"swatch\" x=\"{x:.1}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{}\"/>\
+             <text class=\"legend\" x=\"{:.1}\" y=\"{y:.1}\"><title>{}</title>{}</text></g>",
             y - 9.0,
             colour(j),
             x + 14.0,
-            esc(&series.name)
+            esc(&series.name),
+            esc(&legend_name(&series.name))
         );
-        x += 14.0 + 7.0 * series.name.chars().count() as f64 + 18.0;
     }
 }
 
@@ -197,7 +239,6 @@ pub fn stacked_bars(c: &Chart) -> String {
 /// and the category band width.
 struct Frame {
     s: String,
-    height: f64,
     x0: f64,
     y0: f64,
     y1: f64,
@@ -207,8 +248,9 @@ struct Frame {
 
 /// The frame shared by bars and lines; `Err` is the finished "no data" chart.
 fn vertical_frame(c: &Chart, stacked: bool) -> Result<Frame, String> {
-    let height = 320.0;
-    let (x0, x1, y0, y1) = (LEFT, WIDTH - RIGHT, TOP, height - 64.0);
+    let extra = LEGEND_ROW * (legend_rows(c) - 1) as f64;
+    let height = 320.0 + extra;
+    let (x0, x1, y0, y1) = (LEFT, WIDTH - RIGHT, TOP, height - 64.0 - extra);
     let mut s = open(c, height);
     if c.categories.is_empty() || c.series.is_empty() {
         no_data(&mut s);
@@ -218,11 +260,11 @@ fn vertical_frame(c: &Chart, stacked: bool) -> Result<Frame, String> {
     let (top, intervals) = axis(data_max(c, stacked), c.unit);
     value_axis(&mut s, (top, intervals), c.unit, y0, y1, x0, x1);
     let band = (x1 - x0) / c.categories.len() as f64;
-    Ok(Frame { s, height, x0, y0, y1, top, band })
+    Ok(Frame { s, x0, y0, y1, top, band })
 }
 
 fn vertical_bars(c: &Chart, stacked: bool) -> String {
-    let Frame { mut s, height, x0, y0, y1, top, band } = match vertical_frame(c, stacked) {
+    let Frame { mut s, x0, y0, y1, top, band } = match vertical_frame(c, stacked) {
         Ok(f) => f,
         Err(empty) => return empty,
     };
@@ -251,7 +293,7 @@ fn vertical_bars(c: &Chart, stacked: bool) -> String {
         }
     }
     category_labels(&mut s, c, x0, band, y1 + 16.0);
-    legend(&mut s, c, height - 14.0);
+    legend(&mut s, c, y1 + 50.0);
     s.push_str("</svg>");
     s
 }
@@ -262,7 +304,7 @@ pub fn horizontal_bars(c: &Chart, notes: &[String]) -> String {
     let row_h = 14.0 * c.series.len().max(1) as f64 + 8.0;
     let label_w = 200.0;
     let note_w = 90.0;
-    let height = TOP + row_h * c.categories.len().max(1) as f64 + 50.0;
+    let height = TOP + row_h * c.categories.len().max(1) as f64 + 50.0 + LEGEND_ROW * (legend_rows(c) - 1) as f64;
     let (x0, x1, y0) = (LEFT + label_w - 50.0, WIDTH - RIGHT - note_w, TOP);
     let y1 = y0 + row_h * c.categories.len().max(1) as f64;
     let mut s = open(c, height);
@@ -319,14 +361,14 @@ pub fn horizontal_bars(c: &Chart, notes: &[String]) -> String {
             );
         }
     }
-    legend(&mut s, c, height - 12.0);
+    legend(&mut s, c, y1 + 38.0);
     s.push_str("</svg>");
     s
 }
 
 /// One line per series across the categories (gaps at missing values), a dot per value.
 pub fn lines(c: &Chart) -> String {
-    let Frame { mut s, height, x0, y0, y1, top, band } = match vertical_frame(c, false) {
+    let Frame { mut s, x0, y0, y1, top, band } = match vertical_frame(c, false) {
         Ok(f) => f,
         Err(empty) => return empty,
     };
@@ -370,7 +412,48 @@ pub fn lines(c: &Chart) -> String {
         }
     }
     category_labels(&mut s, c, x0, band, y1 + 16.0);
-    legend(&mut s, c, height - 14.0);
+    legend(&mut s, c, y1 + 50.0);
+    s.push_str("</svg>");
+    s
+}
+
+/// Rates with their intervals: per category, one dot per series at `resolved ÷ attempted`, a
+/// whisker (`class="interval"`) from the low to the high end of its 95% interval, and the
+/// counts `k/n` written above (`class="count"`). `rates[j][i]` is series `j`, category `i`
+/// (`None`: nothing attempted there). The chart's series give the names; values are ignored.
+pub fn rates(c: &Chart, rates: &[Vec<Option<super::RateRow>>]) -> String {
+    let Frame { mut s, x0, y0, y1, band, .. } = match vertical_frame(&Chart { unit: Unit::Share, ..c.clone() }, false) {
+        Ok(f) => f,
+        Err(empty) => return empty,
+    };
+    let spread = (c.series.len() as f64 - 1.0) / 2.0;
+    let offset = (band * 0.6 / c.series.len().max(1) as f64).min(40.0);
+    let y_of = |v: f64| y1 - v.clamp(0.0, 1.0) * (y1 - y0);
+    for (j, series) in c.series.iter().enumerate() {
+        for (i, rate) in rates.get(j).into_iter().flatten().enumerate().take(c.categories.len()) {
+            let Some(r) = rate.as_ref().filter(|r| r.attempted > 0) else { continue };
+            let x = x0 + band * (i as f64 + 0.5) + offset * (j as f64 - spread);
+            let _ = write!(
+                s,
+                "<line class=\"interval\" x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"{}\" stroke-width=\"2\"/>\
+                 <circle class=\"point\" cx=\"{x:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{}\"><title>{} · {}: {}</title></circle>\
+                 <text class=\"count\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}/{}</text>",
+                y_of(r.low),
+                y_of(r.high),
+                colour(j),
+                y_of(r.rate()),
+                colour(j),
+                esc(&c.categories[i]),
+                esc(&series.name),
+                esc(&r.describe()),
+                (y_of(r.high) - 5.0).max(y0 - 4.0),
+                r.resolved,
+                r.attempted
+            );
+        }
+    }
+    category_labels(&mut s, c, x0, band, y1 + 16.0);
+    legend(&mut s, c, y1 + 50.0);
     s.push_str("</svg>");
     s
 }
@@ -579,6 +662,43 @@ pub(crate) mod tests {
         assert_well_formed(&svg);
         assert_eq!(svg.matches("<circle class=\"point\"").count(), 5);
         assert_eq!(svg.matches("<polyline").count(), 1, "s1 has no two neighbours; s2 one line");
+    }
+
+    #[test]
+    fn legends_wrap_inside_the_chart() {
+        let names: Vec<String> =
+            ["changed-comparison", "added-none-guard", "(untargeted)", "off-by-one-in-range-loops"]
+                .iter()
+                .chain(&["x".repeat(200).as_str()])
+                .map(|s| s.to_string())
+                .chain((0..6).map(|i| format!("skill-number-{i}")))
+                .collect();
+        let at = legend_layout(&names);
+        assert!(at.iter().map(|(_, row)| *row).max().unwrap() >= 2, "{at:?}");
+        for (name, (x, _)) in names.iter().zip(&at) {
+            assert!(*x >= LEFT && x + legend_width(name) <= WIDTH - RIGHT, "{name} at {x}");
+        }
+        assert_eq!(at[4], (LEFT, at[3].1 + 1), "a name longer than a row gets a row of its own");
+        let series: Vec<(&str, &[f64])> = names.iter().map(|n| (n.as_str(), &[0.5][..])).collect();
+        let svg = lines(&chart(&["round 1"], &series, Unit::Share));
+        assert_well_formed(&svg);
+        let height: f64 = svg.split("height=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+        let rows = at.last().unwrap().1 + 1;
+        assert_eq!(height, 320.0 + LEGEND_ROW * (rows - 1) as f64, "the chart grows by the extra rows");
+        let last_y: f64 = svg
+            .rsplit("class=\"legend\" x=\"")
+            .next()
+            .unwrap()
+            .split("y=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(last_y < height, "{last_y} {height}");
+        assert_eq!(svg.matches("class=\"legend-entry\"").count(), names.len());
     }
 
     #[test]

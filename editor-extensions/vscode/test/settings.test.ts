@@ -60,3 +60,16 @@ test("diagnostic settings: the curriculum and two per function unless set", () =
   assert.deepEqual(readDiagnostics((k) => values[k]), { show: "all", perFunction: 0 });
   assert.deepEqual(readDiagnostics((k) => ({ "diagnostics.show": "some", "diagnostics.perFunction": -1 })[k]), { show: "curriculum", perFunction: 2 });
 });
+
+test("socratic.path is read from User settings in remote windows (Remote-SSH, Codespaces)", () => {
+  // A remote window drops `machine` and `machine-overridable` settings from the User settings
+  // (VS Code reads them there only from the remote host's own settings); these scopes it keeps.
+  const readFromUserSettingsWhenRemote = ["application", "window", "resource", "language-overridable"];
+  const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
+  const setting = manifest.contributes.configuration.properties["socratic.path"];
+  assert.ok(setting, "socratic.path is contributed");
+  assert.ok(
+    readFromUserSettingsWhenRemote.includes(setting.scope ?? "window"),
+    `socratic.path has scope ${setting.scope}, which remote hosts ignore in User settings`,
+  );
+});
