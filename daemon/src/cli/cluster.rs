@@ -192,7 +192,7 @@ fn run_shard(home: &Path, args: RunShardArgs) -> anyhow::Result<i32> {
         "shard {}/{} ({}) on {}: {} candidate(s) in {} ms -> {}",
         result.shard + 1,
         result.shards,
-        result.kind(),
+        result.kind,
         result.node,
         result.candidates.len(),
         result.wall_ms,

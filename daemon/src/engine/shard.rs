@@ -24,8 +24,10 @@ use std::path::{Path, PathBuf};
 pub const SHARD_FORMAT: u32 = 1;
 
 /// What a shard does.
+/// Externally tagged (`{"validate": {...}}`): serde reads it without buffering, so the
+/// environment's maps keyed by line numbers survive.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
 pub enum Work {
     /// Validate these candidates in this environment (its image must be on the node).
     Validate { environment: Environment, tasks: Vec<Task>, timeout_s: f64 },
@@ -46,6 +48,8 @@ impl Work {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShardInput {
     pub format: u32,
+    /// `validate` or `env-build` (what `work` holds; written for readers of the file).
+    pub kind: String,
     /// 0-based index of this shard.
     pub shard: usize,
     pub shards: usize,
@@ -53,7 +57,6 @@ pub struct ShardInput {
     pub repo: String,
     /// The commit the work is for; a node's checkout must be at it.
     pub head: String,
-    #[serde(flatten)]
     pub work: Work,
 }
 
@@ -66,7 +69,7 @@ pub struct Decided {
 
 /// What a shard produced.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Validate { verdicts: Vec<Decided> },
     EnvBuild { environment: Environment },
@@ -76,6 +79,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShardResult {
     pub format: u32,
+    pub kind: String,
     pub shard: usize,
     pub shards: usize,
     pub repo: String,
@@ -85,13 +89,12 @@ pub struct ShardResult {
     /// The candidate ids the shard was given (validate), so a missing verdict shows.
     pub candidates: Vec<String>,
     pub wall_ms: u64,
-    #[serde(flatten)]
     pub outcome: Outcome,
 }
 
-impl ShardResult {
+impl Outcome {
     pub fn kind(&self) -> &'static str {
-        match self.outcome {
+        match self {
             Outcome::Validate { .. } => "validate",
             Outcome::EnvBuild { .. } => "env-build",
         }
@@ -136,6 +139,7 @@ pub fn plan_validate(
         .enumerate()
         .map(|(shard, tasks)| ShardInput {
             format: SHARD_FORMAT,
+            kind: "validate".into(),
             shard,
             shards: total,
             repo: key.clone(),
@@ -152,6 +156,7 @@ pub fn plan_env_build(repo: &Path, shards: usize, base_image: Option<String>) ->
     Ok((0..total)
         .map(|shard| ShardInput {
             format: SHARD_FORMAT,
+            kind: "env-build".into(),
             shard,
             shards: total,
             repo: key.clone(),
@@ -164,14 +169,14 @@ pub fn plan_env_build(repo: &Path, shards: usize, base_image: Option<String>) ->
 /// Read a shard input file; an error names the file.
 pub fn read_input(path: &Path) -> anyhow::Result<ShardInput> {
     let input: ShardInput = read_json(path)?;
-    check_format(path, input.format)?;
+    check_format(path, input.format, &input.kind, input.work.kind())?;
     Ok(input)
 }
 
 /// Read a shard result file; an error names the file.
 pub fn read_result(path: &Path) -> anyhow::Result<ShardResult> {
     let result: ShardResult = read_json(path)?;
-    check_format(path, result.format)?;
+    check_format(path, result.format, &result.kind, result.outcome.kind())?;
     Ok(result)
 }
 
@@ -180,9 +185,12 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("{}: not a socratic shard file: {e}", path.display()))
 }
 
-fn check_format(path: &Path, format: u32) -> anyhow::Result<()> {
+fn check_format(path: &Path, format: u32, kind: &str, holds: &str) -> anyhow::Result<()> {
     if format != SHARD_FORMAT {
         anyhow::bail!("{}: shard format {format}, this socratic reads format {SHARD_FORMAT}", path.display());
+    }
+    if kind != holds {
+        anyhow::bail!("{}: says kind {kind} but holds {holds} work", path.display());
     }
     Ok(())
 }
@@ -261,6 +269,7 @@ pub async fn run_shard(
     };
     Ok(ShardResult {
         format: SHARD_FORMAT,
+        kind: outcome.kind().into(),
         shard: input.shard,
         shards: input.shards,
         repo: input.repo.clone(),
@@ -452,6 +461,7 @@ mod tests {
     fn shard_files_round_trip_and_name_their_kind() {
         let input = ShardInput {
             format: SHARD_FORMAT,
+            kind: "env-build".into(),
             shard: 1,
             shards: 2,
             repo: "/r".into(),
@@ -460,6 +470,7 @@ mod tests {
         };
         let text = serde_json::to_value(&input).unwrap();
         assert_eq!(text["kind"], "env-build");
+        assert!(text["work"]["env-build"].is_object(), "{text}");
         let back = serde_json::to_value(serde_json::from_value::<ShardInput>(text.clone()).unwrap()).unwrap();
         assert_eq!(back, text);
         let dir = tempfile::tempdir().unwrap();

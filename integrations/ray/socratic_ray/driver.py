@@ -109,7 +109,10 @@ def main(argv=None):
         return 0
 
     package = os.path.dirname(os.path.abspath(__file__))
-    ray.init(address=args.address, runtime_env=None if os.environ.get("RAY_JOB_ID") else {"py_modules": [package]})
+    # Under `socratic cluster submit` the job's runtime_env already ships this package to every
+    # worker; run by hand, the driver ships itself.
+    in_job = "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ
+    ray.init(address=args.address, runtime_env=None if in_job else {"py_modules": [package]})
     task = ray.remote(run_shard)
     nodes = _docker_nodes() if args.kind == "env-build" else None
     if args.kind != "env-build" and not _docker_nodes():

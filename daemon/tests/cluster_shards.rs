@@ -1,0 +1,64 @@
+//! Shards on a real Docker engine: the example repository's candidates cut into two shard
+//! files, each run by `cluster run-shard` in a home of its own (a node holds no store), the
+//! results imported into the head's store with `tasks import-results`: exactly the verdicts of a
+//! single-machine `tasks validate`, and importing again changes nothing. A result naming a task
+//! the store does not hold is refused, naming it, and writes nothing.
+//!
+//! Needs a running engine and the base image (`.ci/run` provides both); never skips.
+
+mod common;
+mod shards;
+
+use common::stdout_json;
+use shards::{decisions, ok, prepare, stages};
+
+#[test]
+fn two_shards_imported_give_the_single_machine_verdicts_and_a_second_import_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = prepare(dir.path(), 12);
+    let (inputs, node) = (dir.path().join("shards"), dir.path().join("node-home"));
+    let planned = ok(
+        &p.home,
+        &["cluster", "shards", "--out", inputs.to_str().unwrap(), "--json", "validate", "--repo", p.repo.to_str().unwrap(), "--shards", "2", "--timeout", "30"],
+    );
+    let planned = stdout_json(&planned);
+    let files: Vec<String> = planned["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().into()).collect();
+    assert_eq!(files.len(), 2);
+    assert_eq!(planned["candidates"], p.candidates.len());
+
+    let mut results = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let out = dir.path().join(format!("result-{i}.json"));
+        ok(&node, &["cluster", "run-shard", "--input", f, "--out", out.to_str().unwrap()]);
+        results.push(out.to_str().unwrap().to_string());
+    }
+    let before = stages(&p.home);
+    assert!(before.values().all(|s| s == "candidate"));
+    let mut args = vec!["tasks", "import-results", "--json"];
+    args.extend(results.iter().map(String::as_str));
+    let first = stdout_json(&ok(&p.home, &args));
+    assert_eq!(first["recorded"], p.candidates.len(), "{first}");
+    let imported = decisions(&p.home);
+    assert_eq!(imported.len(), p.candidates.len(), "one verdict per candidate");
+    assert_eq!(imported, decisions(&p.single), "the verdicts of a single-machine run");
+    assert_eq!(stages(&p.home), stages(&p.single), "the same stages");
+
+    let verdicts_once = shards::verdicts(&p.home);
+    let second = stdout_json(&ok(&p.home, &args));
+    assert_eq!((second["recorded"].as_u64(), second["already"].as_u64()), (Some(0), Some(p.candidates.len() as u64)));
+    let verdicts_twice = shards::verdicts(&p.home);
+    assert_eq!(
+        serde_json::to_value(&verdicts_once).unwrap(),
+        serde_json::to_value(&verdicts_twice).unwrap(),
+        "a second import changes no stored verdict"
+    );
+
+    // A store that never held these candidates: an error naming one, and nothing written.
+    let other = dir.path().join("other-home");
+    let out = common::socratic(&other, &args);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(p.candidates.iter().any(|id| err.contains(&format!("task {id} is not in this store"))), "{err}");
+    assert!(err.contains("result-0.json"), "{err}");
+    assert!(shards::verdicts(&other).is_empty());
+}
