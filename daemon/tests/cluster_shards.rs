@@ -19,7 +19,20 @@ fn two_shards_imported_give_the_single_machine_verdicts_and_a_second_import_chan
     let (inputs, node) = (dir.path().join("shards"), dir.path().join("node-home"));
     let planned = ok(
         &p.home,
-        &["cluster", "shards", "--out", inputs.to_str().unwrap(), "--json", "validate", "--repo", p.repo.to_str().unwrap(), "--shards", "2", "--timeout", "30"],
+        &[
+            "cluster",
+            "shards",
+            "--out",
+            inputs.to_str().unwrap(),
+            "--json",
+            "validate",
+            "--repo",
+            p.repo.to_str().unwrap(),
+            "--shards",
+            "2",
+            "--timeout",
+            "30",
+        ],
     );
     let planned = stdout_json(&planned);
     let files: Vec<String> = planned["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().into()).collect();
@@ -40,7 +53,12 @@ fn two_shards_imported_give_the_single_machine_verdicts_and_a_second_import_chan
     assert_eq!(first["recorded"], p.candidates.len(), "{first}");
     let imported = decisions(&p.home);
     assert_eq!(imported.len(), p.candidates.len(), "one verdict per candidate");
-    assert_eq!(imported, decisions(&p.single), "the verdicts of a single-machine run");
+    assert_eq!(
+        imported,
+        decisions(&p.single),
+        "the verdicts of a single-machine run: {:#?}",
+        shards::differences(&p.home, &p.single)
+    );
     assert_eq!(stages(&p.home), stages(&p.single), "the same stages");
 
     let verdicts_once = shards::verdicts(&p.home);

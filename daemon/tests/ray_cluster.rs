@@ -88,7 +88,12 @@ fn validation_on_ray_survives_a_killed_worker_with_one_verdict_per_candidate() {
 
     let got = decisions(&p.home);
     assert_eq!(got.len(), p.candidates.len(), "one verdict per candidate:\n{output}");
-    assert_eq!(got, decisions(&p.single), "the verdicts of a single-machine run");
+    assert_eq!(
+        got,
+        decisions(&p.single),
+        "the verdicts of a single-machine run: {:#?}\n{output}",
+        shards::differences(&p.home, &p.single)
+    );
 
     let owner = socratic::sandbox::owner_of_home(&node_home);
     let left = Command::new("docker")

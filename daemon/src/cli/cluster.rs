@@ -229,11 +229,8 @@ pub fn entrypoint(home: &Path, args: &SubmitArgs) -> anyhow::Result<String> {
     let home = std::path::absolute(home)?.display().to_string();
     let mut words = vec![args.python.clone(), "-m".into(), "socratic_ray".into()];
     words.extend(["--socratic".into(), args.socratic.clone().unwrap_or(this), "--home".into(), home]);
-    let optional = [
-        ("--node-socratic", &args.node_socratic),
-        ("--node-home", &args.node_home),
-        ("--node-repo", &args.node_repo),
-    ];
+    let optional =
+        [("--node-socratic", &args.node_socratic), ("--node-home", &args.node_home), ("--node-repo", &args.node_repo)];
     for (flag, value) in optional {
         if let Some(v) = value {
             words.extend([flag.to_string(), v.clone()]);
@@ -279,12 +276,18 @@ struct Jobs {
 
 impl Jobs {
     fn new(address: &str) -> Jobs {
-        let agent =
-            ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(60))).http_status_as_error(false).build();
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(60)))
+            .http_status_as_error(false)
+            .build();
         Jobs { base: address.trim_end_matches('/').to_string(), agent: agent.into() }
     }
 
-    fn answer(&self, what: &str, resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> anyhow::Result<(u16, String)> {
+    fn answer(
+        &self,
+        what: &str,
+        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> anyhow::Result<(u16, String)> {
         let mut resp = resp.map_err(|e| anyhow::anyhow!("Ray dashboard at {}: {what}: {e}", self.base))?;
         let status = resp.status().as_u16();
         let body = resp.body_mut().read_to_string().unwrap_or_default();
@@ -317,11 +320,9 @@ impl Jobs {
         let text = self.expect_ok("submitting the job", self.answer("submitting the job", post)?)?;
         let v: Value = serde_json::from_str(&text)
             .map_err(|e| anyhow::anyhow!("Ray dashboard at {}: submitting the job: {e}: {text}", self.base))?;
-        v.get("submission_id")
-            .or_else(|| v.get("job_id"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| anyhow::anyhow!("Ray dashboard at {}: the job's answer has no submission_id: {text}", self.base))
+        v.get("submission_id").or_else(|| v.get("job_id")).and_then(Value::as_str).map(str::to_string).ok_or_else(
+            || anyhow::anyhow!("Ray dashboard at {}: the job's answer has no submission_id: {text}", self.base),
+        )
     }
 
     fn get_json(&self, what: &str, path: &str) -> anyhow::Result<Value> {

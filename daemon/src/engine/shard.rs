@@ -129,7 +129,8 @@ pub fn plan_validate(
             repo.display()
         )
     })?;
-    let mut tasks = store.tasks_where(&TaskQuery { repo: Some(key.clone()), stages: vec!["candidate"], ..Default::default() })?;
+    let mut tasks =
+        store.tasks_where(&TaskQuery { repo: Some(key.clone()), stages: vec!["candidate"], ..Default::default() })?;
     tasks.retain(|t| t.base_commit == head);
     tasks.truncate(limit.unwrap_or(usize::MAX));
     let groups = split(tasks, shards);
@@ -215,8 +216,9 @@ pub fn node_name() -> String {
 /// the shard's commit.
 fn local_repo(input: &ShardInput, repo: Option<&Path>) -> anyhow::Result<PathBuf> {
     let path = repo.map_or_else(|| PathBuf::from(&input.repo), Path::to_path_buf);
-    let (key, head) = repo_key(&path)
-        .map_err(|e| anyhow::anyhow!("shard {}/{}: no checkout of {} on this node: {e}", input.shard + 1, input.shards, input.repo))?;
+    let (key, head) = repo_key(&path).map_err(|e| {
+        anyhow::anyhow!("shard {}/{}: no checkout of {} on this node: {e}", input.shard + 1, input.shards, input.repo)
+    })?;
     if head != input.head {
         anyhow::bail!(
             "shard {}/{}: {key} is at {head}, the shard is for {}: check out that commit",

@@ -44,7 +44,8 @@ pub fn prepare(dir: &Path, budget: usize) -> Prepared {
     let r = repo.to_str().unwrap();
     let env = stdout_json(&ok(&home, &["env", "build", "--repo", r, "--json"]));
     let image = env["image"].as_str().unwrap_or_else(|| panic!("env build --json: {env}")).to_string();
-    let generated = ok(&home, &["tasks", "generate", "--repo", r, "--budget", &budget.to_string(), "--seed", "7", "--json"]);
+    let generated =
+        ok(&home, &["tasks", "generate", "--repo", r, "--budget", &budget.to_string(), "--seed", "7", "--json"]);
     let candidates: Vec<String> = stdout_json(&generated)["tasks"]
         .as_array()
         .unwrap()
@@ -76,4 +77,17 @@ pub fn decisions(home: &Path) -> BTreeMap<String, String> {
 pub fn stages(home: &Path) -> BTreeMap<String, String> {
     let store = socratic::store::Store::open(home).unwrap();
     store.tasks().unwrap().into_iter().map(|t| (t.id.clone(), t.stage.name().to_string())).collect()
+}
+
+/// The verdicts that decide differently in two homes, with their reasons (for failure messages).
+pub fn differences(a: &Path, b: &Path) -> Vec<String> {
+    let (va, vb) = (verdicts(a), verdicts(b));
+    let (da, db) = (decisions(a), decisions(b));
+    da.iter()
+        .filter(|(id, d)| db.get(*id) != Some(*d))
+        .map(|(id, d)| {
+            let other = vb.get(id).map_or("none".to_string(), |v| format!("{}: {}", v.outcome_word(), v.reason));
+            format!("{id}: {d} ({}) vs {other}", va[id].reason)
+        })
+        .collect()
 }
