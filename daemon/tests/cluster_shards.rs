@@ -80,3 +80,28 @@ fn two_shards_imported_give_the_single_machine_verdicts_and_a_second_import_chan
     assert!(err.contains("result-0.json"), "{err}");
     assert!(shards::verdicts(&other).is_empty());
 }
+
+#[test]
+fn submit_to_a_dashboard_that_does_not_answer_names_the_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let address = format!("http://127.0.0.1:{port}");
+    let out = common::socratic(
+        &dir.path().join("home"),
+        &["cluster", "submit", "--address", &address, "env-build", "--repo", env!("CARGO_MANIFEST_DIR")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("Ray dashboard at {address}")), "{err}");
+}
+
+#[test]
+fn a_file_that_is_not_a_shard_result_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"format\": 1, \"kind\": \"validate\"}").unwrap();
+    let out = common::socratic(&dir.path().join("home"), &["tasks", "import-results", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.json: not a socratic shard file"), "{err}");
+}

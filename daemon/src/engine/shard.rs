@@ -30,7 +30,7 @@ pub const SHARD_FORMAT: u32 = 1;
 #[serde(rename_all = "kebab-case")]
 pub enum Work {
     /// Validate these candidates in this environment (its image must be on the node).
-    Validate { environment: Environment, tasks: Vec<Task>, timeout_s: f64 },
+    Validate { environment: Box<Environment>, tasks: Vec<Task>, timeout_s: f64 },
     /// Build (or find) the environment image of the repository on the node.
     EnvBuild { base_image: Option<String> },
 }
@@ -72,7 +72,7 @@ pub struct Decided {
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Validate { verdicts: Vec<Decided> },
-    EnvBuild { environment: Environment },
+    EnvBuild { environment: Box<Environment> },
 }
 
 /// One shard's results, as a file the head imports.
@@ -145,7 +145,7 @@ pub fn plan_validate(
             shards: total,
             repo: key.clone(),
             head: head.clone(),
-            work: Work::Validate { environment: environment.clone(), tasks, timeout_s },
+            work: Work::Validate { environment: Box::new(environment.clone()), tasks, timeout_s },
         })
         .collect())
 }
@@ -255,7 +255,7 @@ pub async fn run_shard(
                     node_name()
                 );
             }
-            let mut env = environment.clone();
+            let mut env = (**environment).clone();
             env.repo = local.display().to_string();
             let cfg = ValidateConfig { workers, timeout_s: *timeout_s, ..Default::default() };
             let mut verdicts = Vec::new();
@@ -266,7 +266,7 @@ pub async fn run_shard(
         Work::EnvBuild { base_image } => {
             let opts = ImageOptions { base_image: base_image.clone(), ..Default::default() };
             let environment = ensure_env(&mut store, &local, &opts, &Progress::none()).await?;
-            (vec![], Outcome::EnvBuild { environment })
+            (vec![], Outcome::EnvBuild { environment: Box::new(environment) })
         }
     };
     Ok(ShardResult {
@@ -383,7 +383,7 @@ pub fn import_results(store: &mut Store, files: &[(PathBuf, ShardResult)]) -> an
     for (_, result) in files {
         if let Outcome::EnvBuild { environment } = &result.outcome {
             if store.environment(&result.repo, &result.head)?.is_none() {
-                let mut env = environment.clone();
+                let mut env = (**environment).clone();
                 env.repo = result.repo.clone();
                 store.save_environment(&env)?;
                 summary.environments += 1;
