@@ -146,7 +146,7 @@ pub fn run(home: &Path, cmd: ClusterCmd) -> anyhow::Result<i32> {
 fn plan(home: &Path, work: &WorkCmd) -> anyhow::Result<Vec<ShardInput>> {
     match work {
         WorkCmd::Validate { repo, shards, limit, timeout } => {
-            shard::plan_validate(&Store::open(home)?, repo, *shards, *limit, *timeout)
+            shard::plan_validate(&mut Store::open(home)?, repo, *shards, *limit, *timeout)
         }
         WorkCmd::EnvBuild { repo, shards, base_image } => shard::plan_env_build(repo, *shards, base_image.clone()),
     }
@@ -358,8 +358,9 @@ fn submit(home: &Path, args: SubmitArgs) -> anyhow::Result<i32> {
         let status = job.get("status").and_then(Value::as_str).unwrap_or("UNKNOWN").to_string();
         let logs = jobs.get_json("reading the job's logs", &format!("/api/jobs/{id}/logs"))?;
         let text = logs.get("logs").and_then(Value::as_str).unwrap_or("");
-        if text.len() > shown {
-            print!("{}", &text[shown..]);
+        // The logs endpoint answers the whole log so far: print what is new.
+        if let Some(new) = text.get(shown..).filter(|t| !t.is_empty()) {
+            print!("{new}");
             shown = text.len();
         }
         if finished(&status) {

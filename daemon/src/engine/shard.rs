@@ -14,8 +14,9 @@
 
 use super::environment::{connect, ensure_env, repo_key, ImageOptions};
 use super::progress::Progress;
+use super::validation::{candidates_by_repo, ValidateRequest};
 use crate::model::{Environment, Task, TaskStage, Verdict, VerdictOutcome};
-use crate::store::{Store, TaskQuery};
+use crate::store::Store;
 use crate::validate::run::{validate_all, ValidateConfig};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -115,7 +116,7 @@ pub fn split<T>(items: Vec<T>, shards: usize) -> Vec<Vec<T>> {
 /// The validation shards of the stored candidates of `repo` (at most `limit`), each carrying
 /// the repository's stored environment. An error names the repository when it has none.
 pub fn plan_validate(
-    store: &Store,
+    store: &mut Store,
     repo: &Path,
     shards: usize,
     limit: Option<usize>,
@@ -129,10 +130,9 @@ pub fn plan_validate(
             repo.display()
         )
     })?;
-    let mut tasks =
-        store.tasks_where(&TaskQuery { repo: Some(key.clone()), stages: vec!["candidate"], ..Default::default() })?;
-    tasks.retain(|t| t.base_commit == head);
-    tasks.truncate(limit.unwrap_or(usize::MAX));
+    // The candidates `tasks validate --repo` would take: those of the repository's identity.
+    let request = ValidateRequest { repo: Some(repo.to_path_buf()), limit, ..Default::default() };
+    let tasks = candidates_by_repo(store, &request)?.into_values().flatten().collect();
     let groups = split(tasks, shards);
     let total = groups.len();
     Ok(groups
