@@ -71,6 +71,48 @@ fn two_shards_imported_give_the_single_machine_verdicts_and_a_second_import_chan
         "a second import changes no stored verdict"
     );
 
+    // Score shards: the features `tasks score` would compute, computed by the nodes and cached
+    // in the head's store, so scoring there computes none.
+    let model = dir.path().join("tiny-model");
+    ok(&p.home, &["model", "tiny", model.to_str().unwrap()]);
+    let score_inputs = dir.path().join("score-shards");
+    let m = model.to_str().unwrap();
+    let planned = ok(
+        &p.home,
+        &[
+            "cluster",
+            "shards",
+            "--out",
+            score_inputs.to_str().unwrap(),
+            "--json",
+            "score",
+            "--model",
+            m,
+            "--shards",
+            "2",
+        ],
+    );
+    let files: Vec<String> =
+        stdout_json(&planned)["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().into()).collect();
+    assert_eq!(files.len(), 2);
+    let mut score_args = vec!["tasks".to_string(), "import-results".into(), "--json".into()];
+    for (i, f) in files.iter().enumerate() {
+        let out = dir.path().join(format!("score-result-{i}.json"));
+        ok(&node, &["cluster", "run-shard", "--input", f, "--out", out.to_str().unwrap()]);
+        score_args.push(out.to_str().unwrap().into());
+    }
+    let score_args: Vec<&str> = score_args.iter().map(String::as_str).collect();
+    let imported = stdout_json(&ok(&p.home, &score_args));
+    assert_eq!(imported["features"], p.candidates.len(), "{imported}");
+    let again = stdout_json(&ok(&p.home, &score_args));
+    assert_eq!((again["features"].as_u64(), again["already"].as_u64()), (Some(0), Some(p.candidates.len() as u64)));
+    let scored = stdout_json(&ok(&p.home, &["tasks", "score", "--model", m, "--reference", "failures", "--json"]));
+    assert_eq!(
+        (scored["computed"].as_u64(), scored["cached"].as_u64()),
+        (Some(0), Some(p.candidates.len() as u64)),
+        "{scored}"
+    );
+
     // A store that never held these candidates: an error naming one, and nothing written.
     let other = dir.path().join("other-home");
     let out = common::socratic(&other, &args);

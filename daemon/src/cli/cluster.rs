@@ -38,7 +38,7 @@ pub enum ClusterCmd {
 }
 
 /// The work, and its flags.
-#[derive(Debug, Subcommand, Clone)]
+#[derive(Debug, Subcommand)]
 pub enum WorkCmd {
     /// Validate the stored candidates of a repository (its environment must be stored).
     Validate {
@@ -64,6 +64,20 @@ pub enum WorkCmd {
         /// Base image to build from (pulled if absent). Default: the bootstrapped one.
         #[arg(long)]
         base_image: Option<String>,
+    },
+    /// Gradient features of every stored task (and the reference texts) for `tasks score`'s
+    /// cache: the model folder must be on the nodes (`--gpus` on submit asks Ray for GPUs).
+    Score {
+        #[command(flatten)]
+        model: super::score::ModelArgs,
+        /// A SWE-bench-format JSONL of reference fixes, or `failures` (as `tasks score`).
+        #[arg(long, value_name = "FILE|failures")]
+        reference: Option<String>,
+        #[arg(long, default_value_t = 2)]
+        shards: usize,
+        /// At most this many tokens per text.
+        #[arg(long, default_value_t = crate::score::DEFAULT_MAX_LEN)]
+        max_len: usize,
     },
 }
 
@@ -149,6 +163,14 @@ fn plan(home: &Path, work: &WorkCmd) -> anyhow::Result<Vec<ShardInput>> {
             shard::plan_validate(&mut Store::open(home)?, repo, *shards, *limit, *timeout)
         }
         WorkCmd::EnvBuild { repo, shards, base_image } => shard::plan_env_build(repo, *shards, base_image.clone()),
+        WorkCmd::Score { model, reference, shards, max_len } => {
+            let store = Store::open(home)?;
+            let references = match reference {
+                Some(r) => crate::engine::scoring::reference_texts(&store, r)?.1,
+                None => vec![],
+            };
+            shard::plan_score(&store, &model_spec(model, *max_len), references, *shards)
+        }
     }
 }
 
@@ -166,7 +188,7 @@ fn shards(home: &Path, args: ShardsArgs) -> anyhow::Result<i32> {
         .iter()
         .map(|i| match &i.work {
             shard::Work::Validate { tasks, .. } => tasks.len(),
-            shard::Work::EnvBuild { .. } => 0,
+            shard::Work::EnvBuild { .. } | shard::Work::Score { .. } => 0,
         })
         .sum();
     if as_json {
@@ -177,10 +199,22 @@ fn shards(home: &Path, args: ShardsArgs) -> anyhow::Result<i32> {
     Ok(EXIT_OK)
 }
 
+fn model_spec(m: &super::score::ModelArgs, max_len: usize) -> shard::ModelSpec {
+    shard::ModelSpec {
+        model: std::path::absolute(&m.model).unwrap_or_else(|_| m.model.clone()).display().to_string(),
+        device: m.device.clone(),
+        params: m.params.clone(),
+        dim: m.dim,
+        seed: m.seed,
+        max_len,
+    }
+}
+
 fn kind_of(work: &WorkCmd) -> &'static str {
     match work {
         WorkCmd::Validate { .. } => "validate",
         WorkCmd::EnvBuild { .. } => "env-build",
+        WorkCmd::Score { .. } => "score",
     }
 }
 
@@ -217,6 +251,16 @@ fn work_argv(work: &WorkCmd) -> Vec<String> {
             v.extend(["--repo".into(), abs(repo), "--shards".into(), shards.to_string()]);
             if let Some(b) = base_image {
                 v.extend(["--base-image".into(), b.clone()]);
+            }
+        }
+        WorkCmd::Score { model, reference, shards, max_len } => {
+            let spec = model_spec(model, *max_len);
+            v.extend(["--model".into(), spec.model, "--device".into(), spec.device, "--params".into(), spec.params]);
+            v.extend(["--dim".into(), spec.dim.to_string(), "--seed".into(), spec.seed.to_string()]);
+            v.extend(["--shards".into(), shards.to_string(), "--max-len".into(), max_len.to_string()]);
+            if let Some(r) = reference {
+                let r = if r == "failures" { r.clone() } else { abs(Path::new(r)) };
+                v.extend(["--reference".into(), r]);
             }
         }
     }

@@ -34,6 +34,52 @@ pub enum Work {
     Validate { environment: Box<Environment>, tasks: Vec<Task>, timeout_s: f64 },
     /// Build (or find) the environment image of the repository on the node.
     EnvBuild { base_image: Option<String> },
+    /// Gradient features of these texts with this model (a folder on the node; a GPU when
+    /// `device` names one): what `tasks score` computes, to be cached in the head's store.
+    Score { model: ModelSpec, texts: Vec<ScoreText> },
+}
+
+/// The scoring model as `tasks score` takes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelSpec {
+    /// The model folder on the nodes.
+    pub model: String,
+    pub device: String,
+    pub params: String,
+    pub dim: usize,
+    pub seed: u64,
+    pub max_len: usize,
+}
+
+/// A text to score (`score::TaskText`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoreText {
+    pub prompt: String,
+    pub target: String,
+}
+
+/// A computed feature with its cache key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureOut {
+    pub model_hash: String,
+    pub task_hash: String,
+    pub subset: String,
+    pub dim: usize,
+    pub seed: u64,
+    pub loss: f64,
+    pub vector: Vec<f32>,
+}
+
+impl FeatureOut {
+    fn row(&self) -> crate::store::FeatureRow<'_> {
+        crate::store::FeatureRow {
+            model_hash: &self.model_hash,
+            task_hash: &self.task_hash,
+            subset: &self.subset,
+            dim: self.dim,
+            seed: self.seed,
+        }
+    }
 }
 
 impl Work {
@@ -41,6 +87,7 @@ impl Work {
         match self {
             Work::Validate { .. } => "validate",
             Work::EnvBuild { .. } => "env-build",
+            Work::Score { .. } => "score",
         }
     }
 }
@@ -74,6 +121,7 @@ pub struct Decided {
 pub enum Outcome {
     Validate { verdicts: Vec<Decided> },
     EnvBuild { environment: Box<Environment> },
+    Score { features: Vec<FeatureOut> },
 }
 
 /// One shard's results, as a file the head imports.
@@ -98,6 +146,7 @@ impl Outcome {
         match self {
             Outcome::Validate { .. } => "validate",
             Outcome::EnvBuild { .. } => "env-build",
+            Outcome::Score { .. } => "score",
         }
     }
 }
@@ -165,6 +214,67 @@ pub fn plan_env_build(repo: &Path, shards: usize, base_image: Option<String>) ->
             work: Work::EnvBuild { base_image: base_image.clone() },
         })
         .collect())
+}
+
+/// Score shards: the texts `tasks score` computes features of (every stored task, plus the
+/// reference texts given), without duplicates, dealt into `shards`.
+pub fn plan_score(
+    store: &Store,
+    model: &ModelSpec,
+    references: Vec<crate::score::TaskText>,
+    shards: usize,
+) -> anyhow::Result<Vec<ShardInput>> {
+    let mut seen = std::collections::BTreeSet::new();
+    let texts: Vec<ScoreText> = references
+        .into_iter()
+        .chain(store.tasks()?.iter().map(crate::score::TaskText::from_task))
+        .filter(|t| seen.insert(t.hash()))
+        .map(|t| ScoreText { prompt: t.prompt, target: t.target })
+        .collect();
+    let groups = split(texts, shards);
+    let total = groups.len();
+    Ok(groups
+        .into_iter()
+        .enumerate()
+        .map(|(shard, texts)| ShardInput {
+            format: SHARD_FORMAT,
+            kind: "score".into(),
+            shard,
+            shards: total,
+            repo: String::new(),
+            head: String::new(),
+            work: Work::Score { model: model.clone(), texts },
+        })
+        .collect())
+}
+
+/// Features of the texts with the model (on this node's device).
+fn score_texts(model: &ModelSpec, texts: &[ScoreText]) -> anyhow::Result<Vec<FeatureOut>> {
+    let device: crate::score::DeviceKind =
+        model.device.parse().map_err(|e| anyhow::anyhow!("--device {}: {e}", model.device))?;
+    let config = crate::score::FeatureConfig {
+        params: model.params.clone(),
+        dim: model.dim,
+        seed: model.seed,
+        max_len: model.max_len,
+    };
+    let scorer = crate::score::Scorer::load_adapted(Path::new(&model.model), None, device, config)?;
+    let mut out = Vec::with_capacity(texts.len());
+    for t in texts {
+        let text = crate::score::TaskText { prompt: t.prompt.clone(), target: t.target.clone() };
+        let key = scorer.key(&text);
+        let f = scorer.feature(&text)?;
+        out.push(FeatureOut {
+            model_hash: key.model_hash,
+            task_hash: key.task_hash,
+            subset: key.subset,
+            dim: key.dim,
+            seed: key.seed,
+            loss: f.loss,
+            vector: f.vector,
+        });
+    }
+    Ok(out)
 }
 
 /// Read a shard input file; an error names the file.
@@ -239,10 +349,11 @@ pub async fn run_shard(
     workers: usize,
 ) -> anyhow::Result<ShardResult> {
     let started = std::time::Instant::now();
-    let local = local_repo(input, repo)?;
     let mut store = Store::open(home)?;
     let (candidates, outcome) = match &input.work {
+        Work::Score { model, texts } => (vec![], Outcome::Score { features: score_texts(model, texts)? }),
         Work::Validate { environment, tasks, timeout_s } => {
+            let local = local_repo(input, repo)?;
             let engine = connect(&store).await?;
             engine.sweep().await?;
             if !engine.image_exists(&environment.image).await {
@@ -264,6 +375,7 @@ pub async fn run_shard(
             (tasks.iter().map(|t| t.id.clone()).collect(), Outcome::Validate { verdicts })
         }
         Work::EnvBuild { base_image } => {
+            let local = local_repo(input, repo)?;
             let opts = ImageOptions { base_image: base_image.clone(), ..Default::default() };
             let environment = ensure_env(&mut store, &local, &opts, &Progress::none()).await?;
             (vec![], Outcome::EnvBuild { environment: Box::new(environment) })
@@ -334,6 +446,8 @@ pub struct ImportSummary {
     pub retry: usize,
     /// Environments recorded from env-build results.
     pub environments: usize,
+    /// Features cached from score results (those already cached are counted in `already`).
+    pub features: usize,
 }
 
 /// Check every file against the store, then record what is new. Nothing is written when a
@@ -381,6 +495,16 @@ pub fn import_results(store: &mut Store, files: &[(PathBuf, ShardResult)]) -> an
         }
     }
     for (_, result) in files {
+        if let Outcome::Score { features } = &result.outcome {
+            for f in features {
+                if store.feature(&f.row())?.is_some() {
+                    summary.already += 1;
+                } else {
+                    store.save_feature(&f.row(), f.loss, &f.vector)?;
+                    summary.features += 1;
+                }
+            }
+        }
         if let Outcome::EnvBuild { environment } = &result.outcome {
             if store.environment(&result.repo, &result.head)?.is_none() {
                 let mut env = (**environment).clone();
