@@ -1,6 +1,6 @@
 //! `socratic cluster shards|run-shard|submit`: work fanned out over machines (Ray).
 //!
-//! In: a kind of work and its flags (`validate`, `env-build`), shard files, a Ray head's
+//! In: a kind of work and its flags (`validate`, `env-build`, `score`), shard files, a Ray head's
 //! dashboard address. Out: shard files and a JSON list of them (`shards`, on the head), a result
 //! file (`run-shard`, on a node: no store needed), or a Ray job running the `socratic_ray`
 //! driver (`submit`: the package uploaded through the Jobs REST API, the job polled and its logs

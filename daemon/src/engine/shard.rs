@@ -1,16 +1,18 @@
 //! Work cut into shards for other machines, and the result files those machines write back.
 //!
 //! In (head): the store, a kind of work (`validate`: the stored candidates of a repository with
-//! its stored environment; `env-build`: a repository at its HEAD), a shard count. Out: one
+//! its stored environment; `env-build`: a repository at its HEAD; `score`: every stored task's
+//! text and the reference texts, with the model options), a shard count. Out: one
 //! self-describing `ShardInput` per shard (format, kind, shard I of N, repository and commit,
 //! everything a node needs; no store). In (node): a `ShardInput`, a home for Docker ownership,
 //! optionally where the repository is checked out there. Out: a `ShardResult` (the same header,
-//! the node's name, the candidate ids, a verdict and updated task per candidate, or the built
-//! environment), decided by the same code as a single-machine run (`validate::run::validate_all`,
-//! `environment::ensure_env`). In (head again): result files. Out: the verdicts recorded in the
+//! the node's name, the candidate ids, a verdict and updated task per candidate, the built
+//! environment, or gradient features with their cache keys), decided by the same code as a
+//! single-machine run (`validate::run::validate_all`, `environment::ensure_env`,
+//! `score::Scorer`). In (head again): result files. Out: the verdicts recorded in the
 //! store, idempotently: a verdict already stored counts once, a decided task is never undone,
 //! a verdict for a task the store does not hold is an error naming it (checked for every file
-//! before anything is written).
+//! before anything is written); features are cached once, for `tasks score` to find.
 
 use super::environment::{connect, ensure_env, repo_key, ImageOptions};
 use super::progress::Progress;
