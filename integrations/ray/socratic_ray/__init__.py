@@ -1,6 +1,6 @@
 """socratic's work fanned out on Ray.
 
-In: a kind of work (``validate``, ``env-build``) and its arguments, the head's socratic binary
+In: a kind of work (``validate``, ``env-build``, ``score``) and its arguments, the head's socratic binary
 and home. Out: the work cut into shards by ``socratic cluster shards``, each shard run as a Ray
 task on a node holding the ``socratic_docker`` resource (``socratic cluster run-shard`` there),
 the result files collected on the head and imported into its store with ``socratic tasks
