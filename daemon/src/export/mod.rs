@@ -9,6 +9,7 @@
 //! - [`swesmith`]: a JSON list of SWE-smith task instances (`patch` = the bug).
 //! - [`harbor`]: one Harbor task folder per task.
 //! - [`sft`]: chat JSON Lines (`messages`: system, user, assistant = the fix) for fine-tuning.
+//! - [`verl`]: a Parquet dataset for verl's RL trainers (prompt messages, `reward_model.ground_truth` = instance id).
 //!
 //! Choices every format shares:
 //! - **Which tasks.** By default the curriculum of the latest finished round
@@ -40,6 +41,7 @@ pub mod harbor;
 pub mod sft;
 pub mod swebench;
 pub mod swesmith;
+pub mod verl;
 
 use crate::diff::git::Repo;
 use crate::engine::curriculum::pick_round;
@@ -58,6 +60,7 @@ pub enum Format {
     Swesmith,
     Harbor,
     Sft,
+    Verl,
 }
 
 impl Format {
@@ -67,6 +70,7 @@ impl Format {
             Format::Swesmith => "swesmith",
             Format::Harbor => "harbor",
             Format::Sft => "sft",
+            Format::Verl => "verl",
         }
     }
 }
@@ -200,6 +204,12 @@ pub async fn export(
         Format::Swesmith => swesmith::write(&tasks, out).map(|()| Vec::new())?,
         Format::Harbor => {
             built = harbor::export(&tasks, out, images, &owner).await?;
+            Vec::new()
+        }
+        Format::Verl => {
+            let (written, left_out) = verl::write(&tasks, out)?;
+            tasks.retain(|t| written.contains(&t.task.id));
+            skipped.extend(left_out);
             Vec::new()
         }
         Format::Sft => {
