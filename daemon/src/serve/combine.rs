@@ -121,6 +121,47 @@ mod tests {
         assert!(combined_patch(BUG, new_file, clean).unwrap().contains("+y = 3"));
     }
 
+    /// The same patch through a real checkout (`Checkout::combined_patch`, what `solve` grades)
+    /// and through `combined_patch` gives the same bytes.
+    #[test]
+    fn equals_what_a_checkout_gives() {
+        use crate::diff::git::Repo;
+        use crate::engine::checkout::Checkout;
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(src.join("pkg")).unwrap();
+        std::fs::write(src.join("m.py"), CLEAN).unwrap();
+        std::fs::write(src.join("pkg/other.py"), "x = 1\ny = 2\n").unwrap();
+        let repo = Repo::init(&src).unwrap();
+        let base = repo.commit_all("base", 1_700_000_000).unwrap();
+        // As generation writes bug patches (git applies them: `diff --git` headers).
+        let bug = unified_diff("m.py", CLEAN, &CLEAN.replace("a < b", "a <= b"));
+        let mut task = crate::engine::curriculum::tests::task("t-1", 1, crate::model::Decision::None);
+        (task.repo, task.base_commit, task.bug_patch) = (src.display().to_string(), base.clone(), bug.clone());
+        let clean = |path: &str| -> Result<Option<String>, String> {
+            let blob = repo.blob_at(&base, path).map_err(|e| e.to_string())?;
+            Ok(blob.map(|b| String::from_utf8_lossy(&b).into_owned()))
+        };
+        type Edit = fn(&std::path::Path);
+        let edits: [(&str, Edit); 4] = [
+            ("gold", |d| std::fs::write(d.join("m.py"), CLEAN).unwrap()),
+            ("other file", |d| std::fs::write(d.join("pkg/other.py"), "x = 1\ny = 3\n").unwrap()),
+            ("new file", |d| std::fs::write(d.join("pkg/new.py"), "z = 0\n").unwrap()),
+            ("gold and more", |d| {
+                std::fs::write(d.join("m.py"), CLEAN.replace("x + 1", "x + 2")).unwrap();
+                std::fs::write(d.join("pkg/other.py"), "x = 0\ny = 2\n").unwrap();
+            }),
+        ];
+        for (name, edit) in edits {
+            let checkout = Checkout::create(&task, &dir.path().join(name)).unwrap();
+            edit(&checkout.dir);
+            let solver = checkout.solver_diff().unwrap();
+            assert!(!solver.is_empty(), "{name}");
+            let expected = checkout.combined_patch(&solver).unwrap();
+            assert_eq!(combined_patch(&bug, &solver, clean).unwrap(), expected, "{name}: {solver}");
+        }
+    }
+
     #[test]
     fn bad_patches_are_named() {
         assert_eq!(combined_patch(BUG, "just words\n", clean), Err(CombineError::NoFile));
