@@ -91,7 +91,7 @@ fn prepare(service: &Service, req: GradeRequest, at: &str) -> Result<Prepared, A
         LookupError::Unknown(_) | LookupError::NotGradable { .. } => {
             Answer::error(404, &field("instance_id"), e.to_string())
         }
-        LookupError::Store(e) => Answer::error(500, "body", e.to_string()),
+        LookupError::Store(_) | LookupError::Listing(_) => Answer::error(500, "body", e.to_string()),
     })?;
     if req.patch.trim().is_empty() {
         return Ok(Prepared::Empty(g));

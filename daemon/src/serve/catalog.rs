@@ -31,6 +31,8 @@ pub enum LookupError {
     Unknown(String),
     #[error("instance {id:?} cannot be graded: {why}")]
     NotGradable { id: String, why: String },
+    #[error("listing the gradable tasks: {0}")]
+    Listing(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
@@ -108,7 +110,7 @@ impl Catalog {
                 Ok(s) => s.tasks,
                 Err(export::ExportError::Nothing(_)) => Vec::new(),
                 Err(export::ExportError::Store(e)) => return Err(e.into()),
-                Err(e) => return Err(LookupError::NotGradable { id: String::new(), why: e.to_string() }),
+                Err(e) => return Err(LookupError::Listing(e.to_string())),
             }
         };
         let mut out = Vec::new();

@@ -69,8 +69,8 @@ pub struct Bound {
 pub async fn bind(home: &Path, config: &ServeConfig) -> anyhow::Result<Bound> {
     let token = token::load_or_create(home)?;
     let catalog = Catalog::open(home)?;
-    let engine = catalog.with_store(|s| crate::sandbox::owner_of_home(s.home()));
-    let engine = crate::sandbox::Engine::connect(&engine).await?;
+    let owner = catalog.with_store(|s| crate::sandbox::owner_of_home(s.home()));
+    let engine = crate::sandbox::Engine::connect(&owner).await?;
     let metrics = Arc::new(Metrics::default());
     let pool = Pool::new(engine, config.workers, config.queue, metrics.clone());
     let listed = catalog.list(None)?;
