@@ -67,6 +67,8 @@ pub struct Level {
     pub max_ms: f64,
     /// Requests answered with another verdict than the fresh container's for the same patch.
     pub wrong_verdicts: usize,
+    /// Median latency per kind of patch (gold, empty, wrong), ms.
+    pub p50_ms_by_kind: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -266,6 +268,17 @@ fn level(
         .count();
     let mut ms: Vec<f64> = ok.iter().map(|a| a.3).collect();
     ms.sort_by(f64::total_cmp);
+    let mut by_kind: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for (i, _, _, t) in &ok {
+        by_kind.entry(jobs[i % jobs.len()].kind.to_string()).or_default().push(*t);
+    }
+    let p50_ms_by_kind = by_kind
+        .into_iter()
+        .map(|(kind, mut t)| {
+            t.sort_by(f64::total_cmp);
+            (kind, percentile(&t, 0.50))
+        })
+        .collect();
     Level {
         clients,
         sent,
@@ -278,6 +291,7 @@ fn level(
         p99_ms: percentile(&ms, 0.99),
         max_ms: ms.last().copied().unwrap_or(0.0),
         wrong_verdicts,
+        p50_ms_by_kind,
     }
 }
 
@@ -353,6 +367,10 @@ fn table(b: &ServeBench) -> String {
             "{:>7} {:>5} {:>9} {:>7} {:>4} {:>9.1} {:>8.0} {:>8.0} {:>8.0}\n",
             l.clients, l.sent, l.answered, l.errors, l.busy_429, l.grades_per_s, l.p50_ms, l.p99_ms, l.max_ms
         ));
+    }
+    for l in &b.levels {
+        let kinds: Vec<String> = l.p50_ms_by_kind.iter().map(|(k, ms)| format!("{k} {ms:.0}")).collect();
+        out.push_str(&format!("p50 ms by patch at {} client(s): {}\n", l.clients, kinds.join(", ")));
     }
     out.push_str(&format!(
         "\ncontainer per grade (sequential): {} grades, {:.2} grades/s, p50 {:.0} ms, p99 {:.0} ms\n",
