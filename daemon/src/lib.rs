@@ -17,6 +17,7 @@
 //! - [`validate`]: staged verdicts (F2P / P2P) for candidate tasks, run in warm workers.
 //! - [`lsp`]: the language server (tasks as diagnostics) and the daemon that serves editors.
 //! - [`score`]: the solver-gradient alignment reward (candle): gradient features of tasks vs a reference set.
+//! - [`serve`]: `socratic serve`, grading as an HTTP service (warm workers, bounded queue).
 //! - [`export`]: the curriculum as SWE-bench, SWE-smith and Harbor tasks.
 //! - [`report`]: the self-contained HTML report of the rounds (inline SVG).
 //! - [`text`]: names made safe to write (control characters escaped).
@@ -37,6 +38,7 @@ pub mod redact;
 pub mod report;
 pub mod sandbox;
 pub mod score;
+pub mod serve;
 pub mod skills;
 pub mod store;
 pub mod tasks;

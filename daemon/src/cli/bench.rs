@@ -28,6 +28,8 @@ pub enum BenchCmd {
     /// The store at scale (default 1,000,000 tasks): `tasks show`, `curriculum list`,
     /// language-server diagnostics after didOpen, store size per task.
     Store(super::bench_store::StoreBenchArgs),
+    /// The grading service under load (1, 8, 32 clients) beside a fresh container per grade.
+    Serve(super::bench_serve::ServeBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +96,7 @@ pub fn run(home: &std::path::Path, cmd: BenchCmd) -> anyhow::Result<i32> {
         BenchCmd::Score(args) => super::score::run_bench(args),
         BenchCmd::Train(args) => super::bench_train::run(args),
         BenchCmd::Store(args) => super::bench_store::run(args),
+        BenchCmd::Serve(args) => super::bench_serve::run(home, args),
     }
 }
 

@@ -1,4 +1,4 @@
-//! `socratic export --format swebench|swesmith|harbor|sft OUT`.
+//! `socratic export --format swebench|swesmith|harbor|sft|verl OUT`.
 //!
 //! In: the store, a format, an output path, `--round N` / `--valid`, what to do with images
 //! (`--no-images`, `--image-registry REG`, `--no-push`, `--save-image`). Out: the export written
@@ -22,6 +22,9 @@ pub enum FormatArg {
     Harbor,
     /// Chat JSON Lines for fine-tuning (messages: system, user, assistant = the fix).
     Sft,
+    /// A verl dataset, Parquet: prompt messages, reward_model.ground_truth = instance id
+    /// (graded by `socratic serve` through integrations/verl).
+    Verl,
 }
 
 #[derive(Debug, Args)]
@@ -29,7 +32,7 @@ pub struct ExportArgs {
     /// Output format.
     #[arg(long, value_enum)]
     pub format: FormatArg,
-    /// Output file (swebench, sft: .jsonl; swesmith: .json) or folder (harbor).
+    /// Output file (swebench, sft: .jsonl; swesmith: .json; verl: .parquet) or folder (harbor).
     pub out: PathBuf,
     /// The round whose curriculum to export (default: the latest finished round).
     #[arg(long, value_name = "N")]
@@ -67,6 +70,7 @@ pub fn run(home: &Path, args: ExportArgs) -> anyhow::Result<i32> {
         FormatArg::Swesmith => Format::Swesmith,
         FormatArg::Harbor => Format::Harbor,
         FormatArg::Sft => Format::Sft,
+        FormatArg::Verl => Format::Verl,
     };
     if format != Format::Harbor && (args.image_registry.is_some() || args.save_image) {
         eprintln!("--image-registry and --save-image apply to --format harbor only");

@@ -4,6 +4,7 @@
 //! human output on stdout (or one stable JSON document with `--json`), logs on stderr.
 
 mod bench;
+mod bench_serve;
 mod bench_store;
 mod bench_train;
 mod bench_validate;
@@ -20,6 +21,7 @@ mod repo;
 mod report;
 mod round;
 mod score;
+mod serve;
 mod skills;
 mod solve;
 mod tasks;
@@ -93,6 +95,8 @@ pub enum Command {
     Train(train::TrainArgs),
     /// The closed loop: N rounds of round → solve → held-out evaluation → train (resumable).
     Evolve(evolve::EvolveArgs),
+    /// Grade Solver patches over HTTP for RL trainers (warm workers, bearer token, bounded queue).
+    Serve(serve::ServeArgs),
     /// Does targeting help? Held-out efficacy experiments of the loop's arms at equal budget.
     #[command(subcommand)]
     Experiment(experiment::ExperimentCmd),
@@ -185,6 +189,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Evolve(args) => evolve::run(&home, args),
         Command::Experiment(cmd) => experiment::run(&home, cmd),
         Command::Cluster(cmd) => cluster::run(&home, cmd),
+        Command::Serve(args) => serve::run(&home, args),
     }
 }
 

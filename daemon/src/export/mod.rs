@@ -9,6 +9,7 @@
 //! - [`swesmith`]: a JSON list of SWE-smith task instances (`patch` = the bug).
 //! - [`harbor`]: one Harbor task folder per task.
 //! - [`sft`]: chat JSON Lines (`messages`: system, user, assistant = the fix) for fine-tuning.
+//! - [`verl`]: a Parquet dataset for verl's RL trainers (prompt messages, `reward_model.ground_truth` = instance id).
 //!
 //! Choices every format shares:
 //! - **Which tasks.** By default the curriculum of the latest finished round
@@ -40,6 +41,7 @@ pub mod harbor;
 pub mod sft;
 pub mod swebench;
 pub mod swesmith;
+pub mod verl;
 
 use crate::diff::git::Repo;
 use crate::engine::curriculum::pick_round;
@@ -58,6 +60,7 @@ pub enum Format {
     Swesmith,
     Harbor,
     Sft,
+    Verl,
 }
 
 impl Format {
@@ -67,6 +70,7 @@ impl Format {
             Format::Swesmith => "swesmith",
             Format::Harbor => "harbor",
             Format::Sft => "sft",
+            Format::Verl => "verl",
         }
     }
 }
@@ -202,6 +206,12 @@ pub async fn export(
             built = harbor::export(&tasks, out, images, &owner).await?;
             Vec::new()
         }
+        Format::Verl => {
+            let (written, left_out) = verl::write(&tasks, out)?;
+            tasks.retain(|t| written.contains(&t.task.id));
+            skipped.extend(left_out);
+            Vec::new()
+        }
         Format::Sft => {
             let (written, left_out) = sft::write(&tasks, out, answer)?;
             tasks.retain(|t| written.contains(&t.task.id));
@@ -285,28 +295,11 @@ pub fn select(store: &Store, selection: &Selection) -> Result<Selected> {
         store.verdicts_of(&ids)?.into_iter().map(|v| (v.task_id.clone(), v)).collect();
     let mut out = Vec::new();
     let mut skipped = Vec::new();
-    for mut task in chosen {
-        match verdicts.get(&task.id) {
-            Some(v) if v.is_valid() => {
-                if task.fail_to_pass.is_empty() {
-                    task.fail_to_pass = v.fail_to_pass.clone();
-                }
-                if task.pass_to_pass.is_empty() {
-                    task.pass_to_pass = v.pass_to_pass.clone();
-                }
-                if task.fail_to_pass.is_empty() {
-                    skipped
-                        .push(Skipped { task_id: task.id, reason: "valid verdict without FAIL_TO_PASS tests".into() });
-                } else {
-                    out.push(task);
-                }
-            }
-            Some(v) => skipped.push(Skipped {
-                task_id: task.id,
-                reason: format!("not valid ({}: {})", v.rejected_at().map_or("retry", |s| s.name()), v.reason),
-            }),
-            None => skipped
-                .push(Skipped { task_id: task.id, reason: "not validated yet (`socratic tasks validate`)".into() }),
+    for task in chosen {
+        let verdict = verdicts.get(&task.id);
+        match with_tests(task, verdict) {
+            Ok(task) => out.push(task),
+            Err(s) => skipped.push(s),
         }
     }
     if out.is_empty() {
@@ -318,6 +311,31 @@ pub fn select(store: &Store, selection: &Selection) -> Result<Selected> {
         return Err(ExportError::Nothing(why));
     }
     Ok(Selected { source, tasks: out, skipped })
+}
+
+/// A task with its FAIL_TO_PASS / PASS_TO_PASS filled from its valid verdict where it lacks
+/// them, or why it cannot be exported or graded (no valid verdict, no FAIL_TO_PASS test).
+pub fn with_tests(mut task: Task, verdict: Option<&Verdict>) -> std::result::Result<Task, Skipped> {
+    match verdict {
+        Some(v) if v.is_valid() => {
+            if task.fail_to_pass.is_empty() {
+                task.fail_to_pass = v.fail_to_pass.clone();
+            }
+            if task.pass_to_pass.is_empty() {
+                task.pass_to_pass = v.pass_to_pass.clone();
+            }
+            if task.fail_to_pass.is_empty() {
+                Err(Skipped { task_id: task.id, reason: "valid verdict without FAIL_TO_PASS tests".into() })
+            } else {
+                Ok(task)
+            }
+        }
+        Some(v) => Err(Skipped {
+            task_id: task.id,
+            reason: format!("not valid ({}: {})", v.rejected_at().map_or("retry", |s| s.name()), v.reason),
+        }),
+        None => Err(Skipped { task_id: task.id, reason: "not validated yet (`socratic tasks validate`)".into() }),
+    }
 }
 
 fn skipped_list(skipped: &[Skipped]) -> String {
@@ -370,6 +388,16 @@ pub fn instance_id(folder: &str, task_id: &str) -> String {
     format!("{folder}.{}", safe(task_id))
 }
 
+/// A task's instance id (what every export writes for it), from its repository path alone.
+pub fn instance_id_of(task: &Task) -> String {
+    instance_id(&repo_folder(Path::new(&task.repo)), &task.id)
+}
+
+/// A repository's folder name as exports write it (control characters escaped).
+fn repo_folder(root: &Path) -> String {
+    crate::text::escape_controls(root.file_name().and_then(|n| n.to_str()).unwrap_or("repo"))
+}
+
 /// `owner/name` from a remote URL (`https://host/owner/name.git`, `ssh://git@host/owner/name`,
 /// `git@host:owner/name.git`); `None` for local paths and anything else.
 pub fn repo_name_from_url(url: &str) -> Option<String> {
@@ -404,7 +432,7 @@ struct RepoFacts {
 impl RepoFacts {
     fn read(root: &Path) -> std::result::Result<RepoFacts, String> {
         let repo = Repo::open(root).map_err(|e| format!("cannot open its repository: {e}"))?;
-        let folder = crate::text::escape_controls(root.file_name().and_then(|n| n.to_str()).unwrap_or("repo"));
+        let folder = repo_folder(root);
         let from_origin = repo.origin_url().as_deref().and_then(repo_name_from_url);
         // The folder is escaped: the name goes into comments, TOML and JSON of the exports.
         let name = from_origin.unwrap_or_else(|| format!("local/{folder}"));
