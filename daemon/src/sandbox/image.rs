@@ -8,7 +8,7 @@
 use super::junit;
 use super::recipe;
 use super::worker::{tar_one_file, REPO_DIR};
-use super::{docker_err, Container, Engine, Limits, Result, SandboxError};
+use super::{docker_err, Container, Engine, Limits, Result, SandboxError, SANDBOX_UID};
 use crate::model::{Environment, TestStatus};
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
@@ -156,7 +156,7 @@ pub struct EnvConfig {
 }
 
 /// Bump when the way environments are built changes, so old images are not reused.
-const ENV_RECIPE_VERSION: u32 = 4;
+const ENV_RECIPE_VERSION: u32 = 5;
 
 /// The environment image's name for a repository at a commit.
 pub fn env_image_name(repo_name: &str, head: &str, base: &str) -> String {
@@ -245,7 +245,8 @@ struct Build<'a> {
 
 /// Limits of the containers the repository's tests run in while building: the build's memory,
 /// pids and CPUs, the network off (the install container has the same, the network on).
-const SUITE_LIMITS: Limits = Limits { memory_bytes: 4 << 30, pids: 1024, nano_cpus: 2_000_000_000, network: false };
+const SUITE_LIMITS: Limits =
+    Limits { memory_bytes: 4 << 30, pids: 1024, nano_cpus: 2_000_000_000, network: false, writable_root: false };
 
 impl<'a> Build<'a> {
     fn new(engine: &'a Engine, install: Container, image: &str, env_vars: Vec<String>) -> Build<'a> {
@@ -271,10 +272,20 @@ impl<'a> Build<'a> {
         sh(self.install(), script, secs).await
     }
 
-    /// A throwaway container (network off, no capabilities) from a snapshot of the install
-    /// container as it is now; the caller removes it.
+    /// Give the repository (and what installs added to it) to the sandbox user, who runs tests.
+    async fn hand_over(&self) -> Result<()> {
+        let out = sh(self.install(), &format!("chown -R {SANDBOX_UID}:{SANDBOX_UID} {REPO_DIR}"), 300).await?;
+        if out.exit_code != 0 {
+            return Err(SandboxError::Other(format!("chown of the repository failed: {}", tail(&out.stderr, 400))));
+        }
+        Ok(())
+    }
+
+    /// A throwaway sealed container (network off, unprivileged, read-only root) from a snapshot
+    /// of the install container as it is now; the caller removes it.
     async fn sandboxed(&mut self) -> Result<Container> {
         if self.changed || self.snapshots.is_empty() {
+            self.hand_over().await?;
             let tag = format!("{}", self.snapshots.len());
             self.install().commit(&self.snapshot_repo, &tag).await?;
             self.snapshots.push(format!("{}:{tag}", self.snapshot_repo));
@@ -286,8 +297,10 @@ impl<'a> Build<'a> {
 
     /// Add the environment record to the install container, commit it as `image`, and clean up.
     async fn finish(mut self, image: &str, record: &[u8]) -> Result<()> {
+        let handed = self.hand_over().await;
         let install = self.install.take().expect("finish is called once");
         let result = async {
+            handed?;
             install.upload_tar("/", tar_one_file(ENV_RECORD_PATH, record, 0o644)?).await?;
             let (name, tag) = image.split_once(':').unwrap_or((image, "latest"));
             install.commit(name, tag).await
@@ -475,9 +488,15 @@ async fn install(
     }
     build.install().exec(&["mkdir", "-p", REPO_DIR], 30).await?;
     build.install().upload_tar(REPO_DIR, tar_repo(repo)?).await?;
-    // The repository belongs to root inside the image, whoever owned it on the host: tests run
-    // without capabilities, so root could not write files owned by another uid.
-    build.install_sh("chown -R 0:0 . && git config --global --add safe.directory '*' && git config --global user.email socratic@localhost && git config --global user.name socratic && git checkout -q -- . && git clean -fdq", 120).await?;
+    // The repository belongs to the sandbox user inside the image, whoever owned it on the host
+    // (`Build::hand_over` again before every snapshot and the commit): tests run as that user.
+    // It has an entry in /etc/passwd (home /tmp, the sealed containers' tmpfs); git settings
+    // are system-wide so root (installing) and the sandbox user see the same.
+    let user = format!(
+        "grep -q '^socratic:' /etc/passwd || echo 'socratic:x:{SANDBOX_UID}:{SANDBOX_UID}:socratic sandbox:/tmp:/bin/sh' >> /etc/passwd; \
+         grep -q '^socratic:' /etc/group || echo 'socratic:x:{SANDBOX_UID}:' >> /etc/group"
+    );
+    build.install_sh(&format!("{user}; git config --system --add safe.directory '*' && git config --system user.email socratic@localhost && git config --system user.name socratic && git checkout -q -- . && git clean -fdq"), 120).await?;
     let declared = recipe::declared(&recipe::read_project(repo), &recipe::package_markers(repo));
     let mut installed = Vec::new();
     let mut notes = Vec::new();
