@@ -18,6 +18,7 @@
 //! - [`lsp`]: the language server (tasks as diagnostics) and the daemon that serves editors.
 //! - [`score`]: the solver-gradient alignment reward (candle): gradient features of tasks vs a reference set.
 //! - [`export`]: the curriculum as SWE-bench, SWE-smith and Harbor tasks.
+//! - [`fuzzing`]: the fuzz targets' bodies (libFuzzer targets in `fuzz/` and the bounded CI test share them).
 //! - [`report`]: the self-contained HTML report of the rounds (inline SVG).
 //! - [`text`]: names made safe to write (control characters escaped).
 //! - [`cli`]: thin glue from the command line to the stages.
@@ -30,6 +31,7 @@ pub mod engine;
 pub mod examples;
 pub mod experiment;
 pub mod export;
+pub mod fuzzing;
 pub mod lsp;
 pub mod model;
 pub mod operators;
