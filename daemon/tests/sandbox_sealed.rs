@@ -109,7 +109,7 @@ async fn tests_run_without_network_capabilities_or_a_trace_in_the_image() {
     let base = image::bootstrap_base(&engine, &BootstrapConfig::default()).await.expect("base image");
     let host_bundle = Path::new("/etc/ssl/certs/ca-certificates.crt");
     let ca_bundle = host_bundle.exists().then(|| host_bundle.to_path_buf());
-    let cfg = EnvConfig { base_image: base, ca_bundle, install_timeout_s: 600, test_timeout_s: 600 };
+    let cfg = EnvConfig { base_image: base, ca_bundle, install_timeout_s: 600, test_timeout_s: 600, flaky_reruns: 1 };
     control_reaches_the_listener(&engine, &cfg.base_image, &host, &listener).await;
     let env = image::build_env(&engine, &root, &head, &cfg).await.expect("the environment builds");
 

@@ -153,6 +153,9 @@ pub struct EnvConfig {
     pub ca_bundle: Option<PathBuf>,
     pub install_timeout_s: u64,
     pub test_timeout_s: u64,
+    /// Runs of the clean suite after the first (without coverage, in the same container, the
+    /// tree reset between runs): a test whose outcome differs between runs is known-flaky.
+    pub flaky_reruns: u32,
 }
 
 /// Bump when the way environments are built changes, so old images are not reused.
@@ -211,6 +214,7 @@ pub async fn build_env(engine: &Engine, repo: &Path, head: &str, cfg: &EnvConfig
         repairs: prepared.repairs,
         packages: prepared.packages,
         pytest_args: prepared.pytest_args,
+        flaky: prepared.flaky,
     };
     let problem = if environment.pass_rate() < MIN_PASS_RATE {
         Some(refusal(&environment, &prepared.log_tail))
@@ -413,6 +417,7 @@ struct Prepared {
     repairs: Vec<String>,
     packages: BTreeMap<String, String>,
     pytest_args: Vec<String>,
+    flaky: BTreeMap<String, String>,
     log_tail: String,
     coverage_log: String,
 }
@@ -455,8 +460,27 @@ async fn prepare(build: &mut Build<'_>, repo: &Path, cfg: &EnvConfig) -> Result<
     );
     let suite = build.sandboxed().await?;
     let ran = clean_run(&suite, &run, cfg).await;
+    let rerun = format!(
+        "git checkout -q -- . && git clean -fdq && rm -f /tmp/rerun.xml; \
+         {path_var}python3 -m pytest -q -p no:cacheprovider --continue-on-collection-errors -o junit_family=xunit1 \
+         --junitxml=/tmp/rerun.xml --no-cov {extra} >/dev/null 2>&1; cat /tmp/rerun.xml"
+    );
+    let mut reruns = Vec::new();
+    if ran.is_ok() {
+        for _ in 0..cfg.flaky_reruns {
+            match rerun_statuses(&suite, &rerun, cfg).await {
+                Ok(Some(statuses)) => reruns.push(statuses),
+                Ok(None) => {}
+                Err(e) => {
+                    let _ = suite.remove().await;
+                    return Err(e);
+                }
+            }
+        }
+    }
     suite.remove().await?;
     let ran = ran?;
+    let flaky = flaky_tests(&ran.clean, &reruns);
     Ok(Prepared {
         install_commands: installed,
         install_notes: notes,
@@ -468,6 +492,7 @@ async fn prepare(build: &mut Build<'_>, repo: &Path, cfg: &EnvConfig) -> Result<
         repairs,
         packages: declared.packages.iter().map(|p| (p.path.clone(), p.import_name.clone())).collect(),
         pytest_args,
+        flaky,
         log_tail: ran.log_tail,
         coverage_log: ran.coverage_log,
     })
@@ -558,6 +583,42 @@ async fn clean_run(suite: &Container, run: &str, cfg: &EnvConfig) -> Result<Clea
     let coverage = if cov.exit_code == 0 { parse_coverage(&cov.stdout) } else { BTreeMap::new() };
     let coverage_log = tail(&suite.exec(&["cat", "/tmp/coverage.log"], 60).await?.stdout, 600);
     Ok(CleanRun { clean, durations, coverage, collection_errors, log_tail: tail(&log, 800), coverage_log })
+}
+
+/// One more run of the clean suite (`rerun` prints its JUnit XML): each test's status, or
+/// `None` when it produced no report (a crashed run says nothing about single tests).
+async fn rerun_statuses(suite: &Container, rerun: &str, cfg: &EnvConfig) -> Result<Option<BTreeMap<String, TestStatus>>> {
+    let out = sh(suite, rerun, cfg.test_timeout_s).await?;
+    Ok(junit::parse(&out.stdout).ok().map(|results| results.into_iter().map(|(id, r)| (id, r.status)).collect()))
+}
+
+/// Tests of the clean run whose status differs in some rerun (missing from a rerun counts as
+/// differing) → every status seen, in order of first sight (`passed, failed`).
+fn flaky_tests(
+    clean: &BTreeMap<String, TestStatus>,
+    reruns: &[BTreeMap<String, TestStatus>],
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (id, first) in clean {
+        let word = |s: &TestStatus| match s {
+            TestStatus::Passed => "passed",
+            TestStatus::Failed => "failed",
+            TestStatus::Skipped => "skipped",
+            TestStatus::Error => "error",
+            TestStatus::XFail => "xfail",
+        };
+        let mut seen = vec![word(first)];
+        for run in reruns {
+            let status = run.get(id).map_or("missing", word);
+            if !seen.contains(&status) {
+                seen.push(status);
+            }
+        }
+        if seen.len() > 1 {
+            out.insert(id.clone(), seen.join(", "));
+        }
+    }
+    out
 }
 
 /// `--cov` target for a package: its folder, or the import name of a single-module one.
@@ -800,6 +861,7 @@ mod tests {
             repairs: vec![],
             packages: BTreeMap::new(),
             pytest_args: vec![],
+            flaky: BTreeMap::new(),
         };
         let msg = refusal(&env, "");
         assert!(msg.contains("only 1 of the 2 tests that ran pass"), "{msg}");
@@ -809,6 +871,22 @@ mod tests {
         assert!(msg.contains("no test ran") && msg.contains("unrecognized arguments: --foo"), "{msg}");
         assert!(!covers_a_line(&none.coverage));
         assert!(empty_coverage(&none, "No data to report.").contains("coverage recorded no executed line"));
+    }
+
+    #[test]
+    fn a_test_is_flaky_when_a_rerun_saw_another_outcome() {
+        use TestStatus::*;
+        let map = |pairs: &[(&str, TestStatus)]| -> BTreeMap<String, TestStatus> {
+            pairs.iter().map(|(t, s)| (t.to_string(), *s)).collect()
+        };
+        let clean = map(&[("a", Passed), ("b", Passed), ("c", Failed), ("d", Passed)]);
+        let reruns = [map(&[("a", Passed), ("b", Failed), ("c", Failed), ("d", Passed)]), map(&[("a", Passed), ("b", Passed), ("c", Passed)])];
+        let flaky = flaky_tests(&clean, &reruns);
+        assert_eq!(flaky.keys().collect::<Vec<_>>(), ["b", "c", "d"]);
+        assert_eq!(flaky["b"], "passed, failed");
+        assert_eq!(flaky["d"], "passed, missing");
+        assert!(flaky_tests(&clean, &[]).is_empty());
+        assert!(flaky_tests(&clean, &[clean.clone(), clean.clone()]).is_empty());
     }
 
     #[test]
