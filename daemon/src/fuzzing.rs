@@ -33,8 +33,12 @@ pub fn import_as(name: &str, data: &[u8]) {
     let importer = IMPORTERS.iter().find(|i| i.name == name).expect("an importer by that name");
     let origin = "fuzz.json".to_string();
     let Ok(doc) = decode(&origin, data) else { return };
-    let ctx =
-        Ctx { origin: origin.clone(), path: PathBuf::from(&origin), instance_id_hint: None, warnings: Default::default() };
+    let ctx = Ctx {
+        origin: origin.clone(),
+        path: PathBuf::from(&origin),
+        instance_id_hint: None,
+        warnings: Default::default(),
+    };
     if let Ok(records) = (importer.parse)(&doc, &ctx) {
         for record in records {
             let _ = crate::redact::redact_record(record);

@@ -218,7 +218,8 @@ async fn a_test_that_fails_on_some_runs_is_known_flaky_and_never_pass_to_pass() 
     let dir = tempfile::tempdir().unwrap();
     let (root, head) = repo(dir.path(), "flaky");
     let base = image::bootstrap_base(&engine, &BootstrapConfig::default()).await.expect("base image");
-    let cfg = EnvConfig { base_image: base, ca_bundle: None, install_timeout_s: 600, test_timeout_s: 600, flaky_reruns: 13 };
+    let cfg =
+        EnvConfig { base_image: base, ca_bundle: None, install_timeout_s: 600, test_timeout_s: 600, flaky_reruns: 13 };
     let env = image::build_env(&engine, &root, &head, &cfg).await.expect("the environment builds");
     let result = flaky_checks(&engine, &env, dir.path(), &root, &head).await;
     let _ = engine.remove_image(&env.image).await;

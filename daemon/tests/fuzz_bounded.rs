@@ -41,9 +41,35 @@ fn trace_seeds() -> Vec<Vec<u8>> {
 }
 
 const TOKENS: &[&[u8]] = &[
-    b"{", b"}", b"[", b"]", b"\"", b":", b",", b"null", b"true", b"-1", b"0", b"1e999", b"\"\"", b"{}", b"[]",
-    b"\\u0000", b"\\ud800", b"\n", b"\r\n\r\n", b"Content-Length: ", b"Content-Length: 99999999\r\n", b"\xff\xfe",
-    b"\"id\"", b"\"role\"", b"\"content\"", b"\"type\"", b"\"method\"", b"\"params\"", b"\"instance_id\"",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b"\"",
+    b":",
+    b",",
+    b"null",
+    b"true",
+    b"-1",
+    b"0",
+    b"1e999",
+    b"\"\"",
+    b"{}",
+    b"[]",
+    b"\\u0000",
+    b"\\ud800",
+    b"\n",
+    b"\r\n\r\n",
+    b"Content-Length: ",
+    b"Content-Length: 99999999\r\n",
+    b"\xff\xfe",
+    b"\"id\"",
+    b"\"role\"",
+    b"\"content\"",
+    b"\"type\"",
+    b"\"method\"",
+    b"\"params\"",
+    b"\"instance_id\"",
 ];
 
 /// One mutation of `data` (`seeds` for splices).
@@ -179,7 +205,8 @@ fn import_any() {
 #[test]
 fn lsp_frames() {
     // The first byte picks the read size.
-    let seeds = socratic::fuzzing::lsp_seeds().into_iter().flat_map(|f| [[vec![0], f.clone()].concat(), [vec![7], f].concat()]);
+    let seeds =
+        socratic::fuzzing::lsp_seeds().into_iter().flat_map(|f| [[vec![0], f.clone()].concat(), [vec![7], f].concat()]);
     fuzz("lsp_frames", seeds.collect(), socratic::fuzzing::lsp_frames);
 }
 

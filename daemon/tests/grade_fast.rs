@@ -45,7 +45,8 @@ async fn the_fast_path_stops_early_on_a_broken_covering_test_and_agrees_with_the
     copy_dir(&example_repo_source(), &repo);
     let head = commit_all(&repo);
     let base = image::bootstrap_base(&engine, &BootstrapConfig::default()).await.unwrap();
-    let cfg = EnvConfig { base_image: base, ca_bundle: None, install_timeout_s: 300, test_timeout_s: 300, flaky_reruns: 1 };
+    let cfg =
+        EnvConfig { base_image: base, ca_bundle: None, install_timeout_s: 300, test_timeout_s: 300, flaky_reruns: 1 };
     let env = image::build_env(&engine, &repo, &head, &cfg).await.unwrap();
     let tasks = valid_tasks(&engine, &env, &repo).await;
     assert!(tasks.len() >= 4, "{} valid tasks", tasks.len());
@@ -76,7 +77,12 @@ async fn the_fast_path_stops_early_on_a_broken_covering_test_and_agrees_with_the
             assert_eq!(full.steps, vec![whole], "{label}");
             compared += 1;
             if fast.report.outcome == Outcome::Resolved {
-                assert_eq!(fast.steps.last(), Some(&whole), "{label}: resolved without the whole set: {:?}", fast.steps);
+                assert_eq!(
+                    fast.steps.last(),
+                    Some(&whole),
+                    "{label}: resolved without the whole set: {:?}",
+                    fast.steps
+                );
                 assert_eq!(what, "fixed", "{label}");
             } else {
                 assert_ne!(what, "fixed", "{label}: {:?}", fast.report);

@@ -157,7 +157,8 @@ pub async fn grade_as(
             let run = run_tests(worker, env, &format!("grade-fast-{}", task.id), combined, &tests, 300.0).await?;
             // A patch that does not apply, or a failing test, decides it; a time-out on the
             // subset is left to the whole set's own (longer) time limit.
-            let stops = matches!(run, TestRun::Broken(_)) || matches!(run, TestRun::Finished(_)) && !all_pass(&tests, &run);
+            let stops =
+                matches!(run, TestRun::Broken(_)) || matches!(run, TestRun::Finished(_)) && !all_pass(&tests, &run);
             if stops {
                 let report = report(&fast, Some(&run), origin);
                 tracing::info!(

@@ -587,7 +587,11 @@ async fn clean_run(suite: &Container, run: &str, cfg: &EnvConfig) -> Result<Clea
 
 /// One more run of the clean suite (`rerun` prints its JUnit XML): each test's status, or
 /// `None` when it produced no report (a crashed run says nothing about single tests).
-async fn rerun_statuses(suite: &Container, rerun: &str, cfg: &EnvConfig) -> Result<Option<BTreeMap<String, TestStatus>>> {
+async fn rerun_statuses(
+    suite: &Container,
+    rerun: &str,
+    cfg: &EnvConfig,
+) -> Result<Option<BTreeMap<String, TestStatus>>> {
     let out = sh(suite, rerun, cfg.test_timeout_s).await?;
     Ok(junit::parse(&out.stdout).ok().map(|results| results.into_iter().map(|(id, r)| (id, r.status)).collect()))
 }
@@ -880,7 +884,10 @@ mod tests {
             pairs.iter().map(|(t, s)| (t.to_string(), *s)).collect()
         };
         let clean = map(&[("a", Passed), ("b", Passed), ("c", Failed), ("d", Passed)]);
-        let reruns = [map(&[("a", Passed), ("b", Failed), ("c", Failed), ("d", Passed)]), map(&[("a", Passed), ("b", Passed), ("c", Passed)])];
+        let reruns = [
+            map(&[("a", Passed), ("b", Failed), ("c", Failed), ("d", Passed)]),
+            map(&[("a", Passed), ("b", Passed), ("c", Passed)]),
+        ];
         let flaky = flaky_tests(&clean, &reruns);
         assert_eq!(flaky.keys().collect::<Vec<_>>(), ["b", "c", "d"]);
         assert_eq!(flaky["b"], "passed, failed");
