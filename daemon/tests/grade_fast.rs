@@ -54,6 +54,9 @@ async fn the_fast_path_stops_early_on_a_broken_covering_test_and_agrees_with_the
     let mut worker = Worker::start(&engine, &env.image, &Limits::default(), &env.run_env()).await.unwrap();
     let mut early_regressions = 0;
     let mut compared = 0;
+    // Seconds spent grading each way, and tests asked for by early stops vs the whole set.
+    let (mut full_s, mut fast_s) = (0.0, 0.0);
+    let (mut early_tests, mut early_whole, mut early) = (0, 0, 0);
     for (i, task) in tasks.iter().take(TASKS).enumerate() {
         let whole = task.fail_to_pass.len() + env.passing().len() - task.fail_to_pass.len();
         // Another task whose bug breaks none of this task's F2P tests: its F2P tests are P2P here.
@@ -70,8 +73,12 @@ async fn the_fast_path_stops_early_on_a_broken_covering_test_and_agrees_with_the
         for (what, combined) in solver_results {
             // The Solver's own diff only needs to be non-empty here (empty is `no-patch`).
             let diff = "a change";
+            let started = std::time::Instant::now();
             let full = grade_as(&mut worker, &env, task, diff, &combined, "test", Grading::Full).await.unwrap();
+            full_s += started.elapsed().as_secs_f64();
+            let started = std::time::Instant::now();
             let fast = grade_as(&mut worker, &env, task, diff, &combined, "test", Grading::FastFirst).await.unwrap();
+            fast_s += started.elapsed().as_secs_f64();
             let label = format!("task {} ({}), {what}", task.id, task.operator);
             assert_eq!(fast.report.outcome, full.report.outcome, "{label}: {:?} vs {:?}", fast.report, full.report);
             assert_eq!(full.steps, vec![whole], "{label}");
@@ -93,6 +100,7 @@ async fn the_fast_path_stops_early_on_a_broken_covering_test_and_agrees_with_the
                 }
                 assert_eq!(fast.steps.len(), 1, "{label}: a failing fast step stops grading: {:?}", fast.steps);
                 assert!(fast.steps[0] < whole, "{label}: the fast step ran the whole set");
+                (early_tests, early_whole, early) = (early_tests + fast.steps[0], early_whole + whole, early + 1);
                 let failing = fast.report.fail_to_pass_failure.len() + fast.report.pass_to_pass_failure.len();
                 assert!(failing > 0, "{label}: the report names no failing test: {:?}", fast.report);
                 if what == "fixed, another bug added" {
@@ -108,6 +116,10 @@ async fn the_fast_path_stops_early_on_a_broken_covering_test_and_agrees_with_the
     }
     let _ = worker.shutdown().await;
     let _ = engine.remove_image(&env.image).await;
+    eprintln!(
+        "{compared} gradings: whole set {full_s:.1} s, fast path {fast_s:.1} s; {early} stopped after the fast step, \
+         running {early_tests} tests where the whole set has {early_whole}"
+    );
     assert!(compared >= 12, "{compared} gradings compared");
     assert!(early_regressions >= 2, "{early_regressions} patches breaking a covering P2P test were stopped early");
 }
