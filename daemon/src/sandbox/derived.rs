@@ -18,15 +18,16 @@ pub struct Derived {
     pub name: String,
     /// Files put into the container before the script runs: absolute path, contents.
     pub files: Vec<(String, Vec<u8>)>,
-    /// A POSIX shell script run with `sh -c` as the sandbox user (the repository's owner),
-    /// network off, no capabilities.
+    /// A POSIX shell script run with `sh -c` as root (network off; of the capabilities only
+    /// those to write the sandbox user's files).
     pub script: String,
 }
 
 /// Build `d.name` from `d.from`: add the files, run the script, commit.
 pub async fn build(engine: &Engine, d: &Derived) -> Result<()> {
-    // Sealed, but with a writable root file system: a commit keeps only what is written there.
-    let limits = Limits { writable_root: true, ..Limits::default() };
+    // Network off; root with a writable root file system: a commit keeps only what is written
+    // there, and the scripts link paths at `/` (SWE-bench's `/testbed`).
+    let limits = Limits { derivation: true, ..Limits::default() };
     let container = engine.start_container(&d.from, &limits, &[]).await?;
     let ran = async {
         for (path, bytes) in &d.files {

@@ -250,7 +250,7 @@ struct Build<'a> {
 /// Limits of the containers the repository's tests run in while building: the build's memory,
 /// pids and CPUs, the network off (the install container has the same, the network on).
 const SUITE_LIMITS: Limits =
-    Limits { memory_bytes: 4 << 30, pids: 1024, nano_cpus: 2_000_000_000, network: false, writable_root: false };
+    Limits { memory_bytes: 4 << 30, pids: 1024, nano_cpus: 2_000_000_000, network: false, derivation: false };
 
 impl<'a> Build<'a> {
     fn new(engine: &'a Engine, install: Container, image: &str, env_vars: Vec<String>) -> Build<'a> {

@@ -19,7 +19,9 @@
 //! removes with the container. Only installing runs with the network on (as root), in a
 //! container no test runs in (`image::build_env`). Files are put into sealed containers by
 //! `Container::write_file` (an exec writing its stdin, as the container's user), not by
-//! archive uploads, which cannot reach a tmpfs.
+//! archive uploads, which cannot reach a tmpfs. Derivations (`Limits::derivation`: our own
+//! scripts that make an export's image) run as root, network off, with only the capabilities
+//! to write the sandbox user's files, on a writable root file system the commit keeps.
 
 pub mod derived;
 pub mod image;
@@ -136,21 +138,23 @@ pub struct Limits {
     pub nano_cpus: i64,
     /// On: installing (root, Docker's default capabilities). Off: sealed (see the module doc).
     pub network: bool,
-    /// Sealed containers only: keep the root file system writable and the repository in it, so
-    /// the container can be committed (images derived for exports; a commit leaves volumes out).
-    pub writable_root: bool,
+    /// Network off, for our own scripts that derive an image (exports), never for the
+    /// repository's tests: root with only the capabilities to write the sandbox user's files
+    /// (`CHOWN`, `DAC_OVERRIDE`, `FOWNER`) and a writable root file system holding the
+    /// repository (no volume), so the commit keeps what the script did.
+    pub derivation: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory_bytes: 2 << 30, pids: 512, nano_cpus: 1_000_000_000, network: false, writable_root: false }
+        Limits { memory_bytes: 2 << 30, pids: 512, nano_cpus: 1_000_000_000, network: false, derivation: false }
     }
 }
 
 /// The host settings of a container with `limits`: sealed when the network is off.
 fn host_config(limits: &Limits) -> HostConfig {
-    let sealed = !limits.network;
-    let read_only = sealed && !limits.writable_root;
+    let sealed = !limits.network && !limits.derivation;
+    let read_only = sealed;
     let repo_volume = bollard::models::Mount {
         target: Some(worker::REPO_DIR.to_string()),
         typ: Some(bollard::models::MountType::VOLUME),
@@ -164,7 +168,8 @@ fn host_config(limits: &Limits) -> HostConfig {
         security_opt: Some(vec!["no-new-privileges".into()]),
         // Where the repository's code runs (network off), no capabilities: it cannot chown,
         // bypass file permissions, load modules or raw-socket. Installing keeps them.
-        cap_drop: sealed.then(|| vec!["ALL".into()]),
+        cap_drop: (!limits.network).then(|| vec!["ALL".into()]),
+        cap_add: limits.derivation.then(|| vec!["CHOWN".into(), "DAC_OVERRIDE".into(), "FOWNER".into()]),
         readonly_rootfs: Some(read_only),
         tmpfs: read_only.then(|| HashMap::from([(SEALED_TMPFS.0.to_string(), SEALED_TMPFS.1.to_string())])),
         // An anonymous volume over the repository: Docker copies the image's tree (owned by
@@ -245,7 +250,7 @@ impl Engine {
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
             cmd: Some(vec!["sleep".into(), "infinity".into()]),
-            user: (!limits.network).then(|| SANDBOX_USER.to_string()),
+            user: (!limits.network && !limits.derivation).then(|| SANDBOX_USER.to_string()),
             labels: Some(labels),
             env: Some(env.to_vec()),
             network_disabled: Some(!limits.network),
