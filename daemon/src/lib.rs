@@ -19,6 +19,7 @@
 //! - [`score`]: the solver-gradient alignment reward (candle): gradient features of tasks vs a reference set.
 //! - [`serve`]: `socratic serve`, grading as an HTTP service (warm workers, bounded queue).
 //! - [`export`]: the curriculum as SWE-bench, SWE-smith and Harbor tasks.
+//! - [`fuzzing`]: the fuzz targets' bodies (libFuzzer targets in `fuzz/` and the bounded CI test share them).
 //! - [`report`]: the self-contained HTML report of the rounds (inline SVG).
 //! - [`text`]: names made safe to write (control characters escaped).
 //! - [`cli`]: thin glue from the command line to the stages.
@@ -31,6 +32,7 @@ pub mod engine;
 pub mod examples;
 pub mod experiment;
 pub mod export;
+pub mod fuzzing;
 pub mod lsp;
 pub mod model;
 pub mod operators;

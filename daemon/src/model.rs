@@ -1001,12 +1001,21 @@ pub struct Environment {
     /// `addopts` asks for xdist workers).
     #[serde(default)]
     pub pytest_args: Vec<String>,
+    /// Known-flaky tests: their outcome differed between runs of the clean suite on the same
+    /// tree → the outcomes seen (`passed, failed`). Not in `passing()`, so never PASS_TO_PASS
+    /// and never selected to validate a candidate.
+    #[serde(default)]
+    pub flaky: BTreeMap<String, String>,
 }
 
 impl Environment {
-    /// Tests that pass on the clean tree.
+    /// Tests that pass on the clean tree, known-flaky ones left out.
     pub fn passing(&self) -> Vec<String> {
-        self.clean.iter().filter(|(_, s)| **s == TestStatus::Passed).map(|(t, _)| t.clone()).collect()
+        self.clean
+            .iter()
+            .filter(|(t, s)| **s == TestStatus::Passed && !self.flaky.contains_key(*t))
+            .map(|(t, _)| t.clone())
+            .collect()
     }
 
     /// Lines the clean suite executed, per file (for generating only where a test can notice).

@@ -47,7 +47,8 @@ async fn example_repository_candidates_validate_the_same_hot_and_cold() {
     assert!(reports.iter().filter(|r| r.candidates > 0).count() >= 20, "most operators have sites in tallyho");
 
     let base = image::bootstrap_base(&engine, &BootstrapConfig::default()).await.unwrap();
-    let cfg = EnvConfig { base_image: base, ca_bundle: None, install_timeout_s: 300, test_timeout_s: 300 };
+    let cfg =
+        EnvConfig { base_image: base, ca_bundle: None, install_timeout_s: 300, test_timeout_s: 300, flaky_reruns: 1 };
     let env = image::build_env(&engine, &repo, &head, &cfg).await.unwrap();
     assert_eq!(env.passing().len(), env.clean.len(), "every example test passes clean");
     assert!(env.clean.len() >= 60);

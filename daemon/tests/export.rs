@@ -142,6 +142,7 @@ fn fixture_in(folder: &str) -> Fixture {
             repairs: vec![],
             packages: Default::default(),
             pytest_args: vec![],
+            flaky: Default::default(),
         })
         .expect("environment");
     Fixture { _dir: dir, home, repo, clean, tasks }

@@ -4,7 +4,9 @@
 //! - the listener received no connection (the clean suite ran with the network off),
 //! - the file the tests wrote in `/etc` is not in the environment image (the suite ran in a
 //!   throwaway container, not in the container that was committed),
-//! - the tests saw no capabilities, at build time and in a warm worker.
+//! - the tests saw no capabilities, at build time and in a warm worker;
+//! - they ran as a user other than root, could not write under `/usr`, `/etc` or `/opt` (the
+//!   root file system is read-only), and could write `/tmp`, their home and the repository.
 //!
 //! Needs a running engine and the base image (`socratic env bootstrap`); it never skips.
 
@@ -55,7 +57,16 @@ fn hostile_repo(root: &Path, host: &str, port: u16) -> String {
              except OSError:\n        return\n    raise AssertionError('reached the host')\n\n\
              def test_no_capabilities():\n    status = open('/proc/self/status').read()\n    \
              cap = [l for l in status.splitlines() if l.startswith('CapEff:')][0].split()[1]\n    \
-             assert int(cap, 16) == 0, cap\n"
+             assert int(cap, 16) == 0, cap\n\n\
+             def test_unprivileged_with_a_read_only_root():\n    import os, pwd\n    \
+             assert os.getuid() != 0 and os.getgid() != 0, (os.getuid(), os.getgid())\n    \
+             for path in ('/usr/socratic-probe', '/etc/socratic-probe', '/opt/socratic-probe'):\n        \
+             try:\n            open(path, 'w').close()\n        except OSError:\n            continue\n        \
+             raise AssertionError('wrote ' + path)\n    \
+             open('/tmp/socratic-probe', 'w').close()\n    \
+             open(os.path.expanduser('~/.socratic-probe'), 'w').close()\n    \
+             open('written-by-a-test.txt', 'w').close()\n    \
+             assert pwd.getpwuid(os.getuid()).pw_name\n"
         ),
     );
     commit_all(root)
@@ -98,7 +109,7 @@ async fn tests_run_without_network_capabilities_or_a_trace_in_the_image() {
     let base = image::bootstrap_base(&engine, &BootstrapConfig::default()).await.expect("base image");
     let host_bundle = Path::new("/etc/ssl/certs/ca-certificates.crt");
     let ca_bundle = host_bundle.exists().then(|| host_bundle.to_path_buf());
-    let cfg = EnvConfig { base_image: base, ca_bundle, install_timeout_s: 600, test_timeout_s: 600 };
+    let cfg = EnvConfig { base_image: base, ca_bundle, install_timeout_s: 600, test_timeout_s: 600, flaky_reruns: 1 };
     control_reaches_the_listener(&engine, &cfg.base_image, &host, &listener).await;
     let env = image::build_env(&engine, &root, &head, &cfg).await.expect("the environment builds");
 
@@ -107,7 +118,8 @@ async fn tests_run_without_network_capabilities_or_a_trace_in_the_image() {
         Ok((_, peer)) => panic!("a test reached the host listener from {peer} while the environment was built"),
         Err(e) => panic!("accept: {e}"),
     }
-    for test in ["test_double", "test_network_is_off", "test_no_capabilities"] {
+    let sealed = ["test_network_is_off", "test_no_capabilities", "test_unprivileged_with_a_read_only_root"];
+    for test in std::iter::once("test_double").chain(sealed) {
         let id = format!("tests/test_sealed.py::{test}");
         assert_eq!(env.clean.get(&id), Some(&TestStatus::Passed), "{id} on the clean tree: {:?}", env.clean);
     }
@@ -129,7 +141,7 @@ async fn tests_run_without_network_capabilities_or_a_trace_in_the_image() {
     let answer = worker.run(&request).await.unwrap();
     let _ = worker.shutdown().await;
     let results = answer.results();
-    for test in ["test_network_is_off", "test_no_capabilities"] {
+    for test in sealed {
         let id = format!("tests/test_sealed.py::{test}");
         assert_eq!(results.get(&id).map(|r| r.status), Some(TestStatus::Passed), "{id} in a worker: {results:?}");
     }

@@ -146,7 +146,8 @@ fn candidates() -> Vec<Task> {
 
 async fn environment(engine: &Engine, repo: &Path, head: &str) -> Environment {
     let base = image::bootstrap_base(engine, &BootstrapConfig::default()).await.expect("base image");
-    let cfg = EnvConfig { base_image: base, ca_bundle: None, install_timeout_s: 300, test_timeout_s: 300 };
+    let cfg =
+        EnvConfig { base_image: base, ca_bundle: None, install_timeout_s: 300, test_timeout_s: 300, flaky_reruns: 1 };
     image::build_env(engine, repo, head, &cfg).await.expect("environment builds")
 }
 

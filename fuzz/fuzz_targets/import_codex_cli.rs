@@ -1,6 +1,4 @@
 //! The `codex-cli` importer alone, on any document the bytes decode to (its sniff skipped).
 #![no_main]
-#[path = "common.rs"]
-mod common;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| common::import_as("codex-cli", data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| socratic::fuzzing::import_as("codex-cli", data));

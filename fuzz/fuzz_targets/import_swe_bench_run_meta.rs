@@ -1,6 +1,4 @@
 //! The `swe-bench-run-meta` importer alone, on any document the bytes decode to (its sniff skipped).
 #![no_main]
-#[path = "common.rs"]
-mod common;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| common::import_as("swe-bench-run-meta", data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| socratic::fuzzing::import_as("swe-bench-run-meta", data));

@@ -139,6 +139,10 @@ fn env_text(env: &Environment) -> String {
     section("added for missing modules", env.repairs.clone());
     section("packages measured", env.packages.iter().map(|(path, name)| format!("{path} ({name})")).collect());
     section(
+        "known-flaky tests (left out of PASS_TO_PASS)",
+        env.flaky.iter().map(|(test, seen)| format!("{test}: {seen}")).collect(),
+    );
+    section(
         "test files not collected",
         env.collection_errors.iter().map(|(file, why)| format!("{file}: {why}")).collect(),
     );
@@ -149,7 +153,7 @@ fn env_summary(env: &Environment) -> serde_json::Value {
     serde_json::json!({
         "image": env.image, "repo": env.repo, "head": env.head, "base_image": env.base_image,
         "install_commands": env.install_commands, "install_notes": env.install_notes, "repairs": env.repairs,
-        "packages": env.packages, "collection_errors": env.collection_errors,
+        "packages": env.packages, "collection_errors": env.collection_errors, "flaky": env.flaky,
         "tests": env.clean.len(), "passing": env.passing().len(),
         "covered_files": env.coverage.len(), "build_ms": env.build_ms,
     })

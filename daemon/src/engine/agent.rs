@@ -20,7 +20,7 @@
 use super::checkout::Checkout;
 use crate::chat::{ChatClient, ChatError, Completion};
 use crate::model::{Environment, Event, Record, Task, Trace};
-use crate::sandbox::worker::{tar_one_file, REPO_DIR};
+use crate::sandbox::worker::REPO_DIR;
 use crate::sandbox::{Container, Engine, Limits};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -237,7 +237,7 @@ impl Session {
     /// Start a container (network off, default limits) and commit the bug in its checkout.
     pub async fn start(engine: &Engine, env: &Environment, task: &Task) -> anyhow::Result<Session> {
         let container = engine.start_container(&env.image, &Limits::default(), &env.run_env()).await?;
-        container.upload_tar("/", tar_one_file("/tmp/socratic-bug.patch", task.bug_patch.as_bytes(), 0o600)?).await?;
+        container.write_file("/tmp/socratic-bug.patch", task.bug_patch.as_bytes(), 60).await?;
         let setup = format!(
             "cd {REPO_DIR} && git apply --whitespace=nowarn /tmp/socratic-bug.patch && rm -f /tmp/socratic-bug.patch \
              && git add -A && git -c user.name=socratic -c user.email=socratic@localhost commit -q --no-verify -m task \

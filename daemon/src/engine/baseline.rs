@@ -17,7 +17,7 @@ use crate::model::TestResult;
 use crate::model::TestStatus;
 use crate::sandbox::image::parse_coverage;
 use crate::sandbox::junit;
-use crate::sandbox::worker::{tar_one_file, REPO_DIR};
+use crate::sandbox::worker::REPO_DIR;
 use crate::sandbox::{Container, Engine, Limits};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -222,7 +222,7 @@ impl CoverageRunner {
 
     /// Run the whole suite under coverage with `patch` applied; the tree is restored after.
     pub async fn spectrum(&self, patch: &str) -> anyhow::Result<Spectrum> {
-        self.container.upload_tar("/tmp", tar_one_file("socratic.patch", patch.as_bytes(), 0o644)?).await?;
+        self.container.write_file("/tmp/socratic.patch", patch.as_bytes(), 60).await?;
         let script = format!(
             "cd {REPO_DIR} && git apply /tmp/socratic.patch && \
              {{ python3 -m pytest -q -p no:cacheprovider -o junit_family=xunit1 --junitxml=/tmp/spectrum.xml \

@@ -85,7 +85,7 @@ pub async fn ensure_env(
     }
     let host_bundle = PathBuf::from("/etc/ssl/certs/ca-certificates.crt");
     let ca_bundle = opts.ca_bundle.clone().or_else(|| host_bundle.exists().then_some(host_bundle));
-    let cfg = EnvConfig { base_image: base, ca_bundle, install_timeout_s: 900, test_timeout_s: 1800 };
+    let cfg = EnvConfig { base_image: base, ca_bundle, install_timeout_s: 900, test_timeout_s: 1800, flaky_reruns: 1 };
     progress.message(format!("building the environment image for {key} at {} ...", &head[..12.min(head.len())]));
     let mut env = image::build_env(&engine, Path::new(&key), &head, &cfg).await?;
     env.repo = key;

@@ -22,7 +22,9 @@
 //! - `tests/test.sh`: puts the test files of the FAIL_TO_PASS and PASS_TO_PASS tests back as
 //!   committed, runs exactly those tests (the task's full lists) with pytest, and writes the
 //!   reward to `/logs/verifier/reward.txt`: `1` when all of them pass, else `0` (a missing test
-//!   counts as not passing, as in SWE-bench grading);
+//!   counts as not passing, as in SWE-bench grading). The FAIL_TO_PASS tests run first on their
+//!   own (`-x`): when one fails, the reward is `0` without the full run (the covering-test part
+//!   of `solve`'s fast path needs the coverage map, which a task folder does not carry);
 //! - `solution/solve.sh`: applies the fix (the reverse of the bug) with `git apply`.
 //!
 //! `OUT_DIR/.socratic-export.json` lists every file an export wrote, per task folder. Exporting
@@ -283,6 +285,18 @@ pub fn test_sh(t: &ExportTask) -> String {
         "git checkout -q HEAD --{} || true",
         files.iter().map(|f| format!(" {}", shell_quote(f))).collect::<String>()
     );
+    if !task.pass_to_pass.is_empty() {
+        // The fast step: the FAIL_TO_PASS tests alone, up to the first failure. A failure there
+        // settles the reward at 0 without the full run; a reward of 1 always comes from it.
+        let _ = writeln!(s, "if ! python3 -m pytest -p no:cacheprovider -q -x \\");
+        for (i, test) in task.fail_to_pass.iter().enumerate() {
+            let end = if i + 1 == task.fail_to_pass.len() { "; then" } else { " \\" };
+            let _ = writeln!(s, "  {}{end}", shell_quote(test));
+        }
+        let _ = writeln!(s, "  echo \"a FAIL_TO_PASS test does not pass: reward 0, the full run skipped\"");
+        let _ = writeln!(s, "  exit 0");
+        let _ = writeln!(s, "fi");
+    }
     let _ = writeln!(s, "python3 -m pytest -p no:cacheprovider -rA --junitxml=/logs/verifier/junit.xml \\");
     for (i, test) in tests.iter().enumerate() {
         let end = if i + 1 == tests.len() { "" } else { " \\" };
@@ -574,6 +588,18 @@ mod tests {
         assert!(s.contains("git checkout -q HEAD -- 'tests/test_m.py' 'tests/test_other.py' || true"), "{s}");
         assert!(s.contains("echo 1 > /logs/verifier/reward.txt"));
         assert!(s.contains("echo 0 > /logs/verifier/reward.txt"));
+        // The fast step runs the FAIL_TO_PASS tests alone, before the full run, and stops there.
+        let fast = s.find("-q -x \\\n").expect("a fast step");
+        let full = s.find("--junitxml").expect("the full run");
+        assert!(fast < full, "{s}");
+        let step = &s[fast..full];
+        assert!(step.contains("exit 0\nfi\n"), "{s}");
+        for f2p in &t.task.fail_to_pass {
+            assert!(step.contains(&shell_quote(f2p)), "{s}");
+        }
+        for p2p in &t.task.pass_to_pass {
+            assert!(!step.contains(&shell_quote(p2p)), "{s}");
+        }
     }
 
     #[test]

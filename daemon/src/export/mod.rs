@@ -363,6 +363,11 @@ pub fn prepare(store: &Store, tasks: &[Task]) -> Result<Vec<ExportTask>> {
         let recipe = env
             .as_ref()
             .map(|e| Recipe { base_image: e.base_image.clone(), install_commands: e.install_commands.clone() });
+        // Known-flaky tests are never PASS_TO_PASS, whenever the task was stored.
+        let mut task = task.clone();
+        if let Some(e) = &env {
+            task.pass_to_pass.retain(|t| !e.flaky.contains_key(t));
+        }
         let python_path = env.and_then(|e| e.python_path);
         out.push(ExportTask {
             instance_id: instance_id(&facts.folder, &task.id),
@@ -372,7 +377,7 @@ pub fn prepare(store: &Store, tasks: &[Task]) -> Result<Vec<ExportTask>> {
             python_path,
             recipe,
             created_at,
-            task: task.clone(),
+            task,
         });
     }
     Ok(out)

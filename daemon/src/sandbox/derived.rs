@@ -5,7 +5,6 @@
 //! network off, committed), a tag, a pushed image, or a `docker save` archive on disk. A failing
 //! script is an error holding the end of its output; the container is removed either way.
 
-use super::worker::tar_one_file;
 use super::{docker_err, Engine, Limits, Result, SandboxError};
 use futures_util::StreamExt;
 use std::path::Path;
@@ -19,16 +18,20 @@ pub struct Derived {
     pub name: String,
     /// Files put into the container before the script runs: absolute path, contents.
     pub files: Vec<(String, Vec<u8>)>,
-    /// A POSIX shell script run with `sh -c` as root.
+    /// A POSIX shell script run with `sh -c` as root (network off; of the capabilities only
+    /// those to write the sandbox user's files).
     pub script: String,
 }
 
 /// Build `d.name` from `d.from`: add the files, run the script, commit.
 pub async fn build(engine: &Engine, d: &Derived) -> Result<()> {
-    let container = engine.start_container(&d.from, &Limits::default(), &[]).await?;
+    // Network off; root with a writable root file system: a commit keeps only what is written
+    // there, and the scripts link paths at `/` (SWE-bench's `/testbed`).
+    let limits = Limits { derivation: true, ..Limits::default() };
+    let container = engine.start_container(&d.from, &limits, &[]).await?;
     let ran = async {
         for (path, bytes) in &d.files {
-            container.upload_tar("/", tar_one_file(path, bytes, 0o644)?).await?;
+            container.write_file(path, bytes, 60).await?;
         }
         let out = container.exec(&["sh", "-c", &d.script], 600).await?;
         if out.exit_code != 0 {

@@ -8,7 +8,7 @@
 use super::junit;
 use super::recipe;
 use super::worker::{tar_one_file, REPO_DIR};
-use super::{docker_err, Container, Engine, Limits, Result, SandboxError};
+use super::{docker_err, Container, Engine, Limits, Result, SandboxError, SANDBOX_UID};
 use crate::model::{Environment, TestStatus};
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
@@ -153,10 +153,13 @@ pub struct EnvConfig {
     pub ca_bundle: Option<PathBuf>,
     pub install_timeout_s: u64,
     pub test_timeout_s: u64,
+    /// Runs of the clean suite after the first (without coverage, in the same container, the
+    /// tree reset between runs): a test whose outcome differs between runs is known-flaky.
+    pub flaky_reruns: u32,
 }
 
 /// Bump when the way environments are built changes, so old images are not reused.
-const ENV_RECIPE_VERSION: u32 = 4;
+const ENV_RECIPE_VERSION: u32 = 5;
 
 /// The environment image's name for a repository at a commit.
 pub fn env_image_name(repo_name: &str, head: &str, base: &str) -> String {
@@ -211,6 +214,7 @@ pub async fn build_env(engine: &Engine, repo: &Path, head: &str, cfg: &EnvConfig
         repairs: prepared.repairs,
         packages: prepared.packages,
         pytest_args: prepared.pytest_args,
+        flaky: prepared.flaky,
     };
     let problem = if environment.pass_rate() < MIN_PASS_RATE {
         Some(refusal(&environment, &prepared.log_tail))
@@ -245,7 +249,8 @@ struct Build<'a> {
 
 /// Limits of the containers the repository's tests run in while building: the build's memory,
 /// pids and CPUs, the network off (the install container has the same, the network on).
-const SUITE_LIMITS: Limits = Limits { memory_bytes: 4 << 30, pids: 1024, nano_cpus: 2_000_000_000, network: false };
+const SUITE_LIMITS: Limits =
+    Limits { memory_bytes: 4 << 30, pids: 1024, nano_cpus: 2_000_000_000, network: false, derivation: false };
 
 impl<'a> Build<'a> {
     fn new(engine: &'a Engine, install: Container, image: &str, env_vars: Vec<String>) -> Build<'a> {
@@ -271,10 +276,20 @@ impl<'a> Build<'a> {
         sh(self.install(), script, secs).await
     }
 
-    /// A throwaway container (network off, no capabilities) from a snapshot of the install
-    /// container as it is now; the caller removes it.
+    /// Give the repository (and what installs added to it) to the sandbox user, who runs tests.
+    async fn hand_over(&self) -> Result<()> {
+        let out = sh(self.install(), &format!("chown -R {SANDBOX_UID}:{SANDBOX_UID} {REPO_DIR}"), 300).await?;
+        if out.exit_code != 0 {
+            return Err(SandboxError::Other(format!("chown of the repository failed: {}", tail(&out.stderr, 400))));
+        }
+        Ok(())
+    }
+
+    /// A throwaway sealed container (network off, unprivileged, read-only root) from a snapshot
+    /// of the install container as it is now; the caller removes it.
     async fn sandboxed(&mut self) -> Result<Container> {
         if self.changed || self.snapshots.is_empty() {
+            self.hand_over().await?;
             let tag = format!("{}", self.snapshots.len());
             self.install().commit(&self.snapshot_repo, &tag).await?;
             self.snapshots.push(format!("{}:{tag}", self.snapshot_repo));
@@ -286,8 +301,10 @@ impl<'a> Build<'a> {
 
     /// Add the environment record to the install container, commit it as `image`, and clean up.
     async fn finish(mut self, image: &str, record: &[u8]) -> Result<()> {
+        let handed = self.hand_over().await;
         let install = self.install.take().expect("finish is called once");
         let result = async {
+            handed?;
             install.upload_tar("/", tar_one_file(ENV_RECORD_PATH, record, 0o644)?).await?;
             let (name, tag) = image.split_once(':').unwrap_or((image, "latest"));
             install.commit(name, tag).await
@@ -400,6 +417,7 @@ struct Prepared {
     repairs: Vec<String>,
     packages: BTreeMap<String, String>,
     pytest_args: Vec<String>,
+    flaky: BTreeMap<String, String>,
     log_tail: String,
     coverage_log: String,
 }
@@ -442,8 +460,27 @@ async fn prepare(build: &mut Build<'_>, repo: &Path, cfg: &EnvConfig) -> Result<
     );
     let suite = build.sandboxed().await?;
     let ran = clean_run(&suite, &run, cfg).await;
+    let rerun = format!(
+        "git checkout -q -- . && git clean -fdq && rm -f /tmp/rerun.xml; \
+         {path_var}python3 -m pytest -q -p no:cacheprovider --continue-on-collection-errors -o junit_family=xunit1 \
+         --junitxml=/tmp/rerun.xml --no-cov {extra} >/dev/null 2>&1; cat /tmp/rerun.xml"
+    );
+    let mut reruns = Vec::new();
+    if ran.is_ok() {
+        for _ in 0..cfg.flaky_reruns {
+            match rerun_statuses(&suite, &rerun, cfg).await {
+                Ok(Some(statuses)) => reruns.push(statuses),
+                Ok(None) => {}
+                Err(e) => {
+                    let _ = suite.remove().await;
+                    return Err(e);
+                }
+            }
+        }
+    }
     suite.remove().await?;
     let ran = ran?;
+    let flaky = flaky_tests(&ran.clean, &reruns);
     Ok(Prepared {
         install_commands: installed,
         install_notes: notes,
@@ -455,6 +492,7 @@ async fn prepare(build: &mut Build<'_>, repo: &Path, cfg: &EnvConfig) -> Result<
         repairs,
         packages: declared.packages.iter().map(|p| (p.path.clone(), p.import_name.clone())).collect(),
         pytest_args,
+        flaky,
         log_tail: ran.log_tail,
         coverage_log: ran.coverage_log,
     })
@@ -475,9 +513,15 @@ async fn install(
     }
     build.install().exec(&["mkdir", "-p", REPO_DIR], 30).await?;
     build.install().upload_tar(REPO_DIR, tar_repo(repo)?).await?;
-    // The repository belongs to root inside the image, whoever owned it on the host: tests run
-    // without capabilities, so root could not write files owned by another uid.
-    build.install_sh("chown -R 0:0 . && git config --global --add safe.directory '*' && git config --global user.email socratic@localhost && git config --global user.name socratic && git checkout -q -- . && git clean -fdq", 120).await?;
+    // The repository belongs to the sandbox user inside the image, whoever owned it on the host
+    // (`Build::hand_over` again before every snapshot and the commit): tests run as that user.
+    // It has an entry in /etc/passwd (home /tmp, the sealed containers' tmpfs); git settings
+    // are system-wide so root (installing) and the sandbox user see the same.
+    let user = format!(
+        "grep -q '^socratic:' /etc/passwd || echo 'socratic:x:{SANDBOX_UID}:{SANDBOX_UID}:socratic sandbox:/tmp:/bin/sh' >> /etc/passwd; \
+         grep -q '^socratic:' /etc/group || echo 'socratic:x:{SANDBOX_UID}:' >> /etc/group"
+    );
+    build.install_sh(&format!("{user}; git config --system --add safe.directory '*' && git config --system user.email socratic@localhost && git config --system user.name socratic && git checkout -q -- . && git clean -fdq"), 120).await?;
     let declared = recipe::declared(&recipe::read_project(repo), &recipe::package_markers(repo));
     let mut installed = Vec::new();
     let mut notes = Vec::new();
@@ -539,6 +583,46 @@ async fn clean_run(suite: &Container, run: &str, cfg: &EnvConfig) -> Result<Clea
     let coverage = if cov.exit_code == 0 { parse_coverage(&cov.stdout) } else { BTreeMap::new() };
     let coverage_log = tail(&suite.exec(&["cat", "/tmp/coverage.log"], 60).await?.stdout, 600);
     Ok(CleanRun { clean, durations, coverage, collection_errors, log_tail: tail(&log, 800), coverage_log })
+}
+
+/// One more run of the clean suite (`rerun` prints its JUnit XML): each test's status, or
+/// `None` when it produced no report (a crashed run says nothing about single tests).
+async fn rerun_statuses(
+    suite: &Container,
+    rerun: &str,
+    cfg: &EnvConfig,
+) -> Result<Option<BTreeMap<String, TestStatus>>> {
+    let out = sh(suite, rerun, cfg.test_timeout_s).await?;
+    Ok(junit::parse(&out.stdout).ok().map(|results| results.into_iter().map(|(id, r)| (id, r.status)).collect()))
+}
+
+/// Tests of the clean run whose status differs in some rerun (missing from a rerun counts as
+/// differing) → every status seen, in order of first sight (`passed, failed`).
+fn flaky_tests(
+    clean: &BTreeMap<String, TestStatus>,
+    reruns: &[BTreeMap<String, TestStatus>],
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (id, first) in clean {
+        let word = |s: &TestStatus| match s {
+            TestStatus::Passed => "passed",
+            TestStatus::Failed => "failed",
+            TestStatus::Skipped => "skipped",
+            TestStatus::Error => "error",
+            TestStatus::XFail => "xfail",
+        };
+        let mut seen = vec![word(first)];
+        for run in reruns {
+            let status = run.get(id).map_or("missing", word);
+            if !seen.contains(&status) {
+                seen.push(status);
+            }
+        }
+        if seen.len() > 1 {
+            out.insert(id.clone(), seen.join(", "));
+        }
+    }
+    out
 }
 
 /// `--cov` target for a package: its folder, or the import name of a single-module one.
@@ -781,6 +865,7 @@ mod tests {
             repairs: vec![],
             packages: BTreeMap::new(),
             pytest_args: vec![],
+            flaky: BTreeMap::new(),
         };
         let msg = refusal(&env, "");
         assert!(msg.contains("only 1 of the 2 tests that ran pass"), "{msg}");
@@ -790,6 +875,25 @@ mod tests {
         assert!(msg.contains("no test ran") && msg.contains("unrecognized arguments: --foo"), "{msg}");
         assert!(!covers_a_line(&none.coverage));
         assert!(empty_coverage(&none, "No data to report.").contains("coverage recorded no executed line"));
+    }
+
+    #[test]
+    fn a_test_is_flaky_when_a_rerun_saw_another_outcome() {
+        use TestStatus::*;
+        let map = |pairs: &[(&str, TestStatus)]| -> BTreeMap<String, TestStatus> {
+            pairs.iter().map(|(t, s)| (t.to_string(), *s)).collect()
+        };
+        let clean = map(&[("a", Passed), ("b", Passed), ("c", Failed), ("d", Passed)]);
+        let reruns = [
+            map(&[("a", Passed), ("b", Failed), ("c", Failed), ("d", Passed)]),
+            map(&[("a", Passed), ("b", Passed), ("c", Passed)]),
+        ];
+        let flaky = flaky_tests(&clean, &reruns);
+        assert_eq!(flaky.keys().collect::<Vec<_>>(), ["b", "c", "d"]);
+        assert_eq!(flaky["b"], "passed, failed");
+        assert_eq!(flaky["d"], "passed, missing");
+        assert!(flaky_tests(&clean, &[]).is_empty());
+        assert!(flaky_tests(&clean, &[clean.clone(), clean.clone()]).is_empty());
     }
 
     #[test]

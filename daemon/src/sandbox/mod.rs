@@ -11,9 +11,17 @@
 //! `remove()` removes its container on a thread of its own, independent of the async runtime
 //! that dropped it; `wait_for_removals` lets a process wait for them before it exits.
 //! Containers the repository's code runs in (validation workers, the environment build's
-//! collection and clean suite, Solvers' containers) have the network off, no capabilities,
-//! `no-new-privileges`, memory / pids / CPU limits, and no host mounts. Only installing runs
-//! with the network on, in a container no test runs in (`image::build_env`).
+//! collection and clean suite, Solvers' containers) are *sealed*: the network off, an
+//! unprivileged user (`SANDBOX_USER`, the owner of the repository in environment images), no
+//! capabilities, `no-new-privileges`, memory / pids / CPU limits, no host mounts, and a
+//! read-only root file system; what may be written is a tmpfs at `/tmp` (also the user's home
+//! and caches) and the repository, a volume Docker fills with the image's copy at creation and
+//! removes with the container. Only installing runs with the network on (as root), in a
+//! container no test runs in (`image::build_env`). Files are put into sealed containers by
+//! `Container::write_file` (an exec writing its stdin, as the container's user), not by
+//! archive uploads, which cannot reach a tmpfs. Derivations (`Limits::derivation`: our own
+//! scripts that make an export's image) run as root, network off, with only the capabilities
+//! to write the sandbox user's files, on a writable root file system the commit keeps.
 
 pub mod derived;
 pub mod image;
@@ -40,6 +48,12 @@ pub const STARTED_LABEL: &str = "socratic.started";
 /// Label holding the creating process's pid namespace: a pid means something only there.
 pub const PIDNS_LABEL: &str = "socratic.pidns";
 const OUR_LABELS: [&str; 4] = [OWNER_LABEL, PID_LABEL, STARTED_LABEL, PIDNS_LABEL];
+/// The uid and gid the repository's code runs as in sealed containers (network off).
+pub const SANDBOX_UID: u32 = 10001;
+/// `SANDBOX_UID` as Docker's `user` setting.
+pub const SANDBOX_USER: &str = "10001:10001";
+/// The tmpfs of a sealed container: its only writable place besides the repository.
+const SEALED_TMPFS: (&str, &str) = ("/tmp", "rw,exec,nosuid,nodev,size=1g,mode=1777");
 
 /// This process's pid namespace (`pid:[inode]`), if it can be read.
 fn pid_namespace() -> Option<String> {
@@ -122,12 +136,46 @@ pub struct Limits {
     pub pids: i64,
     /// CPUs in units of 1e-9 (Docker's NanoCpus).
     pub nano_cpus: i64,
+    /// On: installing (root, Docker's default capabilities). Off: sealed (see the module doc).
     pub network: bool,
+    /// Network off, for our own scripts that derive an image (exports), never for the
+    /// repository's tests: root with only the capabilities to write the sandbox user's files
+    /// (`CHOWN`, `DAC_OVERRIDE`, `FOWNER`) and a writable root file system holding the
+    /// repository (no volume), so the commit keeps what the script did.
+    pub derivation: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory_bytes: 2 << 30, pids: 512, nano_cpus: 1_000_000_000, network: false }
+        Limits { memory_bytes: 2 << 30, pids: 512, nano_cpus: 1_000_000_000, network: false, derivation: false }
+    }
+}
+
+/// The host settings of a container with `limits`: sealed when the network is off.
+fn host_config(limits: &Limits) -> HostConfig {
+    let sealed = !limits.network && !limits.derivation;
+    let read_only = sealed;
+    let repo_volume = bollard::models::Mount {
+        target: Some(worker::REPO_DIR.to_string()),
+        typ: Some(bollard::models::MountType::VOLUME),
+        ..Default::default()
+    };
+    HostConfig {
+        memory: Some(limits.memory_bytes),
+        pids_limit: Some(limits.pids),
+        nano_cpus: Some(limits.nano_cpus),
+        network_mode: Some(if limits.network { "bridge".into() } else { "none".into() }),
+        security_opt: Some(vec!["no-new-privileges".into()]),
+        // Where the repository's code runs (network off), no capabilities: it cannot chown,
+        // bypass file permissions, load modules or raw-socket. Installing keeps them.
+        cap_drop: (!limits.network).then(|| vec!["ALL".into()]),
+        cap_add: limits.derivation.then(|| vec!["CHOWN".into(), "DAC_OVERRIDE".into(), "FOWNER".into()]),
+        readonly_rootfs: Some(read_only),
+        tmpfs: read_only.then(|| HashMap::from([(SEALED_TMPFS.0.to_string(), SEALED_TMPFS.1.to_string())])),
+        // An anonymous volume over the repository: Docker copies the image's tree (owned by
+        // `SANDBOX_UID`) into it when the container is created; removed with the container.
+        mounts: read_only.then(|| vec![repo_volume]),
+        ..Default::default()
     }
 }
 
@@ -199,24 +247,14 @@ impl Engine {
         if let Some(ns) = pid_namespace() {
             labels.insert(PIDNS_LABEL.to_string(), ns);
         }
-        let host_config = HostConfig {
-            memory: Some(limits.memory_bytes),
-            pids_limit: Some(limits.pids),
-            nano_cpus: Some(limits.nano_cpus),
-            network_mode: Some(if limits.network { "bridge".into() } else { "none".into() }),
-            security_opt: Some(vec!["no-new-privileges".into()]),
-            // Where the repository's code runs (network off), no capabilities: root there cannot
-            // chown, bypass file permissions, load modules or raw-socket. Installing keeps them.
-            cap_drop: if limits.network { None } else { Some(vec!["ALL".into()]) },
-            ..Default::default()
-        };
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
             cmd: Some(vec!["sleep".into(), "infinity".into()]),
+            user: (!limits.network && !limits.derivation).then(|| SANDBOX_USER.to_string()),
             labels: Some(labels),
             env: Some(env.to_vec()),
             network_disabled: Some(!limits.network),
-            host_config: Some(host_config),
+            host_config: Some(host_config(limits)),
             ..Default::default()
         };
         let created = self
@@ -243,7 +281,7 @@ impl Engine {
             let ours = c.labels.as_ref().and_then(|l| l.get(OWNER_LABEL)) == Some(&self.owner);
             let alive = c.labels.as_ref().is_some_and(creator_alive);
             if let (true, false, Some(id)) = (ours, alive, c.id) {
-                let opts = RemoveContainerOptionsBuilder::default().force(true).build();
+                let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
                 if self.docker.remove_container(&id, Some(opts)).await.is_ok() {
                     removed += 1;
                 }
@@ -302,7 +340,52 @@ impl Container {
         .await
     }
 
-    /// Unpack a tar archive at `dest` inside the container.
+    /// Write `contents` to the file `path` inside the container (its folder created), as the
+    /// container's user: an exec that copies its stdin, so it reaches a tmpfs or a volume and
+    /// works on a read-only root file system.
+    pub async fn write_file(&self, path: &str, contents: &[u8], secs: u64) -> Result<()> {
+        use bollard::exec::{CreateExecOptions, StartExecResults};
+        use tokio::io::AsyncWriteExt;
+        let docker = &self.engine.docker;
+        let op = format!("write {path}");
+        let script = r#"mkdir -p "$(dirname "$1")" && cat > "$1""#;
+        with_timeout(&op, secs, async {
+            let exec = docker
+                .create_exec(
+                    &self.id,
+                    CreateExecOptions::<String> {
+                        cmd: Some(vec!["sh".into(), "-c".into(), script.into(), "sh".into(), path.into()]),
+                        attach_stdin: Some(true),
+                        attach_stdout: Some(true),
+                        attach_stderr: Some(true),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(docker_err(op.clone()))?;
+            let StartExecResults::Attached { mut output, mut input } =
+                docker.start_exec(&exec.id, None).await.map_err(docker_err(op.clone()))?
+            else {
+                return Err(SandboxError::Other(format!("{op}: the exec started detached")));
+            };
+            let io_err = |e: std::io::Error| SandboxError::Other(format!("{op}: {e}"));
+            input.write_all(contents).await.map_err(io_err)?;
+            input.shutdown().await.map_err(io_err)?;
+            let mut said = String::new();
+            while let Some(chunk) = output.next().await {
+                said.push_str(&chunk.map_err(docker_err(op.clone()))?.to_string());
+            }
+            let inspect = docker.inspect_exec(&exec.id).await.map_err(docker_err(op.clone()))?;
+            match inspect.exit_code {
+                Some(0) => Ok(()),
+                code => Err(SandboxError::Other(format!("{op}: exited {code:?}: {}", said.trim()))),
+            }
+        })
+        .await
+    }
+
+    /// Unpack a tar archive at `dest` inside the container (root's way in: not for a tmpfs or a
+    /// read-only root file system; see `write_file`).
     pub async fn upload_tar(&self, dest: &str, tar: Vec<u8>) -> Result<()> {
         let opts = bollard::query_parameters::UploadToContainerOptionsBuilder::default().path(dest).build();
         self.engine
@@ -324,6 +407,9 @@ impl Container {
             .build();
         let config = bollard::models::ContainerConfig {
             cmd: Some(vec!["sleep".into(), "infinity".into()]),
+            // Docker would keep a sealed container's user in the image: images start as root,
+            // and sealed containers set their user themselves.
+            user: Some("0".into()),
             labels: Some(OUR_LABELS.iter().map(|l| (l.to_string(), String::new())).collect()),
             ..Default::default()
         };
@@ -331,10 +417,10 @@ impl Container {
         Ok(())
     }
 
-    /// Remove the container (forced).
+    /// Remove the container (forced) and its anonymous volume.
     pub async fn remove(mut self) -> Result<()> {
         self.removed = true;
-        let opts = RemoveContainerOptionsBuilder::default().force(true).build();
+        let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
         self.engine.docker.remove_container(&self.id, Some(opts)).await.map_err(docker_err("remove container"))
     }
 }
@@ -375,7 +461,7 @@ mod removals {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
         rt.block_on(async {
             let Ok(docker) = bollard::Docker::connect_with_defaults() else { return };
-            let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).build();
+            let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).v(true).build();
             let removal = docker.remove_container(id, Some(opts));
             let _ = tokio::time::timeout(Duration::from_secs(60), removal).await;
         });

@@ -25,7 +25,8 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 pub const RUNNER_PY: &str = include_str!("runner.py");
 /// Where the repository lives inside environment images.
 pub const REPO_DIR: &str = "/work/repo";
-const RUNNER_DIR: &str = "/opt/socratic";
+/// Where a worker's runner is written: the sealed container's tmpfs (the root is read-only).
+const RUNNER_PATH: &str = "/tmp/socratic-runner/runner.py";
 
 /// One candidate run.
 #[derive(Debug, Clone, Serialize)]
@@ -136,15 +137,13 @@ impl Worker {
     /// the runner says it is ready.
     pub async fn start(engine: &Engine, image: &str, limits: &Limits, run_env: &[String]) -> Result<Worker> {
         let container = engine.start_container(image, limits, &[]).await?;
-        container
-            .upload_tar("/", tar_one_file(&format!("{RUNNER_DIR}/runner.py"), RUNNER_PY.as_bytes(), 0o644)?)
-            .await?;
+        container.write_file(RUNNER_PATH, RUNNER_PY.as_bytes(), 60).await?;
         let exec = engine
             .docker()
             .create_exec(
                 &container.id,
                 CreateExecOptions {
-                    cmd: Some(vec!["python3".to_string(), "-u".to_string(), format!("{RUNNER_DIR}/runner.py")]),
+                    cmd: Some(vec!["python3".to_string(), "-u".to_string(), RUNNER_PATH.to_string()]),
                     env: Some(
                         [
                             vec![format!("SOCRATIC_REPO={REPO_DIR}"), "PYTHONDONTWRITEBYTECODE=1".to_string()],

@@ -269,6 +269,7 @@ mod tests {
             repairs: vec![],
             packages: BTreeMap::new(),
             pytest_args: vec![],
+            flaky: BTreeMap::new(),
         }
     }
 

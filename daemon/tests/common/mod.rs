@@ -111,7 +111,8 @@ pub async fn validated_example_home(
     let home = dir.join("home");
     let mut store = socratic::store::Store::open(&home).unwrap();
     let base = image::bootstrap_base(engine, &BootstrapConfig::default()).await.unwrap();
-    let cfg = EnvConfig { base_image: base, ca_bundle: None, install_timeout_s: 300, test_timeout_s: 300 };
+    let cfg =
+        EnvConfig { base_image: base, ca_bundle: None, install_timeout_s: 300, test_timeout_s: 300, flaky_reruns: 1 };
     let env = image::build_env(engine, &repo, &head, &cfg).await.unwrap();
     store.save_environment(&env).unwrap();
     let config = socratic::tasks::GenerateConfig { budget, seed, ..Default::default() };
