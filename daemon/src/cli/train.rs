@@ -193,6 +193,7 @@ fn options(args: &TrainArgs) -> TrainOptions {
         max_len: args.max_len,
         seed: args.seed,
         checkpoint_every: args.checkpoint_every,
+        full: false,
     }
 }
 

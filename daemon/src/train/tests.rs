@@ -194,3 +194,31 @@ fn a_checkpoint_of_another_run_is_refused_and_one_of_this_run_resumes() {
     let e = other.run(&data, Some(out.path()), true, &Progress::none()).unwrap_err().to_string();
     assert!(e.contains("another model, data or settings"), "{e}");
 }
+
+/// Full-parameter training (every weight a variable) learns a handful of examples, and the
+/// saved model folder reloads to the same logits.
+#[test]
+fn full_training_lowers_the_loss_and_its_saved_model_reloads_to_the_same_logits() {
+    let dir = tiny();
+    let opts = TrainOptions { full: true, lr: 3e-3, batch: 4, ..options(30) };
+    let mut trainer = Trainer::load(dir.path(), DeviceKind::Cpu, opts).expect("trainer");
+    assert_eq!(trainer.trainable().len(), trainer.weights.len());
+    assert!(trainer.weights.iter().any(|(n, _)| n == "model.embed_tokens.weight"));
+    let data = trainer.tokenize(&examples(4)).expect("tokenize");
+    let before = trainer.loss(&data).unwrap();
+    let result = trainer.run(&data, None, false, &Progress::none()).expect("run");
+    let after = trainer.loss(&data).unwrap();
+    assert!(after < before * 0.5, "loss {before} -> {after} ({:?})", result.losses);
+    let out = tempfile::tempdir().unwrap();
+    let hash = trainer.save_full(dir.path(), out.path()).expect("save");
+    assert_eq!(hash.len(), 64);
+    assert!(out.path().join("config.json").is_file() && out.path().join("tokenizer.json").is_file());
+    assert!(!out.path().join(crate::score::RANDOM_WEIGHTS_MARKER).exists(), "trained weights are not random");
+    let ids: Vec<u32> = "def f(x):\n    return x + 1\n".bytes().map(u32::from).collect();
+    let (_, reloaded) = super::logits(out.path(), None, &ids, DeviceKind::Cpu).expect("reload");
+    let trained = trainer.logits(&ids).unwrap();
+    assert!(trained.iter().zip(&reloaded).all(|(a, b)| a.to_bits() == b.to_bits()), "logits differ after reload");
+    // A LoRA trainer has nothing full to save.
+    let lora = Trainer::load(dir.path(), DeviceKind::Cpu, options(1)).unwrap();
+    assert!(lora.save_full(dir.path(), out.path()).unwrap_err().to_string().contains("LoRA"));
+}

@@ -51,6 +51,9 @@ pub struct TrainOptions {
     /// A checkpoint every this many steps (0: none).
     #[serde(skip)]
     pub checkpoint_every: usize,
+    /// Train every weight of the model (no LoRA pairs): for a small model trained from scratch.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full: bool,
 }
 
 impl Default for TrainOptions {
@@ -71,6 +74,7 @@ impl Default for TrainOptions {
             max_len: 1024,
             seed: 0,
             checkpoint_every: 50,
+            full: false,
         }
     }
 }
@@ -123,10 +127,12 @@ pub struct RunResult {
     pub resumed_from: Option<usize>,
 }
 
-/// A model with a trainable adapter.
+/// A model with a trainable adapter, or (`TrainOptions::full`) with every weight trainable.
 pub struct Trainer {
     model: Llama,
     pub lora: LoraParams,
+    /// Every weight by tensor name, as variables, when training the full model (else empty).
+    pub weights: Vec<(String, candle_core::Var)>,
     pub config: Config,
     pub tokenizer: tokenizers::Tokenizer,
     pub template: ChatTemplate,
@@ -136,15 +142,61 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// Load the model in `dir` onto `device` with fresh LoRA factors (seeded).
+    /// Load the model in `dir` onto `device` with fresh LoRA factors (seeded); with
+    /// `options.full`, every weight a variable and no LoRA pair.
     pub fn load(dir: &Path, device: DeviceKind, options: TrainOptions) -> Result<Trainer> {
         options.check()?;
         let ModelFiles { config, tokenizer, tensors, model_hash, device } = read_model(dir, device, options.max_len)?;
         let lora = LoraParams::init(&config, &options.lora, options.seed, &device)?;
         let template = ChatTemplate::from_model_dir(dir)?;
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
-        let model = Llama::with_adapters(&config, vb, &lora.adapters())?;
-        Ok(Trainer { model, lora, config, tokenizer, template, model_hash, options, device })
+        let (model, weights) = if options.full {
+            let mut weights = Vec::with_capacity(tensors.len());
+            let mut as_vars = std::collections::HashMap::with_capacity(tensors.len());
+            for (name, t) in tensors {
+                let var = candle_core::Var::from_tensor(&t.to_dtype(DType::F32)?)?;
+                as_vars.insert(name.clone(), var.as_tensor().clone());
+                weights.push((name, var));
+            }
+            weights.sort_by(|a, b| a.0.cmp(&b.0));
+            let vb = VarBuilder::from_tensors(as_vars, DType::F32, &device);
+            (Llama::new(&config, vb)?, weights)
+        } else {
+            let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
+            (Llama::with_adapters(&config, vb, &lora.adapters())?, Vec::new())
+        };
+        Ok(Trainer { model, lora, weights, config, tokenizer, template, model_hash, options, device })
+    }
+
+    /// The variables training moves: every weight (full training) or the LoRA factors.
+    pub fn trainable(&self) -> Vec<&candle_core::Var> {
+        if self.options.full {
+            return self.weights.iter().map(|(_, v)| v).collect();
+        }
+        self.lora.vars()
+    }
+
+    /// Write the fully trained model as a model folder in the layout `model tiny` writes
+    /// (`config.json`, `tokenizer.json`, the chat template's `tokenizer_config.json` when the
+    /// source has one, `model.safetensors`), copied from the source folder `source`; returns the
+    /// SHA-256 of its weights file. Refused when the trainer does not train the full model.
+    pub fn save_full(&self, source: &Path, out: &Path) -> Result<String> {
+        if !self.options.full {
+            return Err(TrainError::Input("save_full: the trainer trains LoRA factors, not the full model".into()));
+        }
+        std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
+        for name in ["config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json"] {
+            let from = source.join(name);
+            if from.is_file() {
+                std::fs::copy(&from, out.join(name)).map_err(|e| TrainError::io(&from, e))?;
+            }
+        }
+        let tensors: std::collections::HashMap<String, Tensor> =
+            self.weights.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
+        let (path, tmp) = (out.join("model.safetensors"), out.join("model.safetensors.tmp"));
+        candle_core::safetensors::save(&tensors, &tmp)?;
+        let bytes = std::fs::read(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| TrainError::io(&path, e))?;
+        Ok(crate::model::sha256_hex(&bytes))
     }
 
     /// Put loaded factors (an adapter folder) in place of the fresh ones.
@@ -223,7 +275,7 @@ impl Trainer {
     /// example, so only one example's graph is alive at a time (the micro-batch size changes
     /// nothing but the order examples are drawn in).
     pub fn gradients(&self, examples: &[&Tokenized]) -> Result<(f64, Vec<Tensor>)> {
-        let vars = self.lora.vars();
+        let vars = self.trainable();
         let total: usize = examples.iter().map(|e| e.target_len()).sum();
         let mut grads: Vec<Tensor> =
             vars.iter().map(|v| v.as_tensor().zeros_like()).collect::<candle_core::Result<_>>()?;
@@ -256,7 +308,7 @@ impl Trainer {
         let total = self.options.total_steps(data.len());
         let warmup = (self.options.warmup_ratio * total as f64).ceil() as usize;
         let fingerprint = self.fingerprint(data);
-        let vars = self.lora.vars().into_iter().cloned().collect::<Vec<_>>();
+        let vars = self.trainable().into_iter().cloned().collect::<Vec<_>>();
         let var_refs: Vec<&candle_core::Var> = vars.iter().collect();
         let mut opt = AdamW::new(&var_refs, self.options.adamw)?;
         let mut state = State { step: 0, adam_t: 0, losses: Vec::new(), tokens: 0, fingerprint: fingerprint.clone() };
