@@ -68,6 +68,7 @@ cmd=("$socratic" --home "$work/home" experiment efficacy "${repos[@]}" --model "
     --warmup "$warmup" --warmup-steps "$warmup_steps" --probe "$probe" --k "$k" --generated "$generated"
     --lr "$lr" --batch "$batch" --max-len "$max_len")
 [ "$full" = 1 ] && cmd+=(--full)
+[ "${EFFICACY_ALL_TOKENS:-0}" = 1 ] && cmd+=(--all-tokens)
 echo "${cmd[*]}" | tee "$work/command.txt"
 start=$(date +%s)
 "${cmd[@]}" | tee "$work/efficacy.txt"

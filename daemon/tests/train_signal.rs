@@ -65,6 +65,7 @@ fn a_small_model_trained_from_scratch_learns_one_line_fixes() {
     let max_len = env("SIGNAL_MAX_LEN", 256);
     let options = TrainOptions {
         full: true,
+        all_tokens: env("SIGNAL_ALL_TOKENS", false),
         lr: env("SIGNAL_LR", 3e-3),
         batch: env("SIGNAL_BATCH", 8),
         max_len,
@@ -90,7 +91,7 @@ fn a_small_model_trained_from_scratch_learns_one_line_fixes() {
     trainer.save_full(&model, &out).unwrap();
 
     let generator = Generator::load(&out, None, DeviceKind::Cpu).unwrap();
-    let (mut exact, mut copied) = (0usize, 0usize);
+    let (mut exact, mut copied, mut shown) = (0usize, 0usize, 0usize);
     let eval_started = Instant::now();
     for (_, ex, old, new) in &held {
         let prompt = &ex.messages[..ex.messages.len() - 1];
@@ -103,6 +104,10 @@ fn a_small_model_trained_from_scratch_learns_one_line_fixes() {
         };
         let text = generator.generate_ids(&ids, &opts).unwrap().text;
         let answer = text.trim_end();
+        if shown < 6 {
+            println!("  bugged {old:?}\n  fixed  {new:?}\n  model  {answer:?}");
+            shown += 1;
+        }
         if answer.trim() == new.trim() {
             exact += 1;
         } else if answer.trim() == old.trim() {

@@ -71,6 +71,9 @@ pub struct EfficacyArgs {
     /// arms continue full training from the warm-up model.
     #[arg(long)]
     pub full: bool,
+    /// The training loss counts the prompt's tokens too (language modelling on the prompts).
+    #[arg(long)]
+    pub all_tokens: bool,
     /// Learning rate, examples per step, and tokens per example of every training run.
     #[arg(long)]
     pub lr: Option<f64>,
@@ -125,7 +128,7 @@ fn efficacy(home: &Path, args: EfficacyArgs) -> anyhow::Result<i32> {
     let opts = args.options()?;
     let mut store = Store::open(home)?;
     let mut learner = LmLearner::new(opts.model.clone(), home.to_path_buf(), opts.device);
-    learner.options.full = args.full;
+    (learner.options.full, learner.options.all_tokens) = (args.full, args.all_tokens);
     if let Some(lr) = args.lr {
         learner.options.lr = lr;
     }

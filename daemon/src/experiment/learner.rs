@@ -150,7 +150,10 @@ impl Learner for LmLearner {
 
     fn describe(&self) -> String {
         let o = &self.options;
-        let what = if o.full { "full".to_string() } else { format!("lora-r{}", o.lora.rank) };
+        let mut what = if o.full { "full".to_string() } else { format!("lora-r{}", o.lora.rank) };
+        if o.all_tokens {
+            what.push_str(" all-tokens");
+        }
         format!("{what} lr={} batch={} max_len={} answer={}", o.lr, o.batch, o.max_len, self.answer.as_str())
     }
 }

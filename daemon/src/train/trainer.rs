@@ -54,6 +54,10 @@ pub struct TrainOptions {
     /// Train every weight of the model (no LoRA pairs): for a small model trained from scratch.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub full: bool,
+    /// The loss counts every next token of an example, the prompt's too (language modelling on
+    /// the prompts: more signal for a model trained from scratch); else the target tokens only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all_tokens: bool,
 }
 
 impl Default for TrainOptions {
@@ -75,6 +79,7 @@ impl Default for TrainOptions {
             seed: 0,
             checkpoint_every: 50,
             full: false,
+            all_tokens: false,
         }
     }
 }
@@ -248,6 +253,11 @@ impl Trainer {
         let ids = Tensor::new(ex.ids.as_slice(), &self.device)?;
         let (p, n) = (ex.prompt_len, ex.target_len());
         let hidden = self.model.forward(&ids)?;
+        if self.options.all_tokens {
+            let n = self.counted(ex);
+            let logits = self.model.logits(&hidden.narrow(0, 0, n)?)?;
+            return Ok((candle_nn::loss::cross_entropy(&logits, &ids.narrow(0, 1, n)?)? * n as f64)?);
+        }
         if ex.spans.is_empty() {
             let logits = self.model.logits(&hidden.narrow(0, p - 1, n)?)?;
             return Ok((candle_nn::loss::cross_entropy(&logits, &ids.narrow(0, p, n)?)? * n as f64)?);
@@ -260,12 +270,21 @@ impl Trainer {
         Ok((candle_nn::loss::cross_entropy(&logits, &targets)? * n as f64)?)
     }
 
+    /// The tokens an example's loss counts: its targets, or with `all_tokens` every token after
+    /// the first.
+    fn counted(&self, ex: &Tokenized) -> usize {
+        match self.options.all_tokens {
+            true => ex.ids.len().saturating_sub(1),
+            false => ex.target_len(),
+        }
+    }
+
     /// Mean NLL over the target tokens of `examples` (no gradient kept).
     pub fn loss(&self, examples: &[Tokenized]) -> Result<f64> {
         let (mut sum, mut n) = (0f64, 0usize);
         for ex in examples {
             sum += self.nll_sum(ex)?.to_scalar::<f32>()? as f64;
-            n += ex.target_len();
+            n += self.counted(ex);
         }
         Ok(sum / n.max(1) as f64)
     }
@@ -276,7 +295,7 @@ impl Trainer {
     /// nothing but the order examples are drawn in).
     pub fn gradients(&self, examples: &[&Tokenized]) -> Result<(f64, Vec<Tensor>)> {
         let vars = self.trainable();
-        let total: usize = examples.iter().map(|e| e.target_len()).sum();
+        let total: usize = examples.iter().map(|e| self.counted(e)).sum();
         let mut grads: Vec<Tensor> =
             vars.iter().map(|v| v.as_tensor().zeros_like()).collect::<candle_core::Result<_>>()?;
         let mut loss = 0f64;
