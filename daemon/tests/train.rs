@@ -157,7 +157,8 @@ fn full_training_writes_a_model_folder_that_loads_as_a_model() {
     let (m, d) = (model.to_str().unwrap(), data.to_str().unwrap());
     let out = dir.path().join("full");
     let mut args = train_args(m, d, out.to_str().unwrap());
-    args[args.iter().position(|a| *a == "120").unwrap()] = "20";
+    let at = args.iter().position(|a| *a == "120").unwrap();
+    args[at] = "20";
     args.push("--full");
     let summary = ok_json(&socratic(&home, &args));
     assert!(summary["last_loss"].as_f64().unwrap() < summary["first_loss"].as_f64().unwrap());
@@ -168,7 +169,8 @@ fn full_training_writes_a_model_folder_that_loads_as_a_model() {
     // The trained model trains on (it is a model folder); a second run into the same folder is refused.
     let again = dir.path().join("again");
     let mut more = train_args(out.to_str().unwrap(), d, again.to_str().unwrap());
-    more[more.iter().position(|a| *a == "120").unwrap()] = "2";
+    let at = more.iter().position(|a| *a == "120").unwrap();
+    more[at] = "2";
     more.push("--full");
     ok_json(&socratic(&home, &more));
     let refused = socratic(&home, &args);
