@@ -26,15 +26,15 @@ seeds=${EFFICACY_SEEDS:-3}
 budget=${EFFICACY_BUDGET:-32}
 steps=${EFFICACY_STEPS:-16}
 pool=${EFFICACY_POOL:-120}
-heldout=${EFFICACY_HELDOUT:-24}
+heldout=${EFFICACY_HELDOUT:-10}
 warmup=${EFFICACY_WARMUP:-64}
-warmup_steps=${EFFICACY_WARMUP_STEPS:-64}
-probe=${EFFICACY_PROBE:-24}
+warmup_steps=${EFFICACY_WARMUP_STEPS:-1500}
+probe=${EFFICACY_PROBE:-8}
 k=${EFFICACY_K:-2}
-generated=${EFFICACY_GENERATED:-2000}
-lr=${EFFICACY_LR:-2e-3}
-batch=${EFFICACY_BATCH:-8}
-max_len=${EFFICACY_MAX_LEN:-256}
+generated=${EFFICACY_GENERATED:-1500}
+lr=${EFFICACY_LR:-3e-3}
+batch=${EFFICACY_BATCH:-4}
+max_len=${EFFICACY_MAX_LEN:-192}
 full=${EFFICACY_FULL:-1}
 sdists=(${EFFICACY_SDISTS:-toolz==0.12.1 cachetools==5.5.2})
 
@@ -68,7 +68,7 @@ cmd=("$socratic" --home "$work/home" experiment efficacy "${repos[@]}" --model "
     --warmup "$warmup" --warmup-steps "$warmup_steps" --probe "$probe" --k "$k" --generated "$generated"
     --lr "$lr" --batch "$batch" --max-len "$max_len")
 [ "$full" = 1 ] && cmd+=(--full)
-[ "${EFFICACY_ALL_TOKENS:-0}" = 1 ] && cmd+=(--all-tokens)
+[ "${EFFICACY_ALL_TOKENS:-1}" = 1 ] && cmd+=(--all-tokens)
 echo "${cmd[*]}" | tee "$work/command.txt"
 start=$(date +%s)
 "${cmd[@]}" | tee "$work/efficacy.txt"

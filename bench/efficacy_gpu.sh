@@ -18,7 +18,7 @@ mkdir -p "$work"
 work=$(cd "$work" && pwd)
 if [ -n "${3:-}" ]; then
     ln -sfn "$(realpath "$3")" "$work/model"
-    export EFFICACY_FULL=${EFFICACY_FULL:-0} EFFICACY_LR=${EFFICACY_LR:-2e-4} EFFICACY_MAX_LEN=${EFFICACY_MAX_LEN:-1024}
+    export EFFICACY_FULL=${EFFICACY_FULL:-0} EFFICACY_ALL_TOKENS=${EFFICACY_ALL_TOKENS:-0} EFFICACY_LR=${EFFICACY_LR:-2e-4} EFFICACY_MAX_LEN=${EFFICACY_MAX_LEN:-1024}
 else
     [ -f "$work/model/config.json" ] ||
         "$socratic" model tiny "$work/model" --layers "${EFFICACY_LAYERS:-8}" --width "${EFFICACY_WIDTH:-512}" >/dev/null
