@@ -222,3 +222,28 @@ fn full_training_lowers_the_loss_and_its_saved_model_reloads_to_the_same_logits(
     let lora = Trainer::load(dir.path(), DeviceKind::Cpu, options(1)).unwrap();
     assert!(lora.save_full(dir.path(), out.path()).unwrap_err().to_string().contains("LoRA"));
 }
+
+/// With `all_tokens` the loss is the mean next-token NLL over the whole example (prompt too),
+/// computed here from the model's logits by hand.
+#[test]
+fn all_tokens_loss_is_the_mean_nll_of_every_next_token() {
+    let dir = tiny();
+    let trainer = Trainer::load(dir.path(), DeviceKind::Cpu, TrainOptions { all_tokens: true, ..options(1) }).unwrap();
+    let data = trainer.tokenize(&examples(1)).unwrap();
+    let ids = &data[0].ids;
+    assert!(data[0].prompt_len > 1, "the example has a prompt");
+    let vocab = trainer.config.vocab_size;
+    let logits = trainer.logits(ids).unwrap();
+    let mut nll = 0f64;
+    for (i, next) in ids.iter().enumerate().skip(1) {
+        let row = &logits[(i - 1) * vocab..i * vocab];
+        let max = row.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v)) as f64;
+        let lse = max + row.iter().map(|v| (*v as f64 - max).exp()).sum::<f64>().ln();
+        nll += lse - row[*next as usize] as f64;
+    }
+    let want = nll / (ids.len() - 1) as f64;
+    let got = trainer.loss(&data).unwrap();
+    assert!((got - want).abs() < 1e-4, "loss {got}, by hand {want}");
+    let targets_only = Trainer::load(dir.path(), DeviceKind::Cpu, options(1)).unwrap().loss(&data).unwrap();
+    assert!((targets_only - want).abs() > 1e-6, "the target-only loss is another figure");
+}
