@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The efficacy experiment on CPU: does targeting help? Three repositories (the example
 # repository and two PyPI source distributions made into one-commit git repositories), a small
-# random Llama-shaped model the experiment warm-up-trains (LoRA), 3 seeds × 4 arms at an equal
-# budget, held-out pass@1 / pass@2 by execution. Builds nothing: pass the binary.
+# Llama-shaped model written with random weights that the experiment trains from scratch (every
+# weight: --full; its warm-up adds generated, unvalidated one-line-fix examples from the
+# training side's functions), 3 seeds × 4 arms at an equal budget, held-out pass@1 / pass@2 by
+# execution. Builds nothing: pass the binary.
 #
 #   bench/efficacy_cpu.sh WORKDIR [SOCRATIC_BINARY]
 #
@@ -24,11 +26,16 @@ seeds=${EFFICACY_SEEDS:-3}
 budget=${EFFICACY_BUDGET:-32}
 steps=${EFFICACY_STEPS:-16}
 pool=${EFFICACY_POOL:-120}
-heldout=${EFFICACY_HELDOUT:-24}
+heldout=${EFFICACY_HELDOUT:-10}
 warmup=${EFFICACY_WARMUP:-64}
-warmup_steps=${EFFICACY_WARMUP_STEPS:-64}
-probe=${EFFICACY_PROBE:-24}
+warmup_steps=${EFFICACY_WARMUP_STEPS:-1500}
+probe=${EFFICACY_PROBE:-8}
 k=${EFFICACY_K:-2}
+generated=${EFFICACY_GENERATED:-1500}
+lr=${EFFICACY_LR:-3e-3}
+batch=${EFFICACY_BATCH:-4}
+max_len=${EFFICACY_MAX_LEN:-192}
+full=${EFFICACY_FULL:-1}
 sdists=(${EFFICACY_SDISTS:-toolz==0.12.1 cachetools==5.5.2})
 
 # A folder as a one-commit git repository.
@@ -58,7 +65,10 @@ model=$work/model
 
 cmd=("$socratic" --home "$work/home" experiment efficacy "${repos[@]}" --model "$model" --device "${EFFICACY_DEVICE:-cpu}"
     --seeds "$seeds" --budget "$budget" --steps "$steps" --pool "$pool" --heldout "$heldout"
-    --warmup "$warmup" --warmup-steps "$warmup_steps" --probe "$probe" --k "$k")
+    --warmup "$warmup" --warmup-steps "$warmup_steps" --probe "$probe" --k "$k" --generated "$generated"
+    --lr "$lr" --batch "$batch" --max-len "$max_len")
+[ "$full" = 1 ] && cmd+=(--full)
+[ "${EFFICACY_ALL_TOKENS:-1}" = 1 ] && cmd+=(--all-tokens)
 echo "${cmd[*]}" | tee "$work/command.txt"
 start=$(date +%s)
 "${cmd[@]}" | tee "$work/efficacy.txt"

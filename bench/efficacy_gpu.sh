@@ -7,9 +7,9 @@
 #   bench/efficacy_gpu.sh WORKDIR SOCRATIC_BINARY [MODEL_DIR]
 #
 # MODEL_DIR: a causal LM folder (config.json, model.safetensors, tokenizer.json), e.g. a small
-# pretrained Llama-architecture model; without it a random 8-layer, width-512 model is written
-# (its figures are labelled random). Sizes: EFFICACY_* variables as in bench/efficacy_cpu.sh,
-# with larger defaults here.
+# pretrained Llama-architecture model, trained with LoRA; without it a random 8-layer, width-512
+# model is written and trained from scratch (every weight, as on CPU). Sizes: EFFICACY_*
+# variables as in bench/efficacy_cpu.sh, with larger defaults here.
 set -euo pipefail
 work=${1:?usage: bench/efficacy_gpu.sh WORKDIR SOCRATIC_BINARY [MODEL_DIR]}
 socratic=$(realpath "${2:?usage: bench/efficacy_gpu.sh WORKDIR SOCRATIC_BINARY [MODEL_DIR]}")
@@ -18,6 +18,7 @@ mkdir -p "$work"
 work=$(cd "$work" && pwd)
 if [ -n "${3:-}" ]; then
     ln -sfn "$(realpath "$3")" "$work/model"
+    export EFFICACY_FULL=${EFFICACY_FULL:-0} EFFICACY_ALL_TOKENS=${EFFICACY_ALL_TOKENS:-0} EFFICACY_LR=${EFFICACY_LR:-2e-4} EFFICACY_MAX_LEN=${EFFICACY_MAX_LEN:-1024}
 else
     [ -f "$work/model/config.json" ] ||
         "$socratic" model tiny "$work/model" --layers "${EFFICACY_LAYERS:-8}" --width "${EFFICACY_WIDTH:-512}" >/dev/null
@@ -32,4 +33,5 @@ export EFFICACY_WARMUP=${EFFICACY_WARMUP:-256}
 export EFFICACY_WARMUP_STEPS=${EFFICACY_WARMUP_STEPS:-256}
 export EFFICACY_PROBE=${EFFICACY_PROBE:-60}
 export EFFICACY_K=${EFFICACY_K:-4}
+export EFFICACY_GENERATED=${EFFICACY_GENERATED:-8000}
 EFFICACY_DEVICE=cuda exec "$src/bench/efficacy_cpu.sh" "$work" "$socratic"

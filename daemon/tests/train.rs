@@ -146,6 +146,38 @@ fn a_run_killed_twice_and_resumed_ends_with_the_same_adapter_bytes() {
     assert_eq!(runs[1].adapter_hash, runs[0].adapter_hash);
 }
 
+/// `train --full`: every weight trained; the output folder is a model folder that `train` (and
+/// every `--model` flag) reads, and it resumes from a checkpoint like a LoRA run.
+#[test]
+fn full_training_writes_a_model_folder_that_loads_as_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let model = tiny_model(dir.path());
+    let data = data_file(dir.path());
+    let (m, d) = (model.to_str().unwrap(), data.to_str().unwrap());
+    let out = dir.path().join("full");
+    let mut args = train_args(m, d, out.to_str().unwrap());
+    let at = args.iter().position(|a| *a == "120").unwrap();
+    args[at] = "20";
+    args.push("--full");
+    let summary = ok_json(&socratic(&home, &args));
+    assert!(summary["last_loss"].as_f64().unwrap() < summary["first_loss"].as_f64().unwrap());
+    for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    assert!(!out.join("adapter_model.safetensors").exists() && !out.join("checkpoint.safetensors").exists());
+    // The trained model trains on (it is a model folder); a second run into the same folder is refused.
+    let again = dir.path().join("again");
+    let mut more = train_args(out.to_str().unwrap(), d, again.to_str().unwrap());
+    let at = more.iter().position(|a| *a == "120").unwrap();
+    more[at] = "2";
+    more.push("--full");
+    ok_json(&socratic(&home, &more));
+    let refused = socratic(&home, &args);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("already holds"), "{}", stderr(&refused));
+}
+
 #[test]
 fn bad_input_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();

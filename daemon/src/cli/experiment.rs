@@ -63,6 +63,24 @@ pub struct EfficacyArgs {
     /// Samples per task for pass@k.
     #[arg(long)]
     pub k: Option<usize>,
+    /// Add this many generated one-line-fix examples to the warm-up: mutations at the training
+    /// side's functions, not validated (training data only; every evaluation is on validated tasks).
+    #[arg(long, default_value_t = 0)]
+    pub generated: usize,
+    /// Train every weight of the model (a small model from scratch) instead of LoRA pairs; the
+    /// arms continue full training from the warm-up model.
+    #[arg(long)]
+    pub full: bool,
+    /// The training loss counts the prompt's tokens too (language modelling on the prompts).
+    #[arg(long)]
+    pub all_tokens: bool,
+    /// Learning rate, examples per step, and tokens per example of every training run.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub batch: Option<usize>,
+    #[arg(long)]
+    pub max_len: Option<usize>,
     #[arg(long, default_value_t = ValidateConfig::default().workers)]
     pub workers: usize,
     #[command(flatten)]
@@ -88,6 +106,7 @@ impl EfficacyArgs {
         set(&mut o.warmup_steps, self.warmup_steps);
         set(&mut o.probe, self.probe);
         set(&mut o.k, self.k);
+        o.generated = self.generated;
         o.seeds = self.seeds;
         o.arms = Arm::parse_list(&self.arms)?;
         o.device = device;
@@ -108,7 +127,17 @@ pub fn run(home: &Path, cmd: ExperimentCmd) -> anyhow::Result<i32> {
 fn efficacy(home: &Path, args: EfficacyArgs) -> anyhow::Result<i32> {
     let opts = args.options()?;
     let mut store = Store::open(home)?;
-    let learner = LmLearner::new(opts.model.clone(), home.to_path_buf(), opts.device);
+    let mut learner = LmLearner::new(opts.model.clone(), home.to_path_buf(), opts.device);
+    (learner.options.full, learner.options.all_tokens) = (args.full, args.all_tokens);
+    if let Some(lr) = args.lr {
+        learner.options.lr = lr;
+    }
+    if let Some(batch) = args.batch {
+        learner.options.batch = batch;
+    }
+    if let Some(max_len) = args.max_len {
+        learner.options.max_len = max_len;
+    }
     let (exp, runs) = runtime()?.block_on(run_efficacy(&mut store, home, &opts, &learner))?;
     print(&summarize(&exp, &runs), args.json)
 }

@@ -91,6 +91,10 @@ pub struct TrainArgs {
     /// a plain model folder for `--model DIR`.
     #[arg(long, value_name = "DIR")]
     pub merge: Option<PathBuf>,
+    /// Train every weight (a small model from scratch) instead of LoRA pairs; the adapter folder
+    /// receives a whole model folder (config, tokenizer, `model.safetensors`) for `--model DIR`.
+    #[arg(long, conflicts_with = "merge")]
+    pub full: bool,
     /// Continue the run whose checkpoint is in the adapter folder.
     #[arg(long)]
     pub resume: bool,
@@ -193,6 +197,8 @@ fn options(args: &TrainArgs) -> TrainOptions {
         max_len: args.max_len,
         seed: args.seed,
         checkpoint_every: args.checkpoint_every,
+        full: args.full,
+        all_tokens: false,
     }
 }
 
@@ -278,7 +284,7 @@ fn check_out_dir(out: &Path, resume: bool) -> anyhow::Result<()> {
             out.display()
         );
     }
-    if !has_checkpoint && out.join(peft::WEIGHTS_FILE).is_file() {
+    if !has_checkpoint && (out.join(peft::WEIGHTS_FILE).is_file() || out.join("model.safetensors").is_file()) {
         anyhow::bail!("{} already holds an adapter; pass another --adapter-out or remove it", out.display());
     }
     Ok(())
@@ -299,16 +305,20 @@ fn train(home: &Path, args: &TrainArgs, device: DeviceKind) -> anyhow::Result<Tr
     std::fs::create_dir_all(&out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
     let progress = super::progress::terminal(!args.json);
     if !args.json {
+        let count: usize = trainer.trainable().iter().map(|v| v.elem_count()).sum();
         progress.message(format!(
-            "training {} LoRA parameters on {} examples ({source}), {} steps",
-            trainer.lora.parameter_count(),
+            "training {count} {} parameters on {} examples ({source}), {} steps",
+            if args.full { "model" } else { "LoRA" },
             data.len(),
             trainer.options.total_steps(data.len())
         ));
     }
     let result = trainer.run(&data, Some(&out), args.resume, &progress)?;
     let base_name = std::fs::canonicalize(&model).unwrap_or(model.clone()).display().to_string();
-    let adapter_hash = peft::save(&out, &trainer.lora, &base_name)?;
+    let adapter_hash = match args.full {
+        true => trainer.save_full(&model, &out)?,
+        false => peft::save(&out, &trainer.lora, &base_name)?,
+    };
     checkpoint::remove(&out)?;
     if let Some(m) = &args.merge {
         crate::train::merge::write(&model, &trainer.lora, m)?;
@@ -341,7 +351,7 @@ fn train(home: &Path, args: &TrainArgs, device: DeviceKind) -> anyhow::Result<Tr
         left_out,
         left_out_traces,
         conversations,
-        trainable_parameters: trainer.lora.parameter_count(),
+        trainable_parameters: trainer.trainable().iter().map(|v| v.elem_count()).sum(),
         steps: result.steps,
         first_loss: result.losses.first().copied().unwrap_or(f64::NAN),
         last_loss: result.losses.last().copied().unwrap_or(f64::NAN),

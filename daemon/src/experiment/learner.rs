@@ -21,7 +21,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// The LM Solver: a model folder, a device, the answer format, the training settings every run
-/// shares, and the home its attempts' checkouts go under.
+/// shares (`options.full`: every weight is trained and each run's output is a whole model
+/// folder, not an adapter), and the home its attempts' checkouts go under.
 #[derive(Debug, Clone)]
 pub struct LmLearner {
     pub model: PathBuf,
@@ -71,15 +72,24 @@ impl Learner for LmLearner {
         out: &Path,
     ) -> anyhow::Result<Trained> {
         let options = TrainOptions { length: Length::Steps(steps), seed, checkpoint_every: 0, ..self.options.clone() };
-        let mut trainer = Trainer::load(&self.model, self.device, options)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", self.model.display()))?;
-        if let Some(init) = init {
+        // Full training starts from the model `init` holds (a model folder an earlier run wrote).
+        let source = match (self.options.full, init) {
+            (true, Some(init)) => init.to_path_buf(),
+            _ => self.model.clone(),
+        };
+        let mut trainer =
+            Trainer::load(&source, self.device, options).map_err(|e| anyhow::anyhow!("{}: {e}", source.display()))?;
+        if let (false, Some(init)) = (self.options.full, init) {
             trainer.continue_from(init)?;
         }
         let data = trainer.tokenize(&examples(tasks, self.answer)?)?;
         let result = trainer.run(&data, None, false, &Progress::none())?;
-        let base = self.model.canonicalize().unwrap_or_else(|_| self.model.clone()).display().to_string();
-        let adapter_hash = peft::save(out, &trainer.lora, &base)?;
+        let adapter_hash = if self.options.full {
+            trainer.save_full(&source, out)?
+        } else {
+            let base = self.model.canonicalize().unwrap_or_else(|_| self.model.clone()).display().to_string();
+            peft::save(out, &trainer.lora, &base)?
+        };
         Ok(Trained {
             adapter_hash,
             examples: data.len(),
@@ -97,9 +107,10 @@ impl Learner for LmLearner {
         k: usize,
     ) -> anyhow::Result<BTreeMap<String, Attempted>> {
         let engine = crate::engine::environment::connect(store).await?;
+        let (model, adapter) = self.solver(adapter);
         let cfg = LmConfig {
-            model: self.model.clone(),
-            adapter: Some(adapter.to_path_buf()),
+            model,
+            adapter,
             answer: self.answer,
             samples: k.max(1),
             max_new_tokens: self.max_new_tokens,
@@ -127,6 +138,22 @@ impl Learner for LmLearner {
     }
 
     fn random_weights(&self) -> bool {
-        self.model.join(crate::score::RANDOM_WEIGHTS_MARKER).exists()
+        !self.options.full && self.model.join(crate::score::RANDOM_WEIGHTS_MARKER).exists()
+    }
+
+    fn solver(&self, trained: &Path) -> (PathBuf, Option<PathBuf>) {
+        match self.options.full {
+            true => (trained.to_path_buf(), None),
+            false => (self.model.clone(), Some(trained.to_path_buf())),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let o = &self.options;
+        let mut what = if o.full { "full".to_string() } else { format!("lora-r{}", o.lora.rank) };
+        if o.all_tokens {
+            what.push_str(" all-tokens");
+        }
+        format!("{what} lr={} batch={} max_len={} answer={}", o.lr, o.batch, o.max_len, self.answer.as_str())
     }
 }

@@ -53,6 +53,11 @@ pub struct EfficacyOptions {
     pub factor: usize,
     /// Samples per task for pass@k.
     pub k: usize,
+    /// Unvalidated generated one-line-fix examples added to the warm-up (mutations at the
+    /// training side's functions only; never evaluated on).
+    pub generated: usize,
+    /// The Learner's training settings as words (`Learner::describe`; set by `run_efficacy`).
+    pub training: String,
     pub device: DeviceKind,
     pub validate: ValidateConfig,
     pub image: ImageOptions,
@@ -76,6 +81,8 @@ impl EfficacyOptions {
             probe: 30,
             factor: 3,
             k: 4,
+            generated: 0,
+            training: String::new(),
             device: DeviceKind::Cpu,
             validate: ValidateConfig::default(),
             image: ImageOptions::default(),
@@ -104,6 +111,16 @@ pub struct Inputs {
     pub device: String,
     /// The seed of the split and the warm-up.
     pub split_seed: u64,
+    /// Generated (unvalidated) warm-up examples asked for.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generated: usize,
+    /// The Learner's training settings.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub training: String,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Inputs {
@@ -153,6 +170,9 @@ pub struct Experiment {
     /// Why the rewards are not a signal (a random-weights model, no failures), if they are not.
     pub reward_note: Option<String>,
     pub random_weights: bool,
+    /// Generated (unvalidated) examples the warm-up trained on besides its pool tasks.
+    #[serde(default)]
+    pub generated_used: usize,
 }
 
 /// One task's evaluation: greedy pass@1 (0 or 1) and pass@k.
@@ -218,6 +238,12 @@ pub trait Learner {
     /// Whether the task has a training example in the Solver's answer format (the pool keeps
     /// only such tasks, so every arm trains on exactly its budget).
     fn can_learn(&self, task: &Task) -> bool;
+    /// The model folder and adapter folder (if any) of what `train` wrote at `trained`.
+    fn solver(&self, trained: &Path) -> (PathBuf, Option<PathBuf>);
+    /// The training settings, recorded with the experiment (part of its identity).
+    fn describe(&self) -> String {
+        String::new()
+    }
 }
 
 /// The experiment these options name: the stored one (with these seeds and arms), else a new one.
@@ -248,6 +274,8 @@ pub fn open_experiment(store: &Store, opts: &EfficacyOptions) -> anyhow::Result<
         k: opts.k,
         device: format!("{:?}", opts.device).to_lowercase(),
         split_seed: 0,
+        generated: opts.generated,
+        training: opts.training.clone(),
     };
     let id = inputs.id();
     let seeds: Vec<u64> = (0..opts.seeds as u64).collect();
@@ -272,6 +300,7 @@ pub fn open_experiment(store: &Store, opts: &EfficacyOptions) -> anyhow::Result<
             rewards: BTreeMap::new(),
             reward_note: None,
             random_weights: false,
+            generated_used: 0,
         },
     };
     exp.seeds = seeds;
@@ -294,6 +323,11 @@ pub async fn run_efficacy(
     opts: &EfficacyOptions,
     learner: &impl Learner,
 ) -> anyhow::Result<(Experiment, Vec<ArmRun>)> {
+    let mut opts = opts.clone();
+    if opts.training.is_empty() {
+        opts.training = learner.describe();
+    }
+    let opts = &opts;
     let mut exp = open_experiment(store, opts)?;
     store.save_experiment(&exp.id, &exp)?;
     let dir = experiment_dir(home, &exp.id);
@@ -303,7 +337,7 @@ pub async fn run_efficacy(
         match exp.stage {
             Stage::Pool => pool_step(store, &mut exp, opts, learner).await?,
             Stage::Split => split_step(store, &mut exp)?,
-            Stage::Warmup => warmup_step(store, &dir, &mut exp, learner).await?,
+            Stage::Warmup => warmup_step(store, &dir, &mut exp, opts, learner).await?,
             Stage::Distill => distill_step(store, &dir, &mut exp, opts, learner).await?,
             Stage::Arms => arms_step(store, &dir, &exp, learner).await?,
             Stage::Done => {}
@@ -392,9 +426,16 @@ fn pool_tasks(store: &Store, ids: &[String]) -> anyhow::Result<Vec<Task>> {
     Ok(tasks)
 }
 
+/// Split the pool by site, stratified by skill (each task's repair-pattern skill), and draw the
+/// warm-up and probe sets from the training side; the held-out tasks' strata are recorded.
 fn split_step(store: &mut Store, exp: &mut Experiment) -> anyhow::Result<()> {
-    let pool = pool_tasks(store, &exp.pool)?;
+    let pool = super::split::with_repair_skills(&pool_tasks(store, &exp.pool)?);
     let split = split_by_site(&pool, exp.inputs.heldout_share, exp.inputs.max_heldout, exp.inputs.split_seed)?;
+    exp.strata = pool
+        .iter()
+        .filter(|t| split.heldout.contains(&t.id))
+        .map(|t| (t.id.clone(), super::split::stratum(t)))
+        .collect();
     if split.heldout.is_empty() {
         anyhow::bail!(
             "the pool ({} valid tasks) has too few sites to hold any out; give more repositories",
@@ -435,14 +476,27 @@ fn heldout(exp: &Experiment) -> &[String] {
     exp.split.as_ref().map_or(&[], |s| &s.heldout)
 }
 
-/// Train the warm-up adapter (untargeted, fresh factors) and evaluate it on the held-out set.
+/// Train the warm-up adapter (untargeted, fresh factors; with `generated`, on that many
+/// generated examples too) and evaluate it on the held-out set.
 async fn warmup_step(
     store: &mut Store,
     dir: &Path,
     exp: &mut Experiment,
+    opts: &EfficacyOptions,
     learner: &impl Learner,
 ) -> anyhow::Result<()> {
-    let tasks = pool_tasks(store, &exp.warmup_ids)?;
+    let mut tasks = pool_tasks(store, &exp.warmup_ids)?;
+    if exp.inputs.generated > 0 {
+        let pool = pool_tasks(store, &exp.pool)?;
+        let extra = generated_examples(exp, &pool, learner)?;
+        opts.progress.message(format!(
+            "warm-up: {} pool tasks and {} generated (unvalidated) one-line-fix examples",
+            tasks.len(),
+            extra.len()
+        ));
+        exp.generated_used = extra.len();
+        tasks.extend(extra);
+    }
     let adapter = dir.join(WARMUP);
     let trained = train_into(learner, None, &tasks, exp.inputs.warmup_steps, exp.inputs.split_seed, &adapter)?;
     exp.warmup_adapter_hash = Some(trained.adapter_hash.clone());
@@ -451,6 +505,42 @@ async fn warmup_step(
         evaluate(store, learner, &adapter, exp, WARMUP, exp.inputs.split_seed, exp.warmup_ids.clone(), trained).await?;
     store.save_experiment_arm(&exp.id, WARMUP, run.seed, &run)?;
     Ok(())
+}
+
+/// Up to `generated` unvalidated one-line-fix examples for the warm-up: candidates generated with
+/// every operator at every site of the experiment's repositories (no coverage filter, no
+/// validation: a mutated line and its original are a training example either way), none at a
+/// held-out site and none a pool task, kept when the Learner has an example for them, then a
+/// seeded draw. Deterministic for the experiment's inputs, so a resumed warm-up trains on the
+/// same ones.
+pub fn generated_examples(exp: &Experiment, pool: &[Task], learner: &impl Learner) -> anyhow::Result<Vec<Task>> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let held: std::collections::BTreeSet<_> =
+        pool.iter().filter(|t| heldout(exp).contains(&t.id)).map(super::split::site_key).collect();
+    let known: std::collections::BTreeSet<&str> = pool.iter().map(|t| t.id.as_str()).collect();
+    let per_repo = (exp.inputs.generated * 3).div_ceil(exp.inputs.repos.len().max(1));
+    let mut out: Vec<Task> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (path, _) in &exp.inputs.repos {
+        let config = crate::tasks::GenerateConfig {
+            budget: per_repo,
+            seed: exp.inputs.split_seed ^ 0x9e4e,
+            executed_lines: None,
+            ..Default::default()
+        };
+        let (generated, _) = crate::tasks::generate(Path::new(path), &config)?;
+        for t in generated {
+            let fresh = !known.contains(t.id.as_str()) && !held.contains(&super::split::site_key(&t));
+            if fresh && learner.can_learn(&t) && seen.insert(t.id.clone()) {
+                out.push(t);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(exp.inputs.split_seed ^ 0x9e4e));
+    out.truncate(exp.inputs.generated);
+    Ok(out)
 }
 
 /// Attempt the held-out set with `adapter`: the arm × seed's run.
@@ -511,16 +601,11 @@ async fn distill_step(
         .iter()
         .filter_map(|t| crate::engine::round::skill_for(&t.operator, &exp.skills, &weights).map(|s| (t.id.clone(), s)))
         .collect();
-    exp.strata = pool
-        .iter()
-        .filter(|t| heldout(exp).contains(&t.id))
-        .map(|t| (t.id.clone(), exp.task_skills.get(&t.id).cloned().unwrap_or_else(|| t.operator.clone())))
-        .collect();
     let failed: Vec<&Task> =
         probe.iter().filter(|t| !attempted.get(&t.id).is_some_and(|a| a.outcome.resolved)).collect();
     let train: Vec<&Task> =
         pool.iter().filter(|t| exp.split.as_ref().is_some_and(|s| s.train.contains(&t.id))).collect();
-    let (rewards, note) = rewards(store, opts, &adapter, &failed, &train)?;
+    let (rewards, note) = rewards(store, opts, learner, &adapter, &failed, &train)?;
     (exp.rewards, exp.reward_note) = (rewards, note);
     Ok(())
 }
@@ -560,6 +645,7 @@ fn probe_instance(task: &Task) -> crate::model::Instance {
 fn rewards(
     store: &mut Store,
     opts: &EfficacyOptions,
+    learner: &impl Learner,
     adapter: &Path,
     failed: &[&Task],
     train: &[&Task],
@@ -574,8 +660,9 @@ fn rewards(
         seed: 0,
         max_len: crate::score::DEFAULT_MAX_LEN,
     };
-    let scorer = Scorer::load_adapted(&opts.model, Some(adapter), opts.device, feature)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", opts.model.display()))?;
+    let (model, adapter) = learner.solver(adapter);
+    let scorer = Scorer::load_adapted(&model, adapter.as_deref(), opts.device, feature)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
     let reference: Vec<TaskText> = failed
         .iter()
         .map(|t| TaskText::from_fix(&t.problem_statement, &crate::diff::reverse(&t.bug_patch).unwrap_or_default()))
@@ -657,6 +744,8 @@ pub(crate) mod tests {
                 k: 2,
                 device: "cpu".into(),
                 split_seed: 0,
+                generated: 0,
+                training: String::new(),
             },
             seeds: vec![0, 1],
             arms: vec![Arm::Untargeted, Arm::Targeted],
@@ -678,6 +767,7 @@ pub(crate) mod tests {
             rewards: BTreeMap::new(),
             reward_note: None,
             random_weights: true,
+            generated_used: 0,
         }
     }
 
@@ -732,6 +822,9 @@ pub(crate) mod tests {
         }
         fn can_learn(&self, _task: &Task) -> bool {
             true
+        }
+        fn solver(&self, trained: &Path) -> (PathBuf, Option<PathBuf>) {
+            self.lm.solver(trained)
         }
     }
 
@@ -812,5 +905,31 @@ pub(crate) mod tests {
         opts.seeds = 3;
         let (_, more) = run_efficacy(&mut store, &home, &opts, &learner).await.unwrap();
         assert_eq!((more.len(), learner.trained.get()), (13, trained + 4));
+    }
+
+    /// Generated warm-up examples: none at a held-out site, none a pool task, each with a `line`
+    /// example, at most the number asked for, the same ones on a second call.
+    #[test]
+    fn generated_warmup_examples_stay_off_the_held_out_sites() {
+        let dir = tempfile::tempdir().unwrap();
+        let (home, repo) = (dir.path().join("home"), dir.path().join("repo"));
+        crate::examples::write_example_repo(&repo).unwrap();
+        let repo = repo.canonicalize().unwrap();
+        let config = crate::tasks::GenerateConfig { budget: 60, ..Default::default() };
+        let (candidates, _) = crate::tasks::generate(&repo, &config).unwrap();
+        let lm = LmLearner::new(PathBuf::from("/no-model"), home, DeviceKind::Cpu);
+        let pool: Vec<Task> = candidates.into_iter().filter(|t| lm.can_learn(t)).take(30).collect();
+        assert!(pool.len() >= 10, "{} learnable candidates", pool.len());
+        let mut exp = experiment();
+        exp.inputs.repos = vec![(repo.display().to_string(), "head".into())];
+        (exp.inputs.generated, exp.pool) = (40, pool.iter().map(|t| t.id.clone()).collect());
+        let held: Vec<String> = pool.iter().step_by(3).map(|t| t.id.clone()).collect();
+        exp.split = Some(Split { seed: 0, heldout_share: 0.3, heldout: held.clone(), train: vec![] });
+        let generated = generated_examples(&exp, &pool, &lm).unwrap();
+        assert!(!generated.is_empty() && generated.len() <= 40, "{}", generated.len());
+        let held_tasks: Vec<&Task> = pool.iter().filter(|t| held.contains(&t.id)).collect();
+        assert!(shared_sites(&generated.iter().collect::<Vec<_>>(), &held_tasks).is_empty());
+        assert!(generated.iter().all(|t| !exp.pool.contains(&t.id) && lm.can_learn(t)));
+        assert_eq!(generated, generated_examples(&exp, &pool, &lm).unwrap());
     }
 }

@@ -1,7 +1,9 @@
 //! The held-out split: a pool of valid tasks in, evaluation and training task ids out, split by
 //! *site* (a function: repository + file + dotted enclosing name), so no function of the
 //! held-out set appears in any training set. Sites are stratified by the stratum of their tasks
-//! (the skill a task exercises, else its operator) and shuffled with a seeded RNG. Pure.
+//! (the skill a task exercises, else its operator) and shuffled with a seeded RNG. Before any
+//! Solver has run, a task's skill is [`repair_skill`]: the repair-pattern skill the distiller
+//! names a failure on it by (the primary pattern of its fix). Pure.
 
 use crate::model::Task;
 use rand::seq::SliceRandom;
@@ -21,6 +23,19 @@ pub fn site_key(task: &Task) -> SiteKey {
 /// The stratum of a task: the skill it exercises, else its operator.
 pub fn stratum(task: &Task) -> String {
     task.skill.clone().unwrap_or_else(|| task.operator.clone())
+}
+
+/// The skill a task exercises before any Solver has failed it: the name of its fix's primary
+/// repair pattern (`skills::pattern`, the name the rule distiller gives the repair-pattern
+/// skill of a failure on the task); `None` when its bug patch does not reverse or shows none.
+pub fn repair_skill(task: &Task) -> Option<String> {
+    let fix = crate::diff::reverse(&task.bug_patch).ok()?;
+    crate::skills::pattern::classify_patch(&fix).first().map(|p| p.name().to_string())
+}
+
+/// The tasks with `skill` set to their [`repair_skill`] where they have none.
+pub fn with_repair_skills(tasks: &[Task]) -> Vec<Task> {
+    tasks.iter().map(|t| Task { skill: t.skill.clone().or_else(|| repair_skill(t)), ..t.clone() }).collect()
 }
 
 /// A recorded split: the task ids held out for evaluation and those left for training, with the
@@ -151,5 +166,47 @@ pub(crate) mod tests {
         let capped = split_by_site(&pool, 0.5, 3, 1).unwrap();
         assert!(capped.heldout.len() <= 3 && !capped.heldout.is_empty(), "{:?}", capped.heldout);
         assert!(split_by_site(&pool, 1.0, 3, 1).unwrap_err().to_string().contains("held-out share"));
+    }
+
+    /// A task whose bug flips `<` to `>=` at line 1 of `file`.
+    fn comparison_task(id: &str, file: &str, func: &str) -> Task {
+        let mut t = pool_task(id, "flip_comparison", file, func);
+        t.bug_patch = format!(
+            "diff --git a/{file} b/{file}\n--- a/{file}\n+++ b/{file}\n@@ -1,2 +1,2 @@\n def {func}(a, b):\n-    return a < b\n+    return a >= b\n"
+        );
+        t
+    }
+
+    /// A task whose bug turns `+ 1` into `+ 2`.
+    fn off_by_one_task(id: &str, file: &str, func: &str) -> Task {
+        let mut t = pool_task(id, "off_by_one", file, func);
+        t.bug_patch = format!(
+            "diff --git a/{file} b/{file}\n--- a/{file}\n+++ b/{file}\n@@ -1,2 +1,2 @@\n def {func}(a):\n-    return a + 1\n+    return a + 2\n"
+        );
+        t
+    }
+
+    #[test]
+    fn the_split_is_stratified_by_the_repair_skill_of_each_fix() {
+        let t = comparison_task("c", "m.py", "f");
+        assert_eq!(repair_skill(&t).as_deref(), Some("changed-comparison"));
+        let mut unparsable = t.clone();
+        unparsable.bug_patch = "not a diff".into();
+        assert_eq!(repair_skill(&unparsable), None);
+        // Two skills over eight sites each, under one operator name: the split holds out sites of
+        // both skills (by operator, both would be one stratum).
+        let mut pool = Vec::new();
+        for i in 0..8 {
+            let mut a = comparison_task(&format!("c{i}"), "m.py", &format!("c{i}"));
+            let mut b = off_by_one_task(&format!("o{i}"), "n.py", &format!("o{i}"));
+            (a.operator, b.operator) = ("mixed".into(), "mixed".into());
+            pool.extend([a, b]);
+        }
+        let labelled = with_repair_skills(&pool);
+        let split = split_by_site(&labelled, 0.25, 100, 3).unwrap();
+        let held: BTreeSet<String> = labelled.iter().filter(|t| split.heldout.contains(&t.id)).map(stratum).collect();
+        let want: BTreeSet<String> = ["changed-comparison", "off-by-one"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(held, want);
+        assert_eq!(split.heldout.len(), 4, "ceil(0.25 × 8) sites of each skill");
     }
 }

@@ -74,8 +74,16 @@ pub fn summarize(exp: &Experiment, runs: &[ArmRun]) -> Summary {
         })
     };
     let arms: Vec<ArmSummary> = exp.arms.iter().filter_map(|a| arm_summary(a.name())).collect();
+    let training = match exp.inputs.training.as_str() {
+        "" => String::new(),
+        t => format!(", training {t}"),
+    };
+    let generated = match exp.generated_used {
+        0 => String::new(),
+        n => format!("; the warm-up also trained on {n} generated (unvalidated) one-line-fix examples"),
+    };
     let scale = format!(
-        "model {}{}; pool {} valid tasks from {} repositories, {} held out (split by site, seed {}); \
+        "model {}{}{training}; pool {} valid tasks from {} repositories, {} held out (split by site, seed {}){generated}; \
          {} examples and {} steps per arm, seeds {:?}, pass@{}",
         exp.inputs.model,
         if exp.random_weights { " (random weights: for tests only, the figures say nothing of learning)" } else { "" },

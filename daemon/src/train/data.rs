@@ -32,6 +32,9 @@ pub const SYSTEM_LINE: &str = "You are a software engineer fixing a bug in a Pyt
 Read the problem, the code and the failing tests, then answer with the marked line as it should read.";
 /// At most this many lines of the anchored function go into the prompt.
 pub const FUNCTION_LINES: usize = 120;
+/// A `line` prompt shows this many lines of the function around the marked one (a small
+/// model's context is short; the marked line is what it rewrites).
+pub const LINE_WINDOW: usize = 12;
 
 /// How the Solver writes its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -208,28 +211,29 @@ pub fn line_example(task: &Task, function: &FunctionView, fix: &LineFix) -> std:
     Ok(ChatExample { id: task.id.clone(), messages })
 }
 
-/// The system and user turns of a `line` prompt: the function with the 1-based file line
-/// `marked` marked `>>>` (a window of `FUNCTION_LINES` around it), the failing tests, and the
-/// marked line's text last. `None` when the line is not in the function.
+/// The system and user turns of a `line` prompt: the failing tests, then the function with the
+/// 1-based file line `marked` marked `>>>` (a window of `LINE_WINDOW` lines around it), and the
+/// marked line's text last (what a prompt cut to its end keeps). `None` when the line is not in
+/// the function.
 pub fn line_messages(task: &Task, function: &FunctionView, marked: u32) -> Option<Vec<Message>> {
     let text = function.line(marked)?;
     let lines: Vec<&str> = function.code.lines().collect();
     let at = (marked - function.start_line) as usize;
-    let first = at.saturating_sub(FUNCTION_LINES / 2).min(lines.len().saturating_sub(FUNCTION_LINES));
+    let first = at.saturating_sub(LINE_WINDOW / 2).min(lines.len().saturating_sub(LINE_WINDOW));
     let shown: Vec<String> = lines
         .iter()
         .enumerate()
         .skip(first)
-        .take(FUNCTION_LINES)
+        .take(LINE_WINDOW)
         .map(|(i, l)| format!("{}{l}", if i == at { ">>> " } else { "    " }))
         .collect();
     let mut user = format!("Problem:\n{}\n\nFile: {}\n", task.problem_statement.trim(), task.site.file);
+    push_failing(&mut user, task);
     user.push_str(&format!(
         "\nCode of `{}` (the line marked >>> is line {marked} of the file):\n```python\n{}\n```\n",
         task.enclosing,
         shown.join("\n")
     ));
-    push_failing(&mut user, task);
     user.push_str(&format!(
         "\nWrite line {marked} as it should read (the whole line, with its indentation). It now reads:\n{text}"
     ));

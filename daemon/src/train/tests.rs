@@ -194,3 +194,56 @@ fn a_checkpoint_of_another_run_is_refused_and_one_of_this_run_resumes() {
     let e = other.run(&data, Some(out.path()), true, &Progress::none()).unwrap_err().to_string();
     assert!(e.contains("another model, data or settings"), "{e}");
 }
+
+/// Full-parameter training (every weight a variable) learns a handful of examples, and the
+/// saved model folder reloads to the same logits.
+#[test]
+fn full_training_lowers_the_loss_and_its_saved_model_reloads_to_the_same_logits() {
+    let dir = tiny();
+    let opts = TrainOptions { full: true, lr: 3e-3, batch: 4, ..options(30) };
+    let mut trainer = Trainer::load(dir.path(), DeviceKind::Cpu, opts).expect("trainer");
+    assert_eq!(trainer.trainable().len(), trainer.weights.len());
+    assert!(trainer.weights.iter().any(|(n, _)| n == "model.embed_tokens.weight"));
+    let data = trainer.tokenize(&examples(4)).expect("tokenize");
+    let before = trainer.loss(&data).unwrap();
+    let result = trainer.run(&data, None, false, &Progress::none()).expect("run");
+    let after = trainer.loss(&data).unwrap();
+    assert!(after < before * 0.5, "loss {before} -> {after} ({:?})", result.losses);
+    let out = tempfile::tempdir().unwrap();
+    let hash = trainer.save_full(dir.path(), out.path()).expect("save");
+    assert_eq!(hash.len(), 64);
+    assert!(out.path().join("config.json").is_file() && out.path().join("tokenizer.json").is_file());
+    assert!(!out.path().join(crate::score::RANDOM_WEIGHTS_MARKER).exists(), "trained weights are not random");
+    let ids: Vec<u32> = "def f(x):\n    return x + 1\n".bytes().map(u32::from).collect();
+    let (_, reloaded) = super::logits(out.path(), None, &ids, DeviceKind::Cpu).expect("reload");
+    let trained = trainer.logits(&ids).unwrap();
+    assert!(trained.iter().zip(&reloaded).all(|(a, b)| a.to_bits() == b.to_bits()), "logits differ after reload");
+    // A LoRA trainer has nothing full to save.
+    let lora = Trainer::load(dir.path(), DeviceKind::Cpu, options(1)).unwrap();
+    assert!(lora.save_full(dir.path(), out.path()).unwrap_err().to_string().contains("LoRA"));
+}
+
+/// With `all_tokens` the loss is the mean next-token NLL over the whole example (prompt too),
+/// computed here from the model's logits by hand.
+#[test]
+fn all_tokens_loss_is_the_mean_nll_of_every_next_token() {
+    let dir = tiny();
+    let trainer = Trainer::load(dir.path(), DeviceKind::Cpu, TrainOptions { all_tokens: true, ..options(1) }).unwrap();
+    let data = trainer.tokenize(&examples(1)).unwrap();
+    let ids = &data[0].ids;
+    assert!(data[0].prompt_len > 1, "the example has a prompt");
+    let vocab = trainer.config.vocab_size;
+    let logits = trainer.logits(ids).unwrap();
+    let mut nll = 0f64;
+    for (i, next) in ids.iter().enumerate().skip(1) {
+        let row = &logits[(i - 1) * vocab..i * vocab];
+        let max = row.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v)) as f64;
+        let lse = max + row.iter().map(|v| (*v as f64 - max).exp()).sum::<f64>().ln();
+        nll += lse - row[*next as usize] as f64;
+    }
+    let want = nll / (ids.len() - 1) as f64;
+    let got = trainer.loss(&data).unwrap();
+    assert!((got - want).abs() < 1e-4, "loss {got}, by hand {want}");
+    let targets_only = Trainer::load(dir.path(), DeviceKind::Cpu, options(1)).unwrap().loss(&data).unwrap();
+    assert!((targets_only - want).abs() > 1e-6, "the target-only loss is another figure");
+}

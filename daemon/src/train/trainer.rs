@@ -51,6 +51,13 @@ pub struct TrainOptions {
     /// A checkpoint every this many steps (0: none).
     #[serde(skip)]
     pub checkpoint_every: usize,
+    /// Train every weight of the model (no LoRA pairs): for a small model trained from scratch.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full: bool,
+    /// The loss counts every next token of an example, the prompt's too (language modelling on
+    /// the prompts: more signal for a model trained from scratch); else the target tokens only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all_tokens: bool,
 }
 
 impl Default for TrainOptions {
@@ -71,6 +78,8 @@ impl Default for TrainOptions {
             max_len: 1024,
             seed: 0,
             checkpoint_every: 50,
+            full: false,
+            all_tokens: false,
         }
     }
 }
@@ -123,10 +132,12 @@ pub struct RunResult {
     pub resumed_from: Option<usize>,
 }
 
-/// A model with a trainable adapter.
+/// A model with a trainable adapter, or (`TrainOptions::full`) with every weight trainable.
 pub struct Trainer {
     model: Llama,
     pub lora: LoraParams,
+    /// Every weight by tensor name, as variables, when training the full model (else empty).
+    pub weights: Vec<(String, candle_core::Var)>,
     pub config: Config,
     pub tokenizer: tokenizers::Tokenizer,
     pub template: ChatTemplate,
@@ -136,15 +147,61 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// Load the model in `dir` onto `device` with fresh LoRA factors (seeded).
+    /// Load the model in `dir` onto `device` with fresh LoRA factors (seeded); with
+    /// `options.full`, every weight a variable and no LoRA pair.
     pub fn load(dir: &Path, device: DeviceKind, options: TrainOptions) -> Result<Trainer> {
         options.check()?;
         let ModelFiles { config, tokenizer, tensors, model_hash, device } = read_model(dir, device, options.max_len)?;
         let lora = LoraParams::init(&config, &options.lora, options.seed, &device)?;
         let template = ChatTemplate::from_model_dir(dir)?;
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
-        let model = Llama::with_adapters(&config, vb, &lora.adapters())?;
-        Ok(Trainer { model, lora, config, tokenizer, template, model_hash, options, device })
+        let (model, weights) = if options.full {
+            let mut weights = Vec::with_capacity(tensors.len());
+            let mut as_vars = std::collections::HashMap::with_capacity(tensors.len());
+            for (name, t) in tensors {
+                let var = candle_core::Var::from_tensor(&t.to_dtype(DType::F32)?)?;
+                as_vars.insert(name.clone(), var.as_tensor().clone());
+                weights.push((name, var));
+            }
+            weights.sort_by(|a, b| a.0.cmp(&b.0));
+            let vb = VarBuilder::from_tensors(as_vars, DType::F32, &device);
+            (Llama::new(&config, vb)?, weights)
+        } else {
+            let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
+            (Llama::with_adapters(&config, vb, &lora.adapters())?, Vec::new())
+        };
+        Ok(Trainer { model, lora, weights, config, tokenizer, template, model_hash, options, device })
+    }
+
+    /// The variables training moves: every weight (full training) or the LoRA factors.
+    pub fn trainable(&self) -> Vec<&candle_core::Var> {
+        if self.options.full {
+            return self.weights.iter().map(|(_, v)| v).collect();
+        }
+        self.lora.vars()
+    }
+
+    /// Write the fully trained model as a model folder in the layout `model tiny` writes
+    /// (`config.json`, `tokenizer.json`, the chat template's `tokenizer_config.json` when the
+    /// source has one, `model.safetensors`), copied from the source folder `source`; returns the
+    /// SHA-256 of its weights file. Refused when the trainer does not train the full model.
+    pub fn save_full(&self, source: &Path, out: &Path) -> Result<String> {
+        if !self.options.full {
+            return Err(TrainError::Input("save_full: the trainer trains LoRA factors, not the full model".into()));
+        }
+        std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
+        for name in ["config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json"] {
+            let from = source.join(name);
+            if from.is_file() {
+                std::fs::copy(&from, out.join(name)).map_err(|e| TrainError::io(&from, e))?;
+            }
+        }
+        let tensors: std::collections::HashMap<String, Tensor> =
+            self.weights.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
+        let (path, tmp) = (out.join("model.safetensors"), out.join("model.safetensors.tmp"));
+        candle_core::safetensors::save(&tensors, &tmp)?;
+        let bytes = std::fs::read(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| TrainError::io(&path, e))?;
+        Ok(crate::model::sha256_hex(&bytes))
     }
 
     /// Put loaded factors (an adapter folder) in place of the fresh ones.
@@ -196,6 +253,11 @@ impl Trainer {
         let ids = Tensor::new(ex.ids.as_slice(), &self.device)?;
         let (p, n) = (ex.prompt_len, ex.target_len());
         let hidden = self.model.forward(&ids)?;
+        if self.options.all_tokens {
+            let n = self.counted(ex);
+            let logits = self.model.logits(&hidden.narrow(0, 0, n)?)?;
+            return Ok((candle_nn::loss::cross_entropy(&logits, &ids.narrow(0, 1, n)?)? * n as f64)?);
+        }
         if ex.spans.is_empty() {
             let logits = self.model.logits(&hidden.narrow(0, p - 1, n)?)?;
             return Ok((candle_nn::loss::cross_entropy(&logits, &ids.narrow(0, p, n)?)? * n as f64)?);
@@ -208,12 +270,21 @@ impl Trainer {
         Ok((candle_nn::loss::cross_entropy(&logits, &targets)? * n as f64)?)
     }
 
+    /// The tokens an example's loss counts: its targets, or with `all_tokens` every token after
+    /// the first.
+    fn counted(&self, ex: &Tokenized) -> usize {
+        match self.options.all_tokens {
+            true => ex.ids.len().saturating_sub(1),
+            false => ex.target_len(),
+        }
+    }
+
     /// Mean NLL over the target tokens of `examples` (no gradient kept).
     pub fn loss(&self, examples: &[Tokenized]) -> Result<f64> {
         let (mut sum, mut n) = (0f64, 0usize);
         for ex in examples {
             sum += self.nll_sum(ex)?.to_scalar::<f32>()? as f64;
-            n += ex.target_len();
+            n += self.counted(ex);
         }
         Ok(sum / n.max(1) as f64)
     }
@@ -223,8 +294,8 @@ impl Trainer {
     /// example, so only one example's graph is alive at a time (the micro-batch size changes
     /// nothing but the order examples are drawn in).
     pub fn gradients(&self, examples: &[&Tokenized]) -> Result<(f64, Vec<Tensor>)> {
-        let vars = self.lora.vars();
-        let total: usize = examples.iter().map(|e| e.target_len()).sum();
+        let vars = self.trainable();
+        let total: usize = examples.iter().map(|e| self.counted(e)).sum();
         let mut grads: Vec<Tensor> =
             vars.iter().map(|v| v.as_tensor().zeros_like()).collect::<candle_core::Result<_>>()?;
         let mut loss = 0f64;
@@ -256,7 +327,7 @@ impl Trainer {
         let total = self.options.total_steps(data.len());
         let warmup = (self.options.warmup_ratio * total as f64).ceil() as usize;
         let fingerprint = self.fingerprint(data);
-        let vars = self.lora.vars().into_iter().cloned().collect::<Vec<_>>();
+        let vars = self.trainable().into_iter().cloned().collect::<Vec<_>>();
         let var_refs: Vec<&candle_core::Var> = vars.iter().collect();
         let mut opt = AdamW::new(&var_refs, self.options.adamw)?;
         let mut state = State { step: 0, adam_t: 0, losses: Vec::new(), tokens: 0, fingerprint: fingerprint.clone() };

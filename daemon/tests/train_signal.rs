@@ -1,0 +1,144 @@
+//! Does a small model trained from scratch learn the `line` answer format? A measurement, not a
+//! check (ignored by default; no containers): one-line-fix candidates generated at every site
+//! of some repositories, split by function, a tiny Llama-shaped model trained on one side (every
+//! weight), then greedy answers on the other side's prompts compared with the original line
+//! (exact match), as the efficacy experiment's warm-up would learn before any execution.
+//!
+//! ```sh
+//! SIGNAL_REPOS=repo1:repo2 SIGNAL_LAYERS=2 SIGNAL_WIDTH=128 SIGNAL_STEPS=300 \
+//!   cargo test --test train_signal -- --ignored --nocapture
+//! ```
+//! Settings (environment): `SIGNAL_REPOS` (git repositories, `:`-separated; default the example
+//! repository), `SIGNAL_LAYERS`, `SIGNAL_WIDTH`, `SIGNAL_STEPS`, `SIGNAL_BATCH`, `SIGNAL_LR`,
+//! `SIGNAL_MAX_LEN`, `SIGNAL_EXAMPLES` (training examples at most), `SIGNAL_EVAL` (held-out
+//! prompts).
+
+use socratic::engine::progress::Progress;
+use socratic::experiment::learner::example;
+use socratic::score::{write_tiny_model, DeviceKind, GenerateOptions, Generator, TinySpec};
+use socratic::train::data::{single_line_fix, AnswerFormat};
+use socratic::train::{ChatExample, Length, TrainOptions, Trainer};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn example_repo(dir: &Path) -> PathBuf {
+    let repo = dir.join("tallyho");
+    socratic::examples::write_example_repo(&repo).unwrap();
+    repo
+}
+
+#[test]
+#[ignore = "a measurement: minutes of CPU training"]
+fn a_small_model_trained_from_scratch_learns_one_line_fixes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repos: Vec<PathBuf> = match std::env::var("SIGNAL_REPOS") {
+        Ok(list) => list.split(':').map(PathBuf::from).collect(),
+        Err(_) => vec![example_repo(tmp.path())],
+    };
+    let started = Instant::now();
+    // (held out?, example, bugged line, fixed line), from SIGNAL_CACHE when it holds them.
+    let cache = std::env::var("SIGNAL_CACHE").ok().map(PathBuf::from);
+    let rows: Vec<(bool, ChatExample, String, String)> = match cache.as_ref().filter(|c| c.is_file()) {
+        Some(c) => serde_json::from_str(&std::fs::read_to_string(c).unwrap()).unwrap(),
+        None => {
+            let rows = generated_rows(&repos);
+            if let Some(c) = &cache {
+                std::fs::write(c, serde_json::to_string(&rows).unwrap()).unwrap();
+            }
+            rows
+        }
+    };
+    let (held, train): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.0);
+    let (mut train, mut held) = (train, held);
+    println!("{} train / {} held-out examples ({:.1} s)", train.len(), held.len(), started.elapsed().as_secs_f64());
+    held.sort_by_key(|r| socratic::model::sha256_hex(r.1.id.as_bytes()));
+    train.truncate(env("SIGNAL_EXAMPLES", 100_000));
+    held.truncate(env("SIGNAL_EVAL", 100));
+
+    let model = tmp.path().join("model");
+    let spec = TinySpec { layers: env("SIGNAL_LAYERS", 2), width: env("SIGNAL_WIDTH", 128), ..TinySpec::default() };
+    write_tiny_model(&model, &spec).unwrap();
+    let max_len = env("SIGNAL_MAX_LEN", 256);
+    let options = TrainOptions {
+        full: true,
+        all_tokens: env("SIGNAL_ALL_TOKENS", false),
+        lr: env("SIGNAL_LR", 3e-3),
+        batch: env("SIGNAL_BATCH", 8),
+        max_len,
+        length: Length::Steps(env("SIGNAL_STEPS", 200)),
+        checkpoint_every: 0,
+        ..TrainOptions::default()
+    };
+    let mut trainer = Trainer::load(&model, DeviceKind::Cpu, options).unwrap();
+    let examples: Vec<_> = train.iter().map(|(_, e, _, _)| e.clone()).collect();
+    let data = trainer.tokenize(&examples).unwrap();
+    let result = trainer.run(&data, None, false, &Progress::none()).unwrap();
+    let losses = &result.losses;
+    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len().max(1) as f64;
+    println!(
+        "trained {} steps in {:.0} s ({:.0} tok/s): loss first 10 {:.3}, last 10 {:.3}",
+        result.steps,
+        result.seconds,
+        result.tokens_per_second,
+        mean(&losses[..10.min(losses.len())]),
+        mean(&losses[losses.len().saturating_sub(10)..])
+    );
+    let out = tmp.path().join("trained");
+    trainer.save_full(&model, &out).unwrap();
+
+    let generator = Generator::load(&out, None, DeviceKind::Cpu).unwrap();
+    let (mut exact, mut copied, mut shown) = (0usize, 0usize, 0usize);
+    let eval_started = Instant::now();
+    for (_, ex, old, new) in &held {
+        let prompt = &ex.messages[..ex.messages.len() - 1];
+        let ids = generator.prompt_ids(prompt, &format!("{old}\n"), max_len).unwrap();
+        let opts = GenerateOptions {
+            max_new_tokens: 96,
+            stop: vec!["\n".into()],
+            max_len: ids.len() + 96,
+            ..Default::default()
+        };
+        let text = generator.generate_ids(&ids, &opts).unwrap().text;
+        let answer = text.trim_end();
+        if shown < 6 {
+            println!("  bugged {old:?}\n  fixed  {new:?}\n  model  {answer:?}");
+            shown += 1;
+        }
+        if answer.trim() == new.trim() {
+            exact += 1;
+        } else if answer.trim() == old.trim() {
+            copied += 1;
+        }
+    }
+    println!(
+        "held-out exact match {exact}/{} ({:.1}%), copied the bugged line unchanged {copied}; eval {:.0} s",
+        held.len(),
+        100.0 * exact as f64 / held.len().max(1) as f64,
+        eval_started.elapsed().as_secs_f64()
+    );
+}
+
+/// Every one-line-fix candidate of `repos` as (held out?, example, bugged line, fixed line): a
+/// hash of its function decides the side (one in five held out).
+fn generated_rows(repos: &[PathBuf]) -> Vec<(bool, ChatExample, String, String)> {
+    let mut rows = Vec::new();
+    for r in repos {
+        let config = socratic::tasks::GenerateConfig { budget: 4000, executed_lines: None, ..Default::default() };
+        let (tasks, _) = socratic::tasks::generate(r, &config).unwrap();
+        let Some(first) = tasks.first() else { continue };
+        let handle = socratic::diff::git::Repo::open(Path::new(&first.repo)).unwrap();
+        for t in &tasks {
+            if let Ok(ex) = example(Some(&handle), t, AnswerFormat::Line) {
+                let fix = single_line_fix(&socratic::diff::reverse(&t.bug_patch).unwrap()).unwrap();
+                let key = format!("{}:{}:{}", t.repo, t.site.file, t.enclosing);
+                let held = socratic::model::sha256_hex(key.as_bytes()).as_bytes()[0] % 5 == 0;
+                rows.push((held, ex, fix.old, fix.new));
+            }
+        }
+    }
+    rows
+}
