@@ -7,8 +7,9 @@
 // 1 with a screenshot in LOG_DIR (its path printed) at the first check that fails.
 //
 // Checks: the status bar shows the language server running; the Problems panel lists the
-// curriculum's diagnostics (every valid or accepted task of FILE: Information; candidates are
-// hints, which the panel leaves out); the code action "socratic: accept …" on CANDIDATE's line
+// curriculum's diagnostics (the default: accepted and kept tasks of FILE, nothing else), and after
+// "Choose Diagnostics" → all, the valid tasks too (candidates are hints, which the panel leaves out);
+// the code action "socratic: accept …" on CANDIDATE's line
 // (a valid task) accepts it (the store says so, read with the socratic CLI); an attempt at it
 // runs to the end (Start Attempt, the fix written into its checkout, Finish Attempt: a trace
 // graded resolved in the store).
@@ -102,22 +103,36 @@ try {
   }, undefined, 90000);
   ok(`status bar: "${bar}" with the running icon`);
 
-  // The Problems panel: the valid and accepted tasks of the file.
-  const strong = tasks().filter((t) => t.file === file && (t.decision === "accepted" || t.stage === "valid"));
-  if (!strong.some((t) => t.decision === "accepted")) throw new Error(`no accepted task in ${file}`);
+  // The Problems panel: by default only the curriculum (tasks a round kept and accepted ones).
+  const inFile = tasks().filter((t) => t.file === file);
+  const curriculum = inFile.filter((t) => t.decision === "accepted" || t.decision === "kept");
+  if (!curriculum.some((t) => t.decision === "accepted")) throw new Error(`no accepted task in ${file}`);
   await palette("View: Focus Problems");
   const rows = await until("the Problems panel lists the curriculum's diagnostics", (n) => {
-    const rows = [...document.querySelectorAll(".markers-panel .monaco-list-row")].map((r) => r.textContent);
-    return rows.filter((r) => r.includes("socratic")).length >= n ? rows : false;
-  }, Math.min(strong.length, 8));
-  const shown = (t) => rows.some((r) => r.includes(t.skill ?? t.operator) && r.includes(t.enclosing));
-  const accepted = strong.filter((t) => t.decision === "accepted");
-  for (const t of accepted) {
-    if (!shown(t) || !rows.some((r) => r.includes("[accepted]"))) {
-      throw new Error(`no Problems row for accepted ${t.id} (${t.skill ?? t.operator} in ${t.enclosing}): ${JSON.stringify(rows)}`);
-    }
+    const rows = [...document.querySelectorAll(".markers-panel .monaco-list-row")].map((r) => r.textContent).filter((r) => r.includes("socratic"));
+    return rows.length >= n ? rows : false;
+  }, curriculum.length);
+  const shown = (rows, t) => rows.some((r) => r.includes(t.skill ?? t.operator) && r.includes(t.enclosing));
+  for (const t of curriculum) {
+    if (!shown(rows, t)) throw new Error(`no Problems row for curriculum task ${t.id} (${t.skill ?? t.operator} in ${t.enclosing}): ${JSON.stringify(rows)}`);
   }
-  ok(`Problems panel: ${rows.length} rows; ${strong.filter(shown).length} of the ${strong.length} valid/accepted tasks of ${file} seen, the accepted one among them`);
+  const outside = rows.filter((r) => !r.includes("[accepted]") && !r.includes("[kept]"));
+  if (outside.length) throw new Error(`the default shows only the curriculum, but the Problems panel has ${JSON.stringify(outside)}`);
+  ok(`Problems panel: the ${curriculum.length} curriculum task(s) of ${file} and nothing else`);
+
+  // "Choose Diagnostics" → all: the valid candidates appear too.
+  step = "choose diagnostics: all";
+  await palette("socratic: Choose Diagnostics");
+  await until("the diagnostics quick pick opens", () => [...document.querySelectorAll(".quick-input-list .monaco-list-row")].some((r) => r.textContent.includes("every scored task too")));
+  await page.keyboard.type("all");
+  await new Promise((r) => setTimeout(r, 300));
+  await page.keyboard.press("Enter");
+  const valid = inFile.filter((t) => t.stage === "valid" && t.decision !== "accepted");
+  const all = await until("the Problems panel lists the valid tasks too", (n) => {
+    const rows = [...document.querySelectorAll(".markers-panel .monaco-list-row")].map((r) => r.textContent).filter((r) => r.includes("socratic"));
+    return rows.length >= n && rows.some((r) => r.includes("[valid]")) ? rows : false;
+  }, Math.min(curriculum.length + valid.length, 8));
+  ok(`Problems panel after choosing "all": ${all.length} task rows, ${all.filter((r) => r.includes("[valid]")).length} of them valid candidates`);
 
   // A code action on the candidate's line accepts it.
   step = `go to line ${line}`;

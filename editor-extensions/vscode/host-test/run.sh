@@ -81,12 +81,14 @@ read -r FILE ACCEPTED CANDIDATE LINE < <("$BIN" --home "$home" tasks list --json
 echo "host test: $FILE, accepted $ACCEPTED, $CANDIDATE (valid) at line $LINE for the code action"
 
 # User settings only (as a person sets them): socratic.path must be read from there in a
-# remote-style host. The binary is not on the PATH nor in ~/.cargo/bin of this HOME.
+# remote-style host. The binary is not on the PATH nor in ~/.cargo/bin of this HOME. Any number
+# of diagnostics per function, so the candidate's code action is there once "all" is chosen.
 mkdir -p "$tmp/data/User"
 cat >"$tmp/data/User/settings.json" <<EOF
 {
   "socratic.path": "$BIN",
   "socratic.standalone": true,
+  "socratic.diagnostics.perFunction": 0,
   "security.workspace.trust.enabled": false,
   "workbench.startupEditor": "none",
   "telemetry.telemetryLevel": "off",
