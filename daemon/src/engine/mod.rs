@@ -21,6 +21,5 @@ pub mod progress;
 pub mod repository;
 pub mod round;
 pub mod scoring;
-pub mod shard;
 pub mod solve;
 pub mod validation;
