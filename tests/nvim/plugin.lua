@@ -9,32 +9,12 @@
 -- without a container engine) and the message it shows.
 -- Exits 0 after writing REPORT, 1 (with `FAIL why` on stdout) when a step times out.
 
-local env = function(name)
-  local v = os.getenv(name)
-  return (v ~= nil and v ~= '') and v or nil
-end
+local harness = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)), 'harness.lua'))
+local env = harness.env
 local plugin, bin, home, repo, file, report_path =
   env('PLUGIN'), env('SOCRATIC_BIN'), env('SOCRATIC_HOME'), env('REPO'), env('FILE'), env('REPORT')
 
-local report = { steps = {} }
-local function write_report()
-  local f = assert(io.open(report_path, 'w'))
-  f:write(vim.json.encode(report))
-  f:close()
-end
-local function finish(ok, msg)
-  report.ok, report.message = ok, msg
-  write_report()
-  io.stdout:write((ok and 'OK ' or 'FAIL ') .. msg .. '\n')
-  io.stdout:flush()
-  for _, c in ipairs(vim.lsp.get_clients()) do c:stop(true) end
-  vim.wait(500)
-  os.exit(ok and 0 or 1)
-end
-local function wait(what, ms, cond)
-  if not vim.wait(ms, cond, 50) then finish(false, what) end
-  table.insert(report.steps, what)
-end
+local report, finish, wait = harness.new(report_path, 50)
 if not (plugin and bin and home and repo and file and report_path) then finish(false, 'missing environment') end
 
 vim.opt.runtimepath:prepend(plugin)
