@@ -1006,6 +1006,41 @@ pub struct Environment {
     /// and never selected to validate a candidate.
     #[serde(default)]
     pub flaky: BTreeMap<String, String>,
+    /// Where the install steps came from: the rules, the repository's `.socratic/env.toml`, or
+    /// the setup agent (its model, turns and the commands that worked).
+    #[serde(default)]
+    pub recipe_source: RecipeSource,
+}
+
+/// Where an environment's install steps came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum RecipeSource {
+    /// What the project declares (`sandbox::recipe`).
+    #[default]
+    Rules,
+    /// The repository's committed install recipe, `.socratic/env.toml`.
+    File,
+    /// The setup agent, asked because the build was refused: the model, the turns it took, the
+    /// commands of its that succeeded (in order; written to `.socratic/env.toml` with the
+    /// install commands before them).
+    Agent { model: String, turns: u32, commands: Vec<String> },
+}
+
+impl RecipeSource {
+    /// One line for `env show`.
+    pub fn describe(&self) -> String {
+        match self {
+            RecipeSource::Rules => "rules (what the project declares)".into(),
+            RecipeSource::File => ".socratic/env.toml".into(),
+            RecipeSource::Agent { model, turns, commands } => format!(
+                "setup agent ({model}, {turns} turn{}, {} command{} kept; saved to .socratic/env.toml)",
+                if *turns == 1 { "" } else { "s" },
+                commands.len(),
+                if commands.len() == 1 { "" } else { "s" }
+            ),
+        }
+    }
 }
 
 impl Environment {

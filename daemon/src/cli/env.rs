@@ -5,6 +5,7 @@ pub use crate::engine::environment::repo_key;
 use crate::engine::environment::{ensure_env, ImageOptions};
 use crate::model::Environment;
 use crate::sandbox::image::{self, BootstrapConfig};
+use crate::sandbox::setup_agent::SetupAgentConfig;
 use crate::sandbox::Engine;
 use crate::store::Store;
 use clap::{Args, Subcommand};
@@ -52,8 +53,60 @@ pub struct BuildArgs {
     pub repo: PathBuf,
     #[command(flatten)]
     pub image: ImageArgs,
+    #[command(flatten)]
+    pub agent: AgentArgs,
     #[arg(long)]
     pub json: bool,
+}
+
+/// The optional setup agent of `env build`.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// OpenAI-compatible endpoint (base URL or full /chat/completions URL) of a model asked for
+    /// install commands when the build would be refused; they run in the build container and
+    /// what worked is written to the repository's .socratic/env.toml.
+    #[arg(long, value_name = "URL", requires = "model")]
+    pub agent_endpoint: Option<String>,
+    /// The model name sent to --agent-endpoint.
+    #[arg(long, value_name = "NAME", requires = "agent_endpoint")]
+    pub model: Option<String>,
+    /// Model turns (one command each) at most.
+    #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub agent_turns: u32,
+    /// The environment variable holding the endpoint's API key (sent as a Bearer token).
+    #[arg(long, value_name = "VAR", requires = "agent_endpoint")]
+    pub api_key_env: Option<String>,
+    /// Seconds one of the agent's commands may run.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub agent_command_timeout: u64,
+}
+
+impl AgentArgs {
+    /// The setup agent's configuration, if an endpoint was given (the key read from its
+    /// variable now: an unset one is an error naming it).
+    pub fn config(&self) -> anyhow::Result<Option<SetupAgentConfig>> {
+        let (Some(endpoint), Some(model)) = (&self.agent_endpoint, &self.model) else { return Ok(None) };
+        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+            anyhow::bail!("--agent-endpoint {endpoint}: expected an http:// or https:// URL");
+        }
+        let api_key = match &self.api_key_env {
+            Some(var) => Some(
+                std::env::var(var)
+                    .ok()
+                    .filter(|k| !k.is_empty())
+                    .ok_or_else(|| anyhow::anyhow!("--api-key-env {var}: the variable is not set"))?,
+            ),
+            None => None,
+        };
+        Ok(Some(SetupAgentConfig {
+            endpoint: endpoint.clone(),
+            model: model.clone(),
+            api_key,
+            turns: self.agent_turns,
+            command_timeout_s: self.agent_command_timeout.max(1),
+            ..Default::default()
+        }))
+    }
 }
 
 /// A tokio runtime for the commands that talk to Docker.
@@ -75,7 +128,8 @@ pub fn run(home: &Path, cmd: EnvCmd) -> anyhow::Result<i32> {
         EnvCmd::Build(a) => {
             let mut store = Store::open(home)?;
             let progress = super::progress::terminal(!a.json);
-            let env = rt.block_on(ensure_env(&mut store, &a.repo, &a.image.options(), &progress))?;
+            let opts = ImageOptions { setup_agent: a.agent.config()?, ..a.image.options() };
+            let env = rt.block_on(ensure_env(&mut store, &a.repo, &opts, &progress))?;
             if a.json {
                 print_json(&env_summary(&env))?;
             } else {
@@ -106,7 +160,12 @@ pub fn run(home: &Path, cmd: EnvCmd) -> anyhow::Result<i32> {
 
 impl ImageArgs {
     pub fn options(&self) -> ImageOptions {
-        ImageOptions { base_image: self.base_image.clone(), ca_bundle: self.ca_bundle.clone(), rebuild: self.rebuild }
+        ImageOptions {
+            base_image: self.base_image.clone(),
+            ca_bundle: self.ca_bundle.clone(),
+            rebuild: self.rebuild,
+            setup_agent: None,
+        }
     }
 }
 
@@ -125,7 +184,7 @@ fn env_line(env: &Environment) -> String {
 /// added and which test files could not be collected.
 fn env_text(env: &Environment) -> String {
     use std::fmt::Write;
-    let mut s = format!("{}\n", env_line(env));
+    let mut s = format!("{}\ninstall recipe: {}\n", env_line(env), env.recipe_source.describe());
     let mut section = |title: &str, items: Vec<String>| {
         if !items.is_empty() {
             let _ = writeln!(s, "{title}:");
@@ -154,6 +213,7 @@ fn env_summary(env: &Environment) -> serde_json::Value {
         "image": env.image, "repo": env.repo, "head": env.head, "base_image": env.base_image,
         "install_commands": env.install_commands, "install_notes": env.install_notes, "repairs": env.repairs,
         "packages": env.packages, "collection_errors": env.collection_errors, "flaky": env.flaky,
+        "recipe_source": env.recipe_source,
         "tests": env.clean.len(), "passing": env.passing().len(),
         "covered_files": env.coverage.len(), "build_ms": env.build_ms,
     })

@@ -3,10 +3,15 @@
 //!
 //! In: the store, a repository path, image options, a progress sink. Out: an `Environment`
 //! (saved in the store); a message event before each slow build (base image, environment image).
+//! A repository's `.socratic/env.toml` replaces the rules' install steps (and names the base
+//! image when none is configured); with a setup agent configured, a build the rules would
+//! refuse is handed to it, and what worked is written to `.socratic/env.toml`.
 
 use super::progress::Progress;
 use crate::model::Environment;
-use crate::sandbox::image::{self, BootstrapConfig, EnvConfig};
+use crate::sandbox::image::{self, BootstrapConfig, EnvConfig, Setup};
+use crate::sandbox::recipe_file::{RecipeFile, RECIPE_PATH};
+use crate::sandbox::setup_agent::{self, SetupAgentConfig};
 use crate::sandbox::Engine;
 use crate::store::Store;
 use std::path::{Path, PathBuf};
@@ -19,6 +24,8 @@ pub struct ImageOptions {
     pub ca_bundle: Option<PathBuf>,
     /// Rebuild even if an environment exists for this commit.
     pub rebuild: bool,
+    /// Asked for install commands when a build would be refused (`env build --agent-endpoint`).
+    pub setup_agent: Option<SetupAgentConfig>,
 }
 
 /// The store key of a repository (its canonical path) and its HEAD commit.
@@ -62,18 +69,21 @@ pub async fn ensure_env(
 ) -> anyhow::Result<Environment> {
     let (key, head) = repo_key(repo)?;
     let repo_name = Path::new(&key).file_name().and_then(|n| n.to_str()).unwrap_or("repo").to_string();
+    let recipe = RecipeFile::read(Path::new(&key))?;
     let engine = connect(store).await?;
     engine.sweep().await?;
     if !opts.rebuild {
         if let Some(env) = store.environment(&key, &head)? {
-            let current = image::env_image_name(&repo_name, &head, &env.base_image);
+            let current = image::env_image_name_for(&repo_name, &head, &env.base_image, recipe.as_ref());
             if env.image == current && engine.image_reusable(&env.image).await {
                 return Ok(env);
             }
         }
     }
-    let base = base_image(&engine, opts, progress).await?;
-    let name = image::env_image_name(&repo_name, &head, &base);
+    let from_recipe = recipe.as_ref().and_then(|r| r.base_image.clone());
+    let base_opts = ImageOptions { base_image: opts.base_image.clone().or(from_recipe), ..opts.clone() };
+    let base = base_image(&engine, &base_opts, progress).await?;
+    let name = image::env_image_name_for(&repo_name, &head, &base, recipe.as_ref());
     if !opts.rebuild && engine.image_reusable(&name).await {
         if let Some(mut env) = image::read_env_record(&engine, &name).await? {
             if env.head == head && env.image == name {
@@ -87,8 +97,21 @@ pub async fn ensure_env(
     let ca_bundle = opts.ca_bundle.clone().or_else(|| host_bundle.exists().then_some(host_bundle));
     let cfg = EnvConfig { base_image: base, ca_bundle, install_timeout_s: 900, test_timeout_s: 1800, flaky_reruns: 1 };
     progress.message(format!("building the environment image for {key} at {} ...", &head[..12.min(head.len())]));
-    let mut env = image::build_env(&engine, Path::new(&key), &head, &cfg).await?;
-    env.repo = key;
+    if recipe.is_some() {
+        progress.message(format!("installing from {RECIPE_PATH} (instead of what the project declares)"));
+    }
+    let setup = Setup { recipe: recipe.as_ref(), agent: opts.setup_agent.as_ref() };
+    let mut env = image::build_env_with(&engine, Path::new(&key), &head, &cfg, setup).await?;
+    env.repo = key.clone();
     store.save_environment(&env)?;
+    if matches!(env.recipe_source, crate::model::RecipeSource::Agent { .. }) {
+        let written = setup_agent::agent_recipe(&env, recipe.as_ref())
+            .write(Path::new(&key), &setup_agent::recipe_header(&env))
+            .map_err(|e| anyhow::anyhow!("writing {key}/{RECIPE_PATH}: {e}"))?;
+        progress.message(format!(
+            "the setup agent made the suite pass; its recipe is in {} (commit it: later builds use it)",
+            written.display()
+        ));
+    }
     Ok(env)
 }

@@ -5,7 +5,8 @@
 //! far). Out: the count of valid tasks, of invalid ones by the stage that rejected them, and of
 //! candidates to run again (their worker container died twice under them; they stay
 //! candidates); for the stored candidates of every repository, a `ValidateSummary` with times
-//! and yield.
+//! and yield. Tests validation found flaky are added to the stored environment's
+//! `Environment::flaky` (so later tasks, grading and exports leave them out).
 
 use super::environment::{ensure_env, ImageOptions};
 use super::progress::Progress;
@@ -22,6 +23,8 @@ pub struct Decided {
     pub valid: usize,
     pub invalid_by_stage: BTreeMap<String, usize>,
     pub retry: usize,
+    /// Tests found flaky by this validation (now in the stored environment).
+    pub flaky_found: usize,
 }
 
 /// Validate `tasks` in warm workers (or strict containers), recording each verdict at once.
@@ -36,7 +39,7 @@ pub async fn validate_and_record(
     let mut decided = Decided::default();
     let mut store_error = None;
     let mut counter = progress.start("validating", tasks.len() as u64);
-    validate_all(&engine, env, tasks, cfg, |task, verdict| {
+    let stats = validate_all(&engine, env, tasks, cfg, |task, verdict| {
         match verdict.outcome {
             VerdictOutcome::Valid => decided.valid += 1,
             VerdictOutcome::Rejected(stage) => *decided.invalid_by_stage.entry(stage.name().into()).or_default() += 1,
@@ -49,10 +52,35 @@ pub async fn validate_and_record(
     })
     .await?;
     counter.finish();
+    decided.flaky_found = record_flaky(store, env, &stats.flaky)?;
+    if decided.flaky_found > 0 {
+        progress.message(format!(
+            "{} test(s) failed on the clean tree during validation: known-flaky from now on (`env show`)",
+            decided.flaky_found
+        ));
+    }
     match store_error {
         Some(e) => Err(e.into()),
         None => Ok(decided),
     }
+}
+
+/// Add tests found flaky to the stored environment (as it is stored now, else `env`); how many
+/// were new.
+fn record_flaky(store: &mut Store, env: &Environment, found: &BTreeMap<String, String>) -> anyhow::Result<usize> {
+    if found.is_empty() {
+        return Ok(0);
+    }
+    let mut stored = store.environment(&env.repo, &env.head)?.unwrap_or_else(|| env.clone());
+    let before = stored.flaky.len();
+    for (test, seen) in found {
+        stored.flaky.entry(test.clone()).or_insert_with(|| seen.clone());
+    }
+    let added = stored.flaky.len() - before;
+    if added > 0 {
+        store.save_environment(&stored)?;
+    }
+    Ok(added)
 }
 
 /// Which stored candidates to validate, and how.

@@ -7,9 +7,11 @@
 
 use super::junit;
 use super::recipe;
+use super::recipe_file::RecipeFile;
+use super::setup_agent::SetupAgentConfig;
 use super::worker::{tar_one_file, REPO_DIR};
 use super::{docker_err, Container, Engine, Limits, Result, SandboxError, SANDBOX_UID};
-use crate::model::{Environment, TestStatus};
+use crate::model::{Environment, RecipeSource, TestStatus};
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -163,8 +165,17 @@ const ENV_RECIPE_VERSION: u32 = 5;
 
 /// The environment image's name for a repository at a commit.
 pub fn env_image_name(repo_name: &str, head: &str, base: &str) -> String {
-    let key =
-        crate::model::sha256_hex(format!("{head}|{base}|{ENV_RECIPE_VERSION}|{}", super::worker::RUNNER_PY).as_bytes());
+    env_image_name_for(repo_name, head, base, None)
+}
+
+/// The environment image's name for a repository at a commit built from a recipe file (its
+/// content is part of the name; without one, the same as [`env_image_name`]).
+pub fn env_image_name_for(repo_name: &str, head: &str, base: &str, recipe: Option<&RecipeFile>) -> String {
+    let mut key = format!("{head}|{base}|{ENV_RECIPE_VERSION}|{}", super::worker::RUNNER_PY);
+    if let Some(r) = recipe {
+        key.push_str(&format!("|{}", r.key()));
+    }
+    let key = crate::model::sha256_hex(key.as_bytes());
     let clean: String = repo_name
         .to_ascii_lowercase()
         .chars()
@@ -178,30 +189,105 @@ pub fn env_image_name(repo_name: &str, head: &str, base: &str) -> String {
 /// in throwaway containers started from snapshots of it (network off, no capabilities); commit
 /// the install container, which never ran a test, as the environment image.
 pub async fn build_env(engine: &Engine, repo: &Path, head: &str, cfg: &EnvConfig) -> Result<Environment> {
+    build_env_with(engine, repo, head, cfg, Setup::default()).await
+}
+
+/// What a build installs from besides the rules, and who is asked when it would be refused.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Setup<'a> {
+    /// The repository's `.socratic/env.toml`: its steps replace the rules' install plan, its
+    /// variables are set for installs and test runs.
+    pub recipe: Option<&'a RecipeFile>,
+    /// The setup agent (`setup_agent.rs`), asked for install commands when the build would be
+    /// refused.
+    pub agent: Option<&'a SetupAgentConfig>,
+}
+
+/// [`build_env`] with a recipe file and / or the setup agent.
+pub async fn build_env_with(
+    engine: &Engine,
+    repo: &Path,
+    head: &str,
+    cfg: &EnvConfig,
+    setup: Setup<'_>,
+) -> Result<Environment> {
     let started = std::time::Instant::now();
     let repo_name = repo.file_name().and_then(|n| n.to_str()).unwrap_or("repo");
-    let image = env_image_name(repo_name, head, &cfg.base_image);
+    let image = env_image_name_for(repo_name, head, &cfg.base_image, setup.recipe);
     let mut env_vars = vec!["PYTHONDONTWRITEBYTECODE=1".to_string(), "PIP_ROOT_USER_ACTION=ignore".to_string()];
     if cfg.ca_bundle.is_some() {
         for var in ["SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE"] {
             env_vars.push(format!("{var}={CA_PATH}"));
         }
     }
+    env_vars.extend(setup.recipe.map(RecipeFile::env_vars).unwrap_or_default());
     let limits = Limits { network: true, ..SUITE_LIMITS };
     let install = engine.start_container(&cfg.base_image, &limits, &env_vars).await?;
     let mut build = Build::new(engine, install, &image, env_vars);
-    let result = prepare(&mut build, repo, cfg).await;
-    let prepared = match result {
+    let result = prepare_or_ask(&mut build, repo, head, &image, cfg, setup).await;
+    let environment = match result {
         Ok(v) => v,
         Err(e) => {
             build.discard().await;
             return Err(e);
         }
     };
+    let environment = Environment { build_ms: started.elapsed().as_millis() as u64, ..environment };
+    let record =
+        serde_json::to_vec(&environment).map_err(|e| SandboxError::Other(format!("environment record: {e}")))?;
+    build.finish(&environment.image, &record).await?;
+    Ok(environment)
+}
+
+/// Install (from the recipe file, else the rules) and measure the clean suite; when the build
+/// would be refused and a setup agent is given, let it try.
+async fn prepare_or_ask(
+    build: &mut Build<'_>,
+    repo: &Path,
+    head: &str,
+    image: &str,
+    cfg: &EnvConfig,
+    setup: Setup<'_>,
+) -> Result<Environment> {
+    let installed = install(build, repo, cfg, setup.recipe).await?;
+    let measured = measure(build, repo, cfg, &installed).await;
+    let source = if setup.recipe.is_some() { RecipeSource::File } else { RecipeSource::Rules };
+    match (judge_build(repo, head, image, cfg, measured)?, setup.agent) {
+        (Ok(env), _) => Ok(Environment { recipe_source: source, ..env }),
+        (Err(problem), None) => Err(SandboxError::Other(problem)),
+        (Err(problem), Some(agent)) => {
+            let ask = super::setup_agent::Ask {
+                repo,
+                head,
+                image,
+                cfg,
+                installed: &installed,
+                recipe: setup.recipe,
+                problem,
+            };
+            super::setup_agent::help(build, agent, ask).await
+        }
+    }
+}
+
+/// The environment a measured build makes, or why it is refused (`Ok(Err(why))`: fewer than
+/// 80% of the tests that ran pass, no coverage, or the suite did not run at all).
+pub(super) fn judge_build(
+    repo: &Path,
+    head: &str,
+    image: &str,
+    cfg: &EnvConfig,
+    measured: Result<Prepared>,
+) -> Result<std::result::Result<Environment, String>> {
+    let prepared = match measured {
+        Ok(p) => p,
+        Err(SandboxError::Other(why)) => return Ok(Err(format!("refusing {}: {why}", repo.display()))),
+        Err(e) => return Err(e),
+    };
     let environment = Environment {
         repo: repo.display().to_string(),
         head: head.to_string(),
-        image: image.clone(),
+        image: image.to_string(),
         base_image: cfg.base_image.clone(),
         install_commands: prepared.install_commands,
         clean: prepared.clean,
@@ -215,28 +301,20 @@ pub async fn build_env(engine: &Engine, repo: &Path, head: &str, cfg: &EnvConfig
         packages: prepared.packages,
         pytest_args: prepared.pytest_args,
         flaky: prepared.flaky,
+        recipe_source: RecipeSource::Rules,
     };
-    let problem = if environment.pass_rate() < MIN_PASS_RATE {
-        Some(refusal(&environment, &prepared.log_tail))
+    Ok(if environment.pass_rate() < MIN_PASS_RATE {
+        Err(refusal(&environment, &prepared.log_tail))
     } else if !covers_a_line(&environment.coverage) {
-        Some(empty_coverage(&environment, &prepared.coverage_log))
+        Err(empty_coverage(&environment, &prepared.coverage_log))
     } else {
-        None
-    };
-    if let Some(problem) = problem {
-        build.discard().await;
-        return Err(SandboxError::Other(problem));
-    }
-    let environment = Environment { build_ms: started.elapsed().as_millis() as u64, ..environment };
-    let record =
-        serde_json::to_vec(&environment).map_err(|e| SandboxError::Other(format!("environment record: {e}")))?;
-    build.finish(&image, &record).await?;
-    Ok(environment)
+        Ok(environment)
+    })
 }
 
 /// An environment build in progress: the install container, where only installs run (network
 /// on), and the snapshots of it that the repository's code runs in.
-struct Build<'a> {
+pub(super) struct Build<'a> {
     engine: &'a Engine,
     install: Option<Container>,
     /// Image name the snapshots are committed under (`<env image name>-build-<container id>`).
@@ -271,7 +349,7 @@ impl<'a> Build<'a> {
     }
 
     /// Run a shell step in the install container (network on). It may change the image.
-    async fn install_sh(&mut self, script: &str, secs: u64) -> Result<super::ExecOutput> {
+    pub(super) async fn install_sh(&mut self, script: &str, secs: u64) -> Result<super::ExecOutput> {
         self.changed = true;
         sh(self.install(), script, secs).await
     }
@@ -406,7 +484,7 @@ fn empty_coverage(env: &Environment, coverage_log: &str) -> String {
 }
 
 /// What preparing the build container found.
-struct Prepared {
+pub(super) struct Prepared {
     install_commands: Vec<String>,
     install_notes: Vec<String>,
     python_path: Option<String>,
@@ -428,15 +506,34 @@ const REPAIR_ROUNDS: usize = 3;
 /// its plugins and `fail_under`, is not used).
 const COVERAGE_RC: &str = "/tmp/socratic-coveragerc";
 
-/// Copy and install in the install container; collect (repairing what is missing) and run the
-/// clean suite with coverage in throwaway containers from snapshots of it.
-async fn prepare(build: &mut Build<'_>, repo: &Path, cfg: &EnvConfig) -> Result<Prepared> {
-    let (installed, notes, python_path, declared) = install(build, repo, cfg).await?;
-    let pytest_args: Vec<String> = if declared.pytest_plugins.iter().any(|p| p.starts_with("pytest-xdist")) {
+/// What the install container holds after the install steps.
+pub(super) struct Installed {
+    /// The commands that worked, in order.
+    pub(super) commands: Vec<String>,
+    /// The steps that failed, each with why.
+    pub(super) notes: Vec<String>,
+    pub(super) python_path: Option<String>,
+    pub(super) declared: recipe::Declared,
+    /// Words the recipe file adds to every pytest run.
+    pub(super) pytest_args: Vec<String>,
+}
+
+/// Collect (repairing what is missing) and run the clean suite with coverage in throwaway
+/// containers from snapshots of the install container; run again to find flaky tests.
+pub(super) async fn measure(
+    build: &mut Build<'_>,
+    repo: &Path,
+    cfg: &EnvConfig,
+    installed: &Installed,
+) -> Result<Prepared> {
+    let declared = &installed.declared;
+    let python_path = installed.python_path.clone();
+    let mut pytest_args: Vec<String> = if declared.pytest_plugins.iter().any(|p| p.starts_with("pytest-xdist")) {
         vec!["-n".into(), "0".into()]
     } else {
         vec![]
     };
+    pytest_args.extend(installed.pytest_args.iter().cloned());
     let path_var = python_path.as_ref().map(|p| format!("PYTHONPATH={p} ")).unwrap_or_default();
     let extra = pytest_args.join(" ");
     let local = local_names(repo);
@@ -482,8 +579,8 @@ async fn prepare(build: &mut Build<'_>, repo: &Path, cfg: &EnvConfig) -> Result<
     let ran = ran?;
     let flaky = flaky_tests(&ran.clean, &reruns);
     Ok(Prepared {
-        install_commands: installed,
-        install_notes: notes,
+        install_commands: installed.commands.clone(),
+        install_notes: installed.notes.clone(),
         python_path,
         clean: ran.clean,
         durations: ran.durations,
@@ -498,15 +595,11 @@ async fn prepare(build: &mut Build<'_>, repo: &Path, cfg: &EnvConfig) -> Result<
     })
 }
 
-/// Copy the repository into the install container and install what it declares (and pytest
-/// with coverage 5 or later). Returns the install commands that worked, the notes of those
-/// that failed, the `PYTHONPATH` to run from the source tree when the project did not install,
-/// and what the project declares.
-async fn install(
-    build: &mut Build<'_>,
-    repo: &Path,
-    cfg: &EnvConfig,
-) -> Result<(Vec<String>, Vec<String>, Option<String>, recipe::Declared)> {
+/// Copy the repository into the install container and install what it declares — or what its
+/// recipe file says — (and pytest with coverage 5 or later). Returns the install commands that
+/// worked, the notes of those that failed, the `PYTHONPATH` to run from the source tree when
+/// the project did not install, and what the project declares.
+async fn install(build: &mut Build<'_>, repo: &Path, cfg: &EnvConfig, file: Option<&RecipeFile>) -> Result<Installed> {
     if let Some(ca) = &cfg.ca_bundle {
         let bytes = std::fs::read(ca).map_err(|e| SandboxError::Other(format!("CA bundle {}: {e}", ca.display())))?;
         build.install().upload_tar("/", tar_one_file(CA_PATH, &bytes, 0o644)?).await?;
@@ -526,7 +619,8 @@ async fn install(
     let mut installed = Vec::new();
     let mut notes = Vec::new();
     let mut python_path = None;
-    for step in recipe::install_plan(&declared) {
+    let steps = file.map_or_else(|| recipe::install_plan(&declared), RecipeFile::steps);
+    for step in steps {
         match run_step(build, &step, cfg.install_timeout_s).await? {
             Ok(cmd) => installed.push(cmd),
             Err(note) => {
@@ -553,7 +647,8 @@ async fn install(
         }
         installed.push(cmd);
     }
-    Ok((installed, notes, python_path, declared))
+    let pytest_args = file.map(|f| f.pytest_args.clone()).unwrap_or_default();
+    Ok(Installed { commands: installed, notes, python_path, declared, pytest_args })
 }
 
 /// What the clean suite said, read back from its throwaway container.
@@ -866,6 +961,7 @@ mod tests {
             packages: BTreeMap::new(),
             pytest_args: vec![],
             flaky: BTreeMap::new(),
+            recipe_source: Default::default(),
         };
         let msg = refusal(&env, "");
         assert!(msg.contains("only 1 of the 2 tests that ran pass"), "{msg}");

@@ -27,6 +27,8 @@ pub mod derived;
 pub mod image;
 pub mod junit;
 pub mod recipe;
+pub mod recipe_file;
+pub mod setup_agent;
 pub mod worker;
 
 use bollard::models::{ContainerCreateBody, HostConfig};

@@ -270,6 +270,7 @@ mod tests {
             packages: BTreeMap::new(),
             pytest_args: vec![],
             flaky: BTreeMap::new(),
+            recipe_source: Default::default(),
         }
     }
 

@@ -2,9 +2,13 @@
 //! back as soon as it exists, so the caller can store it at once (a crash loses no result
 //! already recorded). Candidates whose bugged run made tests fail wait in a small batch for one
 //! shared clean re-run of their F2P tests (the flakiness check), then are decided together.
+//! Tests that failed on a bugged tree and passed that re-run are run on the clean tree
+//! `flaky_reruns` more times (once per worker); a test that fails on the clean tree in any of
+//! these runs is known-flaky from then on: never FAIL_TO_PASS or PASS_TO_PASS of a verdict, and
+//! reported in `ValidateStats::flaky` for the caller to record in the environment.
 //!
 //! In: an engine, the environment, candidates, a config. Out: `(Task, Verdict)` pairs through
-//! the `on_verdict` callback, in completion order.
+//! the `on_verdict` callback, in completion order; figures and the flaky tests found.
 
 use super::{judge, problem_statement, select_tests, timeout_for, BugRun, Selection};
 use crate::model::{Environment, RejectStage, Task, TestStatus, Verdict, VerdictOutcome};
@@ -34,6 +38,9 @@ pub struct ValidateConfig {
     /// suite, so a larger batch costs little more than a smaller one). A batch also goes when
     /// its oldest candidate has waited `RECHECK_MAX_WAIT`, so verdicts keep flowing.
     pub recheck_batch: usize,
+    /// Runs of the clean tree after the re-run, for the tests that failed on a bugged tree (as
+    /// `EnvConfig::flaky_reruns` for the build): a test that fails in one is known-flaky.
+    pub flaky_reruns: u32,
 }
 
 /// Figures from one `validate_all` call.
@@ -43,6 +50,9 @@ pub struct ValidateStats {
     pub containers: usize,
     /// Peak memory of each container, bytes, as its cgroup reports it.
     pub container_peak_bytes: Vec<u64>,
+    /// Tests found flaky: they passed on the clean build, then failed on the clean tree during
+    /// validation → the outcomes seen (the `Environment::flaky` shape).
+    pub flaky: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for ValidateConfig {
@@ -55,6 +65,7 @@ impl Default for ValidateConfig {
             cold_reload: false,
             full_suite: false,
             recheck_batch: 32,
+            flaky_reruns: 1,
         }
     }
 }
@@ -107,6 +118,7 @@ async fn worker_loop(
 ) -> Result<()> {
     let mut worker: Option<Worker> = None;
     let mut pending: Vec<Pending> = Vec::new();
+    let mut stable = Stable::default();
     let mut requeued: std::collections::HashSet<String> = Default::default();
     while let Some(task) = pop(queue) {
         if worker.is_none() {
@@ -138,7 +150,8 @@ async fn worker_loop(
             || pending.first().is_some_and(|p| p.started.elapsed() >= RECHECK_MAX_WAIT);
         if healthy && batch_full {
             if let Some(w) = worker.as_mut() {
-                if !send_all(tx, recheck(w, env, std::mem::take(&mut pending), cfg).await) {
+                let batch = std::mem::take(&mut pending);
+                if !send_all(tx, recheck(w, env, batch, cfg, stats, &mut stable).await) {
                     break;
                 }
             }
@@ -154,7 +167,7 @@ async fn worker_loop(
             worker = Some(Worker::start(engine, &env.image, &cfg.limits, &env.run_env()).await?);
         }
         if let Some(w) = worker.as_mut() {
-            send_all(tx, recheck(w, env, std::mem::take(&mut pending), cfg).await);
+            send_all(tx, recheck(w, env, std::mem::take(&mut pending), cfg, stats, &mut stable).await);
         }
     }
     if let Some(w) = worker {
@@ -227,49 +240,139 @@ pub async fn run_candidate(worker: &mut Worker, env: &Environment, task: Task, c
     )
 }
 
-/// Re-run the union of the pending candidates' F2P tests once on the restored tree; a candidate
-/// is valid when all its F2P tests pass again (flaky otherwise).
+/// Tests of this worker that passed every clean run they were given after failing on a bugged
+/// tree: not run again for flakiness.
+type Stable = std::collections::HashSet<String>;
+
+/// One run of `tests` on the restored tree.
+async fn clean_run(
+    worker: &mut Worker,
+    env: &Environment,
+    tests: &[String],
+    cfg: &ValidateConfig,
+) -> Result<std::collections::BTreeMap<String, crate::model::TestResult>> {
+    let req = RunRequest {
+        id: "recheck".into(),
+        patch: String::new(),
+        tests: tests.to_vec(),
+        timeout: timeout_for(env, tests, cfg.timeout_s),
+        keep: false,
+        cold: false,
+    };
+    Ok(worker.run(&req).await?.results())
+}
+
+fn passed(results: &std::collections::BTreeMap<String, crate::model::TestResult>, test: &str) -> bool {
+    results.get(test).map(|r| r.status) == Some(TestStatus::Passed)
+}
+
+/// The tests that fail on the clean tree: those that failed the re-run, then those of the rest
+/// (not yet found stable by this worker) that fail in one of `flaky_reruns` more runs. Tests
+/// that pass them all become stable.
+async fn failing_on_clean(
+    worker: &mut Worker,
+    env: &Environment,
+    tests: &[String],
+    first: &std::collections::BTreeMap<String, crate::model::TestResult>,
+    cfg: &ValidateConfig,
+    stable: &mut Stable,
+) -> Vec<String> {
+    let mut failing: Vec<String> = tests.iter().filter(|t| !passed(first, t)).cloned().collect();
+    let mut suspects: Vec<String> =
+        tests.iter().filter(|t| passed(first, t) && !stable.contains(*t)).cloned().collect();
+    for _ in 0..cfg.flaky_reruns {
+        if suspects.is_empty() {
+            break;
+        }
+        match clean_run(worker, env, &suspects, cfg).await {
+            Ok(results) => {
+                let (ok, bad): (Vec<String>, Vec<String>) = suspects.into_iter().partition(|t| passed(&results, t));
+                failing.extend(bad);
+                suspects = ok;
+            }
+            Err(e) => {
+                tracing::warn!("a clean flakiness re-run failed: {e}");
+                return failing;
+            }
+        }
+    }
+    stable.extend(suspects);
+    failing
+}
+
+/// Record `failing` as flaky (unless so many of the re-run's tests failed that the worker, not
+/// the tests, is suspect); every test known flaky in this validation so far.
+fn note_flaky(failing: &[String], rerun: usize, stats: &Mutex<ValidateStats>) -> std::collections::BTreeSet<String> {
+    let Ok(mut s) = stats.lock() else { return Default::default() };
+    if failing.len() <= 3.max(rerun / 2) {
+        for t in failing {
+            s.flaky.entry(t.clone()).or_insert_with(|| "passed, failed (on the clean tree during validation)".into());
+        }
+    } else {
+        tracing::warn!("{} of {rerun} tests failed on the clean tree: not recording them as flaky", failing.len());
+    }
+    s.flaky.keys().cloned().collect()
+}
+
+/// Re-run the union of the pending candidates' F2P tests on the restored tree (and the new ones
+/// `flaky_reruns` more times); tests failing there are flaky and leave every F2P / P2P list. A
+/// candidate is valid when its remaining F2P tests (at least one) all pass again.
 async fn recheck(
     worker: &mut Worker,
     env: &Environment,
     pending: Vec<Pending>,
     cfg: &ValidateConfig,
+    stats: &Mutex<ValidateStats>,
+    stable: &mut Stable,
 ) -> Vec<(Task, Verdict)> {
     let mut tests: Vec<String> = pending.iter().flat_map(|p| p.f2p.iter().cloned()).collect();
     tests.sort();
     tests.dedup();
-    let req = RunRequest {
-        id: "recheck".into(),
-        patch: String::new(),
-        tests: tests.clone(),
-        timeout: timeout_for(env, &tests, cfg.timeout_s),
-        keep: false,
-        cold: false,
-    };
-    let clean = match worker.run(&req).await {
-        Ok(r) => r.results(),
+    let clean = match clean_run(worker, env, &tests, cfg).await {
+        Ok(r) => r,
         Err(e) => {
             tracing::warn!("clean re-run failed: {e}");
             return pending.into_iter().map(|p| lost_in_recheck(env, p, &e.to_string())).collect();
         }
     };
+    let failing = failing_on_clean(worker, env, &tests, &clean, cfg, stable).await;
+    let flaky = note_flaky(&failing, tests.len(), stats);
     pending
         .into_iter()
         .map(|p| {
-            let failing: Vec<&String> =
-                p.f2p.iter().filter(|t| clean.get(*t).map(|r| r.status) != Some(TestStatus::Passed)).collect();
-            let verdict = if failing.is_empty() {
-                let p2p = super::pass_to_pass(env, &p.f2p);
+            let dropped: Vec<&String> = p.f2p.iter().filter(|t| flaky.contains(*t)).collect();
+            let f2p: Vec<String> = p.f2p.iter().filter(|t| !flaky.contains(*t)).cloned().collect();
+            let failing: Vec<&String> = f2p.iter().filter(|t| !passed(&clean, t)).collect();
+            let verdict = if f2p.is_empty() {
+                Verdict {
+                    task_id: p.task.id.clone(),
+                    outcome: VerdictOutcome::Rejected(RejectStage::Flaky),
+                    reason: format!(
+                        "every F2P test fails on the clean tree too (known-flaky now), e.g. {}",
+                        dropped.first().map_or("", |t| t.as_str())
+                    ),
+                    fail_to_pass: p.f2p.clone(),
+                    pass_to_pass: p.p2p.clone(),
+                    duration_ms: 0,
+                }
+            } else if failing.is_empty() {
+                let p2p: Vec<String> =
+                    super::pass_to_pass(env, &f2p).into_iter().filter(|t| !flaky.contains(t)).collect();
+                let left_out = if dropped.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} flaky test(s) left out", dropped.len())
+                };
                 Verdict {
                     task_id: p.task.id.clone(),
                     outcome: VerdictOutcome::Valid,
                     reason: format!(
-                        "{} fail to pass, {} pass to pass ({} of them run with the bug)",
-                        p.f2p.len(),
+                        "{} fail to pass, {} pass to pass ({} of them run with the bug){left_out}",
+                        f2p.len(),
                         p2p.len(),
                         p.p2p.len()
                     ),
-                    fail_to_pass: p.f2p.clone(),
+                    fail_to_pass: f2p.clone(),
                     pass_to_pass: p2p,
                     duration_ms: 0,
                 }
@@ -290,8 +393,7 @@ async fn recheck(
             };
             let mut task = p.task;
             if verdict.is_valid() {
-                task.problem_statement =
-                    problem_statement(&task, &env.module_name(&task.site.file), &p.f2p, &p.failures);
+                task.problem_statement = problem_statement(&task, &env.module_name(&task.site.file), &f2p, &p.failures);
             }
             finish(env, task, verdict, p.started)
         })
