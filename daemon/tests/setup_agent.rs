@@ -95,6 +95,18 @@ fn fixture_repo(dir: &Path, name: &str) -> (PathBuf, String) {
     (root, head)
 }
 
+/// Add everything and commit on top of HEAD; the new commit id.
+fn commit_more(root: &Path) -> String {
+    let repo = git2::Repository::open(root).expect("open");
+    let mut index = repo.index().expect("index");
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).expect("add");
+    index.write().expect("write index");
+    let tree = repo.find_tree(index.write_tree().expect("tree")).expect("find tree");
+    let parent = repo.head().expect("head").peel_to_commit().expect("commit");
+    let sig = git2::Signature::now("Test", "test@example.com").expect("sig");
+    repo.commit(Some("HEAD"), &sig, &sig, "the install recipe", &tree, &[&parent]).expect("commit").to_string()
+}
+
 fn run(home: &Path, args: &[&str]) -> std::process::Output {
     socratic_cmd(home, args).env("STUB_KEY", KEY).output().expect("run socratic")
 }
@@ -190,7 +202,7 @@ fn the_setup_agent_repairs_a_build_the_rules_refuse_and_its_recipe_is_reused() {
     assert!(show.contains("install recipe: setup agent (stub-setup-model, 2 turns, 1 command kept"), "{show}");
 
     // The user commits the recipe; a fresh home builds from it with no endpoint.
-    let head = commit_all(&root);
+    let head = commit_more(&root);
     let fresh = dir.path().join("fresh-home");
     let started = std::time::Instant::now();
     let out = run(&fresh, &["env", "build", "--repo", repo, "--json"]);

@@ -202,7 +202,7 @@ fn facts(ask: &Ask<'_>) -> String {
             s.push_str(&format!("  {}\n", shorten(n, 600)));
         }
     }
-    s.push_str(&format!("\nFiles of the repository:\n{}\n", file_list(ask.repo, 3, 300)));
+    s.push_str(&format!("\nFiles of the repository:\n{}\n", file_list(ask.repo, 6, 300)));
     let mut budget = 12_000usize;
     for (name, text) in config_files(ask.repo) {
         let head: String = text.lines().take(40).collect::<Vec<_>>().join("\n");
@@ -228,21 +228,26 @@ fn config_files(repo: &Path) -> Vec<(String, String)> {
     files
 }
 
-/// Paths under `repo` down to `depth` (folders end in `/`), caches and `.git` left out, at most
-/// `max` (then a count of the rest).
+/// Paths under `repo` down to `depth` (folders end in `/`), shallow ones first, caches and
+/// `.git` left out, at most `max` (then a count of the rest).
 fn file_list(repo: &Path, depth: usize, max: usize) -> String {
     let skip = [".git", "__pycache__", ".pytest_cache", ".venv", "node_modules", ".tox", ".mypy_cache"];
-    let mut out = Vec::new();
-    let mut more = 0usize;
-    let walk = walkdir::WalkDir::new(repo).min_depth(1).max_depth(depth).sort_by_file_name();
-    for entry in walk.into_iter().filter_entry(|e| !skip.iter().any(|s| e.file_name() == *s)).flatten() {
-        let rel = entry.path().strip_prefix(repo).unwrap_or(entry.path()).display().to_string();
-        if out.len() >= max {
-            more += 1;
-            continue;
-        }
-        out.push(if entry.file_type().is_dir() { format!("  {rel}/") } else { format!("  {rel}") });
-    }
+    let walk = walkdir::WalkDir::new(repo).min_depth(1).max_depth(depth);
+    let mut entries: Vec<(usize, String)> = walk
+        .into_iter()
+        .filter_entry(|e| !skip.iter().any(|s| e.file_name() == *s))
+        .flatten()
+        .take(20_000)
+        .map(|e| {
+            let rel = e.path().strip_prefix(repo).unwrap_or(e.path()).display().to_string();
+            (e.depth(), if e.file_type().is_dir() { format!("{rel}/") } else { rel })
+        })
+        .collect();
+    entries.sort();
+    let more = entries.len().saturating_sub(max);
+    let mut shown: Vec<String> = entries.into_iter().take(max).map(|(_, p)| p).collect();
+    shown.sort();
+    let mut out: Vec<String> = shown.into_iter().map(|p| format!("  {p}")).collect();
     if more > 0 {
         out.push(format!("  ... and {more} more"));
     }
@@ -359,6 +364,22 @@ mod tests {
         assert!(!read_only("ls; pip install x"));
         assert!(!read_only("python3 -m pip install ./vendor/x"));
         assert!(!read_only("find . -name '*.pyc' -delete"));
+    }
+
+    #[test]
+    fn the_file_list_shows_shallow_paths_first() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a/b/c/d")).unwrap();
+        std::fs::write(dir.path().join("a/b/c/d/deep.toml"), "").unwrap();
+        std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+        for i in 0..5 {
+            std::fs::write(dir.path().join(format!("top{i}.py")), "").unwrap();
+        }
+        let all = file_list(dir.path(), 6, 100);
+        assert!(all.contains("  a/b/c/d/deep.toml") && !all.contains(".git"), "{all}");
+        let few = file_list(dir.path(), 6, 6);
+        assert!(few.contains("top4.py") && few.contains("  a/\n") && !few.contains("deep"), "{few}");
+        assert!(few.ends_with("... and 4 more"), "{few}");
     }
 
     #[test]
