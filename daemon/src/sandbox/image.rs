@@ -1,7 +1,8 @@
 //! Images: the base image (pulled from a registry, or bootstrapped locally with debootstrap
 //! where no registry is reachable) and a repository's environment image, built automatically.
 //!
-//! In: a base image name or a bootstrap request; a repository path. Out: image names, and an
+//! In: a base image name or a bootstrap request; a repository path (and optionally its
+//! `.socratic/env.toml` recipe and a setup agent, `Setup`). Out: image names, and an
 //! `Environment` (plain data, in `model`): the image, the install commands that worked, which tests pass on the clean
 //! tree, and the coverage map (file → line → tests) taken with per-test dynamic contexts.
 
