@@ -201,7 +201,13 @@ fn the_setup_agent_repairs_a_build_the_rules_refuse_and_its_recipe_is_reused() {
     let show = text(&show.stdout);
     assert!(show.contains("install recipe: setup agent (stub-setup-model, 2 turns, 1 command kept"), "{show}");
 
-    // The user commits the recipe; a fresh home builds from it with no endpoint.
+    // The user adds pytest words and a variable, and commits the recipe; a fresh home builds
+    // from it with no endpoint.
+    std::fs::write(
+        &recipe_path,
+        format!("{recipe}pytest_args = [\"-p\", \"no:doctest\"]\n[env]\nGIZMO_MODE = \"fast\"\n"),
+    )
+    .unwrap();
     let head = commit_more(&root);
     let fresh = dir.path().join("fresh-home");
     let started = std::time::Instant::now();
@@ -216,6 +222,15 @@ fn the_setup_agent_repairs_a_build_the_rules_refuse_and_its_recipe_is_reused() {
     assert_eq!(env["install_commands"], json!(parsed.install), "{env}");
     let show = text(&run(&fresh, &["env", "show", "--repo", repo]).stdout);
     assert!(show.contains("install recipe: .socratic/env.toml"), "{show}");
+    let record = stdout_json(&run(&fresh, &["env", "show", "--repo", repo, "--json"]));
+    assert_eq!(record["pytest_args"], json!(["-p", "no:doctest"]), "{record}");
+    // The variable is in the image, so every container started from it (workers, Solvers) has it.
+    let image = env["image"].as_str().unwrap();
+    let inspect = std::process::Command::new("docker")
+        .args(["image", "inspect", "-f", "{{json .Config.Env}}", image])
+        .output()
+        .expect("docker image inspect");
+    assert!(text(&inspect.stdout).contains("\"GIZMO_MODE=fast\""), "{}", text(&inspect.stdout));
     println!("bench: env build with the setup agent (2 turns) {agent_s:.1} s; from its recipe {recipe_s:.1} s");
 
     // A recipe that cannot be read is an error naming the file and the key (and builds nothing).
