@@ -1006,6 +1006,11 @@ pub struct Environment {
     /// and never selected to validate a candidate.
     #[serde(default)]
     pub flaky: BTreeMap<String, String>,
+    /// Set when the clean run measured executed lines without per-test contexts (a suite too
+    /// large or too slow for them): why. Every executed line then maps to no test, and
+    /// validation selects tests by module instead of by line.
+    #[serde(default)]
+    pub coverage_note: Option<String>,
 }
 
 impl Environment {

@@ -263,3 +263,48 @@ async fn flaky_checks(engine: &Engine, env: &Environment, dir: &Path, root: &Pat
     assert!(!row.pass_to_pass.contains("test_coin_flip"), "{}", row.pass_to_pass);
     Ok(())
 }
+
+/// packaging: tens of thousands of parametrized tests make per-test coverage contexts cost
+/// about ten times the suite (`tests/fixtures/repos/many_tests` collects 10002, over
+/// `image::MAX_CONTEXT_TESTS`): the build measures executed lines only and says so, and a
+/// candidate inside a function is validated on its module's tests (`_grid.py` →
+/// `tests/test_grid.py`), not rejected as uncovered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suite_too_large_for_per_test_contexts_gets_executed_lines_and_module_tests() {
+    let engine = Engine::connect("tests").await.expect("a Docker engine must be running (see .ci/run)");
+    let dir = tempfile::tempdir().unwrap();
+    let (root, head) = repo(dir.path(), "many_tests");
+    let env = build(&engine, &root, &head).await.expect("the environment builds");
+    let result = many_tests_checks(&engine, &env, &root, &head).await;
+    let _ = engine.remove_image(&env.image).await;
+    result.unwrap();
+}
+
+async fn many_tests_checks(engine: &Engine, env: &Environment, root: &Path, head: &str) -> Result<(), String> {
+    all_pass(env, "many_tests");
+    assert_eq!(env.clean.len(), 10002);
+    let note = env.coverage_note.as_deref().unwrap_or_default();
+    assert!(note.contains("10002 tests collected") && note.contains("executed lines only"), "{note:?}");
+    let lib = "manygrid/_grid.py";
+    let lines = &env.coverage[lib];
+    assert!(lines.contains_key(&3) && lines.contains_key(&10), "{lines:?}");
+    assert!(lines.values().all(|tests| tests.is_empty()), "no per-test contexts: {lines:?}");
+
+    // `col = i % width` → `col = i // width` breaks the cell tests, not the label one.
+    let clean = std::fs::read_to_string(root.join(lib)).unwrap();
+    let bug = patch(lib, &clean, &clean.replacen("col = i % width", "col = i // width", 1));
+    let c = candidate(head, root, bug, 3);
+    let c = Task { site: Site { file: lib.into(), scope: "cell".into(), ..c.site }, enclosing: "cell".into(), ..c };
+    match socratic::validate::select_tests(env, &c) {
+        socratic::validate::Selection::ModuleTests(tests) => assert_eq!(tests.len(), 10002),
+        other => panic!("expected the module's tests, got {other:?}"),
+    }
+    let mut verdicts = Vec::new();
+    let cfg = ValidateConfig { workers: 1, timeout_s: 120.0, ..Default::default() };
+    validate_all(engine, env, vec![c], &cfg, |t, v| verdicts.push((t, v))).await.map_err(|e| e.to_string())?;
+    let (task, verdict) = verdicts.pop().expect("one verdict");
+    assert!(verdict.is_valid(), "{verdict:?}");
+    assert!(task.fail_to_pass.len() > 9000, "{}", task.fail_to_pass.len());
+    assert!(task.pass_to_pass.contains(&"tests/test_grid.py::test_row_label".to_string()));
+    Ok(())
+}

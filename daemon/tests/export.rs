@@ -143,6 +143,7 @@ fn fixture_in(folder: &str) -> Fixture {
             packages: Default::default(),
             pytest_args: vec![],
             flaky: Default::default(),
+            coverage_note: None,
         })
         .expect("environment");
     Fixture { _dir: dir, home, repo, clean, tasks }

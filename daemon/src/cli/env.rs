@@ -138,6 +138,7 @@ fn env_text(env: &Environment) -> String {
     section("install problems", env.install_notes.clone());
     section("added for missing modules", env.repairs.clone());
     section("packages measured", env.packages.iter().map(|(path, name)| format!("{path} ({name})")).collect());
+    section("coverage", env.coverage_note.iter().cloned().collect());
     section(
         "known-flaky tests (left out of PASS_TO_PASS)",
         env.flaky.iter().map(|(test, seen)| format!("{test}: {seen}")).collect(),
@@ -155,6 +156,6 @@ fn env_summary(env: &Environment) -> serde_json::Value {
         "install_commands": env.install_commands, "install_notes": env.install_notes, "repairs": env.repairs,
         "packages": env.packages, "collection_errors": env.collection_errors, "flaky": env.flaky,
         "tests": env.clean.len(), "passing": env.passing().len(),
-        "covered_files": env.coverage.len(), "build_ms": env.build_ms,
+        "covered_files": env.coverage.len(), "build_ms": env.build_ms, "coverage_note": env.coverage_note,
     })
 }

@@ -52,7 +52,8 @@ pub fn select_tests(env: &Environment, task: &Task) -> Selection {
     let passing: BTreeSet<String> = env.passing().into_iter().collect();
     let mut covering = BTreeSet::new();
     // A changed line executed only while importing (a signature, a default value, a class
-    // attribute) has no test context, yet changes what every caller sees.
+    // attribute) has no test context, yet changes what every caller sees. Without per-test
+    // contexts (`Environment::coverage_note`) no executed line has one: the module's tests run.
     let mut import_time = false;
     for (file, lines) in changed_lines(&task.bug_patch) {
         if let Some(cov) = env.coverage.get(&file) {
@@ -78,7 +79,10 @@ pub fn select_tests(env: &Environment, task: &Task) -> Selection {
             return Selection::Uncovered;
         }
     }
+    // A private module's tests are usually named without its underscore (`_grid.py` →
+    // `test_grid.py`).
     let stem = std::path::Path::new(&task.site.file).file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let stem = stem.trim_start_matches('_');
     let module_tests: Vec<String> = passing
         .iter()
         .filter(|t| {
@@ -270,6 +274,7 @@ mod tests {
             packages: BTreeMap::new(),
             pytest_args: vec![],
             flaky: BTreeMap::new(),
+            coverage_note: None,
         }
     }
 
