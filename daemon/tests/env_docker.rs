@@ -313,3 +313,38 @@ async fn many_tests_checks(engine: &Engine, env: &Environment, root: &Path, head
     assert_eq!(task.pass_to_pass.len(), 10001);
     Ok(())
 }
+
+/// pyparsing: a helper that hundreds of slow tests execute: their clean time exceeds the
+/// validation cap, so every candidate there timed out and was rejected at `execution`
+/// (`tests/fixtures/repos/slow_suite`: six tests of 0.25 s against a cap of 1 s). The cap
+/// leaves at least three times the selection's clean time: the candidate is valid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selection_slower_than_the_cap_is_not_timed_out() {
+    let engine = Engine::connect("tests").await.expect("a Docker engine must be running (see .ci/run)");
+    let dir = tempfile::tempdir().unwrap();
+    let (root, head) = repo(dir.path(), "slow_suite");
+    let env = build(&engine, &root, &head).await.expect("the environment builds");
+    let result = slow_suite_checks(&engine, &env, &root, &head).await;
+    let _ = engine.remove_image(&env.image).await;
+    result.unwrap();
+}
+
+async fn slow_suite_checks(engine: &Engine, env: &Environment, root: &Path, head: &str) -> Result<(), String> {
+    all_pass(env, "slow_suite");
+    let lib = "slowpkg/__init__.py";
+    let clean = std::fs::read_to_string(root.join(lib)).unwrap();
+    let bug = patch(lib, &clean, &clean.replacen("return value * factor", "return value + factor", 1));
+    let c = candidate(head, root, bug, 7);
+    let c = Task { site: Site { file: lib.into(), scope: "scale".into(), ..c.site }, enclosing: "scale".into(), ..c };
+    let selected = socratic::validate::select_tests(env, &c).tests().to_vec();
+    let clean_s: f64 = selected.iter().filter_map(|t| env.durations.get(t)).sum();
+    assert!(selected.len() == 6 && clean_s > 1.4, "{selected:?} took {clean_s} s");
+    let mut verdicts = Vec::new();
+    let cfg = ValidateConfig { workers: 1, timeout_s: 1.0, ..Default::default() };
+    validate_all(engine, env, vec![c], &cfg, |t, v| verdicts.push((t, v))).await.map_err(|e| e.to_string())?;
+    let (task, verdict) = verdicts.pop().expect("one verdict");
+    assert!(verdict.is_valid(), "{verdict:?}");
+    // n + 3 differs from 3 * n for every n of the six cases.
+    assert_eq!(task.fail_to_pass.len(), 6, "{:?}", task.fail_to_pass);
+    Ok(())
+}
