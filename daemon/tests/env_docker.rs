@@ -2,7 +2,8 @@
 //! root cause of a failed build seen on popular PyPI projects (`tests/fixtures/repos/`): test
 //! dependencies in a `tests` extra, in `tests/requirements.txt`, in tox's extras; a test module
 //! that cannot be imported and one whose module nobody declared; template files compiled under
-//! tests/; a src layout. Then grading: a Solver patch that breaks an unrelated test is not
+//! tests/; a src layout; a suite too large for per-test coverage contexts; tests slower than
+//! the validation cap. Then grading: a Solver patch that breaks an unrelated test is not
 //! resolved, because PASS_TO_PASS is the whole passing suite.
 //!
 //! Needs a running engine, the base image (`socratic env bootstrap`) and access to PyPI from
