@@ -24,7 +24,7 @@ default=(
     boltons==24.0.0 toolz==0.12.1 simplejson==3.19.3 idna==3.8 toml==0.10.2 markupsafe==2.1.5
     # Ten more with tests in their sdist.
     cachetools==5.5.2 itsdangerous==2.2.0 blinker==1.8.2 pathspec==0.12.1 jmespath==1.0.1 semver==3.0.2
-    parse==1.20.2 pluggy==1.5.0 tomli==2.0.1 markupsafe==3.0.2
+    parse==1.20.2 pluggy==1.5.0 tomlkit==0.13.2 markupsafe==3.0.2
 )
 if [ $# -gt 0 ]; then list=("$@"); else list=("${default[@]}"); fi
 
@@ -80,10 +80,12 @@ for spec in "${list[@]}"; do
     fi
     tests=$(json 'str(d["passing"]) + "/" + str(d["tests"])' <"$log.env.json")
     image=$(json 'd["image"]' <"$log.env.json")
+    # Said when the clean run measured executed lines without per-test contexts.
+    note=$(json 'd.get("coverage_note") or ""' <"$log.env.json")
     "$socratic" --home "$home" tasks generate --repo "$repo" --budget 40 --json >"$log.gen.json" 2>"$log.gen.err"
     candidates=$(json 'd["generated"]' <"$log.gen.json")
     candidates=${candidates:-0}
-    msg=""
+    msg=${note:+coverage: $note}
     valid=0 yield=- ms=-
     if [ "$candidates" -gt 0 ]; then
         "$socratic" --home "$home" tasks validate --repo "$repo" --json >"$log.val.json" 2>"$log.val.err"
@@ -92,7 +94,7 @@ for spec in "${list[@]}"; do
         ms=$(json 'format(d["ms_per_candidate"], ".0f")' <"$log.val.json")
         [ -n "$valid" ] || { valid=0; msg="validate failed: $(oneline 300 <"$log.val.err")"; }
     else
-        msg=$(oneline 300 <"$log.gen.err")
+        msg="$msg $(oneline 300 <"$log.gen.err")"
     fi
     printf '%s\tok\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$spec" "$msg" "$build_s" "$tests" "$candidates" "$valid" "$yield" "$ms" >>"$rows"
     avail=$(df -BG --output=avail / | tail -n1 | tr -dc '0-9')

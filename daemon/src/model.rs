@@ -1010,6 +1010,11 @@ pub struct Environment {
     /// the setup agent (its model, turns and the commands that worked).
     #[serde(default)]
     pub recipe_source: RecipeSource,
+    /// Set when the clean run measured executed lines without per-test contexts (a suite too
+    /// large or too slow for them): why. Every executed line then maps to no test, and
+    /// validation selects tests by module instead of by line.
+    #[serde(default)]
+    pub coverage_note: Option<String>,
 }
 
 /// Where an environment's install steps came from.

@@ -2,7 +2,8 @@
 //! root cause of a failed build seen on popular PyPI projects (`tests/fixtures/repos/`): test
 //! dependencies in a `tests` extra, in `tests/requirements.txt`, in tox's extras; a test module
 //! that cannot be imported and one whose module nobody declared; template files compiled under
-//! tests/; a src layout. Then grading: a Solver patch that breaks an unrelated test is not
+//! tests/; a src layout; a suite too large for per-test coverage contexts; tests slower than
+//! the validation cap. Then grading: a Solver patch that breaks an unrelated test is not
 //! resolved, because PASS_TO_PASS is the whole passing suite.
 //!
 //! Needs a running engine, the base image (`socratic env bootstrap`) and access to PyPI from
@@ -261,5 +262,90 @@ async fn flaky_checks(engine: &Engine, env: &Environment, dir: &Path, root: &Pat
     assert_eq!(exported[0].task.pass_to_pass, task.pass_to_pass);
     let row = socratic::export::swebench::row(&exported[0], head);
     assert!(!row.pass_to_pass.contains("test_coin_flip"), "{}", row.pass_to_pass);
+    Ok(())
+}
+
+/// packaging: tens of thousands of parametrized tests make per-test coverage contexts cost
+/// about ten times the suite (`tests/fixtures/repos/many_tests` collects 10002, over
+/// `image::MAX_CONTEXT_TESTS`): the build measures executed lines only and says so, and a
+/// candidate inside a function is validated on its module's tests (`_grid.py` →
+/// `tests/test_grid.py`), not rejected as uncovered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suite_too_large_for_per_test_contexts_gets_executed_lines_and_module_tests() {
+    let engine = Engine::connect("tests").await.expect("a Docker engine must be running (see .ci/run)");
+    let dir = tempfile::tempdir().unwrap();
+    let (root, head) = repo(dir.path(), "many_tests");
+    let env = build(&engine, &root, &head).await.expect("the environment builds");
+    let result = many_tests_checks(&engine, &env, &root, &head).await;
+    let _ = engine.remove_image(&env.image).await;
+    result.unwrap();
+}
+
+async fn many_tests_checks(engine: &Engine, env: &Environment, root: &Path, head: &str) -> Result<(), String> {
+    all_pass(env, "many_tests");
+    assert_eq!(env.clean.len(), 10002);
+    let note = env.coverage_note.as_deref().unwrap_or_default();
+    assert!(note.contains("10002 tests collected") && note.contains("executed lines only"), "{note:?}");
+    let lib = "manygrid/_grid.py";
+    let lines = &env.coverage[lib];
+    assert!(lines.contains_key(&3) && lines.contains_key(&10), "{lines:?}");
+    assert!(lines.values().all(|tests| tests.is_empty()), "no per-test contexts: {lines:?}");
+
+    // A bug in `row_label` (executed, no per-test context): the module's 10002 tests run, one
+    // fails.
+    let clean = std::fs::read_to_string(root.join(lib)).unwrap();
+    let bug = patch(lib, &clean, &clean.replacen("\"row %d\" % row", "\"row %d\" % -row", 1));
+    let c = candidate(head, root, bug, 10);
+    let c = Task {
+        site: Site { file: lib.into(), scope: "row_label".into(), ..c.site },
+        enclosing: "row_label".into(),
+        ..c
+    };
+    match socratic::validate::select_tests(env, &c) {
+        socratic::validate::Selection::ModuleTests(tests) => assert_eq!(tests.len(), 10002),
+        other => panic!("expected the module's tests, got {other:?}"),
+    }
+    let mut verdicts = Vec::new();
+    let cfg = ValidateConfig { workers: 1, timeout_s: 300.0, ..Default::default() };
+    validate_all(engine, env, vec![c], &cfg, |t, v| verdicts.push((t, v))).await.map_err(|e| e.to_string())?;
+    let (task, verdict) = verdicts.pop().expect("one verdict");
+    assert!(verdict.is_valid(), "{verdict:?}");
+    assert_eq!(task.fail_to_pass, ["tests/test_grid.py::test_row_label"]);
+    assert_eq!(task.pass_to_pass.len(), 10001);
+    Ok(())
+}
+
+/// pyparsing: a helper that hundreds of slow tests execute: their clean time exceeds the
+/// validation cap, so every candidate there timed out and was rejected at `execution`
+/// (`tests/fixtures/repos/slow_suite`: six tests of 0.25 s against a cap of 1 s). The cap
+/// leaves at least three times the selection's clean time: the candidate is valid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selection_slower_than_the_cap_is_not_timed_out() {
+    let engine = Engine::connect("tests").await.expect("a Docker engine must be running (see .ci/run)");
+    let dir = tempfile::tempdir().unwrap();
+    let (root, head) = repo(dir.path(), "slow_suite");
+    let env = build(&engine, &root, &head).await.expect("the environment builds");
+    let result = slow_suite_checks(&engine, &env, &root, &head).await;
+    let _ = engine.remove_image(&env.image).await;
+    result.unwrap();
+}
+
+async fn slow_suite_checks(engine: &Engine, env: &Environment, root: &Path, head: &str) -> Result<(), String> {
+    all_pass(env, "slow_suite");
+    let lib = "slowpkg/__init__.py";
+    let clean = std::fs::read_to_string(root.join(lib)).unwrap();
+    let bug = patch(lib, &clean, &clean.replacen("return value * factor", "return value + factor", 1));
+    let c = candidate(head, root, bug, 7);
+    let c = Task { site: Site { file: lib.into(), scope: "scale".into(), ..c.site }, enclosing: "scale".into(), ..c };
+    let selected = socratic::validate::select_tests(env, &c).tests().to_vec();
+    let clean_s: f64 = selected.iter().filter_map(|t| env.durations.get(t)).sum();
+    assert!(selected.len() == 6 && clean_s > 1.4, "{selected:?} took {clean_s} s");
+    let mut verdicts = Vec::new();
+    let cfg = ValidateConfig { workers: 1, timeout_s: 1.0, ..Default::default() };
+    validate_all(engine, env, vec![c], &cfg, |t, v| verdicts.push((t, v))).await.map_err(|e| e.to_string())?;
+    let (task, verdict) = verdicts.pop().expect("one verdict");
+    assert!(verdict.is_valid(), "{verdict:?}");
+    // n + 3 differs from 3 * n for every n of the six cases.
+    assert_eq!(task.fail_to_pass.len(), 6, "{:?}", task.fail_to_pass);
     Ok(())
 }

@@ -144,6 +144,7 @@ fn fixture_in(folder: &str) -> Fixture {
             pytest_args: vec![],
             flaky: Default::default(),
             recipe_source: Default::default(),
+            coverage_note: None,
         })
         .expect("environment");
     Fixture { _dir: dir, home, repo, clean, tasks }

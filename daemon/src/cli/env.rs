@@ -197,6 +197,7 @@ fn env_text(env: &Environment) -> String {
     section("install problems", env.install_notes.clone());
     section("added for missing modules", env.repairs.clone());
     section("packages measured", env.packages.iter().map(|(path, name)| format!("{path} ({name})")).collect());
+    section("coverage", env.coverage_note.iter().cloned().collect());
     section(
         "known-flaky tests (left out of PASS_TO_PASS)",
         env.flaky.iter().map(|(test, seen)| format!("{test}: {seen}")).collect(),
@@ -215,6 +216,6 @@ fn env_summary(env: &Environment) -> serde_json::Value {
         "packages": env.packages, "collection_errors": env.collection_errors, "flaky": env.flaky,
         "recipe_source": env.recipe_source,
         "tests": env.clean.len(), "passing": env.passing().len(),
-        "covered_files": env.coverage.len(), "build_ms": env.build_ms,
+        "covered_files": env.coverage.len(), "build_ms": env.build_ms, "coverage_note": env.coverage_note,
     })
 }

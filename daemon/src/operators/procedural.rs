@@ -192,14 +192,35 @@ pub fn remove_base_class(node: Node, _source: &str, rng: &mut ChaCha8Rng) -> Opt
     edit::remove_list_item(&items, i).map(|e| vec![e])
 }
 
-/// Shuffle the methods of a class body.
+/// Reorder the definitions of a method that a class body defines more than once (a property
+/// and its setter, an `@overload` chain, a redefinition: the last one wins). Methods of
+/// distinct names are left alone: the class is the same in any order (an equivalent mutant).
 pub fn shuffle_methods(node: Node, source: &str, rng: &mut ChaCha8Rng) -> Option<Vec<Edit>> {
     let body = node.child_by_field_name("body")?;
-    let methods: Vec<Node> = code_children(body)
-        .into_iter()
-        .filter(|n| matches!(n.kind(), "function_definition" | "decorated_definition"))
-        .collect();
-    edit::permute_slots(&methods, source, rng)
+    let mut by_name: Vec<(&str, Vec<Node>)> = Vec::new();
+    for method in code_children(body) {
+        let def = match method.kind() {
+            "function_definition" => method,
+            "decorated_definition" => method.child_by_field_name("definition")?,
+            _ => continue,
+        };
+        let Some(name) = def.child_by_field_name("name").map(|n| node_text(n, source)) else { continue };
+        match by_name.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, defs)) => defs.push(method),
+            None => by_name.push((name, vec![method])),
+        }
+    }
+    // A property's getter and setter (`@name.setter`) in another order fail at import (the
+    // setter's decorator names what is not defined yet): no test runs, not a task either.
+    let chained =
+        |name: &str, defs: &[Node]| defs.iter().any(|d| node_text(*d, source).starts_with(&format!("@{name}.")));
+    let repeated: Vec<&Vec<Node>> =
+        by_name.iter().filter(|(name, defs)| defs.len() > 1 && !chained(name, defs)).map(|(_, defs)| defs).collect();
+    if repeated.is_empty() {
+        return None;
+    }
+    let defs = repeated[rng.random_range(0..repeated.len())];
+    edit::permute_slots(defs, source, rng)
 }
 
 #[cfg(test)]
@@ -319,12 +340,22 @@ mod tests {
     }
 
     #[test]
-    fn shuffle_methods_reorders() {
-        check(
+    fn shuffle_methods_reorders_only_definitions_of_one_name() {
+        // Distinct names: any order defines the same class.
+        check_none(
             "shuffle_methods",
             "class A:\n    def a(self):\n        return 1\n\n    def b(self):\n        return 2\n",
-            "class A:\n    def b(self):\n        return 2\n\n    def a(self):\n        return 1\n",
         );
         check_none("shuffle_methods", "class A:\n    def a(self):\n        return 1\n");
+        check_none(
+            "shuffle_methods",
+            "class A:\n    @property\n    def a(self):\n        return 1\n\n    @a.setter\n    def a(self, v):\n        pass\n",
+        );
+        // A redefinition: the last one wins, so swapping them changes the class.
+        check(
+            "shuffle_methods",
+            "class A:\n    def a(self):\n        return 1\n\n    def b(self):\n        return 2\n\n    def a(self):\n        return 3\n",
+            "class A:\n    def a(self):\n        return 3\n\n    def b(self):\n        return 2\n\n    def a(self):\n        return 1\n",
+        );
     }
 }

@@ -303,6 +303,7 @@ pub(super) fn judge_build(
         pytest_args: prepared.pytest_args,
         flaky: prepared.flaky,
         recipe_source: RecipeSource::Rules,
+        coverage_note: prepared.coverage_note,
     };
     Ok(if environment.pass_rate() < MIN_PASS_RATE {
         Err(refusal(&environment, &prepared.log_tail))
@@ -499,6 +500,7 @@ pub(super) struct Prepared {
     flaky: BTreeMap<String, String>,
     log_tail: String,
     coverage_log: String,
+    coverage_note: Option<String>,
 }
 
 /// Rounds of the repair loop (collect, install what is missing) at most.
@@ -506,6 +508,53 @@ const REPAIR_ROUNDS: usize = 3;
 /// Where the build writes the coverage configuration it measures with (the project's own, with
 /// its plugins and `fail_under`, is not used).
 const COVERAGE_RC: &str = "/tmp/socratic-coveragerc";
+
+/// Suites that collect more tests than this run without per-test coverage contexts: each
+/// context switch writes coverage data (about ten times the suite's own time at tens of
+/// thousands of tests), and the map file → line → tests grows with tests × lines.
+pub const MAX_CONTEXT_TESTS: usize = 10_000;
+/// Seconds the clean run with per-test contexts may take; past it the suite runs again without
+/// them (executed lines only). A build's clean run takes at most this plus one run with
+/// file-level coverage (`EnvConfig::test_timeout_s`).
+pub const CONTEXT_BUDGET_S: u64 = 600;
+
+/// How the clean run measures coverage.
+#[derive(Debug, Clone, PartialEq)]
+enum Contexts {
+    /// Per-test contexts, falling back to executed lines only after this many seconds.
+    Budget(u64),
+    /// Executed lines only, for this reason.
+    Skip(String),
+}
+
+/// The clean run's shell script: pytest under coverage of `covs` (JUnit XML to
+/// /tmp/clean.xml, output to /tmp/clean.log), with per-test contexts when `contexts` allows and
+/// within its budget; then coverage's JSON report to /tmp/coverage.json. It writes
+/// /tmp/coverage.mode: `contexts`, `budget` (the contexts run was cut off and the suite ran
+/// again without them) or `skip`.
+fn clean_run_script(covs: &str, path_var: &str, extra: &str, contexts: &Contexts) -> String {
+    let pytest = |context: &str| {
+        format!(
+            "{path_var}python3 -m pytest -q -p no:cacheprovider --continue-on-collection-errors -o junit_family=xunit1 \
+             --junitxml=/tmp/clean.xml {covs} --cov-config={COVERAGE_RC} {context}--cov-report= {extra} >/tmp/clean.log 2>&1"
+        )
+    };
+    let fresh = "rm -f .coverage .coverage.* /tmp/clean.xml";
+    let measure = match contexts {
+        Contexts::Budget(secs) => format!(
+            "{fresh}; timeout -k 10 {secs} sh -c '{}'; rc=$?; \
+             if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then echo budget > /tmp/coverage.mode; {fresh}; {}; \
+             else echo contexts > /tmp/coverage.mode; fi",
+            pytest("--cov-context=test ").replace('\'', "'\\''"),
+            pytest("")
+        ),
+        Contexts::Skip(_) => format!("{fresh}; echo skip > /tmp/coverage.mode; {}", pytest("")),
+    };
+    format!(
+        "printf '[run]\\nbranch = False\\n' > {COVERAGE_RC}; {measure}; \
+         python3 -m coverage json -i --rcfile={COVERAGE_RC} --show-contexts -o /tmp/coverage.json >/tmp/coverage.log 2>&1"
+    )
+}
 
 /// What the install container holds after the install steps.
 pub(super) struct Installed {
@@ -538,7 +587,7 @@ pub(super) async fn measure(
     let path_var = python_path.as_ref().map(|p| format!("PYTHONPATH={p} ")).unwrap_or_default();
     let extra = pytest_args.join(" ");
     let local = local_names(repo);
-    let repairs = repair(build, &format!("{path_var}python3 -m pytest {extra}"), &local, cfg).await?;
+    let (repairs, collected) = repair(build, &format!("{path_var}python3 -m pytest {extra}"), &local, cfg).await?;
     // Build products of the install (compiled extensions, egg-info) are untracked files that
     // the per-candidate `git clean` must keep: exclude them from git's view. No test has run in
     // the install container, so every untracked file there is a build product.
@@ -548,16 +597,16 @@ pub(super) async fn measure(
     } else {
         declared.packages.iter().map(|p| format!("--cov={}", cov_target(p))).collect()
     };
-    let run = format!(
-        "printf '[run]\\nbranch = False\\n' > {COVERAGE_RC}; rm -f .coverage .coverage.*; \
-         {path_var}python3 -m pytest -q -p no:cacheprovider --continue-on-collection-errors -o junit_family=xunit1 \
-         --junitxml=/tmp/clean.xml {} --cov-config={COVERAGE_RC} --cov-context=test --cov-report= {extra} \
-         >/tmp/clean.log 2>&1; \
-         python3 -m coverage json -i --rcfile={COVERAGE_RC} --show-contexts -o /tmp/coverage.json >/tmp/coverage.log 2>&1",
-        covs.join(" ")
-    );
+    let contexts = match collected {
+        Some(n) if n > MAX_CONTEXT_TESTS => Contexts::Skip(format!(
+            "{n} tests collected (over {MAX_CONTEXT_TESTS}): per-test coverage contexts not taken; executed lines \
+             only, candidates validated on their module's tests"
+        )),
+        _ => Contexts::Budget(CONTEXT_BUDGET_S),
+    };
+    let run = clean_run_script(&covs.join(" "), &path_var, &extra, &contexts);
     let suite = build.sandboxed().await?;
-    let ran = clean_run(&suite, &run, cfg).await;
+    let ran = clean_run(&suite, &run, &contexts, cfg).await;
     let rerun = format!(
         "git checkout -q -- . && git clean -fdq && rm -f /tmp/rerun.xml; \
          {path_var}python3 -m pytest -q -p no:cacheprovider --continue-on-collection-errors -o junit_family=xunit1 \
@@ -593,6 +642,7 @@ pub(super) async fn measure(
         flaky,
         log_tail: ran.log_tail,
         coverage_log: ran.coverage_log,
+        coverage_note: ran.coverage_note,
     })
 }
 
@@ -660,12 +710,26 @@ struct CleanRun {
     collection_errors: BTreeMap<String, String>,
     log_tail: String,
     coverage_log: String,
+    coverage_note: Option<String>,
 }
 
 /// Run the clean suite (`run`, which writes /tmp/clean.{log,xml} and /tmp/coverage.{json,log})
 /// in `suite` and read its results.
-async fn clean_run(suite: &Container, run: &str, cfg: &EnvConfig) -> Result<CleanRun> {
-    sh(suite, run, cfg.test_timeout_s).await?;
+async fn clean_run(suite: &Container, run: &str, contexts: &Contexts, cfg: &EnvConfig) -> Result<CleanRun> {
+    let budget = match contexts {
+        Contexts::Budget(secs) => *secs,
+        Contexts::Skip(_) => 0,
+    };
+    sh(suite, run, cfg.test_timeout_s + budget).await?;
+    let mode = suite.exec(&["cat", "/tmp/coverage.mode"], 60).await?.stdout;
+    let coverage_note = match (mode.trim(), contexts) {
+        ("skip", Contexts::Skip(why)) => Some(why.clone()),
+        ("budget", _) => Some(format!(
+            "the clean run with per-test coverage contexts took over {budget} s: executed lines only, candidates \
+             validated on their module's tests"
+        )),
+        _ => None,
+    };
     let log = suite.exec(&["cat", "/tmp/clean.log"], 60).await?.stdout;
     let xml = suite.exec(&["cat", "/tmp/clean.xml"], 60).await?;
     if xml.exit_code != 0 {
@@ -678,7 +742,15 @@ async fn clean_run(suite: &Container, run: &str, cfg: &EnvConfig) -> Result<Clea
     let cov = suite.exec(&["cat", "/tmp/coverage.json"], 120).await?;
     let coverage = if cov.exit_code == 0 { parse_coverage(&cov.stdout) } else { BTreeMap::new() };
     let coverage_log = tail(&suite.exec(&["cat", "/tmp/coverage.log"], 60).await?.stdout, 600);
-    Ok(CleanRun { clean, durations, coverage, collection_errors, log_tail: tail(&log, 800), coverage_log })
+    Ok(CleanRun {
+        clean,
+        durations,
+        coverage,
+        collection_errors,
+        log_tail: tail(&log, 800),
+        coverage_log,
+        coverage_note,
+    })
 }
 
 /// One more run of the clean suite (`rerun` prints its JUnit XML): each test's status, or
@@ -758,10 +830,17 @@ fn first_line_with(text: &str, needle: &str) -> String {
 
 /// The repair loop: collect the suite (in a throwaway container, network off), install the
 /// distributions of the modules (and plugins) it could not import (in the install container),
-/// at most a few rounds. Returns what was tried, for the record.
-async fn repair(build: &mut Build<'_>, pytest: &str, local: &[String], cfg: &EnvConfig) -> Result<Vec<String>> {
+/// at most a few rounds. Returns what was tried, for the record, and how many tests the last
+/// collection found (when pytest said).
+async fn repair(
+    build: &mut Build<'_>,
+    pytest: &str,
+    local: &[String],
+    cfg: &EnvConfig,
+) -> Result<(Vec<String>, Option<usize>)> {
     let mut tried: Vec<String> = Vec::new();
     let mut record = Vec::new();
+    let mut collected = None;
     for _ in 0..REPAIR_ROUNDS {
         // `--no-cov`: a project's addopts may turn coverage on with its own configuration
         // (branch data, `--cov-append`); a data file left behind would spoil the clean run's.
@@ -772,6 +851,7 @@ async fn repair(build: &mut Build<'_>, pytest: &str, local: &[String], cfg: &Env
         let out = sh(&sandbox, &collect, cfg.test_timeout_s).await;
         sandbox.remove().await?;
         let out = out?;
+        collected = collected_count(&out.stdout);
         let missing: Vec<String> =
             recipe::missing_distributions(&out.stdout, local).into_iter().filter(|d| !tried.contains(d)).collect();
         if missing.is_empty() {
@@ -789,7 +869,22 @@ async fn repair(build: &mut Build<'_>, pytest: &str, local: &[String], cfg: &Env
             tried.push(dist);
         }
     }
-    Ok(record)
+    Ok((record, collected))
+}
+
+/// The number of tests in pytest's `--collect-only -q` summary (`26854 tests collected in 3.1s`,
+/// `12 tests collected, 2 errors in 0.4s`, `1 test collected`).
+fn collected_count(output: &str) -> Option<usize> {
+    output.lines().rev().find_map(|line| {
+        let line = line.trim().trim_matches('=').trim();
+        let (n, rest) = line.split_once(' ')?;
+        let said = rest.starts_with("tests collected") || rest.starts_with("test collected");
+        if said {
+            n.parse().ok()
+        } else {
+            None
+        }
+    })
 }
 
 fn shlex_quote(s: &str) -> String {
@@ -963,6 +1058,7 @@ mod tests {
             pytest_args: vec![],
             flaky: BTreeMap::new(),
             recipe_source: Default::default(),
+            coverage_note: None,
         };
         let msg = refusal(&env, "");
         assert!(msg.contains("only 1 of the 2 tests that ran pass"), "{msg}");
@@ -991,6 +1087,30 @@ mod tests {
         assert_eq!(flaky["d"], "passed, missing");
         assert!(flaky_tests(&clean, &[]).is_empty());
         assert!(flaky_tests(&clean, &[clean.clone(), clean.clone()]).is_empty());
+    }
+
+    #[test]
+    fn the_collected_count_comes_from_pytests_summary() {
+        assert_eq!(collected_count("a.py::t\n\n26854 tests collected in 3.12s\n"), Some(26854));
+        assert_eq!(collected_count("12 tests collected, 2 errors in 0.40s"), Some(12));
+        assert_eq!(collected_count("==== 1 test collected in 0.01s ===="), Some(1));
+        assert_eq!(collected_count("no tests ran in 0.01s"), None);
+    }
+
+    #[test]
+    fn the_clean_run_takes_contexts_within_a_budget_or_says_why_not() {
+        let budget = clean_run_script("--cov=pkg", "PYTHONPATH=/repo/src ", "-n 0", &Contexts::Budget(600));
+        // The contexts run is cut off after the budget, then the suite runs without contexts.
+        assert!(budget.contains("timeout -k 10 600 sh -c 'PYTHONPATH=/repo/src python3 -m pytest"), "{budget}");
+        assert_eq!(budget.matches("--cov-context=test").count(), 1, "{budget}");
+        assert_eq!(budget.matches("--cov=pkg").count(), 2, "{budget}");
+        assert!(budget.contains("echo budget > /tmp/coverage.mode"), "{budget}");
+        let skip = clean_run_script("--cov=pkg", "", "", &Contexts::Skip("too many".into()));
+        assert!(!skip.contains("--cov-context") && !skip.contains("timeout"), "{skip}");
+        assert!(skip.contains("echo skip > /tmp/coverage.mode") && skip.ends_with("2>&1"), "{skip}");
+        // A quote in an argument survives the inner shell.
+        let quoted = clean_run_script("--cov='my pkg'", "", "", &Contexts::Budget(5));
+        assert!(quoted.contains("--cov='\\''my pkg'\\''"), "{quoted}");
     }
 
     #[test]

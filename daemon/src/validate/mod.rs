@@ -52,7 +52,8 @@ pub fn select_tests(env: &Environment, task: &Task) -> Selection {
     let passing: BTreeSet<String> = env.passing().into_iter().collect();
     let mut covering = BTreeSet::new();
     // A changed line executed only while importing (a signature, a default value, a class
-    // attribute) has no test context, yet changes what every caller sees.
+    // attribute) has no test context, yet changes what every caller sees. Without per-test
+    // contexts (`Environment::coverage_note`) no executed line has one: the module's tests run.
     let mut import_time = false;
     for (file, lines) in changed_lines(&task.bug_patch) {
         if let Some(cov) = env.coverage.get(&file) {
@@ -78,7 +79,10 @@ pub fn select_tests(env: &Environment, task: &Task) -> Selection {
             return Selection::Uncovered;
         }
     }
+    // A private module's tests are usually named without its underscore (`_grid.py` →
+    // `test_grid.py`).
     let stem = std::path::Path::new(&task.site.file).file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let stem = stem.trim_start_matches('_');
     let module_tests: Vec<String> = passing
         .iter()
         .filter(|t| {
@@ -95,12 +99,15 @@ pub fn select_tests(env: &Environment, task: &Task) -> Selection {
 }
 
 /// Seconds a candidate's selected tests may take: ten times what they took on the clean tree
-/// plus half a second, never more than `cap` (a mutant that loops is cut off early). The
+/// plus half a second, never more than `cap` (a mutant that loops is cut off early) unless the
+/// cap leaves less than three times the clean time: a selection that took longer than the cap
+/// on the clean tree (a helper hundreds of slow tests execute) would otherwise always time
+/// out, and the candidate be rejected for the selection's size, not for its bug. The
 /// runner adds its own start-up time when it has to start a fresh pytest session (the cold
 /// path); the warm path starts in milliseconds.
 pub fn timeout_for(env: &Environment, tests: &[String], cap: f64) -> f64 {
     let clean: f64 = tests.iter().filter_map(|t| env.durations.get(t)).sum();
-    (0.5 + 10.0 * clean).min(cap)
+    (0.5 + 10.0 * clean).min(cap.max(0.5 + 3.0 * clean))
 }
 
 /// What a run of the bugged tree produced.
@@ -271,6 +278,7 @@ mod tests {
             pytest_args: vec![],
             flaky: BTreeMap::new(),
             recipe_source: Default::default(),
+            coverage_note: None,
         }
     }
 
@@ -321,6 +329,10 @@ mod tests {
         assert_eq!(timeout_for(&e, &["tests/test_m.py::test_a".to_string()], 60.0), 5.5);
         assert_eq!(timeout_for(&e, &["tests/test_m.py::test_a".to_string()], 4.0), 4.0);
         assert_eq!(timeout_for(&e, &["unknown".to_string()], 60.0), 0.5);
+        // Selected tests that took 40 s on the clean tree get 120.5 s, not a cap of 60 s.
+        e.durations.insert("tests/test_m.py::test_b".into(), 39.5);
+        let both = ["tests/test_m.py::test_a".to_string(), "tests/test_m.py::test_b".to_string()];
+        assert_eq!(timeout_for(&e, &both, 60.0), 120.5);
     }
 
     #[test]
