@@ -5,7 +5,8 @@
 //! - Every verdict is the same both ways.
 //! - A resolved verdict ran the whole set (its last step asked for every F2P + P2P test).
 //! - A patch that breaks a covering test is rejected after the fast step: one step, fewer
-//!   tests than the whole set, and the failing test named in the report.
+//!   tests than the whole set, and the failing test named in the report; with no narrower
+//!   covering set, FAIL_TO_PASS alone is that step.
 
 use socratic::engine::grade::{fast_set, grade_as, whole_suite, Grading};
 use socratic::model::{Environment, Outcome, Task};
@@ -93,9 +94,15 @@ async fn the_fast_path_stops_early_on_a_broken_covering_test_and_agrees_with_the
                 assert_eq!(what, "fixed", "{label}");
             } else {
                 assert_ne!(what, "fixed", "{label}: {:?}", fast.report);
-                // A change to a line that ran at import time has no narrower set.
+                // A change to a line that ran at import time has no narrower covering set:
+                // FAIL_TO_PASS alone goes first, and decides when one of them fails.
                 if fast_set(&whole_suite(task, &env), &env, &combined).is_none() {
-                    assert_eq!(fast.steps, vec![whole], "{label}");
+                    let f2p = task.fail_to_pass.len();
+                    if fast.report.fail_to_pass_failure.is_empty() {
+                        assert_eq!(fast.steps, vec![f2p, whole], "{label}");
+                    } else {
+                        assert_eq!(fast.steps, vec![f2p], "{label}: failing F2P stops grading");
+                    }
                     continue;
                 }
                 assert_eq!(fast.steps.len(), 1, "{label}: a failing fast step stops grading: {:?}", fast.steps);

@@ -1,7 +1,8 @@
 //! `socratic serve` end to end: the example repository validated in real containers, the real
 //! binary serving it on a free loopback port, plain HTTP requests. Gold / empty / regressing /
 //! hanging patches, the token, bad input, the body limit, the bounded queue (429), a worker
-//! container killed with `docker kill`, batch = singles, and `/metrics`.
+//! container killed with `docker kill`, batch = singles, the verdict cache, `/metrics`, and a
+//! small `socratic bench serve`.
 //!
 //! Needs a running Docker engine and the base image (`.ci/run` provides both); never skips.
 
@@ -99,8 +100,22 @@ fn hang(task: &Task) -> String {
     unified_diff(&file, &bugged, &hung.concat())
 }
 
+/// The gold patch with a comment added to the bug's first file: the same fix, another patch.
+fn gold_noted(task: &Task, note: &str) -> String {
+    let files: Vec<String> = Patch::parse(&task.bug_patch).unwrap().paths().into_iter().collect();
+    let clean = clean_texts(task, &files.iter().cloned().collect());
+    let mut bugged = clean.clone();
+    apply(&task.bug_patch, &mut bugged);
+    let mut target = clean;
+    target.get_mut(&files[0]).unwrap().push_str(&format!("# {note}\n"));
+    files.iter().map(|f| unified_diff(f, &bugged[f], &target[f])).collect()
+}
+
+/// A grade's answer without what differs between equal grades: the time, and whether it came
+/// from the verdict cache.
 fn without_duration(mut v: Value) -> Value {
     v.as_object_mut().unwrap().remove("duration_ms");
+    v.as_object_mut().unwrap().remove("cached");
     v
 }
 
@@ -150,8 +165,19 @@ fn service_checks(home: &Path) {
     let p2p = gold_a["pass_to_pass"]["passed"].as_array().unwrap().len();
     assert!(p2p > 50, "the whole passing suite is PASS_TO_PASS ({p2p})");
     assert!(gold_a["pass_to_pass"]["failed"].as_array().unwrap().is_empty());
-    // The plain task id names the same instance.
-    assert_eq!(without_duration(server.grade(&a.task.id, &gold(&a.task)).json())["resolved"], true);
+    assert_eq!(gold_a["cached"], false, "the first grade of a patch runs in a worker");
+    // The plain task id names the same instance; the same patch again is answered from the
+    // verdict cache, with the same verdict.
+    let again = server.grade(&a.task.id, &gold(&a.task)).json();
+    assert_eq!(again["cached"], true, "{again}");
+    for field in ["resolved", "outcome", "failure", "fail_to_pass", "pass_to_pass", "reward"] {
+        assert_eq!(again[field], gold_a[field], "{field}");
+    }
+    // Another patch (a comment added) is graded, not taken from the cache.
+    let noted = server.grade(&a.id, &gold_noted(&a.task, "another patch")).json();
+    assert_eq!((noted["cached"].clone(), noted["resolved"].clone()), (json!(false), json!(true)), "{noted}");
+    let m = server.metrics();
+    assert_eq!((m["socratic_cache_hits_total"], m["socratic_cache_misses_total"]), (1.0, 2.0), "{m:?}");
 
     // Empty → not resolved, without running anything.
     let empty = server.grade(&a.id, "").json();
@@ -254,7 +280,7 @@ fn service_checks(home: &Path) {
             }
         })
     };
-    let during = server.grade(&a.id, &gold(&a.task));
+    let during = server.grade(&a.id, &gold_noted(&a.task, "graded while its worker is killed"));
     kill_soon.join().unwrap();
     assert_eq!((during.status, during.json()["resolved"].clone()), (200, json!(true)), "{}", during.body);
     let after = server.grade(&b.id, &gold(&b.task)).json();
@@ -269,7 +295,7 @@ fn service_checks(home: &Path) {
         .iter()
         .map(|o| m[&format!("socratic_grades_total{{outcome=\"{o}\"}}")])
         .sum();
-    assert_eq!(graded, 17.0, "every grade counted once: {m:?}");
+    assert_eq!(graded, 18.0, "every grade counted once: {m:?}");
     assert_eq!(m["socratic_grade_duration_seconds_count"], graded);
     assert_eq!(m["socratic_grade_duration_seconds_bucket{le=\"+Inf\"}"], graded);
     assert!(m["socratic_bad_requests_total"] >= 9.0, "{m:?}");
@@ -278,8 +304,9 @@ fn service_checks(home: &Path) {
     assert!(server.stop().success());
     assert!(containers_of(home).is_empty(), "the service removes its workers when it stops");
 
-    // The bounded queue: one worker, one waiting place; concurrent grades beyond that get 429.
-    let server = Server::start(home, &["--workers", "1", "--queue", "1"]);
+    // The bounded queue: one worker, one waiting place; concurrent grades beyond that get 429
+    // (the cache off: every request needs a worker).
+    let server = Server::start(home, &["--workers", "1", "--queue", "1", "--cache", "0"]);
     let replies: Vec<serve_support::Reply> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..6).map(|_| s.spawn(|| server.grade(&a.id, &gold(&a.task)))).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
@@ -289,7 +316,39 @@ fn service_checks(home: &Path) {
     assert_eq!(busy.len() + done.len(), 6, "{replies:?}");
     assert!(!busy.is_empty() && done.len() >= 2, "{replies:?}");
     assert!(busy.iter().all(|r| r.retry_after.as_deref().is_some_and(|s| s.parse::<u64>().unwrap() >= 1)), "{busy:?}");
-    assert!(done.iter().all(|r| r.json()["resolved"] == true), "{done:?}");
+    assert!(done.iter().all(|r| r.json()["resolved"] == true && r.json()["cached"] == false), "{done:?}");
     assert_eq!(server.metrics()["socratic_requests_rejected_total"], busy.len() as f64);
     assert!(server.stop().success());
+
+    bench_checks(home);
+}
+
+/// `socratic bench serve`, small: unique patches are graded by workers (never the cache), the
+/// repeated ones of the cache row all come from the cache, none lost or answered twice, and the
+/// verdicts equal a fresh container's.
+fn bench_checks(home: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_socratic"))
+        .arg("--home")
+        .arg(home)
+        .args(["bench", "serve", "--tasks", "1", "--requests", "6", "--clients", "2", "--cold", "3", "--workers", "1"])
+        .arg("--json")
+        .output()
+        .expect("socratic bench serve");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let b: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!((b["all_answered_once"].clone(), b["verdicts_agree"].clone()), (json!(true), json!(true)), "{b}");
+    let outcomes: BTreeSet<&str> =
+        b["cold_verdicts"].as_object().unwrap().values().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(outcomes, BTreeSet::from(["resolved", "no-patch", "unresolved"]), "{b}");
+    let levels = b["levels"].as_array().unwrap();
+    assert_eq!(levels.len(), 2, "one level and the cache row: {b}");
+    for (level, repeated) in levels.iter().zip([false, true]) {
+        assert_eq!(level["repeated_patches"], repeated, "{level}");
+        assert_eq!((level["sent"].clone(), level["answered"].clone()), (json!(6), json!(6)), "{level}");
+        assert_eq!((level["lost"].clone(), level["duplicated"].clone()), (json!(0), json!(0)), "{level}");
+        assert_eq!(level["service_grades"], 6, "{level}");
+        // 6 requests: 2 gold, 2 empty, 2 wrong; only repeated patches come from the cache.
+        assert_eq!(level["cached"], if repeated { 4 } else { 0 }, "{level}");
+    }
 }

@@ -1,7 +1,7 @@
 //! `socratic serve`: grading as an HTTP service (see [`crate::serve`]).
 //!
-//! In: the home (its store's valid tasks and environments), `--addr`, `--workers`, `--queue`,
-//! `--max-body`. Out: the service until SIGINT / SIGTERM; one line on stdout once it listens
+//! In: the home (its store's valid tasks and environments), `--addr`, `--workers` (default: the
+//! cores), `--queue`, `--max-body`, `--cache`. Out: the service until SIGINT / SIGTERM; one line on stdout once it listens
 //! (`serving N gradable instances on http://ADDR`) and where the token is, so scripts (and
 //! tests) that bind port 0 learn the port.
 
@@ -18,9 +18,9 @@ pub struct ServeArgs {
     /// behind a TLS reverse proxy.
     #[arg(long, default_value = "127.0.0.1:8321")]
     pub addr: SocketAddr,
-    /// Worker containers at most (grades running at once).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
-    pub workers: u16,
+    /// Worker containers at most (grades running at once); by default one per core.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub workers: Option<u16>,
     /// Grades admitted beyond the running ones; past that, requests get 429 with Retry-After.
     #[arg(long, default_value_t = 64)]
     pub queue: usize,
@@ -31,15 +31,20 @@ pub struct ServeArgs {
     /// tasks use start at once).
     #[arg(long)]
     pub no_prewarm: bool,
+    /// Verdicts kept for repeated patches (same task, image and resulting tree); 0 turns the
+    /// cache off.
+    #[arg(long, default_value_t = serve::cache::DEFAULT_CAPACITY)]
+    pub cache: usize,
 }
 
 pub fn run(home: &Path, args: ServeArgs) -> anyhow::Result<i32> {
     let config = ServeConfig {
         addr: args.addr,
-        workers: usize::from(args.workers),
+        workers: args.workers.map(usize::from).unwrap_or_else(serve::default_workers),
         queue: args.queue,
         max_body: args.max_body,
         prewarm: !args.no_prewarm,
+        cache: args.cache,
     };
     super::env::runtime()?.block_on(async {
         let bound = serve::bind(home, &config).await?;

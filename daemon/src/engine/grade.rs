@@ -6,10 +6,11 @@
 //!
 //! Fast path (`Grading::FastFirst`, what `grade` does): first run the FAIL_TO_PASS tests and
 //! the PASS_TO_PASS tests that executed, on the clean tree, a line the combined patch changes
-//! (the environment's coverage map); when one of them does not pass, stop there: the verdict
-//! is not resolved and the report's failure lists name the tests that failed (it lists only
-//! the tests that ran). Otherwise, or when that set is already the whole set, run the whole
-//! set in one run as the slow path does: a resolved verdict always means every test ran.
+//! (the environment's coverage map) — or FAIL_TO_PASS alone when the coverage names no narrower
+//! set (a line run at import time, or every test covering it); when one of them does not pass,
+//! stop there: the verdict is not resolved and the report's failure lists name the tests that
+//! failed (it lists only the tests that ran). Otherwise run the whole set in one run as the
+//! slow path does: a resolved verdict always means every test ran.
 //!
 //! In: a warm worker, the environment, a task, the combined patch (base commit → Solver's tree).
 //! Out: an `EvalReport` (instance id = task id) and the per-test results.
@@ -151,7 +152,7 @@ pub async fn grade_as(
     }
     let mut steps = Vec::new();
     if how == Grading::FastFirst {
-        if let Some(fast) = fast_set(task, env, combined) {
+        if let Some(fast) = first_step(task, env, combined) {
             steps.push(fast.pass_to_pass.len() + fast.fail_to_pass.len());
             let tests: Vec<String> = fast.fail_to_pass.iter().chain(&fast.pass_to_pass).cloned().collect();
             let run = run_tests(worker, env, &format!("grade-fast-{}", task.id), combined, &tests, 300.0).await?;
@@ -178,7 +179,17 @@ pub async fn grade_as(
     Ok(Graded { report: report(task, Some(&run), origin), run: Some(run), steps })
 }
 
-/// The fast step's task: the FAIL_TO_PASS tests and the PASS_TO_PASS tests that executed a line
+/// The fast step's task: [`fast_set`]'s, else FAIL_TO_PASS alone (a patch leaving one of them
+/// failing is not resolved whatever the rest does); `None` when that is the whole set already.
+pub fn first_step(task: &Task, env: &Environment, combined: &str) -> Option<Task> {
+    if let Some(fast) = fast_set(task, env, combined) {
+        return Some(fast);
+    }
+    (!task.pass_to_pass.is_empty() && !task.fail_to_pass.is_empty())
+        .then(|| Task { pass_to_pass: Vec::new(), ..task.clone() })
+}
+
+/// The covering set: the FAIL_TO_PASS tests and the PASS_TO_PASS tests that executed a line
 /// `combined` changes on the clean tree. `None` when it would be the whole set anyway, or when
 /// a changed line ran only at import time (it changes what every test sees).
 pub fn fast_set(task: &Task, env: &Environment, combined: &str) -> Option<Task> {
@@ -255,9 +266,16 @@ mod tests {
         assert_eq!(fast_set(&t, &env, &patch(5)).expect("a narrower set").pass_to_pass, Vec::<String>::new());
         // Executed only at import time: every test sees it, no fast step.
         assert!(fast_set(&t, &env, &patch(4)).is_none());
-        // Covering every P2P test: the fast step would be the whole set.
+        // ... but FAIL_TO_PASS alone still goes first.
+        assert_eq!(first_step(&t, &env, &patch(4)).expect("F2P first").pass_to_pass, Vec::<String>::new());
+        assert_eq!(first_step(&t, &env, &patch(2)).expect("a narrower set").pass_to_pass, vec!["b".to_string()]);
+        // Covering every P2P test: the covering set would be the whole set; F2P alone first.
         let env = env_with(serde_json::json!({"pkg/m.py": {"2": ["b", "c", "d"]}}));
         assert!(fast_set(&t, &env, &patch(2)).is_none());
+        assert_eq!(first_step(&t, &env, &patch(2)).expect("F2P first").fail_to_pass, vec!["a".to_string()]);
+        // No PASS_TO_PASS at all: F2P is the whole set.
+        t.pass_to_pass.clear();
+        assert!(first_step(&t, &env, &patch(2)).is_none());
     }
 
     #[test]

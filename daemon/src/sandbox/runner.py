@@ -16,9 +16,10 @@ correct way:
   the project's modules are dropped from sys.modules and a fresh pytest session in the child
   collects the selected tests' files from disk and runs the selected tests.
 
-Either way the child sends one result per test over a pipe: the status and message pytest's
-JUnit XML report would record. The parent enforces the timeout (killing the child's process
-group), writes the clean contents back, and checks by stat that the tests left the tree alone;
+Either way the child writes one result per test to a file (a pipe would wake the parent once
+per test): the status and message pytest's JUnit XML report would record; the parent waits for
+the child to close its end of a pipe, enforces the timeout (killing the child's process group),
+reads the file, writes the clean contents back, and checks by stat that the tests left the tree alone;
 when they did not, or when a patch needed `git apply` (renames, binary changes, anything the
 in-memory applier does not apply exactly), it resets the tree with `git checkout` / `git clean`.
 If the session cannot be served (collection did not reach the run loop, or collected nothing
@@ -31,7 +32,10 @@ Request:  {"id": str, "patch": unified diff against HEAD or "", "tests": [node i
 Response: {"id": str, "ok": bool, "stage": "apply"|"timeout"|"crash"|"done"|"error",
            "exit": int, "tests": [{"nodeid", "classname", "name", "file", "status":
            "passed"|"failed"|"error"|"skipped"|"xfail", "message", "seconds"}],
-           "ms": int, "mode": "hot"|"cold"|"", "detail": str}
+           "ms": int, "mode": "hot"|"cold"|"", "detail": str, "phases": {"apply", "child_start",
+           "tests", "tests_cpu", "run", "reset": ms} (where the time went: applying the patch and
+           planning the swap, fork to the child's first test, the tests (wall and CPU), the
+           whole fork-to-results, restoring the tree)}
 """
 import gc
 import json
@@ -50,6 +54,7 @@ import pytest
 
 REPO = os.path.realpath(os.environ.get("SOCRATIC_REPO", "/work/repo"))
 PATCH = "/tmp/socratic-candidate.diff"
+RESULTS = "/tmp/socratic-results.jsonl"
 # `--tb=native`: a failure's message is the same, its traceback costs far less to format. A test
 # file that fails to import does not stop the rest of the suite (its tests are simply missing).
 # SOCRATIC_PYTEST_ARGS: what the environment adds (e.g. `-n 0` where addopts asks for xdist).
@@ -612,8 +617,17 @@ def answer(answers, obj):
 
 def handle(req, state):
     start = time.monotonic()
-    out = {"id": req.get("id", ""), "ok": False, "stage": "apply", "exit": -1, "tests": [], "mode": "", "detail": ""}
+    phases = {}
+    out = {"id": req.get("id", ""), "ok": False, "stage": "apply", "exit": -1, "tests": [], "mode": "", "detail": "",
+           "phases": phases}
+
+    def lap(name, since):
+        now = time.monotonic()
+        phases[name] = round((now - since) * 1000, 1)
+        return now
+
     patch = req.get("patch") or ""
+    t = start
     if patch:
         err = state.tree.apply(patch)
         if err is not None:
@@ -622,38 +636,45 @@ def handle(req, state):
             out["ms"] = int((time.monotonic() - start) * 1000)
             return out
     plan = None if req.get("cold") or state.session is None else try_plan_swaps(state.tree.changed(), state)
-    code, stage, tests, mode, detail = run_tests(req.get("tests") or [], float(req.get("timeout", 60)), plan, state)
+    t = lap("apply", t)
+    code, stage, tests, mode, detail = run_tests(req.get("tests") or [], float(req.get("timeout", 60)), plan, state,
+                                                 phases)
+    t = lap("run", t)
     out.update(exit=code, stage=stage, ok=stage == "done", tests=tests, mode=mode, detail=detail)
     if not req.get("keep"):
         state.tree.reset()
+    lap("reset", t)
     out["ms"] = int((time.monotonic() - start) * 1000)
     return out
 
 
-def run_tests(tests, timeout, plan, state):
+def run_tests(tests, timeout, plan, state, phases):
     """Fork; the child updates its code and runs the tests; the parent collects the results
     and enforces the timeout."""
     if plan is None:
         # A cold child starts a pytest session of its own first: allow what starting took here.
         timeout += max(1.0, 2 * state.startup)
+    # Results go to a file, not the pipe: a write to a pipe wakes the parent and, on a busy
+    # machine, hands it the CPU once per test. The pipe only says when the child is gone (EOF).
+    out_fd = os.open(RESULTS, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     read_fd, write_fd = os.pipe()
+    forked = time.monotonic()
     pid = os.fork()
     if pid == 0:
         code = 99
         try:
             os.close(read_fd)
             os.setpgid(0, 0)
-            code = child(tests, plan, state, write_fd)
+            code = child(tests, plan, state, out_fd, forked)
         except BaseException as e:
             try:
-                write_all(write_fd, (json.dumps({"crash": repr(e)[:2000]}) + "\n").encode())
+                write_all(out_fd, (json.dumps({"crash": repr(e)[:2000]}) + "\n").encode())
             except BaseException:
                 pass
         finally:
             os._exit(code)
     os.close(write_fd)
     deadline = time.monotonic() + timeout
-    chunks = []
     timed_out = False
     while True:
         left = deadline - time.monotonic()
@@ -662,10 +683,8 @@ def run_tests(tests, timeout, plan, state):
             break
         ready, _, _ = select.select([read_fd], [], [], left)
         if ready:
-            data = os.read(read_fd, 1 << 16)
-            if not data:
+            if not os.read(read_fd, 1 << 16):
                 break
-            chunks.append(data)
     os.close(read_fd)
     if timed_out:
         for target in (-pid, pid):
@@ -675,15 +694,22 @@ def run_tests(tests, timeout, plan, state):
                 pass
     _, status = os.waitpid(pid, 0)
     code = -9 if timed_out else os.waitstatus_to_exitcode(status)
+    os.lseek(out_fd, 0, os.SEEK_SET)
+    with os.fdopen(out_fd, "rb") as f:
+        written = f.read()
     results, mode, finished, detail = [], "", False, ""
-    for line in b"".join(chunks).decode(errors="replace").splitlines():
-        if not line:
+    for line in written.decode(errors="replace").splitlines():
+        try:
+            msg = json.loads(line)
+        except ValueError:  # empty, or cut short by a kill
             continue
-        msg = json.loads(line)
         if "mode" in msg:
             mode = msg["mode"]
+            phases["child_start"] = msg.get("ms", 0.0)
         elif "end" in msg:
             finished = True
+            phases["tests"] = msg.get("ms", 0.0)
+            phases["tests_cpu"] = msg.get("cpu_ms", 0.0)
         elif "crash" in msg:
             detail = msg["crash"]
         else:
@@ -695,7 +721,7 @@ def run_tests(tests, timeout, plan, state):
     return code, "done", results, mode, detail
 
 
-def child(tests, plan, state, fd):
+def child(tests, plan, state, fd, forked):
     devnull = os.open(os.devnull, os.O_RDWR)
     for target in (0, 1, 2):
         os.dup2(devnull, target)
@@ -703,11 +729,31 @@ def child(tests, plan, state, fd):
     cheap_failure_reports()
     for fn, code in plan or []:
         fn.__code__ = code
-    write_all(fd, (json.dumps({"mode": "hot" if hot else "cold"}) + "\n").encode())
+    began, cpu = time.monotonic(), time.process_time()
+    write_all(fd, (json.dumps({"mode": "hot" if hot else "cold", "ms": round((began - forked) * 1000, 1)}) + "\n").encode())
     reporter = Reporter(fd)
     code = run_items(state, tests, reporter) if hot else run_fresh(state, tests, reporter)
-    write_all(fd, (json.dumps({"end": True}) + "\n").encode())
+    ms, cpu_ms = round((time.monotonic() - began) * 1000, 1), round((time.process_time() - cpu) * 1000, 1)
+    write_all(fd, (json.dumps({"end": True, "ms": ms, "cpu_ms": cpu_ms}) + "\n").encode())
     return code
+
+
+class QuietTerminal:
+    """The terminal reporter without its hooks: what plugins read from it (its writer, stats)
+    is still there, but nothing prints progress per test (it went to /dev/null anyway)."""
+
+    def __init__(self, real):
+        self.__dict__["_real"] = real
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def quiet_terminal(config):
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is not None:
+        config.pluginmanager.unregister(terminal)
+        config.pluginmanager.register(QuietTerminal(terminal), "terminalreporter")
 
 
 def run_items(state, tests, reporter):
@@ -721,6 +767,7 @@ def run_items(state, tests, reporter):
     linecache.checkcache()
     config = session.config
     config.pluginmanager.register(reporter, "socratic-reporter")
+    quiet_terminal(config)
     for n, item in enumerate(selected):
         nextitem = selected[n + 1] if n + 1 < len(selected) else None
         item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)

@@ -64,6 +64,11 @@ pub struct RunResponse {
     /// How the child brought its code up to date: `hot` (code swapped in place) or `cold`.
     #[serde(default)]
     pub mode: String,
+    /// Where the runner's time went, ms: `apply` (patch written, swap planned), `child_start`
+    /// (fork to the first test), `tests` and `tests_cpu` (the tests, wall and CPU), `run` (fork
+    /// to results read), `reset` (tree restored).
+    #[serde(default)]
+    pub phases: BTreeMap<String, f64>,
 }
 
 /// One test as the runner reports it: pytest's node id, the JUnit `classname` / `name` /
@@ -189,7 +194,17 @@ impl Worker {
             .map_err(|_| SandboxError::Timeout { op: format!("candidate {}", request.id), secs: limit })??;
         let response: RunResponse = serde_json::from_str(&answer)
             .map_err(|e| SandboxError::Other(format!("runner answered {answer:.200}: {e}")))?;
-        tracing::debug!(target: "socratic::runner", "{}: {} tests, {} {}, runner {} ms, round trip {} ms", request.id, request.tests.len(), response.stage, response.mode, response.ms, started.elapsed().as_millis());
+        tracing::debug!(
+            target: "socratic::runner",
+            "{}: {} tests, {} {}, runner {} ms {:?}, round trip {} ms",
+            request.id,
+            request.tests.len(),
+            response.stage,
+            response.mode,
+            response.ms,
+            response.phases,
+            started.elapsed().as_millis()
+        );
         Ok(response)
     }
 

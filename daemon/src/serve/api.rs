@@ -2,7 +2,8 @@
 //! checked), a status and a JSON body (or text) out. The HTTP glue is `http.rs`.
 //!
 //! `POST /v1/grade` `{instance_id, patch}` → `{instance_id, resolved, outcome, failure,
-//! fail_to_pass: {passed, failed}, pass_to_pass: {passed, failed}, reward, duration_ms}`;
+//! fail_to_pass: {passed, failed}, pass_to_pass: {passed, failed}, reward, duration_ms, cached}`
+//! (`cached`: answered from the verdict cache, without a worker);
 //! `POST /v1/grade/batch` a list of those requests → the list of answers in the same order (an
 //! item that cannot be graded answers `{instance_id, status, field, error}` in its place);
 //! `GET /v1/tasks?round=N` → `{tasks: [..]}`; `GET /healthz`; `GET /metrics`. Errors are
@@ -83,6 +84,8 @@ enum Prepared {
     },
     /// An empty patch: graded `no-patch` at once, as `grade::grade` does, without a worker.
     Empty(Arc<Gradable>),
+    /// A patch graded before (the verdict cache).
+    Cached(EvalReport),
 }
 
 fn prepare(service: &Service, req: GradeRequest, at: &str) -> Result<Prepared, Answer> {
@@ -103,14 +106,21 @@ fn prepare(service: &Service, req: GradeRequest, at: &str) -> Result<Prepared, A
         Ok(blob.map(|b| String::from_utf8_lossy(&b).into_owned()))
     };
     match combined_patch(&g.task.bug_patch, &req.patch, clean) {
-        Ok(combined) => Ok(Prepared::Run { g, patch: req.patch, combined }),
+        Ok(combined) => match service.cache.get(&cache_key(&g, &combined)) {
+            Some(report) => Ok(Prepared::Cached(report)),
+            None => Ok(Prepared::Run { g, patch: req.patch, combined }),
+        },
         Err(CombineError::Task(e)) => Err(Answer::error(500, "body", format!("instance {}: {e}", req.instance_id))),
         Err(e) => Err(Answer::error(422, &field("patch"), format!("{}: {e}", field("patch")))),
     }
 }
 
+fn cache_key(g: &Gradable, combined: &str) -> super::cache::Key {
+    super::cache::Key::new(&g.task.id, &g.env.image, combined)
+}
+
 /// The answer body of a grade.
-fn graded(instance_id: &str, report: &EvalReport, started: Instant) -> Value {
+fn graded(instance_id: &str, report: &EvalReport, started: Instant, cached: bool) -> Value {
     json!({
         "instance_id": instance_id,
         "resolved": report.resolved,
@@ -120,6 +130,7 @@ fn graded(instance_id: &str, report: &EvalReport, started: Instant) -> Value {
         "pass_to_pass": {"passed": report.pass_to_pass_success, "failed": report.pass_to_pass_failure},
         "reward": if report.resolved { 1.0 } else { 0.0 },
         "duration_ms": started.elapsed().as_millis() as u64,
+        "cached": cached,
     })
 }
 
@@ -146,12 +157,17 @@ async fn grade_all(
                 Ok(Prepared::Empty(g)) => {
                     let report = grade::report(&g.task, None, &format!("serve:{}", g.instance_id));
                     service.metrics.graded(report.outcome.as_str(), started.elapsed().as_secs_f64());
-                    Answer::json(200, graded(&instance_id, &report, started))
+                    Answer::json(200, graded(&instance_id, &report, started, false))
+                }
+                Ok(Prepared::Cached(report)) => {
+                    service.metrics.graded(report.outcome.as_str(), started.elapsed().as_secs_f64());
+                    Answer::json(200, graded(&instance_id, &report, started, true))
                 }
                 Ok(Prepared::Run { g, patch, combined }) => match pool.grade(admission, &g, &patch, &combined).await {
                     Ok(report) => {
+                        service.cache.put(cache_key(&g, &combined), &report);
                         service.metrics.graded(report.outcome.as_str(), started.elapsed().as_secs_f64());
-                        Answer::json(200, graded(&instance_id, &report, started))
+                        Answer::json(200, graded(&instance_id, &report, started, false))
                     }
                     Err(e) => {
                         service.metrics.errors.fetch_add(1, Relaxed);
@@ -259,5 +275,6 @@ pub fn health(service: &Service) -> Answer {
 
 /// `GET /metrics`.
 pub fn metrics(service: &Service) -> Answer {
-    Answer { status: 200, body: Body::Text(service.metrics.render()), retry_after_s: None }
+    let text = service.metrics.render() + &service.cache.render();
+    Answer { status: 200, body: Body::Text(text), retry_after_s: None }
 }

@@ -10,7 +10,7 @@ use super::api::{self, Answer, Body};
 use super::token::authorizes;
 use super::Service;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
@@ -94,15 +94,42 @@ async fn route(service: Arc<Service>, req: Request<Incoming>) -> Answer {
 async fn read_json(req: Request<Incoming>, max: usize) -> Result<serde_json::Value, Answer> {
     let too_big = || Answer::error(413, "body", format!("body: over the limit of {max} bytes (--max-body)"));
     let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let mut body = req.into_body();
     if declared.is_some_and(|n| n > max as u64) {
+        drain(&mut body).await;
         return Err(too_big());
     }
-    let bytes = match Limited::new(req.into_body(), max).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_big()),
-        Err(e) => return Err(Answer::error(400, "body", format!("body: cannot be read: {e}"))),
-    };
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| Answer::error(400, "body", format!("body: cannot be read: {e}")))?;
+        if let Some(data) = frame.data_ref() {
+            bytes.extend_from_slice(data);
+        }
+        if bytes.len() > max {
+            drain(&mut body).await;
+            return Err(too_big());
+        }
+    }
     serde_json::from_slice(&bytes).map_err(|e| Answer::error(400, "body", format!("body: not JSON: {e}")))
+}
+
+/// Bytes of a refused body read (and dropped) at most, and for how long.
+const DRAIN_MAX: usize = 64 << 20;
+const DRAIN_S: u64 = 10;
+
+/// Read and drop the rest of a body that is refused (413), up to [`DRAIN_MAX`] bytes and
+/// [`DRAIN_S`] seconds: a client still sending then reads the answer instead of a broken pipe.
+async fn drain(body: &mut Incoming) {
+    let all = async {
+        let mut dropped = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            dropped += frame.data_ref().map_or(0, |d| d.len());
+            if dropped > DRAIN_MAX {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(DRAIN_S), all).await;
 }
 
 fn respond(answer: Answer) -> Response<Full<Bytes>> {

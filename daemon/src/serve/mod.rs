@@ -10,12 +10,15 @@
 //! answers naming the field at fault; 429 with Retry-After when `workers + queue` grades are
 //! already in the service; Prometheus counters.
 //!
+//! - `cache.rs`: verdicts kept by (task, image, sha256 of the combined patch): a repeated patch
+//!   is answered without a worker (`cached: true`, counted in `/metrics`).
 //! - `catalog.rs`: instance id → the task, its tests and environment (store reads, cached).
 //! - `combine.rs`: the Solver's patch on the bugged tree → the patch from the clean base (pure).
 //! - `pool.rs`: the bounded queue and the warm workers per image (replaced when they die).
 //! - `api.rs`: the endpoints; `http.rs`: hyper glue; `metrics.rs`; `token.rs`.
 
 pub mod api;
+pub mod cache;
 pub mod catalog;
 pub mod combine;
 pub mod http;
@@ -29,6 +32,11 @@ use pool::Pool;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+
+/// Grades at once by default: one worker per core.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map(usize::from).unwrap_or(2)
+}
 
 /// Default body limit: 8 MiB (a batch of large patches).
 pub const DEFAULT_MAX_BODY: usize = 8 << 20;
@@ -45,12 +53,15 @@ pub struct ServeConfig {
     pub max_body: usize,
     /// Start workers for the image most gradable tasks use before the first request.
     pub prewarm: bool,
+    /// Verdicts kept for repeated patches (0: none).
+    pub cache: usize,
 }
 
 /// Everything a request handler needs.
 pub struct Service {
     pub catalog: Catalog,
     pub pool: Pool,
+    pub cache: cache::VerdictCache,
     pub metrics: Arc<Metrics>,
     pub token: String,
     pub max_body: usize,
@@ -78,7 +89,8 @@ pub async fn bind(home: &Path, config: &ServeConfig) -> anyhow::Result<Bound> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
     let addr = listener.local_addr()?;
-    let service = Arc::new(Service { catalog, pool, metrics, token, max_body: config.max_body });
+    let cache = cache::VerdictCache::new(config.cache);
+    let service = Arc::new(Service { catalog, pool, cache, metrics, token, max_body: config.max_body });
     if config.prewarm {
         if let Some(image) = most_common_image(&listed) {
             let task = listed.iter().find(|t| t.image == image).map(|t| t.task_id.clone());
