@@ -21,5 +21,6 @@ pub mod progress;
 pub mod repository;
 pub mod round;
 pub mod scoring;
+pub mod shard;
 pub mod solve;
 pub mod validation;

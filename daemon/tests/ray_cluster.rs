@@ -1,0 +1,104 @@
+//! Validation fanned out on a real Ray cluster on this machine, with a worker killed mid-run:
+//! `integrations/ray/tests/cluster_kill.py` starts a head (dashboard + Jobs API) and two worker
+//! raylets holding `socratic_docker`, runs `socratic cluster submit --wait validate --shards 2`
+//! (the `socratic_ray` driver uploaded as the job's `py_modules`), removes the first worker once
+//! both shards run, and shuts the cluster down. Every candidate must get exactly one verdict,
+//! equal to a single-machine `tasks validate`'s, the killed shard must have run again, and no
+//! shard process or container of the nodes' home may be left.
+//!
+//! Needs a running engine, the base image and a Python with `ray[default]` named by
+//! `SOCRATIC_RAY_PYTHON` (else `python3`); `.ci/run` provides all three. Never skips.
+
+mod common;
+mod shards;
+
+use shards::{decisions, prepare};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn ray_python() -> String {
+    let python = std::env::var("SOCRATIC_RAY_PYTHON").unwrap_or_else(|_| "python3".into());
+    let probe = Command::new(&python).args(["-c", "import ray.cluster_utils, ray.dashboard.modules.job"]).output();
+    assert!(
+        probe.as_ref().is_ok_and(|o| o.status.success()),
+        "Ray is needed: `python3 -m venv VENV && VENV/bin/pip install 'ray[default]'`, then \
+         SOCRATIC_RAY_PYTHON=VENV/bin/python ({python}: {})",
+        probe.map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).unwrap_or_else(|e| e.to_string())
+    );
+    python
+}
+
+/// A free TCP port on the loopback interface.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Run the cluster script in its own process group; past `limit` the whole group is killed.
+fn run_script(mut cmd: Command, limit: Duration) -> std::process::ExitStatus {
+    let mut child = cmd.process_group(0).spawn().expect("start the cluster script");
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > limit {
+            // SAFETY: killpg on the group this test created.
+            unsafe { libc::killpg(child.id() as i32, libc::SIGKILL) };
+            let _ = child.wait();
+            panic!("the Ray cluster script ran past {limit:?}; its process group was killed");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn validation_on_ray_survives_a_killed_worker_with_one_verdict_per_candidate() {
+    let python = ray_python();
+    let dir = tempfile::tempdir().unwrap();
+    let p = prepare(dir.path(), 12);
+    let node_home = dir.path().join("node-home");
+    std::fs::create_dir_all(&node_home).unwrap();
+    let report = dir.path().join("report.json");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../integrations/ray/tests/cluster_kill.py");
+    let mut cmd = Command::new(&python);
+    cmd.arg(script)
+        .args(["--socratic", env!("CARGO_BIN_EXE_socratic")])
+        .arg("--home")
+        .arg(&p.home)
+        .arg("--repo")
+        .arg(&p.repo)
+        .arg("--node-home")
+        .arg(&node_home)
+        .arg("--report")
+        .arg(&report)
+        .args(["--dashboard-port", &free_port().to_string()])
+        .env("RAY_TMPDIR", dir.path())
+        .stdin(std::process::Stdio::null());
+    let status = run_script(cmd, Duration::from_secs(270));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("the script's report")).expect("JSON report");
+    let output = report["submit_output"].as_str().unwrap_or("");
+    assert!(status.success(), "cluster script: {status}; {report}");
+    assert_eq!(report["submit_rc"], 0, "cluster submit --wait:\n{output}");
+    assert!(report["killed"].is_string(), "a worker was killed: {report}");
+    let runs = report["run_shard_pids"].as_array().unwrap().len();
+    assert!(runs >= 3, "the killed worker's shard ran again ({runs} shard runs seen):\n{output}");
+    assert_eq!(report["left_running"].as_array().unwrap().len(), 0, "no shard process left: {report}");
+
+    let got = decisions(&p.home);
+    assert_eq!(got.len(), p.candidates.len(), "one verdict per candidate:\n{output}");
+    assert_eq!(
+        got,
+        decisions(&p.single),
+        "the verdicts of a single-machine run: {:#?}\n{output}",
+        shards::differences(&p.home, &p.single)
+    );
+
+    let owner = socratic::sandbox::owner_of_home(&node_home);
+    let left = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("label=socratic.owner={owner}")])
+        .output()
+        .unwrap();
+    assert!(left.stdout.is_empty(), "containers of the nodes' home left: {}", String::from_utf8_lossy(&left.stdout));
+}
