@@ -1,9 +1,12 @@
-//! Validation fanned out on a real Ray cluster on this machine, with a worker killed mid-run:
-//! `integrations/ray/tests/cluster_kill.py` starts a head (dashboard + Jobs API) and two worker
-//! raylets holding `socratic_docker`, runs `socratic cluster submit --wait validate --shards 2`
-//! (the `socratic_ray` driver uploaded as the job's `py_modules`), removes the first worker once
-//! both shards run, and shuts the cluster down. Every candidate must get exactly one verdict,
-//! equal to a single-machine `tasks validate`'s, the killed shard must have run again, and no
+//! Validation fanned out on a real Ray cluster on this machine, the node running a shard killed
+//! while that shard is provably mid-run: `integrations/ray/tests/cluster_kill.py` starts a head
+//! (dashboard + Jobs API, where the job's driver runs) and two worker raylets holding
+//! `socratic_docker`, runs `socratic cluster submit --wait validate --shards 2` (the
+//! `socratic_ray` driver uploaded as the job's `py_modules`) with the test-only
+//! `SOCRATIC_SHARD_HOLD` on the workers: the first shard to decide a candidate waits there, its
+//! node is removed and every process of it killed, then the hold is released. No sleep and no
+//! assumption that two shards run at once. Every candidate must get exactly one verdict, equal to
+//! a single-machine `tasks validate`'s, the killed shard must have been run again by Ray, and no
 //! shard process or container of the nodes' home may be left.
 //!
 //! Needs a running engine, the base image and a Python with `ray[default]` named by
@@ -60,6 +63,8 @@ fn validation_on_ray_survives_a_killed_worker_with_one_verdict_per_candidate() {
     let node_home = dir.path().join("node-home");
     std::fs::create_dir_all(&node_home).unwrap();
     let report = dir.path().join("report.json");
+    let hold = dir.path().join("hold");
+    std::fs::create_dir_all(&hold).unwrap();
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../integrations/ray/tests/cluster_kill.py");
     let mut cmd = Command::new(&python);
     cmd.arg(script)
@@ -70,6 +75,8 @@ fn validation_on_ray_survives_a_killed_worker_with_one_verdict_per_candidate() {
         .arg(&p.repo)
         .arg("--node-home")
         .arg(&node_home)
+        .arg("--hold")
+        .arg(&hold)
         .arg("--report")
         .arg(&report)
         .args(["--dashboard-port", &free_port().to_string()])
@@ -81,9 +88,16 @@ fn validation_on_ray_survives_a_killed_worker_with_one_verdict_per_candidate() {
     let output = report["submit_output"].as_str().unwrap_or("");
     assert!(status.success(), "cluster script: {status}; {report}");
     assert_eq!(report["submit_rc"], 0, "cluster submit --wait:\n{output}");
-    assert!(report["killed"].is_string(), "a worker was killed: {report}");
-    let runs = report["run_shard_pids"].as_array().unwrap().len();
-    assert!(runs >= 3, "the killed worker's shard ran again ({runs} shard runs seen):\n{output}");
+    assert!(report["killed"].is_string(), "a worker node was killed: {report}");
+    let killed = report["killed_shard"].as_u64().expect("the killed shard").to_string();
+    let held = report["held"][&killed].as_array().map_or(0, Vec::len);
+    assert!(held >= 1, "the killed shard was held mid-run (after its first verdict): {report}");
+    let runs = report["starts"][&killed].as_array().map_or(0, Vec::len);
+    assert!(runs >= 2, "Ray ran the killed shard again ({runs} run(s) of shard {killed}): {report}\n{output}");
+    eprintln!(
+        "Ray cluster test: seconds {}, shard runs {}, held {}",
+        report["seconds"], report["starts"], report["held"]
+    );
     assert_eq!(report["left_running"].as_array().unwrap().len(), 0, "no shard process left: {report}");
 
     let got = decisions(&p.home);

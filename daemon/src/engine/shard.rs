@@ -342,6 +342,45 @@ fn local_repo(input: &ShardInput, repo: Option<&Path>) -> anyhow::Result<PathBuf
     Ok(PathBuf::from(key))
 }
 
+/// Test-only: the environment variable naming a hold folder (see [`Hold`]).
+pub const HOLD_VAR: &str = "SOCRATIC_SHARD_HOLD";
+
+/// Test-only hook for tests that kill a node while a shard is provably mid-run; inert unless
+/// `SOCRATIC_SHARD_HOLD=<folder>` is set (nothing sets it outside tests). A shard run writes
+/// `<folder>/start-<shard>-<pid>` when it starts; after its first verdict it writes
+/// `<folder>/held-<shard>-<pid>` and waits until `<folder>/release` exists (at once when it
+/// already does).
+struct Hold {
+    folder: Option<(PathBuf, usize)>,
+}
+
+impl Hold {
+    fn from_env(shard: usize) -> anyhow::Result<Hold> {
+        let Some(folder) = std::env::var_os(HOLD_VAR).map(PathBuf::from) else { return Ok(Hold { folder: None }) };
+        touch(&folder.join(format!("start-{shard}-{}", std::process::id())))?;
+        Ok(Hold { folder: Some((folder, shard)) })
+    }
+
+    /// Block (polling the folder) until the release file exists.
+    fn mid_run(&self) {
+        let Some((folder, shard)) = &self.folder else { return };
+        if folder.join("release").exists() {
+            return;
+        }
+        if let Err(e) = touch(&folder.join(format!("held-{shard}-{}", std::process::id()))) {
+            tracing::warn!("{HOLD_VAR}: {e}");
+            return;
+        }
+        while !folder.join("release").exists() {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+fn touch(path: &Path) -> anyhow::Result<()> {
+    std::fs::write(path, b"").map_err(|e| anyhow::anyhow!("{HOLD_VAR}: {}: {e}", path.display()))
+}
+
 /// Run one shard on this node with `workers` warm containers. `home` holds this node's store
 /// (used only for Docker ownership and env-build's environment record).
 pub async fn run_shard(
@@ -351,6 +390,7 @@ pub async fn run_shard(
     workers: usize,
 ) -> anyhow::Result<ShardResult> {
     let started = std::time::Instant::now();
+    let hold = Hold::from_env(input.shard)?;
     let mut store = Store::open(home)?;
     let (candidates, outcome) = match &input.work {
         Work::Score { model, texts } => (vec![], Outcome::Score { features: score_texts(model, texts)? }),
@@ -372,8 +412,13 @@ pub async fn run_shard(
             env.repo = local.display().to_string();
             let cfg = ValidateConfig { workers, timeout_s: *timeout_s, ..Default::default() };
             let mut verdicts = Vec::new();
-            validate_all(&engine, &env, tasks.clone(), &cfg, |task, verdict| verdicts.push(Decided { task, verdict }))
-                .await?;
+            validate_all(&engine, &env, tasks.clone(), &cfg, |task, verdict| {
+                verdicts.push(Decided { task, verdict });
+                if verdicts.len() == 1 {
+                    hold.mid_run();
+                }
+            })
+            .await?;
             (tasks.iter().map(|t| t.id.clone()).collect(), Outcome::Validate { verdicts })
         }
         Work::EnvBuild { base_image } => {
