@@ -71,6 +71,8 @@ fn two_shards_imported_give_the_single_machine_verdicts_and_a_second_import_chan
         "a second import changes no stored verdict"
     );
 
+    grade_shards(dir.path(), &p, &node);
+
     // Score shards: the features `tasks score` would compute, computed by the nodes and cached
     // in the head's store, so scoring there computes none.
     let model = dir.path().join("tiny-model");
@@ -146,4 +148,83 @@ fn a_file_that_is_not_a_shard_result_is_refused_naming_it() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.json: not a socratic shard file"), "{err}");
+}
+
+/// Grade shards on the validated home: gold fixes (by exported instance id), an empty patch and
+/// a patch that is not a diff, over two shards run by `cluster run-shard`, imported as solve
+/// records; a gold fix is graded on FAIL_TO_PASS and the whole suite, as `solve` grades it.
+fn grade_shards(dir: &std::path::Path, p: &shards::Prepared, node: &std::path::Path) {
+    let store = socratic::store::Store::open(&p.home).unwrap();
+    let valid: Vec<socratic::model::Task> =
+        store.tasks().unwrap().into_iter().filter(|t| t.stage.is_valid()).take(3).collect();
+    assert!(!valid.is_empty(), "a valid task to grade");
+    let line = |id: &str, model: &str, patch: &str| {
+        serde_json::json!({"instance_id": id, "model_name_or_path": model, "model_patch": patch}).to_string()
+    };
+    let mut lines: Vec<String> = valid
+        .iter()
+        .map(|t| line(&socratic::export::instance_id_of(t), "gold", &socratic::diff::reverse(&t.bug_patch).unwrap()))
+        .collect();
+    lines.push(line(&valid[0].id, "empty", ""));
+    lines.push(line(&valid[0].id, "junk", "this is not a diff\n"));
+    let predictions = dir.join("predictions.jsonl");
+    std::fs::write(&predictions, lines.join("\n") + "\n").unwrap();
+
+    let inputs = dir.join("grade-shards");
+    let (i, pr) = (inputs.to_str().unwrap(), predictions.to_str().unwrap());
+    let planned = stdout_json(&ok(&p.home, &["cluster", "shards", "--out", i, "--json", "grade", "--predictions", pr]));
+    assert_eq!(planned["candidates"], lines.len(), "{planned}");
+    let mut args = vec!["tasks".to_string(), "import-results".into(), "--json".into()];
+    let mut reports = Vec::new();
+    for (n, f) in planned["files"].as_array().unwrap().iter().enumerate() {
+        let out = dir.join(format!("grade-result-{n}.json"));
+        ok(node, &["cluster", "run-shard", "--input", f.as_str().unwrap(), "--out", out.to_str().unwrap()]);
+        let result: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        reports.extend(result["outcome"]["grade"]["graded"].as_array().unwrap().iter().cloned());
+        args.push(out.to_str().unwrap().into());
+    }
+    assert_eq!(planned["files"].as_array().unwrap().len(), 2);
+    let by = |model: &str| reports.iter().filter(|r| r["model"] == model).map(|r| &r["report"]).collect::<Vec<_>>();
+    let env = store.environment(&valid[0].repo, &valid[0].base_commit).unwrap().unwrap();
+    assert_eq!(by("gold").len(), valid.len());
+    for report in by("gold") {
+        let task = valid.iter().find(|t| report["instance_id"] == t.id.as_str()).expect("a gold fix's task");
+        let verdict = store.verdict(&task.id).unwrap().unwrap();
+        let whole = socratic::engine::grade::whole_suite(&verdict_task(task, &verdict), &env);
+        assert_eq!(report["resolved"], true, "gold fix of {}: {report}", task.id);
+        assert_eq!(report["fail_to_pass_success"], serde_json::json!(verdict.fail_to_pass), "{report}");
+        assert_eq!(report["pass_to_pass_success"], serde_json::json!(whole.pass_to_pass), "the whole suite");
+    }
+    assert_eq!(by("empty")[0]["outcome"], "no-patch", "{reports:?}");
+    assert_eq!(
+        (by("junk")[0]["outcome"].as_str(), by("junk")[0]["failure"].as_str()),
+        (Some("unresolved"), Some("patch-does-not-apply"))
+    );
+
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let first = stdout_json(&ok(&p.home, &args));
+    assert_eq!(
+        (first["graded"].as_u64(), first["resolved"].as_u64()),
+        (Some(lines.len() as u64), Some(valid.len() as u64)),
+        "{first}"
+    );
+    let again = stdout_json(&ok(&p.home, &args));
+    assert_eq!((again["graded"].as_u64(), again["already"].as_u64()), (Some(0), Some(lines.len() as u64)), "{again}");
+    let traces = socratic::store::Store::open(&p.home).unwrap().traces().unwrap();
+    let graded: Vec<_> = traces.iter().filter(|t| t.trace.origin.starts_with("grade:")).collect();
+    assert_eq!(graded.len(), lines.len(), "one trace per prediction");
+    let resolved = graded.iter().filter(|t| t.trace.label.outcome == socratic::model::Outcome::Resolved).count();
+    assert_eq!(resolved, valid.len());
+
+    // An instance this store does not hold: an error naming the file's line.
+    std::fs::write(&predictions, line("t-0000000000000000", "m", "") + "\n").unwrap();
+    let out = common::socratic(&p.home, &["cluster", "shards", "--out", i, "grade", "--predictions", pr]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("predictions.jsonl:1: unknown instance \"t-0000000000000000\""), "{err}");
+}
+
+/// The task with FAIL_TO_PASS / PASS_TO_PASS from its verdict (as exports and grading take it).
+fn verdict_task(task: &socratic::model::Task, verdict: &socratic::model::Verdict) -> socratic::model::Task {
+    socratic::export::with_tests(task.clone(), Some(verdict)).unwrap()
 }

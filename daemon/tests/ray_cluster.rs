@@ -7,7 +7,9 @@
 //! node is removed and every process of it killed, then the hold is released. No sleep and no
 //! assumption that two shards run at once. Every candidate must get exactly one verdict, equal to
 //! a single-machine `tasks validate`'s, the killed shard must have been run again by Ray, and no
-//! shard process or container of the nodes' home may be left.
+//! shard process or container of the nodes' home may be left. Then `cluster submit --wait grade`
+//! grades the gold fixes of up to three valid tasks on the surviving node: each stored as a
+//! resolved Solver trace in the head's store.
 //!
 //! Needs a running engine, the base image and a Python with `ray[default]` named by
 //! `SOCRATIC_RAY_PYTHON` (else `python3`); `.ci/run` provides all three. Never skips.
@@ -55,6 +57,25 @@ fn run_script(mut cmd: Command, limit: Duration) -> std::process::ExitStatus {
     }
 }
 
+/// A predictions file of the gold fixes of up to three tasks valid in `home`; its path and length.
+fn gold_predictions(home: &std::path::Path, path: &std::path::Path) -> (std::path::PathBuf, usize) {
+    let store = socratic::store::Store::open(home).unwrap();
+    let lines: Vec<String> = store
+        .tasks()
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.stage.is_valid())
+        .take(3)
+        .map(|t| {
+            let fix = socratic::diff::reverse(&t.bug_patch).unwrap();
+            serde_json::json!({"instance_id": t.id, "model_name_or_path": "gold", "model_patch": fix}).to_string()
+        })
+        .collect();
+    assert!(!lines.is_empty(), "a valid task to grade");
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+    (path.to_path_buf(), lines.len())
+}
+
 #[test]
 fn validation_on_ray_survives_a_killed_worker_with_one_verdict_per_candidate() {
     let python = ray_python();
@@ -63,6 +84,7 @@ fn validation_on_ray_survives_a_killed_worker_with_one_verdict_per_candidate() {
     let node_home = dir.path().join("node-home");
     std::fs::create_dir_all(&node_home).unwrap();
     let report = dir.path().join("report.json");
+    let predictions = gold_predictions(&p.single, &dir.path().join("predictions.jsonl"));
     let hold = dir.path().join("hold");
     std::fs::create_dir_all(&hold).unwrap();
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../integrations/ray/tests/cluster_kill.py");
@@ -77,6 +99,8 @@ fn validation_on_ray_survives_a_killed_worker_with_one_verdict_per_candidate() {
         .arg(&node_home)
         .arg("--hold")
         .arg(&hold)
+        .arg("--then-grade")
+        .arg(&predictions.0)
         .arg("--report")
         .arg(&report)
         .args(["--dashboard-port", &free_port().to_string()])
@@ -94,10 +118,7 @@ fn validation_on_ray_survives_a_killed_worker_with_one_verdict_per_candidate() {
     assert!(held >= 1, "the killed shard was held mid-run (after its first verdict): {report}");
     let runs = report["starts"][&killed].as_array().map_or(0, Vec::len);
     assert!(runs >= 2, "Ray ran the killed shard again ({runs} run(s) of shard {killed}): {report}\n{output}");
-    eprintln!(
-        "Ray cluster test: seconds {}, shard runs {}, held {}",
-        report["seconds"], report["starts"], report["held"]
-    );
+    eprintln!("Ray cluster test: seconds {}, shard runs {}", report["seconds"], report["started_at"]);
     assert_eq!(report["left_running"].as_array().unwrap().len(), 0, "no shard process left: {report}");
 
     let got = decisions(&p.home);
@@ -107,6 +128,18 @@ fn validation_on_ray_survives_a_killed_worker_with_one_verdict_per_candidate() {
         decisions(&p.single),
         "the verdicts of a single-machine run: {:#?}\n{output}",
         shards::differences(&p.home, &p.single)
+    );
+
+    // Then a grade job on the surviving node: the gold fixes of (up to) three valid tasks.
+    let grade_output = report["grade_output"].as_str().unwrap_or("");
+    assert_eq!(report["grade_rc"], 0, "cluster submit --wait grade:\n{grade_output}");
+    let store = socratic::store::Store::open(&p.home).unwrap();
+    let graded: Vec<_> =
+        store.traces().unwrap().into_iter().filter(|t| t.trace.origin.starts_with("grade:gold:")).collect();
+    assert_eq!(graded.len(), predictions.1, "one trace per prediction:\n{grade_output}");
+    assert!(
+        graded.iter().all(|t| t.trace.label.outcome == socratic::model::Outcome::Resolved),
+        "every gold fix resolved:\n{grade_output}"
     );
 
     let owner = socratic::sandbox::owner_of_home(&node_home);

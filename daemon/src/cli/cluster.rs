@@ -1,6 +1,6 @@
 //! `socratic cluster shards|run-shard|submit`: work fanned out over machines (Ray).
 //!
-//! In: a kind of work and its flags (`validate`, `env-build`, `score`), shard files, a Ray head's
+//! In: a kind of work and its flags (`validate`, `grade`, `env-build`, `score`), shard files, a Ray head's
 //! dashboard address. Out: shard files and a JSON list of them (`shards`, on the head), a result
 //! file (`run-shard`, on a node: no store needed), or a Ray job running the `socratic_ray`
 //! driver (`submit`: the package uploaded through the Jobs REST API, the job polled and its logs
@@ -64,6 +64,15 @@ pub enum WorkCmd {
         /// Base image to build from (pulled if absent). Default: the bootstrapped one.
         #[arg(long)]
         base_image: Option<String>,
+    },
+    /// Grade a SWE-bench predictions file (JSON Lines: instance_id, model_name_or_path,
+    /// model_patch) as `solve` grades; results stored as `solve` stores an attempt.
+    Grade {
+        #[arg(long)]
+        predictions: PathBuf,
+        /// Shards (Ray tasks) to cut each environment's predictions into.
+        #[arg(long, default_value_t = 2)]
+        shards: usize,
     },
     /// Gradient features of every stored task (and the reference texts) for `tasks score`'s
     /// cache: the model folder must be on the nodes (`--gpus` on submit asks Ray for GPUs).
@@ -163,6 +172,7 @@ fn plan(home: &Path, work: &WorkCmd) -> anyhow::Result<Vec<ShardInput>> {
             shard::plan_validate(&mut Store::open(home)?, repo, *shards, *limit, *timeout)
         }
         WorkCmd::EnvBuild { repo, shards, base_image } => shard::plan_env_build(repo, *shards, base_image.clone()),
+        WorkCmd::Grade { predictions, shards } => crate::engine::shard_grade::plan_grade(home, predictions, *shards),
         WorkCmd::Score { model, reference, shards, max_len } => {
             let store = Store::open(home)?;
             let references = match reference {
@@ -188,6 +198,7 @@ fn shards(home: &Path, args: ShardsArgs) -> anyhow::Result<i32> {
         .iter()
         .map(|i| match &i.work {
             shard::Work::Validate { tasks, .. } => tasks.len(),
+            shard::Work::Grade { predictions, .. } => predictions.len(),
             shard::Work::EnvBuild { .. } | shard::Work::Score { .. } => 0,
         })
         .sum();
@@ -215,6 +226,7 @@ fn kind_of(work: &WorkCmd) -> &'static str {
         WorkCmd::Validate { .. } => "validate",
         WorkCmd::EnvBuild { .. } => "env-build",
         WorkCmd::Score { .. } => "score",
+        WorkCmd::Grade { .. } => "grade",
     }
 }
 
@@ -252,6 +264,9 @@ fn work_argv(work: &WorkCmd) -> Vec<String> {
             if let Some(b) = base_image {
                 v.extend(["--base-image".into(), b.clone()]);
             }
+        }
+        WorkCmd::Grade { predictions, shards } => {
+            v.extend(["--predictions".into(), abs(predictions), "--shards".into(), shards.to_string()]);
         }
         WorkCmd::Score { model, reference, shards, max_len } => {
             let spec = model_spec(model, *max_len);

@@ -139,8 +139,15 @@ fn import_results(home: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<
         print_json(&summary)?;
     } else {
         println!(
-            "{} file(s): {} verdict(s) recorded ({} to retry), {} already stored, {} environment(s)",
-            summary.files, summary.recorded, summary.retry, summary.already, summary.environments
+            "{} file(s): {} verdict(s) recorded ({} to retry), {} grade(s) recorded ({} resolved), {} already \
+             stored, {} environment(s)",
+            summary.files,
+            summary.recorded,
+            summary.retry,
+            summary.graded,
+            summary.resolved,
+            summary.already,
+            summary.environments
         );
     }
     for id in &summary.kept_stored {

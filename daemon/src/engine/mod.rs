@@ -22,5 +22,6 @@ pub mod repository;
 pub mod round;
 pub mod scoring;
 pub mod shard;
+pub mod shard_grade;
 pub mod solve;
 pub mod validation;

@@ -17,7 +17,7 @@
 use super::environment::{connect, ensure_env, repo_key, ImageOptions};
 use super::progress::Progress;
 use super::validation::{candidates_by_repo, ValidateRequest};
-use crate::model::{Environment, Task, TaskStage, Verdict, VerdictOutcome};
+use crate::model::{Environment, EvalReport, Task, TaskStage, Verdict, VerdictOutcome};
 use crate::store::Store;
 use crate::validate::run::{validate_all, ValidateConfig};
 use serde::{Deserialize, Serialize};
@@ -39,6 +39,38 @@ pub enum Work {
     /// Gradient features of these texts with this model (a folder on the node; a GPU when
     /// `device` names one): what `tasks score` computes, to be cached in the head's store.
     Score { model: ModelSpec, texts: Vec<ScoreText> },
+    /// Grade these Solver predictions in this environment (its image must be on the node), as
+    /// `solve` and `serve` grade: FAIL_TO_PASS and the whole PASS_TO_PASS.
+    Grade { environment: Box<Environment>, predictions: Vec<Prediction> },
+}
+
+/// One line of a SWE-bench predictions file, ready to grade on a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    /// As the predictions file names it (an exported instance id or a task id).
+    pub instance_id: String,
+    /// `model_name_or_path`.
+    pub model: String,
+    /// The Solver's patch, against the task's bugged tree (empty: no patch).
+    pub model_patch: String,
+    /// The task with FAIL_TO_PASS from its verdict and the whole suite as PASS_TO_PASS.
+    pub task: Task,
+    /// The patch graded (base commit → bugged tree with the model patch), made on the head.
+    pub combined: Option<String>,
+    /// Why the model patch cannot be graded (it does not parse or apply): graded unresolved,
+    /// patch does not apply, without running anything.
+    pub unusable: Option<String>,
+}
+
+/// A prediction's grading.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GradedPrediction {
+    pub instance_id: String,
+    pub model: String,
+    pub model_patch: String,
+    /// Instance id = the task id.
+    pub report: EvalReport,
+    pub duration_ms: u64,
 }
 
 /// The scoring model as `tasks score` takes it.
@@ -90,6 +122,7 @@ impl Work {
             Work::Validate { .. } => "validate",
             Work::EnvBuild { .. } => "env-build",
             Work::Score { .. } => "score",
+            Work::Grade { .. } => "grade",
         }
     }
 }
@@ -124,6 +157,7 @@ pub enum Outcome {
     Validate { verdicts: Vec<Decided> },
     EnvBuild { environment: Box<Environment> },
     Score { features: Vec<FeatureOut> },
+    Grade { graded: Vec<GradedPrediction> },
 }
 
 /// One shard's results, as a file the head imports.
@@ -149,6 +183,7 @@ impl Outcome {
             Outcome::Validate { .. } => "validate",
             Outcome::EnvBuild { .. } => "env-build",
             Outcome::Score { .. } => "score",
+            Outcome::Grade { .. } => "grade",
         }
     }
 }
@@ -342,6 +377,24 @@ fn local_repo(input: &ShardInput, repo: Option<&Path>) -> anyhow::Result<PathBuf
     Ok(PathBuf::from(key))
 }
 
+/// This node's engine, its dead runs' containers swept, once the shard's environment image is
+/// known to be here.
+async fn node_engine(store: &Store, input: &ShardInput, env: &Environment) -> anyhow::Result<crate::sandbox::Engine> {
+    let engine = connect(store).await?;
+    engine.sweep().await?;
+    if !engine.image_exists(&env.image).await {
+        anyhow::bail!(
+            "shard {}/{}: the environment image {} is not on {}: run an env-build shard there \
+             (`socratic cluster submit ... env-build`) or `socratic env build --repo`",
+            input.shard + 1,
+            input.shards,
+            env.image,
+            node_name()
+        );
+    }
+    Ok(engine)
+}
+
 /// Test-only: the environment variable naming a hold folder (see [`Hold`]).
 pub const HOLD_VAR: &str = "SOCRATIC_SHARD_HOLD";
 
@@ -396,18 +449,7 @@ pub async fn run_shard(
         Work::Score { model, texts } => (vec![], Outcome::Score { features: score_texts(model, texts)? }),
         Work::Validate { environment, tasks, timeout_s } => {
             let local = local_repo(input, repo)?;
-            let engine = connect(&store).await?;
-            engine.sweep().await?;
-            if !engine.image_exists(&environment.image).await {
-                anyhow::bail!(
-                    "shard {}/{}: the environment image {} is not on {}: run an env-build shard there \
-                     (`socratic cluster submit ... env-build`) or `socratic env build --repo`",
-                    input.shard + 1,
-                    input.shards,
-                    environment.image,
-                    node_name()
-                );
-            }
+            let engine = node_engine(&store, input, environment).await?;
             let mut env = (**environment).clone();
             env.repo = local.display().to_string();
             let cfg = ValidateConfig { workers, timeout_s: *timeout_s, ..Default::default() };
@@ -420,6 +462,13 @@ pub async fn run_shard(
             })
             .await?;
             (tasks.iter().map(|t| t.id.clone()).collect(), Outcome::Validate { verdicts })
+        }
+        Work::Grade { environment, predictions } => {
+            let engine = node_engine(&store, input, environment).await?;
+            let graded =
+                super::shard_grade::grade_predictions(&engine, environment, predictions, || hold.mid_run()).await?;
+            let keys = predictions.iter().map(|p| super::shard_grade::key_of(&p.instance_id, &p.model)).collect();
+            (keys, Outcome::Grade { graded })
         }
         Work::EnvBuild { base_image } => {
             let local = local_repo(input, repo)?;
@@ -495,6 +544,10 @@ pub struct ImportSummary {
     pub environments: usize,
     /// Features cached from score results (those already cached are counted in `already`).
     pub features: usize,
+    /// Predictions graded and recorded now (grade results; those already stored are counted in
+    /// `already`), and how many of those were resolved.
+    pub graded: usize,
+    pub resolved: usize,
 }
 
 /// Check every file against the store, then record what is new. Nothing is written when a
@@ -528,7 +581,26 @@ pub fn import_results(store: &mut Store, files: &[(PathBuf, ShardResult)]) -> an
             plan.push((stored, d));
         }
     }
+    let mut graded = Vec::new();
+    for (path, result) in files {
+        let Outcome::Grade { graded: g } = &result.outcome else { continue };
+        for p in g {
+            if !result.candidates.contains(&super::shard_grade::key_of(&p.instance_id, &p.model)) {
+                anyhow::bail!(
+                    "{}: a grade of {} by {} that shard {}/{} was not given",
+                    path.display(),
+                    p.instance_id,
+                    p.model,
+                    result.shard + 1,
+                    result.shards
+                );
+            }
+            graded.push((path.as_path(), p));
+        }
+    }
     let mut summary = ImportSummary { files: files.len(), ..Default::default() };
+    let g = super::shard_grade::import_graded(store, &graded)?;
+    (summary.graded, summary.resolved, summary.already) = (g.recorded, g.resolved, g.already);
     for (stored_task, d) in plan {
         let stored = store.verdict(&stored_task.id)?;
         match merge(&stored_task, stored.as_ref(), &d.verdict) {

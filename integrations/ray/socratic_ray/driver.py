@@ -33,7 +33,7 @@ def parse_args(argv):
     p.add_argument("--max-retries", type=int, default=3, help="Ray re-runs of a shard whose worker died")
     p.add_argument("--work-dir", default=None, help="where shard and result files go (default: a new folder)")
     p.add_argument("--address", default=None, help="ray.init address (default: the job's cluster)")
-    p.add_argument("kind", choices=["validate", "env-build", "score"])
+    p.add_argument("kind", choices=["validate", "grade", "env-build", "score"])
     p.add_argument("rest", nargs=argparse.REMAINDER, help="arguments of `socratic cluster shards KIND`")
     return p.parse_args(argv)
 
