@@ -71,8 +71,6 @@ fn two_shards_imported_give_the_single_machine_verdicts_and_a_second_import_chan
         "a second import changes no stored verdict"
     );
 
-    grade_shards(dir.path(), &p, &node);
-
     // Score shards: the features `tasks score` would compute, computed by the nodes and cached
     // in the head's store, so scoring there computes none.
     let model = dir.path().join("tiny-model");
@@ -114,6 +112,10 @@ fn two_shards_imported_give_the_single_machine_verdicts_and_a_second_import_chan
         (Some(0), Some(p.candidates.len() as u64)),
         "{scored}"
     );
+
+    // Grade shards (after scoring: their failed predictions become failure traces, which a
+    // `--reference failures` set would include).
+    grade_shards(dir.path(), &p, &node);
 
     // A store that never held these candidates: an error naming one, and nothing written.
     let other = dir.path().join("other-home");
