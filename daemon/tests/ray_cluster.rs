@@ -8,7 +8,7 @@
 //! assumption that two shards run at once. Every candidate must get exactly one verdict, equal to
 //! a single-machine `tasks validate`'s, the killed shard must have been run again by Ray, and no
 //! shard process or container of the nodes' home may be left. Then `cluster submit --wait grade`
-//! grades the gold fixes of up to three valid tasks on the surviving node: each stored as a
+//! grades the gold fixes of up to two valid tasks on the surviving node: each stored as a
 //! resolved Solver trace in the head's store.
 //!
 //! Needs a running engine, the base image and a Python with `ray[default]` named by
@@ -57,7 +57,7 @@ fn run_script(mut cmd: Command, limit: Duration) -> std::process::ExitStatus {
     }
 }
 
-/// A predictions file of the gold fixes of up to three tasks valid in `home`; its path and length.
+/// A predictions file of the gold fixes of up to two tasks valid in `home`; its path and length.
 fn gold_predictions(home: &std::path::Path, path: &std::path::Path) -> (std::path::PathBuf, usize) {
     let store = socratic::store::Store::open(home).unwrap();
     let lines: Vec<String> = store
@@ -65,7 +65,7 @@ fn gold_predictions(home: &std::path::Path, path: &std::path::Path) -> (std::pat
         .unwrap()
         .into_iter()
         .filter(|t| t.stage.is_valid())
-        .take(3)
+        .take(2)
         .map(|t| {
             let fix = socratic::diff::reverse(&t.bug_patch).unwrap();
             serde_json::json!({"instance_id": t.id, "model_name_or_path": "gold", "model_patch": fix}).to_string()
@@ -130,7 +130,7 @@ fn validation_on_ray_survives_a_killed_worker_with_one_verdict_per_candidate() {
         shards::differences(&p.home, &p.single)
     );
 
-    // Then a grade job on the surviving node: the gold fixes of (up to) three valid tasks.
+    // Then a grade job on the surviving node: the gold fixes of (up to) two valid tasks.
     let grade_output = report["grade_output"].as_str().unwrap_or("");
     assert_eq!(report["grade_rc"], 0, "cluster submit --wait grade:\n{grade_output}");
     let store = socratic::store::Store::open(&p.home).unwrap();

@@ -4,7 +4,7 @@ provably mid-run.
 In: the socratic binary, a head home holding candidates and their environment, the repository,
 a node home, a dashboard port, a hold folder, a report path. Out: the report (JSON): the exit
 code and output of `socratic cluster submit --wait validate` (and of `grade` with
-``--then-grade``, run on the surviving node afterwards), the shard runs each shard started
+``--then-grade``, one shard run on the surviving node afterwards), the shard runs each shard started
 (from the hold folder), which node and shard were killed, and the shard processes left.
 
 A head (the dashboard and Jobs API, where the job's driver runs; no ``socratic_docker``) and two
@@ -188,10 +188,12 @@ def main():
         out, _ = submit.communicate(timeout=240)
         report["submit_rc"], report["submit_output"] = submit.returncode, out
         report["seconds"]["done"] = round(time.time() - started, 1)
+        # The validation's shard runs (a grade job's shards would count as runs too).
+        report["starts"] = {str(k): v for k, v in markers(a.hold, "start").items()}
         if a.then_grade and submit.returncode == 0:
             cmd = [a.socratic, "--home", a.home, "cluster", "submit", "--address", url, "--wait"]
             cmd += ["--wait-timeout", "120", "--python", sys.executable, "--node-home", a.node_home]
-            cmd += ["grade", "--predictions", a.then_grade, "--shards", str(a.shards)]
+            cmd += ["grade", "--predictions", a.then_grade, "--shards", "1"]
             graded = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=150)
             report["grade_rc"], report["grade_output"] = graded.returncode, graded.stdout
             report["seconds"]["graded"] = round(time.time() - started, 1)
@@ -199,7 +201,7 @@ def main():
         if submit is not None and submit.poll() is None:
             submit.kill()
         cluster.shutdown()
-        report["starts"] = {str(k): v for k, v in markers(a.hold, "start").items()}
+        report.setdefault("starts", {str(k): v for k, v in markers(a.hold, "start").items()})
         # When each shard run started, in seconds since the script did (the hold files' times).
         report["started_at"] = {
             n: round(os.stat(os.path.join(a.hold, n)).st_mtime - started, 1)
