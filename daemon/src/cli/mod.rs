@@ -8,6 +8,7 @@ mod bench_serve;
 mod bench_store;
 mod bench_train;
 mod bench_validate;
+mod cluster;
 mod daemon;
 mod demo;
 mod env;
@@ -99,6 +100,9 @@ pub enum Command {
     /// Does targeting help? Held-out efficacy experiments of the loop's arms at equal budget.
     #[command(subcommand)]
     Experiment(experiment::ExperimentCmd),
+    /// Fan work out over machines: shard files, one shard on a node, a Ray job (`submit`).
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCmd),
 }
 
 /// Where the store lives: `--home`, else `$SOCRATIC_HOME`, else `<XDG data dir>/socratic`.
@@ -184,6 +188,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Train(args) => train::run(&home, args),
         Command::Evolve(args) => evolve::run(&home, args),
         Command::Experiment(cmd) => experiment::run(&home, cmd),
+        Command::Cluster(cmd) => cluster::run(&home, cmd),
         Command::Serve(args) => serve::run(&home, args),
     }
 }

@@ -24,6 +24,14 @@ pub enum TasksCmd {
     Validate(super::validate::ValidateArgs),
     /// Score stored tasks: validity x cosine(gradient feature, reference direction).
     Score(super::score::ScoreArgs),
+    /// Import shard result files (`cluster run-shard`) into the store: a verdict already stored
+    /// counts once, a decided task is never undone, an unknown task is an error naming it.
+    ImportResults {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Show one task (id or unique prefix) with its verdict, tests, statement and bug patch.
     Show {
         id: String,
@@ -90,6 +98,7 @@ pub fn run(home: &Path, cmd: TasksCmd) -> anyhow::Result<i32> {
         TasksCmd::Generate(args) => generate_cmd(home, args),
         TasksCmd::Validate(args) => super::validate::run(home, args),
         TasksCmd::Score(args) => super::score::run_score(home, args),
+        TasksCmd::ImportResults { files, json } => import_results(home, &files, json),
         TasksCmd::List(f) => {
             let store = Store::open(home)?;
             let rows = stored_rows(&store.tasks()?);
@@ -120,6 +129,31 @@ pub fn run(home: &Path, cmd: TasksCmd) -> anyhow::Result<i32> {
             }
         }
     }
+}
+
+fn import_results(home: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<i32> {
+    use crate::engine::shard;
+    let results = files.iter().map(|f| Ok((f.clone(), shard::read_result(f)?))).collect::<anyhow::Result<Vec<_>>>()?;
+    let summary = shard::import_results(&mut Store::open(home)?, &results)?;
+    if json {
+        print_json(&summary)?;
+    } else {
+        println!(
+            "{} file(s): {} verdict(s) recorded ({} to retry), {} grade(s) recorded ({} resolved), {} already \
+             stored, {} environment(s)",
+            summary.files,
+            summary.recorded,
+            summary.retry,
+            summary.graded,
+            summary.resolved,
+            summary.already,
+            summary.environments
+        );
+    }
+    for id in &summary.kept_stored {
+        eprintln!("note: {id} already has another verdict stored; it is kept");
+    }
+    Ok(EXIT_OK)
 }
 
 fn generate_cmd(home: &Path, args: GenerateArgs) -> anyhow::Result<i32> {

@@ -21,5 +21,7 @@ pub mod progress;
 pub mod repository;
 pub mod round;
 pub mod scoring;
+pub mod shard;
+pub mod shard_grade;
 pub mod solve;
 pub mod validation;

@@ -110,7 +110,10 @@ pub struct ValidateSummary {
 /// The stored candidates to validate, grouped by repository (at most `limit` in all).
 /// With a repository given, its candidates are those of its identity (generated in any clone of
 /// it), validated at the path given.
-fn candidates_by_repo(store: &mut Store, req: &ValidateRequest) -> anyhow::Result<BTreeMap<String, Vec<Task>>> {
+pub(crate) fn candidates_by_repo(
+    store: &mut Store,
+    req: &ValidateRequest,
+) -> anyhow::Result<BTreeMap<String, Vec<Task>>> {
     let only = match &req.repo {
         Some(r) => {
             let path = r.canonicalize().map_err(|e| anyhow::anyhow!("{}: {e}", r.display()))?;

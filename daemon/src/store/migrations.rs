@@ -238,7 +238,14 @@ pub(super) fn apply_up_to(conn: &mut Connection, version: usize) -> Result<(), M
         return Err(MigrationError::TooNew { found, known });
     }
     for (i, step) in MIGRATIONS.iter().enumerate().take(version).skip(found as usize) {
-        let tx = conn.transaction()?;
+        // Write-locked from the start, the version read again inside: another process opening
+        // the same fresh store at once (two shards on one node) applies each step once; this
+        // one waits for it (busy_timeout) and skips what it did.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if now > i as i64 {
+            continue;
+        }
         match step {
             Migration::Sql(sql) => tx.execute_batch(sql)?,
             Migration::Rust(f) => f(&tx)?,

@@ -416,6 +416,23 @@ fn relabel(tx: &rusqlite::Transaction, instance_id: &str) -> rusqlite::Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn processes_opening_one_fresh_store_at_once_each_get_it_migrated() {
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let home = dir.path().join("home");
+            let opens: Vec<_> = (0..6)
+                .map(|_| {
+                    let home = home.clone();
+                    std::thread::spawn(move || Store::open(&home).map(|_| ()).map_err(|e| e.to_string()))
+                })
+                .collect();
+            for o in opens {
+                o.join().unwrap().unwrap();
+            }
+        }
+    }
     use crate::model::*;
 
     fn trace(instance: &str, patch: &str) -> Trace {
