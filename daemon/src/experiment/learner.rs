@@ -127,7 +127,7 @@ impl Learner for LmLearner {
                     pass_at_k: if a.resolved { 1.0 } else { 0.0 },
                 };
                 let patch = (!a.patch.trim().is_empty()).then_some(a.patch);
-                (a.task_id, Attempted { outcome, patch })
+                (a.task_id, Attempted { outcome, patch, fix_rank: a.fix_rank })
             })
             .collect())
     }
