@@ -2,7 +2,7 @@
 //! attempts graded by execution.
 //!
 //! In: a causal LM folder, a home, a device, an answer format (`line` by default: the prompt marks
-//! one line of the bugged function and the model writes it corrected), base `TrainOptions` (the
+//! one line of the bugged function and the model writes it corrected; `edit`: its minimal edit), base `TrainOptions` (the
 //! length and seed are set per run). Out: adapters (PEFT folders) trained on tasks' examples
 //! (`crate::train::data::example`, the prompt the LM Solver answers), and per-task outcomes from
 //! `crate::engine::lm_solver::attempt_tasks` (greedy sample 0 for pass@1; samples graded in

@@ -230,4 +230,19 @@ mod tests {
             assert!(text.contains(part), "{part:?} missing from:\n{text}");
         }
     }
+    #[test]
+    fn the_warm_ups_localisation_ceiling_counts_ranks_first_and_within_k() {
+        let exp = experiment();
+        assert_eq!(summarize(&exp, &[run(WARMUP, 0, &[false; 4])]).localisation, None, "no rank recorded");
+        let mut warm = run(WARMUP, 0, &[false; 4]);
+        warm.fix_ranks = [("t-h0", 1), ("t-h1", 3), ("t-h2", 2)].into_iter().map(|(t, r)| (t.to_string(), r)).collect();
+        let s = summarize(&exp, &[warm]);
+        let want = format!(
+            "ranked first by fault localisation for 1 of 4 held-out tasks (the ceiling of pass@1), within the top {k} for {}",
+            if exp.inputs.k >= 3 { 3 } else if exp.inputs.k == 2 { 2 } else { 1 },
+            k = exp.inputs.k
+        );
+        assert!(s.localisation.as_deref().is_some_and(|l| l.contains(&want)), "{:?}", s.localisation);
+        assert!(table(&s).contains("localisation: the line the fix replaces"), "{}", table(&s));
+    }
 }

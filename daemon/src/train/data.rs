@@ -76,7 +76,9 @@ impl AnswerFormat {
     /// answer usually is: the prompt is cut to make room for it as training cut it.
     pub fn stand_in(self, marked: &str) -> String {
         match self {
-            AnswerFormat::Edit => format!("{}{EDIT_SEPARATOR}\n", marked.trim().split_whitespace().next().unwrap_or("")),
+            AnswerFormat::Edit => {
+                format!("{}{EDIT_SEPARATOR}\n", marked.trim().split_whitespace().next().unwrap_or(""))
+            }
             _ => format!("{marked}\n"),
         }
     }
@@ -344,7 +346,8 @@ pub fn line_example(task: &Task, function: &FunctionView, fix: &LineFix) -> std:
 /// the function.
 pub fn line_messages(task: &Task, function: &FunctionView, marked: u32) -> Option<Vec<Message>> {
     let text = function.line(marked)?;
-    let ask = format!("Write line {marked} as it should read (the whole line, with its indentation). It now reads:\n{text}");
+    let ask =
+        format!("Write line {marked} as it should read (the whole line, with its indentation). It now reads:\n{text}");
     Some(vec![Message::new("system", SYSTEM_LINE), Message::new("user", &marked_user(task, function, marked, &ask)?)])
 }
 
@@ -358,7 +361,12 @@ pub fn edit_messages(task: &Task, function: &FunctionView, marked: u32) -> Optio
 }
 
 /// The turns of a prompt that marks line `marked` in the answer format (`diff`: as `line`).
-pub fn marked_messages(task: &Task, function: &FunctionView, marked: u32, answer: AnswerFormat) -> Option<Vec<Message>> {
+pub fn marked_messages(
+    task: &Task,
+    function: &FunctionView,
+    marked: u32,
+    answer: AnswerFormat,
+) -> Option<Vec<Message>> {
     match answer {
         AnswerFormat::Edit => edit_messages(task, function, marked),
         _ => line_messages(task, function, marked),
