@@ -18,7 +18,7 @@
 use socratic::engine::progress::Progress;
 use socratic::experiment::learner::example;
 use socratic::score::{write_tiny_model, DeviceKind, GenerateOptions, Generator, TinySpec};
-use socratic::train::data::{apply_edit, single_line_fix, AnswerFormat};
+use socratic::train::data::{apply_edit, single_line_fix, AnswerFormat, LineEdit};
 use socratic::train::{ChatExample, Length, TrainOptions, Trainer};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -55,6 +55,16 @@ fn a_small_model_trained_from_scratch_learns_one_line_fixes() {
             rows
         }
     };
+    // An `edit` answer is recomputed from the lines (the cache outlives changes of `LineEdit`).
+    let rows: Vec<_> = rows
+        .into_iter()
+        .map(|(h, mut ex, old, new)| {
+            if let (AnswerFormat::Edit, Some(edit)) = (answer, LineEdit::between(&old, &new)) {
+                ex.messages.last_mut().unwrap().content = edit.answer();
+            }
+            (h, ex, old, new)
+        })
+        .collect();
     let (held, train): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.0);
     let (mut train, mut held) = (train, held);
     println!("{} train / {} held-out examples ({:.1} s)", train.len(), held.len(), started.elapsed().as_secs_f64());
@@ -106,7 +116,7 @@ fn a_small_model_trained_from_scratch_learns_one_line_fixes() {
             ..Default::default()
         };
         let text = generator.generate_ids(&ids, &opts).unwrap().text;
-        let said = text.trim_end();
+        let said = text.trim_end_matches(['\n', '\r']);
         let line = match answer {
             AnswerFormat::Edit => apply_edit(said, old),
             _ => Some(said.to_string()),

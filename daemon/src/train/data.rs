@@ -13,9 +13,9 @@
 //! Answer formats: `diff`, the fix as a unified diff; `line`, the function with one line marked
 //! `>>>` and the answer the whole corrected line (a small model can learn that; the caller turns
 //! it into a diff); `edit`, the same prompt and the answer the minimal edit of the marked line,
-//! `OLD => NEW` (`LineEdit`: the smallest differing span, widened to whitespace-delimited words
-//! and until it occurs once in the line, and its replacement: `< => <=`, `AttributeError: =>
-//! KeyError:`), which `apply_edit` turns back into the line. In a `line` or `edit` training
+//! `OLD => NEW` (`LineEdit`: the smallest differing span, widened to whole Python-like tokens
+//! and until it occurs once in the line, and its replacement: `< => <=`, `AttributeError =>
+//! KeyError`, `None => 1`), which `apply_edit` turns back into the line. In a `line` or `edit` training
 //! example the marked line is the one the fix replaces; a task whose fix is not a one-line
 //! replacement has no such example (it is left out, with the reason). When solving, the marked
 //! line comes from fault localisation.
@@ -180,9 +180,10 @@ pub struct LineEdit {
 
 impl LineEdit {
     /// The smallest differing span of `old_line` and `new_line` (common prefix and suffix
-    /// dropped), widened to whitespace-delimited words, then a word at a time on each side until
-    /// it occurs once in `old_line` (the whole line at most; the whole line too when the span
-    /// is blank, e.g. an indentation change). `None` when the lines are equal.
+    /// dropped), widened to whole tokens (`token_class`: a name or number, an operator such as
+    /// `<=`, one bracket or punctuation character) in both lines, and to one more token when it
+    /// is blank (an insertion); then a token at a time, left and right in turn, until it occurs
+    /// once in `old_line` (the whole line at most). `None` when the lines are equal.
     pub fn between(old_line: &str, new_line: &str) -> Option<LineEdit> {
         if old_line == new_line {
             return None;
@@ -191,36 +192,36 @@ impl LineEdit {
         let mut p = o.iter().zip(&n).take_while(|(a, b)| a == b).count();
         let most = o.len().min(n.len()) - p;
         let mut s = o.iter().rev().zip(n.iter().rev()).take(most).take_while(|(a, b)| a == b).count();
-        let ws = |c: &char| c.is_whitespace();
-        while p > 0 && !ws(&o[p - 1]) {
+        // Whole tokens in both lines (`p` counts from the start, `s` from the end).
+        while p > 0 && !(boundary(&o, p) && boundary(&n, p)) {
             p -= 1;
         }
-        while s > 0 && !ws(&o[o.len() - s]) {
+        while s > 0 && !(boundary(&o, o.len() - s) && boundary(&n, n.len() - s)) {
             s -= 1;
         }
         let span = |p: usize, s: usize| LineEdit {
             old: o[p..o.len() - s].iter().collect(),
             new: n[p..n.len() - s].iter().collect(),
         };
-        let mut edit = span(p, s);
-        while (p > 0 || s > 0) && (edit.old.trim().is_empty() || old_line.find(&edit.old) != old_line.rfind(&edit.old))
-        {
-            // One more word on each side: the whitespace run, then the word before it.
-            while p > 0 && ws(&o[p - 1]) {
-                p -= 1;
+        // Then a token more: on the side where a span starts or ends with whitespace (or the
+        // right side of an insertion), else left and right in turn while OLD is not unique.
+        let mut left = false;
+        loop {
+            let edit = span(p, s);
+            let (ends, starts) = (|t: &str| t.ends_with(char::is_whitespace), |t: &str| t.starts_with(char::is_whitespace));
+            let blank = edit.old.trim().is_empty();
+            let trail = s > 0 && (blank || ends(&edit.old) || ends(&edit.new));
+            let lead = p > 0 && (starts(&edit.old) || starts(&edit.new));
+            let ambiguous = blank || old_line.find(&edit.old) != old_line.rfind(&edit.old);
+            if trail || (!lead && ambiguous && s > 0 && (!left || p == 0)) {
+                s = o.len() - token_end(&o, o.len() - s);
+            } else if lead || (ambiguous && p > 0) {
+                p = token_start(&o, p);
+            } else {
+                return Some(edit);
             }
-            while p > 0 && !ws(&o[p - 1]) {
-                p -= 1;
-            }
-            while s > 0 && ws(&o[o.len() - s]) {
-                s -= 1;
-            }
-            while s > 0 && !ws(&o[o.len() - s]) {
-                s -= 1;
-            }
-            edit = span(p, s);
+            left = !left;
         }
-        Some(edit)
     }
 
     /// The answer text: `OLD => NEW` and a newline.
@@ -244,6 +245,54 @@ impl LineEdit {
         let at = line.find(&self.old).filter(|&at| line.rfind(&self.old) == Some(at))?;
         Some(format!("{}{}{}", &line[..at], self.new, &line[at + self.old.len()..]))
     }
+}
+
+/// The class of a character for `LineEdit` tokens: 0 whitespace, 1 name or number, 2 operator;
+/// every other character (brackets, punctuation, quotes) is a token alone (`None`).
+fn token_class(c: char) -> Option<u8> {
+    match c {
+        c if c.is_whitespace() => Some(0),
+        c if c.is_alphanumeric() || c == '_' => Some(1),
+        '<' | '>' | '=' | '!' | '+' | '-' | '*' | '/' | '%' | '&' | '|' | '^' | '~' | '@' => Some(2),
+        _ => None,
+    }
+}
+
+/// Whether a token boundary lies before `chars[i]`.
+fn boundary(chars: &[char], i: usize) -> bool {
+    if i == 0 || i >= chars.len() {
+        return true;
+    }
+    let (a, b) = (token_class(chars[i - 1]), token_class(chars[i]));
+    a.is_none() || b.is_none() || a != b
+}
+
+/// The start of the token before `i` (whitespace before `i` skipped first).
+fn token_start(chars: &[char], mut i: usize) -> usize {
+    while i > 0 && chars[i - 1].is_whitespace() {
+        i -= 1;
+    }
+    if i > 0 {
+        i -= 1;
+        while i > 0 && !boundary(chars, i) {
+            i -= 1;
+        }
+    }
+    i
+}
+
+/// The end of the token from `i` (whitespace from `i` skipped first).
+fn token_end(chars: &[char], mut i: usize) -> usize {
+    while i < chars.len() && chars[i].is_whitespace() {
+        i += 1;
+    }
+    if i < chars.len() {
+        i += 1;
+        while i < chars.len() && !boundary(chars, i) {
+            i += 1;
+        }
+    }
+    i
 }
 
 /// The line an `edit` answer makes of `line`; `None` when the answer is malformed.

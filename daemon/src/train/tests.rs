@@ -249,20 +249,22 @@ fn all_tokens_loss_is_the_mean_nll_of_every_next_token() {
 }
 
 #[test]
-fn a_line_edit_is_the_smallest_word_span_that_occurs_once_and_applies_back() {
+fn a_line_edit_is_the_smallest_token_span_that_occurs_once_and_applies_back() {
     use super::data::{apply_edit, LineEdit};
     let cases = [
         ("    if a < b:", "    if a <= b:", "<", "<="),
-        ("    except AttributeError:", "    except KeyError:", "AttributeError:", "KeyError:"),
-        ("    if x:", "    if not x:", "x:", "not x:"),
+        ("    except AttributeError:", "    except KeyError:", "AttributeError", "KeyError"),
+        ("    if x:", "    if not x:", "x", "not x"),
         ("    return not x", "    return x", "not x", "x"),
         ("    if a and b:", "    if a or b:", "and", "or"),
         ("    x += 1", "    x = 1", "+=", "="),
-        ("    return f(a, b)", "    return f(a)", "f(a, b)", "f(a)"),
-        // `1` occurs twice: the span widens a word on each side until it is unique.
-        ("    return x[1] + 1 - y", "    return x[1] + 2 - y", "+ 1 -", "+ 2 -"),
+        ("    return f(a, b)", "    return f(a)", ", b", ""),
+        // `1` occurs twice: the span widens a token at a time until it is unique.
+        ("    return x[1] + 1 - y", "    return x[1] + 2 - y", "1 -", "2 -"),
         ("    return True", "    return False", "True", "False"),
-        ("  x = 1", "    x = 1", "x", "  x"),
+        ("  x = 1", "    x = 1", "  x", "    x"),
+        ("    d = defaultdict()", "    d = defaultdict(int)", ")", "int)"),
+        ("    q = Decimal(None).scaleb(-places)", "    q = Decimal(1).scaleb(-places)", "None", "1"),
     ];
     for (old, new, want_old, want_new) in cases {
         let edit = LineEdit::between(old, new).unwrap();
