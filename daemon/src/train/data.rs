@@ -77,7 +77,7 @@ impl AnswerFormat {
     pub fn stand_in(self, marked: &str) -> String {
         match self {
             AnswerFormat::Edit => {
-                format!("{}{EDIT_SEPARATOR}\n", marked.trim().split_whitespace().next().unwrap_or(""))
+                format!("{}{EDIT_SEPARATOR}\n", marked.split_whitespace().next().unwrap_or(""))
             }
             _ => format!("{marked}\n"),
         }
@@ -208,7 +208,8 @@ impl LineEdit {
         let mut left = false;
         loop {
             let edit = span(p, s);
-            let (ends, starts) = (|t: &str| t.ends_with(char::is_whitespace), |t: &str| t.starts_with(char::is_whitespace));
+            let (ends, starts) =
+                (|t: &str| t.ends_with(char::is_whitespace), |t: &str| t.starts_with(char::is_whitespace));
             let blank = edit.old.trim().is_empty();
             let trail = s > 0 && (blank || ends(&edit.old) || ends(&edit.new));
             let lead = p > 0 && (starts(&edit.old) || starts(&edit.new));
