@@ -4,7 +4,8 @@
 # Llama-shaped model written with random weights that the experiment trains from scratch (every
 # weight: --full; its warm-up adds generated, unvalidated one-line-fix examples from the
 # training side's functions), 3 seeds × 4 arms at an equal budget, held-out pass@1 / pass@2 by
-# execution. Builds nothing: pass the binary.
+# execution. Answer format `edit` (EFFICACY_ANSWER): the prompt marks the line fault localisation
+# ranks first and the model writes its minimal edit, `OLD => NEW`. Builds nothing: pass the binary.
 #
 #   bench/efficacy_cpu.sh WORKDIR [SOCRATIC_BINARY]
 #
@@ -31,7 +32,8 @@ warmup=${EFFICACY_WARMUP:-64}
 warmup_steps=${EFFICACY_WARMUP_STEPS:-1500}
 probe=${EFFICACY_PROBE:-8}
 k=${EFFICACY_K:-2}
-generated=${EFFICACY_GENERATED:-1500}
+generated=${EFFICACY_GENERATED:-3000}
+answer=${EFFICACY_ANSWER:-edit}
 lr=${EFFICACY_LR:-3e-3}
 batch=${EFFICACY_BATCH:-4}
 max_len=${EFFICACY_MAX_LEN:-192}
@@ -66,7 +68,7 @@ model=$work/model
 cmd=("$socratic" --home "$work/home" experiment efficacy "${repos[@]}" --model "$model" --device "${EFFICACY_DEVICE:-cpu}"
     --seeds "$seeds" --budget "$budget" --steps "$steps" --pool "$pool" --heldout "$heldout"
     --warmup "$warmup" --warmup-steps "$warmup_steps" --probe "$probe" --k "$k" --generated "$generated"
-    --lr "$lr" --batch "$batch" --max-len "$max_len")
+    --lr "$lr" --batch "$batch" --max-len "$max_len" --answer "$answer")
 [ "$full" = 1 ] && cmd+=(--full)
 [ "${EFFICACY_ALL_TOKENS:-1}" = 1 ] && cmd+=(--all-tokens)
 echo "${cmd[*]}" | tee "$work/command.txt"

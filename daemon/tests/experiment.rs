@@ -3,7 +3,8 @@
 //! site, every arm trains on the same number of examples for the same steps, every arm is
 //! evaluated on the same held-out tasks, intervals are computed and contain their means, and a
 //! run killed with SIGKILL after its first arm resumes with the stored pool, split, warm-up
-//! adapter and finished arms reused.
+//! adapter and finished arms reused. The Solver answers in the `edit` format (the marked line's
+//! minimal edit), and the fault localisation rank of each held-out task's fixed line is recorded.
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,6 +46,8 @@ fn args<'a>(repo: &'a str, model: &'a str) -> Vec<&'a str> {
         "2",
         "--workers",
         "2",
+        "--answer",
+        "edit",
         "--json",
     ]
 }
@@ -156,6 +159,13 @@ fn an_efficacy_experiment_killed_after_its_first_arm_resumes_and_keeps_the_mecha
             assert_eq!(i["tasks"].as_u64(), Some(heldout.len() as u64));
         }
     }
+    // Fault localisation ranked each held-out task's lines; the fixed line's rank is kept.
+    let warm = &runs.iter().find(|((arm, _), _)| arm == "warm-up").unwrap().1 .1;
+    let ranks = warm["fix_ranks"].as_object().cloned().unwrap_or_default();
+    assert!(!ranks.is_empty(), "no fixed line ranked: {warm}");
+    assert!(ranks.iter().all(|(id, r)| heldout.contains(id) && r.as_u64().is_some_and(|r| r >= 1)), "{ranks:?}");
+    assert!(summary["localisation"].as_str().is_some_and(|l| l.contains("ranked first")), "{summary}");
+    assert!(exp["inputs"]["training"].as_str().unwrap().contains("answer=edit"), "{}", exp["inputs"]);
     assert_eq!(summary["random_weights"], true);
     assert!(summary["note"].as_str().unwrap().contains("random weights"));
 

@@ -1,4 +1,4 @@
-//! Does a small model trained from scratch learn the `line` answer format? A measurement, not a
+//! Does a small model trained from scratch learn the `line` (or `edit`) answer format? A measurement, not a
 //! check (ignored by default; no containers): one-line-fix candidates generated at every site
 //! of some repositories, split by function, a tiny Llama-shaped model trained on one side (every
 //! weight), then greedy answers on the other side's prompts compared with the original line
@@ -11,12 +11,14 @@
 //! Settings (environment): `SIGNAL_REPOS` (git repositories, `:`-separated; default the example
 //! repository), `SIGNAL_LAYERS`, `SIGNAL_WIDTH`, `SIGNAL_STEPS`, `SIGNAL_BATCH`, `SIGNAL_LR`,
 //! `SIGNAL_MAX_LEN`, `SIGNAL_EXAMPLES` (training examples at most), `SIGNAL_EVAL` (held-out
-//! prompts).
+//! prompts), `SIGNAL_ALL_TOKENS`, `SIGNAL_ANSWER` (`line` or `edit`: the answer is the line's
+//! minimal edit `OLD => NEW`, applied to the bugged line before comparing), `SIGNAL_CACHE` (a
+//! file keeping the generated examples between runs; one per answer format).
 
 use socratic::engine::progress::Progress;
 use socratic::experiment::learner::example;
 use socratic::score::{write_tiny_model, DeviceKind, GenerateOptions, Generator, TinySpec};
-use socratic::train::data::{single_line_fix, AnswerFormat};
+use socratic::train::data::{apply_edit, single_line_fix, AnswerFormat, LineEdit};
 use socratic::train::{ChatExample, Length, TrainOptions, Trainer};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -40,18 +42,29 @@ fn a_small_model_trained_from_scratch_learns_one_line_fixes() {
         Err(_) => vec![example_repo(tmp.path())],
     };
     let started = Instant::now();
+    let answer: AnswerFormat = std::env::var("SIGNAL_ANSWER").unwrap_or_else(|_| "line".into()).parse().unwrap();
     // (held out?, example, bugged line, fixed line), from SIGNAL_CACHE when it holds them.
     let cache = std::env::var("SIGNAL_CACHE").ok().map(PathBuf::from);
     let rows: Vec<(bool, ChatExample, String, String)> = match cache.as_ref().filter(|c| c.is_file()) {
         Some(c) => serde_json::from_str(&std::fs::read_to_string(c).unwrap()).unwrap(),
         None => {
-            let rows = generated_rows(&repos);
+            let rows = generated_rows(&repos, answer);
             if let Some(c) = &cache {
                 std::fs::write(c, serde_json::to_string(&rows).unwrap()).unwrap();
             }
             rows
         }
     };
+    // An `edit` answer is recomputed from the lines (the cache outlives changes of `LineEdit`).
+    let rows: Vec<_> = rows
+        .into_iter()
+        .map(|(h, mut ex, old, new)| {
+            if let (AnswerFormat::Edit, Some(edit)) = (answer, LineEdit::between(&old, &new)) {
+                ex.messages.last_mut().unwrap().content = edit.answer();
+            }
+            (h, ex, old, new)
+        })
+        .collect();
     let (held, train): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.0);
     let (mut train, mut held) = (train, held);
     println!("{} train / {} held-out examples ({:.1} s)", train.len(), held.len(), started.elapsed().as_secs_f64());
@@ -91,11 +104,11 @@ fn a_small_model_trained_from_scratch_learns_one_line_fixes() {
     trainer.save_full(&model, &out).unwrap();
 
     let generator = Generator::load(&out, None, DeviceKind::Cpu).unwrap();
-    let (mut exact, mut copied, mut shown) = (0usize, 0usize, 0usize);
+    let (mut exact, mut copied, mut malformed, mut shown) = (0usize, 0usize, 0usize, 0usize);
     let eval_started = Instant::now();
     for (_, ex, old, new) in &held {
         let prompt = &ex.messages[..ex.messages.len() - 1];
-        let ids = generator.prompt_ids(prompt, &format!("{old}\n"), max_len).unwrap();
+        let ids = generator.prompt_ids(prompt, &answer.stand_in(old), max_len).unwrap();
         let opts = GenerateOptions {
             max_new_tokens: 96,
             stop: vec!["\n".into()],
@@ -103,19 +116,24 @@ fn a_small_model_trained_from_scratch_learns_one_line_fixes() {
             ..Default::default()
         };
         let text = generator.generate_ids(&ids, &opts).unwrap().text;
-        let answer = text.trim_end();
+        let said = text.trim_end_matches(['\n', '\r']);
+        let line = match answer {
+            AnswerFormat::Edit => apply_edit(said, old),
+            _ => Some(said.to_string()),
+        };
         if shown < 6 {
-            println!("  bugged {old:?}\n  fixed  {new:?}\n  model  {answer:?}");
+            println!("  bugged {old:?}\n  fixed  {new:?}\n  model  {said:?}");
             shown += 1;
         }
-        if answer.trim() == new.trim() {
-            exact += 1;
-        } else if answer.trim() == old.trim() {
-            copied += 1;
+        match line {
+            Some(l) if l.trim() == new.trim() => exact += 1,
+            Some(l) if l.trim() == old.trim() => copied += 1,
+            Some(_) => {}
+            None => malformed += 1,
         }
     }
     println!(
-        "held-out exact match {exact}/{} ({:.1}%), copied the bugged line unchanged {copied}; eval {:.0} s",
+        "held-out exact match {exact}/{} ({:.1}%), the bugged line unchanged {copied}, malformed {malformed}; eval {:.0} s",
         held.len(),
         100.0 * exact as f64 / held.len().max(1) as f64,
         eval_started.elapsed().as_secs_f64()
@@ -124,7 +142,7 @@ fn a_small_model_trained_from_scratch_learns_one_line_fixes() {
 
 /// Every one-line-fix candidate of `repos` as (held out?, example, bugged line, fixed line): a
 /// hash of its function decides the side (one in five held out).
-fn generated_rows(repos: &[PathBuf]) -> Vec<(bool, ChatExample, String, String)> {
+fn generated_rows(repos: &[PathBuf], answer: AnswerFormat) -> Vec<(bool, ChatExample, String, String)> {
     let mut rows = Vec::new();
     for r in repos {
         let config = socratic::tasks::GenerateConfig { budget: 4000, executed_lines: None, ..Default::default() };
@@ -132,7 +150,7 @@ fn generated_rows(repos: &[PathBuf]) -> Vec<(bool, ChatExample, String, String)>
         let Some(first) = tasks.first() else { continue };
         let handle = socratic::diff::git::Repo::open(Path::new(&first.repo)).unwrap();
         for t in &tasks {
-            if let Ok(ex) = example(Some(&handle), t, AnswerFormat::Line) {
+            if let Ok(ex) = example(Some(&handle), t, answer) {
                 let fix = single_line_fix(&socratic::diff::reverse(&t.bug_patch).unwrap()).unwrap();
                 let key = format!("{}:{}:{}", t.repo, t.site.file, t.enclosing);
                 let held = socratic::model::sha256_hex(key.as_bytes()).as_bytes()[0] % 5 == 0;

@@ -74,6 +74,10 @@ pub struct EfficacyArgs {
     /// The training loss counts the prompt's tokens too (language modelling on the prompts).
     #[arg(long)]
     pub all_tokens: bool,
+    /// The Solver's answer format: `line` (the marked line rewritten) or `edit` (its minimal
+    /// edit, `OLD => NEW`); the prompt marks the line fault localisation ranks first.
+    #[arg(long, default_value = "line", value_parser = ["line", "edit"])]
+    pub answer: String,
     /// Learning rate, examples per step, and tokens per example of every training run.
     #[arg(long)]
     pub lr: Option<f64>,
@@ -129,6 +133,7 @@ fn efficacy(home: &Path, args: EfficacyArgs) -> anyhow::Result<i32> {
     let mut store = Store::open(home)?;
     let mut learner = LmLearner::new(opts.model.clone(), home.to_path_buf(), opts.device);
     (learner.options.full, learner.options.all_tokens) = (args.full, args.all_tokens);
+    learner.answer = args.answer.parse().map_err(anyhow::Error::msg)?;
     if let Some(lr) = args.lr {
         learner.options.lr = lr;
     }

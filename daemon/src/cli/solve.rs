@@ -42,9 +42,10 @@ pub struct SolveArgs {
     /// `--solver lm`: a LoRA adapter folder (PEFT layout) applied to the model.
     #[arg(long, value_name = "DIR")]
     pub adapter: Option<std::path::PathBuf>,
-    /// `--solver lm`: `line` (the model rewrites the line fault localisation marks) or `diff`
-    /// (it writes a unified diff); use the format the adapter was trained with.
-    #[arg(long, default_value = "line", value_parser = ["line", "diff"])]
+    /// `--solver lm`: `line` (the model rewrites the line fault localisation marks), `edit` (it
+    /// writes that line's minimal edit, `OLD => NEW`) or `diff` (it writes a unified diff); use
+    /// the format the adapter was trained with.
+    #[arg(long, default_value = "line", value_parser = ["line", "edit", "diff"])]
     pub answer: String,
     /// `--solver lm`: samples per task; the first that resolves it is kept (pass@k).
     #[arg(long, default_value_t = 1)]

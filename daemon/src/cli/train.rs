@@ -36,9 +36,10 @@ pub struct TrainArgs {
     pub data: Option<PathBuf>,
     /// How the examples' answers are written: `line` (the function with the fixed line marked,
     /// the answer that line corrected; tasks whose fix is not a one-line replacement are left
-    /// out) or `diff` (the fix as a unified diff). `solve --solver lm` must use the same.
+    /// out), `edit` (the same prompt, the answer the line's minimal edit `OLD => NEW`) or `diff`
+    /// (the fix as a unified diff). `solve --solver lm` must use the same.
     /// Ignored with --data (the rows hold their answers).
-    #[arg(long, default_value = "line", value_parser = ["line", "diff"])]
+    #[arg(long, default_value = "line", value_parser = ["line", "edit", "diff"])]
     pub answer: String,
     /// sft (supervised on the curriculum's fixes) or rft (the resolved Solver attempts: of round
     /// N with --round, else every resolved trace; their conversations, every assistant turn a

@@ -9,8 +9,10 @@
 //!
 //! The prompt is the one `socratic train` trains on (`crate::train::data`), in the same answer
 //! format: `line` marks one line of the task's anchored function and the model writes that line
-//! corrected; `diff` shows the function and the model writes a unified diff (or the whole
-//! function rewritten). In `line`, the marked line is chosen by fault localisation: the suite
+//! corrected; `edit` marks it too and the model writes its minimal edit, `OLD => NEW`, which
+//! becomes the line and then a diff; `diff` shows the function and the model writes a unified
+//! diff (or the whole function rewritten). In `line` and `edit`, the marked line is chosen by
+//! fault localisation: the suite
 //! runs once under coverage in the task's container, lines are ranked by Ochiai
 //! (`baseline::ochiai`), and the ranking is kept to the lines of the shown function; sample `i`
 //! of `--samples K` marks the `i`-th ranked line (wrapping around when the function has fewer),
@@ -105,6 +107,10 @@ pub struct LmAttempt {
     pub duration_ms: u64,
     /// Why no sample could be made (no failing test to localise from, ...).
     pub note: Option<String>,
+    /// Marked-line formats: the 1-based rank of the line a one-line fix replaces in the fault
+    /// localisation ranking (`fix_rank`; `None`: not ranked, or no such fix). Only samples that
+    /// mark it can make the fix, so rank 1 bounds pass@1.
+    pub fix_rank: Option<usize>,
 }
 
 /// `lm:<model hash 8>[+<adapter hash 8>]`.
@@ -203,7 +209,7 @@ pub async fn attempt_tasks_in(
         let env = task_env(store, engine, &repo, &base_commit, image, progress).await?;
         let mut worker = Worker::start(engine, &env.image, &Limits::default(), &env.run_env()).await?;
         let coverage = match cfg.answer {
-            AnswerFormat::Line => match CoverageRunner::start(engine, &env).await {
+            AnswerFormat::Line | AnswerFormat::Edit => match CoverageRunner::start(engine, &env).await {
                 Ok(c) => Some(c),
                 Err(e) => {
                     let _ = worker.shutdown().await;
@@ -276,7 +282,9 @@ async fn attempt_one(
     let function = Repo::open(Path::new(&task.repo)).ok().and_then(|r| data::bugged_function_view(&r, task));
     let mut events = Vec::new();
     let (marks, note) = match cfg.answer {
-        AnswerFormat::Line => marked_lines(&checkout, tools, task, function.as_ref(), &mut events).await?,
+        AnswerFormat::Line | AnswerFormat::Edit => {
+            marked_lines(&checkout, tools, task, function.as_ref(), &mut events).await?
+        }
         AnswerFormat::Diff => (vec![None], None),
     };
     let origin = format!("solve:{}:{label}:{}", cfg.name, task.id);
@@ -353,6 +361,13 @@ async fn attempt_one(
         Some(i) => format!("resolved by sample {i} of {} (pass@{})", graded.len(), i + 1),
         None => format!("not resolved in {} samples", graded.len()),
     };
+    let ranked: Vec<u32> = marks.iter().flatten().copied().collect();
+    let localisation = if ranked.is_empty() { None } else { fix_rank(task, &ranked) };
+    let pass = match localisation {
+        Some((line, Some(r))) => format!("{pass}; fixed line {line} ranked {r} of {}", ranked.len()),
+        Some((line, None)) => format!("{pass}; fixed line {line} not ranked (of {})", ranked.len()),
+        None => pass,
+    };
     events.push(Event::Submit { note: Some(note.clone().map_or(pass.clone(), |n| format!("{pass}; {n}"))) });
     let attempt = Attempt { events, imported: None, error: None };
     let mut trace = attempt_trace(task, &cfg.name, attempt, &diff, report.label(), &origin);
@@ -370,6 +385,7 @@ async fn attempt_one(
         trace_id: trace.id,
         duration_ms: started.elapsed().as_millis() as u64,
         note,
+        fix_rank: localisation.and_then(|(_, r)| r),
     })
 }
 
@@ -412,6 +428,14 @@ async fn marked_lines(
     Ok((ranked.into_iter().map(Some).collect(), None))
 }
 
+/// Where the line a one-line fix replaces stands in the ranking (what caps a marked-line
+/// Solver: only a sample that marks it can be the fix): that line and its 1-based rank (`None`:
+/// not ranked). `None` for a fix that is not a one-line replacement.
+pub fn fix_rank(task: &Task, ranked: &[u32]) -> Option<(u32, Option<usize>)> {
+    let fix = data::single_line_fix(&crate::diff::reverse(&task.bug_patch).ok()?).ok()?;
+    Some((fix.line, ranked.iter().position(|&l| l == fix.line).map(|r| r + 1)))
+}
+
 /// The ranked lines of `file` inside the function (blank lines never), best first.
 pub fn rank_in_function(suspects: &[baseline::Suspect], file: &str, function: &FunctionView) -> Vec<u32> {
     let span = function.lines();
@@ -430,7 +454,7 @@ pub fn rank_in_function(suspects: &[baseline::Suspect], file: &str, function: &F
 fn conversation(messages: &[data::Message], completion: &str, answer: AnswerFormat) -> Vec<crate::model::ChatTurn> {
     let turns = messages.iter().map(|m| crate::model::ChatTurn { role: m.role.clone(), content: m.content.clone() });
     let content = match answer {
-        AnswerFormat::Line if !completion.ends_with('\n') => format!("{completion}\n"),
+        AnswerFormat::Line | AnswerFormat::Edit if !completion.ends_with('\n') => format!("{completion}\n"),
         _ => completion.to_string(),
     };
     let answer = crate::model::ChatTurn { role: "assistant".into(), content };
@@ -448,7 +472,7 @@ fn sample(
     i: usize,
 ) -> anyhow::Result<Sample> {
     let messages = match (cfg.answer, mark, function) {
-        (AnswerFormat::Line, Some(line), Some(f)) => data::line_messages(task, f, line)
+        (answer, Some(line), Some(f)) if answer.marks_line() => data::marked_messages(task, f, line, answer)
             .ok_or_else(|| anyhow::anyhow!("line {line} is outside `{}`", task.enclosing))?,
         _ => {
             let fix = crate::diff::reverse(&task.bug_patch).unwrap_or_default();
@@ -458,7 +482,7 @@ fn sample(
     let prompt = generator.prompt_of(&messages).map_err(|e| anyhow::anyhow!("{e}"))?;
     // A `line` prompt is cut as training cut it: its answer is about the marked line's length.
     let stand_in = match (cfg.answer, mark, function) {
-        (AnswerFormat::Line, Some(line), Some(f)) => f.line(line).map(|l| format!("{l}\n")),
+        (answer, Some(line), Some(f)) if answer.marks_line() => f.line(line).map(|l| answer.stand_in(l)),
         _ => None,
     };
     let (ids, max_len) = match stand_in {
@@ -475,7 +499,7 @@ fn sample(
         top_p: cfg.top_p,
         seed: cfg.seed.wrapping_add(i as u64),
         stop: match cfg.answer {
-            AnswerFormat::Line => vec!["\n".into()],
+            AnswerFormat::Line | AnswerFormat::Edit => vec!["\n".into()],
             AnswerFormat::Diff => vec![],
         },
         max_len,
@@ -484,6 +508,7 @@ fn sample(
     let completion = generation.text;
     let new_text = match (cfg.answer, mark, function) {
         (AnswerFormat::Line, Some(line), _) => line_answer(&completion, file_text, line),
+        (AnswerFormat::Edit, Some(line), _) => edit_answer(&completion, file_text, line),
         _ => diff_answer(&completion, file_text, &task.site.file, function),
     };
     let python = task.site.file.ends_with(".py");
@@ -517,6 +542,19 @@ pub fn line_answer(completion: &str, file_text: &str, line: u32) -> Option<Strin
         }
     }
     Some(out)
+}
+
+/// The file with 1-based line `line` changed by an `edit` answer (`OLD => NEW` on its first
+/// line, `crate::train::data::LineEdit`). `None` when the answer is malformed (no separator, or
+/// OLD does not occur exactly once in the line) or the line is not in the file.
+pub fn edit_answer(completion: &str, file_text: &str, line: u32) -> Option<String> {
+    let old = file_text.lines().nth(line.checked_sub(1)? as usize)?;
+    let old = old.strip_suffix('\r').unwrap_or(old);
+    let new = data::apply_edit(completion, old)?;
+    if new.trim().is_empty() {
+        return None;
+    }
+    line_answer(&new, file_text, line)
 }
 
 /// The file changed by a `diff` answer: a unified diff of `file` (fenced or not) applied to
@@ -564,6 +602,40 @@ mod tests {
         assert_eq!(line_answer("```python\n>>>     if a < b:\n```", file, 2).as_deref(), Some(want));
         assert_eq!(line_answer("   \n", file, 2), None, "blank");
         assert_eq!(line_answer("x", file, 9), None, "outside the file");
+    }
+
+    #[test]
+    fn an_edit_example_answers_with_the_minimal_edit_and_its_answer_makes_the_same_fix() {
+        let t = crate::export::tests::export_task("t-abc");
+        let bugged = "def f(a, b):\n    return a <= b\n";
+        let function = FunctionView { code: "def f(a, b):\n    return a <= b".into(), start_line: 1 };
+        let row = data::example(&t.task, &t.fix, Some(&function), AnswerFormat::Edit).unwrap();
+        assert_eq!(row.messages[0].content, data::SYSTEM_EDIT);
+        let user = &row.messages[1].content;
+        assert!(user.contains(">>>     return a <= b") && user.ends_with("It now reads:\n    return a <= b"), "{user}");
+        assert!(!user.contains("a < b"), "the fix is not in the prompt: {user}");
+        assert_eq!(row.messages[2].content, "<= => <\n");
+        // Solving builds the same turns for the same marked line.
+        assert_eq!(data::edit_messages(&t.task, &function, 2).unwrap(), row.messages[..2].to_vec());
+        // The answer, as the model would write it (no newline: generation stops at it), makes
+        // the file the fix makes.
+        let fixed = crate::diff::Patch::parse(&t.fix).unwrap().files[0].apply(bugged).unwrap();
+        let answer = row.messages[2].content.trim_end();
+        assert_eq!(edit_answer(answer, bugged, 2).as_deref(), Some(fixed.as_str()));
+        assert_eq!(conversation(&row.messages[..2], answer, AnswerFormat::Edit)[2].content, row.messages[2].content);
+    }
+
+    #[test]
+    fn a_malformed_edit_answer_is_no_change() {
+        let file = "def f(a, b):\n    return a <= b or a <= 0\n";
+        let want = "def f(a, b):\n    return a <= b or a < 0\n";
+        assert_eq!(edit_answer("a <= 0 => a < 0", file, 2).as_deref(), Some(want));
+        assert_eq!(edit_answer("a <= 0 => a < 0\nmore text", file, 2).as_deref(), Some(want), "first line only");
+        for bad in ["", "<= <", "<= => <", "x => y", " => <", "return a <= b"] {
+            assert_eq!(edit_answer(bad, file, 2), None, "{bad:?}: no separator, absent or ambiguous OLD");
+        }
+        assert_eq!(edit_answer("a <= 0 => a < 0", file, 9), None, "outside the file");
+        assert_eq!(edit_answer("return a <= b or a <= 0 =>  ", file, 2), None, "a blank line is no change");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! attempts graded by execution.
 //!
 //! In: a causal LM folder, a home, a device, an answer format (`line` by default: the prompt marks
-//! one line of the bugged function and the model writes it corrected), base `TrainOptions` (the
+//! one line of the bugged function and the model writes it corrected; `edit`: its minimal edit), base `TrainOptions` (the
 //! length and seed are set per run). Out: adapters (PEFT folders) trained on tasks' examples
 //! (`crate::train::data::example`, the prompt the LM Solver answers), and per-task outcomes from
 //! `crate::engine::lm_solver::attempt_tasks` (greedy sample 0 for pass@1; samples graded in
@@ -127,7 +127,7 @@ impl Learner for LmLearner {
                     pass_at_k: if a.resolved { 1.0 } else { 0.0 },
                 };
                 let patch = (!a.patch.trim().is_empty()).then_some(a.patch);
-                (a.task_id, Attempted { outcome, patch })
+                (a.task_id, Attempted { outcome, patch, fix_rank: a.fix_rank })
             })
             .collect())
     }

@@ -188,6 +188,8 @@ pub struct Attempted {
     pub outcome: TaskOutcome,
     /// The greedy attempt's diff, when it wrote one.
     pub patch: Option<String>,
+    /// The fault localisation rank of the line the fix replaces (marked-line answer formats).
+    pub fix_rank: Option<usize>,
 }
 
 /// An adapter a [`Learner`] trained.
@@ -210,6 +212,10 @@ pub struct ArmRun {
     /// Held-out task id → outcome.
     pub outcomes: BTreeMap<String, TaskOutcome>,
     pub eval_seconds: f64,
+    /// Held-out task id → the fault localisation rank of the line its fix replaces (tasks
+    /// whose line is ranked; marked-line answer formats only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fix_ranks: BTreeMap<String, usize>,
 }
 
 /// The Solver under test: trains LoRA adapters and attempts tasks by execution.
@@ -565,6 +571,7 @@ async fn evaluate(
             (t.id.clone(), o)
         })
         .collect();
+    let fix_ranks = attempted.iter().filter_map(|(id, a)| a.fix_rank.map(|r| (id.clone(), r))).collect();
     Ok(ArmRun {
         arm: arm.to_string(),
         seed,
@@ -572,6 +579,7 @@ async fn evaluate(
         trained,
         outcomes,
         eval_seconds: started.elapsed().as_secs_f64(),
+        fix_ranks,
     })
 }
 
@@ -812,6 +820,7 @@ pub(crate) mod tests {
                         Attempted {
                             outcome: TaskOutcome { resolved, pass_at_k: if resolved { 1.0 } else { 0.0 } },
                             patch,
+                            fix_rank: None,
                         },
                     )
                 })

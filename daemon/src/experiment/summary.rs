@@ -44,6 +44,10 @@ pub struct Summary {
     pub arms: Vec<ArmSummary>,
     pub operator_weights: BTreeMap<String, f64>,
     pub reward_note: Option<String>,
+    /// Marked-line formats: how often fault localisation ranks the line the fix replaces first
+    /// (the ceiling of pass@1) and within the top k (of pass@k), from the warm-up's evaluation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub localisation: Option<String>,
     /// Which model and scale the figures come from, and what they may be taken to mean.
     pub note: String,
 }
@@ -112,12 +116,28 @@ pub fn summarize(exp: &Experiment, runs: &[ArmRun]) -> Summary {
         arms,
         operator_weights: exp.operator_weights.clone(),
         reward_note: exp.reward_note.clone(),
+        localisation: runs.iter().find(|r| r.arm == WARMUP).and_then(|r| localisation(r, exp.inputs.k)),
         note: scale,
     }
 }
 
 fn cell(i: Option<&Interval>) -> String {
     i.map_or_else(|| "-".to_string(), |i| format!("{:.3} [{:.3}, {:.3}]", i.mean, i.lo, i.hi))
+}
+
+/// The fault localisation ceiling of a run's held-out tasks: how many have the fixed line
+/// ranked first, and within the top `k`. `None` when no rank was recorded.
+fn localisation(run: &ArmRun, k: usize) -> Option<String> {
+    if run.fix_ranks.is_empty() {
+        return None;
+    }
+    let n = run.outcomes.len();
+    let first = run.fix_ranks.values().filter(|&&r| r == 1).count();
+    let top = run.fix_ranks.values().filter(|&&r| r <= k).count();
+    Some(format!(
+        "the line the fix replaces is ranked first by fault localisation for {first} of {n} held-out tasks \
+         (the ceiling of pass@1), within the top {k} for {top} (of pass@{k})"
+    ))
 }
 
 /// The table: arm × (pass@1 mean [95% interval], pass@k), then pass@1 per skill, then the note.
@@ -159,6 +179,9 @@ pub fn table(s: &Summary) -> String {
     if let Some(n) = &s.reward_note {
         out.push_str(&format!("\nreward: {n}\n"));
     }
+    if let Some(l) = &s.localisation {
+        out.push_str(&format!("\nlocalisation: {l}\n"));
+    }
     out.push_str(&format!("\n{}\n", s.note));
     out
 }
@@ -180,6 +203,7 @@ mod tests {
                 .map(|(i, r)| (format!("t-h{i}"), TaskOutcome { resolved: *r, pass_at_k: if *r { 1.0 } else { 0.5 } }))
                 .collect(),
             eval_seconds: 0.0,
+            fix_ranks: BTreeMap::new(),
         }
     }
 
@@ -205,5 +229,20 @@ mod tests {
         for part in ["targeted", "0.625 [", "pass@1 per skill", "swapping (2)", "random weights", "warm-up"] {
             assert!(text.contains(part), "{part:?} missing from:\n{text}");
         }
+    }
+    #[test]
+    fn the_warm_ups_localisation_ceiling_counts_ranks_first_and_within_k() {
+        let exp = experiment();
+        assert_eq!(summarize(&exp, &[run(WARMUP, 0, &[false; 4])]).localisation, None, "no rank recorded");
+        let mut warm = run(WARMUP, 0, &[false; 4]);
+        warm.fix_ranks = [("t-h0", 1), ("t-h1", 3), ("t-h2", 2)].into_iter().map(|(t, r)| (t.to_string(), r)).collect();
+        let s = summarize(&exp, &[warm]);
+        let want = format!(
+            "ranked first by fault localisation for 1 of 4 held-out tasks (the ceiling of pass@1), within the top {k} for {}",
+            if exp.inputs.k >= 3 { 3 } else if exp.inputs.k == 2 { 2 } else { 1 },
+            k = exp.inputs.k
+        );
+        assert!(s.localisation.as_deref().is_some_and(|l| l.contains(&want)), "{:?}", s.localisation);
+        assert!(table(&s).contains("localisation: the line the fix replaces"), "{}", table(&s));
     }
 }

@@ -204,6 +204,7 @@ mod tests {
             arms: vec![arm("targeted", 0.4), arm("untargeted", 0.3)],
             operator_weights: BTreeMap::new(),
             reward_note: Some("random".into()),
+            localisation: None,
             note: "model m (random weights: for tests only)".into(),
         };
         let mut html = String::new();

@@ -12,9 +12,13 @@
 //!
 //! Answer formats: `diff`, the fix as a unified diff; `line`, the function with one line marked
 //! `>>>` and the answer the whole corrected line (a small model can learn that; the caller turns
-//! it into a diff). In a `line` training example the marked line is the one the fix replaces;
-//! a task whose fix is not a one-line replacement has no `line` example (it is left out, with
-//! the reason). When solving, the marked line comes from fault localisation.
+//! it into a diff); `edit`, the same prompt and the answer the minimal edit of the marked line,
+//! `OLD => NEW` (`LineEdit`: the smallest differing span, widened to whole Python-like tokens
+//! and until it occurs once in the line, and its replacement: `< => <=`, `AttributeError =>
+//! KeyError`, `None => 1`), which `apply_edit` turns back into the line. In a `line` or `edit` training
+//! example the marked line is the one the fix replaces; a task whose fix is not a one-line
+//! replacement has no such example (it is left out, with the reason). When solving, the marked
+//! line comes from fault localisation.
 
 use super::template::ChatTemplate;
 use super::{Result, TrainError};
@@ -30,6 +34,11 @@ Read the problem, the code and the failing tests, then answer with the fix as a 
 /// The system turn of every `line` example.
 pub const SYSTEM_LINE: &str = "You are a software engineer fixing a bug in a Python repository. \
 Read the problem, the code and the failing tests, then answer with the marked line as it should read.";
+/// The system turn of every `edit` example.
+pub const SYSTEM_EDIT: &str = "You are a software engineer fixing a bug in a Python repository. \
+Read the problem, the code and the failing tests, then answer with the smallest edit of the marked line: OLD => NEW.";
+/// Between the two sides of an `edit` answer.
+pub const EDIT_SEPARATOR: &str = " => ";
 /// At most this many lines of the anchored function go into the prompt.
 pub const FUNCTION_LINES: usize = 120;
 /// A `line` prompt shows this many lines of the function around the marked one (a small
@@ -45,6 +54,8 @@ pub enum AnswerFormat {
     /// The replacement text of the one marked line.
     #[default]
     Line,
+    /// The minimal edit of the one marked line: `OLD => NEW`.
+    Edit,
 }
 
 impl AnswerFormat {
@@ -52,6 +63,23 @@ impl AnswerFormat {
         match self {
             AnswerFormat::Diff => "diff",
             AnswerFormat::Line => "line",
+            AnswerFormat::Edit => "edit",
+        }
+    }
+
+    /// Whether the prompt marks one line (fault localisation picks it when solving).
+    pub fn marks_line(self) -> bool {
+        matches!(self, AnswerFormat::Line | AnswerFormat::Edit)
+    }
+
+    /// A stand-in for the answer to a prompt whose marked line reads `marked`, as long as an
+    /// answer usually is: the prompt is cut to make room for it as training cut it.
+    pub fn stand_in(self, marked: &str) -> String {
+        match self {
+            AnswerFormat::Edit => {
+                format!("{}{EDIT_SEPARATOR}\n", marked.split_whitespace().next().unwrap_or(""))
+            }
+            _ => format!("{marked}\n"),
         }
     }
 }
@@ -62,7 +90,8 @@ impl std::str::FromStr for AnswerFormat {
         match s {
             "diff" => Ok(AnswerFormat::Diff),
             "line" => Ok(AnswerFormat::Line),
-            other => Err(format!("unknown answer format '{other}' (line or diff)")),
+            "edit" => Ok(AnswerFormat::Edit),
+            other => Err(format!("unknown answer format '{other}' (line, edit or diff)")),
         }
     }
 }
@@ -142,6 +171,136 @@ pub fn single_line_fix(fix: &str) -> std::result::Result<LineFix, String> {
     }
 }
 
+/// The minimal edit of a line: the span `old` (it occurs exactly once in the line) becomes `new`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineEdit {
+    pub old: String,
+    pub new: String,
+}
+
+impl LineEdit {
+    /// The smallest differing span of `old_line` and `new_line` (common prefix and suffix
+    /// dropped), widened to whole tokens (`token_class`: a name or number, an operator such as
+    /// `<=`, one bracket or punctuation character) in both lines, and to one more token when it
+    /// is blank (an insertion); then a token at a time, left and right in turn, until it occurs
+    /// once in `old_line` (the whole line at most). `None` when the lines are equal.
+    pub fn between(old_line: &str, new_line: &str) -> Option<LineEdit> {
+        if old_line == new_line {
+            return None;
+        }
+        let (o, n): (Vec<char>, Vec<char>) = (old_line.chars().collect(), new_line.chars().collect());
+        let mut p = o.iter().zip(&n).take_while(|(a, b)| a == b).count();
+        let most = o.len().min(n.len()) - p;
+        let mut s = o.iter().rev().zip(n.iter().rev()).take(most).take_while(|(a, b)| a == b).count();
+        // Whole tokens in both lines (`p` counts from the start, `s` from the end).
+        while p > 0 && !(boundary(&o, p) && boundary(&n, p)) {
+            p -= 1;
+        }
+        while s > 0 && !(boundary(&o, o.len() - s) && boundary(&n, n.len() - s)) {
+            s -= 1;
+        }
+        let span = |p: usize, s: usize| LineEdit {
+            old: o[p..o.len() - s].iter().collect(),
+            new: n[p..n.len() - s].iter().collect(),
+        };
+        // Then a token more: on the side where a span starts or ends with whitespace (or the
+        // right side of an insertion), else left and right in turn while OLD is not unique.
+        let mut left = false;
+        loop {
+            let edit = span(p, s);
+            let (ends, starts) =
+                (|t: &str| t.ends_with(char::is_whitespace), |t: &str| t.starts_with(char::is_whitespace));
+            let blank = edit.old.trim().is_empty();
+            let trail = s > 0 && (blank || ends(&edit.old) || ends(&edit.new));
+            let lead = p > 0 && (starts(&edit.old) || starts(&edit.new));
+            let ambiguous = blank || old_line.find(&edit.old) != old_line.rfind(&edit.old);
+            if trail || (!lead && ambiguous && s > 0 && (!left || p == 0)) {
+                s = o.len() - token_end(&o, o.len() - s);
+            } else if lead || (ambiguous && p > 0) {
+                p = token_start(&o, p);
+            } else {
+                return Some(edit);
+            }
+            left = !left;
+        }
+    }
+
+    /// The answer text: `OLD => NEW` and a newline.
+    pub fn answer(&self) -> String {
+        format!("{}{EDIT_SEPARATOR}{}\n", self.old, self.new)
+    }
+
+    /// An answer's edit of `line`: its first line split at a ` => ` whose left side occurs
+    /// exactly once in `line`. `None` (no change) when there is no such split.
+    pub fn parse(answer: &str, line: &str) -> Option<LineEdit> {
+        let first = answer.lines().next()?.trim_end_matches('\r');
+        first.match_indices(EDIT_SEPARATOR).find_map(|(at, _)| {
+            let (old, new) = (&first[..at], &first[at + EDIT_SEPARATOR.len()..]);
+            let unique = !old.is_empty() && line.find(old).is_some() && line.find(old) == line.rfind(old);
+            unique.then(|| LineEdit { old: old.into(), new: new.into() })
+        })
+    }
+
+    /// `line` with the edit made (`old` must occur once in it).
+    pub fn apply(&self, line: &str) -> Option<String> {
+        let at = line.find(&self.old).filter(|&at| line.rfind(&self.old) == Some(at))?;
+        Some(format!("{}{}{}", &line[..at], self.new, &line[at + self.old.len()..]))
+    }
+}
+
+/// The class of a character for `LineEdit` tokens: 0 whitespace, 1 name or number, 2 operator;
+/// every other character (brackets, punctuation, quotes) is a token alone (`None`).
+fn token_class(c: char) -> Option<u8> {
+    match c {
+        c if c.is_whitespace() => Some(0),
+        c if c.is_alphanumeric() || c == '_' => Some(1),
+        '<' | '>' | '=' | '!' | '+' | '-' | '*' | '/' | '%' | '&' | '|' | '^' | '~' | '@' => Some(2),
+        _ => None,
+    }
+}
+
+/// Whether a token boundary lies before `chars[i]`.
+fn boundary(chars: &[char], i: usize) -> bool {
+    if i == 0 || i >= chars.len() {
+        return true;
+    }
+    let (a, b) = (token_class(chars[i - 1]), token_class(chars[i]));
+    a.is_none() || b.is_none() || a != b
+}
+
+/// The start of the token before `i` (whitespace before `i` skipped first).
+fn token_start(chars: &[char], mut i: usize) -> usize {
+    while i > 0 && chars[i - 1].is_whitespace() {
+        i -= 1;
+    }
+    if i > 0 {
+        i -= 1;
+        while i > 0 && !boundary(chars, i) {
+            i -= 1;
+        }
+    }
+    i
+}
+
+/// The end of the token from `i` (whitespace from `i` skipped first).
+fn token_end(chars: &[char], mut i: usize) -> usize {
+    while i < chars.len() && chars[i].is_whitespace() {
+        i += 1;
+    }
+    if i < chars.len() {
+        i += 1;
+        while i < chars.len() && !boundary(chars, i) {
+            i += 1;
+        }
+    }
+    i
+}
+
+/// The line an `edit` answer makes of `line`; `None` when the answer is malformed.
+pub fn apply_edit(answer: &str, line: &str) -> Option<String> {
+    LineEdit::parse(answer, line)?.apply(line)
+}
+
 /// One chat turn.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
@@ -192,12 +351,32 @@ pub fn example(
 ) -> std::result::Result<ChatExample, String> {
     match answer {
         AnswerFormat::Diff => Ok(task_example(task, fix, function.map(|f| f.code.as_str()))),
-        AnswerFormat::Line => {
+        AnswerFormat::Line | AnswerFormat::Edit => {
             let line_fix = single_line_fix(fix)?;
             let function = function.ok_or("the anchored function cannot be read from the bugged tree")?;
-            line_example(task, function, &line_fix)
+            marked_example(task, function, &line_fix, answer)
         }
     }
+}
+
+/// The `line` or `edit` example of a task whose fix replaces one line of its anchored function.
+pub fn marked_example(
+    task: &Task,
+    function: &FunctionView,
+    fix: &LineFix,
+    answer: AnswerFormat,
+) -> std::result::Result<ChatExample, String> {
+    if answer != AnswerFormat::Edit {
+        return line_example(task, function, fix);
+    }
+    if fix.file != task.site.file {
+        return Err(format!("the fix changes {}, not the task's file {}", fix.file, task.site.file));
+    }
+    let edit = LineEdit::between(&fix.old, &fix.new).ok_or("the fix leaves its line as it was")?;
+    let mut messages = edit_messages(task, function, fix.line)
+        .ok_or_else(|| format!("the fixed line {} is outside the anchored function `{}`", fix.line, task.enclosing))?;
+    messages.push(Message::new("assistant", &edit.answer()));
+    Ok(ChatExample { id: task.id.clone(), messages })
 }
 
 /// The `line` example of a task whose fix replaces one line of its anchored function.
@@ -217,6 +396,36 @@ pub fn line_example(task: &Task, function: &FunctionView, fix: &LineFix) -> std:
 /// the function.
 pub fn line_messages(task: &Task, function: &FunctionView, marked: u32) -> Option<Vec<Message>> {
     let text = function.line(marked)?;
+    let ask =
+        format!("Write line {marked} as it should read (the whole line, with its indentation). It now reads:\n{text}");
+    Some(vec![Message::new("system", SYSTEM_LINE), Message::new("user", &marked_user(task, function, marked, &ask)?)])
+}
+
+/// The system and user turns of an `edit` prompt: the `line` prompt asking for `OLD => NEW`.
+pub fn edit_messages(task: &Task, function: &FunctionView, marked: u32) -> Option<Vec<Message>> {
+    let text = function.line(marked)?;
+    let ask = format!(
+        "Write the smallest edit of line {marked} as OLD => NEW (OLD occurs once in the line). It now reads:\n{text}"
+    );
+    Some(vec![Message::new("system", SYSTEM_EDIT), Message::new("user", &marked_user(task, function, marked, &ask)?)])
+}
+
+/// The turns of a prompt that marks line `marked` in the answer format (`diff`: as `line`).
+pub fn marked_messages(
+    task: &Task,
+    function: &FunctionView,
+    marked: u32,
+    answer: AnswerFormat,
+) -> Option<Vec<Message>> {
+    match answer {
+        AnswerFormat::Edit => edit_messages(task, function, marked),
+        _ => line_messages(task, function, marked),
+    }
+}
+
+/// The user turn of a marked-line prompt, `ask` last.
+fn marked_user(task: &Task, function: &FunctionView, marked: u32, ask: &str) -> Option<String> {
+    function.line(marked)?;
     let lines: Vec<&str> = function.code.lines().collect();
     let at = (marked - function.start_line) as usize;
     let first = at.saturating_sub(LINE_WINDOW / 2).min(lines.len().saturating_sub(LINE_WINDOW));
@@ -234,10 +443,9 @@ pub fn line_messages(task: &Task, function: &FunctionView, marked: u32) -> Optio
         task.enclosing,
         shown.join("\n")
     ));
-    user.push_str(&format!(
-        "\nWrite line {marked} as it should read (the whole line, with its indentation). It now reads:\n{text}"
-    ));
-    Some(vec![Message::new("system", SYSTEM_LINE), Message::new("user", &user)])
+    user.push('\n');
+    user.push_str(ask);
+    Some(user)
 }
 
 fn push_failing(user: &mut String, task: &Task) {

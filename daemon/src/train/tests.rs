@@ -247,3 +247,36 @@ fn all_tokens_loss_is_the_mean_nll_of_every_next_token() {
     let targets_only = Trainer::load(dir.path(), DeviceKind::Cpu, options(1)).unwrap().loss(&data).unwrap();
     assert!((targets_only - want).abs() > 1e-6, "the target-only loss is another figure");
 }
+
+#[test]
+fn a_line_edit_is_the_smallest_token_span_that_occurs_once_and_applies_back() {
+    use super::data::{apply_edit, LineEdit};
+    let cases = [
+        ("    if a < b:", "    if a <= b:", "<", "<="),
+        ("    except AttributeError:", "    except KeyError:", "AttributeError", "KeyError"),
+        ("    if x:", "    if not x:", "x", "not x"),
+        ("    return not x", "    return x", "not x", "x"),
+        ("    if a and b:", "    if a or b:", "and", "or"),
+        ("    x += 1", "    x = 1", "+=", "="),
+        ("    return f(a, b)", "    return f(a)", ", b", ""),
+        // `1` occurs twice: the span widens a token at a time until it is unique.
+        ("    return x[1] + 1 - y", "    return x[1] + 2 - y", "1 -", "2 -"),
+        ("    return True", "    return False", "True", "False"),
+        ("  x = 1", "    x = 1", "  x", "    x"),
+        ("    d = defaultdict()", "    d = defaultdict(int)", ")", "int)"),
+        ("    q = Decimal(None).scaleb(-places)", "    q = Decimal(1).scaleb(-places)", "None", "1"),
+    ];
+    for (old, new, want_old, want_new) in cases {
+        let edit = LineEdit::between(old, new).unwrap();
+        assert_eq!((edit.old.as_str(), edit.new.as_str()), (want_old, want_new), "{old:?} -> {new:?}");
+        assert_eq!(old.find(&edit.old), old.rfind(&edit.old), "{old:?}: OLD occurs once");
+        assert_eq!(apply_edit(edit.answer().trim_end_matches('\n'), old).as_deref(), Some(new), "{old:?}");
+    }
+    assert_eq!(LineEdit::between("x = 1", "x = 1"), None);
+    // Non-ASCII text is split at characters, not bytes.
+    let edit = LineEdit::between("    s = 'é' + a", "    s = 'é' - a").unwrap();
+    assert_eq!((edit.old.as_str(), edit.new.as_str()), ("+", "-"));
+    // The first ` => ` whose left side occurs once in the line splits the answer.
+    assert_eq!(apply_edit("a => b => c", "    s = a + b").as_deref(), Some("    s = b => c + b"));
+    assert_eq!(apply_edit("zz => b => c", "    s = a + b").as_deref(), None, "no side occurs");
+}
