@@ -119,12 +119,24 @@ impl Store {
         Ok(store)
     }
 
+    /// WAL mode, the busy timeout and foreign keys. Switching a fresh file to WAL takes a lock
+    /// that SQLite's busy handler does not wait for, so when several processes open one new
+    /// store at once the switch is retried for up to the busy timeout (once one process has
+    /// switched, the file stays in WAL mode and the others find it so).
     fn configure(&self) -> Result<()> {
-        self.conn
-            .execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
-            )
-            .map_err(|e| self.err("configure", e))
+        const BUSY_MS: u64 = 5000;
+        let started = std::time::Instant::now();
+        loop {
+            let configured = self.conn.execute_batch(&format!(
+                "PRAGMA busy_timeout={BUSY_MS}; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+            ));
+            match configured {
+                Err(e) if is_busy(&e) && started.elapsed().as_millis() < u128::from(BUSY_MS) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => return other.map_err(|e| self.err("configure", e)),
+            }
+        }
     }
 
     fn migration_error(&self, e: migrations::MigrationError) -> StoreError {
@@ -411,6 +423,12 @@ fn relabel(tx: &rusqlite::Transaction, instance_id: &str) -> rusqlite::Result<()
         )?;
     }
     Ok(())
+}
+
+/// Is this SQLite's "database is locked" / "busy"?
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
 #[cfg(test)]
