@@ -40,6 +40,16 @@ pub fn endpoint(url: &str) -> String {
     }
 }
 
+/// The API key held by the environment variable `--api-key-env` names; none when no variable is
+/// named, an error naming the variable when it is unset or empty.
+pub fn api_key_from_env(var: Option<&str>) -> anyhow::Result<Option<String>> {
+    let Some(var) = var else { return Ok(None) };
+    match std::env::var(var) {
+        Ok(key) if !key.is_empty() => Ok(Some(key)),
+        _ => anyhow::bail!("--api-key-env {var}: the variable is not set"),
+    }
+}
+
 /// An endpoint with its key, time limit and retry policy.
 #[derive(Debug, Clone)]
 pub struct ChatClient {

@@ -89,15 +89,7 @@ impl AgentArgs {
         if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
             anyhow::bail!("--agent-endpoint {endpoint}: expected an http:// or https:// URL");
         }
-        let api_key = match &self.api_key_env {
-            Some(var) => Some(
-                std::env::var(var)
-                    .ok()
-                    .filter(|k| !k.is_empty())
-                    .ok_or_else(|| anyhow::anyhow!("--api-key-env {var}: the variable is not set"))?,
-            ),
-            None => None,
-        };
+        let api_key = crate::chat::api_key_from_env(self.api_key_env.as_deref())?;
         Ok(Some(SetupAgentConfig {
             endpoint: endpoint.clone(),
             model: model.clone(),

@@ -102,15 +102,7 @@ impl AgentConfig {
     /// The chat client, with the key read from the named variable (an unset variable is an
     /// error naming it).
     pub fn client(&self) -> anyhow::Result<ChatClient> {
-        let api_key = match &self.api_key_env {
-            Some(var) => Some(
-                std::env::var(var)
-                    .ok()
-                    .filter(|k| !k.is_empty())
-                    .ok_or_else(|| anyhow::anyhow!("--api-key-env {var}: the variable is not set"))?,
-            ),
-            None => None,
-        };
+        let api_key = crate::chat::api_key_from_env(self.api_key_env.as_deref())?;
         let mut client = ChatClient::new(&self.endpoint, api_key);
         client.retries = self.retries;
         client.backoff = Duration::from_millis(self.backoff_ms);
