@@ -111,6 +111,18 @@ fn gold_noted(task: &Task, note: &str) -> String {
     files.iter().map(|f| unified_diff(f, &bugged[f], &target[f])).collect()
 }
 
+/// The gold fix plus a module-level pause of `secs` (so a grade of it provably runs that long:
+/// the import pauses in every run of the tests), no change to what the tests see.
+fn gold_slowed(task: &Task, secs: f64) -> String {
+    let files: Vec<String> = Patch::parse(&task.bug_patch).unwrap().paths().into_iter().collect();
+    let clean = clean_texts(task, &files.iter().cloned().collect());
+    let mut bugged = clean.clone();
+    apply(&task.bug_patch, &mut bugged);
+    let mut target = clean;
+    target.get_mut(&files[0]).unwrap().push_str(&format!("import time as _pause\n_pause.sleep({secs})\n"));
+    files.iter().map(|f| unified_diff(f, &bugged[f], &target[f])).collect()
+}
+
 /// A grade's answer without what differs between equal grades: the time, and whether it came
 /// from the verdict cache.
 fn without_duration(mut v: Value) -> Value {
@@ -268,19 +280,20 @@ fn service_checks(home: &Path) {
     );
 
     // A worker container killed mid-grade: the grade is retried on a new worker; later grades
-    // stay correct.
+    // stay correct. The patch pauses 2 s at import, so the kill at 0.5 s lands inside the grade
+    // however fast the machine is.
     let before = containers_of(home);
     assert!(!before.is_empty(), "warm workers are running");
     let kill_soon = {
         let home = home.to_path_buf();
         std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(150));
+            std::thread::sleep(std::time::Duration::from_millis(500));
             for id in containers_of(&home) {
                 docker(&["kill", &id]);
             }
         })
     };
-    let during = server.grade(&a.id, &gold_noted(&a.task, "graded while its worker is killed"));
+    let during = server.grade(&a.id, &gold_slowed(&a.task, 2.0));
     kill_soon.join().unwrap();
     assert_eq!((during.status, during.json()["resolved"].clone()), (200, json!(true)), "{}", during.body);
     let after = server.grade(&b.id, &gold(&b.task)).json();
