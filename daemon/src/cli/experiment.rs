@@ -78,6 +78,11 @@ pub struct EfficacyArgs {
     /// edit, `OLD => NEW`); the prompt marks the line fault localisation ranks first.
     #[arg(long, default_value = "line", value_parser = ["line", "edit"])]
     pub answer: String,
+    /// How the Solver answers: `free` (it writes the answer) or `candidates` (it ranks the
+    /// mutation catalogue's one-line repairs of the fault-localised lines by how likely it is to
+    /// write each; pass@1 is the best one).
+    #[arg(long, default_value = "free", value_parser = ["free", "candidates"])]
+    pub decode: String,
     /// Learning rate, examples per step, and tokens per example of every training run.
     #[arg(long)]
     pub lr: Option<f64>,
@@ -134,6 +139,7 @@ fn efficacy(home: &Path, args: EfficacyArgs) -> anyhow::Result<i32> {
     let mut learner = LmLearner::new(opts.model.clone(), home.to_path_buf(), opts.device);
     (learner.options.full, learner.options.all_tokens) = (args.full, args.all_tokens);
     learner.answer = args.answer.parse().map_err(anyhow::Error::msg)?;
+    learner.decode = args.decode.parse().map_err(anyhow::Error::msg)?;
     if let Some(lr) = args.lr {
         learner.options.lr = lr;
     }

@@ -47,6 +47,11 @@ pub struct SolveArgs {
     /// the format the adapter was trained with.
     #[arg(long, default_value = "line", value_parser = ["line", "edit", "diff"])]
     pub answer: String,
+    /// `--solver lm`: `free` (the model writes its answer) or `candidates` (line and edit
+    /// formats: the model ranks the mutation catalogue's one-line repairs of the fault-localised
+    /// lines by how likely it is to write each; sample i is the i-th best).
+    #[arg(long, default_value = "free", value_parser = ["free", "candidates"])]
+    pub decode: String,
     /// `--solver lm`: samples per task; the first that resolves it is kept (pass@k).
     #[arg(long, default_value_t = 1)]
     pub samples: usize,
@@ -118,6 +123,7 @@ impl SolveArgs {
             name: String::new(),
             adapter: self.adapter.clone(),
             answer: self.answer.parse().map_err(anyhow::Error::msg)?,
+            decode: self.decode.parse().map_err(anyhow::Error::msg)?,
             samples: self.samples,
             temperature: self.temperature,
             top_p: self.top_p,

@@ -23,6 +23,15 @@
 //! `no-patch`, never an error (and costs no container run). The attempt kept is the resolving
 //! sample's, else the first sample's.
 //!
+//! Decoding (`--decode`): `free` generates as above; `candidates` (marked-line formats) is
+//! constrained decoding: every one-line repair of the ranked lines that the mutation catalogue
+//! makes (`super::lm_candidates`) is scored by the probability of the model writing it as its
+//! answer to the prompt marking its line, times that line's Ochiai score (the probability that the
+//! line is the faulty one, up to a constant: ties within a function are broken by the model), and
+//! sample `i` is the `i`-th best; a small model then needs only to rank repairs, not to spell
+//! them. The attempt records where the fix stands among the candidates (`fix_rank`) and how many
+//! there were, so a uniform pick's chance is known.
+//!
 //! The Solver's name is `lm:<model hash 8>[+<adapter hash 8>]`, so an updated Solver's results
 //! never collide with the previous one's.
 
@@ -30,6 +39,7 @@ use super::baseline::{self, CoverageRunner};
 use super::checkout::Checkout;
 use super::environment::ImageOptions;
 use super::grade;
+use super::lm_candidates::{self, CandidateEdit};
 use super::progress::Progress;
 use super::solve::{attempt_trace, task_env, task_instance, wind_down, Attempt};
 use crate::diff::git::Repo;
@@ -41,9 +51,41 @@ use crate::score::{DeviceKind, GenerateOptions, Generator};
 use crate::store::Store;
 use crate::train::data::{self, AnswerFormat, FunctionView};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// How the LM Solver turns the model into answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decode {
+    /// The model writes each answer token by token (greedy, or sampled).
+    #[default]
+    Free,
+    /// The model ranks candidate one-line repairs of the fault-localised lines by the
+    /// probability of writing each (marked-line answer formats only).
+    Candidates,
+}
+
+impl Decode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decode::Free => "free",
+            Decode::Candidates => "candidates",
+        }
+    }
+}
+
+impl std::str::FromStr for Decode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "free" => Ok(Decode::Free),
+            "candidates" => Ok(Decode::Candidates),
+            other => Err(format!("unknown decoding '{other}' (free or candidates)")),
+        }
+    }
+}
 
 /// What the LM Solver runs and how it samples.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -53,6 +95,7 @@ pub struct LmConfig {
     pub model: PathBuf,
     pub adapter: Option<PathBuf>,
     pub answer: AnswerFormat,
+    pub decode: Decode,
     /// Samples per task at most (pass@k).
     pub samples: usize,
     /// 0: greedy.
@@ -77,6 +120,7 @@ impl Default for LmConfig {
             model: PathBuf::new(),
             adapter: None,
             answer: AnswerFormat::default(),
+            decode: Decode::default(),
             samples: 1,
             temperature: 0.0,
             top_p: 1.0,
@@ -110,7 +154,12 @@ pub struct LmAttempt {
     /// Marked-line formats: the 1-based rank of the line a one-line fix replaces in the fault
     /// localisation ranking (`fix_rank`; `None`: not ranked, or no such fix). Only samples that
     /// mark it can make the fix, so rank 1 bounds pass@1.
+    /// With `--decode candidates`: the rank of the fix among the scored candidates instead
+    /// (`None`: not among them, so no sample could make it).
     pub fix_rank: Option<usize>,
+    /// With `--decode candidates`: how many candidates were scored (a uniform pick resolves
+    /// the task with chance 1/this when the fix is among them).
+    pub candidates: Option<usize>,
 }
 
 /// `lm:<model hash 8>[+<adapter hash 8>]`.
@@ -155,6 +204,9 @@ pub fn check(cfg: &LmConfig) -> anyhow::Result<()> {
     }
     if cfg.max_len <= cfg.max_new_tokens {
         anyhow::bail!("--max-len {} must exceed --max-new-tokens {}", cfg.max_len, cfg.max_new_tokens);
+    }
+    if cfg.decode == Decode::Candidates && !cfg.answer.marks_line() {
+        anyhow::bail!("--decode candidates needs a marked-line answer format (--answer edit or line)");
     }
     Ok(())
 }
@@ -281,21 +333,42 @@ async fn attempt_one(
     let checkout = Checkout::create(task, &folder.join("repo"))?;
     let function = Repo::open(Path::new(&task.repo)).ok().and_then(|r| data::bugged_function_view(&r, task));
     let mut events = Vec::new();
-    let (marks, note) = match cfg.answer {
+    let (ranked, mut note) = match cfg.answer {
         AnswerFormat::Line | AnswerFormat::Edit => {
-            marked_lines(&checkout, tools, task, function.as_ref(), &mut events).await?
+            ranked_lines(&checkout, tools, task, function.as_ref(), &mut events).await?
         }
-        AnswerFormat::Diff => (vec![None], None),
+        AnswerFormat::Diff => (vec![], None),
+    };
+    let marks: Vec<Option<u32>> = match cfg.answer {
+        AnswerFormat::Diff => vec![None],
+        _ => ranked.iter().map(|&(l, _)| Some(l)).collect(),
     };
     let origin = format!("solve:{}:{label}:{}", cfg.name, task.id);
     let file_text = checkout.read(&task.site.file).unwrap_or_default();
+    let candidates = match (cfg.decode, function.as_ref()) {
+        (Decode::Candidates, Some(f)) if !ranked.is_empty() => {
+            let scored = scored_candidates(tools.generator, cfg, task, f, &file_text, &ranked)?;
+            events.push(Event::Message { role: "assistant".into(), text: candidates_summary(&scored) });
+            if scored.is_empty() {
+                note = Some("no candidate repair of the ranked lines".into());
+            }
+            Some(scored)
+        }
+        _ => None,
+    };
     let mut graded: Vec<Graded> = Vec::new();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut resolved_sample = None;
-    let samples = if marks.is_empty() { 0 } else { cfg.samples };
+    let samples = match &candidates {
+        Some(c) => cfg.samples.min(c.len()),
+        None if marks.is_empty() => 0,
+        None => cfg.samples,
+    };
     for i in 0..samples {
-        let mark = marks[i % marks.len()];
-        let sample = sample(tools.generator, cfg, task, function.as_ref(), &file_text, mark, i)?;
+        let sample = match (&candidates, function.as_ref()) {
+            (Some(c), Some(f)) => candidate_sample(tools.generator, cfg, task, f, &file_text, &c[i])?,
+            _ => sample(tools.generator, cfg, task, function.as_ref(), &file_text, marks[i % marks.len()], i)?,
+        };
         events.push(Event::Message { role: "user".into(), text: sample.prompt.clone() });
         events.push(Event::Message { role: "assistant".into(), text: sample.completion.clone() });
         let (diff, combined) = match &sample.new_text {
@@ -361,11 +434,19 @@ async fn attempt_one(
         Some(i) => format!("resolved by sample {i} of {} (pass@{})", graded.len(), i + 1),
         None => format!("not resolved in {} samples", graded.len()),
     };
-    let ranked: Vec<u32> = marks.iter().flatten().copied().collect();
-    let localisation = if ranked.is_empty() { None } else { fix_rank(task, &ranked) };
+    let ranked: Vec<u32> = ranked.iter().map(|&(l, _)| l).collect();
+    let localisation = match &candidates {
+        Some(c) => candidate_rank(task, c),
+        None if ranked.is_empty() => None,
+        None => fix_rank(task, &ranked),
+    };
+    let (what, of) = match &candidates {
+        Some(c) => ("the fix", c.len()),
+        None => ("fixed line", ranked.len()),
+    };
     let pass = match localisation {
-        Some((line, Some(r))) => format!("{pass}; fixed line {line} ranked {r} of {}", ranked.len()),
-        Some((line, None)) => format!("{pass}; fixed line {line} not ranked (of {})", ranked.len()),
+        Some((line, Some(r))) => format!("{pass}; {what} (line {line}) ranked {r} of {of}"),
+        Some((line, None)) => format!("{pass}; {what} (line {line}) not ranked (of {of})"),
         None => pass,
     };
     events.push(Event::Submit { note: Some(note.clone().map_or(pass.clone(), |n| format!("{pass}; {n}"))) });
@@ -386,18 +467,20 @@ async fn attempt_one(
         duration_ms: started.elapsed().as_millis() as u64,
         note,
         fix_rank: localisation.and_then(|(_, r)| r),
+        candidates: candidates.map(|c| c.len()),
     })
 }
 
-/// The lines `line` samples mark, best first: the Ochiai ranking of the bugged run kept to the
-/// shown function's lines. Empty (with the reason) when there is nothing to mark.
-async fn marked_lines(
+/// The lines marked-line samples mark, best first, with their Ochiai scores: the ranking of the
+/// bugged run kept to the shown function's lines. Empty (with the reason) when there is nothing
+/// to mark.
+async fn ranked_lines(
     checkout: &Checkout,
     tools: &Tools<'_>,
     task: &Task,
     function: Option<&FunctionView>,
     events: &mut Vec<Event>,
-) -> anyhow::Result<(Vec<Option<u32>>, Option<String>)> {
+) -> anyhow::Result<(Vec<(u32, f64)>, Option<String>)> {
     let Some(function) = function else {
         return Ok((vec![], Some("the anchored function cannot be read from the bugged tree".into())));
     };
@@ -413,7 +496,8 @@ async fn marked_lines(
     if spectrum.failing.is_empty() {
         return Ok((vec![], Some("no failing test to localise from".into())));
     }
-    let ranked = rank_in_function(&baseline::ochiai(&spectrum.coverage, &spectrum.failing), &task.site.file, function);
+    let suspects = baseline::ochiai(&spectrum.coverage, &spectrum.failing);
+    let ranked = rank_in_function(&suspects, &task.site.file, function);
     if ranked.is_empty() {
         return Ok((vec![], Some(format!("no line of `{}` is executed by a failing test", task.enclosing))));
     }
@@ -425,7 +509,94 @@ async fn marked_lines(
             ranked.iter().take(10).map(|l| l.to_string()).collect::<Vec<_>>().join(", ")
         ),
     });
-    Ok((ranked.into_iter().map(Some).collect(), None))
+    let score =
+        |line: u32| suspects.iter().find(|s| s.file == task.site.file && s.line == line).map_or(0.0, |s| s.score);
+    Ok((ranked.into_iter().map(|l| (l, score(l))).collect(), None))
+}
+
+/// A candidate repair and its score: ln P(the model writes it | the prompt marking its line)
+/// plus ln(its line's Ochiai score).
+#[derive(Debug, Clone)]
+struct Scored {
+    candidate: CandidateEdit,
+    score: f64,
+}
+
+/// The catalogue's one-line repairs of the ranked lines, best first (ties: line, then text).
+fn scored_candidates(
+    generator: &Generator,
+    cfg: &LmConfig,
+    task: &Task,
+    function: &FunctionView,
+    file_text: &str,
+    ranked: &[(u32, f64)],
+) -> anyhow::Result<Vec<Scored>> {
+    let lines: BTreeSet<u32> = ranked.iter().map(|&(l, _)| l).collect();
+    let mut out = Vec::new();
+    for candidate in lm_candidates::one_line_edits(&task.site.file, file_text, &function.code, &lines) {
+        let Some(mut messages) = data::marked_messages(task, function, candidate.line, cfg.answer) else { continue };
+        messages.push(data::Message::new("assistant", &candidate_answer(cfg.answer, &candidate)));
+        let logprob = generator.answer_logprob(&messages, cfg.max_len).map_err(|e| anyhow::anyhow!("scoring: {e}"))?;
+        let ochiai = ranked.iter().find(|&&(l, _)| l == candidate.line).map_or(0.0, |&(_, s)| s);
+        out.push(Scored { score: logprob + ochiai.max(1e-6).ln(), candidate });
+    }
+    out.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.candidate.line.cmp(&b.candidate.line))
+            .then(a.candidate.new_line.cmp(&b.candidate.new_line))
+    });
+    Ok(out)
+}
+
+/// The answer text a candidate stands for in the answer format, ending with its newline.
+fn candidate_answer(answer: AnswerFormat, c: &CandidateEdit) -> String {
+    match answer {
+        AnswerFormat::Edit => c.edit.answer(),
+        _ => format!("{}\n", c.new_line),
+    }
+}
+
+/// The trace's note of the scored candidates: how many, and the best few.
+fn candidates_summary(scored: &[Scored]) -> String {
+    let best: Vec<String> = scored
+        .iter()
+        .take(5)
+        .map(|s| format!("line {}: {} ({:.2})", s.candidate.line, s.candidate.edit.answer().trim_end(), s.score))
+        .collect();
+    format!("{} candidate repairs scored; best: {}", scored.len(), best.join("; "))
+}
+
+/// The sample a candidate makes: the prompt marking its line, its answer as the completion,
+/// applied as a free answer would be.
+fn candidate_sample(
+    generator: &Generator,
+    cfg: &LmConfig,
+    task: &Task,
+    function: &FunctionView,
+    file_text: &str,
+    scored: &Scored,
+) -> anyhow::Result<Sample> {
+    let c = &scored.candidate;
+    let messages = data::marked_messages(task, function, c.line, cfg.answer)
+        .ok_or_else(|| anyhow::anyhow!("line {} is outside `{}`", c.line, task.enclosing))?;
+    let prompt = generator.prompt_of(&messages).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let completion = candidate_answer(cfg.answer, c).trim_end_matches('\n').to_string();
+    let new_text = match cfg.answer {
+        AnswerFormat::Edit => edit_answer(&completion, file_text, c.line),
+        _ => line_answer(&completion, file_text, c.line),
+    };
+    let python = task.site.file.ends_with(".py");
+    let new_text = new_text.filter(|t| t != file_text && (!python || baseline::parses(t)));
+    Ok(Sample { messages, prompt, completion, new_text })
+}
+
+/// Where the fix stands among the scored candidates: the line it replaces and its 1-based rank
+/// (`None`: no candidate makes it). `None` for a fix that is not a one-line replacement.
+fn candidate_rank(task: &Task, scored: &[Scored]) -> Option<(u32, Option<usize>)> {
+    let fix = data::single_line_fix(&crate::diff::reverse(&task.bug_patch).ok()?).ok()?;
+    let at = scored.iter().position(|s| s.candidate.line == fix.line && s.candidate.new_line == fix.new);
+    Some((fix.line, at.map(|r| r + 1)))
 }
 
 /// Where the line a one-line fix replaces stands in the ranking (what caps a marked-line

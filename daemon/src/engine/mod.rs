@@ -16,6 +16,7 @@ pub mod environment;
 pub mod evolve;
 pub mod grade;
 pub mod import;
+pub mod lm_candidates;
 pub mod lm_solver;
 pub mod progress;
 pub mod repository;

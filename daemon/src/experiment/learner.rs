@@ -10,7 +10,7 @@
 
 use super::run::{Attempted, Learner, TaskOutcome, Trained};
 use crate::diff::git::Repo;
-use crate::engine::lm_solver::{attempt_tasks, LmConfig};
+use crate::engine::lm_solver::{attempt_tasks, Decode, LmConfig};
 use crate::engine::progress::Progress;
 use crate::model::Task;
 use crate::score::DeviceKind;
@@ -29,6 +29,8 @@ pub struct LmLearner {
     pub home: PathBuf,
     pub device: DeviceKind,
     pub answer: AnswerFormat,
+    /// Free generation, or ranking candidate repairs (`crate::engine::lm_solver::Decode`).
+    pub decode: Decode,
     /// New tokens per answer at most.
     pub max_new_tokens: usize,
     /// Base settings: rank, learning rate, batch, maximum length (length and seed per run).
@@ -38,7 +40,7 @@ pub struct LmLearner {
 impl LmLearner {
     pub fn new(model: PathBuf, home: PathBuf, device: DeviceKind) -> LmLearner {
         let options = TrainOptions { batch: 4, max_len: 512, lr: 1e-3, checkpoint_every: 0, ..TrainOptions::default() };
-        LmLearner { model, home, device, answer: AnswerFormat::Line, max_new_tokens: 64, options }
+        LmLearner { model, home, device, answer: AnswerFormat::Line, decode: Decode::Free, max_new_tokens: 64, options }
     }
 }
 
@@ -112,6 +114,7 @@ impl Learner for LmLearner {
             model,
             adapter,
             answer: self.answer,
+            decode: self.decode,
             samples: k.max(1),
             max_new_tokens: self.max_new_tokens,
             max_len: self.options.max_len.max(self.max_new_tokens + 2),
@@ -127,7 +130,7 @@ impl Learner for LmLearner {
                     pass_at_k: if a.resolved { 1.0 } else { 0.0 },
                 };
                 let patch = (!a.patch.trim().is_empty()).then_some(a.patch);
-                (a.task_id, Attempted { outcome, patch, fix_rank: a.fix_rank })
+                (a.task_id, Attempted { outcome, patch, fix_rank: a.fix_rank, candidates: a.candidates })
             })
             .collect())
     }
@@ -154,6 +157,10 @@ impl Learner for LmLearner {
         if o.all_tokens {
             what.push_str(" all-tokens");
         }
-        format!("{what} lr={} batch={} max_len={} answer={}", o.lr, o.batch, o.max_len, self.answer.as_str())
+        let decode = match self.decode {
+            Decode::Free => String::new(),
+            d => format!(" decode={}", d.as_str()),
+        };
+        format!("{what} lr={} batch={} max_len={} answer={}{decode}", o.lr, o.batch, o.max_len, self.answer.as_str())
     }
 }

@@ -188,8 +188,11 @@ pub struct Attempted {
     pub outcome: TaskOutcome,
     /// The greedy attempt's diff, when it wrote one.
     pub patch: Option<String>,
-    /// The fault localisation rank of the line the fix replaces (marked-line answer formats).
+    /// The fault localisation rank of the line the fix replaces (marked-line answer formats);
+    /// with candidate decoding, the fix's rank among the candidates.
     pub fix_rank: Option<usize>,
+    /// With candidate decoding: how many candidate repairs were ranked.
+    pub candidates: Option<usize>,
 }
 
 /// An adapter a [`Learner`] trained.
@@ -216,6 +219,9 @@ pub struct ArmRun {
     /// whose line is ranked; marked-line answer formats only).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fix_ranks: BTreeMap<String, usize>,
+    /// Held-out task id → how many candidate repairs the Solver ranked (candidate decoding).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub candidate_counts: BTreeMap<String, usize>,
 }
 
 /// The Solver under test: trains LoRA adapters and attempts tasks by execution.
@@ -572,6 +578,7 @@ async fn evaluate(
         })
         .collect();
     let fix_ranks = attempted.iter().filter_map(|(id, a)| a.fix_rank.map(|r| (id.clone(), r))).collect();
+    let candidate_counts = attempted.iter().filter_map(|(id, a)| a.candidates.map(|n| (id.clone(), n))).collect();
     Ok(ArmRun {
         arm: arm.to_string(),
         seed,
@@ -580,6 +587,7 @@ async fn evaluate(
         outcomes,
         eval_seconds: started.elapsed().as_secs_f64(),
         fix_ranks,
+        candidate_counts,
     })
 }
 
@@ -821,6 +829,7 @@ pub(crate) mod tests {
                             outcome: TaskOutcome { resolved, pass_at_k: if resolved { 1.0 } else { 0.0 } },
                             patch,
                             fix_rank: None,
+                            candidates: None,
                         },
                     )
                 })

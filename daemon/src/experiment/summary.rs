@@ -128,6 +128,9 @@ fn cell(i: Option<&Interval>) -> String {
 /// The fault localisation ceiling of a run's held-out tasks: how many have the fixed line
 /// ranked first, and within the top `k`. `None` when no rank was recorded.
 fn localisation(run: &ArmRun, k: usize) -> Option<String> {
+    if !run.candidate_counts.is_empty() {
+        return Some(candidate_ceiling(run, k));
+    }
     if run.fix_ranks.is_empty() {
         return None;
     }
@@ -138,6 +141,25 @@ fn localisation(run: &ArmRun, k: usize) -> Option<String> {
         "the line the fix replaces is ranked first by fault localisation for {first} of {n} held-out tasks \
          (the ceiling of pass@1), within the top {k} for {top} (of pass@{k})"
     ))
+}
+
+/// With candidate decoding: how often the fix is among the candidate repairs (what bounds every
+/// pass@k), where the run's Solver ranks it, and what a uniform pick among the candidates would
+/// resolve in expectation (pass@1 by chance, the figure a learning Solver must beat).
+fn candidate_ceiling(run: &ArmRun, k: usize) -> String {
+    let n = run.outcomes.len();
+    let among = run.fix_ranks.len();
+    let first = run.fix_ranks.values().filter(|&&r| r == 1).count();
+    let top = run.fix_ranks.values().filter(|&&r| r <= k).count();
+    let chance: f64 =
+        run.fix_ranks.keys().filter_map(|t| run.candidate_counts.get(t)).map(|&c| 1.0 / c.max(1) as f64).sum::<f64>()
+            / n.max(1) as f64;
+    let mean = run.candidate_counts.values().sum::<usize>() as f64 / run.candidate_counts.len() as f64;
+    format!(
+        "candidate decoding: the fix is among the candidate repairs for {among} of {n} held-out tasks (the ceiling \
+         of every pass@k; {mean:.1} candidates per task on average); this Solver ranks it first for {first}, within \
+         the top {k} for {top}; a uniform pick among the candidates resolves {chance:.3} in expectation (pass@1 by chance)"
+    )
 }
 
 /// The table: arm × (pass@1 mean [95% interval], pass@k), then pass@1 per skill, then the note.
@@ -204,6 +226,7 @@ mod tests {
                 .collect(),
             eval_seconds: 0.0,
             fix_ranks: BTreeMap::new(),
+            candidate_counts: BTreeMap::new(),
         }
     }
 
@@ -244,5 +267,26 @@ mod tests {
         );
         assert!(s.localisation.as_deref().is_some_and(|l| l.contains(&want)), "{:?}", s.localisation);
         assert!(table(&s).contains("localisation: the line the fix replaces"), "{}", table(&s));
+    }
+
+    #[test]
+    fn candidate_decoding_reports_the_ceiling_and_a_uniform_picks_chance() {
+        let exp = experiment();
+        let mut warm = run(WARMUP, 0, &[false; 4]);
+        // The fix is among 4 candidates (ranked 1st) and among 10 (ranked 3rd); the third task's
+        // 5 candidates miss it, the fourth task has none.
+        warm.fix_ranks = [("t-h0", 1), ("t-h1", 3)].into_iter().map(|(t, r)| (t.to_string(), r)).collect();
+        warm.candidate_counts =
+            [("t-h0", 4), ("t-h1", 10), ("t-h2", 5)].into_iter().map(|(t, n)| (t.to_string(), n)).collect();
+        let line = summarize(&exp, &[warm]).localisation.unwrap();
+        let chance = (1.0 / 4.0 + 1.0 / 10.0) / 4.0;
+        for part in [
+            "among the candidate repairs for 2 of 4".to_string(),
+            "6.3 candidates per task".to_string(),
+            "ranks it first for 1,".to_string(),
+            format!("resolves {chance:.3} in expectation"),
+        ] {
+            assert!(line.contains(&part), "{part:?} missing from {line}");
+        }
     }
 }

@@ -15,6 +15,7 @@ pub mod edit;
 pub(crate) mod mutmut;
 mod procedural;
 mod repair;
+pub use repair::EXCEPTION_TYPES;
 
 use crate::anchor::find_node;
 use crate::model::Site;

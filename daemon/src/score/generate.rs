@@ -171,6 +171,27 @@ impl Generator {
         Ok(t.ids[..t.prompt_len].to_vec())
     }
 
+    /// How likely the model is to write the answer that ends `messages` (the assistant's turn)
+    /// after the turns before it: the natural-log probability of the answer's tokens, summed,
+    /// with the conversation tokenized and cut exactly as training does
+    /// (`crate::train::data::tokenize` with `max_len`), so the answer's end (a newline, the eos
+    /// token) counts too. One forward pass, no cache.
+    pub fn answer_logprob(&self, messages: &[Message], max_len: usize) -> Result<f64> {
+        let example = crate::train::ChatExample { id: String::new(), messages: messages.to_vec() };
+        let t = crate::train::data::tokenize(&example, &self.template, &self.tokenizer, max_len)
+            .map_err(|e| ScoreError::Config(e.to_string()))?;
+        let vocab = self.model.config().vocab_size;
+        if let Some(bad) = t.ids.iter().find(|i| **i as usize >= vocab) {
+            return Err(ScoreError::VocabMismatch { tokenizer: *bad as usize + 1, model: vocab });
+        }
+        let answer = t.ids.len() - t.prompt_len;
+        let ids = Tensor::new(t.ids.as_slice(), &self.device)?;
+        let hidden = self.model.forward(&ids)?.narrow(0, t.prompt_len - 1, answer)?;
+        let logp = candle_nn::ops::log_softmax(&self.model.logits(&hidden)?, 1)?;
+        let next = ids.narrow(0, t.prompt_len, answer)?.unsqueeze(1)?;
+        Ok(logp.gather(&next, 1)?.sum_all()?.to_scalar::<f32>()? as f64)
+    }
+
     /// Token ids of `text`, no special tokens added.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
         Ok(self.tokenizer.encode(text, false).map_err(|e| ScoreError::Tokenizer(e.to_string()))?.get_ids().to_vec())
@@ -423,6 +444,31 @@ mod tests {
         let wide = GenerateOptions { temperature: 1.0, top_p: 0.99, ..Default::default() };
         let drawn: std::collections::BTreeSet<u32> = (0..200).map(|_| pick(&logits, &wide, &mut rng)).collect();
         assert!(drawn.contains(&1) && drawn.contains(&2) && !drawn.contains(&3), "{drawn:?}");
+    }
+
+    #[test]
+    fn an_answers_logprob_is_the_sum_of_its_tokens_stepwise_logprobs() {
+        let (_dir, g) = tiny(TinySpec::default());
+        let messages = vec![
+            Message::new("system", "fix"),
+            Message::new("user", "x = a <= b"),
+            Message::new("assistant", "<= => <\n"),
+        ];
+        let example = crate::train::ChatExample { id: String::new(), messages: messages.clone() };
+        let t = crate::train::data::tokenize(&example, &g.template, &g.tokenizer, 64).unwrap();
+        let mut cache = g.model.new_cache();
+        let mut logits = g.last_logits(&t.ids[..t.prompt_len], &mut cache).unwrap();
+        let mut want = 0.0f64;
+        for &next in &t.ids[t.prompt_len..] {
+            let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+            let norm = logits.iter().map(|&l| (l as f64 - max).exp()).sum::<f64>().ln() + max;
+            want += logits[next as usize] as f64 - norm;
+            logits = g.last_logits(&[next], &mut cache).unwrap();
+        }
+        let got = g.answer_logprob(&messages, 64).unwrap();
+        assert!(got < 0.0 && (got - want).abs() < 1e-3, "{got} vs {want}");
+        let other = [&messages[..2], &[Message::new("assistant", "a => b\n")]].concat();
+        assert_ne!(g.answer_logprob(&other, 64).unwrap(), got, "another answer, another probability");
     }
 
     #[test]
