@@ -4,8 +4,11 @@
 # Llama-shaped model written with random weights that the experiment trains from scratch (every
 # weight: --full; its warm-up adds generated, unvalidated one-line-fix examples from the
 # training side's functions), 3 seeds × 4 arms at an equal budget, held-out pass@1 / pass@2 by
-# execution. Answer format `edit` (EFFICACY_ANSWER): the prompt marks the line fault localisation
-# ranks first and the model writes its minimal edit, `OLD => NEW`. Builds nothing: pass the binary.
+# execution. Answer format `edit` (EFFICACY_ANSWER): the prompt marks a fault-localised line and
+# the answer is its minimal edit, `OLD => NEW`; decoding `candidates` (EFFICACY_DECODE; `free` lets
+# the model write the answer for the line ranked first): the model ranks the mutation catalogue's
+# one-line repairs of the ranked lines by how likely it is to write each, weighted by the line's
+# Ochiai score. Builds nothing: pass the binary.
 #
 #   bench/efficacy_cpu.sh WORKDIR [SOCRATIC_BINARY]
 #
@@ -34,6 +37,7 @@ probe=${EFFICACY_PROBE:-8}
 k=${EFFICACY_K:-2}
 generated=${EFFICACY_GENERATED:-3000}
 answer=${EFFICACY_ANSWER:-edit}
+decode=${EFFICACY_DECODE:-candidates}
 lr=${EFFICACY_LR:-3e-3}
 batch=${EFFICACY_BATCH:-4}
 max_len=${EFFICACY_MAX_LEN:-192}
@@ -68,7 +72,7 @@ model=$work/model
 cmd=("$socratic" --home "$work/home" experiment efficacy "${repos[@]}" --model "$model" --device "${EFFICACY_DEVICE:-cpu}"
     --seeds "$seeds" --budget "$budget" --steps "$steps" --pool "$pool" --heldout "$heldout"
     --warmup "$warmup" --warmup-steps "$warmup_steps" --probe "$probe" --k "$k" --generated "$generated"
-    --lr "$lr" --batch "$batch" --max-len "$max_len" --answer "$answer")
+    --lr "$lr" --batch "$batch" --max-len "$max_len" --answer "$answer" --decode "$decode")
 [ "$full" = 1 ] && cmd+=(--full)
 [ "${EFFICACY_ALL_TOKENS:-1}" = 1 ] && cmd+=(--all-tokens)
 echo "${cmd[*]}" | tee "$work/command.txt"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The efficacy experiment on an NVIDIA GPU: the same experiment as bench/efficacy_cpu.sh (same
-# repositories, same answer format, `edit`: the prompt marks the fault-localised line and the
-# model writes its minimal edit, `OLD => NEW`) on a larger model and pool, `--device cuda`. Builds nothing: pass a
+# repositories, same answer format, `edit`, and decoding, `candidates`: the prompt marks a fault-localised line, the
+# answer is its minimal edit, `OLD => NEW`, and the model ranks candidate repairs) on a larger model and pool, `--device cuda`. Builds nothing: pass a
 # binary built with `--features cuda`. The graded attempts need a Docker engine on the machine.
 #
 #   bench/efficacy_gpu.sh WORKDIR SOCRATIC_BINARY [MODEL_DIR]

@@ -4,7 +4,8 @@
 //! evaluated on the same held-out tasks, intervals are computed and contain their means, and a
 //! run killed with SIGKILL after its first arm resumes with the stored pool, split, warm-up
 //! adapter and finished arms reused. The Solver answers in the `edit` format (the marked line's
-//! minimal edit), and the fault localisation rank of each held-out task's fixed line is recorded.
+//! minimal edit) by ranking candidate repairs (`--decode candidates`); how many it ranked for
+//! each held-out task, and where the fix stood among them, are recorded.
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,6 +49,8 @@ fn args<'a>(repo: &'a str, model: &'a str) -> Vec<&'a str> {
         "2",
         "--answer",
         "edit",
+        "--decode",
+        "candidates",
         "--json",
     ]
 }
@@ -159,13 +162,21 @@ fn an_efficacy_experiment_killed_after_its_first_arm_resumes_and_keeps_the_mecha
             assert_eq!(i["tasks"].as_u64(), Some(heldout.len() as u64));
         }
     }
-    // Fault localisation ranked each held-out task's lines; the fixed line's rank is kept.
+    // Candidate repairs were ranked for the held-out tasks; where the fix stood among them (when
+    // it was) is kept, and the summary states the ceiling and a uniform pick's chance.
     let warm = &runs.iter().find(|((arm, _), _)| arm == "warm-up").unwrap().1 .1;
+    let counts = warm["candidate_counts"].as_object().cloned().unwrap_or_default();
+    assert!(!counts.is_empty(), "no candidates ranked: {warm}");
+    assert!(counts.iter().all(|(id, n)| heldout.contains(id) && n.as_u64().is_some()), "{counts:?}");
     let ranks = warm["fix_ranks"].as_object().cloned().unwrap_or_default();
-    assert!(!ranks.is_empty(), "no fixed line ranked: {warm}");
-    assert!(ranks.iter().all(|(id, r)| heldout.contains(id) && r.as_u64().is_some_and(|r| r >= 1)), "{ranks:?}");
-    assert!(summary["localisation"].as_str().is_some_and(|l| l.contains("ranked first")), "{summary}");
-    assert!(exp["inputs"]["training"].as_str().unwrap().contains("answer=edit"), "{}", exp["inputs"]);
+    for (id, r) in &ranks {
+        let r = r.as_u64().unwrap();
+        assert!(r >= 1 && r <= counts[id].as_u64().unwrap(), "{id}: the fix ranked {r} of {}", counts[id]);
+    }
+    let ceiling = summary["localisation"].as_str().unwrap_or_default();
+    assert!(ceiling.contains("candidate decoding") && ceiling.contains("by chance"), "{summary}");
+    let training = exp["inputs"]["training"].as_str().unwrap();
+    assert!(training.contains("answer=edit decode=candidates"), "{}", exp["inputs"]);
     assert_eq!(summary["random_weights"], true);
     assert!(summary["note"].as_str().unwrap().contains("random weights"));
 

@@ -8,7 +8,7 @@
 //! lm`, the others staying unresolved. Prints the LM Solver's tasks/s on this CPU.
 
 use serde_json::Value;
-use socratic::engine::lm_solver::{self, LmConfig};
+use socratic::engine::lm_solver::{self, Decode, LmConfig};
 use socratic::engine::progress::Progress;
 use socratic::model::{Event, Outcome, Task};
 use socratic::store::Store;
@@ -276,6 +276,32 @@ fn the_lm_solver_is_seeded_grades_non_answers_no_patch_and_resolves_what_it_was_
         summary["resolved_at_sample"]
     );
     drop(store);
+
+    // 4. Candidate decoding: the same adapter ranks the catalogue's one-line repairs of the
+    // ranked lines; its pass@1 is the best one, graded like any answer. A task whose fix it ranks
+    // first is resolved by that one sample.
+    let one_line: Vec<Task> = tasks.iter().filter(|t| line_ids.contains(&t.id)).cloned().collect();
+    let ranking = LmConfig { decode: Decode::Candidates, ..config(&model, Some(&adapter), AnswerFormat::Line) };
+    let ranked = attempts(&ranking, &one_line);
+    let mut first = 0;
+    for a in &ranked {
+        let n = a.candidates.unwrap_or(0);
+        assert!(a.samples <= 1 && a.samples <= n, "{a:?}");
+        assert!(a.fix_rank.is_none_or(|r| r >= 1 && r <= n), "{a:?}");
+        if a.fix_rank == Some(1) {
+            first += 1;
+            assert_eq!(a.report.outcome, Outcome::Resolved, "the fix ranked first resolves: {a:?}");
+        }
+    }
+    assert!(first >= 1, "the trained adapter ranks no fix first: {ranked:?}");
+    let store = Store::open(&home).unwrap();
+    let scored = ranked.iter().find(|a| a.candidates.is_some_and(|n| n > 0)).expect("some task has candidates");
+    let trace = store.trace(&scored.trace_id).unwrap().unwrap().trace;
+    assert!(
+        trace.events.iter().any(|e| matches!(e, Event::Message { text, .. } if text.contains("candidate repairs scored"))),
+        "the ranking is in the trace"
+    );
+    drop(store);
     // A second run of the same Solver on the same round has nothing left to do.
     let again = solve();
     assert_eq!((again["attempted"].as_u64(), again["already_done"].as_u64()), (Some(0), Some(tasks.len() as u64)));
@@ -304,6 +330,8 @@ fn bad_lm_flags_are_clear_errors() {
     assert!(e.contains("--top-p 1.5"), "{e}");
     let e = err(&["solve", "--solver", "lm", "--model", m, "--adapter", missing.to_str().unwrap()]);
     assert!(e.contains("adapter_config.json"), "{e}");
+    let e = err(&["solve", "--solver", "lm", "--model", m, "--answer", "diff", "--decode", "candidates"]);
+    assert!(e.contains("--decode candidates needs a marked-line answer format"), "{e}");
     let e = err(&["solve", "--solver", "lm", "--model", m, "--answer", "patch"]);
     assert!(e.contains("patch") && e.contains("line"), "{e}");
     // A valid Solver with no round to attempt says so.
