@@ -104,12 +104,15 @@ impl Learner for LmLearner {
     async fn attempt(
         &self,
         store: &mut Store,
-        adapter: &Path,
+        adapter: Option<&Path>,
         tasks: &[Task],
         k: usize,
     ) -> anyhow::Result<BTreeMap<String, Attempted>> {
         let engine = crate::engine::environment::connect(store).await?;
-        let (model, adapter) = self.solver(adapter);
+        let (model, adapter) = match adapter {
+            Some(trained) => self.solver(trained),
+            None => (self.model.clone(), None),
+        };
         let cfg = LmConfig {
             model,
             adapter,

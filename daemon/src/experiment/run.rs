@@ -28,6 +28,9 @@ use std::path::{Path, PathBuf};
 
 /// The experiment's name for the warm-up adapter's own evaluation in stored runs.
 pub const WARMUP: &str = "warm-up";
+/// The experiment's name for the base model's evaluation before any training (the figure the
+/// warm-up's must beat for it to be a learning signal).
+pub const UNTRAINED: &str = "untrained";
 
 /// How to run the experiment.
 #[derive(Debug, Clone)]
@@ -237,11 +240,12 @@ pub trait Learner {
         seed: u64,
         out: &Path,
     ) -> anyhow::Result<Trained>;
-    /// Attempt `tasks` with the adapter, graded in their containers: one outcome per task id.
+    /// Attempt `tasks` with the adapter (`None`: the base model untrained), graded in their
+    /// containers: one outcome per task id.
     async fn attempt(
         &self,
         store: &mut Store,
-        adapter: &Path,
+        adapter: Option<&Path>,
         tasks: &[Task],
         k: usize,
     ) -> anyhow::Result<BTreeMap<String, Attempted>>;
@@ -514,7 +518,8 @@ async fn warmup_step(
     exp.warmup_adapter_hash = Some(trained.adapter_hash.clone());
     exp.random_weights = learner.random_weights();
     let run =
-        evaluate(store, learner, &adapter, exp, WARMUP, exp.inputs.split_seed, exp.warmup_ids.clone(), trained).await?;
+        evaluate(store, learner, Some(&adapter), exp, WARMUP, exp.inputs.split_seed, exp.warmup_ids.clone(), trained)
+            .await?;
     store.save_experiment_arm(&exp.id, WARMUP, run.seed, &run)?;
     Ok(())
 }
@@ -560,7 +565,7 @@ pub fn generated_examples(exp: &Experiment, pool: &[Task], learner: &impl Learne
 async fn evaluate(
     store: &mut Store,
     learner: &impl Learner,
-    adapter: &Path,
+    adapter: Option<&Path>,
     exp: &Experiment,
     arm: &str,
     seed: u64,
@@ -603,7 +608,7 @@ async fn distill_step(
 ) -> anyhow::Result<()> {
     let adapter = dir.join(WARMUP);
     let probe = pool_tasks(store, &exp.probe_ids)?;
-    let attempted = learner.attempt(store, &adapter, &probe, 1).await?;
+    let attempted = learner.attempt(store, Some(&adapter), &probe, 1).await?;
     let traces: Vec<crate::store::StoredTrace> = probe.iter().map(|t| probe_trace(t, attempted.get(&t.id))).collect();
     let instances: Vec<crate::model::Instance> = probe.iter().map(probe_instance).collect();
     let distilled = crate::skills::distill_with(&crate::skills::distill::RuleDistiller, &traces, &instances, &[], 1)
@@ -715,6 +720,11 @@ async fn arms_step(store: &mut Store, dir: &Path, exp: &Experiment, learner: &im
         factor: exp.inputs.factor,
         max_skill_share: crate::engine::round::DEFAULT_MAX_SKILL_SHARE,
     };
+    if !done.iter().any(|r| r.arm == UNTRAINED) {
+        let untrained = Trained { adapter_hash: String::new(), examples: 0, steps: 0, final_loss: None, seconds: 0.0 };
+        let run = evaluate(store, learner, None, exp, UNTRAINED, exp.inputs.split_seed, Vec::new(), untrained).await?;
+        store.save_experiment_arm(&exp.id, UNTRAINED, run.seed, &run)?;
+    }
     let warmup = dir.join(WARMUP);
     for &seed in &exp.seeds {
         for &arm in &exp.arms {
@@ -725,7 +735,7 @@ async fn arms_step(store: &mut Store, dir: &Path, exp: &Experiment, learner: &im
             let tasks = pool_tasks(store, &ids)?;
             let adapter = dir.join(format!("{}-{seed}", arm.name().replace('+', "-")));
             let trained = train_into(learner, Some(&warmup), &tasks, exp.inputs.steps, seed, &adapter)?;
-            let run = evaluate(store, learner, &adapter, exp, arm.name(), seed, ids, trained).await?;
+            let run = evaluate(store, learner, Some(&adapter), exp, arm.name(), seed, ids, trained).await?;
             store.save_experiment_arm(&exp.id, arm.name(), seed, &run)?;
         }
     }
@@ -810,13 +820,15 @@ pub(crate) mod tests {
         async fn attempt(
             &self,
             _store: &mut Store,
-            adapter: &Path,
+            adapter: Option<&Path>,
             tasks: &[Task],
             _k: usize,
         ) -> anyhow::Result<BTreeMap<String, Attempted>> {
-            assert!(adapter.join(crate::train::peft::WEIGHTS_FILE).is_file(), "{}", adapter.display());
+            if let Some(adapter) = adapter {
+                assert!(adapter.join(crate::train::peft::WEIGHTS_FILE).is_file(), "{}", adapter.display());
+            }
             self.attempts.set(self.attempts.get() + 1);
-            let name = adapter.file_name().unwrap().to_string_lossy().into_owned();
+            let name = adapter.map_or("base".into(), |a| a.file_name().unwrap().to_string_lossy().into_owned());
             Ok(tasks
                 .iter()
                 .map(|t| {
@@ -893,14 +905,17 @@ pub(crate) mod tests {
         let by_id: BTreeMap<&str, &Task> = tasks.iter().map(|t| (t.id.as_str(), t)).collect();
         let pick = |ids: &[String]| ids.iter().map(|id| by_id[id.as_str()]).collect::<Vec<_>>();
         assert!(shared_sites(&pick(&split.heldout), &pick(&split.train)).is_empty());
-        // The warm-up, then seeds × arms; every run on the same held-out tasks.
-        assert_eq!(runs.len(), 1 + 2 * 4);
+        // The untrained base model, the warm-up, then seeds × arms; every run on the same
+        // held-out tasks.
+        assert_eq!(runs.len(), 2 + 2 * 4);
+        let untrained = runs.iter().find(|r| r.arm == UNTRAINED).expect("the base model is evaluated");
+        assert!(untrained.train_ids.is_empty() && untrained.trained.steps == 0);
         for r in &runs {
             assert_eq!(r.outcomes.keys().cloned().collect::<Vec<_>>(), split.heldout, "{}", r.arm);
             let used = pick(&r.train_ids);
             assert!(used.iter().all(|t| !split.heldout.contains(&t.id)));
             assert!(shared_sites(&used, &pick(&split.heldout)).is_empty());
-            if r.arm != WARMUP {
+            if r.arm != WARMUP && r.arm != UNTRAINED {
                 assert_eq!((r.train_ids.len(), r.trained.examples, r.trained.steps), (4, 4, 2), "{}", r.arm);
                 assert!(home
                     .join("experiments")
@@ -915,14 +930,14 @@ pub(crate) mod tests {
         let _ = site_key;
         // Everything is stored: a rerun trains and attempts nothing.
         let (trained, attempts) = (learner.trained.get(), learner.attempts.get());
-        assert_eq!((trained, attempts), (9, 10), "warm-up + probe + 8 arm runs");
+        assert_eq!((trained, attempts), (9, 11), "warm-up + probe + untrained + 8 arm runs");
         let (_, again) = run_efficacy(&mut store, &home, &opts, &learner).await.unwrap();
         assert_eq!((learner.trained.get(), learner.attempts.get()), (trained, attempts));
         assert_eq!(again, runs);
         // A third seed runs only its four arms.
         opts.seeds = 3;
         let (_, more) = run_efficacy(&mut store, &home, &opts, &learner).await.unwrap();
-        assert_eq!((more.len(), learner.trained.get()), (13, trained + 4));
+        assert_eq!((more.len(), learner.trained.get()), (14, trained + 4));
     }
 
     /// Generated warm-up examples: none at a held-out site, none a pool task, each with a `line`

@@ -2,7 +2,7 @@
 //! and pass@k means with 95% bootstrap intervals and a per-skill breakdown out, as a value
 //! (`--json`, the report's chart) and as a plain-text table. Pure.
 
-use super::run::{ArmRun, Experiment, WARMUP};
+use super::run::{ArmRun, Experiment, UNTRAINED, WARMUP};
 use super::stats::{bootstrap, per_stratum, Grid, Interval, BOOTSTRAP_RESAMPLES};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -40,6 +40,9 @@ pub struct Summary {
     pub budget: usize,
     pub steps: usize,
     pub k: usize,
+    /// The base model before any training (what the warm-up must beat to show learning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub untrained: Option<ArmSummary>,
     pub warmup: Option<ArmSummary>,
     pub arms: Vec<ArmSummary>,
     pub operator_weights: BTreeMap<String, f64>,
@@ -112,6 +115,7 @@ pub fn summarize(exp: &Experiment, runs: &[ArmRun]) -> Summary {
         budget: exp.inputs.budget,
         steps: exp.inputs.steps,
         k: exp.inputs.k,
+        untrained: arm_summary(UNTRAINED),
         warmup: arm_summary(WARMUP),
         arms,
         operator_weights: exp.operator_weights.clone(),
@@ -167,7 +171,7 @@ pub fn table(s: &Summary) -> String {
     let mut out = format!("experiment {} ({} held-out tasks)\n", s.id, s.heldout.len());
     let k = format!("pass@{}", s.k);
     out.push_str(&format!("{:<16} {:>6} {:>26} {:>26}\n", "arm", "seeds", "pass@1 [95% CI]", k));
-    for a in s.warmup.iter().chain(&s.arms) {
+    for a in s.untrained.iter().chain(&s.warmup).chain(&s.arms) {
         out.push_str(&format!(
             "{:<16} {:>6} {:>26} {:>26}\n",
             a.arm,
@@ -234,6 +238,7 @@ mod tests {
     fn arms_are_summarized_with_intervals_per_skill_and_labelled_when_random() {
         let exp = experiment();
         let runs = vec![
+            run(UNTRAINED, 0, &[false, false, false, false]),
             run(WARMUP, 0, &[false, false, true, false]),
             run("targeted", 0, &[true, false, true, false]),
             run("targeted", 1, &[true, true, true, false]),
@@ -248,8 +253,11 @@ mod tests {
         assert_eq!(t.pass_k.unwrap().mean, (5.0 + 1.5) / 8.0);
         assert_eq!(t.per_skill["swapping"].tasks, 2);
         assert_eq!(s.warmup.as_ref().unwrap().pass1.unwrap().mean, 0.25);
+        assert_eq!(s.untrained.as_ref().unwrap().pass1.unwrap().mean, 0.0);
         let text = table(&s);
-        for part in ["targeted", "0.625 [", "pass@1 per skill", "swapping (2)", "random weights", "warm-up"] {
+        for part in
+            ["targeted", "0.625 [", "pass@1 per skill", "swapping (2)", "random weights", "warm-up", "untrained"]
+        {
             assert!(text.contains(part), "{part:?} missing from:\n{text}");
         }
     }

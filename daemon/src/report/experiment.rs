@@ -123,7 +123,7 @@ fn cell(i: Option<&Interval>) -> (String, String) {
 fn arm_table(out: &mut String, s: &Summary) {
     out.push_str("<table><thead><tr><th>arm</th><th>runs</th><th>examples</th><th>steps</th><th>pass@1</th><th>95% interval</th>");
     let _ = write!(out, "<th>pass@{}</th></tr></thead><tbody>", s.k);
-    for a in s.warmup.iter().chain(&s.arms) {
+    for a in s.untrained.iter().chain(&s.warmup).chain(&s.arms) {
         let (m, ci) = cell(a.pass1.as_ref());
         let (k, _) = cell(a.pass_k.as_ref());
         let list = |v: &[usize]| {
@@ -200,6 +200,7 @@ mod tests {
             budget: 32,
             steps: 16,
             k: 4,
+            untrained: Some(arm("untrained", 0.05)),
             warmup: Some(arm("warm-up", 0.2)),
             arms: vec![arm("targeted", 0.4), arm("untargeted", 0.3)],
             operator_weights: BTreeMap::new(),
