@@ -1,25 +1,42 @@
 //! Candidate one-line repairs for the LM Solver's constrained decoding (`--decode candidates`).
 //!
-//! In: a Python file's text, its path, and the 1-based lines fault localisation ranked. Out:
-//! every distinct one-line change of those lines that the mutation catalogue
-//! (`crate::operators::CATALOGUE`, each operator at each of its sites on those lines, with
-//! several seeds for the operators that choose at random) or the `not`-insertion rule makes,
-//! each as the changed line and its minimal `OLD => NEW` edit (`crate::train::data::LineEdit`).
-//! Three textual rules add the inverses the catalogue lacks: `not` inserted into a condition
-//! (of `remove_not`), an assignment made augmented (of `augmented_to_assignment`), and a
-//! returned name or `None` replaced by another name of the function (of `return_none` and
-//! `return_wrong_value`); and an exception type may become any other the file names.
-//! Most of the catalogue's one-line operators are their own inverse (a comparison negated, a
-//! literal flipped, an operator changed within its family, a constant moved by one), so the
-//! repair of a one-line mutation is usually among the candidates; the model only ranks them
-//! (`crate::engine::lm_solver`). What the candidates cannot reach (a dropped argument, a
-//! `return None` whose value is gone) no ranking can fix: the Solver reports how often the fix
-//! is among them. Pure: no IO.
+//! In: a Python file's text, its path, the code of the function the lines are in, and the
+//! 1-based lines fault localisation ranked. Out: every distinct one-line change of those lines
+//! that the catalogue's self-inverse operators (`REPAIR_OPERATORS`, each at each of its sites on
+//! those lines, with several seeds for the operators that choose at random) or the inverse rules
+//! make, each as the changed line and its minimal `OLD => NEW` edit
+//! (`crate::train::data::LineEdit`). These operators undo themselves (a comparison negated, a
+//! literal flipped, an operator changed within its family, a constant moved by one); operators
+//! that only delete (an argument dropped, a value made `None`, an operand or a `not` removed)
+//! are left out, as a repair rarely deletes. The textual rules add the inverses the catalogue
+//! lacks: `not` inserted into a condition (of `remove_not`), an assignment made augmented (of
+//! `augmented_to_assignment`), a returned name or literal replaced by another name of the
+//! function or `True` / `False` / `None` (of `return_none` and `return_wrong_value`), true and
+//! floor division swapped, and an exception type replaced by any other the file names. The model
+//! only ranks them (`crate::engine::lm_solver`). What the candidates cannot reach (a dropped
+//! argument, a `return None` whose expression is gone) no ranking can fix: the Solver reports
+//! how often the fix is among them. Pure: no IO.
 
 use crate::anchor::{FileIndex, QuerySet};
 use crate::operators::{self, SITE_CAPTURE};
 use crate::train::data::LineEdit;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The catalogue's operators whose rewrite can undo a one-line mutation (each undoes itself;
+/// `return_wrong_value` also undoes `return_none` when the value was a name).
+pub const REPAIR_OPERATORS: &[&str] = &[
+    "flip_comparison",
+    "swap_boolean_operator",
+    "flip_boolean_literal",
+    "change_constant",
+    "change_operator",
+    "swap_operands",
+    "off_by_one",
+    "swap_string_method",
+    "swap_break_continue",
+    "wrong_exception_type",
+    "return_wrong_value",
+];
 
 /// Seeds tried per operator and site (operators that pick among several rewrites: an
 /// exception type among eight, an operator within its family).
@@ -56,7 +73,7 @@ pub fn one_line_edits(path: &str, source: &str, scope: &str, lines: &BTreeSet<u3
     };
     for site in &index.sites {
         let on_lines = (site.start_line..=site.end_line).any(|l| lines.contains(&(l as u32 + 1)));
-        if site.capture != SITE_CAPTURE || !on_lines {
+        if site.capture != SITE_CAPTURE || !on_lines || !REPAIR_OPERATORS.contains(&site.query.as_str()) {
             continue;
         }
         let Some(op) = operators::operator(&site.query) else { continue };
@@ -283,6 +300,9 @@ mod tests {
         assert!(one_line_edits("m.py", src, src, &lines(&[1])).is_empty(), "the def line has no candidate");
         assert!(!one_line_edits("m.py", src, src, &lines(&[2])).is_empty());
         assert!(one_line_edits("m.py", "def (:\n", "", &lines(&[1])).is_empty());
+        let call = "def f(a, b):\n    return g(a, b)\n";
+        let c = one_line_edits("m.py", call, call, &lines(&[2]));
+        assert!(!c.iter().any(|x| x.new_line.contains("g(a)") || x.new_line.contains("None, b")), "deletions: {c:#?}");
         assert_eq!(with_not("    while x:"), ["    while not x:"]);
         assert_eq!(with_not("    if not x:"), Vec::<String>::new());
         assert_eq!(with_not("    return"), Vec::<String>::new());
