@@ -13,13 +13,22 @@
 //! `SIGNAL_MAX_LEN`, `SIGNAL_EXAMPLES` (training examples at most), `SIGNAL_EVAL` (held-out
 //! prompts), `SIGNAL_ALL_TOKENS`, `SIGNAL_ANSWER` (`line` or `edit`: the answer is the line's
 //! minimal edit `OLD => NEW`, applied to the bugged line before comparing), `SIGNAL_CACHE` (a
-//! file keeping the generated examples between runs; one per answer format).
+//! file keeping the generated examples between runs; one per answer format), `SIGNAL_DECODE`
+//! (`candidates`: instead of generating, the model ranks the candidate repairs of the lines
+//! around the bugged one (`lm_candidates`, the window a prompt shows) by the probability of
+//! writing each, as `--decode candidates` does without fault localisation's weights; reported:
+//! the fix ranked first, its mean reciprocal rank, and a uniform pick's chance),
+//! `SIGNAL_GENERATED` (candidates generated per repository).
 
 use socratic::engine::progress::Progress;
 use socratic::experiment::learner::example;
 use socratic::score::{write_tiny_model, DeviceKind, GenerateOptions, Generator, TinySpec};
 use socratic::train::data::{apply_edit, single_line_fix, AnswerFormat, LineEdit};
 use socratic::train::{ChatExample, Length, TrainOptions, Trainer};
+use socratic::engine::lm_candidates::one_line_edits;
+use socratic::model::Task;
+use socratic::train::data::{bugged_function_view, marked_messages, Message};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -45,10 +54,11 @@ fn a_small_model_trained_from_scratch_learns_one_line_fixes() {
     let answer: AnswerFormat = std::env::var("SIGNAL_ANSWER").unwrap_or_else(|_| "line".into()).parse().unwrap();
     // (held out?, example, bugged line, fixed line), from SIGNAL_CACHE when it holds them.
     let cache = std::env::var("SIGNAL_CACHE").ok().map(PathBuf::from);
+    let mut tasks: BTreeMap<String, Task> = BTreeMap::new();
     let rows: Vec<(bool, ChatExample, String, String)> = match cache.as_ref().filter(|c| c.is_file()) {
         Some(c) => serde_json::from_str(&std::fs::read_to_string(c).unwrap()).unwrap(),
         None => {
-            let rows = generated_rows(&repos, answer);
+            let rows = generated_rows(&repos, answer, &mut tasks);
             if let Some(c) = &cache {
                 std::fs::write(c, serde_json::to_string(&rows).unwrap()).unwrap();
             }
@@ -104,6 +114,10 @@ fn a_small_model_trained_from_scratch_learns_one_line_fixes() {
     trainer.save_full(&model, &out).unwrap();
 
     let generator = Generator::load(&out, None, DeviceKind::Cpu).unwrap();
+    if std::env::var("SIGNAL_DECODE").as_deref() == Ok("candidates") {
+        let held: Vec<&Task> = held.iter().filter_map(|(_, ex, _, _)| tasks.get(&ex.id)).collect();
+        return rank_candidates(&generator, &held, answer, max_len);
+    }
     let (mut exact, mut copied, mut malformed, mut shown) = (0usize, 0usize, 0usize, 0usize);
     let eval_started = Instant::now();
     for (_, ex, old, new) in &held {
@@ -142,10 +156,15 @@ fn a_small_model_trained_from_scratch_learns_one_line_fixes() {
 
 /// Every one-line-fix candidate of `repos` as (held out?, example, bugged line, fixed line): a
 /// hash of its function decides the side (one in five held out).
-fn generated_rows(repos: &[PathBuf], answer: AnswerFormat) -> Vec<(bool, ChatExample, String, String)> {
+fn generated_rows(
+    repos: &[PathBuf],
+    answer: AnswerFormat,
+    tasks_by_id: &mut BTreeMap<String, Task>,
+) -> Vec<(bool, ChatExample, String, String)> {
     let mut rows = Vec::new();
     for r in repos {
-        let config = socratic::tasks::GenerateConfig { budget: 4000, executed_lines: None, ..Default::default() };
+        let budget = env("SIGNAL_GENERATED", 4000);
+        let config = socratic::tasks::GenerateConfig { budget, executed_lines: None, ..Default::default() };
         let (tasks, _) = socratic::tasks::generate(r, &config).unwrap();
         let Some(first) = tasks.first() else { continue };
         let handle = socratic::diff::git::Repo::open(Path::new(&first.repo)).unwrap();
@@ -154,9 +173,57 @@ fn generated_rows(repos: &[PathBuf], answer: AnswerFormat) -> Vec<(bool, ChatExa
                 let fix = single_line_fix(&socratic::diff::reverse(&t.bug_patch).unwrap()).unwrap();
                 let key = format!("{}:{}:{}", t.repo, t.site.file, t.enclosing);
                 let held = socratic::model::sha256_hex(key.as_bytes()).as_bytes()[0] % 5 == 0;
+                tasks_by_id.insert(ex.id.clone(), t.clone());
                 rows.push((held, ex, fix.old, fix.new));
             }
         }
     }
     rows
+}
+
+/// The candidate-ranking measurement: for each held-out task, the candidate repairs of the
+/// function's lines within half a prompt window of the bugged one, each scored by the model's
+/// probability of writing it; prints how often the fix ranks first against a uniform pick.
+fn rank_candidates(generator: &Generator, held: &[&Task], answer: AnswerFormat, max_len: usize) {
+    let started = Instant::now();
+    let (mut among, mut first, mut chance, mut rr, mut n) = (0usize, 0usize, 0.0f64, 0.0f64, 0usize);
+    for task in held {
+        let repo = socratic::diff::git::Repo::open(Path::new(&task.repo)).unwrap();
+        let Some(function) = bugged_function_view(&repo, task) else { continue };
+        let fix = single_line_fix(&socratic::diff::reverse(&task.bug_patch).unwrap()).unwrap();
+        let clean = String::from_utf8(repo.blob_at(&task.base_commit, &task.site.file).unwrap().unwrap()).unwrap();
+        let patch = socratic::diff::Patch::parse(&task.bug_patch).unwrap();
+        let bugged = patch.files[0].apply(&clean).unwrap();
+        let half = socratic::train::data::LINE_WINDOW as u32 / 2;
+        let lines: BTreeSet<u32> =
+            function.lines().filter(|l| l + half >= fix.line && *l <= fix.line + half).collect();
+        let mut scored: Vec<(f64, u32, String)> = one_line_edits(&task.site.file, &bugged, &function.code, &lines)
+            .into_iter()
+            .filter_map(|c| {
+                let mut m: Vec<Message> = marked_messages(task, &function, c.line, answer)?;
+                let text = match answer {
+                    AnswerFormat::Edit => c.edit.answer(),
+                    _ => format!("{}\n", c.new_line),
+                };
+                m.push(Message::new("assistant", &text));
+                Some((generator.answer_logprob(&m, max_len).unwrap(), c.line, c.new_line))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        n += 1;
+        if let Some(at) = scored.iter().position(|(_, l, t)| *l == fix.line && *t == fix.new) {
+            among += 1;
+            first += (at == 0) as usize;
+            rr += 1.0 / (at + 1) as f64;
+            chance += 1.0 / scored.len() as f64;
+        }
+    }
+    println!(
+        "candidate ranking on {n} held-out tasks: the fix among the candidates {among}, ranked first {first} ({:.1}%), \
+         mean reciprocal rank {:.3}; a uniform pick: {:.1}%; {:.0} s",
+        100.0 * first as f64 / n.max(1) as f64,
+        rr / n.max(1) as f64,
+        100.0 * chance / n.max(1) as f64,
+        started.elapsed().as_secs_f64()
+    );
 }
