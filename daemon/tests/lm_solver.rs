@@ -298,7 +298,10 @@ fn the_lm_solver_is_seeded_grades_non_answers_no_patch_and_resolves_what_it_was_
     let scored = ranked.iter().find(|a| a.candidates.is_some_and(|n| n > 0)).expect("some task has candidates");
     let trace = store.trace(&scored.trace_id).unwrap().unwrap().trace;
     assert!(
-        trace.events.iter().any(|e| matches!(e, Event::Message { text, .. } if text.contains("candidate repairs scored"))),
+        trace
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Message { text, .. } if text.contains("candidate repairs scored"))),
         "the ranking is in the trace"
     );
     drop(store);
