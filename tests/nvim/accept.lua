@@ -6,26 +6,16 @@
 -- empty), READY (a file "watch" writes once it sees the diagnostics; "accept" waits for it).
 -- Writes one line to stdout: `OK <role> <task id>` or `FAIL <why>`; exits non-zero on failure.
 
-local env = function(name, default)
-  local v = os.getenv(name)
-  if v == nil or v == '' then return default end
-  return v
-end
-
-local function finish(ok, msg)
-  io.stdout:write((ok and 'OK ' or 'FAIL ') .. msg .. '\n')
-  io.stdout:flush()
-  for _, c in ipairs(vim.lsp.get_clients()) do c:stop(true) end
-  vim.wait(500)
-  os.exit(ok and 0 or 1)
-end
+local harness = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)), 'harness.lua'))
+local env = harness.env
+local _, finish, wait = harness.new(nil, 50)
 
 local bin, home, repo, file = env('SOCRATIC_BIN'), env('SOCRATIC_HOME'), env('REPO'), env('FILE')
-local role, task, ready = env('ROLE', 'accept'), env('TASK', ''), env('READY', '')
+local role, task, ready = env('ROLE') or 'accept', env('TASK') or '', env('READY') or ''
 if not (bin and home and repo and file) then finish(false, 'missing environment') end
 
 local cmd = { bin, '--home', home, 'lsp' }
-if env('STANDALONE', '0') == '1' then table.insert(cmd, '--standalone') end
+if env('STANDALONE') == '1' then table.insert(cmd, '--standalone') end
 
 vim.cmd.edit(vim.fs.joinpath(repo, file))
 local buf = vim.api.nvim_get_current_buf()
@@ -44,23 +34,22 @@ local function find(id)
   end
 end
 
-if not vim.wait(30000, function() return #ours() > 0 end, 50) then finish(false, 'no diagnostics within 30 s') end
+wait('no diagnostics within 30 s', 30000, function() return #ours() > 0 end)
 
 if role == 'watch' then
   if ready ~= '' then
     local f = io.open(ready, 'w'); f:write('ready\n'); f:close()
   end
-  local seen = vim.wait(60000, function()
+  wait('never saw ' .. task .. ' accepted', 60000, function()
     local d = find(task)
     return d ~= nil and vim.startswith(d.message, '[accepted]')
-  end, 50)
-  if not seen then finish(false, 'never saw ' .. task .. ' accepted') end
+  end)
   finish(true, 'watch ' .. task)
 end
 
 -- role == 'accept'
-if ready ~= '' and not vim.wait(60000, function() return vim.uv.fs_stat(ready) ~= nil end, 50) then
-  finish(false, 'the other editor never got ready')
+if ready ~= '' then
+  wait('the other editor never got ready', 60000, function() return vim.uv.fs_stat(ready) ~= nil end)
 end
 local target = task ~= '' and find(task) or ours()[1]
 if not target then finish(false, 'no diagnostic for ' .. task) end
@@ -74,9 +63,8 @@ vim.lsp.buf.code_action({
     return action.command ~= nil and action.command.command == 'socratic.accept'
   end,
 })
-local accepted = vim.wait(30000, function()
+wait('the diagnostic of ' .. task .. ' never showed accepted', 30000, function()
   local d = find(task)
   return d ~= nil and vim.startswith(d.message, '[accepted]')
-end, 50)
-if not accepted then finish(false, 'the diagnostic of ' .. task .. ' never showed accepted') end
+end)
 finish(true, 'accept ' .. task)

@@ -1,7 +1,7 @@
--- The shared part of the headless Neovim scripts that write a JSON report (plugin.lua,
--- attempt.lua): loaded with `dofile`, it returns `env(name)` (an environment variable, nil when
--- unset or empty) and `new(report_path, poll_ms)`, which gives the script its `report` table
--- (`steps`, `ok`, `message`), `finish(ok, msg)` (writes the report, prints `OK msg` / `FAIL msg`,
+-- The shared part of the headless Neovim scripts (accept.lua, plugin.lua, attempt.lua): loaded
+-- with `dofile`, it returns `env(name)` (an environment variable, nil when unset or empty) and
+-- `new(report_path, poll_ms)`, which gives the script its `report` table (`steps`, `ok`,
+-- `message`), `finish(ok, msg)` (writes the report when `report_path` is given, prints `OK msg` / `FAIL msg`,
 -- stops the clients and exits 0 / 1) and `wait(what, ms, cond)` (polls `cond` every `poll_ms`;
 -- a step that times out finishes with `FAIL what`, one that holds is recorded in `steps`).
 
