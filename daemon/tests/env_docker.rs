@@ -9,7 +9,7 @@
 //! Needs a running engine, the base image (`socratic env bootstrap`) and access to PyPI from
 //! the build container. Without an engine this test fails: it never skips.
 
-use socratic::model::{Environment, Site, Task, TaskStage, TestStatus};
+use socratic::model::{Environment, Site, Task, TestStatus};
 use socratic::sandbox::image::{self, BootstrapConfig, EnvConfig};
 use socratic::sandbox::worker::Worker;
 use socratic::sandbox::{Engine, Limits};
@@ -17,7 +17,7 @@ use socratic::validate::run::{validate_all, ValidateConfig};
 use std::path::{Path, PathBuf};
 
 mod common;
-use common::{commit_all, copy_dir};
+use common::{candidate_task, commit_all, copy_dir, CandidateSite};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/repos").join(name)
@@ -119,37 +119,8 @@ fn patch(file: &str, old: &str, new: &str) -> String {
 }
 
 fn candidate(head: &str, root: &Path, bug_patch: String, line: usize) -> Task {
-    Task {
-        id: Task::compute_id(head, &bug_patch),
-        repo: root.display().to_string(),
-        base_commit: head.into(),
-        operator: "flip-comparison".into(),
-        skill: None,
-        site: Site {
-            file: LIB.into(),
-            start_byte: 0,
-            end_byte: 0,
-            start_line: line,
-            start_col: 0,
-            end_line: line,
-            end_col: 0,
-            node_kind: "comparison_operator".into(),
-            scope: "clamp".into(),
-            query: "flip-comparison".into(),
-            capture: "site".into(),
-        },
-        bug_patch,
-        enclosing: "clamp".into(),
-        problem_statement: String::new(),
-        fail_to_pass: vec![],
-        pass_to_pass: vec![],
-        image: None,
-        stage: TaskStage::Candidate,
-        decision: Default::default(),
-        anchor: Default::default(),
-        seed: 0,
-        round: None,
-    }
+    let at = CandidateSite { file: LIB, line, scope: "clamp", operator: "flip-comparison" };
+    candidate_task(&root.display().to_string(), head, &at, bug_patch)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,7 +14,7 @@
 
 use socratic::engine::progress::Progress;
 use socratic::engine::validation::validate_and_record;
-use socratic::model::{Environment, Site, Task, TaskStage, Verdict};
+use socratic::model::{Environment, Task, TaskStage, Verdict};
 use socratic::sandbox::image::{self, BootstrapConfig, EnvConfig};
 use socratic::sandbox::Engine;
 use socratic::store::Store;
@@ -22,7 +22,7 @@ use socratic::validate::run::{validate_all, ValidateConfig};
 use std::path::{Path, PathBuf};
 
 mod common;
-use common::{commit_all, copy_dir};
+use common::{candidate_task, commit_all, copy_dir, file_patch, CandidateSite};
 
 const LIB: &str = "latecoin/__init__.py";
 const SOMETIMES: &str = "tests/test_latecoin.py::test_scale_sometimes";
@@ -38,42 +38,8 @@ fn fixture() -> PathBuf {
 fn candidate(root: &Path, head: &str, new: &str) -> Task {
     let clean = std::fs::read_to_string(root.join(LIB)).unwrap();
     let bugged = clean.replacen("return x * k", &format!("return {new}"), 1);
-    let diff = similar::TextDiff::from_lines(&clean, &bugged);
-    let bug_patch = format!(
-        "diff --git a/{LIB} b/{LIB}\n{}",
-        diff.unified_diff().context_radius(3).header(&format!("a/{LIB}"), &format!("b/{LIB}"))
-    );
-    Task {
-        id: Task::compute_id(head, &bug_patch),
-        repo: root.display().to_string(),
-        base_commit: head.into(),
-        operator: "binary-operator".into(),
-        skill: None,
-        site: Site {
-            file: LIB.into(),
-            start_byte: 0,
-            end_byte: 0,
-            start_line: 2,
-            start_col: 0,
-            end_line: 2,
-            end_col: 0,
-            node_kind: "binary_operator".into(),
-            scope: "scale".into(),
-            query: "binary-operator".into(),
-            capture: "site".into(),
-        },
-        bug_patch,
-        enclosing: "scale".into(),
-        problem_statement: String::new(),
-        fail_to_pass: vec![],
-        pass_to_pass: vec![],
-        image: None,
-        stage: TaskStage::Candidate,
-        decision: Default::default(),
-        anchor: Default::default(),
-        seed: 0,
-        round: None,
-    }
+    let at = CandidateSite { file: LIB, line: 2, scope: "scale", operator: "binary-operator" };
+    candidate_task(&root.display().to_string(), head, &at, file_patch(LIB, &clean, &bugged))
 }
 
 fn sorted(v: &[String]) -> Vec<&str> {

@@ -20,14 +20,14 @@
 //! the fix ranked first, its mean reciprocal rank, and a uniform pick's chance),
 //! `SIGNAL_GENERATED` (candidates generated per repository).
 
+use socratic::engine::lm_candidates::one_line_edits;
 use socratic::engine::progress::Progress;
 use socratic::experiment::learner::example;
+use socratic::model::Task;
 use socratic::score::{write_tiny_model, DeviceKind, GenerateOptions, Generator, TinySpec};
 use socratic::train::data::{apply_edit, single_line_fix, AnswerFormat, LineEdit};
-use socratic::train::{ChatExample, Length, TrainOptions, Trainer};
-use socratic::engine::lm_candidates::one_line_edits;
-use socratic::model::Task;
 use socratic::train::data::{bugged_function_view, marked_messages, Message};
+use socratic::train::{ChatExample, Length, TrainOptions, Trainer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -195,8 +195,7 @@ fn rank_candidates(generator: &Generator, held: &[&Task], answer: AnswerFormat, 
         let patch = socratic::diff::Patch::parse(&task.bug_patch).unwrap();
         let bugged = patch.files[0].apply(&clean).unwrap();
         let half = socratic::train::data::LINE_WINDOW as u32 / 2;
-        let lines: BTreeSet<u32> =
-            function.lines().filter(|l| l + half >= fix.line && *l <= fix.line + half).collect();
+        let lines: BTreeSet<u32> = function.lines().filter(|l| l + half >= fix.line && *l <= fix.line + half).collect();
         let mut scored: Vec<(f64, u32, String)> = one_line_edits(&task.site.file, &bugged, &function.code, &lines)
             .into_iter()
             .filter_map(|c| {

@@ -7,7 +7,7 @@
 use socratic::model::Environment;
 use socratic::model::TestStatus;
 use socratic::model::VerdictOutcome;
-use socratic::model::{Site, Task, TaskStage, Verdict};
+use socratic::model::{Task, TaskStage, Verdict};
 use socratic::sandbox::image::{self, BootstrapConfig, EnvConfig};
 use socratic::sandbox::worker::{RunRequest, RunResponse, Worker};
 use socratic::sandbox::{Engine, Limits};
@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 mod common;
-use common::commit_all;
+use common::{candidate_task, commit_all, file_patch, CandidateSite};
 
 const CALC: &str = r#"def clamp(value, low, high):
     if value < low:
@@ -84,63 +84,30 @@ def test_writes_scratch():
         f.write("left behind")
 "#;
 
-fn patch(file: &str, old: &str, new: &str) -> String {
-    let diff = similar::TextDiff::from_lines(old, new);
-    format!(
-        "diff --git a/{file} b/{file}\n{}",
-        diff.unified_diff().context_radius(3).header(&format!("a/{file}"), &format!("b/{file}"))
-    )
-}
-
 fn candidate(name: &str, line: usize, scope: &str, bug_patch: String) -> Task {
-    Task {
-        id: Task::compute_id("head", &bug_patch),
-        repo: "calc".into(),
-        base_commit: "head".into(),
-        operator: name.into(),
-        skill: None,
-        site: Site {
-            file: "pkg/calc.py".into(),
-            start_byte: 0,
-            end_byte: 0,
-            start_line: line,
-            start_col: 0,
-            end_line: line,
-            end_col: 0,
-            node_kind: "x".into(),
-            scope: scope.into(),
-            query: name.into(),
-            capture: "site".into(),
-        },
-        bug_patch,
-        enclosing: scope.into(),
-        problem_statement: String::new(),
-        fail_to_pass: vec![],
-        pass_to_pass: vec![],
-        image: None,
-        stage: TaskStage::Candidate,
-        decision: Default::default(),
-        anchor: Default::default(),
-        seed: 0,
-        round: None,
-    }
+    candidate_task("calc", "head", &CandidateSite { file: "pkg/calc.py", line, scope, operator: name }, bug_patch)
 }
 
 fn candidates() -> Vec<Task> {
     let f = "pkg/calc.py";
     vec![
-        candidate("flip", 1, "clamp", patch(f, CALC, &CALC.replacen("value < low", "value > low", 1))),
-        candidate("bound", 4, "clamp", patch(f, CALC, &CALC.replacen("value > high", "value > high + 100", 1))),
-        candidate("uncovered", 23, "unused", patch(f, CALC, &CALC.replacen("x * 2", "x * 3", 1))),
+        candidate("flip", 1, "clamp", file_patch(f, CALC, &CALC.replacen("value < low", "value > low", 1))),
+        candidate("bound", 4, "clamp", file_patch(f, CALC, &CALC.replacen("value > high", "value > high + 100", 1))),
+        candidate("uncovered", 23, "unused", file_patch(f, CALC, &CALC.replacen("x * 2", "x * 3", 1))),
         candidate(
             "stale",
             1,
             "clamp",
-            patch(f, &CALC.replacen("clamp", "clip", 1), &CALC.replacen("clamp", "clop", 1)),
+            file_patch(f, &CALC.replacen("clamp", "clip", 1), &CALC.replacen("clamp", "clop", 1)),
         ),
-        candidate("equivalent", 9, "mean", patch(f, CALC, &CALC.replacen("if not values:", "if len(values) == 0:", 1))),
-        candidate("hang", 17, "spin", patch(f, CALC, &CALC.replacen("        i += 1\n", "", 1))),
-        candidate("syntax", 1, "clamp", patch(f, CALC, &CALC.replacen("if value < low:", "if value < low", 1))),
+        candidate(
+            "equivalent",
+            9,
+            "mean",
+            file_patch(f, CALC, &CALC.replacen("if not values:", "if len(values) == 0:", 1)),
+        ),
+        candidate("hang", 17, "spin", file_patch(f, CALC, &CALC.replacen("        i += 1\n", "", 1))),
+        candidate("syntax", 1, "clamp", file_patch(f, CALC, &CALC.replacen("if value < low:", "if value < low", 1))),
     ]
 }
 
@@ -284,7 +251,7 @@ async fn worker_runs_requests_and_restores_the_tree() {
     let mut w = Worker::start(&engine, &env.image, &Limits::default(), &env.run_env()).await.expect("worker starts");
 
     let low = "tests/test_calc.py::test_clamp_low";
-    let flip = patch("pkg/calc.py", CALC, &CALC.replacen("value < low", "value > low", 1));
+    let flip = file_patch("pkg/calc.py", CALC, &CALC.replacen("value < low", "value > low", 1));
     let r = w.run(&request("hot", &flip, &[low, "tests/test_calc.py::test_mean"])).await.unwrap();
     assert_eq!((r.stage.as_str(), r.mode.as_str()), ("done", "hot"), "{r:?}");
     assert_eq!(status(&r, low), Some(TestStatus::Failed));
@@ -334,7 +301,7 @@ async fn worker_runs_requests_and_restores_the_tree() {
         "{r:?}"
     );
     let both = CALC.replacen("value < low", "value > low", 1).replacen("total += i", "total -= i", 1);
-    let two = patch("pkg/calc.py", CALC, &both);
+    let two = file_patch("pkg/calc.py", CALC, &both);
     assert_eq!(two.matches("\n@@ ").count(), 2, "{two}");
     let r = w
         .run(&request("two-hunks", &two, &[low, "tests/test_calc.py::test_spin", "tests/test_calc.py::test_mean"]))
@@ -352,7 +319,7 @@ async fn worker_runs_requests_and_restores_the_tree() {
     assert!(r.results().values().all(|t| t.status == TestStatus::Passed) && r.results().len() == 2, "{r:?}");
 
     // A patch that does not apply, then the whole suite.
-    let stale = w.run(&request("stale", &patch("pkg/calc.py", "x = 1\n", "x = 2\n"), &[low])).await.unwrap();
+    let stale = w.run(&request("stale", &file_patch("pkg/calc.py", "x = 1\n", "x = 2\n"), &[low])).await.unwrap();
     assert_eq!(stale.stage, "apply", "{stale:?}");
     let all = w.run(&request("all", "", &[])).await.unwrap();
     assert_eq!(all.results().len(), 9, "{all:?}");

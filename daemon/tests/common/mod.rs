@@ -129,3 +129,56 @@ pub async fn validated_example_home(
     assert!(valid >= 2, "only {valid} of {} candidates valid", decided.len());
     ValidatedExample { home, repo, env, valid }
 }
+
+/// The git-style unified diff of `file` from `old` to `new` (3 lines of context).
+pub fn file_patch(file: &str, old: &str, new: &str) -> String {
+    let diff = similar::TextDiff::from_lines(old, new);
+    format!(
+        "diff --git a/{file} b/{file}\n{}",
+        diff.unified_diff().context_radius(3).header(&format!("a/{file}"), &format!("b/{file}"))
+    )
+}
+
+/// Where a hand-made candidate's bug is: file, 0-based line, enclosing function, operator.
+pub struct CandidateSite<'a> {
+    pub file: &'a str,
+    pub line: usize,
+    pub scope: &'a str,
+    pub operator: &'a str,
+}
+
+/// A candidate task (not yet validated) of the repository `repo` at `head` with `bug_patch`.
+pub fn candidate_task(repo: &str, head: &str, at: &CandidateSite, bug_patch: String) -> socratic::model::Task {
+    use socratic::model::{Site, Task, TaskStage};
+    Task {
+        id: Task::compute_id(head, &bug_patch),
+        repo: repo.into(),
+        base_commit: head.into(),
+        operator: at.operator.into(),
+        skill: None,
+        site: Site {
+            file: at.file.into(),
+            start_byte: 0,
+            end_byte: 0,
+            start_line: at.line,
+            start_col: 0,
+            end_line: at.line,
+            end_col: 0,
+            node_kind: "x".into(),
+            scope: at.scope.into(),
+            query: at.operator.into(),
+            capture: "site".into(),
+        },
+        bug_patch,
+        enclosing: at.scope.into(),
+        problem_statement: String::new(),
+        fail_to_pass: vec![],
+        pass_to_pass: vec![],
+        image: None,
+        stage: TaskStage::Candidate,
+        decision: Default::default(),
+        anchor: Default::default(),
+        seed: 0,
+        round: None,
+    }
+}
