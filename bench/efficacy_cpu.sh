@@ -30,7 +30,7 @@ seeds=${EFFICACY_SEEDS:-3}
 budget=${EFFICACY_BUDGET:-32}
 steps=${EFFICACY_STEPS:-16}
 pool=${EFFICACY_POOL:-120}
-heldout=${EFFICACY_HELDOUT:-10}
+heldout=${EFFICACY_HELDOUT:-30}
 warmup=${EFFICACY_WARMUP:-64}
 warmup_steps=${EFFICACY_WARMUP_STEPS:-1500}
 probe=${EFFICACY_PROBE:-8}
@@ -74,7 +74,7 @@ cmd=("$socratic" --home "$work/home" experiment efficacy "${repos[@]}" --model "
     --warmup "$warmup" --warmup-steps "$warmup_steps" --probe "$probe" --k "$k" --generated "$generated"
     --lr "$lr" --batch "$batch" --max-len "$max_len" --answer "$answer" --decode "$decode")
 [ "$full" = 1 ] && cmd+=(--full)
-[ "${EFFICACY_ALL_TOKENS:-1}" = 1 ] && cmd+=(--all-tokens)
+[ "${EFFICACY_ALL_TOKENS:-0}" = 1 ] && cmd+=(--all-tokens)
 echo "${cmd[*]}" | tee "$work/command.txt"
 start=$(date +%s)
 "${cmd[@]}" | tee "$work/efficacy.txt"
