@@ -87,11 +87,13 @@ fn an_efficacy_experiment_killed_after_its_first_arm_resumes_and_keeps_the_mecha
     socratic::score::write_tiny_model(&model, &spec).unwrap();
     let args = args(repo.to_str().unwrap(), model.to_str().unwrap());
 
-    // First run: killed (SIGKILL) as soon as one arm × seed beyond the warm-up is stored.
+    // First run: killed (SIGKILL) as soon as one trained arm × seed beyond the warm-up is stored.
     let mut child = socratic_cmd(&home, &args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let started = Instant::now();
     let before = loop {
-        if let Some(state) = stored(&home).filter(|(_, runs)| runs.keys().any(|(arm, _)| arm != "warm-up")) {
+        if let Some(state) =
+            stored(&home).filter(|(_, runs)| runs.keys().any(|(arm, _)| arm != "warm-up" && arm != "untrained"))
+        {
             break state;
         }
         if let Some(status) = child.try_wait().unwrap() {
@@ -123,7 +125,7 @@ fn an_efficacy_experiment_killed_after_its_first_arm_resumes_and_keeps_the_mecha
         assert_eq!(&runs[key].0, finished_at, "{key:?} was run again");
         assert_eq!(&runs[key].1, run);
     }
-    assert_eq!(runs.len(), 1 + 2 * 4, "the warm-up and 2 seeds × 4 arms: {:?}", runs.keys());
+    assert_eq!(runs.len(), 2 + 2 * 4, "the untrained model, the warm-up and 2 seeds × 4 arms: {:?}", runs.keys());
 
     // The split: held-out sites never in training, warm-up or probe.
     let heldout = ids(&exp["split"]["heldout"]);
@@ -143,7 +145,9 @@ fn an_efficacy_experiment_killed_after_its_first_arm_resumes_and_keeps_the_mecha
     for ((arm, seed), (_, run)) in &runs {
         let used = ids(&run["train_ids"]);
         assert!(used.iter().all(|id| train.contains(id)), "{arm} {seed} trained on a held-out task");
-        if arm != "warm-up" {
+        if arm == "untrained" {
+            assert!(used.is_empty() && run["trained"]["steps"].as_u64() == Some(0), "{run}");
+        } else if arm != "warm-up" {
             assert_eq!(used.len(), BUDGET, "{arm} {seed}");
             assert_eq!(run["trained"]["examples"].as_u64(), Some(BUDGET as u64), "{arm} {seed}");
             assert_eq!(run["trained"]["steps"].as_u64(), Some(STEPS as u64), "{arm} {seed}");
@@ -154,7 +158,7 @@ fn an_efficacy_experiment_killed_after_its_first_arm_resumes_and_keeps_the_mecha
     // The printed result: four arms, intervals that hold their means, labelled random.
     let arms = summary["arms"].as_array().unwrap();
     assert_eq!(arms.len(), 4);
-    for a in arms.iter().chain([&summary["warmup"]]) {
+    for a in arms.iter().chain([&summary["warmup"], &summary["untrained"]]) {
         for key in ["pass1", "pass_k"] {
             let i = &a[key];
             let (lo, mean, hi) = (i["lo"].as_f64().unwrap(), i["mean"].as_f64().unwrap(), i["hi"].as_f64().unwrap());
