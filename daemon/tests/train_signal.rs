@@ -26,7 +26,7 @@ use socratic::experiment::learner::example;
 use socratic::model::Task;
 use socratic::score::{write_tiny_model, DeviceKind, GenerateOptions, Generator, TinySpec};
 use socratic::train::data::{apply_edit, single_line_fix, AnswerFormat, LineEdit};
-use socratic::train::data::{bugged_function_view, marked_messages, Message};
+use socratic::train::data::{bugged_file, bugged_function_view, marked_messages, Message};
 use socratic::train::{ChatExample, Length, TrainOptions, Trainer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -191,20 +191,14 @@ fn rank_candidates(generator: &Generator, held: &[&Task], answer: AnswerFormat, 
         let repo = socratic::diff::git::Repo::open(Path::new(&task.repo)).unwrap();
         let Some(function) = bugged_function_view(&repo, task) else { continue };
         let fix = single_line_fix(&socratic::diff::reverse(&task.bug_patch).unwrap()).unwrap();
-        let clean = String::from_utf8(repo.blob_at(&task.base_commit, &task.site.file).unwrap().unwrap()).unwrap();
-        let patch = socratic::diff::Patch::parse(&task.bug_patch).unwrap();
-        let bugged = patch.files[0].apply(&clean).unwrap();
+        let bugged = bugged_file(&repo, task).unwrap();
         let half = socratic::train::data::LINE_WINDOW as u32 / 2;
         let lines: BTreeSet<u32> = function.lines().filter(|l| l + half >= fix.line && *l <= fix.line + half).collect();
         let mut scored: Vec<(f64, u32, String)> = one_line_edits(&task.site.file, &bugged, &function.code, &lines)
             .into_iter()
             .filter_map(|c| {
                 let mut m: Vec<Message> = marked_messages(task, &function, c.line, answer)?;
-                let text = match answer {
-                    AnswerFormat::Edit => c.edit.answer(),
-                    _ => format!("{}\n", c.new_line),
-                };
-                m.push(Message::new("assistant", &text));
+                m.push(Message::new("assistant", &c.answer(answer)));
                 Some((generator.answer_logprob(&m, max_len).unwrap(), c.line, c.new_line))
             })
             .collect();

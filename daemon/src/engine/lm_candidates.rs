@@ -19,7 +19,7 @@
 
 use crate::anchor::{FileIndex, QuerySet};
 use crate::operators::{self, SITE_CAPTURE};
-use crate::train::data::LineEdit;
+use crate::train::data::{AnswerFormat, LineEdit};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The catalogue's operators whose rewrite can undo a one-line mutation (each undoes itself;
@@ -48,6 +48,17 @@ pub struct CandidateEdit {
     pub line: u32,
     pub new_line: String,
     pub edit: LineEdit,
+}
+
+impl CandidateEdit {
+    /// The answer this candidate stands for in a marked-line answer format, ending with its
+    /// newline as training targets do: `OLD => NEW` (`edit`) or the new line (`line`).
+    pub fn answer(&self, format: AnswerFormat) -> String {
+        match format {
+            AnswerFormat::Edit => self.edit.answer(),
+            _ => format!("{}\n", self.new_line),
+        }
+    }
 }
 
 /// The distinct one-line changes of `lines` in `source` (path `path`), in line order and then
@@ -191,8 +202,7 @@ fn other_exceptions(line: &str, exceptions: &BTreeSet<String>) -> Vec<String> {
         return Vec::new();
     }
     let mut out = Vec::new();
-    for current in exceptions.iter().filter(|e| contains_word(line, e)) {
-        let at = word_at(line, current).expect("contains_word found it");
+    for (current, at) in exceptions.iter().filter_map(|e| word_at(line, e).map(|at| (e, at))) {
         for other in exceptions.iter().filter(|e| *e != current) {
             out.push(format!("{}{other}{}", &line[..at], &line[at + current.len()..]));
         }
@@ -252,10 +262,6 @@ fn word_at(line: &str, word: &str) -> Option<usize> {
         let after = line[at + word.len()..].chars().next().is_none_or(|c| !is_word(c));
         before && after
     })
-}
-
-fn contains_word(line: &str, word: &str) -> bool {
-    word_at(line, word).is_some()
 }
 
 fn replace_line(old_lines: &[&str], line: u32, new_line: &str) -> String {

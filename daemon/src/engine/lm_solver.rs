@@ -497,7 +497,8 @@ async fn ranked_lines(
         return Ok((vec![], Some("no failing test to localise from".into())));
     }
     let suspects = baseline::ochiai(&spectrum.coverage, &spectrum.failing);
-    let ranked = rank_in_function(&suspects, &task.site.file, function);
+    let ranked: Vec<(u32, f64)> =
+        rank_in_function(&suspects, &task.site.file, function).into_iter().map(|s| (s.line, s.score)).collect();
     if ranked.is_empty() {
         return Ok((vec![], Some(format!("no line of `{}` is executed by a failing test", task.enclosing))));
     }
@@ -506,12 +507,10 @@ async fn ranked_lines(
         text: format!(
             "lines to mark (Ochiai, in `{}`): {}",
             task.enclosing,
-            ranked.iter().take(10).map(|l| l.to_string()).collect::<Vec<_>>().join(", ")
+            ranked.iter().take(10).map(|(l, _)| l.to_string()).collect::<Vec<_>>().join(", ")
         ),
     });
-    let score =
-        |line: u32| suspects.iter().find(|s| s.file == task.site.file && s.line == line).map_or(0.0, |s| s.score);
-    Ok((ranked.into_iter().map(|l| (l, score(l))).collect(), None))
+    Ok((ranked, None))
 }
 
 /// A candidate repair and its score: ln P(the model writes it | the prompt marking its line)
@@ -535,7 +534,7 @@ fn scored_candidates(
     let mut out = Vec::new();
     for candidate in lm_candidates::one_line_edits(&task.site.file, file_text, &function.code, &lines) {
         let Some(mut messages) = data::marked_messages(task, function, candidate.line, cfg.answer) else { continue };
-        messages.push(data::Message::new("assistant", &candidate_answer(cfg.answer, &candidate)));
+        messages.push(data::Message::new("assistant", &candidate.answer(cfg.answer)));
         let logprob = generator.answer_logprob(&messages, cfg.max_len).map_err(|e| anyhow::anyhow!("scoring: {e}"))?;
         let ochiai = ranked.iter().find(|&&(l, _)| l == candidate.line).map_or(0.0, |&(_, s)| s);
         out.push(Scored { score: logprob + ochiai.max(1e-6).ln(), candidate });
@@ -547,14 +546,6 @@ fn scored_candidates(
             .then(a.candidate.new_line.cmp(&b.candidate.new_line))
     });
     Ok(out)
-}
-
-/// The answer text a candidate stands for in the answer format, ending with its newline.
-fn candidate_answer(answer: AnswerFormat, c: &CandidateEdit) -> String {
-    match answer {
-        AnswerFormat::Edit => c.edit.answer(),
-        _ => format!("{}\n", c.new_line),
-    }
 }
 
 /// The trace's note of the scored candidates: how many, and the best few.
@@ -581,13 +572,8 @@ fn candidate_sample(
     let messages = data::marked_messages(task, function, c.line, cfg.answer)
         .ok_or_else(|| anyhow::anyhow!("line {} is outside `{}`", c.line, task.enclosing))?;
     let prompt = generator.prompt_of(&messages).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let completion = candidate_answer(cfg.answer, c).trim_end_matches('\n').to_string();
-    let new_text = match cfg.answer {
-        AnswerFormat::Edit => edit_answer(&completion, file_text, c.line),
-        _ => line_answer(&completion, file_text, c.line),
-    };
-    let python = task.site.file.ends_with(".py");
-    let new_text = new_text.filter(|t| t != file_text && (!python || baseline::parses(t)));
+    let completion = c.answer(cfg.answer).trim_end_matches('\n').to_string();
+    let new_text = answered_file(task, cfg.answer, &completion, file_text, Some(c.line), Some(function));
     Ok(Sample { messages, prompt, completion, new_text })
 }
 
@@ -607,14 +593,18 @@ pub fn fix_rank(task: &Task, ranked: &[u32]) -> Option<(u32, Option<usize>)> {
     Some((fix.line, ranked.iter().position(|&l| l == fix.line).map(|r| r + 1)))
 }
 
-/// The ranked lines of `file` inside the function (blank lines never), best first.
-pub fn rank_in_function(suspects: &[baseline::Suspect], file: &str, function: &FunctionView) -> Vec<u32> {
+/// The suspects of `file` inside the function (blank lines never; each line once), best first.
+pub fn rank_in_function<'a>(
+    suspects: &'a [baseline::Suspect],
+    file: &str,
+    function: &FunctionView,
+) -> Vec<&'a baseline::Suspect> {
     let span = function.lines();
-    let mut out = Vec::new();
+    let mut out: Vec<&baseline::Suspect> = Vec::new();
     for s in suspects {
         let blank = function.line(s.line).is_none_or(|l| l.trim().is_empty());
-        if s.file == file && span.contains(&s.line) && !blank && !out.contains(&s.line) {
-            out.push(s.line);
+        if s.file == file && span.contains(&s.line) && !blank && !out.iter().any(|o| o.line == s.line) {
+            out.push(s);
         }
     }
     out
@@ -677,14 +667,27 @@ fn sample(
     };
     let generation = generator.generate_ids(&ids, &opts).map_err(|e| anyhow::anyhow!("generating: {e}"))?;
     let completion = generation.text;
-    let new_text = match (cfg.answer, mark, function) {
-        (AnswerFormat::Line, Some(line), _) => line_answer(&completion, file_text, line),
-        (AnswerFormat::Edit, Some(line), _) => edit_answer(&completion, file_text, line),
-        _ => diff_answer(&completion, file_text, &task.site.file, function),
+    let new_text = answered_file(task, cfg.answer, &completion, file_text, mark, function);
+    Ok(Sample { messages, prompt, completion, new_text })
+}
+
+/// The file an answer makes (`mark`: the line a `line` or `edit` answer changes), kept only when
+/// it changes the file and, for a Python file, still parses; else `None`, no change.
+fn answered_file(
+    task: &Task,
+    answer: AnswerFormat,
+    completion: &str,
+    file_text: &str,
+    mark: Option<u32>,
+    function: Option<&FunctionView>,
+) -> Option<String> {
+    let new_text = match (answer, mark) {
+        (AnswerFormat::Line, Some(line)) => line_answer(completion, file_text, line),
+        (AnswerFormat::Edit, Some(line)) => edit_answer(completion, file_text, line),
+        _ => diff_answer(completion, file_text, &task.site.file, function),
     };
     let python = task.site.file.ends_with(".py");
-    let new_text = new_text.filter(|t| t != file_text && (!python || baseline::parses(t)));
-    Ok(Sample { messages, prompt, completion, new_text })
+    new_text.filter(|t| t != file_text && (!python || baseline::parses(t)))
 }
 
 /// The file with 1-based line `line` replaced by the answer's line. The answer is its first
@@ -828,11 +831,8 @@ mod tests {
     fn ranking_keeps_the_function_lines_in_order() {
         let function = FunctionView { code: "def f():\n\n    x = 1\n    return x".into(), start_line: 10 };
         let s = |file: &str, line: u32| baseline::Suspect { file: file.into(), line, score: 1.0, tests: vec![] };
-        let ranked = rank_in_function(
-            &[s("m.py", 3), s("m.py", 13), s("o.py", 12), s("m.py", 11), s("m.py", 12)],
-            "m.py",
-            &function,
-        );
+        let suspects = [s("m.py", 3), s("m.py", 13), s("o.py", 12), s("m.py", 11), s("m.py", 12)];
+        let ranked: Vec<u32> = rank_in_function(&suspects, "m.py", &function).iter().map(|s| s.line).collect();
         assert_eq!(ranked, vec![13, 12], "blank line 11 and other files left out");
     }
 

@@ -492,13 +492,18 @@ pub fn bugged_function(repo: &Repo, task: &Task) -> Option<String> {
     bugged_function_view(repo, task).map(|f| f.code)
 }
 
-/// `bugged_function` with the file line it starts at.
-pub fn bugged_function_view(repo: &Repo, task: &Task) -> Option<FunctionView> {
+/// The task's file as it reads once the bug patch is applied to it at the task's base commit.
+pub fn bugged_file(repo: &Repo, task: &Task) -> Option<String> {
     let clean = repo.blob_at(&task.base_commit, &task.site.file).ok()??;
     let clean = String::from_utf8(clean).ok()?;
     let patch = Patch::parse(&task.bug_patch).ok()?;
     let file = patch.files.iter().find(|f| f.old_path().as_deref() == Some(task.site.file.as_str()))?;
-    let bugged = file.apply(&clean).ok()?;
+    file.apply(&clean).ok()
+}
+
+/// `bugged_function` with the file line it starts at.
+pub fn bugged_function_view(repo: &Repo, task: &Task) -> Option<FunctionView> {
+    let bugged = bugged_file(repo, task)?;
     let tree = crate::anchor::parse_python(&bugged).ok()?;
     let defs = crate::anchor::syntax::definitions(&tree, &bugged);
     let line = task.site.start_line;
